@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install go-trader with its test tools. Idempotent and quick when
+# nothing changed: the install is skipped while .venv/.installed is newer than pyproject.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: go-trader needs Python 3.11 or newer (found: $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
+  echo "setup: installing dependencies into .venv (first run takes a minute)" >&2
+  .venv/bin/python -m pip install --quiet --upgrade pip >&2
+  .venv/bin/python -m pip install --quiet -e '.[test]' >&2
+  touch .venv/.installed
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then lint and run the whole test suite (offline; loopback servers and temp dirs only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,234 @@
+"""Registry of entry ("open") strategies.
+
+Each strategy is a pure function ``fn(df, **params) -> DataFrame`` returning an
+int ``signal`` column in {-1, 0, 1} (an *event* on the bar where a condition
+starts) plus float indicator columns, indexed like ``df``.  Strategies register
+themselves with the :func:`register` decorator; the rest of the system looks
+them up by name and platform.
+
+Closed-bar contract: the signal at row ``i`` depends only on rows ``<= i``, so
+appending bars never changes an earlier signal.
+
+``python -m shared_strategies.open.registry --list-json [--platform P]`` prints
+one JSON array describing every strategy (used by the supervisor / UI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "StrategySpec",
+    "UnknownStrategyError",
+    "evaluate",
+    "get",
+    "list_json",
+    "merged_params",
+    "names",
+    "register",
+    "signals",
+]
+
+DEFAULT_PLATFORMS: tuple[str, ...] = ("spot", "perps", "futures")
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy; ``default_params`` are resolved for one platform by :func:`get`."""
+
+    name: str
+    short_name: str
+    description: str
+    fn: Callable[..., pd.DataFrame]
+    default_params: dict
+    platforms: tuple[str, ...]
+    can_short: bool
+    needs_pair: bool
+
+
+class UnknownStrategyError(ValueError):
+    """Raised for a strategy name that is not registered for the requested platform."""
+
+
+_SPECS: dict[str, StrategySpec] = {}
+# name -> platform -> param overrides applied on top of the base defaults.
+_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def register(
+    name: str,
+    *,
+    short: str,
+    description: str,
+    defaults: Mapping[str, Any],
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS,
+    can_short: bool = False,
+    needs_pair: bool = False,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
+    """Decorator registering ``fn`` under ``name``; returns ``fn`` unchanged.
+
+    ``variants`` maps a platform to default overrides for that platform only
+    (e.g. ``{"perps": {"threshold": 3.0}}``); override keys must be existing
+    defaults so a variant cannot invent parameters.
+    """
+    if name in _SPECS:
+        raise ValueError(f"strategy {name!r} is already registered")
+    variants = {p: dict(v) for p, v in (variants or {}).items()}
+    for platform, overrides in variants.items():
+        extra = sorted(set(overrides) - set(defaults))
+        if extra:
+            raise ValueError(f"variant {platform!r} of {name!r} sets unknown params {extra}")
+
+    def decorator(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+        _SPECS[name] = StrategySpec(
+            name=name,
+            short_name=short,
+            description=description,
+            fn=fn,
+            default_params=dict(defaults),
+            platforms=tuple(platforms),
+            can_short=can_short,
+            needs_pair=needs_pair,
+        )
+        _VARIANTS[name] = variants
+        return fn
+
+    return decorator
+
+
+def names(platform: str = "spot") -> list[str]:
+    """Names of the strategies available on ``platform``, in registration order."""
+    return [n for n, spec in _SPECS.items() if platform in spec.platforms]
+
+
+def get(name: str, platform: str = "spot") -> StrategySpec:
+    """Spec for ``name`` on ``platform`` with that platform's default params."""
+    spec = _SPECS.get(name)
+    if spec is None or platform not in spec.platforms:
+        known = ", ".join(names(platform)) or "none"
+        raise UnknownStrategyError(
+            f"unknown strategy {name!r} for platform {platform} (known: {known})"
+        )
+    overrides = _VARIANTS[name].get(platform)
+    if overrides:
+        spec = replace(spec, default_params={**spec.default_params, **overrides})
+    else:
+        spec = replace(spec, default_params=dict(spec.default_params))
+    return spec
+
+
+def _coerce(key: str, default: Any, value: Any) -> Any:
+    """Keep numeric params in the default's type (JSON gives 20.0 for 20, 3 for 3.0)."""
+    numeric = (int, float)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value
+    if isinstance(default, int) and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"param {key!r} must be an integer, got {value!r}")
+        return int(value)
+    if isinstance(default, float) and isinstance(value, numeric):
+        return float(value)
+    return value
+
+
+def merged_params(
+    name: str, params: Mapping[str, Any] | None = None, platform: str = "spot"
+) -> dict[str, Any]:
+    """Platform defaults overlaid with ``params``; unknown keys are rejected."""
+    defaults = get(name, platform).default_params
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"unknown param(s) {', '.join(map(repr, unknown))} for strategy {name!r} "
+            f"(valid: {', '.join(defaults)})"
+        )
+    return {k: _coerce(k, v, params[k]) if k in params else v for k, v in defaults.items()}
+
+
+def evaluate(
+    name: str,
+    df: pd.DataFrame,
+    params: Mapping[str, Any] | None = None,
+    platform: str = "spot",
+) -> pd.DataFrame:
+    """Run a strategy: int ``signal`` in {-1, 0, 1} plus float indicator columns."""
+    spec = get(name, platform)
+    out = spec.fn(df, **merged_params(name, params, platform))
+    if "signal" not in out.columns or not out.index.equals(df.index):
+        raise RuntimeError(f"strategy {name!r} must return a 'signal' column indexed like df")
+    out = out.copy()
+    for col in out.columns:
+        if col == "signal":
+            out[col] = out[col].fillna(0).astype("int64")
+        else:
+            out[col] = out[col].astype("float64")
+    if not out["signal"].isin((-1, 0, 1)).all():
+        raise RuntimeError(f"strategy {name!r} produced signals outside {{-1, 0, 1}}")
+    return out
+
+
+def signals(
+    name: str,
+    df: pd.DataFrame,
+    params: Mapping[str, Any] | None = None,
+    platform: str = "spot",
+) -> pd.Series:
+    """Just the ``signal`` column of :func:`evaluate` (int64)."""
+    return evaluate(name, df, params, platform)["signal"]
+
+
+def list_json(platform: str | None = None) -> list[dict[str, Any]]:
+    """JSON-ready descriptions; ``platform=None`` lists all with base defaults."""
+    selected = list(_SPECS) if platform is None else names(platform)
+    rows = []
+    for n in selected:
+        spec = _SPECS[n] if platform is None else get(n, platform)
+        rows.append(
+            {
+                "id": spec.name,
+                "short_name": spec.short_name,
+                "description": spec.description,
+                "platforms": list(spec.platforms),
+                "default_params": dict(spec.default_params),
+                "can_short": spec.can_short,
+                "needs_pair": spec.needs_pair,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared_strategies.open.registry", description="List open strategies."
+    )
+    parser.add_argument("--list-json", action="store_true", help="print a JSON array to stdout")
+    parser.add_argument("--platform", default=None, help="only strategies for this platform")
+    args = parser.parse_args(argv)
+    rows = list_json(args.platform)
+    if args.list_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+    else:
+        for row in rows:
+            print(f"{row['id']:<18} {row['short_name']:<9} {row['description']}")
+    return 0
+
+
+# Strategy modules register themselves on import.  Imported last so that
+# ``register`` exists when they import it back from this module.
+from shared_strategies.open import spot_classic  # noqa: E402, F401
+
+if __name__ == "__main__":
+    # Run as a script this file is ``__main__``, a second module object; the
+    # strategies registered into the canonical module, so delegate to it.
+    from shared_strategies.open import registry as _canonical
+
+    sys.exit(_canonical.main())

@@ -1,0 +1,170 @@
+"""Shared vocabulary of the market-data sources: timeframes, the clock, errors, frames."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TIMEFRAMES: dict[str, int] = {
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
+    "1d": 86400,
+}
+
+COLUMNS = ["open", "high", "low", "close", "volume"]
+
+ENV_SOURCE = "GO_TRADER_MARKET_DATA"
+ENV_NOW = "GO_TRADER_NOW"
+ENV_SEED = "GO_TRADER_SIM_SEED"
+ENV_EXCHANGE_URL = "GO_TRADER_EXCHANGE_URL"
+ENV_CACHE = "GO_TRADER_OHLCV_CACHE"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+class MarketDataError(RuntimeError):
+    """Candles/prices could not be produced; ``str(e)`` is one operator-readable line.
+
+    ``venue`` names where it failed ("binanceus", "replay", "simulated") so a supervisor can
+    group failures without parsing the text.
+    """
+
+    def __init__(self, venue: str, message: str) -> None:
+        self.venue = venue
+        self.detail = one_line(message)
+        super().__init__(f"{venue}: {self.detail}")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace and cap length: venue errors often embed whole HTML/JSON bodies."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def timeframe_seconds(tf: str) -> int:
+    """Seconds per bar; an unknown timeframe fails loudly instead of resampling silently."""
+    try:
+        return TIMEFRAMES[tf]
+    except (KeyError, TypeError):
+        valid = ", ".join(TIMEFRAMES)
+        raise ValueError(f"unknown timeframe '{tf}' (use one of {valid})") from None
+
+
+def parse_now(raw: str) -> datetime:
+    """Parse a GO_TRADER_NOW value: ISO-8601 (naive means UTC) or epoch seconds."""
+    text = raw.strip()
+    try:
+        if _NUMBER.match(text):
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return datetime.fromtimestamp(value, tz=UTC)
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"{ENV_NOW}={raw!r} is neither ISO-8601 (e.g. 2025-01-01T00:00:00Z) nor epoch seconds"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    """The clock every source agrees on; GO_TRADER_NOW pins it for tests, demos and replays."""
+    raw = os.environ.get(ENV_NOW, "")
+    if raw.strip():
+        return parse_now(raw)
+    return datetime.now(UTC)
+
+
+def as_utc(now: datetime | None) -> datetime:
+    """Resolve an optional caller clock; naive datetimes are taken to be UTC."""
+    if now is None:
+        return now_utc()
+    if not isinstance(now, datetime):
+        raise TypeError(f"now must be a datetime, not {type(now).__name__}")
+    if now.tzinfo is None:
+        return now.replace(tzinfo=UTC)
+    return now.astimezone(UTC)
+
+
+def epoch_seconds(now: datetime) -> float:
+    return now.timestamp()
+
+
+def last_closed_open(now_s: float, tf_s: int) -> int:
+    """Open time (epoch s) of the newest bar with open + tf <= now."""
+    return (math.floor(now_s) // tf_s) * tf_s - tf_s
+
+
+SOURCE_HELP = "'exchange' (default), 'simulated' or 'replay:<dir>'"
+
+
+def parse_source(value: str | None, *, what: str = ENV_SOURCE) -> str:
+    """Normalise a source spec; anything unrecognised is a ValueError naming ``what``."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return "exchange"
+    low = text.lower()
+    if low in ("exchange", "simulated"):
+        return low
+    if low.startswith("replay:") and text[len("replay:") :].strip():
+        return "replay:" + text[len("replay:") :].strip()
+    raise ValueError(f"{what}={value!r} is not a market data source (use {SOURCE_HELP})")
+
+
+def source_from_env() -> str:
+    """The configured data source, validated early so a typo fails before any fetch."""
+    return parse_source(os.environ.get(ENV_SOURCE))
+
+
+def make_frame(
+    open_ms: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+) -> pd.DataFrame:
+    """The one frame shape every source returns (float64 OHLCV, UTC 'time' index of opens)."""
+    ms = np.asarray(open_ms, dtype="int64")
+    index = pd.DatetimeIndex(ms.astype("datetime64[ms]").astype("datetime64[ns]"), name="time")
+    index = index.tz_localize("UTC")
+    data = {
+        "open": np.asarray(open_, dtype="float64"),
+        "high": np.asarray(high, dtype="float64"),
+        "low": np.asarray(low, dtype="float64"),
+        "close": np.asarray(close, dtype="float64"),
+        "volume": np.asarray(volume, dtype="float64"),
+    }
+    return pd.DataFrame(data, index=index, columns=COLUMNS)
+
+
+def frame_from_rows(rows: np.ndarray) -> pd.DataFrame:
+    """Rows of [open_ms, o, h, l, c, v] (any order, duplicates allowed) -> canonical frame."""
+    arr = np.asarray(rows, dtype="float64").reshape(-1, 6)
+    if len(arr):
+        ms = arr[:, 0].astype("int64")
+        # keep the last occurrence of each timestamp, then sort ascending
+        _, first_rev = np.unique(ms[::-1], return_index=True)
+        keep = np.sort(len(ms) - 1 - first_rev)
+        arr = arr[keep]
+        arr = arr[np.argsort(arr[:, 0].astype("int64"), kind="stable")]
+    return make_frame(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5])

@@ -1,0 +1,252 @@
+"""The one door to candles and prices for every worker script.
+
+Sources (``GO_TRADER_MARKET_DATA`` or the ``source=`` argument):
+
+* ``exchange`` (default): real venues via ccxt (binanceus, binance, okx, luno, ...), with an
+  SQLite cache of closed candles (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``)
+  so a repeated check only asks for the bars it lacks. ccxt is imported only here.
+* ``simulated``: a deterministic offline market, a pure function of (``GO_TRADER_SIM_SEED``,
+  symbol, timeframe, bar open time) that moves forward with the clock: demo and tests.
+* ``replay:<dir>``: freqtrade-style ``<dir>/BTC_USDT-1h.json`` / ``.csv`` files.
+
+The clock is ``now_utc()`` (``GO_TRADER_NOW`` pins it). Only *closed* bars are returned
+(``open + timeframe <= now``), never the bar in progress. Results are memoized per process
+(keyed by the last closed bar, so a ``--batch`` run of many jobs on one symbol fetches once)
+and handed out as copies so callers cannot corrupt each other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared_tools.market import cache as _cache
+from shared_tools.market import exchange as _exchange
+from shared_tools.market import replay as _replay
+from shared_tools.market import simulated as _sim
+from shared_tools.market.common import (
+    COLUMNS,
+    TIMEFRAMES,
+    MarketDataError,
+    as_utc,
+    frame_from_rows,
+    last_closed_open,
+    now_utc,
+    parse_source,
+    source_from_env,
+    timeframe_seconds,
+)
+
+__all__ = [
+    "COLUMNS",
+    "TIMEFRAMES",
+    "MarketDataError",
+    "clear_memo",
+    "fetch_ohlcv",
+    "fetch_prices",
+    "now_utc",
+    "simulated_funding_rate",
+    "source_from_env",
+    "timeframe_seconds",
+]
+
+_MEMO_MAX = 256
+_PRICE_TTL_S = 5.0  # exchange prices: a batch shares one ticker request, a new run refetches
+_memo: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_price_memo: dict[tuple[str, str], tuple[float, float]] = {}
+_memo_lock = threading.Lock()
+
+
+def clear_memo() -> None:
+    """Forget memoized frames/prices and open clients/cache handles (tests, long processes)."""
+    with _memo_lock:
+        _memo.clear()
+        _price_memo.clear()
+    _exchange.reset()
+    _cache.reset()
+
+
+def _resolve_source(source: str | None) -> str:
+    return source_from_env() if source is None else parse_source(source, what="source")
+
+
+def _check_symbol(symbol: str) -> str:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise ValueError(f"symbol must be a non-empty string, not {symbol!r}")
+    return symbol.strip()
+
+
+def _fetch_from_venue(
+    venue: str, symbol: str, timeframe: str, since_ms: int, limit: int
+) -> list[list[float]]:
+    """Ask the venue for up to ``limit`` bars opening at/after ``since_ms``.
+
+    The single network seam of the OHLCV path: tests monkeypatch it to count what the cache
+    asks for.
+    """
+    return _exchange.fetch_rows(venue, symbol, timeframe, since_ms, limit)
+
+
+def fetch_ohlcv(
+    symbol: str,
+    timeframe: str,
+    limit: int = 300,
+    *,
+    source: str | None = None,
+    venue: str = "binanceus",
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The last ``limit`` closed bars at ``now`` (fewer if the source has fewer).
+
+    Columns open/high/low/close/volume (float64); index ``time``: UTC bar open times,
+    ascending and unique. Raises MarketDataError when the source cannot deliver, ValueError
+    for bad arguments (unknown timeframe, bad source spec, limit < 1).
+    """
+    symbol = _check_symbol(symbol)
+    tf_s = timeframe_seconds(timeframe)
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    limit = int(limit)
+    src = _resolve_source(source)
+    now_s = as_utc(now).timestamp()
+    last_open = last_closed_open(now_s, tf_s)
+
+    if src.startswith("replay:"):  # files are parsed once per mtime; slicing is cheap
+        return _replay.bars(Path(src[7:]), symbol, timeframe, limit, now_s).copy()
+
+    seed = _sim.seed_from_env() if src == "simulated" else None
+    key = (src, venue if src == "exchange" else "", seed, symbol, timeframe, limit, last_open)
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit is not None:
+            _memo.move_to_end(key)
+            return hit.copy()
+    if src == "simulated":
+        frame = _sim.bars(symbol, tf_s, last_open, limit, seed)
+    else:
+        frame = _exchange_ohlcv(venue, symbol, timeframe, limit, last_open)
+    with _memo_lock:
+        _memo[key] = frame
+        while len(_memo) > _MEMO_MAX:
+            _memo.popitem(last=False)
+    return frame.copy()
+
+
+def _exchange_ohlcv(
+    venue: str, symbol: str, timeframe: str, limit: int, last_open_s: int
+) -> pd.DataFrame:
+    tf_ms = TIMEFRAMES[timeframe] * 1000
+    end_ms = last_open_s * 1000
+    start_ms = end_ms - (limit - 1) * tf_ms
+    db = _cache.get_cache()
+    rows: np.ndarray | list | None = None
+    if db is not None:
+        try:
+            rows = _through_cache(db, venue, symbol, timeframe, start_ms, end_ms, limit)
+        except sqlite3.Error as exc:
+            _cache.disable(db, exc)
+    if rows is None:
+        fetched = _fetch_from_venue(venue, symbol, timeframe, start_ms, limit)
+        rows = _closed_rows(fetched, tf_ms, start_ms)
+    frame = frame_from_rows(rows)
+    frame = frame.loc[frame.index <= pd.Timestamp(end_ms, unit="ms", tz="UTC")]
+    if frame.empty:
+        raise MarketDataError(venue, f"returned no closed {symbol} {timeframe} candles")
+    return frame.iloc[-limit:]
+
+
+def _closed_rows(rows: list[list[float]], tf_ms: int, since_ms: int) -> list[list[float]]:
+    """Only bars that are closed in real time and inside the requested span get kept."""
+    now_ms = time.time() * 1000
+    return [
+        list(r[:6])
+        for r in rows
+        if r and r[0] is not None and r[0] >= since_ms and r[0] + tf_ms <= now_ms
+    ]
+
+
+def _through_cache(
+    db: _cache.OhlcvCache,
+    venue: str,
+    symbol: str,
+    timeframe: str,
+    start_ms: int,
+    end_ms: int,
+    limit: int,
+) -> np.ndarray:
+    """Fill the cache with whatever part of [start_ms, end_ms] it lacks, then read it back."""
+    tf_ms = TIMEFRAMES[timeframe] * 1000
+    cov = db.coverage(venue, symbol, timeframe)
+    if cov is None or not (cov[0] <= start_ms and cov[1] >= end_ms):
+        if cov is not None and cov[0] <= start_ms and cov[1] >= start_ms - tf_ms:
+            since, count = cov[1] + tf_ms, (end_ms - cov[1]) // tf_ms  # only the new bars
+            first, prev_last = cov[0], cov[1]
+        else:  # empty, too old, or not reaching back far enough: the full window
+            since, count, first, prev_last = start_ms, limit, start_ms, None
+            if cov is not None and cov[0] <= end_ms + tf_ms and cov[1] >= start_ms - tf_ms:
+                first, prev_last = min(start_ms, cov[0]), cov[1]  # spans touch: merge
+        fetched = _closed_rows(
+            _fetch_from_venue(venue, symbol, timeframe, since, count), tf_ms, since
+        )
+        last = max(
+            [int(r[0]) for r in fetched] + ([prev_last] if prev_last is not None else []),
+            default=None,
+        )
+        db.store(venue, symbol, timeframe, fetched, (first, last) if last is not None else None)
+    return db.load(venue, symbol, timeframe, start_ms, end_ms)
+
+
+def fetch_prices(
+    symbols: list[str],
+    *,
+    source: str | None = None,
+    venue: str = "binanceus",
+    now: datetime | None = None,
+) -> dict[str, float]:
+    """Latest price per symbol, keyed by the symbols as given.
+
+    simulated: the continuous path value at ``now`` (equals the last 1m close when ``now`` is
+    on a minute boundary); replay: close of the most recent closed bar in any timeframe file;
+    exchange: the ticker's last trade (``now`` is ignored: venues have no historical ticker),
+    memoized for a few seconds so a batch shares one request.
+    """
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    syms = [_check_symbol(s) for s in symbols]
+    src = _resolve_source(source)
+    if src == "simulated":
+        seed = _sim.seed_from_env()
+        now_s = as_utc(now).timestamp()
+        return {s: _sim.price(s, now_s, seed) for s in syms}
+    if src.startswith("replay:"):
+        now_s = as_utc(now).timestamp()
+        directory = Path(src[7:])
+        return {s: _replay.price(directory, s, now_s) for s in syms}
+
+    t = time.monotonic()
+    with _memo_lock:
+        fresh = {
+            s: _price_memo[(venue, s)][1]
+            for s in syms
+            if (venue, s) in _price_memo and t - _price_memo[(venue, s)][0] < _PRICE_TTL_S
+        }
+    missing = sorted(set(syms) - set(fresh))
+    if missing:
+        got = _exchange.prices(venue, missing)
+        with _memo_lock:
+            for s, p in got.items():
+                _price_memo[(venue, s)] = (t, p)
+        fresh.update(got)
+    return {s: fresh[s] for s in syms}
+
+
+def simulated_funding_rate(symbol: str, now: datetime | None = None) -> float:
+    """Hourly funding rate of the simulated perp (|rate| <= 0.0005), deterministic in time."""
+    return _sim.funding_rate(_check_symbol(symbol), as_utc(now).timestamp(), _sim.seed_from_env())

@@ -1,0 +1,178 @@
+"""The worker side of the supervisor <-> check-script contract (DESIGN.md §3).
+
+Every ``shared_scripts/check_*.py`` hands its argparse parser and a ``handle`` function to
+:func:`run_worker`, which owns the rules that must be identical across scripts:
+
+* stdout carries exactly one JSON document (NaN/Inf become ``null``); logs go to stderr;
+* exit 0 on success, 1 with a JSON ``{"error": ...}`` envelope, 2 when argv is rejected
+  (usage on stderr, nothing on stdout);
+* ``--probe-only`` validates argv and imports, touches no network, prints nothing, exits 0;
+* ``--batch`` reads ``[{"args": [...], "stdin": ...}, ...]`` on stdin and prints one result
+  object per job, in order, each carrying its own ``error``. One interpreter start and one
+  pandas import then serve many strategies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Handler = Callable[[argparse.Namespace, Any], dict]
+
+
+class UsageError(Exception):
+    """Argv that parses but makes no sense (e.g. missing positionals); maps to exit 2."""
+
+
+class _ArgvRejected(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContractParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so a bad job inside a batch stays contained."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self.add_argument("--probe-only", action="store_true", help="validate argv and exit 0")
+        self.add_argument("--batch", action="store_true", help="read a JSON array of jobs on stdin")
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _ArgvRejected(message)
+
+
+def clean_json(value: Any) -> Any:
+    """Recursively replace non-finite floats with None so the output is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return clean_json(value.item())
+    return value
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(clean_json(doc), allow_nan=False, separators=(", ", ": "))
+
+
+def _emit(doc: Any) -> None:
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def error_message(exc: BaseException) -> str:
+    """One line for an operator: the exception text, or its type when it has none."""
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
+        text = text[1:-1]
+    first = text.splitlines()[0] if text else ""
+    return first or type(exc).__name__
+
+
+def _read_stdin_json() -> Any:
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    raw = sys.stdin.read()
+    if not raw.strip():
+        return None
+    return json.loads(raw)
+
+
+def run_worker(
+    parser: ContractParser,
+    handle: Handler,
+    *,
+    validate: Callable[[argparse.Namespace], None] | None = None,
+    prepare: Callable[[], None] | None = None,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse argv, dispatch probe/batch/single mode, print one JSON document, return the exit code.
+
+    ``validate(ns)`` raises :class:`UsageError` for argv that argparse accepts but the script
+    cannot run (exit 2). ``prepare()`` imports the heavy modules, so ``--probe-only`` proves
+    they load without doing any work.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        ns = parser.parse_args(args)
+        if not ns.batch and validate is not None:
+            validate(ns)
+    except (_ArgvRejected, UsageError) as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+    if ns.probe_only:
+        if prepare is not None:
+            prepare()
+        return 0
+
+    if ns.batch:
+        return _run_batch(parser, handle, validate)
+
+    try:
+        stdin_doc = _read_stdin_json() if _wants_stdin(parser) else None
+        result = handle(ns, stdin_doc)
+    except Exception as exc:  # the contract: any failure is a JSON error, exit 1
+        _emit({"error": error_message(exc)})
+        return 1
+    _emit(result)
+    return 1 if result.get("error") else 0
+
+
+def _wants_stdin(parser: ContractParser) -> bool:
+    return bool(getattr(parser, "reads_stdin", False))
+
+
+def _run_batch(
+    parser: ContractParser,
+    handle: Handler,
+    validate: Callable[[argparse.Namespace], None] | None,
+) -> int:
+    try:
+        jobs = _read_stdin_json()
+        if not isinstance(jobs, list):
+            raise ValueError("--batch expects a JSON array of jobs on stdin")
+    except (ValueError, json.JSONDecodeError) as exc:
+        _emit({"error": f"bad batch input: {error_message(exc)}"})
+        return 1
+
+    results: list[dict] = []
+    for i, job in enumerate(jobs):
+        results.append(_run_job(parser, handle, validate, i, job))
+    _emit(results)
+    return 0
+
+
+def _run_job(
+    parser: ContractParser,
+    handle: Handler,
+    validate: Callable[[argparse.Namespace], None] | None,
+    index: int,
+    job: Any,
+) -> dict:
+    if not isinstance(job, dict) or not isinstance(job.get("args"), list):
+        return {"error": f"job {index}: expected an object with an 'args' list"}
+    job_args = [str(a) for a in job["args"]]
+    try:
+        ns = parser.parse_args(job_args)
+        if ns.batch or ns.probe_only:
+            raise UsageError("--batch/--probe-only are not allowed inside a batch job")
+        if validate is not None:
+            validate(ns)
+    except (_ArgvRejected, UsageError) as exc:
+        return {"error": f"bad args {job_args}: {exc}"}
+    try:
+        result = handle(ns, job.get("stdin"))
+    except Exception as exc:
+        return {"error": error_message(exc)}
+    return result

@@ -1,0 +1,528 @@
+"""The supervisor process: probe, lock, load the book, then tick until told to stop.
+
+Each cycle: pick the due strategies, run their risk checks, spawn their check scripts (and one
+check_price.py for marks) through the executor, apply the signals to the paper book, and commit
+the whole cycle in one transaction. The book is guarded by one lock that the status server's
+readers share; no subprocess ever runs under it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
+from supervisor.executor import Executor, Job, Result
+from supervisor.lock import AlreadyRunning, acquire_lock
+from supervisor.models import AppState, StrategyState, Trade, parse_iso, utc_iso
+from supervisor.portfolio import apply_spot_signal, spot_fee_rate
+from supervisor.probe import probe_scripts
+from supervisor.risk import check_risk, record_trade_result, update_drawdown
+from supervisor.server import StatusServer, parse_history_query
+from supervisor.state import StateDB
+from supervisor.status import build_status, health
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
+PRICE_SCRIPT = "shared_scripts/check_price.py"
+PRICE_JOB_KEY = "__prices__"
+STALE_MIN_SECONDS = 1800
+SHUTDOWN_DRAIN_S = 15.0
+
+
+def log(msg: str) -> None:
+    print(f"{datetime.now(UTC).strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Outcome:
+    """What happened to one strategy in one cycle, for the summary."""
+
+    id: str
+    signal: int | None = None
+    price: float | None = None
+    action: str = ""
+    error: str = ""
+
+
+@dataclass
+class CycleReport:
+    cycle: int
+    started: float
+    duration_s: float = 0.0
+    outcomes: list[Outcome] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+
+
+def worker_env(config: Config) -> dict[str, str]:
+    """Environment overlay for workers: the market-data source when the config names one."""
+    env: dict[str, str] = {}
+    if "market_data" in config.raw:
+        env["GO_TRADER_MARKET_DATA"] = config.market_data
+    return env
+
+
+def probe_list(config: Config) -> list[tuple[str, list[str]]]:
+    """Every script with the exact argv it will get in a cycle (plus the price script)."""
+    probes = [(s.script, s.check_argv()) for s in config.strategies]
+    symbols = sorted({sym for s in config.strategies for sym in s.symbols()})
+    probes.append((PRICE_SCRIPT, symbols or ["BTC/USDT"]))
+    return probes
+
+
+def run_probe(config: Config) -> list[str]:
+    """Probe lines for every failure (empty when all scripts accept their argv)."""
+    failures = probe_scripts(REPO_ROOT, probe_list(config), env=worker_env(config))
+    return [f.line() for f in failures]
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        once: bool = False,
+        status_port: int | None = None,
+        out=None,
+    ) -> None:
+        self.config = config
+        self.once = once
+        self.status_port = status_port or config.status_port
+        self.out = out or sys.stdout
+        self.book_lock = threading.RLock()
+        self.app = AppState()
+        self.db: StateDB | None = None
+        self.server: StatusServer | None = None
+        self.executor: Executor | None = None
+        self.draining = False
+        self.stopping = False
+        self.wake = threading.Event()
+        self.reload_requested = False
+        self.started_at = time.time()
+        self._lock_handle = None
+
+    # -- startup ----------------------------------------------------------------------------
+    def start(self) -> int:
+        for w in self.config.warnings:
+            log(f"[config] {w}")
+        lines = run_probe(self.config)
+        if lines:
+            for line in lines:
+                print(line, file=sys.stderr)
+            print("startup probe failed: refusing to start (exit 78)", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            self._lock_handle = acquire_lock(self.config.db_file)
+        except AlreadyRunning as exc:
+            print(f"{exc} (exit 79)", file=sys.stderr)
+            return EXIT_LOCKED
+        self.db = StateDB(self.config.db_file)
+        pruned = self.db.prune(s.id for s in self.config.strategies)
+        for sid in pruned:
+            log(f"[state] pruned strategy '{sid}' (no longer in the config)")
+        self.app = self.db.load()
+        self._reconcile_roster()
+        self.executor = self._make_executor(self.config)
+        if not self.once:
+            self.server = StatusServer(
+                status=self.status_view,
+                health=self.health_view,
+                history=self.history_view,
+                token=os.environ.get("STATUS_AUTH_TOKEN") or None,
+            )
+            port = self.server.start(self.status_port)
+            if port:
+                log(f"[status] http://127.0.0.1:{port}/status")
+        return EXIT_OK
+
+    def _make_executor(self, config: Config) -> Executor:
+        return Executor(
+            REPO_ROOT,
+            max_concurrent=config.max_concurrent_checks,
+            timeout_s=config.script_timeout_seconds,
+            batching=config.batch_checks,
+            env=worker_env(config),
+        )
+
+    def _reconcile_roster(self) -> None:
+        for sc in self.config.strategies:
+            strat = self.app.strategies.get(sc.id)
+            if strat is None:
+                strat = StrategyState(
+                    id=sc.id,
+                    type=sc.type,
+                    platform=sc.platform,
+                    cash=sc.capital,
+                    initial_capital=sc.initial_capital or sc.capital,
+                )
+                strat.risk.peak_value = sc.capital
+                self.app.strategies[sc.id] = strat
+            elif abs(strat.initial_capital - sc.initial_capital) > 1e-9:
+                log(
+                    f"[state] {sc.id}: config capital {sc.initial_capital:g} differs from the "
+                    f"stored baseline {strat.initial_capital:g}; the stored book wins "
+                    "(change capital with SIGHUP to move cash)"
+                )
+            strat.type, strat.platform = sc.type, sc.platform
+            strat.risk.max_drawdown_pct = sc.max_drawdown_pct
+        # rebase peaks on what remains (no-op for strategies whose peak is already set)
+        for strat in self.app.strategies.values():
+            if strat.risk.peak_value <= 0:
+                strat.risk.peak_value = strat.value(self.app.prices)
+
+    # -- views for the status server --------------------------------------------------------
+    def status_view(self) -> dict:
+        with self.book_lock:
+            return build_status(self.app)
+
+    def health_view(self) -> tuple[int, dict]:
+        stale = max(STALE_MIN_SECONDS, 3 * self.config.tick_seconds)
+        with self.book_lock:
+            return health(
+                self.app, draining=self.draining, started_at=self.started_at, stale_after_s=stale
+            )
+
+    def history_view(self, query: dict) -> dict:
+        kwargs = parse_history_query(query)
+        assert self.db is not None
+        rows, total = self.db.trade_history(**kwargs)
+        return {
+            "trades": rows,
+            "total": total,
+            "limit": kwargs["limit"],
+            "offset": kwargs["offset"],
+        }
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        code = self.start()
+        if code != EXIT_OK:
+            return code
+        self._install_signals()
+        try:
+            if self.once:
+                report = self.run_cycle(self.config.strategies)
+                self.print_summary(report)
+                return EXIT_OK
+            while not self.stopping:
+                if self.reload_requested:
+                    self.reload()
+                due = self.due_strategies(datetime.now(UTC))
+                if due:
+                    report = self.run_cycle(due)
+                    self.print_summary(report)
+                if self.stopping:
+                    break
+                self.wake.wait(self.seconds_until_due(datetime.now(UTC)))
+                self.wake.clear()
+            return EXIT_OK
+        finally:
+            self.shutdown()
+
+    def due_strategies(self, now: datetime) -> list[StrategyConfig]:
+        due = []
+        for sc in self.config.strategies:
+            last = self.app.strategies[sc.id].last_run
+            interval = sc.effective_interval(self.config.interval_seconds)
+            if not last or (now - parse_iso(last)).total_seconds() >= interval - 0.5:
+                due.append(sc)
+        return due
+
+    def seconds_until_due(self, now: datetime) -> float:
+        waits = []
+        for sc in self.config.strategies:
+            last = self.app.strategies[sc.id].last_run
+            if not last:
+                return 1.0
+            interval = sc.effective_interval(self.config.interval_seconds)
+            waits.append(interval - (now - parse_iso(last)).total_seconds())
+        return max(1.0, min(waits or [self.config.tick_seconds]))
+
+    def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
+        assert self.db is not None and self.executor is not None
+        now = datetime.now(UTC)
+        stamp = utc_iso(now)
+        with self.book_lock:
+            self.app.cycle_count += 1
+            report = CycleReport(cycle=self.app.cycle_count, started=time.time())
+            jobs, blocked = self._plan(due, now, report)
+        results = self.executor.run(jobs) if jobs else {}
+        with self.book_lock:
+            price_result = results.get(PRICE_JOB_KEY)
+            if price_result is not None:
+                self._apply_prices(price_result)
+            for sc in due:
+                if sc.id in blocked:
+                    continue
+                self._apply_result(sc, results.get(sc.id), now, stamp, report)
+            for strat in self.app.strategies.values():
+                update_drawdown(strat, strat.value(self.app.prices))
+            self.app.last_cycle = utc_iso()
+            self.db.save(self.app, report.trades)
+        report.duration_s = time.time() - report.started
+        return report
+
+    def _plan(
+        self, due: list[StrategyConfig], now: datetime, report: CycleReport
+    ) -> tuple[list[Job], set[str]]:
+        jobs: list[Job] = []
+        blocked: set[str] = set()
+        symbols: set[str] = set()
+        for sc in due:
+            strat = self.app.strategies[sc.id]
+            symbols.update(sc.symbols())
+            allowed, reason, closes = check_risk(
+                strat, sc, self.app.prices, now, self.app.cycle_count
+            )
+            for t in closes:
+                report.trades.append(t)
+            if not allowed:
+                blocked.add(sc.id)
+                strat.last_run = utc_iso(now)
+                report.outcomes.append(Outcome(sc.id, action=reason))
+                continue
+            jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv())))
+        for strat in self.app.strategies.values():
+            symbols.update(strat.positions)
+        if symbols:
+            jobs.append(Job(key=PRICE_JOB_KEY, script=PRICE_SCRIPT, args=tuple(sorted(symbols))))
+        return jobs, blocked
+
+    def _apply_prices(self, result: Result) -> None:
+        data = result.data if isinstance(result.data, dict) else {}
+        fresh = {
+            k: float(v)
+            for k, v in data.items()
+            if k != "error" and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+        }
+        if fresh:
+            self.app.prices.update(fresh)
+        if not result.ok:
+            log(f"[prices] check_price failed: {result.error}")
+
+    def _apply_result(
+        self,
+        sc: StrategyConfig,
+        result: Result | None,
+        now: datetime,
+        stamp: str,
+        report: CycleReport,
+    ) -> None:
+        strat = self.app.strategies[sc.id]
+        if result is None or not result.ok or not isinstance(result.data, dict):
+            reason = "no result" if result is None else (result.error or "result is not an object")
+            if self.draining:
+                report.outcomes.append(Outcome(sc.id, error=f"skipped: shutting down ({reason})"))
+                return
+            strat.last_error = reason
+            strat.last_error_at = stamp
+            strat.consecutive_failures += 1
+            strat.last_run = stamp
+            log(f"[{sc.id}] skipped: {reason} (failures in a row: {strat.consecutive_failures})")
+            report.outcomes.append(Outcome(sc.id, error=reason))
+            return
+        data = result.data
+        signal_value = data.get("signal", 0)
+        price = data.get("price") or 0.0
+        if signal_value not in (-1, 0, 1) or not isinstance(price, (int, float)):
+            reason = f"bad result: signal={signal_value!r} price={price!r}"
+            strat.last_error, strat.last_error_at = reason, stamp
+            strat.consecutive_failures += 1
+            strat.last_run = stamp
+            report.outcomes.append(Outcome(sc.id, error=reason))
+            return
+        if price <= 0:
+            price = self.app.prices.get(sc.symbol, 0.0)
+        strat.last_error, strat.last_error_at, strat.consecutive_failures = "", "", 0
+        strat.last_run = stamp
+        strat.last_signal = int(signal_value)
+        strat.last_price = float(price)
+        if sc.paused and signal_value > 0:
+            report.outcomes.append(Outcome(sc.id, int(signal_value), price, "paused (buy held)"))
+            return
+        atr = (data.get("indicators") or {}).get("atr") or 0.0
+        close_fraction = data.get("close_fraction")
+        trades, action = apply_spot_signal(
+            strat,
+            sc.symbol,
+            int(signal_value),
+            float(price),
+            stamp,
+            fee_rate=spot_fee_rate(sc.platform),
+            close_fraction=float(close_fraction) if close_fraction else 1.0,
+            entry_atr=float(atr) if isinstance(atr, (int, float)) else 0.0,
+            cycle=self.app.cycle_count,
+        )
+        for t in trades:
+            if t.is_close:
+                record_trade_result(strat, t.realized_pnl, now)
+            log(f"[{sc.id}] {t.details}")
+        report.trades.extend(trades)
+        report.outcomes.append(Outcome(sc.id, int(signal_value), float(price), action))
+
+    # -- signals, reload, shutdown ----------------------------------------------------------
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum, _frame) -> None:
+        if not self.draining:
+            log(f"[shutdown] {signal.Signals(signum).name}: finishing the cycle, then exiting")
+        self.draining = True
+        self.stopping = True
+        # Locks taken in a signal handler can deadlock with the interrupted main thread, so the
+        # waking and killing happen on a helper thread.
+        threading.Thread(target=self._stop_work, name="stop", daemon=True).start()
+
+    def _stop_work(self) -> None:
+        self.wake.set()
+        if self.executor is not None:
+            self.executor.cancel_read_only()
+
+    def _on_hup(self, _signum, _frame) -> None:
+        """Reloads are applied at the loop top; wake a waiting loop so that happens now."""
+        self.reload_requested = True
+        threading.Thread(target=self.wake.set, name="hup", daemon=True).start()
+
+    def reload(self) -> bool:
+        """Apply the safe subset of a changed config; refuse structural changes. Never stops."""
+        self.reload_requested = False
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            for line in exc.lines:
+                log(f"[reload] rejected: {line}")
+            return False
+        problems = structural_changes(self.config, new)
+        if problems:
+            for p in problems:
+                log(f"[reload] rejected (restart required): {p}")
+            return False
+        with self.book_lock:
+            changes = apply_reload(self.config, new, self.app)
+            self.config = new
+            self.executor = self._make_executor(new)
+        log(f"[reload] applied: {', '.join(changes) if changes else 'no changes'}")
+        return True
+
+    def shutdown(self) -> None:
+        if self.executor is not None:
+            self.executor.drain(SHUTDOWN_DRAIN_S)
+        if self.db is not None:
+            with self.book_lock:
+                self.db.save(self.app)
+            self.db.close()
+        if self.server is not None:
+            self.server.stop()
+        if self._lock_handle is not None:
+            self._lock_handle.release()
+
+    # -- output -----------------------------------------------------------------------------
+    def print_summary(self, report: CycleReport) -> None:
+        print(format_summary(report, self.app, self.config), file=self.out, flush=True)
+
+
+def structural_changes(old: Config, new: Config) -> list[str]:
+    """Changes a reload cannot apply safely (roster, scripts, types, DB, port, market)."""
+    out = []
+    old_ids = [s.id for s in old.strategies]
+    new_ids = [s.id for s in new.strategies]
+    added = sorted(set(new_ids) - set(old_ids))
+    removed = sorted(set(old_ids) - set(new_ids))
+    if added:
+        out.append(f"strategies added: {', '.join(added)}")
+    if removed:
+        out.append(f"strategies removed: {', '.join(removed)}")
+    for key in ("db_file", "status_port", "market_data"):
+        if getattr(old, key) != getattr(new, key):
+            out.append(f"{key} changed")
+    for sc in new.strategies:
+        if sc.id not in old_ids:
+            continue
+        prev = old.strategy(sc.id)
+        for key in ("type", "platform", "script", "args"):
+            if getattr(prev, key) != getattr(sc, key):
+                out.append(f"strategy[{sc.id}]: {key} changed")
+        if prev.open_strategy.name != sc.open_strategy.name:
+            out.append(f"strategy[{sc.id}]: open_strategy.name changed")
+    return out
+
+
+def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
+    changes = []
+    if old.interval_seconds != new.interval_seconds:
+        changes.append(f"interval_seconds {old.interval_seconds} -> {new.interval_seconds}")
+    for sc in new.strategies:
+        prev = old.strategy(sc.id)
+        strat = app.strategies[sc.id]
+        if sc.capital != prev.capital:
+            delta = sc.capital - prev.capital
+            strat.cash += delta
+            strat.initial_capital += delta
+            strat.risk.peak_value += delta
+            changes.append(f"{sc.id} capital {prev.capital:g} -> {sc.capital:g}")
+        for key in (
+            "max_drawdown_pct",
+            "interval_seconds",
+            "circuit_breaker",
+            "cb_drawdown_cooldown_minutes",
+            "cb_loss_streak_threshold",
+            "cb_loss_streak_cooldown_minutes",
+            "paused",
+            "atr_method",
+        ):
+            if getattr(prev, key) != getattr(sc, key):
+                changes.append(f"{sc.id} {key} {getattr(prev, key)} -> {getattr(sc, key)}")
+        if prev.open_strategy.params != sc.open_strategy.params:
+            changes.append(f"{sc.id} params")
+        strat.risk.max_drawdown_pct = sc.max_drawdown_pct
+    return changes
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def format_summary(report: CycleReport, app: AppState, config: Config) -> str:
+    """A readable per-strategy table for the terminal and the journal."""
+    names = {"1": "BUY", "-1": "SELL", "0": "HOLD"}
+    lines = [
+        f"go-trader cycle {report.cycle}: {len(report.outcomes)} strategies in "
+        f"{report.duration_s:.1f}s ({config.market_data} market)",
+        f"{'strategy':<22} {'signal':<6} {'price':>12}  {'action':<34} {'value':>11} {'pnl%':>8}",
+    ]
+    total_value = total_initial = 0.0
+    by_id = {o.id: o for o in report.outcomes}
+    for sc in config.strategies:
+        sid, strat = sc.id, app.strategies[sc.id]
+        value = strat.value(app.prices)
+        total_value += value
+        total_initial += strat.initial_capital
+        o = by_id.get(sid)
+        if o is None:
+            continue
+        pnl_pct = (value / strat.initial_capital - 1) * 100 if strat.initial_capital else 0.0
+        sig = names.get(str(o.signal), "-")
+        price = _money(o.price) if o.price else "-"
+        action = o.action or (f"ERROR: {o.error}" if o.error else "")
+        lines.append(
+            f"{sid:<22} {sig:<6} {price:>12}  {action[:34]:<34} {_money(value):>11} {pnl_pct:>+7.2f}%"
+        )
+    pnl_total = (total_value / total_initial - 1) * 100 if total_initial else 0.0
+    lines.append(
+        f"{'TOTAL':<22} {'':<6} {'':>12}  {'':<34} {_money(total_value):>11} {pnl_total:>+7.2f}%"
+    )
+    if report.trades:
+        lines.append(f"trades this cycle: {len(report.trades)}")
+        for t in report.trades:
+            lines.append(f"  [{t.strategy_id}] {t.details}")
+    else:
+        lines.append("trades this cycle: none")
+    return "\n".join(lines)

@@ -1,0 +1,393 @@
+"""The SQLite state DB (SQLAlchemy Core): everything that must survive a restart.
+
+A cycle's changes commit in ONE transaction — strategies, positions, the cycle's trades and the
+app row — so a crash at any instant leaves the last committed cycle intact: no lost and no
+doubled trade. The schema carries a version and upgrades itself on open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from supervisor.models import AppState, Position, RiskState, StrategyState, Trade
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+app_state = Table(
+    "app_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cycle_count", Integer, nullable=False, default=0),
+    Column("last_cycle", String, nullable=False, default=""),
+    Column("extra_json", Text, nullable=False, default="{}"),
+)
+
+strategies = Table(
+    "strategies",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("type", String, nullable=False),
+    Column("platform", String, nullable=False, default=""),
+    Column("cash", Float, nullable=False),
+    Column("initial_capital", Float, nullable=False),
+    Column("trade_count", Integer, nullable=False, default=0),
+    Column("last_run", String, nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_error_at", String, nullable=False, default=""),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_signal", Integer, nullable=False, default=0),
+    Column("last_price", Float, nullable=False, default=0.0),
+    # risk state, flattened
+    Column("risk_peak_value", Float, nullable=False, default=0.0),
+    Column("risk_max_drawdown_pct", Float, nullable=False, default=60.0),
+    Column("risk_current_drawdown_pct", Float, nullable=False, default=0.0),
+    Column("risk_daily_pnl", Float, nullable=False, default=0.0),
+    Column("risk_daily_pnl_date", String, nullable=False, default=""),
+    Column("risk_consecutive_losses", Integer, nullable=False, default=0),
+    Column("risk_circuit_breaker", Boolean, nullable=False, default=False),
+    Column("risk_circuit_breaker_until", String, nullable=False, default=""),
+    Column("risk_circuit_breaker_reason", Text, nullable=False, default=""),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column(
+        "strategy_id",
+        String,
+        ForeignKey("strategies.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("symbol", String, primary_key=True),
+    Column("position_id", String, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("initial_quantity", Float, nullable=False),
+    Column("avg_cost", Float, nullable=False),
+    Column("cost_basis", Float, nullable=False),
+    Column("side", String, nullable=False, default="long"),
+    Column("entry_atr", Float, nullable=False, default=0.0),
+    Column("opened_at", String, nullable=False, default=""),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("rowid", Integer, primary_key=True, autoincrement=True),
+    Column("strategy_id", String, nullable=False),
+    Column("timestamp", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("position_id", String, nullable=False, default=""),
+    Column("side", String, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("trade_type", String, nullable=False, default="spot"),
+    Column("is_close", Boolean, nullable=False, default=False),
+    Column("realized_pnl", Float, nullable=False, default=0.0),
+    Column("details", Text, nullable=False, default=""),
+    Column("cycle", Integer, nullable=False, default=0),
+    Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
+    Index("idx_trades_position", "strategy_id", "position_id"),
+)
+
+
+class StateError(RuntimeError):
+    """The DB cannot be used as it is (newer schema, unreadable file)."""
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def _engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", future=True)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    return engine
+
+
+class StateDB:
+    """Open (creating or upgrading) the state DB at ``path``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = _engine(self.path)
+        self._upgrade()
+
+    # -- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return self._version(conn)
+
+    @staticmethod
+    def _version(conn: Connection) -> int:
+        exists = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'")
+        ).first()
+        if not exists:
+            return 0
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+        return int(row[0]) if row else 0
+
+    def _upgrade(self) -> None:
+        with self.engine.begin() as conn:
+            current = self._version(conn)
+            if current > SCHEMA_VERSION:
+                raise StateError(
+                    f"state DB {self.path} has schema version {current}, newer than this build "
+                    f"({SCHEMA_VERSION}); upgrade go-trader or point db_file elsewhere"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                MIGRATIONS[version](conn)
+                conn.execute(delete(meta).where(meta.c.key == "schema_version"))
+                conn.execute(insert(meta).values(key="schema_version", value=str(version + 1)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- load -----------------------------------------------------------------------------
+    def load(self) -> AppState:
+        with self.engine.connect() as conn:
+            state = AppState()
+            row = conn.execute(select(app_state).where(app_state.c.id == 1)).first()
+            if row is not None:
+                state.cycle_count = row.cycle_count
+                state.last_cycle = row.last_cycle
+            for r in conn.execute(select(strategies).order_by(strategies.c.id)):
+                state.strategies[r.id] = _strategy_from_row(r)
+            for p in conn.execute(select(positions)):
+                strat = state.strategies.get(p.strategy_id)
+                if strat is not None:
+                    strat.positions[p.symbol] = Position(
+                        symbol=p.symbol,
+                        position_id=p.position_id,
+                        quantity=p.quantity,
+                        initial_quantity=p.initial_quantity,
+                        avg_cost=p.avg_cost,
+                        cost_basis=p.cost_basis,
+                        side=p.side,
+                        entry_atr=p.entry_atr,
+                        opened_at=p.opened_at,
+                    )
+            return state
+
+    # -- save -----------------------------------------------------------------------------
+    def save(self, state: AppState, new_trades: Iterable[Trade] = ()) -> None:
+        """Write the whole book and the cycle's trades in one transaction."""
+        with self.engine.begin() as conn:
+            self._save(conn, state, list(new_trades))
+
+    def _save(self, conn: Connection, state: AppState, new_trades: list[Trade]) -> None:
+        values = {"cycle_count": state.cycle_count, "last_cycle": state.last_cycle}
+        if (
+            conn.execute(update(app_state).where(app_state.c.id == 1).values(**values)).rowcount
+            == 0
+        ):
+            conn.execute(insert(app_state).values(id=1, extra_json="{}", **values))
+        ids = list(state.strategies)
+        if ids:
+            conn.execute(delete(positions).where(positions.c.strategy_id.in_(ids)))
+        for strat in state.strategies.values():
+            row = _strategy_row(strat)
+            if (
+                conn.execute(
+                    update(strategies).where(strategies.c.id == strat.id).values(**row)
+                ).rowcount
+                == 0
+            ):
+                conn.execute(insert(strategies).values(id=strat.id, **row))
+            pos_rows = [_position_row(strat.id, p) for p in strat.positions.values()]
+            if pos_rows:
+                conn.execute(insert(positions), pos_rows)
+        if new_trades:
+            conn.execute(insert(trades), [_trade_row(t) for t in new_trades])
+
+    def prune(self, keep_ids: Iterable[str]) -> list[str]:
+        """Delete strategies (and their positions) that are no longer configured; keep trades."""
+        keep = set(keep_ids)
+        with self.engine.begin() as conn:
+            existing = [r[0] for r in conn.execute(select(strategies.c.id))]
+            gone = [sid for sid in existing if sid not in keep]
+            if gone:
+                conn.execute(delete(positions).where(positions.c.strategy_id.in_(gone)))
+                conn.execute(delete(strategies).where(strategies.c.id.in_(gone)))
+        return gone
+
+    # -- queries --------------------------------------------------------------------------
+    def trade_history(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict], int]:
+        """Newest-first trades, optionally filtered; returns (rows, total matching)."""
+        conds = []
+        if strategy:
+            conds.append(trades.c.strategy_id == strategy)
+        if symbol:
+            conds.append(trades.c.symbol == symbol)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(trades).where(*conds)).scalar()
+            rows = conn.execute(
+                select(trades)
+                .where(*conds)
+                .order_by(trades.c.timestamp.desc(), trades.c.rowid.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            out = [dict(r._mapping) for r in rows]
+        for r in out:
+            r["id"] = r.pop("rowid")
+            r["is_close"] = bool(r["is_close"])
+        return out, int(total or 0)
+
+    def realized_pnl(self) -> dict[str, float]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trades.c.strategy_id, func.sum(trades.c.realized_pnl)).group_by(
+                    trades.c.strategy_id
+                )
+            )
+            return {sid: float(total or 0.0) for sid, total in rows}
+
+
+def _strategy_from_row(r) -> StrategyState:
+    return StrategyState(
+        id=r.id,
+        type=r.type,
+        platform=r.platform,
+        cash=r.cash,
+        initial_capital=r.initial_capital,
+        trade_count=r.trade_count,
+        last_run=r.last_run,
+        last_error=r.last_error,
+        last_error_at=r.last_error_at,
+        consecutive_failures=r.consecutive_failures,
+        last_signal=r.last_signal,
+        last_price=r.last_price,
+        risk=RiskState(
+            peak_value=r.risk_peak_value,
+            max_drawdown_pct=r.risk_max_drawdown_pct,
+            current_drawdown_pct=r.risk_current_drawdown_pct,
+            daily_pnl=r.risk_daily_pnl,
+            daily_pnl_date=r.risk_daily_pnl_date,
+            consecutive_losses=r.risk_consecutive_losses,
+            circuit_breaker=bool(r.risk_circuit_breaker),
+            circuit_breaker_until=r.risk_circuit_breaker_until,
+            circuit_breaker_reason=r.risk_circuit_breaker_reason,
+        ),
+    )
+
+
+def _strategy_row(s: StrategyState) -> dict:
+    r = s.risk
+    return {
+        "type": s.type,
+        "platform": s.platform,
+        "cash": s.cash,
+        "initial_capital": s.initial_capital,
+        "trade_count": s.trade_count,
+        "last_run": s.last_run,
+        "last_error": s.last_error,
+        "last_error_at": s.last_error_at,
+        "consecutive_failures": s.consecutive_failures,
+        "last_signal": s.last_signal,
+        "last_price": s.last_price,
+        "risk_peak_value": r.peak_value,
+        "risk_max_drawdown_pct": r.max_drawdown_pct,
+        "risk_current_drawdown_pct": r.current_drawdown_pct,
+        "risk_daily_pnl": r.daily_pnl,
+        "risk_daily_pnl_date": r.daily_pnl_date,
+        "risk_consecutive_losses": r.consecutive_losses,
+        "risk_circuit_breaker": r.circuit_breaker,
+        "risk_circuit_breaker_until": r.circuit_breaker_until,
+        "risk_circuit_breaker_reason": r.circuit_breaker_reason,
+    }
+
+
+def _position_row(strategy_id: str, p: Position) -> dict:
+    return {
+        "strategy_id": strategy_id,
+        "symbol": p.symbol,
+        "position_id": p.position_id,
+        "quantity": p.quantity,
+        "initial_quantity": p.initial_quantity,
+        "avg_cost": p.avg_cost,
+        "cost_basis": p.cost_basis,
+        "side": p.side,
+        "entry_atr": p.entry_atr,
+        "opened_at": p.opened_at,
+    }
+
+
+def _trade_row(t: Trade) -> dict:
+    return {
+        "strategy_id": t.strategy_id,
+        "timestamp": t.timestamp,
+        "symbol": t.symbol,
+        "position_id": t.position_id,
+        "side": t.side,
+        "quantity": t.quantity,
+        "price": t.price,
+        "value": t.value,
+        "fee": t.fee,
+        "trade_type": t.trade_type,
+        "is_close": t.is_close,
+        "realized_pnl": t.realized_pnl,
+        "details": t.details,
+        "cycle": t.cycle,
+    }
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True)

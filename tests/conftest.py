@@ -1,0 +1,166 @@
+"""Shared fixtures: temp configs, a CLI runner and a background daemon on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FAKE = Path(__file__).resolve().parent / "fakes" / "fake_check.py"
+PINNED_NOW = "2025-06-01T12:00:00Z"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GO_TRADER_MARKET_DATA": "simulated",
+            "GO_TRADER_OHLCV_CACHE": str(tmp_path / "ohlcv.db"),
+            "FAKE_STATE_DIR": str(tmp_path),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("STATUS_AUTH_TOKEN", None)
+    env.pop("GO_TRADER_NOW", None)
+    env.update(extra)
+    return env
+
+
+def fake_strategy(sid: str, behaviour: str, symbol: str = "BTC/USDT", **extra) -> dict:
+    entry = {
+        "id": sid,
+        "type": "spot",
+        "script": str(FAKE),
+        "args": [behaviour, symbol, "1h"],
+        "capital": 1000,
+        "max_drawdown_pct": 99,
+    }
+    entry.update(extra)
+    return entry
+
+
+def write_config(tmp_path: Path, strategies: list[dict], **top) -> Path:
+    cfg = {
+        "config_version": 17,
+        "interval_seconds": 300,
+        "db_file": str(tmp_path / "state.db"),
+        "market_data": "simulated",
+        "strategies": strategies,
+    }
+    cfg.update(top)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg, indent=2))
+    return path
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def http_get(port: int, path: str, token: str | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+class Daemon:
+    """A supervisor process in the background, with helpers to wait on its status endpoint."""
+
+    def __init__(self, config: Path, env: dict, port: int, log: Path) -> None:
+        self.port = port
+        self.log_path = log
+        self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "supervisor.cli",
+                "--config",
+                str(config),
+                "--status-port",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def wait_status(self, predicate, timeout: float = 60, token: str | None = None) -> dict:
+        deadline = time.time() + timeout
+        last: dict = {}
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                code, body = http_get(self.port, "/status", token)
+                if code == 200:
+                    last = body
+                    if predicate(body):
+                        return body
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(
+            f"timed out waiting; last status: {json.dumps(last)[:2000]}\n{self.log()}"
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 25) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def daemons():
+    started: list[Daemon] = []
+
+    def start(config: Path, env: dict, port: int | None = None) -> Daemon:
+        d = Daemon(config, env, port or free_port(), config.parent / f"daemon{len(started)}.log")
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            os.killpg(d.proc.pid, signal.SIGKILL)
+            d.proc.wait()

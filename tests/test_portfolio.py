@@ -1,0 +1,140 @@
+"""Paper spot book: accounting identities hold for every sequence of signals and prices."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from supervisor.config import StrategyConfig, StrategyRef
+from supervisor.models import StrategyState
+from supervisor.portfolio import apply_spot_signal, spot_fee_rate
+from supervisor.risk import check_risk, record_trade_result
+
+FEE = 0.001
+
+
+def _strat(capital: float = 1000.0) -> StrategyState:
+    s = StrategyState(
+        id="s", type="spot", platform="binanceus", cash=capital, initial_capital=capital
+    )
+    s.risk.peak_value = capital
+    return s
+
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from([-1, 0, 1]),
+        st.floats(min_value=0.01, max_value=1e6, allow_nan=False, allow_infinity=False),
+        st.sampled_from([1.0, 1.0, 0.5, 0.25]),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=steps, capital=st.floats(min_value=10, max_value=1e6))
+def test_identities_hold_for_any_signal_sequence(steps, capital):
+    s = _strat(capital)
+    realized = 0.0
+    trades = []
+    for i, (sig, price, frac) in enumerate(steps):
+        made, _ = apply_spot_signal(
+            s, "BTC/USDT", sig, price, f"t{i}", fee_rate=FEE, close_fraction=frac
+        )
+        trades.extend(made)
+        realized += sum(t.realized_pnl for t in made)
+        # cash never goes negative; positions are positive
+        assert s.cash >= -1e-9 * capital
+        for p in s.positions.values():
+            assert p.quantity > 0 and p.cost_basis > 0
+        # cash + cost basis of what is held = initial capital + realized P&L
+        basis = sum(p.cost_basis for p in s.positions.values())
+        assert math.isclose(s.cash + basis, capital + realized, rel_tol=1e-9, abs_tol=1e-6)
+        # value = cash + positions marked at the last price
+        value = s.value({"BTC/USDT": price})
+        expected = s.cash + sum(p.quantity * price for p in s.positions.values())
+        assert math.isclose(value, expected, rel_tol=1e-12, abs_tol=1e-9)
+    # sum of trade P&L = realized P&L; every trade's cash effect explains the cash
+    cash = capital
+    for t in trades:
+        cash += (t.value - t.fee) if t.side == "sell" else -(t.value + t.fee)
+    assert math.isclose(cash, s.cash, rel_tol=1e-9, abs_tol=1e-6)
+    # every open position is explained by exactly one open trade with its id
+    for p in s.positions.values():
+        opens = [t for t in trades if t.position_id == p.position_id and not t.is_close]
+        assert len(opens) == 1
+        closed_qty = sum(
+            t.quantity for t in trades if t.position_id == p.position_id and t.is_close
+        )
+        assert math.isclose(opens[0].quantity - closed_qty, p.quantity, rel_tol=1e-9)
+
+
+def test_buy_spends_cash_less_fee_and_round_trip_pnl():
+    s = _strat(1000)
+    (buy,), _ = apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t0", fee_rate=FEE)
+    assert math.isclose(buy.value + buy.fee, 1000)
+    assert math.isclose(buy.fee, buy.value * FEE)
+    assert s.cash == 0.0
+    made, why = apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t1", fee_rate=FEE)
+    assert made == [] and "already long" in why
+    (sell,), _ = apply_spot_signal(s, "BTC/USDT", -1, 110.0, "t2", fee_rate=FEE)
+    assert sell.is_close and sell.position_id == buy.position_id
+    assert math.isclose(sell.realized_pnl, s.cash - 1000)
+    assert math.isclose(s.cash, buy.quantity * 110 * (1 - FEE))
+    made, why = apply_spot_signal(s, "BTC/USDT", -1, 110.0, "t3", fee_rate=FEE)
+    assert made == [] and "flat" in why
+
+
+def test_fee_table():
+    assert spot_fee_rate("binanceus") == 0.001
+    assert spot_fee_rate("luno") == 0.01
+    assert spot_fee_rate("robinhood") == 0.0
+    assert spot_fee_rate("unknown-venue") == 0.001
+
+
+def _sc(**kw) -> StrategyConfig:
+    base = dict(
+        id="s",
+        type="spot",
+        platform="binanceus",
+        script="x.py",
+        args=["momentum", "BTC/USDT", "1h"],
+        capital=1000.0,
+        initial_capital=1000.0,
+        max_drawdown_pct=10.0,
+        interval_seconds=0,
+        open_strategy=StrategyRef("momentum"),
+        close_strategies=[],
+    )
+    base.update(kw)
+    return StrategyConfig(**base)
+
+
+def test_drawdown_breaker_closes_and_latches():
+    s = _strat(1000)
+    apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t0", fee_rate=FEE)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    allowed, reason, closes = check_risk(s, _sc(), {"BTC/USDT": 85.0}, now, 1)
+    assert not allowed and "max drawdown exceeded" in reason
+    assert len(closes) == 1 and not s.positions and s.risk.circuit_breaker
+    # still latched an hour later, released after 24h (the default cooldown)
+    allowed, reason, _ = check_risk(s, _sc(), {}, now + timedelta(hours=1), 2)
+    assert not allowed and "circuit breaker active" in reason
+    s.risk.peak_value = s.cash  # operator accepted the loss; the new peak is today's value
+    allowed, _, _ = check_risk(s, _sc(), {}, now + timedelta(hours=25), 3)
+    assert allowed and not s.risk.circuit_breaker
+
+
+def test_loss_streak_breaker():
+    s = _strat(1000)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    for _ in range(5):
+        record_trade_result(s, -1.0, now)
+    allowed, reason, _ = check_risk(s, _sc(max_drawdown_pct=99), {}, now, 1)
+    assert not allowed and "consecutive losses (5 in a row" in reason
+    record_trade_result(s, 0.0, now)
+    assert s.risk.consecutive_losses == 0
