@@ -59,7 +59,7 @@ __all__ = [
 
 _MEMO_MAX = 256
 _PRICE_TTL_S = 5.0  # exchange prices: a batch shares one ticker request, a new run refetches
-_memo: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_memo: OrderedDict[tuple, tuple[int, pd.DataFrame]] = OrderedDict()
 _price_memo: dict[tuple[str, str], tuple[float, float]] = {}
 _memo_lock = threading.Lock()
 
@@ -122,18 +122,20 @@ def fetch_ohlcv(
         return _replay.bars(Path(src[7:]), symbol, timeframe, limit, now_s).copy()
 
     seed = _sim.seed_from_env() if src == "simulated" else None
-    key = (src, venue if src == "exchange" else "", seed, symbol, timeframe, limit, last_open)
+    # one entry per series and closed bar; a shorter request is served from a longer frame
+    key = (src, venue if src == "exchange" else "", seed, symbol, timeframe, last_open)
     with _memo_lock:
         hit = _memo.get(key)
-        if hit is not None:
+        if hit is not None and hit[0] >= limit:
             _memo.move_to_end(key)
-            return hit.copy()
+            return hit[1].iloc[-limit:].copy()
     if src == "simulated":
         frame = _sim.bars(symbol, tf_s, last_open, limit, seed)
     else:
         frame = _exchange_ohlcv(venue, symbol, timeframe, limit, last_open)
     with _memo_lock:
-        _memo[key] = frame
+        _memo[key] = (limit, frame)
+        _memo.move_to_end(key)
         while len(_memo) > _MEMO_MAX:
             _memo.popitem(last=False)
     return frame.copy()
@@ -163,13 +165,19 @@ def _exchange_ohlcv(
 
 
 def _closed_rows(rows: list[list[float]], tf_ms: int, since_ms: int) -> list[list[float]]:
-    """Only bars that are closed in real time and inside the requested span get kept."""
+    """Keep bars closed in real time, inside the requested span, with a full OHLC.
+
+    Some venues report ``None`` volume for empty bars; that becomes 0.0.
+    """
     now_ms = time.time() * 1000
-    return [
-        list(r[:6])
-        for r in rows
-        if r and r[0] is not None and r[0] >= since_ms and r[0] + tf_ms <= now_ms
-    ]
+    out = []
+    for r in rows:
+        if not r or len(r) < 5 or any(x is None for x in r[:5]):
+            continue
+        if r[0] >= since_ms and r[0] + tf_ms <= now_ms:
+            volume = r[5] if len(r) > 5 and r[5] is not None else 0.0
+            out.append([int(r[0]), *(float(x) for x in r[1:5]), float(volume)])
+    return out
 
 
 def _through_cache(

@@ -248,6 +248,7 @@ class Supervisor:
         stamp = utc_iso(now)
         with self.book_lock:
             self.app.cycle_count += 1
+            self.app.in_cycle = True
             report = CycleReport(cycle=self.app.cycle_count, started=time.time())
             jobs, blocked = self._plan(due, now, report)
         results = self.executor.run(jobs) if jobs else {}
@@ -263,6 +264,7 @@ class Supervisor:
                 update_drawdown(strat, strat.value(self.app.prices))
             self.app.last_cycle = utc_iso()
             self.db.save(self.app, report.trades)
+            self.app.in_cycle = False
         report.duration_s = time.time() - report.started
         return report
 

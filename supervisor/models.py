@@ -99,4 +99,4 @@ class AppState:
     last_cycle: str = ""
     strategies: dict[str, StrategyState] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)
-    pending_trades: list[Trade] = field(default_factory=list)
+    in_cycle: bool = False  # not persisted: True while a cycle's workers run

@@ -53,6 +53,7 @@ def build_status(app: AppState) -> dict:
     return {
         "cycle_count": app.cycle_count,
         "last_cycle": app.last_cycle,
+        "cycle_in_progress": app.in_cycle,
         "prices": prices,
         "strategies": views,
         "total_value": total_value,

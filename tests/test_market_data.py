@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -182,15 +183,14 @@ def test_simulated_ohlc_sanity(symbol, timeframe, epoch, limit):
         ("DOGE/USDT", 0.04, 0.6),
     ],
 )
-def test_plausible_ranges_over_two_years(symbol, low, high):
+def test_plausible_ranges_over_two_years(monkeypatch, symbol, low, high):
     for seed in ("42", "1", "2"):
-        os.environ["GO_TRADER_SIM_SEED"] = seed
+        monkeypatch.setenv("GO_TRADER_SIM_SEED", seed)
         df = sim_fetch(symbol, "1d", 730)
         assert df["low"].min() > low and df["high"].max() < high, (seed, df.describe())
         assert df["close"].max() / df["close"].min() > 1.15  # it moves
         r = np.log(df["close"]).diff().dropna()
         assert 0.003 < r.std() < 0.12  # daily vol of a real market, not noise or a flatline
-    del os.environ["GO_TRADER_SIM_SEED"]
 
 
 def test_volatility_clusters():
@@ -259,6 +259,8 @@ def test_memo_fetches_once_and_returns_private_copies(monkeypatch):
         again = sim_fetch(limit=30, now=T0 + timedelta(minutes=minute))
         assert again is not first
         assert (again["close"] > 0).all()
+    shorter = sim_fetch(limit=10, now=T0 + timedelta(minutes=5))  # served from the longer frame
+    pd.testing.assert_frame_equal(shorter, again.iloc[-10:])
     assert len(calls) == 1
     sim_fetch(limit=30, now=T0 + timedelta(hours=1))  # a new closed bar: a new fetch
     md.clear_memo()
@@ -727,6 +729,32 @@ def test_cache_never_stores_the_bar_in_progress(monkeypatch):
     assert df.index[-1] + timedelta(minutes=1) <= datetime.now(UTC)
 
 
+def test_venue_rows_with_gaps_and_threads(monkeypatch, capsys):
+    t0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+
+    def holey(venue, symbol, timeframe, since_ms, limit):
+        rows = [fake_bar(since_ms + i * H) for i in range(limit)]
+        rows[-2] = [rows[-2][0], None, None, None, None, None]  # a broken bar is skipped
+        rows[-1] = rows[-1][:5] + [None]  # venues without volume for an empty bar
+        return rows
+
+    monkeypatch.setattr(md, "_fetch_from_venue", holey)
+    results = []
+
+    def job(symbol):
+        results.append(md.fetch_ohlcv(symbol, "1h", 48, now=t0))
+
+    threads = [threading.Thread(target=job, args=(f"S{i}/USDT",)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 6
+    for df in results:
+        assert len(df) == 47 and df["volume"].iloc[-1] == 0.0
+    assert "OHLCV cache" not in capsys.readouterr().err  # threads share the cache fine
+
+
 def test_unusable_cache_degrades_to_direct_fetches(monkeypatch, tmp_path, capsys):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
@@ -752,4 +780,7 @@ def test_venue_error_messages_are_one_line():
     err = md.MarketDataError("okx", "boom\n<html>\n  lots   of\tbody</html>")
     assert str(err) == "okx: boom <html> lots of body</html>" and err.venue == "okx"
     assert isinstance(err, RuntimeError)
+    back = pickle.loads(pickle.dumps(err))  # crosses process pools intact
+    assert (str(back), back.venue) == (str(err), "okx")
+    assert md.MarketDataError("luno: down").venue == "luno"
     assert math.isfinite(md.simulated_funding_rate("ETH/USDT"))

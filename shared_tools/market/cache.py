@@ -59,22 +59,27 @@ def warn(path: Path | str, exc: BaseException) -> None:
 
 
 class OhlcvCache:
-    """One connection per process and path (sqlite connections must not cross a fork)."""
+    """One connection per process and path (sqlite connections must not cross a fork),
+    shared by the process's threads under a lock."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
+        self.conn = sqlite3.connect(
+            str(path), timeout=10.0, isolation_level=None, check_same_thread=False
+        )
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_SCHEMA)
 
     def coverage(self, venue: str, symbol: str, timeframe: str) -> tuple[int, int] | None:
-        row = self.conn.execute(
-            "SELECT first_ms, last_ms FROM ohlcv_coverage"
-            " WHERE venue=? AND symbol=? AND timeframe=?",
-            (venue, symbol, timeframe),
-        ).fetchone()
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT first_ms, last_ms FROM ohlcv_coverage"
+                " WHERE venue=? AND symbol=? AND timeframe=?",
+                (venue, symbol, timeframe),
+            ).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 
     def store(
@@ -86,7 +91,7 @@ class OhlcvCache:
         span: tuple[int, int] | None,
     ) -> None:
         """Insert closed bars and record the span now known, atomically."""
-        with self.conn:
+        with self.lock, self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO ohlcv VALUES (?,?,?,?,?,?,?,?,?)",
@@ -101,13 +106,14 @@ class OhlcvCache:
     def load(
         self, venue: str, symbol: str, timeframe: str, start_ms: int, end_ms: int
     ) -> np.ndarray:
-        cur = self.conn.execute(
-            "SELECT open_time_ms, open, high, low, close, volume FROM ohlcv"
-            " WHERE venue=? AND symbol=? AND timeframe=? AND open_time_ms BETWEEN ? AND ?"
-            " ORDER BY open_time_ms",
-            (venue, symbol, timeframe, int(start_ms), int(end_ms)),
-        )
-        return np.array(cur.fetchall(), dtype="float64").reshape(-1, 6)
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT open_time_ms, open, high, low, close, volume FROM ohlcv"
+                " WHERE venue=? AND symbol=? AND timeframe=? AND open_time_ms BETWEEN ? AND ?"
+                " ORDER BY open_time_ms",
+                (venue, symbol, timeframe, int(start_ms), int(end_ms)),
+            ).fetchall()
+        return np.array(rows, dtype="float64").reshape(-1, 6)
 
 
 def get_cache() -> OhlcvCache | None:

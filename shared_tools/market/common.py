@@ -46,7 +46,11 @@ class MarketDataError(RuntimeError):
     group failures without parsing the text.
     """
 
-    def __init__(self, venue: str, message: str) -> None:
+    def __init__(self, venue: str, message: str | None = None) -> None:
+        if message is None:  # MarketDataError("okx: cause") - also how unpickling calls us
+            venue, sep, message = str(venue).partition(": ")
+            if not sep:
+                venue, message = "market data", venue
         self.venue = venue
         self.detail = one_line(message)
         super().__init__(f"{venue}: {self.detail}")
@@ -103,10 +107,6 @@ def as_utc(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         return now.replace(tzinfo=UTC)
     return now.astimezone(UTC)
-
-
-def epoch_seconds(now: datetime) -> float:
-    return now.timestamp()
 
 
 def last_closed_open(now_s: float, tf_s: int) -> int:

@@ -62,6 +62,11 @@ def _ms_from_column(col: pd.Series) -> np.ndarray:
     return (stamps.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000).to_numpy()
 
 
+def _finite(rows: np.ndarray) -> pd.DataFrame:
+    """Rows with a missing/NaN field are dropped rather than poisoning indicators."""
+    return frame_from_rows(rows[np.isfinite(rows).all(axis=1)])
+
+
 def _parse(path: Path) -> pd.DataFrame:
     if path.suffix == ".json":
         data = json.loads(path.read_text())
@@ -70,7 +75,7 @@ def _parse(path: Path) -> pd.DataFrame:
         rows = np.array(data, dtype="float64").reshape(-1, 6) if data else np.zeros((0, 6))
         if len(rows) and np.nanmax(np.abs(rows[:, 0])) < 1e11:
             rows[:, 0] *= 1000.0
-        return frame_from_rows(rows)
+        return _finite(rows)
     table = pd.read_csv(path)
     table.columns = [str(c).strip().lower() for c in table.columns]
     time_col = next((c for c in ("timestamp", "date", "time") if c in table.columns), None)
@@ -81,7 +86,7 @@ def _parse(path: Path) -> pd.DataFrame:
         [_ms_from_column(table[time_col]).astype("float64")]
         + [table[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close", "volume")]
     )
-    return frame_from_rows(rows)
+    return _finite(rows)
 
 
 def load(path: Path) -> pd.DataFrame:
@@ -90,6 +95,8 @@ def load(path: Path) -> pd.DataFrame:
         st = path.stat()
         key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         if key not in _PARSED:
+            if len(_PARSED) >= 64:
+                _PARSED.clear()
             _PARSED[key] = _parse(path)
         return _PARSED[key]
     except MarketDataError:
