@@ -1,0 +1,195 @@
+"""The worker contract, as an operator (or the supervisor) sees it from outside the process."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from conftest import PINNED_NOW, REPO, base_env, free_port
+
+from shared_strategies.open import registry
+
+CHECK = str(REPO / "shared_scripts" / "check_strategy.py")
+PRICE = str(REPO / "shared_scripts" / "check_price.py")
+PAIR_B = "ETH/USDT"
+
+
+def _run(script: str, args: list[str], env: dict, stdin: str | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, script, *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _args(name: str) -> list[str]:
+    spec = registry.get(name)
+    tf = "1d" if spec.needs_pair else "1h"
+    return [name, "BTC/USDT", tf] + ([PAIR_B] if spec.needs_pair else [])
+
+
+@pytest.fixture
+def sim_env(tmp_path):
+    return base_env(tmp_path, GO_TRADER_NOW=PINNED_NOW, GO_TRADER_SIM_SEED="7")
+
+
+@pytest.mark.parametrize("name", registry.names("spot"))
+def test_every_spot_strategy_prints_the_contract(name, sim_env):
+    proc = _run(CHECK, _args(name), sim_env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["strategy"] == name and doc["symbol"] == "BTC/USDT"
+    assert doc["timeframe"] == _args(name)[2]
+    assert doc["signal"] in (-1, 0, 1)
+    assert doc["price"] > 0
+    assert "atr" in doc["indicators"] and doc["indicators"]["atr"] > 0
+    assert all(isinstance(v, float) and math.isfinite(v) for v in doc["indicators"].values())
+    assert datetime.fromisoformat(doc["timestamp"].replace("Z", "+00:00")).tzinfo is not None
+    assert proc.stdout.count("\n") == 1  # exactly one document
+
+
+def test_pinned_clock_gives_byte_identical_output(sim_env):
+    outs = {_run(CHECK, ["momentum", "BTC/USDT", "1h"], sim_env).stdout for _ in range(2)}
+    assert len(outs) == 1 and outs.pop().startswith("{")
+
+
+def test_unknown_strategy_and_timeframe_are_one_line_errors(sim_env):
+    for args, needle in (
+        (["nope", "BTC/USDT", "1h"], "unknown strategy 'nope'"),
+        (["momentum", "BTC/USDT", "7m"], "unknown timeframe '7m'"),
+        (["momentum", "BTC/USDT", "1h", "--params", '{"bogus": 1}'], "bogus"),
+    ):
+        proc = _run(CHECK, args, sim_env)
+        assert proc.returncode == 1
+        doc = json.loads(proc.stdout)
+        assert needle in doc["error"] and "\n" not in doc["error"]
+
+
+def test_unknown_flag_is_exit_2_with_usage_and_no_stdout(sim_env):
+    proc = _run(CHECK, ["momentum", "BTC/USDT", "1h", "--bogus"], sim_env)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "usage:" in proc.stderr and "--bogus" in proc.stderr
+    missing = _run(CHECK, ["momentum"], sim_env)
+    assert missing.returncode == 2 and missing.stdout == ""
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802
+        _Recorder.hits.append(self.path)
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_probe_only_touches_no_network(tmp_path):
+    port = free_port()
+    server = HTTPServer(("127.0.0.1", port), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = base_env(
+            tmp_path,
+            GO_TRADER_MARKET_DATA="exchange",
+            GO_TRADER_EXCHANGE_URL=f"http://127.0.0.1:{port}",
+        )
+        for script, args in ((CHECK, ["momentum", "BTC/USDT", "1h"]), (PRICE, ["BTC/USDT"])):
+            proc = _run(script, [*args, "--probe-only"], env)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout == ""
+        assert _Recorder.hits == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_exchange_without_network_fails_fast_naming_the_venue(tmp_path):
+    closed = free_port()  # nothing listens here
+    env = base_env(
+        tmp_path,
+        GO_TRADER_MARKET_DATA="exchange",
+        GO_TRADER_EXCHANGE_URL=f"http://127.0.0.1:{closed}",
+    )
+    started = time.time()
+    proc = _run(CHECK, ["momentum", "BTC/USDT", "1h"], env, timeout=30)
+    assert time.time() - started < 30
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["error"].startswith("binanceus:") and "\n" not in doc["error"]
+    prices = _run(PRICE, ["BTC/USDT"], env, timeout=30)
+    assert prices.returncode == 1 and "binanceus" in json.loads(prices.stdout)["error"]
+
+
+def test_batch_of_20_in_order_with_contained_bad_job(sim_env):
+    names = registry.names("spot")
+    jobs = [{"args": _args(names[i % len(names)])} for i in range(20)]
+    jobs[5] = {"args": ["nope", "BTC/USDT", "1h"]}
+    jobs[9] = {"args": ["momentum", "BTC/USDT", "1h", "--bogus"]}
+    jobs[13] = {"args": "not a list"}
+    proc = _run(CHECK, ["--batch"], sim_env, stdin=json.dumps(jobs))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert len(results) == 20
+    for i, (job, res) in enumerate(zip(jobs, results, strict=True)):
+        if i in (5, 9, 13):
+            assert res["error"], res
+            continue
+        assert "error" not in res
+        assert res["strategy"] == job["args"][0]
+        # a batched result equals the same check run alone
+        solo = json.loads(_run(CHECK, job["args"], sim_env).stdout) if i in (0, 11) else None
+        if solo is not None:
+            assert solo == res
+    assert "unknown strategy 'nope'" in results[5]["error"]
+    assert "--bogus" in results[9]["error"]
+
+
+def test_batch_rejects_bad_input(sim_env):
+    proc = _run(CHECK, ["--batch"], sim_env, stdin="{not json")
+    assert proc.returncode == 1 and "bad batch input" in json.loads(proc.stdout)["error"]
+
+
+def test_check_price_prints_symbol_map(sim_env):
+    proc = _run(PRICE, ["BTC/USDT", "ETH/USDT", "SOL/USDT"], sim_env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert set(doc) == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
+    assert all(v > 0 for v in doc.values())
+    assert doc["BTC/USDT"] > doc["ETH/USDT"] > doc["SOL/USDT"]
+
+
+def test_params_override_defaults(sim_env):
+    base = json.loads(_run(CHECK, ["momentum", "BTC/USDT", "1h"], sim_env).stdout)
+    tuned = json.loads(
+        _run(CHECK, ["momentum", "BTC/USDT", "1h", "--params", '{"roc_period": 5}'], sim_env).stdout
+    )
+    assert base["indicators"]["roc"] != tuned["indicators"]["roc"]
+
+
+def test_every_spot_strategy_trades_over_a_simulated_year(monkeypatch):
+    from shared_tools import market_data
+
+    monkeypatch.setenv("GO_TRADER_SIM_SEED", "42")
+    now = datetime.fromisoformat("2025-06-01T00:00:00+00:00")
+    df = market_data.fetch_ohlcv("BTC/USDT", "1h", 24 * 365, source="simulated", now=now)
+    other = market_data.fetch_ohlcv(PAIR_B, "1h", 24 * 365, source="simulated", now=now)
+    df = df.join(other[["close"]].rename(columns={"close": "close_b"}))
+    assert len(df) == 24 * 365
+    for name in registry.names("spot"):
+        sig = registry.signals(name, df)
+        buys, sells = int((sig == 1).sum()), int((sig == -1).sum())
+        assert buys > 0 and sells > 0, f"{name}: {buys} buys, {sells} sells"
