@@ -628,8 +628,11 @@ class Executor:
                 planned.append(unit)
                 continue
             group = groups[unit]
-            for i in range(0, len(group), self.max_batch_size):
-                chunk = group[i : i + self.max_batch_size]
+            # Spread a group over the concurrency slots: one interpreter per core, not one
+            # interpreter doing all the work while the other cores idle.
+            size = min(self.max_batch_size, -(-len(group) // self.max_concurrent))
+            for i in range(0, len(group), size):
+                chunk = group[i : i + size]
                 planned.extend(chunk if len(chunk) == 1 else [_Batch(unit, chunk)])
         return planned
 

@@ -319,7 +319,7 @@ def test_waiting_for_a_slot_does_not_count_against_timeout(root: Path, tmp_path:
 
 
 def test_batch_uses_one_process_and_keeps_order(root: Path) -> None:
-    ex = Executor(root)
+    ex = Executor(root, max_concurrent=1)
     jobs = [
         Job("a", "batchy.py", ("BTC", "1h")),
         Job("b", "batchy.py", ("fail", "DOGE")),
@@ -362,7 +362,7 @@ def test_non_json_stdin_job_is_not_batched(root: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["garbage", "short", "crash", "reject"])
 def test_failed_batch_falls_back_to_singles(root: Path, mode: str) -> None:
-    ex = Executor(root, env={"BATCH_MODE": mode})
+    ex = Executor(root, env={"BATCH_MODE": mode}, max_concurrent=1)
     jobs = [
         Job("a", "badbatch.py", ("BTC",)),
         Job("b", "badbatch.py", ("fail", "XYZ")),
@@ -381,6 +381,13 @@ def test_failed_batch_falls_back_to_singles(root: Path, mode: str) -> None:
     # A script that rejects --batch outright is not offered a batch again.
     ex.run([Job("d", "badbatch.py", ("D",)), Job("e", "badbatch.py", ("E",))])
     assert spawn_lines(root).count("--batch") == (1 if mode == "reject" else 2)
+
+
+def test_batches_are_spread_over_the_concurrency_slots(root: Path) -> None:
+    ex = Executor(root, max_concurrent=2)
+    results = ex.run([Job(f"k{i}", "batchy.py", (f"S{i}",)) for i in range(5)])
+    assert all(r.ok and r.batched for r in results.values())
+    assert spawn_lines(root) == ["--batch", "--batch"]  # 3 + 2 jobs, one process per core
 
 
 def test_batching_off_spawns_one_process_per_job(root: Path) -> None:

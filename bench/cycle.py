@@ -1,0 +1,120 @@
+"""One supervisor cycle of the 14-strategy offline config: time, CPU, memory, batching on/off.
+
+    .venv/bin/python bench/cycle.py [--runs 5]
+
+This process IS the supervisor (it imports only supervisor/), so its RSS after a cycle is the
+supervisor's idle RSS. A sampler thread sums the RSS of this process and all its children every
+10 ms for the process-tree peak. Each run starts from a fresh state DB; medians are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from supervisor.config import load_config  # noqa: E402
+from supervisor.daemon import Supervisor  # noqa: E402
+
+HEAVY = ("pandas", "numpy", "scipy", "ccxt")
+
+
+class TreeSampler:
+    def __init__(self) -> None:
+        self.me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.01)
+
+    def __enter__(self) -> TreeSampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def one_cycle(batching: bool, workdir: Path) -> dict:
+    config = load_config(REPO / "examples" / "offline.json")
+    config.db_file = workdir / f"bench-{time.time_ns()}.db"
+    config.batch_checks = batching
+    sup = Supervisor(config, once=True, out=open(os.devnull, "w"))  # noqa: SIM115
+    assert sup.start() == 0
+    c0 = os.times()
+    with TreeSampler() as sampler:
+        t0 = time.perf_counter()
+        report = sup.run_cycle(config.strategies)
+        wall = time.perf_counter() - t0
+    c1 = os.times()
+    sup.shutdown()
+    errors = [o.error for o in report.outcomes if o.error]
+    if errors:
+        raise SystemExit(f"cycle had errors: {errors[:3]}")
+    cpu = sum(c1[i] - c0[i] for i in range(4))  # user+sys, self+children
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "peak_mb": sampler.peak / 2**20,
+        "spawned": sup.executor.stats,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    n = ap.parse_args().runs
+    os.environ.setdefault("GO_TRADER_NOW", "2025-06-01T12:00:00Z")
+    workdir = Path(tempfile.mkdtemp(prefix="go-trader-bench-"))
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {n} runs, 14 strategies"
+    )
+    one_cycle(True, workdir)  # warm the page cache
+    results = {}
+    for batching in (True, False):
+        runs = [one_cycle(batching, workdir) for _ in range(n)]
+        results[batching] = {
+            k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "peak_mb")
+        }
+        snap = runs[-1]["spawned"].snapshot() if hasattr(runs[-1]["spawned"], "snapshot") else {}
+        label = "batching on " if batching else "batching off"
+        r = results[batching]
+        print(
+            f"{label}: cycle wall {r['wall']:.2f} s, CPU {r['cpu']:.2f} s, "
+            f"process-tree peak RSS {r['peak_mb']:.0f} MiB, processes spawned "
+            f"{snap.get('spawned', '?')}"
+        )
+    on, off = results[True], results[False]
+    print(
+        f"batching speedup: wall {off['wall'] / on['wall']:.1f}x, CPU {off['cpu'] / on['cpu']:.1f}x"
+    )
+    idle = psutil.Process().memory_info().rss / 2**20
+    loaded = [m for m in HEAVY if m in sys.modules]
+    print(
+        f"supervisor idle RSS after the cycles: {idle:.1f} MiB (heavy modules loaded: {loaded or 'none'})"
+    )
+
+
+if __name__ == "__main__":
+    main()
