@@ -10,6 +10,7 @@ supervisor's idle RSS. A sampler thread sums the RSS of this process and all its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -40,10 +41,8 @@ class TreeSampler:
         while not self._stop.is_set():
             total = 0
             for p in [self.me, *self.me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.01)
 
