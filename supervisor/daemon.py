@@ -527,4 +527,5 @@ def format_summary(report: CycleReport, app: AppState, config: Config) -> str:
             lines.append(f"  [{t.strategy_id}] {t.details}")
     else:
         lines.append("trades this cycle: none")
+    lines.append(f"state: cycle {report.cycle} committed to {config.db_file}")
     return "\n".join(lines)

@@ -7,7 +7,6 @@ doubled trade. The schema carries a version and upgrades itself on open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -387,7 +386,3 @@ def _trade_row(t: Trade) -> dict:
         "details": t.details,
         "cycle": t.cycle,
     }
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True)
