@@ -207,6 +207,8 @@ class StrategyConfig:
                 refs["closes"] = [c.as_json() for c in self.close_strategies]
             argv.append("--strategy-refs=" + json.dumps(refs, sort_keys=True))
         argv.append(f"--atr-method={self.atr_method}")
+        if self.platform != "binanceus" and not any(a.startswith("--platform") for a in argv):
+            argv.append(f"--platform={self.platform}")
         return argv
 
 
@@ -444,6 +446,11 @@ def _parse_strategy(
         errors.append(f"{where}: args must be a list of strings")
         args = []
     positionals = [a for a in args if not a.startswith("--")]
+    if "--mode=live" in args or ("--mode" in args and "live" in args):
+        errors.append(
+            f"{where}: live trading (--mode=live) is not supported by this build yet; "
+            "remove it to paper trade"
+        )
     if stype == "spot" and len(positionals) < 3:
         errors.append(f"{where}: args must start with <strategy> <symbol> <timeframe>")
 

@@ -29,7 +29,8 @@ from supervisor.status import build_status, health
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
 PRICE_SCRIPT = "shared_scripts/check_price.py"
-PRICE_JOB_KEY = "__prices__"
+PRICE_JOB_PREFIX = "__prices__:"
+DEFAULT_VENUE = "binanceus"
 STALE_MIN_SECONDS = 1800
 SHUTDOWN_DRAIN_S = 15.0
 
@@ -66,11 +67,21 @@ def worker_env(config: Config) -> dict[str, str]:
     return env
 
 
+def price_argv(platform: str, symbols: set[str]) -> list[str]:
+    argv = sorted(symbols)
+    if platform != DEFAULT_VENUE:
+        argv.append(f"--platform={platform}")
+    return argv
+
+
 def probe_list(config: Config) -> list[tuple[str, list[str]]]:
     """Every script with the exact argv it will get in a cycle (plus the price script)."""
     probes = [(s.script, s.check_argv()) for s in config.strategies]
-    symbols = sorted({sym for s in config.strategies for sym in s.symbols()})
-    probes.append((PRICE_SCRIPT, symbols or ["BTC/USDT"]))
+    by_platform: dict[str, set[str]] = {}
+    for s in config.strategies:
+        by_platform.setdefault(s.platform, set()).update(s.symbols())
+    for platform, symbols in sorted(by_platform.items()):
+        probes.append((PRICE_SCRIPT, price_argv(platform, symbols or {"BTC/USDT"})))
     return probes
 
 
@@ -253,9 +264,9 @@ class Supervisor:
             jobs, blocked = self._plan(due, now, report)
         results = self.executor.run(jobs) if jobs else {}
         with self.book_lock:
-            price_result = results.get(PRICE_JOB_KEY)
-            if price_result is not None:
-                self._apply_prices(price_result)
+            for key, result in results.items():
+                if key.startswith(PRICE_JOB_PREFIX):
+                    self._apply_prices(result)
             for sc in due:
                 if sc.id in blocked:
                     continue
@@ -273,10 +284,10 @@ class Supervisor:
     ) -> tuple[list[Job], set[str]]:
         jobs: list[Job] = []
         blocked: set[str] = set()
-        symbols: set[str] = set()
+        symbols: dict[str, set[str]] = {}  # platform -> symbols to mark
         for sc in due:
             strat = self.app.strategies[sc.id]
-            symbols.update(sc.symbols())
+            symbols.setdefault(sc.platform, set()).update(sc.symbols())
             allowed, reason, closes = check_risk(
                 strat, sc, self.app.prices, now, self.app.cycle_count
             )
@@ -289,9 +300,16 @@ class Supervisor:
                 continue
             jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv())))
         for strat in self.app.strategies.values():
-            symbols.update(strat.positions)
-        if symbols:
-            jobs.append(Job(key=PRICE_JOB_KEY, script=PRICE_SCRIPT, args=tuple(sorted(symbols))))
+            symbols.setdefault(strat.platform, set()).update(strat.positions)
+        for platform, syms in sorted(symbols.items()):
+            if syms:
+                jobs.append(
+                    Job(
+                        key=PRICE_JOB_PREFIX + platform,
+                        script=PRICE_SCRIPT,
+                        args=tuple(price_argv(platform, syms)),
+                    )
+                )
         return jobs, blocked
 
     def _apply_prices(self, result: Result) -> None:
@@ -304,7 +322,7 @@ class Supervisor:
         if fresh:
             self.app.prices.update(fresh)
         if not result.ok:
-            log(f"[prices] check_price failed: {result.error}")
+            log(f"[prices] {result.key.removeprefix(PRICE_JOB_PREFIX)}: {result.error}")
 
     def _apply_result(
         self,

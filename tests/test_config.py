@@ -111,3 +111,18 @@ def test_example_config_loads():
         "volume_weighted",
         "pairs_spread",
     }
+
+
+def test_live_mode_is_refused_until_supported(tmp_path):
+    cfg = write_config(
+        tmp_path, [fake_strategy("a", "hold", args=["hold", "BTC/USDT", "1h", "--mode=live"])]
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    assert "live trading (--mode=live) is not supported" in exc.value.lines[0]
+
+
+def test_non_default_platform_reaches_the_worker(tmp_path):
+    cfg = write_config(tmp_path, [fake_strategy("luno-btc", "hold", "XBT/ZAR")])
+    (sc,) = load_config(cfg).strategies
+    assert sc.platform == "luno" and sc.check_argv()[-1] == "--platform=luno"

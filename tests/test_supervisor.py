@@ -326,7 +326,8 @@ def test_kill_9_mid_cycle_then_restart_keeps_book_consistent(tmp_path, daemons):
     for round_no in range(3):
         d = daemons(cfg, env)
         d.wait_status(lambda s, r=round_no: done(s, 2 * (r + 1)))
-        time.sleep(0.15 + 0.1 * round_no)  # land inside a cycle (workers sleep 0.3 s)
+        d.wait_status(lambda s: s["cycle_in_progress"], timeout=30)  # workers are running now
+        time.sleep(0.1 * round_no)  # land at different points inside the cycle (workers take 0.3 s)
         os.killpg(d.proc.pid, signal.SIGKILL)
         d.proc.wait()
         _book_is_consistent(db)
@@ -342,3 +343,20 @@ def test_kill_9_mid_cycle_then_restart_keeps_book_consistent(tmp_path, daemons):
     assert d.stop() == 0
     _book_is_consistent(db)
     shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+def test_each_platform_is_marked_by_its_own_price_check(tmp_path):
+    from supervisor.config import load_config
+    from supervisor.daemon import probe_list
+
+    cfg = write_config(
+        tmp_path,
+        [fake_strategy("a", "flip", "BTC/USDT"), fake_strategy("luno-b", "flip", "XBT/ZAR")],
+    )
+    probes = [argv for script, argv in probe_list(load_config(cfg)) if "check_price" in script]
+    assert sorted(probes) == [["BTC/USDT"], ["XBT/ZAR", "--platform=luno"]]
+    proc = run_cli(["--config", str(cfg), "--once"], base_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    con = sqlite3.connect(tmp_path / "state.db")
+    fees = dict(con.execute("SELECT strategy_id, fee / value FROM trades"))
+    assert abs(fees["a"] - 0.001) < 1e-12 and abs(fees["luno-b"] - 0.01) < 1e-12
