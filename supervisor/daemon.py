@@ -22,10 +22,12 @@ from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, Trade, parse_iso, utc_iso
 from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.probe import probe_scripts
+from supervisor.reload import apply_reload, structural_changes
 from supervisor.risk import check_risk, record_trade_result, update_drawdown
 from supervisor.server import StatusServer, parse_history_query
 from supervisor.state import StateDB
 from supervisor.status import build_status, health
+from supervisor.summary import format_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
 PRICE_SCRIPT = "shared_scripts/check_price.py"
@@ -447,103 +449,3 @@ class Supervisor:
     # -- output -----------------------------------------------------------------------------
     def print_summary(self, report: CycleReport) -> None:
         print(format_summary(report, self.app, self.config), file=self.out, flush=True)
-
-
-def structural_changes(old: Config, new: Config) -> list[str]:
-    """Changes a reload cannot apply safely (roster, scripts, types, DB, port, market)."""
-    out = []
-    old_ids = [s.id for s in old.strategies]
-    new_ids = [s.id for s in new.strategies]
-    added = sorted(set(new_ids) - set(old_ids))
-    removed = sorted(set(old_ids) - set(new_ids))
-    if added:
-        out.append(f"strategies added: {', '.join(added)}")
-    if removed:
-        out.append(f"strategies removed: {', '.join(removed)}")
-    for key in ("db_file", "status_port", "market_data"):
-        if getattr(old, key) != getattr(new, key):
-            out.append(f"{key} changed")
-    for sc in new.strategies:
-        if sc.id not in old_ids:
-            continue
-        prev = old.strategy(sc.id)
-        for key in ("type", "platform", "script", "args"):
-            if getattr(prev, key) != getattr(sc, key):
-                out.append(f"strategy[{sc.id}]: {key} changed")
-        if prev.open_strategy.name != sc.open_strategy.name:
-            out.append(f"strategy[{sc.id}]: open_strategy.name changed")
-    return out
-
-
-def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
-    changes = []
-    if old.interval_seconds != new.interval_seconds:
-        changes.append(f"interval_seconds {old.interval_seconds} -> {new.interval_seconds}")
-    for sc in new.strategies:
-        prev = old.strategy(sc.id)
-        strat = app.strategies[sc.id]
-        if sc.capital != prev.capital:
-            delta = sc.capital - prev.capital
-            strat.cash += delta
-            strat.initial_capital += delta
-            strat.risk.peak_value += delta
-            changes.append(f"{sc.id} capital {prev.capital:g} -> {sc.capital:g}")
-        for key in (
-            "max_drawdown_pct",
-            "interval_seconds",
-            "circuit_breaker",
-            "cb_drawdown_cooldown_minutes",
-            "cb_loss_streak_threshold",
-            "cb_loss_streak_cooldown_minutes",
-            "paused",
-            "atr_method",
-        ):
-            if getattr(prev, key) != getattr(sc, key):
-                changes.append(f"{sc.id} {key} {getattr(prev, key)} -> {getattr(sc, key)}")
-        if prev.open_strategy.params != sc.open_strategy.params:
-            changes.append(f"{sc.id} params")
-        strat.risk.max_drawdown_pct = sc.max_drawdown_pct
-    return changes
-
-
-def _money(x: float) -> str:
-    return f"{x:,.2f}"
-
-
-def format_summary(report: CycleReport, app: AppState, config: Config) -> str:
-    """A readable per-strategy table for the terminal and the journal."""
-    names = {"1": "BUY", "-1": "SELL", "0": "HOLD"}
-    lines = [
-        f"go-trader cycle {report.cycle}: {len(report.outcomes)} strategies in "
-        f"{report.duration_s:.1f}s ({config.market_data} market)",
-        f"{'strategy':<22} {'signal':<6} {'price':>12}  {'action':<34} {'value':>11} {'pnl%':>8}",
-    ]
-    total_value = total_initial = 0.0
-    by_id = {o.id: o for o in report.outcomes}
-    for sc in config.strategies:
-        sid, strat = sc.id, app.strategies[sc.id]
-        value = strat.value(app.prices)
-        total_value += value
-        total_initial += strat.initial_capital
-        o = by_id.get(sid)
-        if o is None:
-            continue
-        pnl_pct = (value / strat.initial_capital - 1) * 100 if strat.initial_capital else 0.0
-        sig = names.get(str(o.signal), "-")
-        price = _money(o.price) if o.price else "-"
-        action = o.action or (f"ERROR: {o.error}" if o.error else "")
-        lines.append(
-            f"{sid:<22} {sig:<6} {price:>12}  {action[:34]:<34} {_money(value):>11} {pnl_pct:>+7.2f}%"
-        )
-    pnl_total = (total_value / total_initial - 1) * 100 if total_initial else 0.0
-    lines.append(
-        f"{'TOTAL':<22} {'':<6} {'':>12}  {'':<34} {_money(total_value):>11} {pnl_total:>+7.2f}%"
-    )
-    if report.trades:
-        lines.append(f"trades this cycle: {len(report.trades)}")
-        for t in report.trades:
-            lines.append(f"  [{t.strategy_id}] {t.details}")
-    else:
-        lines.append("trades this cycle: none")
-    lines.append(f"state: cycle {report.cycle} committed to {config.db_file}")
-    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""SIGHUP reload: which config changes apply to a running book and which need a restart.
+
+Capital, drawdown limits, intervals, breaker settings and strategy params apply at once; the
+roster, scripts, types, args, DB, port and market source are structural and refused whole.
+"""
+
+from __future__ import annotations
+
+from supervisor.config import Config
+from supervisor.models import AppState
+
+
+def structural_changes(old: Config, new: Config) -> list[str]:
+    """Changes a reload cannot apply safely (roster, scripts, types, DB, port, market)."""
+    out = []
+    old_ids = [s.id for s in old.strategies]
+    new_ids = [s.id for s in new.strategies]
+    added = sorted(set(new_ids) - set(old_ids))
+    removed = sorted(set(old_ids) - set(new_ids))
+    if added:
+        out.append(f"strategies added: {', '.join(added)}")
+    if removed:
+        out.append(f"strategies removed: {', '.join(removed)}")
+    for key in ("db_file", "status_port", "market_data"):
+        if getattr(old, key) != getattr(new, key):
+            out.append(f"{key} changed")
+    for sc in new.strategies:
+        if sc.id not in old_ids:
+            continue
+        prev = old.strategy(sc.id)
+        for key in ("type", "platform", "script", "args"):
+            if getattr(prev, key) != getattr(sc, key):
+                out.append(f"strategy[{sc.id}]: {key} changed")
+        if prev.open_strategy.name != sc.open_strategy.name:
+            out.append(f"strategy[{sc.id}]: open_strategy.name changed")
+    return out
+
+
+def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
+    changes = []
+    if old.interval_seconds != new.interval_seconds:
+        changes.append(f"interval_seconds {old.interval_seconds} -> {new.interval_seconds}")
+    for sc in new.strategies:
+        prev = old.strategy(sc.id)
+        strat = app.strategies[sc.id]
+        if sc.capital != prev.capital:
+            delta = sc.capital - prev.capital
+            strat.cash += delta
+            strat.initial_capital += delta
+            strat.risk.peak_value += delta
+            changes.append(f"{sc.id} capital {prev.capital:g} -> {sc.capital:g}")
+        for key in (
+            "max_drawdown_pct",
+            "interval_seconds",
+            "circuit_breaker",
+            "cb_drawdown_cooldown_minutes",
+            "cb_loss_streak_threshold",
+            "cb_loss_streak_cooldown_minutes",
+            "paused",
+            "atr_method",
+        ):
+            if getattr(prev, key) != getattr(sc, key):
+                changes.append(f"{sc.id} {key} {getattr(prev, key)} -> {getattr(sc, key)}")
+        if prev.open_strategy.params != sc.open_strategy.params:
+            changes.append(f"{sc.id} params")
+        strat.risk.max_drawdown_pct = sc.max_drawdown_pct
+    return changes
