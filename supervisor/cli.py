@@ -62,11 +62,16 @@ def main(ctx: click.Context, config_path: str, once: bool, status_port: int | No
 
 
 @main.command()
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True)
-def probe(config_path: str) -> None:
+@click.option(
+    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
+)
+@click.pass_context
+def probe(ctx: click.Context, config_path: str | None) -> None:
     """Run every configured check script with --probe-only; exit 0 or 78."""
     from supervisor.daemon import probe_list, run_probe
 
+    # `go-trader --config C probe` means the same as `go-trader probe --config C`.
+    config_path = config_path or ctx.parent.params["config_path"]
     try:
         config = load_config(config_path)
     except ConfigError as exc:

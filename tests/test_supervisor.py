@@ -284,6 +284,8 @@ def test_probe_rejects_drifted_script(tmp_path):
     ok = write_config(tmp_path, [fake_strategy("good", "hold")])
     proc = run_cli(["probe", "--config", str(ok)], env)
     assert proc.returncode == 0 and "probe: OK" in proc.stdout
+    proc = run_cli(["--config", str(cfg), "probe"], env)  # the group's --config reaches probe
+    assert proc.returncode == 78 and "strict_check.py" in proc.stderr
 
 
 def _book_is_consistent(db: Path) -> None:
