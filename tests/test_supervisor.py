@@ -276,6 +276,8 @@ def test_probe_rejects_drifted_script(tmp_path):
     assert proc.returncode == 78
     assert "strict_check.py" in proc.stderr and "unrecognized arguments" in proc.stderr
     assert "exited 2" in proc.stderr
+    proc = run_cli(["--config", str(cfg), "probe"], env)  # the group's --config reaches probe
+    assert proc.returncode == 78 and "strict_check.py" in proc.stderr
     daemon = run_cli(["--config", str(cfg), "--once"], env)
     assert daemon.returncode == 78
     assert "startup probe failed" in daemon.stderr
@@ -284,8 +286,8 @@ def test_probe_rejects_drifted_script(tmp_path):
     ok = write_config(tmp_path, [fake_strategy("good", "hold")])
     proc = run_cli(["probe", "--config", str(ok)], env)
     assert proc.returncode == 0 and "probe: OK" in proc.stdout
-    proc = run_cli(["--config", str(cfg), "probe"], env)  # the group's --config reaches probe
-    assert proc.returncode == 78 and "strict_check.py" in proc.stderr
+    proc = run_cli(["--config", str(ok), "probe"], env)  # the group's --config reaches probe
+    assert proc.returncode == 0 and "probe: OK" in proc.stdout
 
 
 def _book_is_consistent(db: Path) -> None:
