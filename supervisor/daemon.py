@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
 from supervisor.executor import Executor, Job, Result
 from supervisor.lock import AlreadyRunning, acquire_lock
@@ -25,7 +27,7 @@ from supervisor.probe import probe_scripts
 from supervisor.reload import apply_reload, structural_changes
 from supervisor.risk import check_risk, record_trade_result, update_drawdown
 from supervisor.server import StatusServer, parse_history_query
-from supervisor.state import StateDB
+from supervisor.state import StateDB, StateError
 from supervisor.status import build_status, health
 from supervisor.summary import format_summary
 
@@ -35,6 +37,11 @@ PRICE_JOB_PREFIX = "__prices__:"
 DEFAULT_VENUE = "binanceus"
 STALE_MIN_SECONDS = 1800
 SHUTDOWN_DRAIN_S = 15.0
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 def log(msg: str) -> None:
@@ -112,6 +119,7 @@ class Supervisor:
         self.server: StatusServer | None = None
         self.executor: Executor | None = None
         self.draining = False
+        self.save_error = ""
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
@@ -133,7 +141,16 @@ class Supervisor:
         except AlreadyRunning as exc:
             print(f"{exc} (exit 79)", file=sys.stderr)
             return EXIT_LOCKED
-        self.db = StateDB(self.config.db_file)
+        except OSError as exc:
+            raise StateError(
+                f"cannot lock state DB {self.config.db_file}: {exc.strerror}; check db_file"
+            ) from None
+        try:
+            self.db = StateDB(self.config.db_file)
+        except SQLAlchemyError as exc:
+            raise StateError(
+                f"cannot open state DB {self.config.db_file}: {one_line(exc)}; check db_file"
+            ) from None
         pruned = self.db.prune(s.id for s in self.config.strategies)
         for sid in pruned:
             log(f"[state] pruned strategy '{sid}' (no longer in the config)")
@@ -195,9 +212,12 @@ class Supervisor:
     def health_view(self) -> tuple[int, dict]:
         stale = max(STALE_MIN_SECONDS, 3 * self.config.tick_seconds)
         with self.book_lock:
-            return health(
+            code, body = health(
                 self.app, draining=self.draining, started_at=self.started_at, stale_after_s=stale
             )
+        if code == 200 and self.save_error:
+            code, body = 503, {**body, "status": "unhealthy", "reason": self.save_error}
+        return code, body
 
     def history_view(self, query: dict) -> dict:
         kwargs = parse_history_query(query)
@@ -256,30 +276,54 @@ class Supervisor:
         return max(1.0, min(waits or [self.config.tick_seconds]))
 
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
+        """One cycle. No new trades while earlier ones are not yet on disk."""
         assert self.db is not None and self.executor is not None
         now = datetime.now(UTC)
         stamp = utc_iso(now)
         with self.book_lock:
             self.app.cycle_count += 1
-            self.app.in_cycle = True
             report = CycleReport(cycle=self.app.cycle_count, started=time.time())
+            if self.save_error and not self.persist():
+                self.app.cycle_count -= 1
+                report.outcomes = [
+                    Outcome(sc.id, error=f"not trading: {self.save_error}") for sc in due
+                ]
+                return report
+            self.app.in_cycle = True
             jobs, blocked = self._plan(due, now, report)
-        results = self.executor.run(jobs) if jobs else {}
-        with self.book_lock:
-            for key, result in results.items():
-                if key.startswith(PRICE_JOB_PREFIX):
-                    self._apply_prices(result)
-            for sc in due:
-                if sc.id in blocked:
-                    continue
-                self._apply_result(sc, results.get(sc.id), now, stamp, report)
-            for strat in self.app.strategies.values():
-                update_drawdown(strat, strat.value(self.app.prices))
-            self.app.last_cycle = utc_iso()
-            self.db.save(self.app, report.trades)
+        try:
+            results = self.executor.run(jobs) if jobs else {}
+            with self.book_lock:
+                for key, result in results.items():
+                    if key.startswith(PRICE_JOB_PREFIX):
+                        self._apply_prices(result)
+                for sc in due:
+                    if sc.id not in blocked:
+                        self._apply_result(sc, results.get(sc.id), now, stamp, report)
+                for strat in self.app.strategies.values():
+                    update_drawdown(strat, strat.value(self.app.prices))
+                self.app.last_cycle = utc_iso()
+                self.app.unsaved_trades.extend(report.trades)
+                self.persist()
+        finally:
             self.app.in_cycle = False
         report.duration_s = time.time() - report.started
         return report
+
+    def persist(self) -> bool:
+        """Commit the book with every trade not yet on disk; on failure keep them for a retry."""
+        assert self.db is not None
+        try:
+            self.db.save(self.app, self.app.unsaved_trades)
+        except (SQLAlchemyError, OSError) as exc:
+            self.save_error = f"state save failed: {one_line(exc)}"
+            log(f"[state] {self.save_error} (trading pauses until a save succeeds)")
+            return False
+        self.app.unsaved_trades.clear()
+        if self.save_error:
+            log("[state] save recovered; trading resumes")
+        self.save_error = ""
+        return True
 
     def _plan(
         self, due: list[StrategyConfig], now: datetime, report: CycleReport
@@ -439,7 +483,7 @@ class Supervisor:
             self.executor.drain(SHUTDOWN_DRAIN_S)
         if self.db is not None:
             with self.book_lock:
-                self.db.save(self.app)
+                self.persist()
             self.db.close()
         if self.server is not None:
             self.server.stop()

@@ -100,3 +100,4 @@ class AppState:
     strategies: dict[str, StrategyState] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)
     in_cycle: bool = False  # not persisted: True while a cycle's workers run
+    unsaved_trades: list[Trade] = field(default_factory=list)  # made but not yet committed

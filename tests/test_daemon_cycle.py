@@ -1,0 +1,71 @@
+"""Cycle mechanics in-process: a failing state save pauses trading and loses nothing."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+from conftest import fake_strategy, write_config
+from sqlalchemy.exc import OperationalError
+
+from supervisor.config import load_config
+from supervisor.daemon import Supervisor
+from supervisor.state import StateDB
+
+
+def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    cfg = write_config(
+        tmp_path, [fake_strategy("a", "flip", "AAA/USDT"), fake_strategy("b", "flip", "BBB/USDT")]
+    )
+    sup = Supervisor(load_config(cfg), once=True, out=io.StringIO())
+    assert sup.start() == 0
+    real_save = StateDB.save
+    failing = {"on": True}
+
+    def save(self, app, trades=()):
+        if failing["on"]:
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return real_save(self, app, trades)
+
+    monkeypatch.setattr(StateDB, "save", save)
+    first = sup.run_cycle(sup.config.strategies)
+    assert len(first.trades) == 2 and len(sup.app.unsaved_trades) == 2
+    code, body = sup.health_view()
+    assert code == 503 and "disk I/O error" in body["reason"]
+
+    paused = sup.run_cycle(sup.config.strategies)  # still failing: nothing runs, nothing trades
+    assert paused.trades == [] and all("not trading" in o.error for o in paused.outcomes)
+    assert sup.app.cycle_count == 1
+    assert sorted(p.name for p in tmp_path.glob("counter-*")) == [
+        "counter-AAA_USDT-1h",
+        "counter-BBB_USDT-1h",
+    ]
+    assert (tmp_path / "counter-AAA_USDT-1h").read_text() == "1"
+
+    failing["on"] = False
+    third = sup.run_cycle(sup.config.strategies)  # saves cycle 1 first, then trades again
+    assert len(third.trades) == 2 and all(t.is_close for t in third.trades)
+    assert sup.app.unsaved_trades == [] and sup.health_view()[0] == 200
+    sup.shutdown()
+
+    con = sqlite3.connect(tmp_path / "state.db")
+    assert con.execute("SELECT count(*) FROM trades").fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM positions").fetchone()[0] == 0
+    assert con.execute("SELECT cycle_count FROM app_state").fetchone()[0] == 2
+    for sid, cash, initial in con.execute("SELECT id, cash, initial_capital FROM strategies"):
+        realized = con.execute(
+            "SELECT sum(realized_pnl) FROM trades WHERE strategy_id=?", (sid,)
+        ).fetchone()[0]
+        assert abs(cash - (initial + realized)) < 1e-6
+
+
+def test_unwritable_db_path_is_a_one_line_config_error(tmp_path):
+    from conftest import base_env, run_cli
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    cfg = write_config(tmp_path, [fake_strategy("a", "hold")], db_file=str(blocker / "state.db"))
+    proc = run_cli(["--config", str(cfg), "--once"], base_env(tmp_path))
+    assert proc.returncode == 78
+    assert "state DB" in proc.stderr and "Traceback" not in proc.stderr
