@@ -84,10 +84,8 @@ def _open_long(
         return [], f"skip buy (cash ${budget:.2f} below ${MIN_ORDER_USD:.0f})"
     notional = budget / (1.0 + fee_rate)
     qty = notional / price
-    fee = notional * fee_rate
-    strat.cash -= notional + fee
-    if abs(strat.cash) < 1e-9:
-        strat.cash = 0.0
+    fee = budget - notional  # == notional * fee_rate, and notional + fee is exactly the budget
+    strat.cash = 0.0
     pid = new_position_id(strat.id, symbol)
     strat.positions[symbol] = Position(
         symbol=symbol,
@@ -95,7 +93,7 @@ def _open_long(
         quantity=qty,
         initial_quantity=qty,
         avg_cost=price,
-        cost_basis=notional + fee,
+        cost_basis=budget,
         entry_atr=entry_atr if 0 < entry_atr < 0.5 * price else 0.0,
         opened_at=now,
     )
