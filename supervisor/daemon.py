@@ -8,6 +8,7 @@ readers share; no subprocess ever runs under it.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -25,7 +26,7 @@ from supervisor.models import AppState, StrategyState, Trade, parse_iso, utc_iso
 from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.probe import probe_scripts
 from supervisor.reload import apply_reload, structural_changes
-from supervisor.risk import check_risk, record_trade_result, update_drawdown
+from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
 from supervisor.server import StatusServer, parse_history_query
 from supervisor.state import StateDB, StateError
 from supervisor.status import build_status, health
@@ -46,6 +47,48 @@ def one_line(exc: BaseException) -> str:
 
 def log(msg: str) -> None:
     print(f"{datetime.now(UTC).strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class WorkerSignal:
+    """The fields of a signal-check result the book acts on, validated."""
+
+    signal: int
+    price: float
+    atr: float = 0.0
+    close_fraction: float = 1.0
+
+
+def _finite(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def read_signal(data: object) -> WorkerSignal:
+    """Validate a worker's JSON; anything odd is that strategy's error, never the cycle's."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    signal_value = data.get("signal", 0)
+    if isinstance(signal_value, bool) or signal_value not in (-1, 0, 1):
+        raise ValueError(f"signal must be -1, 0 or 1, got {signal_value!r}")
+    price = data.get("price")
+    price = 0.0 if price is None else _finite(price, "price")
+    if price < 0:
+        raise ValueError(f"price must be >= 0, got {price!r}")
+    indicators = data.get("indicators") or {}
+    if not isinstance(indicators, dict):
+        raise ValueError(f"indicators must be an object, got {type(indicators).__name__}")
+    atr = indicators.get("atr")
+    try:
+        atr = _finite(atr, "atr") if atr is not None else 0.0
+    except ValueError:
+        atr = 0.0  # ATR only annotates the position; a bad one is dropped, not fatal
+    fraction = data.get("close_fraction")
+    fraction = 1.0 if fraction is None else _finite(fraction, "close_fraction")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"close_fraction must be within [0, 1], got {fraction!r}")
+    return WorkerSignal(int(signal_value), price, max(atr, 0.0), fraction)
 
 
 @dataclass
@@ -297,13 +340,15 @@ class Supervisor:
                 for key, result in results.items():
                     if key.startswith(PRICE_JOB_PREFIX):
                         self._apply_prices(result)
-                for sc in due:
-                    if sc.id not in blocked:
-                        self._apply_result(sc, results.get(sc.id), now, stamp, report)
-                for strat in self.app.strategies.values():
-                    update_drawdown(strat, strat.value(self.app.prices))
+                try:
+                    for sc in due:
+                        if sc.id not in blocked:
+                            self._apply_guarded(sc, results.get(sc.id), now, stamp, report)
+                    for strat in self.app.strategies.values():
+                        update_drawdown(strat, strat.value(self.app.prices))
+                finally:  # whatever happened, trades already made must reach the DB
+                    self.app.unsaved_trades.extend(report.trades)
                 self.app.last_cycle = utc_iso()
-                self.app.unsaved_trades.extend(report.trades)
                 self.persist()
         finally:
             self.app.in_cycle = False
@@ -334,12 +379,8 @@ class Supervisor:
         for sc in due:
             strat = self.app.strategies[sc.id]
             symbols.setdefault(sc.platform, set()).update(sc.symbols())
-            allowed, reason, closes = check_risk(
-                strat, sc, self.app.prices, now, self.app.cycle_count
-            )
-            for t in closes:
-                report.trades.append(t)
-            if not allowed:
+            reason = latched(strat, now)
+            if reason:
                 blocked.add(sc.id)
                 strat.last_run = utc_iso(now)
                 report.outcomes.append(Outcome(sc.id, action=reason))
@@ -370,6 +411,31 @@ class Supervisor:
         if not result.ok:
             log(f"[prices] {result.key.removeprefix(PRICE_JOB_PREFIX)}: {result.error}")
 
+    def _apply_guarded(
+        self,
+        sc: StrategyConfig,
+        result: Result | None,
+        now: datetime,
+        stamp: str,
+        report: CycleReport,
+    ) -> None:
+        """Apply one strategy's result; a bug here costs that strategy, never the cycle."""
+        try:
+            self._apply_result(sc, result, now, stamp, report)
+        except Exception as exc:
+            reason = f"internal error applying result: {one_line(exc)}"
+            log(f"[{sc.id}] {reason}")
+            self._record_failure(self.app.strategies[sc.id], reason, stamp, report)
+
+    def _record_failure(
+        self, strat: StrategyState, reason: str, stamp: str, report: CycleReport
+    ) -> None:
+        strat.last_error = reason
+        strat.last_error_at = stamp
+        strat.consecutive_failures += 1
+        strat.last_run = stamp
+        report.outcomes.append(Outcome(strat.id, error=reason))
+
     def _apply_result(
         self,
         sc: StrategyConfig,
@@ -379,48 +445,56 @@ class Supervisor:
         report: CycleReport,
     ) -> None:
         strat = self.app.strategies[sc.id]
-        if result is None or not result.ok or not isinstance(result.data, dict):
-            reason = "no result" if result is None else (result.error or "result is not an object")
+        sig: WorkerSignal | None = None
+        reason = ""
+        if result is None:
+            reason = "no result"
+        elif not result.ok:
+            reason = result.error or "failed"
+        else:
+            try:
+                sig = read_signal(result.data)
+            except ValueError as exc:
+                reason = f"bad result: {exc}"
+        if sig is not None and sig.price <= 0:
+            sig.price = self.app.prices.get(sc.symbol, 0.0)
+        # Breakers are judged on this cycle's marks (the check's own price fills any gap).
+        marks = dict(self.app.prices)
+        if sig is not None and sig.price > 0:
+            marks.setdefault(sc.symbol, sig.price)
+        for symbol in strat.positions:
+            if strat.last_price > 0:
+                marks.setdefault(symbol, strat.last_price)
+        breaker, closes = evaluate_breakers(strat, sc, marks, now, self.app.cycle_count)
+        for t in closes:
+            log(f"[{sc.id}] {t.details}")
+        report.trades.extend(closes)
+        if sig is None:
             if self.draining:
                 report.outcomes.append(Outcome(sc.id, error=f"skipped: shutting down ({reason})"))
                 return
-            strat.last_error = reason
-            strat.last_error_at = stamp
-            strat.consecutive_failures += 1
-            strat.last_run = stamp
+            self._record_failure(strat, reason, stamp, report)
             log(f"[{sc.id}] skipped: {reason} (failures in a row: {strat.consecutive_failures})")
-            report.outcomes.append(Outcome(sc.id, error=reason))
             return
-        data = result.data
-        signal_value = data.get("signal", 0)
-        price = data.get("price") or 0.0
-        if signal_value not in (-1, 0, 1) or not isinstance(price, (int, float)):
-            reason = f"bad result: signal={signal_value!r} price={price!r}"
-            strat.last_error, strat.last_error_at = reason, stamp
-            strat.consecutive_failures += 1
-            strat.last_run = stamp
-            report.outcomes.append(Outcome(sc.id, error=reason))
-            return
-        if price <= 0:
-            price = self.app.prices.get(sc.symbol, 0.0)
         strat.last_error, strat.last_error_at, strat.consecutive_failures = "", "", 0
         strat.last_run = stamp
-        strat.last_signal = int(signal_value)
-        strat.last_price = float(price)
-        if sc.paused and signal_value > 0:
-            report.outcomes.append(Outcome(sc.id, int(signal_value), price, "paused (buy held)"))
+        strat.last_signal = sig.signal
+        strat.last_price = sig.price
+        if breaker:
+            report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, breaker))
             return
-        atr = (data.get("indicators") or {}).get("atr") or 0.0
-        close_fraction = data.get("close_fraction")
+        if sc.paused and sig.signal > 0:
+            report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, "paused (buy held)"))
+            return
         trades, action = apply_spot_signal(
             strat,
             sc.symbol,
-            int(signal_value),
-            float(price),
+            sig.signal,
+            sig.price,
             stamp,
             fee_rate=spot_fee_rate(sc.platform),
-            close_fraction=float(close_fraction) if close_fraction else 1.0,
-            entry_atr=float(atr) if isinstance(atr, (int, float)) else 0.0,
+            close_fraction=sig.close_fraction,
+            entry_atr=sig.atr,
             cycle=self.app.cycle_count,
         )
         for t in trades:
@@ -428,7 +502,7 @@ class Supervisor:
                 record_trade_result(strat, t.realized_pnl, now)
             log(f"[{sc.id}] {t.details}")
         report.trades.extend(trades)
-        report.outcomes.append(Outcome(sc.id, int(signal_value), float(price), action))
+        report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, action))
 
     # -- signals, reload, shutdown ----------------------------------------------------------
     def _install_signals(self) -> None:

@@ -36,29 +36,46 @@ def update_drawdown(strat: StrategyState, value: float) -> float:
     return risk.current_drawdown_pct
 
 
-def check_risk(
+def latched(strat: StrategyState, now: datetime) -> str:
+    """The reason a latched breaker still blocks the strategy, or "" when it may run.
+
+    Checked before the worker is spawned, so a latched strategy costs no process. A breaker
+    whose cooldown has passed is released, and the peak is rebased on today's value: otherwise
+    the same drawdown would re-fire on the very next check and the strategy could never trade.
+    """
+    risk = strat.risk
+    if not risk.circuit_breaker:
+        return ""
+    until = parse_iso(risk.circuit_breaker_until) if risk.circuit_breaker_until else now
+    if now < until:
+        return f"circuit breaker active until {risk.circuit_breaker_until} ({risk.circuit_breaker_reason})"
+    risk.circuit_breaker = False
+    risk.circuit_breaker_until = ""
+    risk.circuit_breaker_reason = ""
+    risk.consecutive_losses = 0
+    risk.peak_value = 0.0  # rebased by the next update_drawdown()
+    return ""
+
+
+def evaluate_breakers(
     strat: StrategyState,
     sc: StrategyConfig,
-    prices: dict[str, float],
+    marks: dict[str, float],
     now: datetime,
     cycle: int,
-) -> tuple[bool, str, list[Trade]]:
-    """Return (allowed, reason, forced-close trades). Blocked strategies skip this cycle."""
+) -> tuple[str, list[Trade]]:
+    """Fire a breaker if a limit is crossed at ``marks``: close everything and latch.
+
+    Returns (reason, forced-close trades); an empty reason means the strategy may trade.
+    Run after the cycle's fresh prices are known, so the drawdown and the forced-close fills
+    use current marks, not last cycle's.
+    """
     risk = strat.risk
     risk.max_drawdown_pct = sc.max_drawdown_pct
     roll_day(strat, now)
-    if risk.circuit_breaker:
-        until = parse_iso(risk.circuit_breaker_until) if risk.circuit_breaker_until else now
-        if now < until:
-            return False, f"circuit breaker active until {risk.circuit_breaker_until}", []
-        risk.circuit_breaker = False
-        risk.circuit_breaker_until = ""
-        risk.circuit_breaker_reason = ""
-        risk.consecutive_losses = 0
-    value = strat.value(prices)
-    dd = update_drawdown(strat, value)
+    dd = update_drawdown(strat, strat.value(marks))
     if not sc.circuit_breaker:
-        return True, "", []
+        return "", []
     reason, minutes = "", 0.0
     if dd > sc.max_drawdown_pct:
         reason = f"max drawdown exceeded ({dd:.1f}% > {sc.max_drawdown_pct:g}%)"
@@ -70,27 +87,18 @@ def check_risk(
         )
         minutes = sc.cb_loss_streak_cooldown_minutes
     if not reason:
-        return True, "", []
+        return "", []
     risk.circuit_breaker = True
     risk.circuit_breaker_until = utc_iso(now + timedelta(minutes=minutes))
     risk.circuit_breaker_reason = reason
     closes: list[Trade] = []
     stamp = utc_iso(now)
     for symbol in list(strat.positions):
-        pos = strat.positions[symbol]
-        mark = prices.get(symbol) or pos.avg_cost
+        mark = marks.get(symbol) or strat.positions[symbol].avg_cost
         made, _ = close_long(
-            strat,
-            symbol,
-            mark,
-            stamp,
-            spot_fee_rate(strat.platform),
-            1.0,
-            cycle,
-            reason="circuit_breaker",
+            strat, symbol, mark, stamp, spot_fee_rate(strat.platform), 1.0, cycle, "circuit_breaker"
         )
         for t in made:
-            roll_day(strat, now)
             strat.risk.daily_pnl += t.realized_pnl
         closes.extend(made)
-    return False, f"circuit breaker: {reason}", closes
+    return f"circuit breaker: {reason}", closes

@@ -69,3 +69,30 @@ def test_unwritable_db_path_is_a_one_line_config_error(tmp_path):
     proc = run_cli(["--config", str(cfg), "--once"], base_env(tmp_path))
     assert proc.returncode == 78
     assert "state DB" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_malformed_results_cost_only_their_strategy(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    strategies = [
+        fake_strategy("good", "buy", "AAA/USDT"),
+        fake_strategy("ind", "badindicators", "BBB/USDT"),
+        fake_strategy("nan", "nanprice", "CCC/USDT"),
+        fake_strategy("frac", "badfraction", "DDD/USDT"),
+        fake_strategy("zero", "zeroclose", "EEE/USDT"),
+    ]
+    sup = Supervisor(load_config(write_config(tmp_path, strategies)), once=True, out=io.StringIO())
+    assert sup.start() == 0
+    sup.run_cycle(sup.config.strategies)
+    sup.run_cycle(sup.config.strategies)
+    book = sup.app.strategies
+    assert "indicators must be an object" in book["ind"].last_error
+    assert "price must be a finite number" in book["nan"].last_error
+    assert "close_fraction must be a finite number" in book["frac"].last_error
+    assert book["good"].positions and book["good"].last_error == ""
+    # close_fraction 0 means "close nothing", not "close everything"
+    assert book["zero"].positions and book["zero"].trade_count == 1
+    for sid in ("ind", "nan", "frac"):
+        assert not book[sid].positions and book[sid].consecutive_failures == 2
+    sup.shutdown()
+    con = sqlite3.connect(tmp_path / "state.db")
+    assert con.execute("SELECT count(*) FROM trades").fetchone()[0] == 2

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from supervisor.config import StrategyConfig, StrategyRef
 from supervisor.models import StrategyState
 from supervisor.portfolio import apply_spot_signal, spot_fee_rate
-from supervisor.risk import check_risk, record_trade_result
+from supervisor.risk import evaluate_breakers, latched, record_trade_result
 
 FEE = 0.001
 
@@ -114,19 +114,22 @@ def _sc(**kw) -> StrategyConfig:
     return StrategyConfig(**base)
 
 
-def test_drawdown_breaker_closes_and_latches():
+def test_drawdown_breaker_closes_latches_and_releases():
     s = _strat(1000)
     apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t0", fee_rate=FEE)
     now = datetime(2025, 1, 1, tzinfo=UTC)
-    allowed, reason, closes = check_risk(s, _sc(), {"BTC/USDT": 85.0}, now, 1)
-    assert not allowed and "max drawdown exceeded" in reason
-    assert len(closes) == 1 and not s.positions and s.risk.circuit_breaker
-    # still latched an hour later, released after 24h (the default cooldown)
-    allowed, reason, _ = check_risk(s, _sc(), {}, now + timedelta(hours=1), 2)
-    assert not allowed and "circuit breaker active" in reason
-    s.risk.peak_value = s.cash  # operator accepted the loss; the new peak is today's value
-    allowed, _, _ = check_risk(s, _sc(), {}, now + timedelta(hours=25), 3)
-    assert allowed and not s.risk.circuit_breaker
+    assert latched(s, now) == ""
+    reason, closes = evaluate_breakers(s, _sc(), {"BTC/USDT": 85.0}, now, 1)
+    assert "max drawdown exceeded" in reason
+    assert len(closes) == 1 and closes[0].price == 85.0 and not s.positions
+    assert s.risk.circuit_breaker
+    assert "circuit breaker active" in latched(s, now + timedelta(hours=1))
+    # after the 24h cooldown the latch releases and the peak is rebased on today's value,
+    # so the old drawdown does not re-fire on the next check
+    assert latched(s, now + timedelta(hours=25)) == ""
+    reason, closes = evaluate_breakers(s, _sc(), {}, now + timedelta(hours=25), 2)
+    assert reason == "" and closes == []
+    assert s.risk.peak_value == s.cash and s.risk.current_drawdown_pct == 0
 
 
 def test_loss_streak_breaker():
@@ -134,7 +137,17 @@ def test_loss_streak_breaker():
     now = datetime(2025, 1, 1, tzinfo=UTC)
     for _ in range(5):
         record_trade_result(s, -1.0, now)
-    allowed, reason, _ = check_risk(s, _sc(max_drawdown_pct=99), {}, now, 1)
-    assert not allowed and "consecutive losses (5 in a row" in reason
-    record_trade_result(s, 0.0, now)
+    reason, _ = evaluate_breakers(s, _sc(max_drawdown_pct=99), {}, now, 1)
+    assert "consecutive losses (5 in a row" in reason
+    assert "circuit breaker active" in latched(s, now + timedelta(minutes=30))
+    assert latched(s, now + timedelta(minutes=61)) == ""
     assert s.risk.consecutive_losses == 0
+
+
+def test_breaker_disabled_still_tracks_drawdown():
+    s = _strat(1000)
+    apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t0", fee_rate=FEE)
+    reason, _ = evaluate_breakers(
+        s, _sc(circuit_breaker=False), {"BTC/USDT": 50.0}, datetime(2025, 1, 1, tzinfo=UTC), 1
+    )
+    assert reason == "" and s.positions and s.risk.current_drawdown_pct > 40

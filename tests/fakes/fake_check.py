@@ -3,7 +3,8 @@
     fake_check.py <behaviour> <symbol> <timeframe> [--flags ...]
 
 Behaviours: flip (alternating buy/sell from a counter file), buy, hold, hang, garbage, exit3,
-huge, slowflip (flip after a short sleep, to widen the mid-cycle window). Honours --probe-only
+huge, slowflip (flip after a short sleep, to widen the mid-cycle window), and malformed
+results: badindicators, nanprice, badfraction, zeroclose (buy, then close_fraction 0). Honours --probe-only
 and --batch like a real worker, so it exercises the supervisor's contract handling.
 """
 
@@ -28,6 +29,19 @@ def result(behaviour: str, symbol: str, timeframe: str) -> dict:
         price = 100.0 + (n % 7) * 3.0 - (n % 3) * 2.0
     elif behaviour == "buy":
         signal, price = 1, 100.0
+    elif behaviour == "badindicators":
+        return {"signal": 1, "price": 100.0, "indicators": [1, 2]}
+    elif behaviour == "nanprice":
+        return {"signal": 1, "price": float("nan"), "indicators": {"atr": 1.0}}
+    elif behaviour == "badfraction":
+        return {"signal": -1, "price": 100.0, "close_fraction": "half"}
+    elif behaviour == "zeroclose":
+        counter = state_dir / f"zeroclose-{symbol.replace('/', '_')}"
+        first = not counter.exists()
+        counter.write_text("1")
+        if first:
+            return {"signal": 1, "price": 100.0}
+        return {"signal": -1, "price": 100.0, "close_fraction": 0}
     else:
         signal, price = 0, 100.0
     return {
