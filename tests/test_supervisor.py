@@ -92,7 +92,7 @@ def watch():
         time.sleep(0.1)
     heavy = sorted(m for m in sys.modules if m.split('.')[0] in
                    {'pandas', 'numpy', 'scipy', 'ccxt', 'hyperliquid', 'ib_async', 'talib'})
-    print(json.dumps({'heavy': heavy, 'cycles': sup.app.cycle_count}), flush=True)
+    print('REPORT ' + json.dumps({'heavy': heavy, 'cycles': sup.app.cycle_count}), flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
 threading.Thread(target=watch, daemon=True).start()
 sys.exit(sup.run())
@@ -112,7 +112,8 @@ def test_running_supervisor_imports_no_heavy_libraries(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT ")]
+    report = json.loads(line.removeprefix("REPORT "))
     assert report["cycles"] >= 1
     assert report["heavy"] == []
 
