@@ -281,23 +281,27 @@ class Supervisor:
         self._install_signals()
         try:
             if self.once:
-                report = self.run_cycle(self.config.strategies)
-                self.print_summary(report)
-                return EXIT_OK
-            while not self.stopping:
+                self.print_summary(self.run_cycle(self.config.strategies))
+            while not self.once and not self.stopping:
                 if self.reload_requested:
                     self.reload()
-                due = self.due_strategies(datetime.now(UTC))
+                due = [] if self.stopping else self.due_strategies(datetime.now(UTC))
                 if due:
-                    report = self.run_cycle(due)
-                    self.print_summary(report)
+                    self.print_summary(self.run_cycle(due))
                 if self.stopping:
                     break
                 self.wake.wait(self.seconds_until_due(datetime.now(UTC)))
                 self.wake.clear()
-            return EXIT_OK
         finally:
-            self.shutdown()
+            saved = self.shutdown()
+        if not saved:
+            print(
+                f"go-trader: exiting with unsaved state ({self.save_error}); the last committed "
+                "cycle is intact and will be resumed",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        return EXIT_OK
 
     def due_strategies(self, now: datetime) -> list[StrategyConfig]:
         due = []
@@ -552,18 +556,22 @@ class Supervisor:
         log(f"[reload] applied: {', '.join(changes) if changes else 'no changes'}")
         return True
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> bool:
+        """Drain side-effect runs, save, release everything; False if the final save failed."""
+        saved = True
         if self.executor is not None:
             self.executor.drain(SHUTDOWN_DRAIN_S)
         if self.db is not None:
             with self.book_lock:
-                self.persist()
+                saved = self.persist()
             self.db.close()
         if self.server is not None:
             self.server.stop()
         if self._lock_handle is not None:
             self._lock_handle.release()
+        return saved
 
     # -- output -----------------------------------------------------------------------------
     def print_summary(self, report: CycleReport) -> None:
-        print(format_summary(report, self.app, self.config), file=self.out, flush=True)
+        text = format_summary(report, self.app, self.config, save_error=self.save_error)
+        print(text, file=self.out, flush=True)

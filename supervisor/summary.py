@@ -15,7 +15,9 @@ def _money(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def format_summary(report: CycleReport, app: AppState, config: Config) -> str:
+def format_summary(
+    report: CycleReport, app: AppState, config: Config, *, save_error: str = ""
+) -> str:
     """A readable per-strategy table for the terminal and the journal."""
     names = {"1": "BUY", "-1": "SELL", "0": "HOLD"}
     lines = [
@@ -50,5 +52,8 @@ def format_summary(report: CycleReport, app: AppState, config: Config) -> str:
             lines.append(f"  [{t.strategy_id}] {t.details}")
     else:
         lines.append("trades this cycle: none")
-    lines.append(f"state: cycle {report.cycle} committed to {config.db_file}")
+    if save_error:
+        lines.append(f"state: NOT saved to {config.db_file} ({save_error}); trading paused")
+    else:
+        lines.append(f"state: cycle {report.cycle} committed to {config.db_file}")
     return "\n".join(lines)

@@ -96,3 +96,18 @@ def test_malformed_results_cost_only_their_strategy(tmp_path, monkeypatch):
     sup.shutdown()
     con = sqlite3.connect(tmp_path / "state.db")
     assert con.execute("SELECT count(*) FROM trades").fetchone()[0] == 2
+
+
+def test_once_with_failing_save_exits_1_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    cfg = write_config(tmp_path, [fake_strategy("a", "buy")])
+    out = io.StringIO()
+    sup = Supervisor(load_config(cfg), once=True, out=out)
+
+    def save(self, app, trades=()):
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(StateDB, "save", save)
+    assert sup.run() == 1
+    assert "NOT saved" in out.getvalue() and "disk is full" in out.getvalue()
+    assert "exiting with unsaved state" in capsys.readouterr().err
