@@ -25,7 +25,7 @@ from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, Trade, parse_iso, utc_iso
 from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.probe import probe_scripts
-from supervisor.reload import apply_reload, structural_changes
+from supervisor.reload import apply_reload, capital_problems, structural_changes
 from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
 from supervisor.server import StatusServer, parse_history_query
 from supervisor.state import StateDB, StateError
@@ -238,7 +238,7 @@ class Supervisor:
                 log(
                     f"[state] {sc.id}: config capital {sc.initial_capital:g} differs from the "
                     f"stored baseline {strat.initial_capital:g}; the stored book wins "
-                    "(change capital with SIGHUP to move cash)"
+                    "(send SIGHUP to move the difference into cash)"
                 )
             strat.type, strat.platform = sc.type, sc.platform
             strat.risk.max_drawdown_pct = sc.max_drawdown_pct
@@ -550,9 +550,18 @@ class Supervisor:
                 log(f"[reload] rejected (restart required): {p}")
             return False
         with self.book_lock:
+            problems = capital_problems(new, self.app)
+            if problems:
+                for p in problems:
+                    log(f"[reload] rejected: {p}")
+                return False
             changes = apply_reload(self.config, new, self.app)
             self.config = new
             self.executor = self._make_executor(new)
+            if self.stopping:  # a stop arrived while we swapped executors
+                self.executor.cancel_read_only()
+            if changes:
+                self.persist()
         log(f"[reload] applied: {', '.join(changes) if changes else 'no changes'}")
         return True
 

@@ -36,19 +36,37 @@ def structural_changes(old: Config, new: Config) -> list[str]:
     return out
 
 
+def capital_problems(new: Config, app: AppState) -> list[str]:
+    """Capital cuts the book cannot pay for from free cash (it would go negative)."""
+    out = []
+    for sc in new.strategies:
+        strat = app.strategies.get(sc.id)
+        if strat is None:
+            continue
+        delta = sc.initial_capital - strat.initial_capital
+        if delta < 0 and strat.cash + delta < -1e-9:
+            out.append(
+                f"strategy[{sc.id}]: capital cut of {-delta:,.2f} exceeds free cash "
+                f"{strat.cash:,.2f}; close positions first"
+            )
+    return out
+
+
 def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
+    """Apply the reloadable fields of ``new``; capital is measured against the stored book."""
     changes = []
     if old.interval_seconds != new.interval_seconds:
         changes.append(f"interval_seconds {old.interval_seconds} -> {new.interval_seconds}")
     for sc in new.strategies:
         prev = old.strategy(sc.id)
         strat = app.strategies[sc.id]
-        if sc.capital != prev.capital:
-            delta = sc.capital - prev.capital
+        delta = sc.initial_capital - strat.initial_capital
+        if abs(delta) > 1e-9:
+            # A deposit or withdrawal: cash and the P&L baseline move together, so P&L stays.
+            changes.append(f"{sc.id} capital {strat.initial_capital:g} -> {sc.initial_capital:g}")
             strat.cash += delta
             strat.initial_capital += delta
-            strat.risk.peak_value += delta
-            changes.append(f"{sc.id} capital {prev.capital:g} -> {sc.capital:g}")
+            strat.risk.peak_value = max(strat.risk.peak_value + delta, 0.0)
         for key in (
             "max_drawdown_pct",
             "interval_seconds",
