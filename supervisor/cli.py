@@ -33,9 +33,16 @@ def _fail_config(exc: ConfigError) -> None:
 @click.option(
     "--status-port", type=click.IntRange(1, 65535), default=None, help="Status server port."
 )
+@click.option(
+    "--prune-open",
+    is_flag=True,
+    help="Drop the open positions of strategies removed from the config (refused otherwise).",
+)
 @click.version_option(__version__, "--version", prog_name="go-trader")
 @click.pass_context
-def main(ctx: click.Context, config_path: str, once: bool, status_port: int | None) -> None:
+def main(
+    ctx: click.Context, config_path: str, once: bool, status_port: int | None, prune_open: bool
+) -> None:
     """go-trader: a lean supervisor that runs short-lived strategy workers."""
     if ctx.invoked_subcommand is not None:
         return
@@ -47,7 +54,7 @@ def main(ctx: click.Context, config_path: str, once: bool, status_port: int | No
     except ConfigError as exc:
         _fail_config(exc)
     try:
-        code = Supervisor(config, once=once, status_port=status_port).run()
+        code = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open).run()
     except StateError as exc:
         click.echo(str(exc), err=True)
         code = EXIT_CONFIG

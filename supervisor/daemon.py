@@ -150,9 +150,11 @@ class Supervisor:
         *,
         once: bool = False,
         status_port: int | None = None,
+        prune_open: bool = False,
         out=None,
     ) -> None:
         self.config = config
+        self.prune_open = prune_open
         self.once = once
         self.status_port = status_port or config.status_port
         self.out = out or sys.stdout
@@ -194,8 +196,24 @@ class Supervisor:
             raise StateError(
                 f"cannot open state DB {self.config.db_file}: {one_line(exc)}; check db_file"
             ) from None
-        pruned = self.db.prune(s.id for s in self.config.strategies)
-        for sid in pruned:
+        configured = {s.id for s in self.config.strategies}
+        holding = {
+            sid: sorted(strat.positions)
+            for sid, strat in self.db.load().strategies.items()
+            if sid not in configured and strat.positions
+        }
+        if holding and not self.prune_open:
+            for sid, symbols in sorted(holding.items()):
+                print(
+                    f"state {self.config.db_file}: strategy '{sid}' is no longer in the config but "
+                    f"holds {', '.join(symbols)}; put it back to let it close, or start with "
+                    "--prune-open to drop those positions",
+                    file=sys.stderr,
+                )
+            self.db.close()
+            self._lock_handle.release()
+            return EXIT_CONFIG
+        for sid in self.db.prune(configured):
             log(f"[state] pruned strategy '{sid}' (no longer in the config)")
         self.app = self.db.load()
         self._reconcile_roster()

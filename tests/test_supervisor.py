@@ -70,6 +70,18 @@ def test_book_carries_over_between_runs(tmp_path):
     assert cycle == 2
 
 
+def test_removed_strategy_with_positions_is_not_pruned_silently(tmp_path):
+    env = base_env(tmp_path)
+    cfg = write_config(tmp_path, [fake_strategy("a", "hold"), fake_strategy("b", "buy")])
+    assert run_cli(["--config", str(cfg), "--once"], env).returncode == 0
+    cfg = write_config(tmp_path, [fake_strategy("a", "hold")])
+    proc = run_cli(["--config", str(cfg), "--once"], env)
+    assert proc.returncode == 78
+    assert "strategy 'b' is no longer in the config but holds BTC/USDT" in proc.stderr
+    proc = run_cli(["--config", str(cfg), "--once", "--prune-open"], env)
+    assert proc.returncode == 0 and "pruned strategy 'b'" in proc.stderr
+
+
 def test_pruned_strategy_disappears(tmp_path):
     env = base_env(tmp_path)
     cfg = write_config(tmp_path, [fake_strategy("a", "hold"), fake_strategy("b", "hold")])
