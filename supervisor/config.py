@@ -302,9 +302,15 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([f"config {label}: file not found (pass --config <file>)"]) from None
     except OSError as exc:
         raise ConfigError([f"config {label}: cannot read ({exc.strerror})"]) from None
+
+    def reject_constant(name: str) -> float:
+        raise ValueError(f"{name} is not a valid number here; use a finite number")
+
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+        raw = json.loads(text, parse_constant=reject_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise ConfigError([f"config {label}: {exc}"]) from None
         raise ConfigError(
             [f"config {label}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
         ) from None
@@ -379,6 +385,8 @@ def parse_config(raw: dict, path: Path) -> Config:
     if errors:
         raise ConfigError(errors)
     db_path = Path(db_value)
+    if not db_path.is_absolute():
+        db_path = REPO_ROOT / db_path  # like scripts: independent of the working directory
     return Config(
         path=path,
         config_version=version,

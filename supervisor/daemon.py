@@ -228,6 +228,10 @@ class Supervisor:
             port = self.server.start(self.status_port)
             if port:
                 log(f"[status] http://127.0.0.1:{port}/status")
+                if self.server.token is None:
+                    log(
+                        "[status] NOTE: STATUS_AUTH_TOKEN is not set; any local user can read /status"
+                    )
         return EXIT_OK
 
     def _make_executor(self, config: Config) -> Executor:
@@ -535,15 +539,18 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum, _frame) -> None:
-        if not self.draining:
-            log(f"[shutdown] {signal.Signals(signum).name}: finishing the cycle, then exiting")
+        first = not self.draining
         self.draining = True
         self.stopping = True
-        # Locks taken in a signal handler can deadlock with the interrupted main thread, so the
-        # waking and killing happen on a helper thread.
-        threading.Thread(target=self._stop_work, name="stop", daemon=True).start()
+        # Locks (and stderr writes) in a signal handler can deadlock or raise with the
+        # interrupted main thread, so logging, waking and killing happen on a helper thread.
+        threading.Thread(
+            target=self._stop_work, args=(signum if first else None,), name="stop", daemon=True
+        ).start()
 
-    def _stop_work(self) -> None:
+    def _stop_work(self, signum: int | None) -> None:
+        if signum is not None:
+            log(f"[shutdown] {signal.Signals(signum).name}: finishing the cycle, then exiting")
         self.wake.set()
         if self.executor is not None:
             self.executor.cancel_read_only()

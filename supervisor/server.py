@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 PORT_ATTEMPTS = 5
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 HISTORY_MAX_LIMIT = 1000
 
 
@@ -40,7 +41,7 @@ class StatusServer:
     def start(self, port: int) -> int | None:
         """Bind port..port+4 and serve in a daemon thread; returns the bound port or None."""
         handler = _make_handler(self)
-        for candidate in range(port, port + PORT_ATTEMPTS):
+        for candidate in range(port, min(port + PORT_ATTEMPTS, 65536)):
             try:
                 self.httpd = ThreadingHTTPServer((self.host, candidate), handler)
             except OSError as exc:
@@ -95,9 +96,17 @@ def _make_handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
             got = self.headers.get("Authorization", "")
             return hmac.compare_digest(got.encode(), f"Bearer {server.token}".encode())
 
+        def _local_host(self) -> bool:
+            """Reject other Host names, so a web page cannot reach us via DNS rebinding."""
+            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
+            return host in LOCAL_HOSTS
+
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             url = urlparse(self.path)
             path = url.path.rstrip("/") or "/"
+            if not self._local_host():
+                self._send(403, {"error": "host not allowed"})
+                return
             try:
                 if path == "/health":
                     code, body = server.health()

@@ -126,3 +126,18 @@ def test_non_default_platform_reaches_the_worker(tmp_path):
     cfg = write_config(tmp_path, [fake_strategy("luno-btc", "hold", "XBT/ZAR")])
     (sc,) = load_config(cfg).strategies
     assert sc.platform == "luno" and sc.check_argv()[-1] == "--platform=luno"
+
+
+def test_non_finite_numbers_are_refused(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"script_timeout_seconds": NaN, "strategies": []}')
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    assert exc.value.lines == [f"config {cfg}: NaN is not a valid number here; use a finite number"]
+
+
+def test_relative_db_file_is_anchored_at_the_repo(tmp_path):
+    from supervisor.config import REPO_ROOT
+
+    cfg = write_config(tmp_path, [fake_strategy("a", "hold")], db_file="state/x.db")
+    assert load_config(cfg).db_file == REPO_ROOT / "state" / "x.db"

@@ -228,6 +228,14 @@ def test_status_auth_health_history(tmp_path, daemons):
     assert [t["strategy_id"] for t in hist["trades"]] == ["b"]
     code, body = http_get(d.port, "/history?limit=x", "s3cret")
     assert code == 400 and "limit" in body["error"]
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    conn.request(
+        "GET", "/status", headers={"Host": "evil.example", "Authorization": "Bearer s3cret"}
+    )
+    assert conn.getresponse().status == 403  # DNS-rebinding guard
+    conn.close()
     code, status = http_get(d.port, "/status", "s3cret")
     a = status["strategies"]["a"]
     for key in (
