@@ -40,7 +40,7 @@ def handle(ns, _stdin) -> dict:
     return {s: round(float(p), 8) for s, p in prices.items()}
 
 
-def prepare() -> None:
+def prepare(_ns) -> None:
     from shared_tools import market_data  # noqa: F401
 
 

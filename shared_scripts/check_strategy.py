@@ -117,10 +117,16 @@ def handle(ns, _stdin) -> dict:
     return doc
 
 
-def prepare() -> None:
-    """Import everything a real check needs, so --probe-only proves the deploy tree loads."""
-    from shared_strategies.open import registry  # noqa: F401
+def prepare(ns) -> None:
+    """Import what a real check needs and check its names offline (used by --probe-only)."""
+    from shared_strategies.open import registry
     from shared_tools import market_data, signal_report  # noqa: F401
+
+    spec = registry.get(ns.strategy, "spot")
+    market_data.timeframe_seconds(ns.timeframe)
+    if spec.needs_pair and not ns.symbol_b:
+        raise ValueError(f"strategy '{ns.strategy}' needs a second symbol (symbol_b)")
+    registry.merged_params(ns.strategy, _params(ns), "spot")
 
 
 if __name__ == "__main__":

@@ -92,14 +92,15 @@ def run_worker(
     handle: Handler,
     *,
     validate: Callable[[argparse.Namespace], None] | None = None,
-    prepare: Callable[[], None] | None = None,
+    prepare: Callable[[argparse.Namespace], None] | None = None,
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse argv, dispatch probe/batch/single mode, print one JSON document, return the exit code.
 
     ``validate(ns)`` raises :class:`UsageError` for argv that argparse accepts but the script
-    cannot run (exit 2). ``prepare()`` imports the heavy modules, so ``--probe-only`` proves
-    they load without doing any work.
+    cannot run (exit 2). ``prepare(ns)`` imports the heavy modules and checks names offline
+    (strategy, timeframe, params), so ``--probe-only`` proves the deploy tree can serve this
+    exact argv without touching the network; a ValueError there is exit 2.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -113,7 +114,12 @@ def run_worker(
 
     if ns.probe_only:
         if prepare is not None:
-            prepare()
+            try:
+                prepare(ns)
+            except (UsageError, ValueError) as exc:  # e.g. a strategy name this tree lacks
+                parser.print_usage(sys.stderr)
+                print(f"{parser.prog}: error: {error_message(exc)}", file=sys.stderr)
+                return 2
         return 0
 
     if ns.batch:

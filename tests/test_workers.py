@@ -193,3 +193,18 @@ def test_every_spot_strategy_trades_over_a_simulated_year(monkeypatch):
         sig = registry.signals(name, df)
         buys, sells = int((sig == 1).sum()), int((sig == -1).sum())
         assert buys > 0 and sells > 0, f"{name}: {buys} buys, {sells} sells"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["momentom", "BTC/USDT", "1h"],
+        ["momentum", "BTC/USDT", "1hr"],
+        ["momentum", "BTC/USDT", "1h", "--params", '{"x": 1}'],
+        ["pairs_spread", "BTC/USDT", "1d"],
+    ],
+)
+def test_probe_catches_typos_offline(args, sim_env):
+    proc = _run(CHECK, [*args, "--probe-only"], sim_env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "error:" in proc.stderr
