@@ -430,7 +430,10 @@ class Supervisor:
         fresh = {
             k: float(v)
             for k, v in data.items()
-            if k != "error" and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            if isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and v > 0
         }
         if fresh:
             self.app.prices.update(fresh)
