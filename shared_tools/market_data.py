@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 _MEMO_MAX = 256
+EXCHANGE_SETTLE_S = 5
 _PRICE_TTL_S = 5.0  # exchange prices: a batch shares one ticker request, a new run refetches
 _memo: OrderedDict[tuple, tuple[int, pd.DataFrame]] = OrderedDict()
 _price_memo: dict[tuple[str, str], tuple[float, float]] = {}
@@ -116,7 +117,10 @@ def fetch_ohlcv(
     limit = int(limit)
     src = _resolve_source(source)
     now_s = as_utc(now).timestamp()
-    last_open = last_closed_open(now_s, tf_s)
+    # A venue bar counts as closed EXCHANGE_SETTLE_S after its nominal close, so a host clock
+    # slightly ahead of the venue never reads (or caches for good) a bar still in progress.
+    settle = EXCHANGE_SETTLE_S if src == "exchange" else 0
+    last_open = last_closed_open(now_s - settle, tf_s)
 
     if src.startswith("replay:"):  # files are parsed once per mtime; slicing is cheap
         return _replay.bars(Path(src[7:]), symbol, timeframe, limit, now_s).copy()
@@ -169,7 +173,7 @@ def _closed_rows(rows: list[list[float]], tf_ms: int, since_ms: int) -> list[lis
 
     Some venues report ``None`` volume for empty bars; that becomes 0.0.
     """
-    now_ms = time.time() * 1000
+    now_ms = (time.time() - EXCHANGE_SETTLE_S) * 1000
     out = []
     for r in rows:
         if not r or len(r) < 5 or any(x is None for x in r[:5]):
@@ -196,6 +200,9 @@ def _through_cache(
         if cov is not None and cov[0] <= start_ms and cov[1] >= start_ms - tf_ms:
             since, count = cov[1] + tf_ms, (end_ms - cov[1]) // tf_ms  # only the new bars
             first, prev_last = cov[0], cov[1]
+        elif cov is not None and cov[0] > start_ms and cov[1] >= end_ms:
+            since, count = start_ms, (cov[0] - start_ms) // tf_ms  # only the older bars
+            first, prev_last = start_ms, cov[1]
         else:  # empty, too old, or not reaching back far enough: the full window
             since, count, first, prev_last = start_ms, limit, start_ms, None
             if cov is not None and cov[0] <= end_ms + tf_ms and cov[1] >= start_ms - tf_ms:
@@ -207,7 +214,8 @@ def _through_cache(
             [int(r[0]) for r in fetched] + ([prev_last] if prev_last is not None else []),
             default=None,
         )
-        db.store(venue, symbol, timeframe, fetched, (first, last) if last is not None else None)
+        span = (first, last) if last is not None else None
+        db.store(venue, symbol, timeframe, fetched, span, tf_ms)
     return db.load(venue, symbol, timeframe, start_ms, end_ms)
 
 

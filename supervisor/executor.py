@@ -59,6 +59,7 @@ STDERR_TAIL_BYTES = 8 * 1024
 _READ_CHUNK = 64 * 1024
 _POLL_INTERVAL_S = 0.1  # only used where pidfd_open is unavailable
 _MAX_REASON_CHARS = 400
+BATCH_TIMEOUT_MAX_FACTOR = 3  # a batch gets up to 3x the per-script timeout
 
 
 # --------------------------------------------------------------------------- data types
@@ -486,7 +487,7 @@ class Executor:
         self.python = python
         self.max_concurrent = max(1, max_concurrent or os.cpu_count() or 1)
         self.timeout_s = timeout_s
-        self.batch_timeout_s = timeout_s if batch_timeout_s is None else batch_timeout_s
+        self.batch_timeout_s = batch_timeout_s  # None: scaled with the batch size
         self.max_output_bytes = max_output_bytes
         self.batching = batching
         self.max_batch_size = max(1, max_batch_size)
@@ -608,6 +609,11 @@ class Executor:
     def _refused(self, job: Job) -> Result:
         return Result(job.key, None, SHUTTING_DOWN, None, "", 0.0)
 
+    def batch_deadline(self, n_jobs: int) -> float:
+        """A batch runs its jobs one after another, so it gets more than one job's timeout;
+        capped so that one hung job in a batch delays the fallback to singles only boundedly."""
+        return self.timeout_s * min(max(n_jobs, 1), BATCH_TIMEOUT_MAX_FACTOR)
+
     def _plan(self, jobs: list[Job]) -> list[_Unit]:
         """Group read-only jobs of one script into batches; everything else runs singly."""
         if not self.batching or self.max_batch_size < 2:
@@ -708,7 +714,7 @@ class Executor:
                 item["stdin"] = json.loads(job.stdin)
             payload.append(item)
         stdin = json.dumps(payload).encode()
-        timeout_s = self.batch_timeout_s
+        timeout_s = self.batch_timeout_s or self.batch_deadline(len(batch.jobs))
         out = self._spawn(batch.script, ["--batch"], stdin, timeout_s, False)
         if out is None:
             return _BatchOutcome([self._refused(j) for j in batch.jobs])

@@ -80,6 +80,18 @@ SCRIPTS = {
         print(json.dumps({"slept": float(sys.argv[2])}))
     """,
     # Proper --batch support; each process appends one line to spawns.log.
+    # Takes 0.4 s per job, in batches too: a batch must get more than one job's timeout.
+    "slowbatch.py": """
+        import json, os, sys, time
+        with open(os.path.join(os.path.dirname(__file__), "spawns.log"), "a") as f:
+            f.write(" ".join(sys.argv[1:]) + "\\n")
+        jobs = json.load(sys.stdin) if sys.argv[1:] == ["--batch"] else [{"args": sys.argv[1:]}]
+        out = []
+        for j in jobs:
+            time.sleep(0.4)
+            out.append({"args": j["args"]})
+        print(json.dumps(out if sys.argv[1:] == ["--batch"] else out[0]))
+    """,
     "batchy.py": """
         import json, os, sys
         with open(os.path.join(os.path.dirname(__file__), "spawns.log"), "a") as f:
@@ -388,6 +400,14 @@ def test_batches_are_spread_over_the_concurrency_slots(root: Path) -> None:
     results = ex.run([Job(f"k{i}", "batchy.py", (f"S{i}",)) for i in range(5)])
     assert all(r.ok and r.batched for r in results.values())
     assert spawn_lines(root) == ["--batch", "--batch"]  # 3 + 2 jobs, one process per core
+
+
+def test_batch_deadline_scales_with_its_size(root: Path) -> None:
+    ex = Executor(root, max_concurrent=1, timeout_s=1.0)
+    results = ex.run([Job(f"k{i}", "slowbatch.py", (f"S{i}",)) for i in range(4)])  # ~1.6 s
+    assert all(r.ok and r.batched for r in results.values())
+    assert spawn_lines(root) == ["--batch"] and ex.stats.batch_fallbacks == 0
+    assert ex.batch_deadline(4) == 3.0 and ex.batch_deadline(1) == 1.0
 
 
 def test_batching_off_spawns_one_process_per_job(root: Path) -> None:

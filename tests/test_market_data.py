@@ -709,8 +709,9 @@ def test_cache_asks_only_for_missing_bars(monkeypatch):
         later["close"], [fake_bar(int(t.timestamp() * 1000))[4] for t in later.index]
     )
 
-    md.fetch_ohlcv("BTC/USDT", "1h", 150, now=t0 + timedelta(hours=5))  # reaches further back
-    assert fake.calls[-1][3:] == (end0 + 5 * H - 149 * H, 150)
+    longer = md.fetch_ohlcv("BTC/USDT", "1h", 150, now=t0 + timedelta(hours=5))  # further back
+    assert fake.calls[-1][3:] == (end0 + 5 * H - 149 * H, 45)  # only the 45 bars it lacked
+    assert len(longer) == 150 and longer.index.is_monotonic_increasing
     md.fetch_ohlcv("BTC/USDT", "1h", 120, now=t0 + timedelta(hours=5))  # covered now
     assert len(fake.calls) == 3
 
@@ -784,3 +785,36 @@ def test_venue_error_messages_are_one_line():
     assert (str(back), back.venue) == (str(err), "okx")
     assert md.MarketDataError("luno: down").venue == "luno"
     assert math.isfinite(md.simulated_funding_rate("ETH/USDT"))
+
+
+def test_replay_rows_of_the_wrong_width_are_refused(tmp_path):
+    rows = [[1_700_000_000_000 + i * 3_600_000, 1.0, 2.0, 0.5, 1.5] for i in range(6)]  # no volume
+    (tmp_path / "BTC_USDT-1h.json").write_text(json.dumps(rows))
+    with pytest.raises(md.MarketDataError, match="found rows of \\[5\\] values") as info:
+        md.fetch_ohlcv("BTC/USDT", "1h", source=f"replay:{tmp_path}")
+    assert "BTC_USDT-1h.json" in str(info.value)
+    wide = [[*r, 10.0, 99.0] for r in rows]  # extra columns are ignored, not re-chunked
+    (tmp_path / "ETH_USDT-1h.json").write_text(json.dumps(wide))
+    df = md.fetch_ohlcv("ETH/USDT", "1h", source=f"replay:{tmp_path}")
+    assert len(df) == 6 and (df["volume"] == 10.0).all()
+
+
+def test_exchange_bar_counts_as_closed_only_after_settling(monkeypatch):
+    fake = CountingVenue()
+    monkeypatch.setattr(md, "_fetch_from_venue", fake)
+    just_closed = datetime(2024, 5, 1, 12, 0, 2, tzinfo=UTC)  # 2 s after the 11:00 bar closed
+    df = md.fetch_ohlcv("BTC/USDT", "1h", 10, now=just_closed)
+    assert df.index[-1] == pd.Timestamp("2024-05-01T10:00:00Z")
+    md.clear_memo()
+    df = md.fetch_ohlcv("BTC/USDT", "1h", 10, now=just_closed + timedelta(seconds=10))
+    assert df.index[-1] == pd.Timestamp("2024-05-01T11:00:00Z")
+
+
+def test_concurrent_writers_never_shrink_coverage(tmp_path):
+    from shared_tools.market import cache as cache_mod
+
+    db = cache_mod.OhlcvCache(tmp_path / "c.db")
+    wide = [fake_bar(t) for t in range(0, 300 * H, H)]
+    db.store("binanceus", "BTC/USDT", "1h", wide, (0, 299 * H), H)
+    db.store("binanceus", "BTC/USDT", "1h", wide[-5:], (295 * H, 299 * H), H)  # stale writer
+    assert db.coverage("binanceus", "BTC/USDT", "1h") == (0, 299 * H)

@@ -89,19 +89,33 @@ class OhlcvCache:
         timeframe: str,
         rows: list[list[float]],
         span: tuple[int, int] | None,
+        tf_ms: int = 0,
     ) -> None:
-        """Insert closed bars and record the span now known, atomically."""
+        """Insert closed bars and record the span now known, atomically.
+
+        The span is merged with the one on disk inside the same transaction, so processes
+        writing concurrently never shrink each other's coverage.
+        """
         with self.lock, self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO ohlcv VALUES (?,?,?,?,?,?,?,?,?)",
                 [(venue, symbol, timeframe, int(r[0]), *(float(x) for x in r[1:6])) for r in rows],
             )
-            if span is not None:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO ohlcv_coverage VALUES (?,?,?,?,?)",
-                    (venue, symbol, timeframe, int(span[0]), int(span[1])),
-                )
+            if span is None:
+                return
+            first, last = int(span[0]), int(span[1])
+            row = self.conn.execute(
+                "SELECT first_ms, last_ms FROM ohlcv_coverage"
+                " WHERE venue=? AND symbol=? AND timeframe=?",
+                (venue, symbol, timeframe),
+            ).fetchone()
+            if row is not None and row[0] <= last + tf_ms and row[1] >= first - tf_ms:
+                first, last = min(first, int(row[0])), max(last, int(row[1]))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO ohlcv_coverage VALUES (?,?,?,?,?)",
+                (venue, symbol, timeframe, first, last),
+            )
 
     def load(
         self, venue: str, symbol: str, timeframe: str, start_ms: int, end_ms: int

@@ -72,7 +72,13 @@ def _parse(path: Path) -> pd.DataFrame:
         data = json.loads(path.read_text())
         if not isinstance(data, list):
             raise ValueError("expected a JSON array of [ms, open, high, low, close, volume]")
-        rows = np.array(data, dtype="float64").reshape(-1, 6) if data else np.zeros((0, 6))
+        widths = {len(r) if isinstance(r, list) else -1 for r in data}
+        if data and (len(widths) != 1 or min(widths) < 6):
+            raise ValueError(
+                f"expected rows of [ms, open, high, low, close, volume], found rows of "
+                f"{sorted(w for w in widths if w >= 0) or 'non-list items'} values"
+            )
+        rows = np.array([r[:6] for r in data], dtype="float64") if data else np.zeros((0, 6))
         if len(rows) and np.nanmax(np.abs(rows[:, 0])) < 1e11:
             rows[:, 0] *= 1000.0
         return _finite(rows)
