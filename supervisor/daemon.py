@@ -197,9 +197,10 @@ class Supervisor:
                 f"cannot open state DB {self.config.db_file}: {one_line(exc)}; check db_file"
             ) from None
         configured = {s.id for s in self.config.strategies}
+        self.app = self.db.load()
         holding = {
             sid: sorted(strat.positions)
-            for sid, strat in self.db.load().strategies.items()
+            for sid, strat in self.app.strategies.items()
             if sid not in configured and strat.positions
         }
         if holding and not self.prune_open:
@@ -214,8 +215,8 @@ class Supervisor:
             self._lock_handle.release()
             return EXIT_CONFIG
         for sid in self.db.prune(configured):
+            self.app.strategies.pop(sid, None)
             log(f"[state] pruned strategy '{sid}' (no longer in the config)")
-        self.app = self.db.load()
         self._reconcile_roster()
         self.executor = self._make_executor(self.config)
         if not self.once:
