@@ -1,4 +1,6 @@
-"""One supervisor cycle of the 14-strategy offline config: time, CPU, memory, batching on/off.
+"""One supervisor cycle of the 14-strategy offline config: time, CPU, memory, batching on/off;
+then a real daemon: cold start to /health 200 (14 and 34 strategies) and its idle RSS after two
+cycles and one /status.
 
     .venv/bin/python bench/cycle.py [--runs 5]
 
@@ -11,12 +13,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -80,6 +87,82 @@ def one_cycle(batching: bool, workdir: Path) -> dict:
     }
 
 
+def _config(workdir: Path, n: int, interval: int) -> Path:
+    """examples/offline.json grown to ``n`` strategies (parameter variants of the 14)."""
+    cfg = json.loads((REPO / "examples" / "offline.json").read_text())
+    base = cfg["strategies"]
+    strategies = []
+    for i in range(n):
+        entry = dict(base[i % len(base)])
+        entry["id"] = f"{entry['id']}-{i}"
+        entry["interval_seconds"] = interval
+        strategies.append(entry)
+    cfg.update(strategies=strategies, interval_seconds=interval)
+    cfg["db_file"] = str(workdir / f"daemon-{n}-{time.time_ns()}.db")
+    path = workdir / f"daemon-{n}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def _get(port: int, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def daemon_run(workdir: Path, n: int, cycles: int) -> dict:
+    """Launch a real daemon: seconds to /health 200, then RSS once ``cycles`` cycles are done."""
+    port = _free_port()
+    cfg = _config(workdir, n, interval=5)
+    env = {**os.environ, "GO_TRADER_OHLCV_CACHE": str(workdir / "ohlcv.db")}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.cli", "--config", str(cfg), "--status-port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    out: dict = {}
+    try:
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                if _get(port, "/health")[0] == 200:
+                    break
+            if proc.poll() is not None or time.perf_counter() - t0 > 120:
+                raise SystemExit(f"daemon did not come up (exit {proc.returncode})")
+            time.sleep(0.02)
+        out["cold_start"] = time.perf_counter() - t0
+        while cycles:
+            code, body = _get(port, "/status")
+            if code == 200 and body["cycle_count"] >= cycles and not body["cycle_in_progress"]:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        out["idle_rss"] = _rss_mib(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -111,7 +194,18 @@ def main() -> None:
     idle = psutil.Process().memory_info().rss / 2**20
     loaded = [m for m in HEAVY if m in sys.modules]
     print(
-        f"supervisor idle RSS after the cycles: {idle:.1f} MiB (heavy modules loaded: {loaded or 'none'})"
+        f"this bench process after the cycles: {idle:.1f} MiB RSS (heavy modules: {loaded or 'none'})"
+    )
+    for count in (14, 34):
+        starts = [daemon_run(workdir, count, 0)["cold_start"] for _ in range(n)]
+        print(
+            f"daemon cold start, {count} strategies: launch -> /health 200 in "
+            f"{statistics.median(starts):.2f} s (median of {n})"
+        )
+    rss = [daemon_run(workdir, 14, 2)["idle_rss"] for _ in range(max(1, n // 2))]
+    print(
+        f"daemon idle RSS after two cycles and one /status: {statistics.median(rss):.1f} MiB "
+        "(14 strategies)"
     )
 
 

@@ -1,9 +1,14 @@
 """Worker cost: one check's cold start and peak RSS; 20 checks as 20 processes vs one --batch.
 
     .venv/bin/python bench/workers.py [--runs 5]
+    .venv/bin/python bench/workers.py --probe [--sizes 50,300]
 
 Runs on the simulated market with a pinned clock, so every run does identical work. Prints
 medians over --runs repetitions and the ratios measured in this same process.
+
+``--probe`` times the start-up probe of N distinct real ``check_strategy.py`` strategies
+(momentum with different ``--params``): one ``--probe-only`` process per strategy (how the
+probe used to work) against ``--batch --probe-only`` processes, one per core.
 """
 
 from __future__ import annotations
@@ -61,10 +66,53 @@ def run_measured(args: list[str], stdin: str | None = None) -> tuple[float, floa
     return wall, usage.ru_maxrss / 1024
 
 
+def probe_requests(n: int) -> list:
+    """N distinct argvs of one real script, as a config of N momentum strategies makes them."""
+    from supervisor.probe import ProbeRequest
+
+    return [
+        ProbeRequest(
+            "shared_scripts/check_strategy.py",
+            ["momentum", "BTC/USDT", "1h", "--params", json.dumps({"roc_period": 5 + i})],
+            [f"momentum-{i}"],
+        )
+        for i in range(n)
+    ]
+
+
+def bench_probe(sizes: list[int]) -> None:
+    sys.path.insert(0, str(REPO))
+    from supervisor.probe import probe_jobs
+
+    cpus = os.cpu_count() or 1
+    overlay = {"GO_TRADER_MARKET_DATA": "simulated"}
+    print(f"python {sys.version.split()[0]}, {cpus} CPUs, probe of N distinct strategies")
+    for n in sizes:
+        requests = probe_requests(n)
+        row = []
+        for batching in (False, True):
+            t0 = time.perf_counter()
+            failures = probe_jobs(REPO, requests, batching=batching, deadline_s=3600, env=overlay)
+            row.append(time.perf_counter() - t0)
+            if failures:
+                raise SystemExit(f"probe failed: {failures[0].line()}")
+        single, batched = row
+        print(
+            f"{n:4d} strategies: one process each {single:6.2f} s, "
+            f"--batch --probe-only per core {batched:5.2f} s ({single / batched:.1f}x faster)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    n = ap.parse_args().runs
+    ap.add_argument("--probe", action="store_true", help="time the start-up probe instead")
+    ap.add_argument("--sizes", default="50,300", help="strategy counts for --probe")
+    opts = ap.parse_args()
+    if opts.probe:
+        bench_probe([int(x) for x in opts.sizes.split(",")])
+        return
+    n = opts.runs
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {n} runs")
 
     run_measured(JOBS[0])  # warm the OS page cache

@@ -18,3 +18,6 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install --quiet -e '.[test]' >&2
   touch .venv/.installed
 fi
+# Byte-compile the project once here, so the first worker launches after a deploy do not each
+# pay for compiling (and, with several at once, race to write the same .pyc files).
+.venv/bin/python -m compileall -q supervisor shared_tools shared_strategies shared_scripts platforms backtest >&2

@@ -29,19 +29,23 @@ def validate(ns) -> None:
 
 
 def handle(ns, _stdin) -> dict:
-    from shared_tools import market_data
+    """A flat {symbol: price} of every symbol that could be read; the rest named on stderr."""
+    from shared_tools.market import prices as market_prices
+    from shared_tools.text import one_line
 
-    prices = market_data.fetch_prices(list(dict.fromkeys(ns.symbols)), venue=ns.platform)
-    missing = [s for s in ns.symbols if s not in prices]
-    if missing:
-        print(f"check_price: no price for {', '.join(missing)}", file=sys.stderr)
+    symbols = list(dict.fromkeys(ns.symbols))
+    prices, missing = market_prices.fetch_prices_partial(symbols, venue=ns.platform)
+    reasons = "; ".join(f"{s} ({exc})" for s, exc in missing.items())
     if not prices:
-        return {"error": f"{ns.platform}: no price for any of {', '.join(ns.symbols)}"}
-    return {s: round(float(p), 8) for s, p in prices.items()}
+        return {"error": one_line(f"no price for any symbol: {reasons}")}
+    if missing:
+        print(one_line(f"check_price: no price for {reasons}", 2000), file=sys.stderr)
+    return {s: round(p, 8) for s, p in prices.items()}
 
 
 def prepare(_ns) -> None:
-    from shared_tools import market_data  # noqa: F401
+    """Import the price path (never pandas) so --probe-only proves this tree can serve it."""
+    from shared_tools.market import prices  # noqa: F401
 
 
 if __name__ == "__main__":

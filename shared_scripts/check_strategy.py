@@ -2,18 +2,25 @@
 
     check_strategy.py <strategy> <symbol> <timeframe> [symbol_b] [--params JSON] [--atr-method=simple|wilder]
 
+The argv is declared once in shared_tools/check_argv.py; the supervisor parses a strategy's
+config ``args`` with the same spec, so both agree on the symbol, the params and the venue.
+``--help`` lists the strategies and timeframes this tree accepts.
+
 The decision is made on the last CLOSED bar, so a restart or a second process asking at the
 same clock gets the same answer. See shared_tools/worker.py for the exit-code/batch contract.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from shared_tools.check_argv import add_check_arguments  # noqa: E402
 from shared_tools.worker import ContractParser, UsageError, run_worker  # noqa: E402
 
 MIN_CANDLES = 30
@@ -21,37 +28,27 @@ PLATFORM = "binanceus"
 
 
 def build_parser() -> ContractParser:
-    p = ContractParser(prog="check_strategy.py", description="Spot strategy signal check")
-    p.add_argument("strategy", nargs="?")
-    p.add_argument("symbol", nargs="?")
-    p.add_argument("timeframe", nargs="?")
-    p.add_argument("symbol_b", nargs="?", help="second symbol for pair strategies")
-    p.add_argument("--params", help="JSON object overriding the strategy's default params")
-    p.add_argument("--strategy-refs", help='JSON {"open": {"name", "params"}, "closes": [...]}')
-    p.add_argument("--atr-method", choices=("simple", "wilder"), default="simple")
-    p.add_argument("--ohlcv-limit", type=int, default=300)
-    p.add_argument("--mode", choices=("paper", "live"), default="paper")
-    p.add_argument("--platform", default=PLATFORM)
-    # Flags the upstream scheduler sends; accepted so a go-trader config runs unchanged.
-    p.add_argument("--position-side", choices=("long", "short"))
-    for flag in ("--position-avg-cost", "--position-qty", "--position-initial-qty"):
-        p.add_argument(flag, type=float)
-    p.add_argument("--position-entry-atr", type=float)
-    p.add_argument("--position-regime")
-    p.add_argument("--htf-filter", action="store_true")
-    p.add_argument("--regime-enabled", action="store_true")
-    p.add_argument("--regime-windows-spec-json")
-    p.add_argument("--regime-atr-window")
-    p.add_argument("--regime-payload-json")
-    p.add_argument("--mark-price", type=float)
-    return p
+    """The worker's argv, built from the spec the supervisor parses config args with."""
+    p = ContractParser(
+        prog="check_strategy.py",
+        description="Spot strategy signal check",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return add_check_arguments(p, epilog=_accepted_names)  # type: ignore[return-value]
+
+
+def _accepted_names() -> str:
+    """Strategies and timeframes for --help only (imports pandas, so never on a plain start)."""
+    from shared_strategies.open import registry
+    from shared_tools.market.common import TIMEFRAMES
+
+    names = textwrap.fill(", ".join(registry.names("spot")), 78, subsequent_indent="  ")
+    return f"strategies (spot):\n  {names}\ntimeframes:\n  {', '.join(TIMEFRAMES)}"
 
 
 def validate(ns) -> None:
     if not (ns.strategy and ns.symbol and ns.timeframe):
         raise UsageError("the following arguments are required: strategy, symbol, timeframe")
-    if ns.ohlcv_limit < MIN_CANDLES:
-        raise UsageError(f"--ohlcv-limit must be at least {MIN_CANDLES}")
 
 
 def _params(ns) -> dict | None:
@@ -73,22 +70,21 @@ def _params(ns) -> dict | None:
 
 
 def handle(ns, _stdin) -> dict:
+    from shared_strategies import signal_report
     from shared_strategies.open import registry
-    from shared_tools import market_data, signal_report
+    from shared_tools import market
 
     spec = registry.get(ns.strategy, "spot")
-    market_data.timeframe_seconds(ns.timeframe)  # unknown timeframe -> ValueError, exit 1
+    market.timeframe_seconds(ns.timeframe)  # unknown timeframe -> ValueError, exit 1
     if spec.needs_pair and not ns.symbol_b:
         raise ValueError(f"strategy '{ns.strategy}' needs a second symbol (symbol_b)")
     params = _params(ns)
     registry.merged_params(ns.strategy, params, "spot")  # reject unknown keys before fetching
 
-    now = market_data.now_utc()
-    df = market_data.fetch_ohlcv(
-        ns.symbol, ns.timeframe, ns.ohlcv_limit, venue=ns.platform, now=now
-    )
+    now = market.now_utc()
+    df = market.fetch_ohlcv(ns.symbol, ns.timeframe, ns.ohlcv_limit, venue=ns.platform, now=now)
     if spec.needs_pair:
-        other = market_data.fetch_ohlcv(
+        other = market.fetch_ohlcv(
             ns.symbol_b, ns.timeframe, ns.ohlcv_limit, venue=ns.platform, now=now
         )
         df = df.join(other[["close"]].rename(columns={"close": "close_b"}), how="inner")
@@ -119,11 +115,13 @@ def handle(ns, _stdin) -> dict:
 
 def prepare(ns) -> None:
     """Import what a real check needs and check its names offline (used by --probe-only)."""
+    from shared_strategies import signal_report  # noqa: F401
     from shared_strategies.open import registry
-    from shared_tools import market_data, signal_report  # noqa: F401
+    from shared_tools import market
+    from shared_tools.market import ohlcv  # noqa: F401  (the candle path a real check loads)
 
     spec = registry.get(ns.strategy, "spot")
-    market_data.timeframe_seconds(ns.timeframe)
+    market.timeframe_seconds(ns.timeframe)
     if spec.needs_pair and not ns.symbol_b:
         raise ValueError(f"strategy '{ns.strategy}' needs a second symbol (symbol_b)")
     registry.merged_params(ns.strategy, _params(ns), "spot")

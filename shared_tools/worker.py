@@ -9,19 +9,32 @@ Every ``shared_scripts/check_*.py`` hands its argparse parser and a ``handle`` f
 * ``--probe-only`` validates argv and imports, touches no network, prints nothing, exits 0;
 * ``--batch`` reads ``[{"args": [...], "stdin": ...}, ...]`` on stdin and prints one result
   object per job, in order, each carrying its own ``error``. One interpreter start and one
-  pandas import then serve many strategies.
+  pandas import then serve many strategies. The array is streamed (``[``, then each result as
+  it finishes, then ``]``) so a supervisor that kills a slow batch still gets the results of
+  the jobs that finished. ``GO_TRADER_JOB_TIMEOUT`` (seconds) bounds each job: one that
+  overruns answers ``{"error": "timed out after Ns"}`` and the batch goes on.
+* ``--batch --probe-only`` validates every job (parse, validate, prepare) and answers
+  ``{"ok": true}`` or ``{"error": "<cause>"}`` per job, so the start-up probe needs one
+  process per core instead of one per strategy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import math
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 Handler = Callable[[argparse.Namespace, Any], dict]
+Check = Callable[[argparse.Namespace], None]
+JOB_TIMEOUT_ENV = "GO_TRADER_JOB_TIMEOUT"
 
 
 class UsageError(Exception):
@@ -112,6 +125,9 @@ def run_worker(
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
 
+    if ns.batch:
+        return _run_batch(parser, handle, validate, prepare, probe=ns.probe_only)
+
     if ns.probe_only:
         if prepare is not None:
             try:
@@ -121,9 +137,6 @@ def run_worker(
                 print(f"{parser.prog}: error: {error_message(exc)}", file=sys.stderr)
                 return 2
         return 0
-
-    if ns.batch:
-        return _run_batch(parser, handle, validate)
 
     try:
         stdin_doc = _read_stdin_json() if _wants_stdin(parser) else None
@@ -139,10 +152,58 @@ def _wants_stdin(parser: ContractParser) -> bool:
     return bool(getattr(parser, "reads_stdin", False))
 
 
+class JobTimeout(BaseException):
+    """Raised into a batch job that overran its time. A BaseException, so strategy code
+    that catches ``Exception`` cannot swallow it and keep the batch waiting."""
+
+
+def job_timeout_s(environ: dict[str, str] | None = None) -> float | None:
+    """The per-job limit the supervisor passes to batch processes (None: no limit)."""
+    raw = (os.environ if environ is None else environ).get(JOB_TIMEOUT_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def call_with_timeout(fn: Callable[[], dict], timeout_s: float | None) -> dict:
+    """Run ``fn`` under a SIGALRM deadline; an overrun becomes a one-job error, not a hung batch.
+
+    Only the main thread receives signals, and only POSIX has ``setitimer``; elsewhere the job
+    runs unbounded and the supervisor's whole-batch limit still applies.
+    """
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if timeout_s is None or not usable:
+        return fn()
+    armed = [True]
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        if armed[0]:  # a late alarm after the job returned is ignored
+            armed[0] = False
+            raise JobTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout_s)
+            return fn()
+        finally:
+            armed[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except JobTimeout:
+        return {"error": f"timed out after {timeout_s:g}s"}
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _run_batch(
     parser: ContractParser,
     handle: Handler,
-    validate: Callable[[argparse.Namespace], None] | None,
+    validate: Check | None,
+    prepare: Check | None,
+    *,
+    probe: bool,
 ) -> int:
     try:
         jobs = _read_stdin_json()
@@ -152,33 +213,79 @@ def _run_batch(
         _emit({"error": f"bad batch input: {error_message(exc)}"})
         return 1
 
-    results: list[dict] = []
+    limit = job_timeout_s()
+    out = sys.stdout
+    out.write("[")
+    out.flush()
     for i, job in enumerate(jobs):
-        results.append(_run_job(parser, handle, validate, i, job))
-    _emit(results)
+        if probe:
+            run_one = functools.partial(_probe_job, parser, validate, prepare, i, job)
+        else:
+            run_one = functools.partial(_run_job, parser, handle, validate, i, job)
+        with contextlib.redirect_stdout(sys.stderr):  # a stray print must not break the array
+            result = call_with_timeout(run_one, limit)
+        out.write((", " if i else "") + _dumps_result(result))
+        out.flush()
+    out.write("]\n")
+    out.flush()
     return 0
+
+
+def _dumps_result(result: Any) -> str:
+    try:
+        return dumps(result)
+    except (TypeError, ValueError) as exc:  # a handler bug must not break the whole array
+        return dumps({"error": f"result is not JSON: {error_message(exc)}"})
+
+
+def _job_argv(parser: ContractParser, index: int, job: Any) -> argparse.Namespace | dict:
+    """Parse one batch job's args; an error dict when the job itself is malformed."""
+    if not isinstance(job, dict) or not isinstance(job.get("args"), list):
+        return {"error": f"job {index}: expected an object with an 'args' list"}
+    ns = parser.parse_args([str(a) for a in job["args"]])
+    if ns.batch or ns.probe_only:
+        raise UsageError("--batch/--probe-only are not allowed inside a batch job")
+    return ns
 
 
 def _run_job(
     parser: ContractParser,
     handle: Handler,
-    validate: Callable[[argparse.Namespace], None] | None,
+    validate: Check | None,
     index: int,
     job: Any,
 ) -> dict:
-    if not isinstance(job, dict) or not isinstance(job.get("args"), list):
-        return {"error": f"job {index}: expected an object with an 'args' list"}
-    job_args = [str(a) for a in job["args"]]
     try:
-        ns = parser.parse_args(job_args)
-        if ns.batch or ns.probe_only:
-            raise UsageError("--batch/--probe-only are not allowed inside a batch job")
+        ns = _job_argv(parser, index, job)
+        if isinstance(ns, dict):
+            return ns
         if validate is not None:
             validate(ns)
     except (_ArgvRejected, UsageError) as exc:
-        return {"error": f"bad args {job_args}: {exc}"}
+        return {"error": f"bad args {[str(a) for a in job['args']]}: {exc}"}
     try:
         result = handle(ns, job.get("stdin"))
     except Exception as exc:
         return {"error": error_message(exc)}
     return result
+
+
+def _probe_job(
+    parser: ContractParser,
+    validate: Check | None,
+    prepare: Check | None,
+    index: int,
+    job: Any,
+) -> dict:
+    """What ``--probe-only`` checks for one argv, as a result object instead of an exit code."""
+    try:
+        ns = _job_argv(parser, index, job)
+        if isinstance(ns, dict):
+            return ns
+        if validate is not None:
+            validate(ns)
+        if prepare is not None:
+            prepare(ns)
+    except Exception as exc:  # usage, unknown names, a missing module: all one-line causes
+        return {"error": error_message(exc)}
+    return {"ok": True}

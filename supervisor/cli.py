@@ -12,8 +12,9 @@ import traceback
 
 import click
 
+from shared_tools.text import exc_line
 from supervisor import __version__
-from supervisor.config import ConfigError, load_config
+from supervisor.config import STATUS_PORT_RANGE, ConfigError, load_config
 
 DEFAULT_CONFIG = "config.json"
 EXIT_CONFIG = 78
@@ -31,7 +32,10 @@ def _fail_config(exc: ConfigError) -> None:
 )
 @click.option("--once", is_flag=True, help="Run every strategy once, save, and exit.")
 @click.option(
-    "--status-port", type=click.IntRange(1, 65535), default=None, help="Status server port."
+    "--status-port",
+    type=click.IntRange(*STATUS_PORT_RANGE),
+    default=None,
+    help="Status server port (the config's status_port range; port+4 must fit).",
 )
 @click.option(
     "--prune-open",
@@ -46,20 +50,21 @@ def main(
     """go-trader: a lean supervisor that runs short-lived strategy workers."""
     if ctx.invoked_subcommand is not None:
         return
-    from supervisor.daemon import Supervisor
-    from supervisor.state import StateError
-
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         _fail_config(exc)
+    # Imported after the config check: a bad file is reported without loading the daemon.
+    from supervisor.daemon import Supervisor
+    from supervisor.state import StateError
+
     try:
         code = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open).run()
     except StateError as exc:
         click.echo(str(exc), err=True)
         code = EXIT_CONFIG
     except Exception as exc:  # an unexpected bug: one line, traceback only on request
-        click.echo(f"go-trader: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"go-trader: {exc_line(exc)}", err=True)
         if os.environ.get("GO_TRADER_DEBUG"):
             traceback.print_exc()
         else:
@@ -75,7 +80,7 @@ def main(
 @click.pass_context
 def probe(ctx: click.Context, config_path: str | None) -> None:
     """Run every configured check script with --probe-only; exit 0 or 78."""
-    from supervisor.daemon import probe_list, run_probe
+    from supervisor.probe import probe_config, probe_requests
 
     # `go-trader --config C probe` means the same as `go-trader probe --config C`.
     config_path = config_path or ctx.parent.params["config_path"]
@@ -83,12 +88,12 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
         config = load_config(config_path)
     except ConfigError as exc:
         _fail_config(exc)
-    lines = run_probe(config)
+    lines = probe_config(config)
     if lines:
         for line in lines:
             click.echo(line, err=True)
         sys.exit(EXIT_CONFIG)
-    n = len({script for script, _ in probe_list(config)})
+    n = len({req.script for req in probe_requests(config)})
     click.echo(f"probe: OK ({n} unique check scripts, version={__version__})")
 
 

@@ -1,146 +1,51 @@
-"""The supervisor process: probe, lock, load the book, then tick until told to stop.
+"""The supervisor's lifecycle: signals, status server, probe, lock, book; then the loop; then exit.
 
-Each cycle: pick the due strategies, run their risk checks, spawn their check scripts (and one
-check_price.py for marks) through the executor, apply the signals to the paper book, and commit
-the whole cycle in one transaction. The book is guarded by one lock that the status server's
-readers share; no subprocess ever runs under it.
+Start-up order matters: signal handlers first (a SIGTERM during a slow probe must mean "exit 0",
+not death by default action), then the status server (so ``/health`` answers 503 "starting"
+while the probe runs), then the probe, the lock and the state DB. What one cycle does lives in
+``cycle.py``, when things run in ``schedule.py``. The book is guarded by one lock that the status
+server's readers share; no subprocess ever runs under it.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared_tools.text import exc_line
 from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
-from supervisor.executor import Executor, Job, Result
+from supervisor.cycle import Cycle, CycleReport, Outcome, new_report
+from supervisor.executor import Executor
 from supervisor.lock import AlreadyRunning, acquire_lock
-from supervisor.models import AppState, StrategyState, Trade, parse_iso, utc_iso
-from supervisor.portfolio import apply_spot_signal, spot_fee_rate
-from supervisor.probe import probe_scripts
+from supervisor.models import AppState, StrategyState, utc_iso
+from supervisor.probe import probe_config
 from supervisor.reload import apply_reload, capital_problems, structural_changes
-from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
-from supervisor.server import StatusServer, parse_history_query
+from supervisor.schedule import (
+    due_strategies,
+    mark_max_age,
+    risk_pass_due,
+    save_backoff,
+    seconds_until_due,
+)
+from supervisor.server import NotReady, StatusServer, parse_history_query
 from supervisor.state import StateDB, StateError
 from supervisor.status import build_status, health
 from supervisor.summary import format_summary
+from supervisor.workers import worker_env
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
-PRICE_SCRIPT = "shared_scripts/check_price.py"
-PRICE_JOB_PREFIX = "__prices__:"
-DEFAULT_VENUE = "binanceus"
 STALE_MIN_SECONDS = 1800
 SHUTDOWN_DRAIN_S = 15.0
 
 
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}"
-
-
 def log(msg: str) -> None:
     print(f"{datetime.now(UTC).strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class WorkerSignal:
-    """The fields of a signal-check result the book acts on, validated."""
-
-    signal: int
-    price: float
-    atr: float = 0.0
-    close_fraction: float = 1.0
-
-
-def _finite(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def read_signal(data: object) -> WorkerSignal:
-    """Validate a worker's JSON; anything odd is that strategy's error, never the cycle's."""
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    signal_value = data.get("signal", 0)
-    if isinstance(signal_value, bool) or signal_value not in (-1, 0, 1):
-        raise ValueError(f"signal must be -1, 0 or 1, got {signal_value!r}")
-    price = data.get("price")
-    price = 0.0 if price is None else _finite(price, "price")
-    if price < 0:
-        raise ValueError(f"price must be >= 0, got {price!r}")
-    indicators = data.get("indicators") or {}
-    if not isinstance(indicators, dict):
-        raise ValueError(f"indicators must be an object, got {type(indicators).__name__}")
-    atr = indicators.get("atr")
-    try:
-        atr = _finite(atr, "atr") if atr is not None else 0.0
-    except ValueError:
-        atr = 0.0  # ATR only annotates the position; a bad one is dropped, not fatal
-    fraction = data.get("close_fraction")
-    fraction = 1.0 if fraction is None else _finite(fraction, "close_fraction")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"close_fraction must be within [0, 1], got {fraction!r}")
-    return WorkerSignal(int(signal_value), price, max(atr, 0.0), fraction)
-
-
-@dataclass
-class Outcome:
-    """What happened to one strategy in one cycle, for the summary."""
-
-    id: str
-    signal: int | None = None
-    price: float | None = None
-    action: str = ""
-    error: str = ""
-
-
-@dataclass
-class CycleReport:
-    cycle: int
-    started: float
-    duration_s: float = 0.0
-    outcomes: list[Outcome] = field(default_factory=list)
-    trades: list[Trade] = field(default_factory=list)
-
-
-def worker_env(config: Config) -> dict[str, str]:
-    """Environment overlay for workers: the market-data source when the config names one."""
-    env: dict[str, str] = {}
-    if "market_data" in config.raw:
-        env["GO_TRADER_MARKET_DATA"] = config.market_data
-    return env
-
-
-def price_argv(platform: str, symbols: set[str]) -> list[str]:
-    argv = sorted(symbols)
-    if platform != DEFAULT_VENUE:
-        argv.append(f"--platform={platform}")
-    return argv
-
-
-def probe_list(config: Config) -> list[tuple[str, list[str]]]:
-    """Every script with the exact argv it will get in a cycle (plus the price script)."""
-    probes = [(s.script, s.check_argv()) for s in config.strategies]
-    by_platform: dict[str, set[str]] = {}
-    for s in config.strategies:
-        by_platform.setdefault(s.platform, set()).update(s.symbols())
-    for platform, symbols in sorted(by_platform.items()):
-        probes.append((PRICE_SCRIPT, price_argv(platform, symbols or {"BTC/USDT"})))
-    return probes
-
-
-def run_probe(config: Config) -> list[str]:
-    """Probe lines for every failure (empty when all scripts accept their argv)."""
-    failures = probe_scripts(REPO_ROOT, probe_list(config), env=worker_env(config))
-    return [f.line() for f in failures]
 
 
 class Supervisor:
@@ -163,8 +68,11 @@ class Supervisor:
         self.db: StateDB | None = None
         self.server: StatusServer | None = None
         self.executor: Executor | None = None
+        self.ready = False  # the book is loaded; /status and /history may answer
         self.draining = False
         self.save_error = ""
+        self.save_failures = 0
+        self.retry_save_at = 0.0  # time.monotonic() before which a failed save is not retried
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
@@ -173,14 +81,19 @@ class Supervisor:
 
     # -- startup ----------------------------------------------------------------------------
     def start(self) -> int:
+        """Bring the supervisor up; EXIT_OK also when a stop signal arrived on the way."""
         for w in self.config.warnings:
             log(f"[config] {w}")
-        lines = run_probe(self.config)
+        if not self.once:
+            self._start_server()
+        lines = [] if self.stopping else probe_config(self.config)
         if lines:
             for line in lines:
                 print(line, file=sys.stderr)
             print("startup probe failed: refusing to start (exit 78)", file=sys.stderr)
             return EXIT_CONFIG
+        if self.stopping:
+            return EXIT_OK
         try:
             self._lock_handle = acquire_lock(self.config.db_file)
         except AlreadyRunning as exc:
@@ -194,10 +107,35 @@ class Supervisor:
             self.db = StateDB(self.config.db_file)
         except SQLAlchemyError as exc:
             raise StateError(
-                f"cannot open state DB {self.config.db_file}: {one_line(exc)}; check db_file"
+                f"cannot open state DB {self.config.db_file}: {exc_line(exc)}; check db_file"
             ) from None
+        with self.book_lock:
+            self.app = self.db.load()
+        if not self._prune():
+            return EXIT_CONFIG
+        with self.book_lock:
+            self._reconcile_roster()
+            self.ready = True
+        self.executor = self._make_executor(self.config)
+        return EXIT_OK
+
+    def _start_server(self) -> None:
+        self.server = StatusServer(
+            status=self.status_view,
+            health=self.health_view,
+            history=self.history_view,
+            token=os.environ.get("STATUS_AUTH_TOKEN") or None,
+        )
+        port = self.server.start(self.status_port)
+        if port:
+            log(f"[status] http://127.0.0.1:{port}/status")
+            if self.server.token is None:
+                log("[status] NOTE: STATUS_AUTH_TOKEN is not set; any local user can read /status")
+
+    def _prune(self) -> bool:
+        """Drop strategies no longer configured; refuse (False) while they hold positions."""
+        assert self.db is not None
         configured = {s.id for s in self.config.strategies}
-        self.app = self.db.load()
         holding = {
             sid: sorted(strat.positions)
             for sid, strat in self.app.strategies.items()
@@ -211,29 +149,11 @@ class Supervisor:
                     "--prune-open to drop those positions",
                     file=sys.stderr,
                 )
-            self.db.close()
-            self._lock_handle.release()
-            return EXIT_CONFIG
+            return False
         for sid in self.db.prune(configured):
             self.app.strategies.pop(sid, None)
             log(f"[state] pruned strategy '{sid}' (no longer in the config)")
-        self._reconcile_roster()
-        self.executor = self._make_executor(self.config)
-        if not self.once:
-            self.server = StatusServer(
-                status=self.status_view,
-                health=self.health_view,
-                history=self.history_view,
-                token=os.environ.get("STATUS_AUTH_TOKEN") or None,
-            )
-            port = self.server.start(self.status_port)
-            if port:
-                log(f"[status] http://127.0.0.1:{port}/status")
-                if self.server.token is None:
-                    log(
-                        "[status] NOTE: STATUS_AUTH_TOKEN is not set; any local user can read /status"
-                    )
-        return EXIT_OK
+        return True
 
     def _make_executor(self, config: Config) -> Executor:
         return Executor(
@@ -268,14 +188,19 @@ class Supervisor:
         # rebase peaks on what remains (no-op for strategies whose peak is already set)
         for strat in self.app.strategies.values():
             if strat.risk.peak_value <= 0:
-                strat.risk.peak_value = strat.value(self.app.prices)
+                strat.risk.peak_value = strat.value(self.app.prices_for(strat.platform))
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
+        if not self.ready:
+            raise NotReady("starting")
         with self.book_lock:
-            return build_status(self.app)
+            return build_status(self.app, mark_max_age_s=mark_max_age(self.config))
 
     def health_view(self) -> tuple[int, dict]:
+        if not self.ready:
+            state = "draining" if self.draining else "starting"
+            return 503, {"status": state, "pid": os.getpid()}
         stale = max(STALE_MIN_SECONDS, 3 * self.config.tick_seconds)
         with self.book_lock:
             code, body = health(
@@ -286,8 +211,9 @@ class Supervisor:
         return code, body
 
     def history_view(self, query: dict) -> dict:
+        if not self.ready or self.db is None:
+            raise NotReady("starting")
         kwargs = parse_history_query(query)
-        assert self.db is not None
         rows, total = self.db.trade_history(**kwargs)
         return {
             "trades": rows,
@@ -298,23 +224,20 @@ class Supervisor:
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
-        code = self.start()
-        if code != EXIT_OK:
-            return code
-        self._install_signals()
+        self._install_signals()  # before anything slow: a stop during start-up exits 0
         try:
-            if self.once:
+            code = self.start()
+        except BaseException:
+            self._release()
+            raise
+        if code != EXIT_OK:
+            self._release()
+            return code
+        try:
+            if self.once and not self.stopping:
                 self.print_summary(self.run_cycle(self.config.strategies))
             while not self.once and not self.stopping:
-                if self.reload_requested:
-                    self.reload()
-                due = [] if self.stopping else self.due_strategies(datetime.now(UTC))
-                if due:
-                    self.print_summary(self.run_cycle(due))
-                if self.stopping:
-                    break
-                self.wake.wait(self.seconds_until_due(datetime.now(UTC)))
-                self.wake.clear()
+                self._tick()
         finally:
             saved = self.shutdown()
         if not saved:
@@ -326,53 +249,48 @@ class Supervisor:
             return EXIT_ERROR
         return EXIT_OK
 
-    def due_strategies(self, now: datetime) -> list[StrategyConfig]:
-        due = []
-        for sc in self.config.strategies:
-            last = self.app.strategies[sc.id].last_run
-            interval = sc.effective_interval(self.config.interval_seconds)
-            if not last or (now - parse_iso(last)).total_seconds() >= interval - 0.5:
-                due.append(sc)
-        return due
-
-    def seconds_until_due(self, now: datetime) -> float:
-        waits = []
-        for sc in self.config.strategies:
-            last = self.app.strategies[sc.id].last_run
-            if not last:
-                return 1.0
-            interval = sc.effective_interval(self.config.interval_seconds)
-            waits.append(interval - (now - parse_iso(last)).total_seconds())
-        return max(1.0, min(waits or [self.config.tick_seconds]))
+    def _tick(self) -> None:
+        """One pass of the loop: reload if asked, run what is due, sleep until the next."""
+        if self.reload_requested:
+            self.reload()
+        now = datetime.now(UTC)
+        due = due_strategies(self.config, self.app, now)
+        if due or risk_pass_due(self.config, self.app, now):
+            report = self.run_cycle(due)
+            if report.outcomes or report.trades:
+                self.print_summary(report)
+        if self.stopping:
+            return
+        wait = seconds_until_due(self.config, self.app, datetime.now(UTC))
+        if self.save_error:
+            wait = max(wait, self.retry_save_at - time.monotonic())
+        log(f"next cycle in {wait:.0f}s")
+        self.wake.wait(wait)
+        self.wake.clear()
 
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
         """One cycle. No new trades while earlier ones are not yet on disk."""
         assert self.db is not None and self.executor is not None
         now = datetime.now(UTC)
-        stamp = utc_iso(now)
         with self.book_lock:
-            self.app.cycle_count += 1
-            report = CycleReport(cycle=self.app.cycle_count, started=time.time())
-            if self.save_error and not self.persist():
-                self.app.cycle_count -= 1
+            if self.save_error and not self._retry_save():
+                report = new_report(self.app.cycle_count)
                 report.outcomes = [
                     Outcome(sc.id, error=f"not trading: {self.save_error}") for sc in due
                 ]
                 return report
+            self.app.cycle_count += 1
+            report = new_report(self.app.cycle_count)
+            cycle = Cycle(
+                self.app, self.config, now, report, log=log, draining=lambda: self.draining
+            )
+            jobs = cycle.plan(due)
             self.app.in_cycle = True
-            jobs, blocked = self._plan(due, now, report)
         try:
             results = self.executor.run(jobs) if jobs else {}
             with self.book_lock:
-                for key, result in results.items():
-                    if key.startswith(PRICE_JOB_PREFIX):
-                        self._apply_prices(result)
                 try:
-                    for sc in due:
-                        if sc.id not in blocked:
-                            self._apply_guarded(sc, results.get(sc.id), now, stamp, report)
-                    for strat in self.app.strategies.values():
-                        update_drawdown(strat, strat.value(self.app.prices))
+                    cycle.apply(due, results)
                 finally:  # whatever happened, trades already made must reach the DB
                     self.app.unsaved_trades.extend(report.trades)
                 self.app.last_cycle = utc_iso()
@@ -382,157 +300,29 @@ class Supervisor:
         report.duration_s = time.time() - report.started
         return report
 
+    def _retry_save(self) -> bool:
+        """Retry a failed save once its back-off has passed; False while still failing."""
+        if time.monotonic() < self.retry_save_at:
+            return False
+        return self.persist()
+
     def persist(self) -> bool:
         """Commit the book with every trade not yet on disk; on failure keep them for a retry."""
         assert self.db is not None
         try:
             self.db.save(self.app, self.app.unsaved_trades)
-        except (SQLAlchemyError, OSError) as exc:
-            self.save_error = f"state save failed: {one_line(exc)}"
-            log(f"[state] {self.save_error} (trading pauses until a save succeeds)")
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            self.save_failures += 1
+            backoff = save_backoff(self.save_failures)
+            self.retry_save_at = time.monotonic() + backoff
+            self.save_error = f"state save failed: {exc_line(exc)}"
+            log(f"[state] {self.save_error} (trading paused; next try in {backoff:.0f}s)")
             return False
         self.app.unsaved_trades.clear()
         if self.save_error:
             log("[state] save recovered; trading resumes")
-        self.save_error = ""
+        self.save_error, self.save_failures, self.retry_save_at = "", 0, 0.0
         return True
-
-    def _plan(
-        self, due: list[StrategyConfig], now: datetime, report: CycleReport
-    ) -> tuple[list[Job], set[str]]:
-        jobs: list[Job] = []
-        blocked: set[str] = set()
-        symbols: dict[str, set[str]] = {}  # platform -> symbols to mark
-        for sc in due:
-            strat = self.app.strategies[sc.id]
-            symbols.setdefault(sc.platform, set()).update(sc.symbols())
-            reason = latched(strat, now)
-            if reason:
-                blocked.add(sc.id)
-                strat.last_run = utc_iso(now)
-                report.outcomes.append(Outcome(sc.id, action=reason))
-                continue
-            jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv())))
-        for strat in self.app.strategies.values():
-            symbols.setdefault(strat.platform, set()).update(strat.positions)
-        for platform, syms in sorted(symbols.items()):
-            if syms:
-                jobs.append(
-                    Job(
-                        key=PRICE_JOB_PREFIX + platform,
-                        script=PRICE_SCRIPT,
-                        args=tuple(price_argv(platform, syms)),
-                    )
-                )
-        return jobs, blocked
-
-    def _apply_prices(self, result: Result) -> None:
-        data = result.data if isinstance(result.data, dict) else {}
-        fresh = {
-            k: float(v)
-            for k, v in data.items()
-            if isinstance(v, (int, float))
-            and not isinstance(v, bool)
-            and math.isfinite(v)
-            and v > 0
-        }
-        if fresh:
-            self.app.prices.update(fresh)
-        if not result.ok:
-            log(f"[prices] {result.key.removeprefix(PRICE_JOB_PREFIX)}: {result.error}")
-
-    def _apply_guarded(
-        self,
-        sc: StrategyConfig,
-        result: Result | None,
-        now: datetime,
-        stamp: str,
-        report: CycleReport,
-    ) -> None:
-        """Apply one strategy's result; a bug here costs that strategy, never the cycle."""
-        try:
-            self._apply_result(sc, result, now, stamp, report)
-        except Exception as exc:
-            reason = f"internal error applying result: {one_line(exc)}"
-            log(f"[{sc.id}] {reason}")
-            self._record_failure(self.app.strategies[sc.id], reason, stamp, report)
-
-    def _record_failure(
-        self, strat: StrategyState, reason: str, stamp: str, report: CycleReport
-    ) -> None:
-        strat.last_error = reason
-        strat.last_error_at = stamp
-        strat.consecutive_failures += 1
-        strat.last_run = stamp
-        report.outcomes.append(Outcome(strat.id, error=reason))
-
-    def _apply_result(
-        self,
-        sc: StrategyConfig,
-        result: Result | None,
-        now: datetime,
-        stamp: str,
-        report: CycleReport,
-    ) -> None:
-        strat = self.app.strategies[sc.id]
-        sig: WorkerSignal | None = None
-        reason = ""
-        if result is None:
-            reason = "no result"
-        elif not result.ok:
-            reason = result.error or "failed"
-        else:
-            try:
-                sig = read_signal(result.data)
-            except ValueError as exc:
-                reason = f"bad result: {exc}"
-        if sig is not None and sig.price <= 0:
-            sig.price = self.app.prices.get(sc.symbol, 0.0)
-        # Breakers are judged on this cycle's marks (the check's own price fills any gap).
-        marks = dict(self.app.prices)
-        if sig is not None and sig.price > 0:
-            marks.setdefault(sc.symbol, sig.price)
-        for symbol in strat.positions:
-            if strat.last_price > 0:
-                marks.setdefault(symbol, strat.last_price)
-        breaker, closes = evaluate_breakers(strat, sc, marks, now, self.app.cycle_count)
-        for t in closes:
-            log(f"[{sc.id}] {t.details}")
-        report.trades.extend(closes)
-        if sig is None:
-            if self.draining:
-                report.outcomes.append(Outcome(sc.id, error=f"skipped: shutting down ({reason})"))
-                return
-            self._record_failure(strat, reason, stamp, report)
-            log(f"[{sc.id}] skipped: {reason} (failures in a row: {strat.consecutive_failures})")
-            return
-        strat.last_error, strat.last_error_at, strat.consecutive_failures = "", "", 0
-        strat.last_run = stamp
-        strat.last_signal = sig.signal
-        strat.last_price = sig.price
-        if breaker:
-            report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, breaker))
-            return
-        if sc.paused and sig.signal > 0:
-            report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, "paused (buy held)"))
-            return
-        trades, action = apply_spot_signal(
-            strat,
-            sc.symbol,
-            sig.signal,
-            sig.price,
-            stamp,
-            fee_rate=spot_fee_rate(sc.platform),
-            close_fraction=sig.close_fraction,
-            entry_atr=sig.atr,
-            cycle=self.app.cycle_count,
-        )
-        for t in trades:
-            if t.is_close:
-                record_trade_result(strat, t.realized_pnl, now)
-            log(f"[{sc.id}] {t.details}")
-        report.trades.extend(trades)
-        report.outcomes.append(Outcome(sc.id, sig.signal, sig.price, action))
 
     # -- signals, reload, shutdown ----------------------------------------------------------
     def _install_signals(self) -> None:
@@ -554,7 +344,10 @@ class Supervisor:
 
     def _stop_work(self, signum: int | None) -> None:
         if signum is not None:
-            log(f"[shutdown] {signal.Signals(signum).name}: finishing the cycle, then exiting")
+            log(
+                f"[shutdown] {signal.Signals(signum).name}: stopping the running checks, "
+                "saving, then exiting"
+            )
         self.wake.set()
         if self.executor is not None:
             self.executor.cancel_read_only()
@@ -599,15 +392,22 @@ class Supervisor:
         saved = True
         if self.executor is not None:
             self.executor.drain(SHUTDOWN_DRAIN_S)
-        if self.db is not None:
+        if self.db is not None and self.ready:
             with self.book_lock:
                 saved = self.persist()
+        self._release()
+        return saved
+
+    def _release(self) -> None:
+        if self.db is not None:
             self.db.close()
+            self.db = None
         if self.server is not None:
             self.server.stop()
+            self.server = None
         if self._lock_handle is not None:
             self._lock_handle.release()
-        return saved
+            self._lock_handle = None
 
     # -- output -----------------------------------------------------------------------------
     def print_summary(self, report: CycleReport) -> None:

@@ -52,6 +52,8 @@ class Trade:
     realized_pnl: float = 0.0  # net of both legs' fees, on close legs only
     details: str = ""
     cycle: int = 0
+    mark_price: float = 0.0  # this cycle's check_price mark for the symbol (0: none)
+    bar_price: float = 0.0  # the check's last closed bar close (0: not from a check)
 
 
 @dataclass
@@ -85,12 +87,34 @@ class StrategyState:
     last_price: float = 0.0
 
     def value(self, prices: dict[str, float]) -> float:
-        """Cash plus positions marked at ``prices`` (falling back to the average cost)."""
+        """Cash plus positions at ``prices``; a symbol without a mark counts at its entry price.
+
+        This is the one rule for a missing mark when valuing a book (status, summary, peaks):
+        the latest known mark of any age, else the average cost. Risk decisions use only fresh
+        marks (see ``AppState.fresh_prices``).
+        """
         total = self.cash
         for pos in self.positions.values():
             mark = prices.get(pos.symbol) or pos.avg_cost
             total += pos.market_value(mark)
         return total
+
+    def numbers(self) -> list[float]:
+        """Every amount of the book, to prove it finite before it is saved."""
+        r = self.risk
+        out = [self.cash, self.initial_capital, self.last_price, r.peak_value]
+        out += [r.current_drawdown_pct, r.daily_pnl, r.max_drawdown_pct]
+        for p in self.positions.values():
+            out += [p.quantity, p.initial_quantity, p.avg_cost, p.cost_basis, p.entry_atr]
+        return out
+
+
+@dataclass
+class Mark:
+    """A venue's price for a symbol and when the supervisor read it (epoch seconds)."""
+
+    price: float
+    at: float
 
 
 @dataclass
@@ -98,6 +122,27 @@ class AppState:
     cycle_count: int = 0
     last_cycle: str = ""
     strategies: dict[str, StrategyState] = field(default_factory=dict)
-    prices: dict[str, float] = field(default_factory=dict)
+    marks: dict[tuple[str, str], Mark] = field(default_factory=dict)  # (platform, symbol)
     in_cycle: bool = False  # not persisted: True while a cycle's workers run
     unsaved_trades: list[Trade] = field(default_factory=list)  # made but not yet committed
+
+    def prices_for(self, platform: str) -> dict[str, float]:
+        """The latest mark of every symbol on ``platform``, whatever its age (for valuation)."""
+        return {sym: m.price for (plat, sym), m in self.marks.items() if plat == platform}
+
+    def fresh_prices(self, platform: str, now: float, max_age_s: float) -> dict[str, float]:
+        """Marks on ``platform`` read within ``max_age_s`` of ``now``: the only ones risk uses."""
+        return {
+            sym: m.price
+            for (plat, sym), m in self.marks.items()
+            if plat == platform and now - m.at <= max_age_s
+        }
+
+    @property
+    def prices(self) -> dict[str, float]:
+        """Symbol -> newest mark across platforms (the flat upstream ``/status`` shape)."""
+        out: dict[str, tuple[float, float]] = {}
+        for (_plat, sym), m in self.marks.items():
+            if sym not in out or m.at > out[sym][1]:
+                out[sym] = (m.price, m.at)
+        return {sym: price for sym, (price, _at) in out.items()}

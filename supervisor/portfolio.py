@@ -5,12 +5,16 @@ Rules (upstream-compatible where it was right):
 * BUY while long is a no-op ("already long"); spot never opens a short;
 * SELL closes the long (or ``close_fraction`` of it); SELL while flat is a no-op;
 * realized P&L is net of the open fee (carried in ``cost_basis``) and the close fee, so
-  ``cash + sum(cost_basis) == initial_capital + sum(realized_pnl)`` holds at all times.
+  ``cash + sum(cost_basis) == initial_capital + sum(realized_pnl)`` holds at all times;
+* a partial close that would leave less than the venue minimum (dust) closes everything;
+* nothing non-finite enters the book: a price or quantity that is not a finite positive number
+  is refused with a reason instead of booked.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 from supervisor.models import Position, StrategyState, Trade
@@ -32,6 +36,11 @@ _nonce = itertools.count(1)
 
 def spot_fee_rate(platform: str) -> float:
     return SPOT_FEES.get(platform, DEFAULT_SPOT_FEE)
+
+
+def _usable(x: float) -> bool:
+    """A finite, positive amount (NaN fails every comparison, so test it explicitly)."""
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
 def new_position_id(strategy_id: str, symbol: str) -> str:
@@ -56,7 +65,7 @@ def apply_spot_signal(
     reason: str = "",
 ) -> tuple[list[Trade], str]:
     """Apply one signal; returns the trades made and a short human description of the outcome."""
-    if price <= 0:
+    if not _usable(price):
         return [], "no valid price"
     pos = strat.positions.get(symbol)
     if signal > 0:
@@ -85,6 +94,8 @@ def _open_long(
     notional = budget / (1.0 + fee_rate)
     qty = notional / price
     fee = budget - notional  # == notional * fee_rate, and notional + fee is exactly the budget
+    if not (_usable(qty) and _usable(notional) and math.isfinite(fee)):
+        return [], f"refused buy: quantity {qty!r} at price {price!r} is not a finite amount"
     strat.cash = 0.0
     pid = new_position_id(strat.id, symbol)
     strat.positions[symbol] = Position(
@@ -126,10 +137,14 @@ def close_long(
 ) -> tuple[list[Trade], str]:
     """Close ``fraction`` (0..1] of the long in ``symbol`` at ``price``."""
     pos = strat.positions[symbol]
-    fraction = min(max(fraction, 0.0), 1.0)
+    if not _usable(price):
+        return [], "no valid price"
+    fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
     if fraction <= 0:
         return [], "hold (close fraction 0)"
     full = fraction >= 1.0 - 1e-12
+    if not full and pos.quantity * (1.0 - fraction) * price < MIN_ORDER_USD:
+        full = True  # the rest would be dust no venue accepts an order for: close it all
     qty = pos.quantity if full else pos.quantity * fraction
     proceeds = qty * price
     fee = proceeds * fee_rate

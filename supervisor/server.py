@@ -1,22 +1,191 @@
-"""Local HTTP status server (stdlib), bound to 127.0.0.1 only.
+"""Local HTTP/1.1 status server on plain sockets, bound to 127.0.0.1 only.
 
-Endpoints: /status, /health, /history. When STATUS_AUTH_TOKEN is set, every endpoint but
-/health needs ``Authorization: Bearer <token>``.
+Endpoints: ``/status``, ``/health``, ``/history`` (GET and HEAD). When a token is set
+(STATUS_AUTH_TOKEN), every endpoint but ``/health`` needs ``Authorization: Bearer <token>``.
+
+Why not ``http.server``: it imports ``http.client``, which imports ``ssl`` and so loads OpenSSL
+into a process that never makes a TLS connection, and its ``ThreadingHTTPServer`` holds one
+unbounded thread per connection (1,000 idle sockets held 1,052 threads and ran the process out of
+file descriptors) behind socketserver's listen backlog of 5. Here:
+
+- one I/O thread accepts, reads request heads and writes responses with non-blocking sockets
+  (``selectors``), so an idle or slow connection costs a file descriptor, not a thread; a small
+  pool of ``workers`` (4) threads runs the views, which may wait on the book's lock;
+- at most ``max_connections`` (64) connections. When all are taken, the longest-idle keep-alive
+  is closed for the newcomer; if none is idle, new clients wait in the listen backlog (512) for
+  up to FULL_WAIT_S, then get 503 with ``Connection: close``, answered without a thread;
+- a keep-alive connection idle for ``idle_timeout`` (10 s) is closed, a request must arrive in
+  full within ``request_timeout`` (10 s) of its first byte (else 408), and a client gets as long
+  to read its response, so slowloris sockets go away;
+- ``TCP_NODELAY`` on every connection (Nagle + delayed ACK cost 40 ms per keep-alive request);
+- a client that drops mid-request is closed quietly, without a traceback;
+- the Host header must name the loopback (``127.0.0.1``, ``localhost``, ``[::1]``, with or without
+  a port), so a web page cannot reach the server through DNS rebinding;
+- the token is compared in constant time without importing ``hmac`` (which loads OpenSSL).
+
+The server owns no state: each view is a callable, looked up on every request, so the owner can
+start the server before the book exists (and swap the callables later). While starting, the
+health callable answers ``(503, {"status": "starting", ...})`` and the status and history
+callables raise :class:`NotReady`, which becomes ``503 {"status": "starting"}`` with
+``Retry-After: 1``.
 """
 
 from __future__ import annotations
 
-import hmac
+import contextlib
 import json
+import queue
+import re
+import selectors
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
+
+from shared_tools.text import exc_line, one_line, show
+
+try:  # the C helper hmac.compare_digest wraps, without importing hmac/_hashlib
+    from _operator import _compare_digest
+except ImportError:  # pragma: no cover - every CPython has it
+
+    def _compare_digest(a: bytes, b: bytes) -> bool:
+        diff = len(a) ^ len(b)
+        for x, y in zip(a, b, strict=False):  # time depends on length only, as in hmac
+            diff |= x ^ y
+        return diff == 0
+
 
 PORT_ATTEMPTS = 5
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 HISTORY_MAX_LIMIT = 1000
+HISTORY_MAX_OFFSET = 10**9
+MAX_CONNECTIONS = 64
+LISTEN_BACKLOG = 512  # a burst of a few hundred clients queues instead of SYN retries (1 s)
+IDLE_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 10.0
+WORKERS = 4  # threads that run the views; connections themselves need no thread
+FULL_WAIT_S = 0.5  # how long new clients wait in the backlog for a free slot before a 503
+EVICT_IDLE_S = 1.0  # a keep-alive connection idle this long may be closed for a new client
+WORKER_IDLE_S = 30.0  # an idle worker thread exits after this long without a request
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADERS = 100
+MAX_QUERY_FIELDS = 20
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HOST = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::(?P<port>[0-9]{1,5}))?")
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+class NotReady(Exception):
+    """Raised by a view before the data behind it exists (start-up); the server answers 503."""
+
+    def __init__(self, status: str = "starting", reason: str | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.reason = reason
+
+    def body(self) -> dict:
+        body: dict = {"status": self.status}
+        if self.reason:
+            body["reason"] = one_line(self.reason)
+        return body
+
+
+class _Request:
+    """One parsed request head."""
+
+    __slots__ = ("method", "path", "query", "version", "headers")
+
+    def __init__(
+        self, method: str, path: str, query: str, version: str, headers: dict[str, list[str]]
+    ) -> None:
+        self.method, self.path, self.query, self.version = method, path, query, version
+        self.headers = headers
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[-1] if values else None
+
+    def wants_close(self) -> bool:
+        tokens = {
+            t.strip().lower() for v in self.headers.get("connection", []) for t in v.split(",")
+        }
+        if self.version == "HTTP/1.0":
+            return "keep-alive" not in tokens
+        return "close" in tokens
+
+
+class _BadRequest(Exception):
+    """A request we refuse before routing; always closes the connection."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def local_host(value: str | None) -> bool:
+    """True when a Host header names the loopback (any port), so DNS rebinding is refused."""
+    if value is None:
+        return True  # HTTP/1.0 clients may omit Host; a browser never does
+    m = _HOST.fullmatch(value.strip())
+    if m is None:
+        return False
+    host = m.group("v6") if m.group("v6") is not None else m.group("name")
+    return host.lower() in LOCAL_HOSTS
+
+
+def _response(
+    code: int, body: dict, *, head_only: bool = False, close: bool = False, extra: str = ""
+) -> bytes:
+    try:
+        data = json.dumps(body, allow_nan=False, default=str).encode()
+    except (ValueError, TypeError, RecursionError) as exc:
+        code, data = 500, json.dumps({"error": exc_line(exc)}).encode()
+    if close:
+        extra += "Connection: close\r\n"
+    head = (
+        f"HTTP/1.1 {code} {REASONS.get(code, 'Error')}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n"
+        f"Cache-Control: no-store\r\n{extra}\r\n"
+    ).encode("latin-1")
+    return head if head_only else head + data
+
+
+_OVERLOADED = _response(
+    503, {"error": "too many connections"}, close=True, extra="Retry-After: 1\r\n"
+)
+
+
+class _Conn:
+    """One client connection. The I/O thread owns it except while a worker handles a request."""
+
+    __slots__ = ("sock", "buf", "out", "deadline", "started", "served", "close_after", "idle_at")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.buf = b""  # bytes read and not yet handled (a partial head, or pipelined requests)
+        self.out = b""  # response bytes not yet written
+        self.deadline = deadline
+        self.started = False  # part of a request has arrived: the request clock runs
+        self.served = 0
+        self.close_after = False
+        self.idle_at = 0.0  # when the last response finished (for evicting idle keep-alives)
 
 
 class StatusServer:
@@ -30,36 +199,78 @@ class StatusServer:
         history: Callable[[dict], dict],
         token: str | None = None,
         host: str = "127.0.0.1",
+        max_connections: int = MAX_CONNECTIONS,
+        workers: int = WORKERS,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        request_timeout: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.status, self.health, self.history = status, health, history
         self.token = token or None
+        # raw bytes, as the header arrives (an env token may carry undecodable bytes)
+        self._expected_auth = (
+            b"Bearer " + self.token.encode("utf-8", "surrogateescape") if self.token else b""
+        )
         self.host = host
-        self.httpd: ThreadingHTTPServer | None = None
+        self.max_connections = max(1, max_connections)
+        self.max_workers = max(1, workers)
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
         self.port: int | None = None
+        self.refused = 0  # connections answered 503 because every slot was taken
+        self.evicted = 0  # idle keep-alive connections closed to make room for a new client
+        self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._waker: tuple[socket.socket, socket.socket] | None = None
+        self._sel: selectors.BaseSelector | None = None
+        self._stopping = threading.Event()
+        self._conns: dict[socket.socket, _Conn] = {}  # every open connection; I/O thread only
+        self._returns: queue.SimpleQueue[_Conn] = queue.SimpleQueue()  # worker -> I/O thread
+        self._jobs: queue.SimpleQueue[tuple[_Conn, bytes] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # guards the worker counts below
+        self._workers = 0  # worker threads alive
+        self._idle = 0  # of which waiting for a job
+        self._accepting = "normal"  # or "paused" (every slot taken) or "refusing"
+        self._paused_at = 0.0
 
+    @property
+    def active_connections(self) -> int:
+        """Open client connections (idle keep-alives included)."""
+        return len(self._conns)
+
+    @property
+    def worker_threads(self) -> int:
+        """Worker threads alive, busy or idle (never more than ``workers``)."""
+        with self._lock:
+            return self._workers
+
+    # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int) -> int | None:
         """Bind port..port+4 and serve in a daemon thread; returns the bound port or None."""
-        handler = _make_handler(self)
         for candidate in range(port, min(port + PORT_ATTEMPTS, 65536)):
             try:
-                self.httpd = ThreadingHTTPServer((self.host, candidate), handler)
+                self._listener = self._bind(candidate)
             except OSError as exc:
-                print(f"[status] port {candidate} unavailable ({exc.strerror})", file=sys.stderr)
+                why = exc.strerror or exc_line(exc)
+                print(f"[status] port {candidate} unavailable ({why})", file=sys.stderr)
                 continue
-            self.httpd.daemon_threads = True
-            self.port = candidate
+            self.port = self._listener.getsockname()[1]
             if candidate != port:
                 print(
                     f"[status] WARNING: serving on {candidate} instead of {port}; another "
                     f"instance may own {port} (compare /health pid)",
                     file=sys.stderr,
                 )
-            self._thread = threading.Thread(
-                target=self.httpd.serve_forever, name="status-server", daemon=True
-            )
+            self._stopping.clear()
+            self._waker = socket.socketpair()
+            for sock in (self._listener, *self._waker):
+                sock.setblocking(False)
+            self._sel = selectors.DefaultSelector()
+            self._sel.register(self._listener, selectors.EVENT_READ)
+            self._sel.register(self._waker[0], selectors.EVENT_READ)
+            self._accepting = "normal"
+            self._thread = threading.Thread(target=self._io_loop, name="status-io", daemon=True)
             self._thread.start()
-            return candidate
+            return self.port
         print(
             f"[status] WARNING: no free port in {port}-{port + PORT_ATTEMPTS - 1}; "
             "running without a status server",
@@ -67,86 +278,447 @@ class StatusServer:
         )
         return None
 
+    def _bind(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # quick restarts over TIME_WAIT; Linux still refuses a port another socket listens on
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, port))
+            sock.listen(LISTEN_BACKLOG)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     def stop(self) -> None:
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.httpd = None
-
-
-def _make_handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt: str, *args) -> None:  # quiet: no per-request logs
+        """Stop serving: close the listener and every connection, let the workers exit."""
+        if self._thread is None:
             return
+        self._stopping.set()
+        self._wake()
+        self._thread.join(timeout=5)
+        self._thread = None
+        with self._lock:
+            for _ in range(self._workers):
+                self._jobs.put(None)
+        deadline = time.monotonic() + 2
+        while self.worker_threads and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for conn in list(self._conns.values()):
+            self._close(conn)
+        if self._sel is not None:
+            self._sel.close()
+        for sock in (self._listener, *(self._waker or ())):
+            if sock is not None:
+                sock.close()
+        self._listener = self._waker = self._sel = None
 
-        def _send(self, code: int, body: dict) -> None:
-            data = json.dumps(body, allow_nan=False, default=str).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+    def _wake(self) -> None:
+        if self._waker is not None:
+            with contextlib.suppress(OSError):  # a full waker buffer already means "wake up"
+                self._waker[1].send(b"\0")
 
-        def _authorized(self) -> bool:
-            if server.token is None:
-                return True
-            got = self.headers.get("Authorization", "")
-            return hmac.compare_digest(got.encode(), f"Bearer {server.token}".encode())
-
-        def _local_host(self) -> bool:
-            """Reject other Host names, so a web page cannot reach us via DNS rebinding."""
-            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
-            return host in LOCAL_HOSTS
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
-            url = urlparse(self.path)
-            path = url.path.rstrip("/") or "/"
-            if not self._local_host():
-                self._send(403, {"error": "host not allowed"})
-                return
+    # -- the I/O thread: accepts, reads request heads, writes responses, enforces deadlines ------
+    def _io_loop(self) -> None:
+        assert self._sel is not None and self._listener is not None and self._waker is not None
+        while not self._stopping.is_set():
             try:
-                if path == "/health":
-                    code, body = server.health()
-                    self._send(code, body)
-                    return
-                if path not in ("/status", "/history"):
-                    self._send(404, {"error": f"no such endpoint {path}"})
-                    return
-                if not self._authorized():
-                    self._send(401, {"error": "unauthorized"})
-                    return
-                if path == "/status":
-                    self._send(200, server.status())
-                    return
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                try:
-                    self._send(200, server.history(query))
-                except ValueError as exc:
-                    self._send(400, {"error": str(exc)})
-            except Exception as exc:  # never let a view bug kill the server thread
-                self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
+                events = self._sel.select(self._next_timeout())
+            except OSError as exc:  # pragma: no cover - EINTR is retried by Python
+                print(f"[status] select failed: {exc_line(exc)}", file=sys.stderr)
+                self._stopping.wait(0.1)
+                continue
+            try:
+                for key, mask in events:
+                    if key.fileobj is self._listener:
+                        self._accept()
+                    elif key.fileobj is self._waker[0]:
+                        with contextlib.suppress(OSError):
+                            self._waker[0].recv(4096)
+                    elif mask & selectors.EVENT_WRITE:
+                        self._write(key.data)
+                    elif key.data.sock.fileno() >= 0:
+                        self._read(key.data)
+                self._take_returns()
+                self._expire()
+                self._update_accepting()
+            except Exception as exc:  # a bug here must not kill the server or spam stderr
+                print(f"[status] I/O error: {exc_line(exc)}", file=sys.stderr)
+                self._stopping.wait(0.01)
 
-        do_HEAD = do_GET
+    def _next_timeout(self) -> float | None:
+        times = [c.deadline for c in self._conns.values() if self._is_registered(c)]
+        if self._accepting == "paused":
+            times.append(self._paused_at + FULL_WAIT_S)
+        if not times:
+            return None
+        return max(min(times) - time.monotonic(), 0.0)
 
-    return Handler
+    def _is_registered(self, conn: _Conn) -> bool:
+        assert self._sel is not None
+        try:
+            self._sel.get_key(conn.sock)
+        except (KeyError, ValueError):
+            return False
+        return True
+
+    def _set_events(self, conn: _Conn, events: int) -> None:
+        assert self._sel is not None
+        if self._is_registered(conn):
+            self._sel.modify(conn.sock, events, conn)
+        else:
+            self._sel.register(conn.sock, events, conn)
+
+    def _unregister(self, conn: _Conn) -> None:
+        assert self._sel is not None
+        if self._is_registered(conn):
+            self._sel.unregister(conn.sock)
+
+    def _update_accepting(self) -> None:
+        """Pause accepting when every slot is taken (the kernel backlog queues new clients);
+        after FULL_WAIT_S of that, accept and answer 503 until a slot frees."""
+        assert self._sel is not None and self._listener is not None
+        full = len(self._conns) >= self.max_connections and not self._evictable()
+        now = time.monotonic()
+        if not full and self._accepting != "normal":
+            if self._accepting == "paused":
+                self._sel.register(self._listener, selectors.EVENT_READ)
+            self._accepting = "normal"
+        elif full and self._accepting == "normal":
+            self._sel.unregister(self._listener)
+            self._accepting, self._paused_at = "paused", now
+        elif self._accepting == "paused" and now >= self._paused_at + FULL_WAIT_S:
+            self._sel.register(self._listener, selectors.EVENT_READ)
+            self._accepting = "refusing"
+
+    def _evictable(self) -> _Conn | None:
+        """The longest-idle keep-alive connection (served before, nothing pending, idle for
+        EVICT_IDLE_S), if any: HTTP clients expect idle keep-alives to be closed."""
+        limit = time.monotonic() - EVICT_IDLE_S
+        idle = [
+            c
+            for c in self._conns.values()
+            if c.served
+            and not c.started
+            and not c.out
+            and c.idle_at <= limit
+            and self._is_registered(c)
+        ]
+        return min(idle, key=lambda c: c.idle_at) if idle else None
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        for _ in range(self.max_connections):  # bounded, so reads are not starved
+            full = len(self._conns) >= self.max_connections
+            if full and self._accepting != "refusing" and self._evictable() is None:
+                return  # every slot taken: new clients wait in the backlog for a while
+            try:
+                sock, _addr = self._listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # EMFILE/ENFILE: back off instead of spinning
+                print(f"[status] accept failed: {exc_line(exc)}", file=sys.stderr)
+                self._stopping.wait(0.1)
+                return
+            if full:
+                victim = self._evictable()
+                if victim is None:
+                    self._refuse(sock)
+                    continue
+                self.evicted += 1
+                self._close(victim)
+            self._admit(sock)
+
+    def _admit(self, sock: socket.socket) -> None:
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            sock.close()
+            return
+        conn = _Conn(sock, time.monotonic() + self.idle_timeout)
+        self._conns[sock] = conn
+        self._set_events(conn, selectors.EVENT_READ)
+
+    def _refuse(self, sock: socket.socket) -> None:
+        """Answer 503 without a thread and without waiting on the client."""
+        self.refused += 1
+        try:
+            sock.setblocking(False)
+            sock.send(_OVERLOADED)
+            sock.shutdown(socket.SHUT_WR)
+            sock.recv(MAX_HEAD_BYTES)  # drain what the client sent, so close() does not reset
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def _close(self, conn: _Conn) -> None:
+        self._conns.pop(conn.sock, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._unregister(conn)
+        conn.sock.close()
+
+    def _fail(self, conn: _Conn, code: int, message: str) -> None:
+        """A best-effort error answer from the I/O thread, then close."""
+        with contextlib.suppress(OSError):
+            conn.sock.send(_response(code, {"error": message}, close=True))
+        self._close(conn)
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            chunk = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # reset by the client: nothing to tell anyone
+            self._close(conn)
+            return
+        if not chunk:
+            self._close(conn)
+            return
+        conn.buf += chunk
+        self._dispatch(conn)
+
+    def _dispatch(self, conn: _Conn) -> None:
+        """Hand a complete request head to a worker; otherwise keep reading (within limits)."""
+        if not conn.started:
+            conn.buf = conn.buf.lstrip(b"\r\n")
+            if conn.buf:  # the first byte starts the clock for the whole request
+                conn.started = True
+                conn.deadline = time.monotonic() + self.request_timeout
+        m = _HEAD_END.search(conn.buf)
+        if m is None:
+            if len(conn.buf) > MAX_HEAD_BYTES:
+                self._fail(conn, 431, "request head too large")
+            elif not self._is_registered(conn):
+                self._set_events(conn, selectors.EVENT_READ)
+            return
+        if m.start() > MAX_HEAD_BYTES:
+            self._fail(conn, 431, "request head too large")
+            return
+        head, conn.buf = conn.buf[: m.start()], conn.buf[m.end() :]
+        self._unregister(conn)
+        self._submit(conn, head)
+
+    def _write(self, conn: _Conn) -> None:
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(conn)
+            return
+        conn.out = conn.out[sent:]
+        if not conn.out:
+            self._after_response(conn)
+
+    def _after_response(self, conn: _Conn) -> None:
+        """The response is out: close, or wait for the next request on this connection."""
+        if conn.close_after or self._stopping.is_set():
+            self._close(conn)
+            return
+        now = time.monotonic()
+        conn.served += 1
+        conn.idle_at = now
+        conn.started = False
+        conn.deadline = now + self.idle_timeout
+        self._set_events(conn, selectors.EVENT_READ)
+        if conn.buf:  # pipelined: the next request may already be here
+            self._dispatch(conn)
+
+    def _take_returns(self) -> None:
+        """Connections the workers are done with: finish writing, then read again or close."""
+        while True:
+            try:
+                conn = self._returns.get_nowait()
+            except queue.Empty:
+                return
+            if conn.sock.fileno() < 0:  # closed by the worker (the client went away)
+                self._conns.pop(conn.sock, None)
+            elif conn.out:
+                conn.deadline = time.monotonic() + self.request_timeout  # a client must read
+                self._set_events(conn, selectors.EVENT_WRITE)
+            else:
+                self._after_response(conn)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for conn in list(self._conns.values()):
+            if conn.deadline > now or not self._is_registered(conn):
+                continue  # in time, or with a worker (the view's time is not the client's)
+            if conn.started and not conn.out:
+                self._fail(conn, 408, "request not received in time")
+            else:
+                self._close(conn)  # idle keep-alive, or a client that stopped reading
+
+    # -- workers: run the views, off the I/O thread (a view may wait on the book's lock) ----------
+    def _submit(self, conn: _Conn, head: bytes) -> None:
+        with self._lock:
+            self._jobs.put((conn, head))
+            if self._jobs.qsize() <= self._idle or self._workers >= self.max_workers:
+                return  # a waiting worker takes it, or the next one to finish does
+            self._workers += 1
+        try:
+            threading.Thread(target=self._worker, name="status-worker", daemon=True).start()
+        except RuntimeError:  # can't start new thread: the job waits for a running worker
+            with self._lock:
+                self._workers -= 1
+
+    def _worker(self) -> None:
+        """Handle requests one after another; exit after WORKER_IDLE_S without work."""
+        while (job := self._take_job()) is not None:
+            self._run(job)
+
+    def _take_job(self) -> tuple[_Conn, bytes] | None:
+        with self._lock:
+            self._idle += 1
+        try:
+            job = self._jobs.get(timeout=WORKER_IDLE_S)
+        except queue.Empty:
+            job = None
+            with self._lock:  # a job may have been queued just as we timed out
+                with contextlib.suppress(queue.Empty):
+                    job = self._jobs.get_nowait()
+                self._idle -= 1
+                if job is None:
+                    self._workers -= 1
+            return job
+        with self._lock:
+            self._idle -= 1
+            if job is None:  # stop()
+                self._workers -= 1
+        return job
+
+    def _run(self, job: tuple[_Conn, bytes]) -> None:
+        conn, head = job
+        try:
+            data, keep = self._handle(head)
+        except Exception as exc:  # a bug here must not take the server down or spam stderr
+            data, keep = _response(500, {"error": exc_line(exc)}, close=True), False
+        conn.close_after = not keep
+        try:
+            sent = conn.sock.send(data)  # non-blocking: the rest goes out from the I/O thread
+            conn.out = data[sent:]
+        except (BlockingIOError, InterruptedError):
+            conn.out = data
+        except OSError:  # the client went away
+            conn.sock.close()
+        self._returns.put(conn)
+        self._wake()
+
+    # -- one request -----------------------------------------------------------------------------
+    def _parse(self, head: bytes) -> _Request:
+        lines = head.decode("latin-1").split("\n")
+        parts = lines[0].rstrip("\r").split(" ")
+        if len(parts) != 3:
+            raise _BadRequest(400, f"malformed request line {show(lines[0])}")
+        method, target, version = parts
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            if re.fullmatch(r"HTTP/[2-9]\.[0-9]", version):
+                raise _BadRequest(505, f"unsupported version {show(version)}")
+            raise _BadRequest(400, f"malformed request line {show(lines[0])}")
+        if len(lines) - 1 > MAX_HEADERS:
+            raise _BadRequest(431, "too many headers")
+        headers: dict[str, list[str]] = {}
+        for raw in lines[1:]:
+            line = raw.rstrip("\r")
+            name, sep, value = line.partition(":")
+            if not sep or not name or name != name.strip() or line[:1] in (" ", "\t"):
+                raise _BadRequest(400, f"malformed header {show(line)}")
+            headers.setdefault(name.lower(), []).append(value.strip())
+        if len(headers.get("host", [])) > 1:
+            raise _BadRequest(400, "more than one Host header")
+        if "transfer-encoding" in headers or any(
+            v != "0" for v in headers.get("content-length", [])
+        ):
+            raise _BadRequest(400, "request bodies are not accepted")
+        if not target.startswith("/"):
+            raise _BadRequest(400, f"request target must be a path, got {show(target)}")
+        path, _, query = target.partition("?")
+        return _Request(method, path, query, version, headers)
+
+    def _handle(self, head: bytes) -> tuple[bytes, bool]:
+        """(response bytes, keep the connection open)."""
+        try:
+            req = self._parse(head)
+        except _BadRequest as exc:
+            return _response(exc.code, {"error": str(exc)}, close=True), False
+        keep = not req.wants_close()
+        extra = "Connection: keep-alive\r\n" if keep and req.version == "HTTP/1.0" else ""
+        if req.method not in ("GET", "HEAD"):
+            extra += "Allow: GET, HEAD\r\n"
+            code, body = 405, {"error": f"method {show(req.method)} not allowed"}
+        else:
+            code, body, more = self._route(req)
+            extra += more
+        data = _response(code, body, head_only=req.method == "HEAD", close=not keep, extra=extra)
+        return data, keep
+
+    def _route(self, req: _Request) -> tuple[int, dict, str]:
+        """(code, body, extra header lines) for a GET or HEAD."""
+        if not local_host(req.header("host")):
+            return 403, {"error": "host not allowed"}, ""
+        path = req.path.rstrip("/") or "/"
+        try:
+            if path == "/health":
+                code, body = self.health()
+                return code, body, ""
+            if path not in ("/status", "/history"):
+                return 404, {"error": f"no such endpoint {show(path)}"}, ""
+            if not self._authorized(req):
+                return (
+                    401,
+                    {"error": "unauthorized"},
+                    'WWW-Authenticate: Bearer realm="go-trader"\r\n',
+                )
+            if path == "/status":
+                return 200, self.status(), ""
+            try:
+                fields = parse_qs(
+                    req.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS
+                )
+            except ValueError:
+                return 400, {"error": f"too many query parameters (at most {MAX_QUERY_FIELDS})"}, ""
+            query = {k: v[-1] for k, v in fields.items()}
+            try:
+                return 200, self.history(query), ""
+            except ValueError as exc:
+                return 400, {"error": one_line(str(exc))}, ""
+        except NotReady as exc:
+            return 503, exc.body(), "Retry-After: 1\r\n"
+        except Exception as exc:  # a view bug answers 500 and the server keeps going
+            return 500, {"error": exc_line(exc)}, ""
+
+    def _authorized(self, req: _Request) -> bool:
+        if self.token is None:
+            return True
+        got = (req.header("authorization") or "").encode("latin-1")
+        return _compare_digest(got, self._expected_auth)
+
+
+def _bounded_int(query: dict, key: str, default: int) -> int:
+    raw = query.get(key)
+    if raw in (None, ""):
+        return default
+    text = str(raw).strip()
+    if not _DIGITS.fullmatch(text) or int(text) > HISTORY_MAX_OFFSET:
+        raise ValueError(
+            f"{key} must be an integer from 0 to {HISTORY_MAX_OFFSET}, got {show(str(raw))}"
+        )
+    return int(text)
 
 
 def parse_history_query(query: dict) -> dict:
-    """Validate /history query params into keyword arguments for StateDB.trade_history."""
-    out: dict = {"strategy": query.get("strategy") or None, "symbol": query.get("symbol") or None}
-    for key, default in (("limit", 50), ("offset", 0)):
-        raw = query.get(key)
-        if raw in (None, ""):
-            out[key] = default
-            continue
-        try:
-            out[key] = int(raw)
-        except ValueError:
-            raise ValueError(f"{key} must be an integer, got '{raw}'") from None
-        if out[key] < 0:
-            raise ValueError(f"{key} must be >= 0")
-    out["limit"] = min(out["limit"], HISTORY_MAX_LIMIT)
-    return out
+    """Validate /history query params into keyword arguments for StateDB.trade_history.
+
+    limit and offset are whole numbers in 0..10**9 (SQLite overflows past 2**63, and no book has
+    a billion trades); limit is then capped at HISTORY_MAX_LIMIT. Bad values raise ValueError,
+    which the server answers with 400.
+    """
+    return {
+        "strategy": query.get("strategy") or None,
+        "symbol": query.get("symbol") or None,
+        "limit": min(_bounded_int(query, "limit", 50), HISTORY_MAX_LIMIT),
+        "offset": _bounded_int(query, "offset", 0),
+    }

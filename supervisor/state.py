@@ -32,9 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from supervisor.models import AppState, Position, RiskState, StrategyState, Trade
+from supervisor.models import AppState, Mark, Position, RiskState, StrategyState, Trade
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -119,8 +119,20 @@ trades = Table(
     Column("realized_pnl", Float, nullable=False, default=0.0),
     Column("details", Text, nullable=False, default=""),
     Column("cycle", Integer, nullable=False, default=0),
+    Column("mark_price", Float, nullable=False, default=0.0),  # v2
+    Column("bar_price", Float, nullable=False, default=0.0),  # v2
     Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
     Index("idx_trades_position", "strategy_id", "position_id"),
+)
+
+# v2: the cycle's marks with the time they were read, so a restart knows how old they are.
+marks = Table(
+    "marks",
+    metadata,
+    Column("platform", String, primary_key=True),
+    Column("symbol", String, primary_key=True),
+    Column("price", Float, nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 
@@ -128,12 +140,27 @@ class StateError(RuntimeError):
     """The DB cannot be used as it is (newer schema, unreadable file)."""
 
 
+_V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
+
+
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=[metadata.tables[name] for name in _V1_TABLES])
 
 
-# Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    """Marks persisted with their time; trades record both the mark and the bar close."""
+    # A fresh DB got today's trades table from _v1 (create_all); an old one lacks the columns.
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(trades)")}
+    for column in ("mark_price", "bar_price"):
+        if column not in have:
+            conn.exec_driver_sql(f"ALTER TABLE trades ADD COLUMN {column} FLOAT NOT NULL DEFAULT 0")
+    metadata.create_all(conn, tables=[marks])
+
+
+# Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
+# explicit transaction together with the version bump (see _engine), so a migration that fails
+# half-way leaves nothing behind: no stray tables, no half-added columns, the old version.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -142,12 +169,20 @@ def _engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+        # pysqlite opens transactions lazily and only before DML, so CREATE/ALTER would run
+        # outside any transaction; take transaction control away from it (autocommit at the
+        # driver) and emit BEGIN ourselves below, so DDL commits or rolls back with the rest.
+        dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=5000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=FULL")
         cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # pragma: no cover - trivial
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -177,17 +212,21 @@ class StateDB:
         return int(row[0]) if row else 0
 
     def _upgrade(self) -> None:
-        with self.engine.begin() as conn:
-            current = self._version(conn)
-            if current > SCHEMA_VERSION:
-                raise StateError(
-                    f"state DB {self.path} has schema version {current}, newer than this build "
-                    f"({SCHEMA_VERSION}); upgrade go-trader or point db_file elsewhere"
-                )
-            for version in range(current, SCHEMA_VERSION):
-                MIGRATIONS[version](conn)
+        """Bring the file to SCHEMA_VERSION, one transaction per step (a failed step rolls back
+        whole and leaves the DB at the previous version)."""
+        while True:
+            with self.engine.begin() as conn:
+                current = self._version(conn)
+                if current > SCHEMA_VERSION:
+                    raise StateError(
+                        f"state DB {self.path} has schema version {current}, newer than this "
+                        f"build ({SCHEMA_VERSION}); upgrade go-trader or point db_file elsewhere"
+                    )
+                if current == SCHEMA_VERSION:
+                    return
+                MIGRATIONS[current](conn)
                 conn.execute(delete(meta).where(meta.c.key == "schema_version"))
-                conn.execute(insert(meta).values(key="schema_version", value=str(version + 1)))
+                conn.execute(insert(meta).values(key="schema_version", value=str(current + 1)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -202,6 +241,8 @@ class StateDB:
                 state.last_cycle = row.last_cycle
             for r in conn.execute(select(strategies).order_by(strategies.c.id)):
                 state.strategies[r.id] = _strategy_from_row(r)
+            for m in conn.execute(select(marks)):
+                state.marks[(m.platform, m.symbol)] = Mark(price=m.price, at=m.at)
             for p in conn.execute(select(positions)):
                 strat = state.strategies.get(p.strategy_id)
                 if strat is not None:
@@ -248,6 +289,15 @@ class StateDB:
                 conn.execute(insert(positions), pos_rows)
         if new_trades:
             conn.execute(insert(trades), [_trade_row(t) for t in new_trades])
+        conn.execute(delete(marks))
+        if state.marks:
+            conn.execute(
+                insert(marks),
+                [
+                    {"platform": plat, "symbol": sym, "price": m.price, "at": m.at}
+                    for (plat, sym), m in state.marks.items()
+                ],
+            )
 
     def prune(self, keep_ids: Iterable[str]) -> list[str]:
         """Delete strategies (and their positions) that are no longer configured; keep trades."""
@@ -385,4 +435,6 @@ def _trade_row(t: Trade) -> dict:
         "realized_pnl": t.realized_pnl,
         "details": t.details,
         "cycle": t.cycle,
+        "mark_price": t.mark_price,
+        "bar_price": t.bar_price,
     }

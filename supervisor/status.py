@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import asdict
 
@@ -35,26 +36,31 @@ def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
     }
 
 
-def marks(app: AppState) -> dict[str, float]:
-    """Cycle prices, falling back to each strategy's last check price for its symbols."""
-    out = dict(app.prices)
-    for strat in app.strategies.values():
-        for sym in strat.positions:
-            if sym not in out and strat.last_price > 0:
-                out[sym] = strat.last_price
+def marks_view(app: AppState, now: float, max_age_s: float) -> dict[str, dict]:
+    """Every stored mark with its age, keyed ``platform:symbol``; ``fresh`` says whether risk
+    may use it (marks older than a few cycles are ignored by the breakers)."""
+    out = {}
+    for (platform, symbol), m in sorted(app.marks.items()):
+        age = max(now - m.at, 0.0)
+        out[f"{platform}:{symbol}"] = {
+            "price": m.price,
+            "at": m.at,
+            "age_s": round(age, 1),
+            "fresh": age <= max_age_s,
+        }
     return out
 
 
-def build_status(app: AppState) -> dict:
-    prices = marks(app)
-    views = {sid: strategy_view(s, prices) for sid, s in app.strategies.items()}
+def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
+    views = {sid: strategy_view(s, app.prices_for(s.platform)) for sid, s in app.strategies.items()}
     total_value = sum(v["portfolio_value"] for v in views.values())
     total_initial = sum(v["initial_capital"] for v in views.values())
     return {
         "cycle_count": app.cycle_count,
         "last_cycle": app.last_cycle,
         "cycle_in_progress": app.in_cycle,
-        "prices": prices,
+        "prices": app.prices,
+        "marks": marks_view(app, time.time(), mark_max_age_s),
         "strategies": views,
         "total_value": total_value,
         "total_pnl": total_value - total_initial,
@@ -62,9 +68,19 @@ def build_status(app: AppState) -> dict:
 
 
 def rss_mb() -> float:
-    import psutil
+    """This process's resident memory in MiB, read from /proc (psutil would add ~1 MiB itself).
 
-    return psutil.Process(os.getpid()).memory_info().rss / (1024 * 1024)
+    Without /proc (macOS, BSD) falls back to getrusage's peak RSS, the closest stdlib figure.
+    """
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            resident_pages = int(f.read().split()[1])
+        return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
 def health(

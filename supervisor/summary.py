@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from supervisor.config import Config
+from supervisor.cycle import CycleReport
 from supervisor.models import AppState
-
-if TYPE_CHECKING:
-    from supervisor.daemon import CycleReport
 
 
 def _money(x: float) -> str:
@@ -29,7 +25,7 @@ def format_summary(
     by_id = {o.id: o for o in report.outcomes}
     for sc in config.strategies:
         sid, strat = sc.id, app.strategies[sc.id]
-        value = strat.value(app.prices)
+        value = strat.value(app.prices_for(strat.platform))
         total_value += value
         total_initial += strat.initial_capital
         o = by_id.get(sid)

@@ -32,7 +32,7 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         {
             "GO_TRADER_MARKET_DATA": "simulated",
             "GO_TRADER_OHLCV_CACHE": str(tmp_path / "ohlcv.db"),
-            "FAKE_STATE_DIR": str(tmp_path),
+            "GO_TRADER_FAKE_STATE_DIR": str(tmp_path),
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -47,6 +47,7 @@ def fake_strategy(sid: str, behaviour: str, symbol: str = "BTC/USDT", **extra) -
         "id": sid,
         "type": "spot",
         "script": str(FAKE),
+        "allow_external_script": True,  # the fake lives in tests/, outside shared_scripts/
         "args": [behaviour, symbol, "1h"],
         "capital": 1000,
         "max_drawdown_pct": 99,

@@ -14,7 +14,7 @@ from supervisor.state import StateDB
 
 
 def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
     cfg = write_config(
         tmp_path, [fake_strategy("a", "flip", "AAA/USDT"), fake_strategy("b", "flip", "BBB/USDT")]
     )
@@ -44,6 +44,7 @@ def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):
     assert (tmp_path / "counter-AAA_USDT-1h").read_text() == "1"
 
     failing["on"] = False
+    sup.retry_save_at = 0.0  # the save back-off has passed
     third = sup.run_cycle(sup.config.strategies)  # saves cycle 1 first, then trades again
     assert len(third.trades) == 2 and all(t.is_close for t in third.trades)
     assert sup.app.unsaved_trades == [] and sup.health_view()[0] == 200
@@ -72,7 +73,7 @@ def test_unwritable_db_path_is_a_one_line_config_error(tmp_path):
 
 
 def test_malformed_results_cost_only_their_strategy(tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
     strategies = [
         fake_strategy("good", "buy", "AAA/USDT"),
         fake_strategy("ind", "badindicators", "BBB/USDT"),
@@ -99,7 +100,7 @@ def test_malformed_results_cost_only_their_strategy(tmp_path, monkeypatch):
 
 
 def test_once_with_failing_save_exits_1_and_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
     cfg = write_config(tmp_path, [fake_strategy("a", "buy")])
     out = io.StringIO()
     sup = Supervisor(load_config(cfg), once=True, out=out)

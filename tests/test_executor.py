@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -13,7 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from supervisor.executor import SHUTTING_DOWN, Executor, Job
+from supervisor.executor import SHUTTING_DOWN, Executor, Job, child_env, decode_stream
+
+REPO = Path(__file__).resolve().parents[1]
 
 SCRIPTS = {
     # Echoes its argv/stdin/env; supports neither --batch nor anything else.
@@ -133,6 +139,67 @@ SCRIPTS = {
             sys.exit(1)
         print(json.dumps({"symbol": sys.argv[1]}))
     """,
+    # A real worker built on shared_tools.worker (per-job timeout, streamed --batch, probe).
+    "contract.py": """
+        import os, sys, time
+        sys.path.insert(0, @REPO@)
+        from shared_tools.worker import ContractParser, UsageError, run_worker
+        with open(os.path.join(os.path.dirname(__file__), "spawns.log"), "a") as f:
+            f.write(" ".join(sys.argv[1:]) + "\\n")
+        p = ContractParser(prog="contract.py")
+        p.add_argument("what", nargs="?")  # optional, so that a bare --batch parses
+        def validate(ns):
+            if not ns.what:
+                raise UsageError("the following arguments are required: what")
+        def handle(ns, _stdin):
+            if ns.what == "hang":
+                time.sleep(1000)
+            if ns.what == "noisy":
+                print("a stray print")
+            return {"what": ns.what}
+        def prepare(ns):
+            if ns.what == "bad":
+                raise ValueError("unknown thing 'bad'")
+        sys.exit(run_worker(p, handle, validate=validate, prepare=prepare))
+    """,
+    # Streams two results of its batch, then hangs; single runs answer at once.
+    "stream.py": """
+        import json, os, sys, time
+        with open(os.path.join(os.path.dirname(__file__), "spawns.log"), "a") as f:
+            f.write(" ".join(sys.argv[1:]) + "\\n")
+        if sys.argv[1:] != ["--batch"]:
+            print(json.dumps({"n": sys.argv[1]}))
+            sys.exit(0)
+        json.load(sys.stdin)
+        sys.stdout.write('[{"n": "0"}, {"n": "1"}')
+        sys.stdout.flush()
+        time.sleep(1000)
+    """,
+    # Its batch mode takes a while and then crashes; single runs hang.
+    "slowcrash.py": """
+        import sys, time
+        if sys.argv[1:] == ["--batch"]:
+            time.sleep(2.5)
+            sys.exit(1)
+        time.sleep(1000)
+    """,
+    "dirty.py": """
+        import sys
+        sys.stderr.write("warming up\\n\\x00\\x1b[31mred alert\\x1b[0m\\x07 here\\x1b]0;title\\x07\\n")
+        sys.exit(3)
+    """,
+    "env.py": """
+        import json, os
+        print(json.dumps(dict(os.environ)))
+    """,
+    # Writes its own pid, then hangs (no grandchild): for the parent-death test.
+    "selfpid.py": """
+        import os, sys, time
+        with open(sys.argv[1] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        time.sleep(1000)
+    """,
     # Side-effect worker: announces start, takes a while, then confirms.
     "side.py": """
         import json, sys, time
@@ -146,7 +213,8 @@ SCRIPTS = {
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     for name, body in SCRIPTS.items():
-        (tmp_path / name).write_text(textwrap.dedent(body).lstrip())
+        body = textwrap.dedent(body).lstrip().replace("@REPO@", repr(str(REPO)))
+        (tmp_path / name).write_text(body)
     return tmp_path
 
 
@@ -268,7 +336,7 @@ def test_grandchild_holding_stdout_does_not_stall_and_is_reaped(root: Path, tmp_
 
 def test_mixed_run_isolates_failures(root: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "gc.pid"
-    ex = Executor(root, timeout_s=1.5, max_concurrent=6, batching=False)
+    ex = Executor(root, timeout_s=4, max_concurrent=6, batching=False)
     jobs = [
         Job("hang", "hang.py", (str(pidfile),)),
         Job("good1", "ok.py", ("a",)),
@@ -281,7 +349,7 @@ def test_mixed_run_isolates_failures(root: Path, tmp_path: Path) -> None:
     assert list(results) == [j.key for j in jobs]
     for key, arg in (("good1", "a"), ("good2", "b"), ("good3", "c")):
         assert results[key].ok and results[key].data["args"] == [arg]
-    assert results["hang"].error == "timed out after 1.5s"
+    assert results["hang"].error == "timed out after 4s"
     assert results["garbage"].error is not None
     assert results["garbage"].error.startswith("unparsable output:")
     assert results["exit3"].error == "exit 3: RuntimeError: disk on fire"
@@ -322,9 +390,10 @@ def test_concurrency_bound(root: Path, tmp_path: Path) -> None:
 def test_waiting_for_a_slot_does_not_count_against_timeout(root: Path, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    ex = Executor(root, max_concurrent=1, batching=False, timeout_s=1.2)
-    results = ex.run([Job(f"j{i}", "conc.py", (str(marks), "0.5")) for i in range(3)])
-    assert {k: r.error for k, r in results.items()} == {"j0": None, "j1": None, "j2": None}
+    # 4 x 1 s on one slot is 4 s, well past the 2.5 s timeout; each job alone is far inside it.
+    ex = Executor(root, max_concurrent=1, batching=False, timeout_s=2.5)
+    results = ex.run([Job(f"j{i}", "conc.py", (str(marks), "1.0")) for i in range(4)])
+    assert {k: r.error for k, r in results.items()} == {f"j{i}": None for i in range(4)}
 
 
 # --------------------------------------------------------------------------- batching
@@ -351,7 +420,7 @@ def test_batch_uses_one_process_and_keeps_order(root: Path) -> None:
 
 
 def test_batch_chunks_and_lone_jobs_run_singly(root: Path) -> None:
-    ex = Executor(root, max_batch_size=2)
+    ex = Executor(root, max_concurrent=3)  # 5 jobs on 3 slots: batches of 2 and 2, one single
     jobs = [Job(f"k{i}", "batchy.py", (f"S{i}",)) for i in range(5)]
     jobs.append(Job("other", "ok.py", ("x",)))  # only job of its script: single
     jobs.append(Job("live", "batchy.py", ("LIVE",), side_effect=True))  # never batched
@@ -407,7 +476,9 @@ def test_batch_deadline_scales_with_its_size(root: Path) -> None:
     results = ex.run([Job(f"k{i}", "slowbatch.py", (f"S{i}",)) for i in range(4)])  # ~1.6 s
     assert all(r.ok and r.batched for r in results.values())
     assert spawn_lines(root) == ["--batch"] and ex.stats.batch_fallbacks == 0
-    assert ex.batch_deadline(4) == 3.0 and ex.batch_deadline(1) == 1.0
+    assert ex.batch_deadline(4) == 6.0 and ex.batch_deadline(1) == 3.0  # n x timeout + 2 s
+    assert ex.run_deadline(4) == 4.0 and ex.run_deadline(1) == 2.0
+    assert Executor(root, max_concurrent=2, timeout_s=5).run_deadline(4) == 10.0
 
 
 def test_batching_off_spawns_one_process_per_job(root: Path) -> None:
@@ -511,7 +582,7 @@ def test_drain_kills_side_effect_at_cap(root: Path, tmp_path: Path) -> None:
 def test_without_pidfd(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The polling path used where os.pidfd_open is missing (macOS, old kernels)."""
     monkeypatch.delattr(os, "pidfd_open", raising=False)
-    ex = Executor(root, timeout_s=1.5, max_concurrent=4, batching=False)
+    ex = Executor(root, timeout_s=4, max_concurrent=4, batching=False)
     results = ex.run(
         [
             Job("ok", "ok.py", ("a",)),
@@ -521,7 +592,235 @@ def test_without_pidfd(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ]
     )
     assert results["ok"].ok and results["leave"].ok
-    assert results["hang"].error == "timed out after 1.5s"
+    assert results["hang"].error == "timed out after 4s"
     assert results["big"].error == "output exceeded 1048576 bytes"
     assert_dead(int((tmp_path / "leave.pid").read_text()))
     assert_dead(int((tmp_path / "hang.pid").read_text()))
+
+
+# --------------------------------------------------------------------------- deadlines (12b, 15)
+
+
+def test_one_hung_job_in_a_batch_costs_only_itself(root: Path) -> None:
+    """The worker enforces the per-job timeout, so the batch answers the others itself."""
+    ex = Executor(root, max_concurrent=1, timeout_s=2)
+    jobs = [Job(f"k{i}", "contract.py", (what,)) for i, what in enumerate(["a", "hang", "b", "c"])]
+    started = time.monotonic()
+    results = ex.run(jobs)
+    assert results["k1"].error == "timed out after 2s"
+    assert [results[k].data for k in ("k0", "k2", "k3")] == [{"what": w} for w in "abc"]
+    assert all(r.batched for r in results.values())
+    assert spawn_lines(root) == ["--batch"] and ex.stats.batch_fallbacks == 0
+    assert time.monotonic() - started < 3 * 2  # one job's timeout, not a batch's + singles
+
+
+def test_hung_batches_are_not_rerun_and_keep_the_run_deadline(root: Path) -> None:
+    """4 hung jobs on 2 slots: two batches, no singles after them, done by the deadline."""
+    ex = Executor(root, max_concurrent=2, timeout_s=1.5)
+    started = time.monotonic()
+    results = ex.run([Job(f"h{i}", "contract.py", ("hang",)) for i in range(4)])
+    elapsed = time.monotonic() - started
+    allowed = {"timed out after 1.5s", "cycle deadline of 3s passed"}
+    assert {r.error for r in results.values()} <= allowed, results
+    assert spawn_lines(root) == ["--batch", "--batch"]
+    assert ex.stats.batch_fallbacks == 0
+    assert elapsed < 3 * ex.run_deadline(4)
+
+
+def test_killed_batch_keeps_its_streamed_results(root: Path) -> None:
+    ex = Executor(root, max_concurrent=1, timeout_s=1.5)
+    results = ex.run([Job(f"k{i}", "stream.py", (str(i),)) for i in range(3)])
+    assert results["k0"].data == {"n": "0"} and results["k1"].data == {"n": "1"}
+    assert results["k0"].ok and results["k0"].batched
+    assert results["k2"].error == "cycle deadline of 4.5s passed"  # 1.5 s x max(2, 3 jobs)
+    assert spawn_lines(root) == ["--batch"]  # the unfinished job is not re-run
+
+
+def test_killed_batch_names_its_own_limit(root: Path) -> None:
+    ex = Executor(root, max_concurrent=1, timeout_s=0.5)
+    results = ex.run([Job(f"k{i}", "stream.py", (str(i),)) for i in range(3)], deadline_s=60)
+    assert [results[k].ok for k in ("k0", "k1")] == [True, True]
+    assert results["k2"].error == "timed out after 3.5s in a batch of 3 jobs"  # 3 x 0.5 + 2
+
+
+def test_deadline_override_bounds_waiting_and_running(root: Path, tmp_path: Path) -> None:
+    ex = Executor(root, max_concurrent=2, timeout_s=60, batching=False)
+    pids = [tmp_path / f"gc{i}.pid" for i in range(4)]
+    started = time.monotonic()
+    results = ex.run(
+        [Job(f"h{i}", "hang.py", (str(p),)) for i, p in enumerate(pids)], deadline_s=1.5
+    )
+    assert time.monotonic() - started < 3 * 1.5
+    assert {r.error for r in results.values()} == {"cycle deadline of 1.5s passed"}
+    assert ex.stats.spawned == 2  # the other two never got a slot in time
+    for pid in pids:
+        if pid.exists():
+            assert_dead(int(pid.read_text()))
+
+
+def test_fallback_after_a_failed_batch_stays_within_the_deadline(root: Path) -> None:
+    """The batch crashes after 2.5 s of a 4 s budget; its singles only get what is left."""
+    ex = Executor(root, max_concurrent=1, timeout_s=2)
+    started = time.monotonic()
+    results = ex.run([Job("a", "slowcrash.py", ("A",)), Job("b", "slowcrash.py", ("B",))])
+    assert {r.error for r in results.values()} == {"cycle deadline of 4s passed"}
+    assert time.monotonic() - started < 3 * 4
+
+
+def test_batches_are_sized_by_slots_not_capped(root: Path) -> None:
+    ex = Executor(root, max_concurrent=2)
+    results = ex.run([Job(f"k{i}", "batchy.py", (f"S{i}",)) for i in range(60)])
+    assert all(r.ok and r.batched for r in results.values())
+    assert spawn_lines(root) == ["--batch", "--batch"]  # 30 + 30, not 25 + 25 + 10
+
+
+def test_decode_stream_recovers_the_finished_prefix() -> None:
+    assert decode_stream(b'[{"a": 1}, {"b": 2}]\n') == ([{"a": 1}, {"b": 2}], True)
+    assert decode_stream(b"[]") == ([], True)
+    assert decode_stream(b'[{"a": 1}, {"b": 2}') == ([{"a": 1}, {"b": 2}], False)
+    assert decode_stream(b'[{"a": 1}, {"b": ') == ([{"a": 1}], False)
+    assert decode_stream(b'[{"a": 1}] trailing') == ([{"a": 1}], False)
+    assert decode_stream(b"<html>") == ([], False)
+    assert decode_stream(b"") == ([], False)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def run_contract(
+    root: Path, args: list[str], jobs: list, **env: str
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(root / "contract.py"), *args],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(env),
+    )
+
+
+def test_worker_batch_times_out_each_job_and_goes_on(root: Path) -> None:
+    jobs = [{"args": ["a"]}, {"args": ["hang"]}, {"args": ["noisy"]}]
+    proc = run_contract(root, ["--batch"], jobs, GO_TRADER_JOB_TIMEOUT="0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [
+        {"what": "a"},
+        {"error": "timed out after 0.5s"},
+        {"what": "noisy"},
+    ]
+    assert "a stray print" in proc.stderr  # moved off stdout, the array stays intact
+
+
+def test_worker_batch_streams_each_result_as_it_finishes(root: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "contract.py"), "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=child_env(),
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps([{"args": ["a"]}, {"args": ["hang"]}]).encode())
+        proc.stdin.close()
+        seen = b""
+        end = time.monotonic() + 30
+        while b'{"what": "a"}' not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        assert seen == b'[{"what": "a"}'  # written while the second job still runs
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_worker_batch_probe_only_answers_per_job(root: Path) -> None:
+    jobs = [
+        {"args": ["a"]},
+        {"args": ["bad"]},
+        {"args": ["a", "--bogus"]},
+        {"args": ["a", "--probe-only"]},
+        {"args": []},
+    ]
+    proc = run_contract(root, ["--batch", "--probe-only"], jobs)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [
+        {"ok": True},
+        {"error": "unknown thing 'bad'"},
+        {"error": "unrecognized arguments: --bogus"},
+        {"error": "--batch/--probe-only are not allowed inside a batch job"},
+        {"error": "the following arguments are required: what"},
+    ]
+    assert "usage:" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- hygiene (2, 3, 13)
+
+
+def test_stderr_is_cleaned_of_control_characters(root: Path) -> None:
+    res = Executor(root).run_one(Job("s", "dirty.py"))
+    assert res.error == "exit 3: red alert here"
+    assert res.stderr_tail.startswith("warming up\n")
+    assert not any(c in res.stderr_tail for c in "\x00\x1b\x07")
+
+
+def test_workers_get_an_allowlisted_environment(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("STATUS_AUTH_TOKEN", "DISCORD_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "FOO_RANDOM"):
+        monkeypatch.setenv(name, "secret")
+    monkeypatch.setenv("GO_TRADER_X", "1")
+    monkeypatch.setenv("BINANCEUS_API_KEY", "k")
+    monkeypatch.setenv("LC_TIME", "C")
+    ex = Executor(root, env={"OVERLAY": "yes", "TELEGRAM_CHAT_ID": "x"})
+    env = ex.run_one(Job("e", "env.py")).data
+    assert isinstance(env, dict)
+    for name in ("STATUS_AUTH_TOKEN", "DISCORD_BOT_TOKEN", "TELEGRAM_BOT_TOKEN", "FOO_RANDOM"):
+        assert name not in env
+    assert "TELEGRAM_CHAT_ID" not in env  # not even through the overlay
+    assert env["GO_TRADER_X"] == "1" and env["PATH"] == os.environ["PATH"]
+    assert env["BINANCEUS_API_KEY"] == "k" and env["LC_TIME"] == "C"
+    assert env["OVERLAY"] == "yes"
+    batched = ex.run([Job("a", "env.py"), Job("b", "env.py")])  # batches get the same rule
+    assert "STATUS_AUTH_TOKEN" not in json.dumps([r.data for r in batched.values()])
+
+
+def test_child_env_rule() -> None:
+    base = {"PATH": "/bin", "https_proxy": "p", "OKX_SECRET": "s", "DISCORD_WEBHOOK": "w"}
+    assert child_env({"GO_TRADER_MARKET_DATA": "simulated"}, base) == {
+        "PATH": "/bin",
+        "https_proxy": "p",
+        "OKX_SECRET": "s",
+        "GO_TRADER_MARKET_DATA": "simulated",
+    }
+
+
+HARNESS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from supervisor.executor import Executor, Job
+Executor(sys.argv[2], timeout_s=120).run([Job("h", "selfpid.py", (sys.argv[3],))])
+"""
+
+
+def test_workers_die_with_the_supervisor(root: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "worker.pid"
+    harness = subprocess.Popen([sys.executable, "-c", HARNESS, str(REPO), str(root), str(pidfile)])
+    worker = None
+    try:
+        wait_for_file(pidfile, within_s=30)
+        worker = int(pidfile.read_text())
+        assert psutil.pid_exists(worker)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+        assert_dead(worker, within_s=5)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+        if worker is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)

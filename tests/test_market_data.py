@@ -1,4 +1,4 @@
-"""shared_tools.market_data: the simulated market, the clock, replay files, real ccxt via a fake
+"""shared_tools.market: the simulated market, the clock, replay files, real ccxt via a fake
 venue on 127.0.0.1, and the OHLCV cache. Offline: loopback sockets and tmp dirs only."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared_tools import market_data as md
+from shared_tools import market as md
+from shared_tools.market import ohlcv
 from shared_tools.market import simulated as sim
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +67,7 @@ def assert_ohlc_sane(df: pd.DataFrame) -> None:
 
 SUBPROCESS_SNIPPET = """
 import sys
-from shared_tools import market_data as md
+from shared_tools import market as md
 df = md.fetch_ohlcv("ETH/USDT", "15m", 200)
 p = md.fetch_prices(["ETH/USDT", "SOL/USDT"])
 sys.stdout.write(df.to_json(orient="split", double_precision=15) + "\\n" + repr(p) + "\\n")
@@ -227,7 +229,9 @@ def test_simulated_price_is_the_path_at_now():
     on_minute = T0 + timedelta(minutes=3)
     p = md.fetch_prices(["BTC/USDT", "ETH/USDT"], source="simulated", now=on_minute)
     assert set(p) == {"BTC/USDT", "ETH/USDT"}
-    assert p["BTC/USDT"] == sim_fetch("BTC/USDT", "1m", 1, now=on_minute)["close"].iloc[-1]
+    # the scalar path (no numpy) and the vectorised candles agree to float rounding
+    close = sim_fetch("BTC/USDT", "1m", 1, now=on_minute)["close"].iloc[-1]
+    assert p["BTC/USDT"] == pytest.approx(close, rel=1e-12)
     one_second_later = md.fetch_prices(
         ["BTC/USDT"], source="simulated", now=on_minute + timedelta(seconds=1)
     )
@@ -501,7 +505,11 @@ EXCHANGE_INFO = {
     "serverTime": 0,
     "rateLimits": [],
     "exchangeFilters": [],
-    "symbols": [_market("BTCUSDT", "BTC", "USDT"), _market("ETHUSDT", "ETH", "USDT")],
+    "symbols": [
+        _market("BTCUSDT", "BTC", "USDT"),
+        _market("ETHUSDT", "ETH", "USDT"),
+        _market("SOLUSDT", "SOL", "USDT"),  # listed, but its ticker fails when made ``broken``
+    ],
 }
 
 
@@ -510,6 +518,7 @@ class FakeVenue:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.broken: set[str] = set()  # venue ids whose ticker requests fail (halted market)
         venue = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -559,13 +568,15 @@ class FakeVenue:
             wanted = json.loads(q["symbols"]) if "symbols" in q else [q.get("symbol")]
             if any(s not in known for s in wanted):
                 return 400, {"code": -1121, "msg": "Invalid symbol."}
+            if self.broken.intersection(wanted):
+                return 400, {"code": -1013, "msg": "Market is closed."}
             tickers = [self.ticker(s) for s in wanted]
             return 200, tickers if "symbols" in q else tickers[0]
         return 404, {"code": -1, "msg": f"fake venue has no {path}"}
 
     @staticmethod
     def ticker(symbol: str) -> dict:
-        last = "65000.5" if symbol == "BTCUSDT" else "3100.25"
+        last = {"BTCUSDT": "65000.5", "ETHUSDT": "3100.25"}.get(symbol, "150.75")
         return {
             "symbol": symbol,
             "priceChange": "0",
@@ -660,6 +671,52 @@ def test_exchange_prices_and_bad_symbols(venue):
         md.fetch_prices(["NOPE/USDT"])
 
 
+def test_exchange_prices_partial_when_one_symbol_errors(venue):
+    venue.broken.add("SOLUSDT")  # listed, but the venue refuses its ticker
+    symbols = ["BTC/USDT", "SOL/USDT", "ETH/USDT", "NOPE/USDT"]
+    prices, missing = md.fetch_prices_partial(symbols)
+    assert prices == {"BTC/USDT": 65000.5, "ETH/USDT": 3100.25}
+    assert set(missing) == {"SOL/USDT", "NOPE/USDT"}
+    for sym, err in missing.items():
+        assert err.venue == "binanceus" and sym in str(err) and "\n" not in str(err)
+    with pytest.raises(md.MarketDataError, match="SOL/USDT"):  # all-or-nothing form
+        md.fetch_prices(["BTC/USDT", "SOL/USDT"])
+    venue.broken.clear()
+    md.clear_memo()
+    assert md.fetch_prices_partial(["SOL/USDT"]) == ({"SOL/USDT": 150.75}, {})
+
+
+def run_check_price(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GO_TRADER_")}
+    full.update(GO_TRADER_OHLCV_CACHE=os.environ["GO_TRADER_OHLCV_CACHE"], **env)
+    return subprocess.run(
+        [sys.executable, str(REPO / "shared_scripts" / "check_price.py"), *args],
+        cwd=REPO,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_price_marks_what_the_venue_can_quote(venue):
+    """One unreadable symbol must not blank the marks of the whole platform."""
+    venue.broken.add("SOLUSDT")
+    proc = run_check_price(
+        ["BTC/USDT", "SOL/USDT", "ETH/USDT", "NOPE/USDT"], GO_TRADER_EXCHANGE_URL=venue.url
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == {"BTC/USDT": 65000.5, "ETH/USDT": 3100.25}
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SOL/USDT" in lines[0] and "NOPE/USDT" in lines[0]
+    assert "BTC/USDT" not in lines[0]
+
+    proc = run_check_price(["SOL/USDT", "NOPE/USDT"], GO_TRADER_EXCHANGE_URL=venue.url)
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert list(doc) == ["error"] and "SOL/USDT" in doc["error"] and "NOPE/USDT" in doc["error"]
+
+
 def test_unknown_venue():
     with pytest.raises(md.MarketDataError) as info:
         md.fetch_ohlcv("BTC/USDT", "1h", 5, venue="nosuchvenue")
@@ -689,7 +746,7 @@ class CountingVenue:
 
 def test_cache_asks_only_for_missing_bars(monkeypatch):
     fake = CountingVenue()
-    monkeypatch.setattr(md, "_fetch_from_venue", fake)
+    monkeypatch.setattr(ohlcv, "_fetch_from_venue", fake)
     t0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
     end0 = int(datetime(2024, 5, 1, 11, tzinfo=UTC).timestamp() * 1000)  # last closed bar
 
@@ -724,7 +781,7 @@ def test_cache_asks_only_for_missing_bars(monkeypatch):
 
 def test_cache_never_stores_the_bar_in_progress(monkeypatch):
     fake = CountingVenue()
-    monkeypatch.setattr(md, "_fetch_from_venue", fake)
+    monkeypatch.setattr(ohlcv, "_fetch_from_venue", fake)
     # a clock ahead of the venue: the venue also hands out the bar in progress
     df = md.fetch_ohlcv("BTC/USDT", "1m", 5, now=datetime.now(UTC) + timedelta(minutes=3))
     assert df.index[-1] + timedelta(minutes=1) <= datetime.now(UTC)
@@ -739,7 +796,7 @@ def test_venue_rows_with_gaps_and_threads(monkeypatch, capsys):
         rows[-1] = rows[-1][:5] + [None]  # venues without volume for an empty bar
         return rows
 
-    monkeypatch.setattr(md, "_fetch_from_venue", holey)
+    monkeypatch.setattr(ohlcv, "_fetch_from_venue", holey)
     results = []
 
     def job(symbol):
@@ -761,7 +818,7 @@ def test_unusable_cache_degrades_to_direct_fetches(monkeypatch, tmp_path, capsys
     blocker.write_text("x")
     monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(blocker / "cache.db"))
     fake = CountingVenue()
-    monkeypatch.setattr(md, "_fetch_from_venue", fake)
+    monkeypatch.setattr(ohlcv, "_fetch_from_venue", fake)
     t0 = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
     df = md.fetch_ohlcv("BTC/USDT", "1h", 24, now=t0)
     assert len(df) == 24
@@ -801,7 +858,7 @@ def test_replay_rows_of_the_wrong_width_are_refused(tmp_path):
 
 def test_exchange_bar_counts_as_closed_only_after_settling(monkeypatch):
     fake = CountingVenue()
-    monkeypatch.setattr(md, "_fetch_from_venue", fake)
+    monkeypatch.setattr(ohlcv, "_fetch_from_venue", fake)
     just_closed = datetime(2024, 5, 1, 12, 0, 2, tzinfo=UTC)  # 2 s after the 11:00 bar closed
     df = md.fetch_ohlcv("BTC/USDT", "1h", 10, now=just_closed)
     assert df.index[-1] == pd.Timestamp("2024-05-01T10:00:00Z")
@@ -818,3 +875,67 @@ def test_concurrent_writers_never_shrink_coverage(tmp_path):
     db.store("binanceus", "BTC/USDT", "1h", wide, (0, 299 * H), H)
     db.store("binanceus", "BTC/USDT", "1h", wide[-5:], (295 * H, 299 * H), H)  # stale writer
     assert db.coverage("binanceus", "BTC/USDT", "1h") == (0, 299 * H)
+
+
+ROW = st.tuples(
+    st.integers(min_value=0, max_value=12),  # bar number (repeats are common: last one wins)
+    st.sampled_from(["ok", "ok", "ok", "ok", "nan-close", "none-volume"]),
+    st.floats(min_value=1.0, max_value=1e6, allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(ROW, max_size=30),
+    fmt=st.sampled_from(["json-ms", "json-s", "csv-ms", "csv-s", "csv-iso"]),
+    timeframe=st.sampled_from(["1m", "1h", "1d"]),
+    at_bar=st.floats(min_value=-1.0, max_value=16.0),
+)
+def test_replay_price_reader_agrees_with_the_candle_reader(tmp_path, rows, fmt, timeframe, at_bar):
+    """check_price reads replay files without pandas; it must pick the candles' last close."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # one folder per example
+    step = md.timeframe_seconds(timeframe) * 1000
+    table = []
+    for bar, kind, close in rows:
+        ms = R0 + bar * step
+        volume = None if kind == "none-volume" else 5.0
+        table.append([ms, close * 0.99, close * 1.01, close * 0.98, close, volume])
+        if kind == "nan-close":
+            table[-1][4] = None  # a missing close drops the row
+    seconds = fmt.endswith("-s")
+    if fmt.startswith("json"):
+        body = [[r[0] / 1000 if seconds else r[0], *r[1:]] for r in table]
+        (folder / f"BTC_USDT-{timeframe}.json").write_text(json.dumps(body))
+    else:
+        lines = ["timestamp,open,high,low,close,volume"]
+        for r in table:
+            if fmt == "csv-iso":
+                ts = pd.Timestamp(r[0], unit="ms", tz="UTC").isoformat()
+            else:
+                ts = str(r[0] // 1000 if seconds else r[0])
+            lines.append(",".join([ts, *("" if x is None else repr(x) for x in r[1:])]))
+        (folder / f"BTC_USDT-{timeframe}.csv").write_text("\n".join(lines) + "\n")
+    now = datetime.fromtimestamp((R0 + at_bar * step) / 1000, tz=UTC)
+    src = f"replay:{folder}"
+    try:
+        expected = md.fetch_ohlcv("BTC/USDT", timeframe, 1000, source=src, now=now)["close"]
+    except md.MarketDataError:
+        expected = None
+    prices, missing = md.fetch_prices_partial(["BTC/USDT"], source=src, now=now)
+    if expected is None:
+        assert prices == {} and "BTC/USDT" in missing
+    else:
+        assert prices == {"BTC/USDT": pytest.approx(expected.iloc[-1], rel=1e-12)}
+
+
+@settings(max_examples=80, deadline=None)
+@given(symbol=SYMBOLS, minute=st.integers(min_value=24_000_000, max_value=35_000_000))
+def test_simulated_scalar_price_tracks_the_candles(symbol, minute):
+    """The price path evaluates the model in plain Python (no numpy): same market, to rounding."""
+    now = datetime.fromtimestamp(minute * 60, tz=UTC)
+    close = md.fetch_ohlcv(symbol, "1m", 1, source="simulated", now=now)["close"].iloc[-1]
+    assert md.fetch_prices([symbol], source="simulated", now=now)[symbol] == pytest.approx(
+        close, rel=1e-12
+    )

@@ -160,3 +160,34 @@ def test_breaker_disabled_still_tracks_drawdown():
         s, _sc(circuit_breaker=False), {"BTC/USDT": 50.0}, datetime(2025, 1, 1, tzinfo=UTC), 1
     )
     assert reason == "" and s.positions and s.risk.current_drawdown_pct > 40
+
+
+def test_nan_and_inf_prices_book_nothing():
+    for bad in (float("nan"), float("inf"), -1.0, 0.0):
+        s = _strat()
+        assert apply_spot_signal(s, "BTC/USDT", 1, bad, "t", fee_rate=FEE) == ([], "no valid price")
+        assert s.cash == 1000.0 and not s.positions
+    s = _strat()
+    apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
+    for bad in (float("nan"), float("inf")):
+        trades, _ = apply_spot_signal(s, "BTC/USDT", -1, bad, "t", fee_rate=FEE)
+        assert trades == [] and s.positions
+
+
+def test_a_price_that_makes_an_infinite_quantity_is_refused():
+    s = _strat()
+    trades, action = apply_spot_signal(s, "BTC/USDT", 1, 5e-324, "t", fee_rate=FEE)
+    assert trades == [] and "refused" in action and s.cash == 1000.0
+
+
+def test_a_partial_close_that_would_leave_dust_closes_everything():
+    s = _strat(capital=10.0)
+    apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
+    # 95% of a ~$10 position leaves ~$0.50: below the $1 venue minimum, so all of it goes
+    trades, _ = apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.95)
+    assert len(trades) == 1 and not s.positions
+    assert math.isclose(s.cash + 0.0, 10.0 + trades[0].realized_pnl, rel_tol=1e-12)
+    s = _strat(capital=1000.0)
+    apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
+    apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.5)
+    assert s.positions  # half of $1000 is no dust

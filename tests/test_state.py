@@ -87,3 +87,52 @@ def test_failed_save_leaves_last_cycle_intact(tmp_path):
     assert loaded.cycle_count == 3
     assert loaded.strategies["a"].positions == {}
     assert db.trade_history()[1] == 0
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path, monkeypatch):
+    from supervisor import state as state_mod
+
+    path = tmp_path / "s.db"
+
+    def broken(conn):
+        conn.exec_driver_sql("CREATE TABLE half_done (x INTEGER)")
+        conn.exec_driver_sql("ALTER TABLE trades ADD COLUMN also_half FLOAT")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(state_mod, "MIGRATIONS", [state_mod.MIGRATIONS[0], broken])
+    with pytest.raises(RuntimeError, match="migration bug"):
+        StateDB(path)
+    con = sqlite3.connect(path)
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = {r[1] for r in con.execute("PRAGMA table_info(trades)")}
+    version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    con.close()
+    assert "half_done" not in tables and "also_half" not in columns
+    assert version == "1"  # step 1 committed on its own; step 2 rolled back whole
+    monkeypatch.undo()
+    assert StateDB(path).schema_version() == SCHEMA_VERSION
+
+
+def test_a_version_1_db_upgrades_and_keeps_its_trades(tmp_path):
+    path = tmp_path / "v1.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE trades (rowid INTEGER PRIMARY KEY, strategy_id VARCHAR NOT NULL,
+            timestamp VARCHAR NOT NULL, symbol VARCHAR NOT NULL, position_id VARCHAR NOT NULL,
+            side VARCHAR NOT NULL, quantity FLOAT NOT NULL, price FLOAT NOT NULL,
+            value FLOAT NOT NULL, fee FLOAT NOT NULL, trade_type VARCHAR NOT NULL,
+            is_close BOOLEAN NOT NULL, realized_pnl FLOAT NOT NULL, details TEXT NOT NULL,
+            cycle INTEGER NOT NULL);
+        INSERT INTO trades VALUES (1, 'a', 't', 'BTC/USDT', 'p', 'buy', 1, 100, 100, 0.1,
+            'spot', 0, 0, '', 1);
+        """
+    )
+    con.commit()
+    con.close()
+    db = StateDB(path)
+    assert db.schema_version() == SCHEMA_VERSION
+    rows, total = db.trade_history()
+    assert total == 1 and rows[0]["mark_price"] == 0.0 and rows[0]["bar_price"] == 0.0

@@ -387,3 +387,58 @@ def test_volume_weighted_hand_example() -> None:
         [],
         [6],
     )
+
+
+# ------------------------------------------------------------ signal report
+
+
+def test_regime_label_is_computed_once_per_frame(monkeypatch) -> None:
+    """A batch of strategies on one symbol and bar pays for the ADX regime once."""
+    from shared_strategies import signal_report
+    from shared_tools import indicators
+
+    signal_report.clear_memo()
+    calls: list[int] = []
+    real_adx = indicators.adx
+
+    def counting_adx(df, period=14):
+        calls.append(len(df))
+        return real_adx(df, period)
+
+    monkeypatch.setattr(indicators, "adx", counting_adx)
+    market = trending_and_ranging()
+    df = market.iloc[:300]
+    first = signal_report.regime_label(df)
+    assert first in ("ranging", "trending_up", "trending_down") and calls == [300]
+    for name in ("sma_crossover", "rsi", "macd"):  # what a --batch does with a fresh copy
+        out = signal_report.evaluate_last_bar(name, df.copy())
+        assert out["regime"] == first
+    assert calls == [300]
+
+    later = market.iloc[1:301]  # the next closed bar
+    signal_report.regime_label(later)
+    assert len(calls) == 2
+    signal_report.regime_label(market.iloc[:300].iloc[-200:])  # same last bar, other limit
+    assert len(calls) == 3
+    edited = df.copy()
+    edited.iloc[-1, edited.columns.get_loc("close")] *= 1.01  # same times, other prices
+    signal_report.regime_label(edited)
+    assert len(calls) == 4
+    signal_report.regime_label(df, period=10)  # other period
+    assert len(calls) == 5
+    signal_report.regime_label(df)
+    assert len(calls) == 5
+
+
+def test_regime_memo_is_bounded_and_agrees_with_a_fresh_computation() -> None:
+    from shared_strategies import signal_report
+
+    signal_report.clear_memo()
+    market = random_walk(3, 400)
+    labels = {}
+    for end in range(60, 60 + signal_report.REGIME_MEMO_MAX + 20):
+        labels[end] = signal_report.regime_label(market.iloc[:end])
+    assert len(signal_report._regimes) == signal_report.REGIME_MEMO_MAX
+    signal_report.clear_memo()
+    for end in (60, 100, 60 + signal_report.REGIME_MEMO_MAX + 19):
+        assert signal_report.regime_label(market.iloc[:end]) == labels[end]

@@ -168,7 +168,7 @@ def test_sigterm_during_hanging_cycle_exits_promptly(tmp_path, daemons):
         script_timeout_seconds=60,
     )
     d = daemons(cfg, base_env(tmp_path))
-    time.sleep(3)  # the cycle is now waiting on the hanging worker
+    d.wait_status(lambda s: s["cycle_in_progress"])  # the cycle now waits on the hanging worker
     started = time.time()
     assert d.stop(signal.SIGTERM) == 0
     assert time.time() - started < 20
@@ -372,13 +372,13 @@ def test_kill_9_mid_cycle_then_restart_keeps_book_consistent(tmp_path, daemons):
 
 def test_each_platform_is_marked_by_its_own_price_check(tmp_path):
     from supervisor.config import load_config
-    from supervisor.daemon import probe_list
+    from supervisor.probe import probe_requests
 
     cfg = write_config(
         tmp_path,
         [fake_strategy("a", "flip", "BTC/USDT"), fake_strategy("luno-b", "flip", "XBT/ZAR")],
     )
-    probes = [argv for script, argv in probe_list(load_config(cfg)) if "check_price" in script]
+    probes = [r.argv for r in probe_requests(load_config(cfg)) if "check_price" in r.script]
     assert sorted(probes) == [["BTC/USDT"], ["XBT/ZAR", "--platform=luno"]]
     proc = run_cli(["--config", str(cfg), "--once"], base_env(tmp_path))
     assert proc.returncode == 0, proc.stderr

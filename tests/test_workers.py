@@ -172,6 +172,74 @@ def test_check_price_prints_symbol_map(sim_env):
     assert doc["BTC/USDT"] > doc["ETH/USDT"] > doc["SOL/USDT"]
 
 
+def _imported(stderr: str) -> set[str]:
+    """Top-level packages named by ``python -X importtime`` on stderr."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def _replay_dir(tmp_path, *symbols: str):
+    folder = tmp_path / "candles"
+    folder.mkdir()
+    start = 1_748_736_000_000  # 2025-06-01T00:00Z: bars 0..11 are closed at PINNED_NOW
+    for n, sym in enumerate(symbols):
+        rows = [
+            [start + i * 3_600_000, 10.0 + n, 11.0 + n, 9.0 + n, 10.5 + n + i, 1.0]
+            for i in range(24)
+        ]
+        (folder / f"{sym.replace('/', '_')}-1h.json").write_text(json.dumps(rows))
+    return folder
+
+
+@pytest.mark.parametrize("source", ["simulated", "replay"])
+def test_check_price_imports_no_pandas(source, sim_env, tmp_path):
+    """The mark check prints a few floats: it must not pay for pandas (or numpy) per cycle."""
+    if source == "replay":
+        sim_env["GO_TRADER_MARKET_DATA"] = f"replay:{_replay_dir(tmp_path, 'BTC/USDT', 'ETH/USDT')}"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", PRICE, "BTC/USDT", "ETH/USDT"],
+        cwd=REPO,
+        env=sim_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(json.loads(proc.stdout)) == {"BTC/USDT", "ETH/USDT"}
+    imported = _imported(proc.stderr)
+    assert "shared_tools" in imported and "json" in imported  # the parser sees imports
+    assert not imported & {"pandas", "numpy", "scipy", "ccxt"}
+
+
+def test_check_price_replay_marks_the_symbols_it_has(sim_env, tmp_path):
+    folder = _replay_dir(tmp_path, "BTC/USDT", "SOL/USDT")
+    sim_env["GO_TRADER_MARKET_DATA"] = f"replay:{folder}"
+    proc = _run(PRICE, ["BTC/USDT", "ETH/USDT", "SOL/USDT"], sim_env)
+    assert proc.returncode == 0, proc.stderr
+    # 12:00 pins the clock: the 11:00 bar (i = 11) is the last closed one
+    assert json.loads(proc.stdout) == {"BTC/USDT": 21.5, "SOL/USDT": 22.5}
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ETH/USDT" in lines[0] and "ETH_USDT-1m.json" in lines[0]
+
+    none = _run(PRICE, ["ETH/USDT", "XRP/USDT"], sim_env)
+    assert none.returncode == 1
+    doc = json.loads(none.stdout)
+    assert list(doc) == ["error"] and "ETH/USDT" in doc["error"] and "XRP/USDT" in doc["error"]
+    assert "\n" not in doc["error"]
+
+
+def test_check_price_simulated_skips_an_unusable_symbol(sim_env):
+    proc = _run(PRICE, ["BTC/USDT", " ", "ETH/USDT"], sim_env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert set(doc) == {"BTC/USDT", "ETH/USDT"}
+    assert all(isinstance(v, float) and v > 0 for v in doc.values())  # flat, one type
+    assert "no price for" in proc.stderr and proc.stderr.count("\n") == 1
+
+
 def test_params_override_defaults(sim_env):
     base = json.loads(_run(CHECK, ["momentum", "BTC/USDT", "1h"], sim_env).stdout)
     tuned = json.loads(
@@ -181,12 +249,12 @@ def test_params_override_defaults(sim_env):
 
 
 def test_every_spot_strategy_trades_over_a_simulated_year(monkeypatch):
-    from shared_tools import market_data
+    from shared_tools import market
 
     monkeypatch.setenv("GO_TRADER_SIM_SEED", "42")
     now = datetime.fromisoformat("2025-06-01T00:00:00+00:00")
-    df = market_data.fetch_ohlcv("BTC/USDT", "1h", 24 * 365, source="simulated", now=now)
-    other = market_data.fetch_ohlcv(PAIR_B, "1h", 24 * 365, source="simulated", now=now)
+    df = market.fetch_ohlcv("BTC/USDT", "1h", 24 * 365, source="simulated", now=now)
+    other = market.fetch_ohlcv(PAIR_B, "1h", 24 * 365, source="simulated", now=now)
     df = df.join(other[["close"]].rename(columns={"close": "close_b"}))
     assert len(df) == 24 * 365
     for name in registry.names("spot"):

@@ -3,8 +3,9 @@
 Each strategy is a pure function ``fn(df, **params) -> DataFrame`` returning an
 int ``signal`` column in {-1, 0, 1} (an *event* on the bar where a condition
 starts) plus float indicator columns, indexed like ``df``.  Strategies register
-themselves with the :func:`register` decorator; the rest of the system looks
-them up by name and platform.
+themselves with the :func:`~shared_strategies.open.specs.register` decorator
+(re-exported here); this module imports every strategy module, and the rest of
+the system looks them up here by name and platform.
 
 Closed-bar contract: the signal at row ``i`` depends only on rows ``<= i``, so
 appending bars never changes an earlier signal.
@@ -18,11 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
+
+# Strategy modules register themselves on import, into the store in ``specs``.
+from shared_strategies.open import spot_classic  # noqa: F401
+from shared_strategies.open.specs import SPECS as _SPECS
+from shared_strategies.open.specs import VARIANTS as _VARIANTS
+from shared_strategies.open.specs import StrategySpec, register
 
 __all__ = [
     "StrategySpec",
@@ -36,72 +43,9 @@ __all__ = [
     "signals",
 ]
 
-DEFAULT_PLATFORMS: tuple[str, ...] = ("spot", "perps", "futures")
-
-
-@dataclass(frozen=True)
-class StrategySpec:
-    """A registered strategy; ``default_params`` are resolved for one platform by :func:`get`."""
-
-    name: str
-    short_name: str
-    description: str
-    fn: Callable[..., pd.DataFrame]
-    default_params: dict
-    platforms: tuple[str, ...]
-    can_short: bool
-    needs_pair: bool
-
 
 class UnknownStrategyError(ValueError):
     """Raised for a strategy name that is not registered for the requested platform."""
-
-
-_SPECS: dict[str, StrategySpec] = {}
-# name -> platform -> param overrides applied on top of the base defaults.
-_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {}
-
-
-def register(
-    name: str,
-    *,
-    short: str,
-    description: str,
-    defaults: Mapping[str, Any],
-    platforms: tuple[str, ...] = DEFAULT_PLATFORMS,
-    can_short: bool = False,
-    needs_pair: bool = False,
-    variants: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
-    """Decorator registering ``fn`` under ``name``; returns ``fn`` unchanged.
-
-    ``variants`` maps a platform to default overrides for that platform only
-    (e.g. ``{"perps": {"threshold": 3.0}}``); override keys must be existing
-    defaults so a variant cannot invent parameters.
-    """
-    if name in _SPECS:
-        raise ValueError(f"strategy {name!r} is already registered")
-    variants = {p: dict(v) for p, v in (variants or {}).items()}
-    for platform, overrides in variants.items():
-        extra = sorted(set(overrides) - set(defaults))
-        if extra:
-            raise ValueError(f"variant {platform!r} of {name!r} sets unknown params {extra}")
-
-    def decorator(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
-        _SPECS[name] = StrategySpec(
-            name=name,
-            short_name=short,
-            description=description,
-            fn=fn,
-            default_params=dict(defaults),
-            platforms=tuple(platforms),
-            can_short=can_short,
-            needs_pair=needs_pair,
-        )
-        _VARIANTS[name] = variants
-        return fn
-
-    return decorator
 
 
 def names(platform: str = "spot") -> list[str]:
@@ -222,13 +166,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# Strategy modules register themselves on import.  Imported last so that
-# ``register`` exists when they import it back from this module.
-from shared_strategies.open import spot_classic  # noqa: E402, F401
-
 if __name__ == "__main__":
-    # Run as a script this file is ``__main__``, a second module object; the
-    # strategies registered into the canonical module, so delegate to it.
-    from shared_strategies.open import registry as _canonical
-
-    sys.exit(_canonical.main())
+    sys.exit(main())

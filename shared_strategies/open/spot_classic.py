@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shared_strategies.open.registry import register
+from shared_strategies.open.specs import register
 from shared_tools import indicators as ind
 
 

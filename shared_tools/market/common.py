@@ -1,4 +1,9 @@
-"""Shared vocabulary of the market-data sources: timeframes, the clock, errors, frames."""
+"""Shared vocabulary of the market-data sources: timeframes, the clock, the closed-bar rule,
+source specs and the error type.
+
+Standard library only: the price path (``check_price``) imports this and must stay free of
+pandas and numpy. Frames are built in :mod:`shared_tools.market.frames`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,9 @@ import math
 import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from shared_tools.paths import REPO_ROOT
+from shared_tools.text import one_line
 
 TIMEFRAMES: dict[str, int] = {
     "1m": 60,
@@ -34,7 +38,22 @@ ENV_SEED = "GO_TRADER_SIM_SEED"
 ENV_EXCHANGE_URL = "GO_TRADER_EXCHANGE_URL"
 ENV_CACHE = "GO_TRADER_OHLCV_CACHE"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "COLUMNS",
+    "REPO_ROOT",
+    "TIMEFRAMES",
+    "MarketDataError",
+    "EXCHANGE_SETTLE_S",
+    "as_utc",
+    "check_symbol",
+    "last_closed_open",
+    "now_utc",
+    "one_line",
+    "parse_now",
+    "parse_source",
+    "source_from_env",
+    "timeframe_seconds",
+]
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -54,12 +73,6 @@ class MarketDataError(RuntimeError):
         self.venue = venue
         self.detail = one_line(message)
         super().__init__(f"{venue}: {self.detail}")
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace and cap length: venue errors often embed whole HTML/JSON bodies."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def timeframe_seconds(tf: str) -> int:
@@ -109,9 +122,21 @@ def as_utc(now: datetime | None) -> datetime:
     return now.astimezone(UTC)
 
 
+# A venue bar counts as closed EXCHANGE_SETTLE_S after its nominal close, so a host clock
+# slightly ahead of the venue never reads (or caches for good) a bar still in progress.
+EXCHANGE_SETTLE_S = 5
+
+
 def last_closed_open(now_s: float, tf_s: int) -> int:
-    """Open time (epoch s) of the newest bar with open + tf <= now."""
+    """Open time (epoch s) of the newest bar with open + tf <= now: the closed-bar rule."""
     return (math.floor(now_s) // tf_s) * tf_s - tf_s
+
+
+def check_symbol(symbol: str) -> str:
+    """A symbol as the sources take it: a non-empty string, surrounding blanks dropped."""
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise ValueError(f"symbol must be a non-empty string, not {symbol!r}")
+    return symbol.strip()
 
 
 SOURCE_HELP = "'exchange' (default), 'simulated' or 'replay:<dir>'"
@@ -133,38 +158,3 @@ def parse_source(value: str | None, *, what: str = ENV_SOURCE) -> str:
 def source_from_env() -> str:
     """The configured data source, validated early so a typo fails before any fetch."""
     return parse_source(os.environ.get(ENV_SOURCE))
-
-
-def make_frame(
-    open_ms: np.ndarray,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    volume: np.ndarray,
-) -> pd.DataFrame:
-    """The one frame shape every source returns (float64 OHLCV, UTC 'time' index of opens)."""
-    ms = np.asarray(open_ms, dtype="int64")
-    index = pd.DatetimeIndex(ms.astype("datetime64[ms]").astype("datetime64[ns]"), name="time")
-    index = index.tz_localize("UTC")
-    data = {
-        "open": np.asarray(open_, dtype="float64"),
-        "high": np.asarray(high, dtype="float64"),
-        "low": np.asarray(low, dtype="float64"),
-        "close": np.asarray(close, dtype="float64"),
-        "volume": np.asarray(volume, dtype="float64"),
-    }
-    return pd.DataFrame(data, index=index, columns=COLUMNS)
-
-
-def frame_from_rows(rows: np.ndarray) -> pd.DataFrame:
-    """Rows of [open_ms, o, h, l, c, v] (any order, duplicates allowed) -> canonical frame."""
-    arr = np.asarray(rows, dtype="float64").reshape(-1, 6)
-    if len(arr):
-        ms = arr[:, 0].astype("int64")
-        # keep the last occurrence of each timestamp, then sort ascending
-        _, first_rev = np.unique(ms[::-1], return_index=True)
-        keep = np.sort(len(ms) - 1 - first_rev)
-        arr = arr[keep]
-        arr = arr[np.argsort(arr[:, 0].astype("int64"), kind="stable")]
-    return make_frame(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5])

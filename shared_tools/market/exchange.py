@@ -84,6 +84,7 @@ def wrap(venue: str, exc: BaseException, symbol: str | None = None) -> MarketDat
     if root is not None:  # ccxt hides e.g. "Name or service not known" in the chain
         detail += f" <- {type(root).__name__}: {one_line(str(root), 100)}"
     cause = f"({name}: {detail})" if detail != name else f"({name})"
+    about = f" for {symbol}" if symbol else ""
     try:
         import ccxt
     except ImportError:  # pragma: no cover
@@ -96,9 +97,9 @@ def wrap(venue: str, exc: BaseException, symbol: str | None = None) -> MarketDat
     elif ccxt is not None and isinstance(exc, ccxt.BadSymbol):
         text = f"unknown symbol {symbol!r} {cause}"
     elif ccxt is not None and isinstance(exc, ccxt.ExchangeError):
-        text = f"exchange rejected the request {cause}"
+        text = f"exchange rejected the request{about} {cause}"
     else:
-        text = f"unexpected error {cause}"
+        text = f"unexpected error{about} {cause}"
     return MarketDataError(venue, text)
 
 
@@ -130,39 +131,95 @@ def fetch_rows(
         raise wrap(venue, exc, symbol) from exc
 
 
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
 def _ticker_price(ticker: dict) -> float | None:
+    """The ticker's last trade (or close), else the bid/ask mid; None when it has no price."""
     for field in ("last", "close"):
-        value = ticker.get(field)
-        if value is not None and math.isfinite(float(value)) and float(value) > 0:
-            return float(value)
-    bid, ask = ticker.get("bid"), ticker.get("ask")
-    if bid and ask:
-        return (float(bid) + float(ask)) / 2.0
+        value = _positive(ticker.get(field))
+        if value is not None:
+            return value
+    bid, ask = _positive(ticker.get("bid")), _positive(ticker.get("ask"))
+    if bid is not None and ask is not None:
+        return (bid + ask) / 2.0
     return None
 
 
-def prices(venue: str, symbols: list[str]) -> dict[str, float]:
-    """Latest trade price per symbol (one tickers request where the venue supports it)."""
-    current = ""
+def _network_error(exc: BaseException) -> bool:
+    """True for failures that say the venue itself is unreachable (all symbols would fail)."""
+    try:
+        import ccxt
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, ccxt.NetworkError)
+
+
+def _tickers(ex: Any, wanted: list[str]) -> tuple[dict[str, Any], dict[str, BaseException]]:
+    """Tickers for ``wanted`` (unified symbols), one request where the venue supports it.
+
+    When the venue refuses the batched request (one delisted or halted symbol is enough on
+    some venues), each symbol is asked for on its own so the others still get a price.
+    """
+    if len(wanted) > 1 and ex.has.get("fetchTickers"):
+        try:
+            return ex.fetch_tickers(wanted), {}
+        except Exception as exc:
+            if _network_error(exc):
+                raise
+    elif len(wanted) == 1:
+        try:
+            return {wanted[0]: ex.fetch_ticker(wanted[0])}, {}
+        except Exception as exc:
+            if _network_error(exc):
+                raise
+            return {}, {wanted[0]: exc}
+    tickers: dict[str, Any] = {}
+    failed: dict[str, BaseException] = {}
+    for uni in wanted:
+        try:
+            tickers[uni] = ex.fetch_ticker(uni)
+        except Exception as exc:  # the venue answered moments ago: this symbol's own failure
+            failed[uni] = exc
+    return tickers, failed
+
+
+def prices(venue: str, symbols: list[str]) -> tuple[dict[str, float], dict[str, MarketDataError]]:
+    """Latest trade price per symbol the venue can quote, and why each other symbol has none.
+
+    A venue that cannot be reached (or is unknown) raises: every symbol would fail the same
+    way. A symbol the venue does not list, refuses, or quotes without a price costs only
+    itself, so one bad symbol never blanks the marks of the others.
+    """
     try:
         ex = client(venue)
         ex.load_markets()
-        unified: dict[str, str] = {}
-        for sym in symbols:
-            current = sym
-            unified[sym] = ex.market(sym)["symbol"]
-        current = ""
-        wanted = sorted(set(unified.values()))
-        if len(wanted) > 1 and ex.has.get("fetchTickers"):
-            tickers = ex.fetch_tickers(wanted)
-        else:
-            tickers = {u: ex.fetch_ticker(u) for u in wanted}
-        out: dict[str, float] = {}
-        for sym, uni in unified.items():
-            value = _ticker_price(tickers.get(uni) or {})
-            if value is None:
-                raise MarketDataError(venue, f"no price for {sym} in the venue's ticker")
-            out[sym] = value
-        return out
     except Exception as exc:
-        raise wrap(venue, exc, current or ", ".join(symbols)) from exc
+        raise wrap(venue, exc, ", ".join(symbols)) from exc
+    missing: dict[str, MarketDataError] = {}
+    unified: dict[str, str] = {}
+    for sym in symbols:
+        try:
+            unified[sym] = ex.market(sym)["symbol"]
+        except Exception as exc:
+            missing[sym] = wrap(venue, exc, sym)
+    try:
+        tickers, failed = _tickers(ex, sorted(set(unified.values())))
+    except Exception as exc:
+        raise wrap(venue, exc, ", ".join(unified)) from exc
+    out: dict[str, float] = {}
+    for sym, uni in unified.items():
+        if uni in failed:
+            missing[sym] = wrap(venue, failed[uni], sym)
+            continue
+        value = _ticker_price(tickers.get(uni) or {})
+        if value is None:
+            missing[sym] = MarketDataError(venue, f"no price for {sym} in the venue's ticker")
+        else:
+            out[sym] = value
+    return out, missing

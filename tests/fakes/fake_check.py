@@ -5,18 +5,55 @@
 Behaviours: flip (alternating buy/sell from a counter file), buy, hold, hang, garbage, exit3,
 huge, slowflip (flip after a short sleep, to widen the mid-cycle window), and malformed
 results: badindicators, nanprice, badfraction, zeroclose (buy, then close_fraction 0). Honours --probe-only
-and --batch like a real worker, so it exercises the supervisor's contract handling.
+and --batch like a real worker, so it exercises the supervisor's contract handling: a batch runs
+through the real ``shared_tools.worker`` (streamed array, per-job ``GO_TRADER_JOB_TIMEOUT``), except
+that a garbage, exit3 or huge job makes the whole batch misbehave that way. State files go to
+``GO_TRADER_FAKE_STATE_DIR`` (an allowlisted name, so it reaches the worker).
 """
 
+import io
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from shared_tools import worker  # noqa: E402
+from shared_tools.worker import ContractParser, run_worker  # noqa: E402
+
+# A misbehaving worker: print NaN as NaN (the real one writes null), so nanprice reaches the
+# supervisor as a non-finite price in batches too.
+worker.dumps = lambda doc: json.dumps(doc, separators=(", ", ": "))
+
+WHOLE_BATCH_FAILURES = ("garbage", "exit3", "huge")
+
 
 def result(behaviour: str, symbol: str, timeframe: str) -> dict:
-    state_dir = Path(os.environ.get("FAKE_STATE_DIR", "/tmp"))
+    """The behaviour's answer, its price scaled from 100 to the simulated market's level.
+
+    The supervisor refuses a check price more than 50% away from the cycle's mark, so a fake
+    quoting 100 for BTC would be turned away; scaling keeps the fake's relative moves.
+    """
+    doc = _result(behaviour, symbol, timeframe)
+    price = doc.get("price")
+    if isinstance(price, float) and price == price and price not in (float("inf"), float("-inf")):
+        doc["price"] = price / 100.0 * _market_price(symbol)
+    return doc
+
+
+def _market_price(symbol: str) -> float:
+    from shared_tools.market import fetch_prices
+
+    try:
+        return fetch_prices([symbol], source="simulated").get(symbol, 100.0)
+    except Exception:
+        return 100.0
+
+
+def _result(behaviour: str, symbol: str, timeframe: str) -> dict:
+    state_dir = Path(os.environ.get("GO_TRADER_FAKE_STATE_DIR", "/tmp"))
     if behaviour == "hang":
         time.sleep(1000)
     if behaviour in ("flip", "slowflip"):
@@ -71,20 +108,37 @@ def single(argv: list[str]) -> int:
     return 0
 
 
+class _LenientParser(ContractParser):
+    """Accepts any flags the supervisor adds (--atr-method, --strategy-refs, --platform...)."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        ns, _unknown = self.parse_known_args(args, namespace)
+        return ns
+
+
+def _batch(argv: list[str]) -> int:
+    raw = sys.stdin.read()
+    if "--probe-only" not in argv:
+        for job in json.loads(raw):
+            pos = [a for a in job["args"] if not a.startswith("--")]
+            if pos and pos[0] in WHOLE_BATCH_FAILURES:
+                return single(job["args"])  # misbehave for the whole batch
+    sys.stdin = io.StringIO(raw)
+    parser = _LenientParser(prog="fake_check.py")
+    for name in ("behaviour", "symbol", "timeframe"):
+        parser.add_argument(name, nargs="?")
+
+    def handle(ns, _stdin) -> dict:
+        return result(ns.behaviour or "hold", ns.symbol or "X/USDT", ns.timeframe or "1h")
+
+    return run_worker(parser, handle, argv=argv)
+
+
 def main() -> int:
     argv = sys.argv[1:]
-    if "--probe-only" in argv:
-        return 0
     if "--batch" in argv:
-        jobs = json.loads(sys.stdin.read())
-        out = []
-        for job in jobs:
-            pos = [a for a in job["args"] if not a.startswith("--")]
-            behaviour, symbol, timeframe = (pos + ["hold", "X/USDT", "1h"])[:3]
-            if behaviour in ("garbage", "exit3", "huge", "hang"):
-                return single(job["args"])  # misbehave for the whole batch
-            out.append(result(behaviour, symbol, timeframe))
-        print(json.dumps(out))
+        return _batch(argv)
+    if "--probe-only" in argv:
         return 0
     return single(argv)
 

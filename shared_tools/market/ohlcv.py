@@ -1,18 +1,11 @@
-"""The one door to candles and prices for every worker script.
+"""Candles for every source: the closed-bar rule, the per-process memo and the exchange cache.
 
-Sources (``GO_TRADER_MARKET_DATA`` or the ``source=`` argument):
-
-* ``exchange`` (default): real venues via ccxt (binanceus, binance, okx, luno, ...), with an
-  SQLite cache of closed candles (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``)
-  so a repeated check only asks for the bars it lacks. ccxt is imported only here.
-* ``simulated``: a deterministic offline market, a pure function of (``GO_TRADER_SIM_SEED``,
-  symbol, timeframe, bar open time) that moves forward with the clock: demo and tests.
-* ``replay:<dir>``: freqtrade-style ``<dir>/BTC_USDT-1h.json`` / ``.csv`` files.
-
-The clock is ``now_utc()`` (``GO_TRADER_NOW`` pins it). Only *closed* bars are returned
-(``open + timeframe <= now``), never the bar in progress. Results are memoized per process
-(keyed by the last closed bar, so a ``--batch`` run of many jobs on one symbol fetches once)
-and handed out as copies so callers cannot corrupt each other.
+Only *closed* bars are returned (``open + timeframe <= now``, and for a real venue a few seconds
+more: :data:`~shared_tools.market.common.EXCHANGE_SETTLE_S`), never the bar in progress.
+Results are memoized per process (keyed by the last closed bar, so a ``--batch`` run of many
+jobs on one symbol fetches once) and handed out as copies so callers cannot corrupt each other.
+The exchange source goes through the SQLite cache, so a check asks the venue only for the bars
+it lacks.
 """
 
 from __future__ import annotations
@@ -32,56 +25,28 @@ from shared_tools.market import exchange as _exchange
 from shared_tools.market import replay as _replay
 from shared_tools.market import simulated as _sim
 from shared_tools.market.common import (
-    COLUMNS,
+    EXCHANGE_SETTLE_S,
     TIMEFRAMES,
     MarketDataError,
     as_utc,
-    frame_from_rows,
+    check_symbol,
     last_closed_open,
-    now_utc,
-    parse_source,
-    source_from_env,
     timeframe_seconds,
 )
+from shared_tools.market.frames import frame_from_rows
+from shared_tools.market.prices import resolve_source
 
-__all__ = [
-    "COLUMNS",
-    "TIMEFRAMES",
-    "MarketDataError",
-    "clear_memo",
-    "fetch_ohlcv",
-    "fetch_prices",
-    "now_utc",
-    "simulated_funding_rate",
-    "source_from_env",
-    "timeframe_seconds",
-]
+__all__ = ["fetch_ohlcv", "reset"]
 
-_MEMO_MAX = 256
-EXCHANGE_SETTLE_S = 5
-_PRICE_TTL_S = 5.0  # exchange prices: a batch shares one ticker request, a new run refetches
+MEMO_MAX = 256
 _memo: OrderedDict[tuple, tuple[int, pd.DataFrame]] = OrderedDict()
-_price_memo: dict[tuple[str, str], tuple[float, float]] = {}
 _memo_lock = threading.Lock()
 
 
-def clear_memo() -> None:
-    """Forget memoized frames/prices and open clients/cache handles (tests, long processes)."""
+def reset() -> None:
+    """Forget memoized frames (tests, long processes)."""
     with _memo_lock:
         _memo.clear()
-        _price_memo.clear()
-    _exchange.reset()
-    _cache.reset()
-
-
-def _resolve_source(source: str | None) -> str:
-    return source_from_env() if source is None else parse_source(source, what="source")
-
-
-def _check_symbol(symbol: str) -> str:
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise ValueError(f"symbol must be a non-empty string, not {symbol!r}")
-    return symbol.strip()
 
 
 def _fetch_from_venue(
@@ -110,15 +75,13 @@ def fetch_ohlcv(
     ascending and unique. Raises MarketDataError when the source cannot deliver, ValueError
     for bad arguments (unknown timeframe, bad source spec, limit < 1).
     """
-    symbol = _check_symbol(symbol)
+    symbol = check_symbol(symbol)
     tf_s = timeframe_seconds(timeframe)
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
     limit = int(limit)
-    src = _resolve_source(source)
+    src = resolve_source(source)
     now_s = as_utc(now).timestamp()
-    # A venue bar counts as closed EXCHANGE_SETTLE_S after its nominal close, so a host clock
-    # slightly ahead of the venue never reads (or caches for good) a bar still in progress.
     settle = EXCHANGE_SETTLE_S if src == "exchange" else 0
     last_open = last_closed_open(now_s - settle, tf_s)
 
@@ -140,7 +103,7 @@ def fetch_ohlcv(
     with _memo_lock:
         _memo[key] = (limit, frame)
         _memo.move_to_end(key)
-        while len(_memo) > _MEMO_MAX:
+        while len(_memo) > MEMO_MAX:
             _memo.popitem(last=False)
     return frame.copy()
 
@@ -217,52 +180,3 @@ def _through_cache(
         span = (first, last) if last is not None else None
         db.store(venue, symbol, timeframe, fetched, span, tf_ms)
     return db.load(venue, symbol, timeframe, start_ms, end_ms)
-
-
-def fetch_prices(
-    symbols: list[str],
-    *,
-    source: str | None = None,
-    venue: str = "binanceus",
-    now: datetime | None = None,
-) -> dict[str, float]:
-    """Latest price per symbol, keyed by the symbols as given.
-
-    simulated: the continuous path value at ``now`` (equals the last 1m close when ``now`` is
-    on a minute boundary); replay: close of the most recent closed bar in any timeframe file;
-    exchange: the ticker's last trade (``now`` is ignored: venues have no historical ticker),
-    memoized for a few seconds so a batch shares one request.
-    """
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    syms = [_check_symbol(s) for s in symbols]
-    src = _resolve_source(source)
-    if src == "simulated":
-        seed = _sim.seed_from_env()
-        now_s = as_utc(now).timestamp()
-        return {s: _sim.price(s, now_s, seed) for s in syms}
-    if src.startswith("replay:"):
-        now_s = as_utc(now).timestamp()
-        directory = Path(src[7:])
-        return {s: _replay.price(directory, s, now_s) for s in syms}
-
-    t = time.monotonic()
-    with _memo_lock:
-        fresh = {
-            s: _price_memo[(venue, s)][1]
-            for s in syms
-            if (venue, s) in _price_memo and t - _price_memo[(venue, s)][0] < _PRICE_TTL_S
-        }
-    missing = sorted(set(syms) - set(fresh))
-    if missing:
-        got = _exchange.prices(venue, missing)
-        with _memo_lock:
-            for s, p in got.items():
-                _price_memo[(venue, s)] = (t, p)
-        fresh.update(got)
-    return {s: fresh[s] for s in syms}
-
-
-def simulated_funding_rate(symbol: str, now: datetime | None = None) -> float:
-    """Hourly funding rate of the simulated perp (|rate| <= 0.0005), deterministic in time."""
-    return _sim.funding_rate(_check_symbol(symbol), as_utc(now).timestamp(), _sim.seed_from_env())

@@ -1,0 +1,24 @@
+"""What the supervisor asks of its workers beyond each strategy's own argv: the price check and
+the environment overlay. One place, so the probe checks exactly what a cycle will run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from supervisor.config import Config
+
+PRICE_SCRIPT = "shared_scripts/check_price.py"
+DEFAULT_VENUE = "binanceus"
+
+
+def price_argv(platform: str, symbols: Iterable[str]) -> list[str]:
+    """check_price.py's argv for ``symbols`` on ``platform`` (sorted, so probes match cycles)."""
+    argv = sorted(set(symbols))
+    if platform != DEFAULT_VENUE:
+        argv.append(f"--platform={platform}")
+    return argv
+
+
+def worker_env(config: Config) -> dict[str, str]:
+    """Environment overlay for workers: the market-data source when the config names one."""
+    return {"GO_TRADER_MARKET_DATA": config.market_data} if "market_data" in config.raw else {}
