@@ -24,7 +24,7 @@ from datetime import datetime
 
 from shared_tools.text import exc_line, one_line
 from supervisor.config import Config, StrategyConfig
-from supervisor.executor import Job, Result
+from supervisor.jobs import Job, Result
 from supervisor.models import AppState, Mark, StrategyState, Trade, utc_iso
 from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.results import (

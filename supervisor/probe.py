@@ -32,13 +32,10 @@ from supervisor.executor import (
     BATCH_SLACK_S,
     JOB_TIMEOUT_ENV,
     Deadline,
-    ProcessOutcome,
-    child_env,
-    decode_stream,
-    describe_exit,
-    run_process,
     split_evenly,
 )
+from supervisor.process import ProcessOutcome, child_env, run_process
+from supervisor.worker_output import decode_stream, describe_exit
 from supervisor.workers import PRICE_SCRIPT, price_argv, worker_env
 
 if TYPE_CHECKING:

@@ -103,7 +103,8 @@ def watch():
     while sup.app.cycle_count < 1 or not sup.app.last_cycle:
         time.sleep(0.1)
     heavy = sorted(m for m in sys.modules if m.split('.')[0] in
-                   {'pandas', 'numpy', 'scipy', 'ccxt', 'hyperliquid', 'ib_async', 'talib'})
+                   {'pandas', 'numpy', 'scipy', 'ccxt', 'hyperliquid', 'ib_async', 'talib',
+                    'ssl', '_ssl', '_hashlib', 'psutil', 'requests', 'urllib3'})
     print('REPORT ' + json.dumps({'heavy': heavy, 'cycles': sup.app.cycle_count}), flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
 threading.Thread(target=watch, daemon=True).start()

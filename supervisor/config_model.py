@@ -1,0 +1,169 @@
+"""What a loaded config is: the strategies, the settings, and the one error type.
+
+:mod:`supervisor.config` builds these from a file; everything else only reads them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared_tools.check_argv import CheckArgs, CheckArgvError, parse_check_args
+from shared_tools.paths import REPO_ROOT
+from shared_tools.text import LINE_LIMIT, one_line
+
+__all__ = [
+    "MIN_TICK_SECONDS",
+    "PLATFORM_PREFIXES",
+    "Config",
+    "ConfigError",
+    "StrategyConfig",
+    "StrategyRef",
+    "infer_platform",
+    "prefix_platform",
+    "resolve_script",
+]
+
+MIN_TICK_SECONDS = 1
+
+PLATFORM_PREFIXES = {
+    "ibkr-": "ibkr",
+    "deribit-": "deribit",
+    "hl-": "hyperliquid",
+    "ts-": "topstep",
+    "rh-": "robinhood",
+    "luno-": "luno",
+    "okx-": "okx",
+}
+
+
+class ConfigError(Exception):
+    """One or more config problems; ``lines`` holds one human line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        lines = [one_line(line, LINE_LIMIT) for line in lines]
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+@dataclass
+class StrategyRef:
+    name: str
+    params: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "params": self.params}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(args: tuple[str, ...]) -> CheckArgs:
+    try:
+        return parse_check_args(args)
+    except CheckArgvError:
+        return CheckArgs()
+
+
+@dataclass
+class StrategyConfig:
+    id: str
+    type: str
+    platform: str
+    script: str
+    args: list[str]  # as configured, with --params folded into open_strategy.params
+    capital: float
+    initial_capital: float
+    max_drawdown_pct: float
+    interval_seconds: int  # 0 = use the global interval
+    open_strategy: StrategyRef
+    close_strategies: list[StrategyRef]
+    circuit_breaker: bool = True
+    cb_drawdown_cooldown_minutes: float = 24 * 60
+    cb_loss_streak_threshold: int = 5
+    cb_loss_streak_cooldown_minutes: float = 60
+    atr_method: str = "simple"
+    paused: bool = False
+    allow_external_script: bool = False
+
+    @property
+    def check_args(self) -> CheckArgs:
+        """``args`` parsed by the worker's own argv rules (shared_tools/check_argv.py)."""
+        return _parsed(tuple(self.args))
+
+    @property
+    def symbol(self) -> str:
+        """The traded symbol: the worker's ``symbol`` positional."""
+        return self.check_args.symbol or ""
+
+    @property
+    def timeframe(self) -> str:
+        return self.check_args.timeframe or ""
+
+    def symbols(self) -> list[str]:
+        """Every symbol the check reads (symbol, and symbol_b for pairs); marks cover these."""
+        return self.check_args.symbols()
+
+    def effective_interval(self, global_interval: int) -> int:
+        return self.interval_seconds or global_interval
+
+    def check_argv(self) -> list[str]:
+        """The argv the check script gets every cycle (and, with --probe-only, at startup)."""
+        argv = list(self.args)
+        if self.open_strategy.params or self.close_strategies:
+            refs: dict = {"open": self.open_strategy.as_json()}
+            if self.close_strategies:
+                refs["closes"] = [c.as_json() for c in self.close_strategies]
+            argv.append("--strategy-refs=" + json.dumps(refs, sort_keys=True))
+        argv.append(f"--atr-method={self.atr_method}")
+        if self.platform != "binanceus" and self.check_args.platform is None:
+            argv.append(f"--platform={self.platform}")
+        return argv
+
+
+@dataclass
+class Config:
+    path: Path
+    config_version: int
+    interval_seconds: int
+    db_file: Path
+    status_port: int
+    market_data: str
+    max_concurrent_checks: int
+    script_timeout_seconds: float
+    batch_checks: bool
+    strategies: list[StrategyConfig]
+    warnings: list[str] = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+
+    def strategy(self, sid: str) -> StrategyConfig:
+        for s in self.strategies:
+            if s.id == sid:
+                return s
+        raise KeyError(sid)
+
+    @property
+    def tick_seconds(self) -> int:
+        intervals = [s.effective_interval(self.interval_seconds) for s in self.strategies]
+        return max(MIN_TICK_SECONDS, min(intervals or [self.interval_seconds]))
+
+    def script_path(self, script: str) -> Path:
+        return resolve_script(script)
+
+
+def resolve_script(script: str) -> Path:
+    """A script path as given, anchored at the repository root when relative."""
+    p = Path(script)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def infer_platform(sid: str, stype: str) -> str:
+    """The platform an id prefix implies (``okx-...`` -> okx), else the type's default venue."""
+    return prefix_platform(sid) or ("deribit" if stype == "options" else "binanceus")
+
+
+def prefix_platform(sid: str) -> str | None:
+    for prefix, platform in PLATFORM_PREFIXES.items():
+        if sid.startswith(prefix):
+            return platform
+    return None
