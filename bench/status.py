@@ -77,6 +77,12 @@ def openssl_mapped(pid: int) -> bool:
     return any(name in maps for name in ("libssl", "libcrypto", "_ssl.", "_hashlib."))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def threads_of(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Threads:"):
@@ -323,16 +329,19 @@ def main() -> None:
             f"(a) keep-alive, sequential x{args.keepalive}: p50 {ms(ka['p50'])}, "
             f"p99 {ms(ka['p99'])}, max {ms(ka['max'])}"
         )
-        load = median_of(
-            [
-                load_run(port, args.rate, args.seconds, args.procs, args.threads)
-                for _ in range(args.runs)
-            ]
-        )
+        cpu0 = cpu_seconds(daemon.pid)
+        loads = [
+            load_run(port, args.rate, args.seconds, args.procs, args.threads)
+            for _ in range(args.runs)
+        ]
+        requests = sum(r["rate"] for r in loads) * args.seconds  # ~ requests served
+        cpu_per_request = (cpu_seconds(daemon.pid) - cpu0) / max(requests, 1)
+        load = median_of(loads)
         print(
             f"(b) paced {args.rate:.0f} req/s x {args.seconds:.0f} s, new connection each: "
             f"achieved {load['rate']:.0f} req/s, p50 {ms(load['p50'])}, p99 {ms(load['p99'])}, "
-            f"max {ms(load['max'])}, errors {load['errors']:.0f}"
+            f"max {ms(load['max'])}, errors {load['errors']:.0f}; daemon CPU "
+            f"{cpu_per_request * 1e6:.0f} us per request"
         )
         burst = median_of([burst_run(port, args.burst) for _ in range(args.runs)])
         print(

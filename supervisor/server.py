@@ -175,7 +175,17 @@ _OVERLOADED = _response(
 class _Conn:
     """One client connection. The I/O thread owns it except while a worker handles a request."""
 
-    __slots__ = ("sock", "buf", "out", "deadline", "started", "served", "close_after", "idle_at")
+    __slots__ = (
+        "sock",
+        "buf",
+        "out",
+        "deadline",
+        "started",
+        "served",
+        "close_after",
+        "idle_at",
+        "events",
+    )
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
@@ -186,6 +196,7 @@ class _Conn:
         self.served = 0
         self.close_after = False
         self.idle_at = 0.0  # when the last response finished (for evicting idle keep-alives)
+        self.events = 0  # what the selector watches for; 0 while a worker has it (or closed)
 
 
 class StatusServer:
@@ -315,9 +326,10 @@ class StatusServer:
         self._listener = self._waker = self._sel = None
 
     def _wake(self) -> None:
-        if self._waker is not None:
+        waker = self._waker  # stop() may clear it meanwhile; a closed socket raises OSError
+        if waker is not None:
             with contextlib.suppress(OSError):  # a full waker buffer already means "wake up"
-                self._waker[1].send(b"\0")
+                waker[1].send(b"\0")
 
     # -- the I/O thread: accepts, reads request heads, writes responses, enforces deadlines ------
     def _io_loop(self) -> None:
@@ -348,31 +360,27 @@ class StatusServer:
                 self._stopping.wait(0.01)
 
     def _next_timeout(self) -> float | None:
-        times = [c.deadline for c in self._conns.values() if self._is_registered(c)]
+        times = [c.deadline for c in self._conns.values() if c.events]
         if self._accepting == "paused":
             times.append(self._paused_at + FULL_WAIT_S)
         if not times:
             return None
         return max(min(times) - time.monotonic(), 0.0)
 
-    def _is_registered(self, conn: _Conn) -> bool:
-        assert self._sel is not None
-        try:
-            self._sel.get_key(conn.sock)
-        except (KeyError, ValueError):
-            return False
-        return True
-
     def _set_events(self, conn: _Conn, events: int) -> None:
         assert self._sel is not None
-        if self._is_registered(conn):
+        if conn.events == events:
+            return
+        if conn.events:
             self._sel.modify(conn.sock, events, conn)
         else:
             self._sel.register(conn.sock, events, conn)
+        conn.events = events
 
     def _unregister(self, conn: _Conn) -> None:
         assert self._sel is not None
-        if self._is_registered(conn):
+        if conn.events:
+            conn.events = 0
             self._sel.unregister(conn.sock)
 
     def _update_accepting(self) -> None:
@@ -399,11 +407,7 @@ class StatusServer:
         idle = [
             c
             for c in self._conns.values()
-            if c.served
-            and not c.started
-            and not c.out
-            and c.idle_at <= limit
-            and self._is_registered(c)
+            if c.served and not c.started and not c.out and c.idle_at <= limit and c.events
         ]
         return min(idle, key=lambda c: c.idle_at) if idle else None
 
@@ -491,7 +495,7 @@ class StatusServer:
         if m is None:
             if len(conn.buf) > MAX_HEAD_BYTES:
                 self._fail(conn, 431, "request head too large")
-            elif not self._is_registered(conn):
+            elif not conn.events:
                 self._set_events(conn, selectors.EVENT_READ)
             return
         if m.start() > MAX_HEAD_BYTES:
@@ -545,7 +549,7 @@ class StatusServer:
     def _expire(self) -> None:
         now = time.monotonic()
         for conn in list(self._conns.values()):
-            if conn.deadline > now or not self._is_registered(conn):
+            if conn.deadline > now or not conn.events:
                 continue  # in time, or with a worker (the view's time is not the client's)
             if conn.started and not conn.out:
                 self._fail(conn, 408, "request not received in time")
@@ -564,6 +568,11 @@ class StatusServer:
         except RuntimeError:  # can't start new thread: the job waits for a running worker
             with self._lock:
                 self._workers -= 1
+                alone = self._workers == 0
+            if alone:  # ... or, with none running, is answered here rather than left hanging
+                with contextlib.suppress(queue.Empty):
+                    if (job := self._jobs.get_nowait()) is not None:
+                        self._run(job)
 
     def _worker(self) -> None:
         """Handle requests one after another; exit after WORKER_IDLE_S without work."""

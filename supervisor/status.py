@@ -10,6 +10,18 @@ from dataclasses import asdict
 from supervisor import __version__
 from supervisor.models import AppState, StrategyState, parse_iso
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _record(obj: object) -> dict:
+    """A dataclass as a dict: ``asdict``'s result for a flat record, without its recursive deep
+    copy (most of a /status request's CPU). A record with a container field still gets the deep
+    copy, because the view is serialised after the book's lock is released."""
+    out = dict(vars(obj))
+    if all(isinstance(v, _SCALARS) for v in out.values()):
+        return out
+    return asdict(obj)
+
 
 def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
     value = strat.value(prices)
@@ -21,12 +33,12 @@ def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
         "platform": strat.platform,
         "cash": strat.cash,
         "initial_capital": strat.initial_capital,
-        "positions": {sym: asdict(p) for sym, p in strat.positions.items()},
+        "positions": {sym: _record(p) for sym, p in strat.positions.items()},
         "trade_count": strat.trade_count,
         "portfolio_value": value,
         "pnl": pnl,
         "pnl_pct": pnl_pct,
-        "risk_state": asdict(strat.risk),
+        "risk_state": _record(strat.risk),
         "last_run": strat.last_run,
         "last_signal": strat.last_signal,
         "last_price": strat.last_price,
