@@ -1,7 +1,8 @@
 """Local HTTP/1.1 status server on plain sockets, bound to 127.0.0.1 only.
 
-Endpoints: ``/status``, ``/health``, ``/history`` (GET and HEAD). When a token is set
-(STATUS_AUTH_TOKEN), every endpoint but ``/health`` needs ``Authorization: Bearer <token>``.
+This module owns the sockets and threads; the wire format (request heads, responses, the Host
+check) is :mod:`supervisor.http_wire` and what the endpoints answer (``/status``, ``/health``,
+``/history``, the token check, ``/history`` query validation) is :mod:`supervisor.status_routes`.
 
 Why not ``http.server``: it imports ``http.client``, which imports ``ssl`` and so loads OpenSSL
 into a process that never makes a TLS connection, and its ``ThreadingHTTPServer`` holds one
@@ -18,49 +19,31 @@ file descriptors) behind socketserver's listen backlog of 5. Here:
   full within ``request_timeout`` (10 s) of its first byte (else 408), and a client gets as long
   to read its response, so slowloris sockets go away;
 - ``TCP_NODELAY`` on every connection (Nagle + delayed ACK cost 40 ms per keep-alive request);
-- a client that drops mid-request is closed quietly, without a traceback;
-- the Host header must name the loopback (``127.0.0.1``, ``localhost``, ``[::1]``, with or without
-  a port), so a web page cannot reach the server through DNS rebinding;
-- the token is compared in constant time without importing ``hmac`` (which loads OpenSSL).
+- a client that drops mid-request is closed quietly, without a traceback.
 
-The server owns no state: each view is a callable, looked up on every request, so the owner can
-start the server before the book exists (and swap the callables later). While starting, the
-health callable answers ``(503, {"status": "starting", ...})`` and the status and history
-callables raise :class:`NotReady`, which becomes ``503 {"status": "starting"}`` with
-``Retry-After: 1``.
+The server owns no state: each view is a callable attribute, looked up on every request, so the
+owner can start the server before the book exists (and swap the callables later).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
-import re
 import selectors
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs
 
-from shared_tools.text import exc_line, one_line, show
+from shared_tools.text import exc_line
+from supervisor.http_wire import HEAD_END, MAX_HEAD_BYTES, OVERLOADED, local_host, response
+from supervisor.status_routes import NotReady, expected_auth, handle, parse_history_query
 
-try:  # the C helper hmac.compare_digest wraps, without importing hmac/_hashlib
-    from _operator import _compare_digest
-except ImportError:  # pragma: no cover - every CPython has it
-
-    def _compare_digest(a: bytes, b: bytes) -> bool:
-        diff = len(a) ^ len(b)
-        for x, y in zip(a, b, strict=False):  # time depends on length only, as in hmac
-            diff |= x ^ y
-        return diff == 0
-
+# re-exported: the daemon and the tests import these from here
+__all__ = ["NotReady", "StatusServer", "local_host", "parse_history_query"]
 
 PORT_ATTEMPTS = 5
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
-HISTORY_MAX_LIMIT = 1000
-HISTORY_MAX_OFFSET = 10**9
 MAX_CONNECTIONS = 64
 LISTEN_BACKLOG = 512  # a burst of a few hundred clients queues instead of SYN retries (1 s)
 IDLE_TIMEOUT_S = 10.0
@@ -69,107 +52,6 @@ WORKERS = 4  # threads that run the views; connections themselves need no thread
 FULL_WAIT_S = 0.5  # how long new clients wait in the backlog for a free slot before a 503
 EVICT_IDLE_S = 1.0  # a keep-alive connection idle this long may be closed for a new client
 WORKER_IDLE_S = 30.0  # an idle worker thread exits after this long without a request
-MAX_HEAD_BYTES = 16 * 1024
-MAX_HEADERS = 100
-MAX_QUERY_FIELDS = 20
-
-REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
-}
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_HOST = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::(?P<port>[0-9]{1,5}))?")
-_DIGITS = re.compile(r"[0-9]{1,12}")
-
-
-class NotReady(Exception):
-    """Raised by a view before the data behind it exists (start-up); the server answers 503."""
-
-    def __init__(self, status: str = "starting", reason: str | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.reason = reason
-
-    def body(self) -> dict:
-        body: dict = {"status": self.status}
-        if self.reason:
-            body["reason"] = one_line(self.reason)
-        return body
-
-
-class _Request:
-    """One parsed request head."""
-
-    __slots__ = ("method", "path", "query", "version", "headers")
-
-    def __init__(
-        self, method: str, path: str, query: str, version: str, headers: dict[str, list[str]]
-    ) -> None:
-        self.method, self.path, self.query, self.version = method, path, query, version
-        self.headers = headers
-
-    def header(self, name: str) -> str | None:
-        values = self.headers.get(name)
-        return values[-1] if values else None
-
-    def wants_close(self) -> bool:
-        tokens = {
-            t.strip().lower() for v in self.headers.get("connection", []) for t in v.split(",")
-        }
-        if self.version == "HTTP/1.0":
-            return "keep-alive" not in tokens
-        return "close" in tokens
-
-
-class _BadRequest(Exception):
-    """A request we refuse before routing; always closes the connection."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def local_host(value: str | None) -> bool:
-    """True when a Host header names the loopback (any port), so DNS rebinding is refused."""
-    if value is None:
-        return True  # HTTP/1.0 clients may omit Host; a browser never does
-    m = _HOST.fullmatch(value.strip())
-    if m is None:
-        return False
-    host = m.group("v6") if m.group("v6") is not None else m.group("name")
-    return host.lower() in LOCAL_HOSTS
-
-
-def _response(
-    code: int, body: dict, *, head_only: bool = False, close: bool = False, extra: str = ""
-) -> bytes:
-    try:
-        data = json.dumps(body, allow_nan=False, default=str).encode()
-    except (ValueError, TypeError, RecursionError) as exc:
-        code, data = 500, json.dumps({"error": exc_line(exc)}).encode()
-    if close:
-        extra += "Connection: close\r\n"
-    head = (
-        f"HTTP/1.1 {code} {REASONS.get(code, 'Error')}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\n"
-        f"Cache-Control: no-store\r\n{extra}\r\n"
-    ).encode("latin-1")
-    return head if head_only else head + data
-
-
-_OVERLOADED = _response(
-    503, {"error": "too many connections"}, close=True, extra="Retry-After: 1\r\n"
-)
 
 
 class _Conn:
@@ -217,10 +99,7 @@ class StatusServer:
     ) -> None:
         self.status, self.health, self.history = status, health, history
         self.token = token or None
-        # raw bytes, as the header arrives (an env token may carry undecodable bytes)
-        self._expected_auth = (
-            b"Bearer " + self.token.encode("utf-8", "surrogateescape") if self.token else b""
-        )
+        self._expected_auth = expected_auth(self.token)  # None without a token
         self.host = host
         self.max_connections = max(1, max_connections)
         self.max_workers = max(1, workers)
@@ -450,7 +329,7 @@ class StatusServer:
         self.refused += 1
         try:
             sock.setblocking(False)
-            sock.send(_OVERLOADED)
+            sock.send(OVERLOADED)
             sock.shutdown(socket.SHUT_WR)
             sock.recv(MAX_HEAD_BYTES)  # drain what the client sent, so close() does not reset
         except OSError:
@@ -467,7 +346,7 @@ class StatusServer:
     def _fail(self, conn: _Conn, code: int, message: str) -> None:
         """A best-effort error answer from the I/O thread, then close."""
         with contextlib.suppress(OSError):
-            conn.sock.send(_response(code, {"error": message}, close=True))
+            conn.sock.send(response(code, {"error": message}, close=True))
         self._close(conn)
 
     def _read(self, conn: _Conn) -> None:
@@ -491,7 +370,7 @@ class StatusServer:
             if conn.buf:  # the first byte starts the clock for the whole request
                 conn.started = True
                 conn.deadline = time.monotonic() + self.request_timeout
-        m = _HEAD_END.search(conn.buf)
+        m = HEAD_END.search(conn.buf)
         if m is None:
             if len(conn.buf) > MAX_HEAD_BYTES:
                 self._fail(conn, 431, "request head too large")
@@ -602,9 +481,9 @@ class StatusServer:
     def _run(self, job: tuple[_Conn, bytes]) -> None:
         conn, head = job
         try:
-            data, keep = self._handle(head)
+            data, keep = handle(head, self, self._expected_auth)
         except Exception as exc:  # a bug here must not take the server down or spam stderr
-            data, keep = _response(500, {"error": exc_line(exc)}, close=True), False
+            data, keep = response(500, {"error": exc_line(exc)}, close=True), False
         conn.close_after = not keep
         try:
             sent = conn.sock.send(data)  # non-blocking: the rest goes out from the I/O thread
@@ -615,119 +494,3 @@ class StatusServer:
             conn.sock.close()
         self._returns.put(conn)
         self._wake()
-
-    # -- one request -----------------------------------------------------------------------------
-    def _parse(self, head: bytes) -> _Request:
-        lines = head.decode("latin-1").split("\n")
-        parts = lines[0].rstrip("\r").split(" ")
-        if len(parts) != 3:
-            raise _BadRequest(400, f"malformed request line {show(lines[0])}")
-        method, target, version = parts
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            if re.fullmatch(r"HTTP/[2-9]\.[0-9]", version):
-                raise _BadRequest(505, f"unsupported version {show(version)}")
-            raise _BadRequest(400, f"malformed request line {show(lines[0])}")
-        if len(lines) - 1 > MAX_HEADERS:
-            raise _BadRequest(431, "too many headers")
-        headers: dict[str, list[str]] = {}
-        for raw in lines[1:]:
-            line = raw.rstrip("\r")
-            name, sep, value = line.partition(":")
-            if not sep or not name or name != name.strip() or line[:1] in (" ", "\t"):
-                raise _BadRequest(400, f"malformed header {show(line)}")
-            headers.setdefault(name.lower(), []).append(value.strip())
-        if len(headers.get("host", [])) > 1:
-            raise _BadRequest(400, "more than one Host header")
-        if "transfer-encoding" in headers or any(
-            v != "0" for v in headers.get("content-length", [])
-        ):
-            raise _BadRequest(400, "request bodies are not accepted")
-        if not target.startswith("/"):
-            raise _BadRequest(400, f"request target must be a path, got {show(target)}")
-        path, _, query = target.partition("?")
-        return _Request(method, path, query, version, headers)
-
-    def _handle(self, head: bytes) -> tuple[bytes, bool]:
-        """(response bytes, keep the connection open)."""
-        try:
-            req = self._parse(head)
-        except _BadRequest as exc:
-            return _response(exc.code, {"error": str(exc)}, close=True), False
-        keep = not req.wants_close()
-        extra = "Connection: keep-alive\r\n" if keep and req.version == "HTTP/1.0" else ""
-        if req.method not in ("GET", "HEAD"):
-            extra += "Allow: GET, HEAD\r\n"
-            code, body = 405, {"error": f"method {show(req.method)} not allowed"}
-        else:
-            code, body, more = self._route(req)
-            extra += more
-        data = _response(code, body, head_only=req.method == "HEAD", close=not keep, extra=extra)
-        return data, keep
-
-    def _route(self, req: _Request) -> tuple[int, dict, str]:
-        """(code, body, extra header lines) for a GET or HEAD."""
-        if not local_host(req.header("host")):
-            return 403, {"error": "host not allowed"}, ""
-        path = req.path.rstrip("/") or "/"
-        try:
-            if path == "/health":
-                code, body = self.health()
-                return code, body, ""
-            if path not in ("/status", "/history"):
-                return 404, {"error": f"no such endpoint {show(path)}"}, ""
-            if not self._authorized(req):
-                return (
-                    401,
-                    {"error": "unauthorized"},
-                    'WWW-Authenticate: Bearer realm="go-trader"\r\n',
-                )
-            if path == "/status":
-                return 200, self.status(), ""
-            try:
-                fields = parse_qs(
-                    req.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS
-                )
-            except ValueError:
-                return 400, {"error": f"too many query parameters (at most {MAX_QUERY_FIELDS})"}, ""
-            query = {k: v[-1] for k, v in fields.items()}
-            try:
-                return 200, self.history(query), ""
-            except ValueError as exc:
-                return 400, {"error": one_line(str(exc))}, ""
-        except NotReady as exc:
-            return 503, exc.body(), "Retry-After: 1\r\n"
-        except Exception as exc:  # a view bug answers 500 and the server keeps going
-            return 500, {"error": exc_line(exc)}, ""
-
-    def _authorized(self, req: _Request) -> bool:
-        if self.token is None:
-            return True
-        got = (req.header("authorization") or "").encode("latin-1")
-        return _compare_digest(got, self._expected_auth)
-
-
-def _bounded_int(query: dict, key: str, default: int) -> int:
-    raw = query.get(key)
-    if raw in (None, ""):
-        return default
-    text = str(raw).strip()
-    if not _DIGITS.fullmatch(text) or int(text) > HISTORY_MAX_OFFSET:
-        raise ValueError(
-            f"{key} must be an integer from 0 to {HISTORY_MAX_OFFSET}, got {show(str(raw))}"
-        )
-    return int(text)
-
-
-def parse_history_query(query: dict) -> dict:
-    """Validate /history query params into keyword arguments for StateDB.trade_history.
-
-    limit and offset are whole numbers in 0..10**9 (SQLite overflows past 2**63, and no book has
-    a billion trades); limit is then capped at HISTORY_MAX_LIMIT. Bad values raise ValueError,
-    which the server answers with 400.
-    """
-    return {
-        "strategy": query.get("strategy") or None,
-        "symbol": query.get("symbol") or None,
-        "limit": min(_bounded_int(query, "limit", 50), HISTORY_MAX_LIMIT),
-        "offset": _bounded_int(query, "offset", 0),
-    }
