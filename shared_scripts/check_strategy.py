@@ -1,6 +1,13 @@
 """Spot signal check: one strategy on one symbol (or a pair) at one timeframe -> one JSON document.
 
     check_strategy.py <strategy> <symbol> <timeframe> [symbol_b] [--params JSON] [--atr-method=simple|wilder]
+        [--strategy-refs JSON] [--position-side long|short --position-avg-cost F ...]
+        [--regime-enabled [--regime-windows-spec-json J] [--regime-atr-window W]
+         [--regime-payload-json RAW]] [--htf-filter]
+
+With ``--strategy-refs`` closes or a ``--position-side`` the check composes open and close
+decisions (shared_strategies/composition.py) and adds ``open_strategy``, ``close_strategies``,
+``open_action``, ``close_fraction`` and ``close_strategy``; ``signal`` is then the composed one.
 
 The argv is declared once in shared_tools/check_argv.py; the supervisor parses a strategy's
 config ``args`` with the same spec, so both agree on the symbol, the params and the venue.
@@ -51,16 +58,23 @@ def validate(ns) -> None:
         raise UsageError("the following arguments are required: strategy, symbol, timeframe")
 
 
-def _params(ns) -> dict | None:
+def _refs(ns):
+    from shared_strategies import composition
+
+    return composition.parse_strategy_refs(ns.strategy_refs)
+
+
+def _open_name(ns, refs) -> str:
+    """The open strategy: the refs' open name when given, else the positional (upstream §5.2)."""
+    return (refs.open_name if refs is not None and refs.open_name else "") or ns.strategy
+
+
+def _params(ns, refs=None) -> dict | None:
+    """Open params: the refs' open params, with ``--params`` over them (the supervisor folds
+    ``--params`` into the refs and never sends both, so the order only matters by hand)."""
     params: dict = {}
-    if ns.strategy_refs:
-        refs = json.loads(ns.strategy_refs)
-        opened = (refs or {}).get("open") or {}
-        if opened.get("name") and opened["name"] != ns.strategy:
-            raise ValueError(
-                f"--strategy-refs open.name '{opened['name']}' != strategy '{ns.strategy}'"
-            )
-        params.update(opened.get("params") or {})
+    if refs is not None and refs.open_params:
+        params.update(refs.open_params)
     if ns.params:
         extra = json.loads(ns.params)
         if not isinstance(extra, dict):
@@ -69,17 +83,44 @@ def _params(ns) -> dict | None:
     return params or None
 
 
-def handle(ns, _stdin) -> dict:
-    from shared_strategies import signal_report
-    from shared_strategies.open import registry
-    from shared_tools import market
+def _composed(ns, refs) -> bool:
+    """The open/close model is on when closes are configured or a position is described.
 
-    spec = registry.get(ns.strategy, "spot")
-    market.timeframe_seconds(ns.timeframe)  # unknown timeframe -> ValueError, exit 1
+    An open-only refs (the supervisor's carrier for open params) keeps the plain answer: a
+    flat composition would print the same signal, and no ``close_fraction`` key means "all"
+    to a scheduler that holds a position it did not describe.
+    """
+    return bool(refs is not None and refs.close_names) or bool(ns.position_side)
+
+
+def _check_names(ns, refs) -> tuple:
+    """Names, params and closes checked offline (shared by handle and --probe-only)."""
+    from shared_strategies import composition
+    from shared_strategies.open import registry
+    from shared_tools import market, regime
+
+    name = _open_name(ns, refs)
+    spec = registry.get(name, "spot")
+    registry.ensure_live(name)
+    market.timeframe_seconds(ns.timeframe)  # unknown timeframe -> ValueError
     if spec.needs_pair and not ns.symbol_b:
-        raise ValueError(f"strategy '{ns.strategy}' needs a second symbol (symbol_b)")
-    params = _params(ns)
-    registry.merged_params(ns.strategy, params, "spot")  # reject unknown keys before fetching
+        raise ValueError(f"strategy '{name}' needs a second symbol (symbol_b)")
+    params = _params(ns, refs)
+    registry.merged_params(name, params, "spot")  # reject unknown keys before fetching
+    if _composed(ns, refs):
+        composition.validate_close_names(list(refs.close_names) if refs else [name], "spot")
+    if ns.regime_enabled and ns.regime_payload_json is None:
+        regime.parse_windows_spec_json(ns.regime_windows_spec_json)
+    return name, spec, params
+
+
+def handle(ns, _stdin) -> dict:
+    from shared_strategies import composition, signal_report
+    from shared_strategies.open import registry
+    from shared_tools import htf_filter, market, regime
+
+    refs = _refs(ns)
+    name, spec, params = _check_names(ns, refs)
 
     now = market.now_utc()
     df = market.fetch_ohlcv(ns.symbol, ns.timeframe, ns.ohlcv_limit, venue=ns.platform, now=now)
@@ -92,22 +133,66 @@ def handle(ns, _stdin) -> dict:
         raise ValueError(
             f"only {len(df)} closed {ns.timeframe} candles for {ns.symbol}; need {MIN_CANDLES}"
         )
-    out = signal_report.evaluate_last_bar(
-        ns.strategy, df, params, platform="spot", atr_method=ns.atr_method
+
+    # the regime snapshot is upstream's params["regime"]; merged_params strips it, so no
+    # registered strategy reads it and it is not passed
+    reg = regime.prepare_check_regime(
+        df,
+        enabled=ns.regime_enabled,
+        windows_spec_json=ns.regime_windows_spec_json,
+        atr_window=ns.regime_atr_window,
+        payload_json=ns.regime_payload_json,
     )
+    frame = registry.evaluate(name, df, params, "spot")
+    signal = composition.normalize_signal(frame["signal"].iloc[-1])
+
+    htf: dict = {}
+    if ns.htf_filter and name not in htf_filter.SKIP_STRATEGIES:
+
+        def fetch(symbol: str, timeframe: str, limit: int):
+            return market.fetch_ohlcv(symbol, timeframe, limit, venue=ns.platform, now=now)
+
+        htf = htf_filter.htf_trend(ns.symbol, ns.timeframe, fetch)
+        filtered = htf_filter.apply_htf_filter(signal, htf["htf_trend"])
+        if filtered != signal:
+            print(f"HTF filter: {signal} -> {filtered} (trend {htf['htf_trend']})", file=sys.stderr)
+        signal = filtered
+
+    atr = signal_report.standard_atr(df, atr_method=ns.atr_method)
+    decision = None
+    if _composed(ns, refs):
+        position = composition.position_context(ns)
+        evaluation = composition.evaluate_open_close(
+            df,
+            name,
+            params,
+            refs.close_names if refs else (),
+            refs.close_params if refs else None,
+            position=position,
+            market=composition.market_context(df, frame, atr, reg.live_label),
+            platform="spot",
+            open_frame=frame,
+        )
+        decision = composition.finalize_decision(evaluation, position.get("side", ""), signal)
+        signal = decision["signal"]
+
+    indicators = signal_report.report_indicators(frame, df, atr_method=ns.atr_method)
+    indicators.update(htf_filter.numeric_indicators(htf))
     doc = {
         "strategy": ns.strategy,
         "symbol": ns.symbol,
         "timeframe": ns.timeframe,
-        "signal": out["signal"],
-        "price": out["price"],
-        "indicators": out["indicators"],
-        "regime": out["regime"],
+        "signal": signal,
+        "price": round(float(df["close"].iloc[-1]), 8),
+        "indicators": indicators,
+        "regime": reg.output if ns.regime_enabled else signal_report.regime_label(df),
         "mode": ns.mode,
         "platform": ns.platform,
-        "bar_time": out["bar_time"],
+        "bar_time": signal_report.bar_time(df),
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if decision is not None:
+        doc.update(decision)
     if ns.symbol_b:
         doc["symbol_b"] = ns.symbol_b
     return doc
@@ -115,16 +200,11 @@ def handle(ns, _stdin) -> dict:
 
 def prepare(ns) -> None:
     """Import what a real check needs and check its names offline (used by --probe-only)."""
-    from shared_strategies import signal_report  # noqa: F401
-    from shared_strategies.open import registry
-    from shared_tools import market
+    from shared_strategies import composition, signal_report  # noqa: F401
+    from shared_tools import htf_filter, regime  # noqa: F401
     from shared_tools.market import ohlcv  # noqa: F401  (the candle path a real check loads)
 
-    spec = registry.get(ns.strategy, "spot")
-    market.timeframe_seconds(ns.timeframe)
-    if spec.needs_pair and not ns.symbol_b:
-        raise ValueError(f"strategy '{ns.strategy}' needs a second symbol (symbol_b)")
-    registry.merged_params(ns.strategy, _params(ns), "spot")
+    _check_names(ns, _refs(ns))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,22 @@ import numpy as np
 import pandas as pd
 
 from shared_strategies.open import registry
-from shared_tools import indicators
+from shared_tools import regime as regime_tools
 
-_OHLCV = {"open", "high", "low", "close", "volume", "close_b", "signal"}
-ADX_TREND_THRESHOLD = 20.0
+# Never reported (upstream's exclusion list, §7.3); every other numeric column is.
+_OHLCV = {
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_b",
+    "signal",
+    "timestamp",
+    "position",
+    "datetime",
+}
+ADX_TREND_THRESHOLD = regime_tools.DEFAULT_ADX_THRESHOLD
 REGIME_MEMO_MAX = 128
 _regimes: OrderedDict[tuple, str] = OrderedDict()
 
@@ -45,17 +57,15 @@ def _frame_key(df: pd.DataFrame, period: int) -> tuple:
 
 
 def _compute_regime(df: pd.DataFrame, period: int) -> str:
-    frame = indicators.adx(df, period)
-    last = frame.iloc[-1]
-    if not all(math.isfinite(float(last[c])) for c in ("adx", "plus_di", "minus_di")):
-        return ""
-    if last["adx"] <= ADX_TREND_THRESHOLD:
-        return "ranging"
-    return "trending_up" if last["plus_di"] >= last["minus_di"] else "trending_down"
+    return str(regime_tools.latest_regime(df, period, ADX_TREND_THRESHOLD)["regime"])
 
 
 def regime_label(df: pd.DataFrame, period: int = 14) -> str:
-    """ADX regime of the last bar: trending_up / trending_down when ADX > 20, else ranging.
+    """ADX regime of the last bar by upstream's rule (§6.1): ADX < 20 -> ranging, else the
+    larger DI's trend (equal DIs -> ranging); "" while the ADX is still warming up.
+
+    Printed when ``--regime-enabled`` is off (upstream prints "" there; a label costs nothing
+    once memoized and tells an operator more).
 
     Memoized per process (bounded), keyed by the frame's content: a ``--batch`` of many
     strategies on one symbol and timeframe computes the ADX once per closed bar.
@@ -95,6 +105,31 @@ def last_indicators(frame: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def report_indicators(
+    frame: pd.DataFrame, df: pd.DataFrame, *, atr_method: str = "simple", atr_period: int = 14
+) -> dict[str, float]:
+    """The ``indicators`` map: the strategy's own columns under upstream's names, plus ``atr``.
+
+    A strategy that draws its own ``atr`` keeps it (upstream: it defines the position's entry
+    ATR); otherwise the standard ATR (§2.3, ``>= 100`` rounded on the simple method) is added.
+    Ours differs in one place: a strategy ``atr`` that is NaN on the last bar is replaced by the
+    standard one instead of leaving ``atr`` out, so the entry ATR is never missing.
+    """
+    out = last_indicators(frame)
+    if "atr" not in out:
+        out["atr"] = round(standard_atr(df, atr_method=atr_method, atr_period=atr_period), 6)
+    return out
+
+
+def standard_atr(df: pd.DataFrame, *, atr_method: str = "simple", atr_period: int = 14) -> float:
+    """Standard ATR of the last bar (0.0 when not finite or not positive)."""
+    return regime_tools.latest_atr(df, atr_period, atr_method)
+
+
+def bar_time(df: pd.DataFrame) -> str:
+    return pd.Timestamp(df.index[-1]).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def evaluate_last_bar(
     name: str,
     df: pd.DataFrame,
@@ -103,17 +138,19 @@ def evaluate_last_bar(
     platform: str = "spot",
     atr_method: str = "simple",
     atr_period: int = 14,
+    frame: pd.DataFrame | None = None,
 ) -> dict:
-    """Signal, price, indicators (always with ``atr``), regime and bar time of the last bar."""
-    frame = registry.evaluate(name, df, params, platform)
-    indicators_out = last_indicators(frame)
-    atr = indicators.atr(df, atr_period, method=atr_method).iloc[-1]
-    indicators_out["atr"] = round(float(atr), 6) if math.isfinite(float(atr)) else 0.0
+    """Signal, price, indicators (always with ``atr``), regime and bar time of the last bar.
+
+    ``frame`` is the strategy's result when the caller has already run it.
+    """
+    if frame is None:
+        frame = registry.evaluate(name, df, params, platform)
     price = float(df["close"].iloc[-1])
     return {
         "signal": int(frame["signal"].iloc[-1]),
         "price": round(price, 8),
-        "indicators": indicators_out,
+        "indicators": report_indicators(frame, df, atr_method=atr_method, atr_period=atr_period),
         "regime": regime_label(df),
-        "bar_time": pd.Timestamp(df.index[-1]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bar_time": bar_time(df),
     }

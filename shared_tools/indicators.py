@@ -16,6 +16,19 @@ Conventions (shared by every function here):
   (differently seeded) recursive averages have converged.  Wilder averages are
   seeded exactly like TA-Lib, so RSI, Wilder ATR and ADX/DI match it from
   the first output bar; EMA-based ones (EMA, MACD) converge after warm-up.
+
+Where upstream go-trader's strategies use other conventions (see the upstream
+catalogue, section 2), these are the deliberate differences, kept on purpose:
+
+* EMA / MACD: upstream's EMA has no warm-up (a value from bar 0); ours is NaN
+  for the first ``period-1`` bars, so an EMA cross cannot fire on bar 1.
+* RSI: upstream seeds Wilder's averages with the first delta; ours seeds them
+  with the SMA of the first ``period`` deltas (TA-Lib).  Same first valid bar
+  (``period``), values converge.  A flat window is 50 here, NaN upstream.
+* Bollinger std: TA-Lib's population std by default, ``ddof=1`` gives upstream's
+  sample std (the ``bollinger_bands`` strategy uses that).  :func:`zscore` is
+  sample std like upstream.
+* ROC is evaluated in upstream's order (see :func:`roc`).
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ __all__ = [
     "roc",
     "rsi",
     "sma",
+    "stoch_rsi",
     "true_range",
     "vwap",
     "wilder_rma",
@@ -130,6 +144,30 @@ def rsi(s: pd.Series, period: int = 14) -> pd.Series:
     return out.where(gain.notna()).rename(s.name)
 
 
+def stoch_rsi(
+    s: pd.Series,
+    rsi_period: int = 14,
+    stoch_period: int = 14,
+    k_smooth: int = 3,
+    d_smooth: int = 3,
+) -> pd.DataFrame:
+    """Stochastic RSI: columns ``rsi``, ``k`` and ``d`` (upstream's definition).
+
+    ``raw = 100 * (RSI - min) / (max - min)`` over the last ``stoch_period`` RSI
+    values (a flat window, max == min, is NaN), ``k = SMA(raw, k_smooth)``,
+    ``d = SMA(k, d_smooth)``.  RSI is :func:`rsi` (TA-Lib seeded).
+    """
+    stoch_period = _check_period(stoch_period, "stoch_period")
+    r = rsi(s, rsi_period)
+    roll = r.rolling(stoch_period, min_periods=stoch_period)
+    low, high = roll.min(), roll.max()
+    span = high - low
+    raw = 100.0 * (r - low) / span.where(span != 0)
+    k = sma(raw, _check_period(k_smooth, "k_smooth"))
+    d = sma(k, _check_period(d_smooth, "d_smooth"))
+    return pd.DataFrame({"rsi": r, "k": k, "d": d}, index=s.index)
+
+
 def macd(s: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
     """MACD line (EMA fast - EMA slow), its EMA signal line and the histogram."""
     line = ema(s, fast) - ema(s, slow)
@@ -137,12 +175,20 @@ def macd(s: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.Da
     return pd.DataFrame({"macd": line, "signal": sig, "hist": line - sig}, index=s.index)
 
 
-def bollinger(s: pd.Series, period: int = 20, num_std: float = 2.0) -> pd.DataFrame:
-    """Bollinger bands: SMA +/- num_std * population std (ddof=0, like TA-Lib)."""
+def bollinger(s: pd.Series, period: int = 20, num_std: float = 2.0, ddof: int = 0) -> pd.DataFrame:
+    """Bollinger bands: SMA +/- num_std * rolling std over ``period`` bars.
+
+    ``ddof=0`` (the default) is the population std TA-Lib's BBANDS uses.
+    Upstream go-trader's ``bollinger_bands`` strategy uses the pandas default,
+    the *sample* std (``ddof=1``), whose bands are sqrt(N/(N-1)) wider; that
+    strategy passes ``ddof=1`` explicitly.
+    """
     period = _check_period(period)
+    if ddof not in (0, 1):
+        raise ValueError(f"ddof must be 0 (population, TA-Lib) or 1 (sample), got {ddof!r}")
     roll = s.rolling(period, min_periods=period)
     middle = roll.mean()
-    width = num_std * roll.std(ddof=0)
+    width = num_std * roll.std(ddof=ddof)
     return pd.DataFrame(
         {"upper": middle + width, "middle": middle, "lower": middle - width}, index=s.index
     )
@@ -216,9 +262,15 @@ def adx(df: pd.DataFrame, period: int = 14) -> pd.DataFrame:
 
 
 def roc(s: pd.Series, period: int) -> pd.Series:
-    """Rate of change in percent: (s / s[i-period] - 1) * 100 (talib.ROC)."""
+    """Rate of change in percent: ``100 * (s - s[i-period]) / s[i-period]``.
+
+    Same value as talib.ROC (``(s/s0 - 1) * 100``) up to float rounding, but
+    evaluated in upstream go-trader's order so exact ties agree with upstream
+    (e.g. 100 -> 105 gives exactly 5.0 here; ``105/100 - 1`` gives 5.0000000000000044).
+    """
     period = _check_period(period)
-    return (s / s.shift(period) - 1.0) * 100.0
+    prev = s.shift(period)
+    return 100.0 * (s - prev) / prev
 
 
 def donchian(df: pd.DataFrame, period: int = 20) -> pd.DataFrame:

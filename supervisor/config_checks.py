@@ -108,6 +108,7 @@ STRATEGY_KEYS = {
     "cb_loss_streak_cooldown_minutes",
     "atr_method",
     "paused",
+    "allow_deprecated",
 }
 # Upstream per-strategy keys that belong to features this build does not have yet: accepted
 # (so a go-trader config loads) with a warning that they are ignored.
@@ -123,7 +124,6 @@ STRATEGY_KEYS_NOT_YET = {
     "hurst_gate",
     "notify_ratchet_triggers",
     "llm_entry_analysis",
-    "allow_deprecated",
     "htf_filter",
     "invert_signal",
     "direction",

@@ -13,6 +13,7 @@ from pathlib import Path
 from shared_tools.check_argv import CheckArgs, CheckArgvError, parse_check_args
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, one_line
+from supervisor.models import Position
 
 __all__ = [
     "MIN_TICK_SECONDS",
@@ -85,6 +86,7 @@ class StrategyConfig:
     atr_method: str = "simple"
     paused: bool = False
     allow_external_script: bool = False
+    allow_deprecated: bool = False
 
     @property
     def check_args(self) -> CheckArgs:
@@ -107,9 +109,24 @@ class StrategyConfig:
     def effective_interval(self, global_interval: int) -> int:
         return self.interval_seconds or global_interval
 
-    def check_argv(self) -> list[str]:
-        """The argv the check script gets every cycle (and, with --probe-only, at startup)."""
+    def check_argv(self, position: Position | None = None) -> list[str]:
+        """The argv the check script gets every cycle (and, with --probe-only, at startup).
+
+        A strategy on the open/close model (close strategies configured) that holds
+        ``position`` also gets the position flags, as upstream's scheduler sends them: zero
+        values are left out, so the close evaluators see exactly what upstream's would.
+        """
         argv = list(self.args)
+        if position is not None and self.close_strategies:
+            argv.append(f"--position-side={position.side}")
+            for flag, value in (
+                ("--position-avg-cost", position.avg_cost),
+                ("--position-qty", position.quantity),
+                ("--position-initial-qty", position.initial_quantity),
+                ("--position-entry-atr", position.entry_atr),
+            ):
+                if value:
+                    argv.append(f"{flag}={value!r}")
         if self.open_strategy.params or self.close_strategies:
             refs: dict = {"open": self.open_strategy.as_json()}
             if self.close_strategies:

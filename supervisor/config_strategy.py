@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared_tools import strategy_status
 from shared_tools.check_argv import (
     FLAGS_BY_NAME,
     CheckArgs,
@@ -347,9 +348,20 @@ class _Entry:
                         closes.append(ref)
                 if len(raw_closes) > MAX_ARGS:
                     errors.append(f"{where}: close_strategies must have at most {MAX_ARGS} items")
-        if closes:
-            self.warnings.append(f"{where}: close strategies are not evaluated by this build yet")
         return closes
+
+    def check_status(self, name: str, allow_deprecated: bool) -> None:
+        """Backtest-only strategies cannot run live; deprecated ones warn unless allowed."""
+        if name in strategy_status.BACKTEST_ONLY:
+            self.errors.append(
+                f"{self.where}: strategy {show(name)} is backtest-only; run it with "
+                "backtest/run_backtest.py, not the supervisor"
+            )
+        elif name in strategy_status.DEPRECATED and not allow_deprecated:
+            self.warnings.append(
+                f"{self.where}: strategy {show(name)} is deprecated upstream (M5 fee audit); "
+                'set "allow_deprecated": true to keep it without this warning'
+            )
 
     def check_refs_size(self, open_ref: StrategyRef, closes: list[StrategyRef]) -> None:
         refs = {"open": open_ref.as_json(), "closes": [c.as_json() for c in closes]}
@@ -414,6 +426,8 @@ def parse_strategy(
     )
     atr_method = e.atr_method()
     paused = e.flag("paused", False)
+    allow_deprecated = e.flag("allow_deprecated", False)
+    e.check_status(open_ref.name, allow_deprecated)
 
     if len(errors) > n_errors:
         return None
@@ -436,4 +450,5 @@ def parse_strategy(
         atr_method=atr_method,
         paused=paused,
         allow_external_script=allow_external,
+        allow_deprecated=allow_deprecated,
     )

@@ -98,7 +98,8 @@ class Cycle:
                 strat.last_run = self.stamp
                 self.report.outcomes.append(Outcome(sc.id, action=reason))
                 continue
-            jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv())))
+            position = strat.positions.get(sc.symbol)
+            jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv(position))))
         for strat in self.app.strategies.values():
             if strat.positions:
                 self.requested.setdefault(strat.platform, set()).update(strat.positions)

@@ -534,7 +534,23 @@ def test_every_unbuilt_top_level_section_warns_once(tmp_path):
 
 
 def test_plain_config_has_no_warnings(tmp_path):
-    assert _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"])).warnings == []
+    assert (
+        _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"], allow_deprecated=True)).warnings
+        == []
+    )
+
+
+def test_deprecated_strategies_warn_once_unless_allowed(tmp_path):
+    config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]))
+    (line,) = config.warnings
+    assert "strategy[a]" in line and "deprecated upstream" in line and "allow_deprecated" in line
+    bad = _errors(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"], allow_deprecated="yes"))
+    assert any("allow_deprecated must be true or false" in line for line in bad)
+
+
+def test_backtest_only_strategies_are_refused_in_a_live_config(tmp_path):
+    problems = _errors(tmp_path, _spot("a", ["analog_retrieval", "BTC/USDT", "1h"]))
+    assert any("backtest-only" in line for line in problems)
 
 
 # -- the worker's argv spec and --help (issue 6 item 16) -----------------------------------------
@@ -599,3 +615,28 @@ def test_worker_and_supervisor_parse_alike():
         parsed.platform,
     )
     assert parsed.params == ns.params == "{}"
+
+
+def test_position_flags_go_to_open_close_strategies_that_hold_a_position(tmp_path):
+    from supervisor.models import Position
+
+    plain, composed = _load(
+        tmp_path,
+        _spot("a", ["momentum", "BTC/USDT", "1h"], allow_deprecated=True),
+        _spot(
+            "b",
+            ["momentum", "BTC/USDT", "1h"],
+            allow_deprecated=True,
+            close_strategies=[{"name": "tiered_tp_atr", "params": {}}],
+        ),
+    ).strategies
+    pos = Position("BTC/USDT", "p", 0.5, 1.0, 100.0, 50.0, entry_atr=2.5)
+    assert not any(a.startswith("--position") for a in plain.check_argv(pos))
+    argv = composed.check_argv(pos)
+    assert "--position-side=long" in argv and "--position-avg-cost=100.0" in argv
+    assert "--position-qty=0.5" in argv and "--position-initial-qty=1.0" in argv
+    assert "--position-entry-atr=2.5" in argv
+    flat = composed.check_argv(None)
+    assert not any(a.startswith("--position") for a in flat)
+    no_atr = composed.check_argv(Position("BTC/USDT", "p", 1.0, 1.0, 100.0, 100.0))
+    assert not any(a.startswith("--position-entry-atr") for a in no_atr)  # zero is left out

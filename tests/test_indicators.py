@@ -105,6 +105,25 @@ def test_bollinger(period: int, num_std: float) -> None:
     close_after(out["lower"], lower, period - 1)
 
 
+@pytest.mark.parametrize("period", [5, 20])
+def test_bollinger_sample_std(period: int) -> None:
+    """ddof=1 is upstream's sample std: bands wider by sqrt(N/(N-1)) than TA-Lib's."""
+    pop = ind.bollinger(DF["close"], period, 2.0)
+    sample = ind.bollinger(DF["close"], period, 2.0, ddof=1)
+    pd.testing.assert_series_equal(sample["middle"], pop["middle"])
+    ratio = (sample["upper"] - sample["middle"]) / (pop["upper"] - pop["middle"])
+    np.testing.assert_allclose(ratio.iloc[period - 1 :], np.sqrt(period / (period - 1)))
+    std = DF["close"].iloc[:period].std(ddof=1)
+    assert sample["lower"].iloc[period - 1] == pytest.approx(
+        sample["middle"].iloc[period - 1] - 2 * std
+    )
+
+
+def test_bollinger_rejects_other_ddof() -> None:
+    with pytest.raises(ValueError, match="ddof must be 0"):
+        ind.bollinger(DF["close"], 20, 2.0, ddof=2)
+
+
 def test_true_range() -> None:
     out = ind.true_range(DF)
     assert np.isnan(out.iloc[0])
@@ -148,6 +167,43 @@ def test_roc(period: int) -> None:
     out = ind.roc(DF["close"], period)
     # ROC crosses zero; the absolute tolerance (in percent points) covers those bars.
     close_after(out, talib.ROC(C, period), period, atol=1e-9)
+
+
+def test_roc_exact_ties_in_upstream_order() -> None:
+    """100 -> 105 is exactly 5.0 (``105/100 - 1`` would give 5.0000000000000044)."""
+    out = ind.roc(pd.Series([100.0, 105.0, 99.75, 95.0]), 1)
+    assert out.iloc[1] == 5.0 and out.iloc[3] == pytest.approx(-4.761904761904762)
+    assert ind.roc(pd.Series([100.0, 95.0]), 1).iloc[1] == -5.0
+
+
+def _stoch_rsi_reference(close: np.ndarray, rp: int, sp: int, k: int, d: int):
+    r = ind.rsi(pd.Series(close), rp).to_numpy()
+    raw = np.full(len(r), np.nan)
+    for i in range(sp - 1, len(r)):
+        w = r[i - sp + 1 : i + 1]
+        if not np.isnan(w).any() and w.max() != w.min():
+            raw[i] = 100 * (r[i] - w.min()) / (w.max() - w.min())
+    kk = talib.SMA(raw, k) if not np.isnan(raw).all() else raw
+    return r, kk, talib.SMA(kk, d)
+
+
+@pytest.mark.parametrize(("rp", "sp", "k", "d"), [(14, 14, 3, 3), (5, 7, 2, 4)])
+def test_stoch_rsi(rp: int, sp: int, k: int, d: int) -> None:
+    out = ind.stoch_rsi(DF["close"], rp, sp, k, d)
+    assert list(out.columns) == ["rsi", "k", "d"]
+    r, kk, dd = _stoch_rsi_reference(C, rp, sp, k, d)
+    first_k = rp + sp - 1 + k - 1
+    assert out["k"].iloc[:first_k].isna().all()
+    close_after(out["rsi"], r, rp)
+    close_after(out["k"], kk, first_k, atol=1e-9)
+    close_after(out["d"], dd, first_k + d - 1, atol=1e-9)
+    k_valid = out["k"].dropna()  # rolling-sum rounding may overshoot by ~1e-14
+    assert k_valid.min() >= -1e-9 and k_valid.max() <= 100 + 1e-9
+
+
+def test_stoch_rsi_flat_window_is_nan() -> None:
+    out = ind.stoch_rsi(pd.Series(np.full(40, 3.0)), 5, 5, 2, 2)
+    assert out["k"].isna().all() and out["d"].isna().all()
 
 
 @pytest.mark.parametrize("period", [5, 20])
@@ -220,6 +276,8 @@ ALL_INDICATORS = {
     "rsi": lambda d: ind.rsi(d["close"], 14),
     "macd": lambda d: ind.macd(d["close"]),
     "bollinger": lambda d: ind.bollinger(d["close"]),
+    "bollinger_sample": lambda d: ind.bollinger(d["close"], ddof=1),
+    "stoch_rsi": lambda d: ind.stoch_rsi(d["close"]),
     "true_range": ind.true_range,
     "atr_simple": lambda d: ind.atr(d, 14, "simple"),
     "atr_wilder": lambda d: ind.atr(d, 14, "wilder"),

@@ -26,7 +26,13 @@ from typing import Any
 import pandas as pd
 
 # Strategy modules register themselves on import, into the store in ``specs``.
-from shared_strategies.open import spot_classic  # noqa: F401
+from shared_strategies.open import (
+    adaptive,  # noqa: F401
+    spot_classic,  # noqa: F401
+    structure,  # noqa: F401
+    trend,  # noqa: F401
+    vwap_pro,  # noqa: F401
+)
 from shared_strategies.open.specs import SPECS as _SPECS
 from shared_strategies.open.specs import VARIANTS as _VARIANTS
 from shared_strategies.open.specs import StrategySpec, register
@@ -34,6 +40,7 @@ from shared_strategies.open.specs import StrategySpec, register
 __all__ = [
     "StrategySpec",
     "UnknownStrategyError",
+    "ensure_live",
     "evaluate",
     "get",
     "list_json",
@@ -42,6 +49,12 @@ __all__ = [
     "register",
     "signals",
 ]
+
+
+# Framework position keys upstream strips from params before calling an open strategy.
+POSITION_CONTEXT = frozenset(
+    {"side", "avg_cost", "current_quantity", "initial_quantity", "entry_atr", "regime"}
+)
 
 
 class UnknownStrategyError(ValueError):
@@ -86,16 +99,29 @@ def _coerce(key: str, default: Any, value: Any) -> Any:
 def merged_params(
     name: str, params: Mapping[str, Any] | None = None, platform: str = "spot"
 ) -> dict[str, Any]:
-    """Platform defaults overlaid with ``params``; unknown keys are rejected."""
-    defaults = get(name, platform).default_params
-    params = dict(params or {})
+    """Platform defaults overlaid with ``params``; unknown keys and broken constraints raise."""
+    spec = get(name, platform)
+    defaults = spec.default_params
+    params = {k: v for k, v in dict(params or {}).items() if k not in POSITION_CONTEXT}
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ValueError(
             f"unknown param(s) {', '.join(map(repr, unknown))} for strategy {name!r} "
             f"(valid: {', '.join(defaults)})"
         )
-    return {k: _coerce(k, v, params[k]) if k in params else v for k, v in defaults.items()}
+    merged = {k: _coerce(k, v, params[k]) if k in params else v for k, v in defaults.items()}
+    for constraint in spec.constraints:
+        problem = constraint.violation(merged, name)
+        if problem:
+            raise ValueError(problem)
+    return merged
+
+
+def ensure_live(name: str) -> None:
+    """Refuse a backtest-only strategy in a live or paper check (upstream does the same)."""
+    spec = _SPECS.get(name)
+    if spec is not None and spec.status == "backtest_only":
+        raise ValueError(f"strategy {name!r} is backtest-only; it cannot run in a live check")
 
 
 def evaluate(
@@ -130,12 +156,18 @@ def signals(
     return evaluate(name, df, params, platform)["signal"]
 
 
-def list_json(platform: str | None = None) -> list[dict[str, Any]]:
-    """JSON-ready descriptions; ``platform=None`` lists all with base defaults."""
+def list_json(platform: str | None = None, *, include_all: bool = False) -> list[dict[str, Any]]:
+    """JSON-ready descriptions; ``platform=None`` lists all with base defaults.
+
+    Deprecated, hidden and backtest-only strategies are left out of discovery unless
+    ``include_all`` (they still load by name).
+    """
     selected = list(_SPECS) if platform is None else names(platform)
     rows = []
     for n in selected:
         spec = _SPECS[n] if platform is None else get(n, platform)
+        if spec.status != "visible" and not include_all:
+            continue
         rows.append(
             {
                 "id": spec.name,
@@ -143,6 +175,8 @@ def list_json(platform: str | None = None) -> list[dict[str, Any]]:
                 "description": spec.description,
                 "platforms": list(spec.platforms),
                 "default_params": dict(spec.default_params),
+                "constraints": [c.expr for c in spec.constraints],
+                "status": spec.status,
                 "can_short": spec.can_short,
                 "needs_pair": spec.needs_pair,
             }
@@ -156,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list-json", action="store_true", help="print a JSON array to stdout")
     parser.add_argument("--platform", default=None, help="only strategies for this platform")
+    parser.add_argument(
+        "--all", action="store_true", help="include deprecated, hidden and backtest-only ones"
+    )
     args = parser.parse_args(argv)
-    rows = list_json(args.platform)
+    rows = list_json(args.platform, include_all=args.all)
     if args.list_json:
         sys.stdout.write(json.dumps(rows) + "\n")
     else:

@@ -8,15 +8,81 @@ strategy module.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["DEFAULT_PLATFORMS", "SPECS", "VARIANTS", "StrategySpec", "register"]
+from shared_tools.strategy_status import status as _status
+
+__all__ = [
+    "DEFAULT_PLATFORMS",
+    "SPECS",
+    "VARIANTS",
+    "Constraint",
+    "StrategySpec",
+    "register",
+]
 
 DEFAULT_PLATFORMS: tuple[str, ...] = ("spot", "perps", "futures")
+# Upstream's "futures" platform covers both our perps and our futures.
+FUTURES_LIKE: tuple[str, ...] = ("perps", "futures")
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_CONSTRAINT = re.compile(
+    r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*([A-Za-z_]\w*|[-+]?\d+(\.\d*)?([eE][-+]?\d+)?)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``<param> <op> <param-or-number>``, as upstream writes them (e.g. ``fast_period < slow_period``)."""
+
+    expr: str
+    lhs: str
+    op: str
+    rhs: str | float  # a param name or a literal
+
+    @classmethod
+    def parse(cls, expr: str, known: set[str], strategy: str) -> Constraint:
+        m = _CONSTRAINT.match(expr)
+        if m is None:
+            raise ValueError(f"{strategy}: cannot parse constraint {expr!r}")
+        lhs, op, rhs_text = m.group(1), m.group(2), m.group(3)
+        rhs: str | float = (
+            rhs_text if rhs_text[0].isalpha() or rhs_text[0] == "_" else float(rhs_text)
+        )
+        for name in (lhs, rhs):
+            if isinstance(name, str) and name not in known:
+                raise ValueError(f"{strategy}: constraint {expr!r} names unknown param {name!r}")
+        return cls(" ".join(expr.split()), lhs, op, rhs)
+
+    def violation(self, params: Mapping[str, Any], strategy: str) -> str | None:
+        """The upstream error text when ``params`` break this constraint, else None."""
+        left = params.get(self.lhs)
+        right = params.get(self.rhs) if isinstance(self.rhs, str) else self.rhs
+        if left is None or right is None:
+            return None  # upstream skips a constraint with an absent operand
+        for value in (left, right):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"{strategy}: invalid parameters: constraint '{self.expr}' needs numbers, "
+                    f"got {value!r}"
+                )
+        if _OPS[self.op](left, right):
+            return None
+        shown = f"{self.lhs}={left}"
+        if isinstance(self.rhs, str):
+            shown += f", {self.rhs}={right}"
+        return f"{strategy}: invalid parameters: constraint '{self.expr}' violated ({shown})"
 
 
 @dataclass(frozen=True)
@@ -31,6 +97,8 @@ class StrategySpec:
     platforms: tuple[str, ...]
     can_short: bool
     needs_pair: bool
+    constraints: tuple[Constraint, ...] = ()
+    status: str = "visible"  # visible | deprecated | hidden | backtest_only (strategy_status)
 
 
 SPECS: dict[str, StrategySpec] = {}
@@ -48,12 +116,16 @@ def register(
     can_short: bool = False,
     needs_pair: bool = False,
     variants: Mapping[str, Mapping[str, Any]] | None = None,
+    constraints: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
     """Decorator registering ``fn`` under ``name``; returns ``fn`` unchanged.
 
     ``variants`` maps a platform to default overrides for that platform only
     (e.g. ``{"perps": {"threshold": 3.0}}``); override keys must be existing
-    defaults so a variant cannot invent parameters.
+    defaults so a variant cannot invent parameters. ``constraints`` are upstream's
+    ``"<param> <op> <param-or-number>"`` strings, checked on every call; a bad one fails
+    at import. The status (deprecated, hidden, backtest-only) comes from
+    :mod:`shared_tools.strategy_status`.
     """
     if name in SPECS:
         raise ValueError(f"strategy {name!r} is already registered")
@@ -62,6 +134,9 @@ def register(
         extra = sorted(set(overrides) - set(defaults))
         if extra:
             raise ValueError(f"variant {platform!r} of {name!r} sets unknown params {extra}")
+
+    known = set(defaults)
+    parsed = tuple(Constraint.parse(expr, known, name) for expr in constraints)
 
     def decorator(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         SPECS[name] = StrategySpec(
@@ -73,6 +148,8 @@ def register(
             platforms=tuple(platforms),
             can_short=can_short,
             needs_pair=needs_pair,
+            constraints=parsed,
+            status=_status(name),
         )
         VARIANTS[name] = variants
         return fn

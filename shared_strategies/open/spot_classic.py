@@ -1,9 +1,31 @@
-"""The eleven classic strategies (ported rules, own implementation).
+"""The classic indicator strategies of upstream go-trader (catalogue §3.1-§3.14, §3.17).
 
-Signals are events: +1 / -1 only on the bar where the condition starts.  A
-"cross" compares bar ``i`` with bar ``i-1``; any NaN on either bar (indicator
-warm-up) means no signal, because comparisons with NaN are False.  All
-indicators are causal, so every strategy honours the closed-bar contract.
+Names, param keys, defaults, constraints, platforms and output column names are
+upstream's; the rules are written here from the catalogue's description.
+
+Conventions (catalogue §0), as implemented by the helpers below:
+
+* cross above ``L``: ``x[i] > L[i]`` and ``x[i-1] <= L[i-1]``; cross below:
+  ``x[i] < L[i]`` and ``x[i-1] >= L[i-1]``.  A NaN operand on either bar means no
+  cross (comparisons with NaN are false).
+* when a bar is both a buy and a sell, the sell wins ("-1 wins ties").
+* state-diff strategies emit ``state[i] - state[i-1]`` (clipped to [-1, 1]).
+
+Deliberate differences from upstream (kept on purpose, see also the module
+docstring of :mod:`shared_tools.indicators`):
+
+* indicators come from :mod:`shared_tools.indicators`: EMA/MACD have a NaN
+  warm-up (upstream's EMA has none), RSI is TA-Lib seeded (upstream seeds with
+  the first delta; same first valid bar, converging values, flat RSI 50 not NaN);
+* a state change is never signalled from a bar where an operand is NaN.  Upstream
+  maps a NaN comparison to state 0 and so fires e.g. ``sma_crossover`` +1 on bar
+  ``slow_period-1`` when the fast SMA is already above the slow one: a warm-up
+  artefact, not a cross.  Here a state that is already on when the indicators
+  first exist is not signalled; the next real change is.
+* threshold defaults are floats (``70.0`` where upstream writes ``70``) so a
+  fractional override like ``30.5`` passes our type coercion; the values are equal.
+* upstream's description-only platform variants (rsi, macd, mean_reversion) are
+  not modelled: our registry has one description per strategy.
 """
 
 from __future__ import annotations
@@ -11,39 +33,72 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shared_strategies.open.specs import register
+from shared_strategies.open.specs import FUTURES_LIKE, register
 from shared_tools import indicators as ind
 
+__all__ = [
+    "bollinger_bands",
+    "ema_crossover",
+    "macd_strategy",
+    "mean_reversion",
+    "momentum",
+    "pairs_spread",
+    "rsi_macd_combo",
+    "rsi_strategy",
+    "sma_crossover",
+    "stoch_rsi",
+    "tema_cross",
+    "tema_cross_bd",
+    "triple_ema",
+    "triple_ema_bidir",
+    "volume_weighted",
+]
 
-def _state_changes(state: pd.Series, valid: pd.Series) -> pd.Series:
-    """+1 where ``state`` turns True, -1 where it turns False (both bars valid)."""
-    prev_state = state.shift(1, fill_value=False)
-    both_valid = valid & valid.shift(1, fill_value=False)
-    up = both_valid & state & ~prev_state
-    down = both_valid & ~state & prev_state
-    return up.astype("int64") - down.astype("int64")
+Level = float | pd.Series
 
 
-def _above_changes(a: pd.Series, b: pd.Series) -> pd.Series:
-    """State-change signal for the state ``a > b`` (e.g. fast MA above slow MA)."""
-    return _state_changes((a > b).fillna(False), a.notna() & b.notna())
+def _prev(level: Level) -> Level:
+    return level.shift(1) if isinstance(level, pd.Series) else level
 
 
-def _rises_through(x: pd.Series, level: float | pd.Series) -> pd.Series:
-    """True where x was below ``level`` on the previous bar and is at/above it now."""
-    level = level if isinstance(level, pd.Series) else pd.Series(level, index=x.index)
-    return (x.shift(1) < level.shift(1)) & (x >= level)
+def _cross_above(x: pd.Series, level: Level) -> pd.Series:
+    """``x > level`` now and ``x <= level`` on the previous bar (NaN -> False)."""
+    return ((x > level) & (x.shift(1) <= _prev(level))).fillna(False).astype(bool)
 
 
-def _falls_through(x: pd.Series, level: float | pd.Series) -> pd.Series:
-    """True where x was above ``level`` on the previous bar and is at/below it now."""
-    level = level if isinstance(level, pd.Series) else pd.Series(level, index=x.index)
-    return (x.shift(1) > level.shift(1)) & (x <= level)
+def _cross_below(x: pd.Series, level: Level) -> pd.Series:
+    """``x < level`` now and ``x >= level`` on the previous bar (NaN -> False)."""
+    return ((x < level) & (x.shift(1) >= _prev(level))).fillna(False).astype(bool)
 
 
 def _events(buy: pd.Series, sell: pd.Series) -> pd.Series:
-    """Combine boolean buy/sell events into an int signal (both at once -> 0)."""
-    return buy.fillna(False).astype("int64") - sell.fillna(False).astype("int64")
+    """+1 on buy bars, -1 on sell bars; a bar that is both is -1 (upstream: -1 wins ties)."""
+    values = np.where(sell.to_numpy(dtype=bool), -1, np.where(buy.to_numpy(dtype=bool), 1, 0))
+    return pd.Series(values, index=buy.index, dtype="int64")
+
+
+def _valid(*series: pd.Series) -> pd.Series:
+    """True where every operand is a number."""
+    ok = pd.Series(True, index=series[0].index)
+    for s in series:
+        ok &= s.notna()
+    return ok
+
+
+def _state_diff(state: pd.Series, valid: pd.Series) -> pd.Series:
+    """Clipped ``state[i] - state[i-1]``, only where both bars have all operands.
+
+    Upstream fills a NaN state with 0 and diffs it, firing on the first valid bar;
+    requiring both bars valid is our deliberate no-warm-up-artefact rule.
+    """
+    both = valid & valid.shift(1, fill_value=False)
+    step = state.astype("int64").diff().fillna(0).clip(-1, 1).astype("int64")
+    return step.where(both, 0).astype("int64")
+
+
+def _carry(events: pd.Series) -> pd.Series:
+    """Position that takes each non-NaN event value and carries it otherwise (starts at 0)."""
+    return events.ffill().fillna(0.0)
 
 
 def _frame(df: pd.DataFrame, signal: pd.Series, **columns: pd.Series) -> pd.DataFrame:
@@ -53,44 +108,68 @@ def _frame(df: pd.DataFrame, signal: pd.Series, **columns: pd.Series) -> pd.Data
     return out
 
 
-def _reversion_signal(z: pd.Series, entry: float, exit_: float) -> pd.Series:
-    """+1 when z climbs back up through -entry; -1 when it drops back through +exit."""
-    return _events(_rises_through(z, -entry), _falls_through(z, exit_))
+def _zscore_parts(x: pd.Series, lookback: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Rolling mean, rolling sample std (ddof=1, as upstream) and the z-score.
+
+    A zero std (flat window, where the numerator is 0 too) gives NaN: no opinion.
+    """
+    roll = x.rolling(lookback, min_periods=lookback)
+    mean, std = roll.mean(), roll.std(ddof=1)
+    z = (x - mean) / std.where(std > 0)
+    return mean, std, z
+
+
+def _emas(close: pd.Series, *periods: int) -> list[pd.Series]:
+    return [ind.ema(close, p) for p in periods]
+
+
+# ------------------------------------------------------------------ §3.1-§3.2
 
 
 @register(
     "sma_crossover",
     short="sma",
-    description="Long while SMA(fast) is above SMA(slow); signals on the crossovers.",
-    defaults={"fast": 20, "slow": 50},
+    description="Long while SMA(fast_period) is above SMA(slow_period); signals on the crossovers.",
+    defaults={"fast_period": 20, "slow_period": 50},
+    constraints=("fast_period > 0", "fast_period < slow_period"),
 )
-def sma_crossover(df: pd.DataFrame, *, fast: int, slow: int) -> pd.DataFrame:
-    f, s = ind.sma(df["close"], fast), ind.sma(df["close"], slow)
-    return _frame(df, _above_changes(f, s), sma_fast=f, sma_slow=s)
+def sma_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd.DataFrame:
+    """State ``fast > slow``; +1 golden cross, -1 death cross (state diff)."""
+    fast, slow = ind.sma(df["close"], fast_period), ind.sma(df["close"], slow_period)
+    sig = _state_diff(fast > slow, _valid(fast, slow))
+    return _frame(df, sig, sma_fast=fast, sma_slow=slow)
 
 
 @register(
     "ema_crossover",
     short="ema",
-    description="Long while EMA(fast) is above EMA(slow); signals on the crossovers.",
-    defaults={"fast": 12, "slow": 26},
+    description="Long while EMA(fast_period) is above EMA(slow_period); signals on the crossovers.",
+    defaults={"fast_period": 12, "slow_period": 26},
+    constraints=("fast_period > 0", "fast_period < slow_period"),
 )
-def ema_crossover(df: pd.DataFrame, *, fast: int, slow: int) -> pd.DataFrame:
-    f, s = ind.ema(df["close"], fast), ind.ema(df["close"], slow)
-    return _frame(df, _above_changes(f, s), ema_fast=f, ema_slow=s)
+def ema_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd.DataFrame:
+    """As sma_crossover with EMAs."""
+    fast, slow = _emas(df["close"], fast_period, slow_period)
+    sig = _state_diff(fast > slow, _valid(fast, slow))
+    return _frame(df, sig, ema_fast=fast, ema_slow=slow)
+
+
+# ------------------------------------------------------------------ §3.3-§3.5
 
 
 @register(
     "rsi",
     short="rsi",
-    description="Wilder RSI: buy when it recovers above oversold, sell when it drops back below overbought.",
+    description="Wilder RSI: buy when it crosses back above oversold, sell when it crosses back below overbought.",
     defaults={"period": 14, "overbought": 70.0, "oversold": 30.0},
+    constraints=("period > 0", "oversold < overbought"),
 )
 def rsi_strategy(
     df: pd.DataFrame, *, period: int, overbought: float, oversold: float
 ) -> pd.DataFrame:
+    """+1 RSI crosses above ``oversold``; -1 RSI crosses below ``overbought``."""
     r = ind.rsi(df["close"], period)
-    sig = _events(_rises_through(r, oversold), _falls_through(r, overbought))
+    sig = _events(_cross_above(r, oversold), _cross_below(r, overbought))
     return _frame(df, sig, rsi=r)
 
 
@@ -99,26 +178,35 @@ def rsi_strategy(
     short="bb",
     description="Buy when close re-enters above the lower band, sell when it falls back under the upper band.",
     defaults={"period": 20, "num_std": 2.0},
+    constraints=("period > 0",),
 )
 def bollinger_bands(df: pd.DataFrame, *, period: int, num_std: float) -> pd.DataFrame:
+    """Bands on the *sample* std (ddof=1) like upstream, not TA-Lib's population std."""
     close = df["close"]
-    bands = ind.bollinger(close, period, num_std)
-    sig = _events(_rises_through(close, bands["lower"]), _falls_through(close, bands["upper"]))
-    return _frame(
-        df, sig, bb_upper=bands["upper"], bb_middle=bands["middle"], bb_lower=bands["lower"]
-    )
+    bands = ind.bollinger(close, period, num_std, ddof=1)
+    upper, middle, lower = bands["upper"], bands["middle"], bands["lower"]
+    sig = _events(_cross_above(close, lower), _cross_below(close, upper))
+    return _frame(df, sig, bb_middle=middle, bb_upper=upper, bb_lower=lower)
 
 
 @register(
     "macd",
     short="macd",
     description="Long while the MACD line is above its signal line; signals on the crossovers.",
-    defaults={"fast": 12, "slow": 26, "signal": 9},
+    defaults={"fast_period": 12, "slow_period": 26, "signal_period": 9},
+    constraints=("fast_period > 0", "signal_period > 0", "fast_period < slow_period"),
 )
-def macd_strategy(df: pd.DataFrame, *, fast: int, slow: int, signal: int) -> pd.DataFrame:
-    m = ind.macd(df["close"], fast, slow, signal)
-    sig = _above_changes(m["macd"], m["signal"])
-    return _frame(df, sig, macd=m["macd"], macd_signal=m["signal"], macd_hist=m["hist"])
+def macd_strategy(
+    df: pd.DataFrame, *, fast_period: int, slow_period: int, signal_period: int
+) -> pd.DataFrame:
+    """State ``macd_line > macd_signal``; state diff."""
+    m = ind.macd(df["close"], fast_period, slow_period, signal_period)
+    line, signal = m["macd"], m["signal"]
+    sig = _state_diff(line > signal, _valid(line, signal))
+    return _frame(df, sig, macd_line=line, macd_signal=signal, macd_hist=m["hist"])
+
+
+# ------------------------------------------------------------------ §3.6-§3.8
 
 
 @register(
@@ -126,12 +214,15 @@ def macd_strategy(df: pd.DataFrame, *, fast: int, slow: int, signal: int) -> pd.
     short="mr",
     description="Z-score of close: buy when it climbs back through -entry_std, sell when it drops back through +exit_std.",
     defaults={"lookback": 30, "entry_std": 1.5, "exit_std": 0.5},
+    constraints=("lookback > 0", "exit_std < entry_std"),
 )
 def mean_reversion(
     df: pd.DataFrame, *, lookback: int, entry_std: float, exit_std: float
 ) -> pd.DataFrame:
-    z = ind.zscore(df["close"], lookback)
-    return _frame(df, _reversion_signal(z, entry_std, exit_std), zscore=z)
+    """z = (close - SMA) / sample std; +1 z crosses above -entry_std, -1 below +exit_std."""
+    mean, std, z = _zscore_parts(df["close"], lookback)
+    sig = _events(_cross_above(z, -entry_std), _cross_below(z, exit_std))
+    return _frame(df, sig, rolling_mean=mean, rolling_std=std, z_score=z)
 
 
 @register(
@@ -139,87 +230,227 @@ def mean_reversion(
     short="momentum",
     description="Rate of change (%): buy when it crosses above +threshold, sell when it crosses below -threshold.",
     defaults={"roc_period": 14, "threshold": 5.0},
-    variants={"perps": {"threshold": 3.0}, "futures": {"threshold": 3.0}},
+    variants={platform: {"threshold": 3.0} for platform in FUTURES_LIKE},
+    constraints=("roc_period > 0",),
 )
 def momentum(df: pd.DataFrame, *, roc_period: int, threshold: float) -> pd.DataFrame:
-    r = ind.roc(df["close"], roc_period)
-    prev = r.shift(1)
-    sig = _events((prev <= threshold) & (r > threshold), (prev >= -threshold) & (r < -threshold))
-    return _frame(df, sig, roc=r)
+    """roc = 100 * (c - c[i-n]) / c[i-n] (upstream's float order: exact ties agree)."""
+    roc = ind.roc(df["close"], roc_period)
+    sig = _events(_cross_above(roc, threshold), _cross_below(roc, -threshold))
+    return _frame(df, sig, roc=roc)
 
 
 @register(
     "volume_weighted",
     short="vw",
-    description="Close crossing its SMA on volume above vol_multiplier x its average volume.",
+    description="Close crossing its SMA on a bar whose volume is above vol_multiplier x its average volume.",
     defaults={"sma_period": 20, "vol_multiplier": 1.5},
+    constraints=("sma_period > 0",),
 )
 def volume_weighted(df: pd.DataFrame, *, sma_period: int, vol_multiplier: float) -> pd.DataFrame:
+    """+1 / -1 when close crosses above / below SMA(close) and this bar's volume is high."""
     close, volume = df["close"], df["volume"]
     price_sma = ind.sma(close, sma_period)
-    volume_sma = ind.sma(volume, sma_period)
-    heavy = volume > vol_multiplier * volume_sma
-    crosses = _above_changes(close, price_sma)
-    sig = crosses.where(heavy, 0)
-    return _frame(df, sig, sma=price_sma, volume_sma=volume_sma)
+    vol_sma = ind.sma(volume, sma_period)
+    high_volume = (volume > vol_sma * vol_multiplier).fillna(False).astype(bool)
+    sig = _events(
+        _cross_above(close, price_sma) & high_volume, _cross_below(close, price_sma) & high_volume
+    )
+    return _frame(df, sig, price_sma=price_sma, vol_sma=vol_sma, high_volume=high_volume)
+
+
+# ----------------------------------------------------------------- §3.9-§3.12
+
+_TRIPLE_CONSTRAINTS = ("short_period > 0", "short_period < mid_period", "mid_period < long_period")
 
 
 @register(
     "triple_ema",
     short="tema",
-    description="Long while EMA(short) > EMA(mid) > EMA(long); signals when that alignment starts or ends.",
-    defaults={"short": 8, "mid": 21, "long": 55},
+    description="Long while EMA(short) > EMA(mid) > EMA(long); signals when that stack starts or ends.",
+    defaults={"short_period": 8, "mid_period": 21, "long_period": 55},
+    constraints=_TRIPLE_CONSTRAINTS,
 )
-def triple_ema(df: pd.DataFrame, *, short: int, mid: int, long: int) -> pd.DataFrame:
-    close = df["close"]
-    s, m, lg = ind.ema(close, short), ind.ema(close, mid), ind.ema(close, long)
-    state = ((s > m) & (m > lg)).fillna(False)
-    valid = s.notna() & m.notna() & lg.notna()
-    return _frame(df, _state_changes(state, valid), ema_short=s, ema_mid=m, ema_long=lg)
+def triple_ema(
+    df: pd.DataFrame, *, short_period: int, mid_period: int, long_period: int
+) -> pd.DataFrame:
+    """State = strict bullish stack; state diff."""
+    s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
+    sig = _state_diff((s > m) & (m > lg), _valid(s, m, lg))
+    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+
+
+@register(
+    "triple_ema_bidir",
+    short="temab",
+    description="State +1 on a bullish EMA stack, -1 on a bearish one, 0 otherwise; signals the clipped change.",
+    defaults={"short_period": 8, "mid_period": 21, "long_period": 55},
+    platforms=FUTURES_LIKE,
+    can_short=True,
+    constraints=_TRIPLE_CONSTRAINTS,
+)
+def triple_ema_bidir(
+    df: pd.DataFrame, *, short_period: int, mid_period: int, long_period: int
+) -> pd.DataFrame:
+    """Clipped diff of the -1/0/+1 stack state (e.g. +1 -> -1 is a single -1)."""
+    s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
+    state = ((s > m) & (m > lg)).astype("int64") - ((s < m) & (m < lg)).astype("int64")
+    sig = _state_diff(state, _valid(s, m, lg))
+    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+
+
+def _tema_parts(
+    df: pd.DataFrame, short_period: int, mid_period: int, long_period: int
+) -> tuple[list[pd.Series], pd.Series, pd.Series, pd.Series]:
+    """EMAs, bull/bear crosses of short over mid (only with all EMAs valid), and validity."""
+    s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
+    valid = _valid(s, m, lg)
+    return [s, m, lg], _cross_above(s, m) & valid, _cross_below(s, m) & valid, valid
+
+
+@register(
+    "tema_cross",
+    short="temac",
+    description="Long on EMA(short) crossing above EMA(mid) while EMA(mid) > EMA(long); flat on the next bearish cross.",
+    defaults={"short_period": 5, "mid_period": 13, "long_period": 34},
+    constraints=_TRIPLE_CONSTRAINTS,
+)
+def tema_cross(
+    df: pd.DataFrame, *, short_period: int, mid_period: int, long_period: int
+) -> pd.DataFrame:
+    """Carried 0/1 position: bull cross in an uptrend -> 1, any bear cross -> 0; signal = diff."""
+    (s, m, lg), bull, bear, _ = _tema_parts(df, short_period, mid_period, long_period)
+    events = pd.Series(np.nan, index=df.index)
+    events[bull & (m > lg)] = 1.0
+    events[bear] = 0.0
+    position = _carry(events)
+    sig = position.diff().fillna(0.0).astype("int64")
+    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+
+
+@register(
+    "tema_cross_bd",
+    short="temacb",
+    description="Long on a bull EMA cross in an uptrend, short on a bear cross in a downtrend; an unconfirmed cross flattens.",
+    defaults={"short_period": 5, "mid_period": 13, "long_period": 34},
+    platforms=FUTURES_LIKE,
+    can_short=True,
+    constraints=_TRIPLE_CONSTRAINTS,
+)
+def tema_cross_bd(
+    df: pd.DataFrame, *, short_period: int, mid_period: int, long_period: int
+) -> pd.DataFrame:
+    """Carried -1/0/+1 position from the cross events; signal = clipped diff."""
+    (s, m, lg), bull, bear, _ = _tema_parts(df, short_period, mid_period, long_period)
+    events = pd.Series(np.nan, index=df.index)
+    events[bull] = np.where((m > lg)[bull], 1.0, 0.0)
+    events[bear] = np.where((m < lg)[bear], -1.0, 0.0)
+    position = _carry(events)
+    sig = position.diff().fillna(0.0).clip(-1.0, 1.0).astype("int64")
+    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+
+
+# ---------------------------------------------------------------- §3.13-§3.14
 
 
 @register(
     "rsi_macd_combo",
     short="rmc",
-    description="MACD crossovers filtered by RSI: bullish cross with RSI below rsi_long_max, bearish cross with RSI above rsi_short_min.",
+    description="MACD crossovers filtered by RSI: bullish cross with RSI < rsi_long_max, bearish cross with RSI > rsi_short_min.",
     defaults={
         "rsi_period": 14,
+        "rsi_oversold": 35.0,
+        "rsi_overbought": 65.0,
         "macd_fast": 12,
         "macd_slow": 26,
         "macd_signal": 9,
-        "rsi_long_max": 50.0,
         "rsi_short_min": 50.0,
+        "rsi_long_max": 50.0,
     },
+    constraints=(
+        "rsi_period > 0",
+        "macd_fast > 0",
+        "macd_signal > 0",
+        "macd_fast < macd_slow",
+        "rsi_oversold < rsi_overbought",
+    ),
 )
 def rsi_macd_combo(
     df: pd.DataFrame,
     *,
     rsi_period: int,
+    rsi_oversold: float,  # noqa: ARG001 - upstream's dead param: only its constraint uses it
+    rsi_overbought: float,  # noqa: ARG001 - idem
     macd_fast: int,
     macd_slow: int,
     macd_signal: int,
-    rsi_long_max: float,
     rsi_short_min: float,
+    rsi_long_max: float,
 ) -> pd.DataFrame:
+    """+1 MACD bull cross with RSI < rsi_long_max; -1 bear cross with RSI > rsi_short_min."""
     close = df["close"]
     r = ind.rsi(close, rsi_period)
     m = ind.macd(close, macd_fast, macd_slow, macd_signal)
-    cross = _above_changes(m["macd"], m["signal"])
-    sig = _events((cross == 1) & (r < rsi_long_max), (cross == -1) & (r > rsi_short_min))
-    return _frame(df, sig, rsi=r, macd=m["macd"], macd_signal=m["signal"], macd_hist=m["hist"])
+    line, signal = m["macd"], m["signal"]
+    sig = _events(
+        _cross_above(line, signal) & (r < rsi_long_max),
+        _cross_below(line, signal) & (r > rsi_short_min),
+    )
+    return _frame(df, sig, rsi=r, macd_line=line, macd_signal_line=signal)
+
+
+@register(
+    "stoch_rsi",
+    short="stochrsi",
+    description="Stochastic RSI: %K crossing above %D below oversold buys, crossing below %D above overbought sells.",
+    defaults={
+        "rsi_period": 14,
+        "stoch_period": 14,
+        "k_smooth": 3,
+        "d_smooth": 3,
+        "overbought": 80.0,
+        "oversold": 20.0,
+    },
+    constraints=(
+        "rsi_period > 0",
+        "stoch_period > 0",
+        "k_smooth > 0",
+        "d_smooth > 0",
+        "oversold < overbought",
+    ),
+)
+def stoch_rsi(
+    df: pd.DataFrame,
+    *,
+    rsi_period: int,
+    stoch_period: int,
+    k_smooth: int,
+    d_smooth: int,
+    overbought: float,
+    oversold: float,
+) -> pd.DataFrame:
+    """+1 %K crosses above %D with %K < oversold; -1 crosses below with %K > overbought."""
+    st = ind.stoch_rsi(df["close"], rsi_period, stoch_period, k_smooth, d_smooth)
+    k, d = st["k"], st["d"]
+    sig = _events(_cross_above(k, d) & (k < oversold), _cross_below(k, d) & (k > overbought))
+    return _frame(df, sig, rsi=st["rsi"], stoch_k=k, stoch_d=d)
+
+
+# ---------------------------------------------------------------------- §3.17
 
 
 @register(
     "pairs_spread",
     short="ps",
-    description="Z-score of log(close) - log(close_b): buy when it climbs back through -entry_z, sell when it drops back through +exit_z.",
+    description="Z-score of the price ratio close / close_b (close alone without a pair): buy when it climbs back through -entry_z, sell when it drops back through +exit_z.",
     defaults={"lookback": 30, "entry_z": 2.0, "exit_z": 0.5},
     platforms=("spot",),
     needs_pair=True,
+    constraints=("lookback > 0", "exit_z < entry_z"),
 )
 def pairs_spread(df: pd.DataFrame, *, lookback: int, entry_z: float, exit_z: float) -> pd.DataFrame:
-    spread = np.log(df["close"])
-    if "close_b" in df.columns:
-        spread = spread - np.log(df["close_b"])
-    z = ind.zscore(spread, lookback)
-    return _frame(df, _reversion_signal(z, entry_z, exit_z), spread=spread, zscore=z)
+    """spread = close / close_b (plain ratio, as upstream); z with sample std; mean_reversion rule."""
+    spread = df["close"] / df["close_b"] if "close_b" in df.columns else df["close"].copy()
+    mean, std, z = _zscore_parts(spread, lookback)
+    sig = _events(_cross_above(z, -entry_z), _cross_below(z, exit_z))
+    return _frame(df, sig, spread=spread, spread_mean=mean, spread_std=std, z_score=z)

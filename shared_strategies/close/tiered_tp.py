@@ -1,0 +1,93 @@
+"""Scalar take-profit ladders: tiered_tp_pct, tiered_tp_atr, tiered_tp_atr_live (§4.3-4.5).
+
+Each tier is ``(trigger, cumulative fraction of the initial quantity)``; the highest tier the
+position's progress has reached says how much should have been closed by now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared_strategies.close._helpers import (
+    NOOP_MISSING_ATR,
+    NOOP_MISSING_ENTRY_ATR,
+    Result,
+    fmt_g,
+    held_or_noop,
+    noop,
+    num,
+    parse_tiers,
+    resolve_atr,
+    tier_result,
+)
+
+# (profit_pct, close_fraction): profit as a fraction of avg_cost (0.01 = +1%).
+DEFAULT_PCT_TIERS: tuple[tuple[float, float], ...] = (
+    (0.01, 0.25),
+    (0.02, 0.50),
+    (0.03, 0.75),
+    (0.04, 1.00),
+)
+# (atr_multiple, close_fraction); must match the Go side's on-chain default protection ladder.
+DEFAULT_ATR_TIERS: tuple[tuple[float, float], ...] = (
+    (1.5, 0.40),
+    (3.0, 0.80),
+    (5.0, 1.00),
+)
+
+
+def _as_dicts(tiers: tuple[tuple[float, float], ...], key: str) -> list[dict[str, float]]:
+    return [{key: t, "close_fraction": f} for t, f in tiers]
+
+
+PCT_DEFAULTS: dict[str, Any] = {"tp_tiers": _as_dicts(DEFAULT_PCT_TIERS, "profit_pct")}
+ATR_DEFAULTS: dict[str, Any] = {"tp_tiers": _as_dicts(DEFAULT_ATR_TIERS, "atr_multiple")}
+ATR_LIVE_DEFAULTS: dict[str, Any] = {
+    "tp_tiers": _as_dicts(DEFAULT_ATR_TIERS, "atr_multiple"),
+    "atr_source": "live",
+}
+
+
+def tiered_tp_pct(
+    position: Mapping[str, Any], market: Mapping[str, Any], params: Mapping[str, Any]
+) -> Result:
+    """Scale out as the price moves ``profit_pct`` in our favour (a pure price move, no leverage)."""
+    held = held_or_noop(position, market)
+    if isinstance(held, dict):
+        return held
+    tiers = parse_tiers(params.get("tp_tiers"), "profit_pct", DEFAULT_PCT_TIERS)
+    progress = held.profit() / held.avg_cost
+    return tier_result(position, tiers, progress, lambda t: f"tiered_tp_pct:{fmt_g(t)}")
+
+
+def tiered_tp_atr(
+    position: Mapping[str, Any], market: Mapping[str, Any], params: Mapping[str, Any]
+) -> Result:
+    """Scale out at multiples of the ATR frozen at entry; the last fraction is kept as given."""
+    held = held_or_noop(position, market)
+    if isinstance(held, dict):
+        return held
+    entry_atr = num(position.get("entry_atr"))
+    if entry_atr <= 0:
+        return noop(NOOP_MISSING_ENTRY_ATR)
+    tiers = parse_tiers(params.get("tp_tiers"), "atr_multiple", DEFAULT_ATR_TIERS)
+    progress = held.profit() / entry_atr
+    return tier_result(position, tiers, progress, lambda t: f"tiered_tp_atr:{fmt_g(t)}")
+
+
+def tiered_tp_atr_live(
+    position: Mapping[str, Any], market: Mapping[str, Any], params: Mapping[str, Any]
+) -> Result:
+    """Like tiered_tp_atr but measured in the *current* ATR (``atr_source: live``) by default."""
+    held = held_or_noop(position, market)
+    if isinstance(held, dict):
+        return held
+    atr, label = resolve_atr(position, market, params.get("atr_source"))
+    if atr <= 0:
+        return noop(NOOP_MISSING_ATR)
+    tiers = parse_tiers(params.get("tp_tiers"), "atr_multiple", DEFAULT_ATR_TIERS)
+    progress = held.profit() / atr
+    return tier_result(
+        position, tiers, progress, lambda t: f"tiered_tp_atr_live:{label}:{fmt_g(t)}"
+    )
