@@ -109,6 +109,7 @@ STRATEGY_KEYS = {
     "atr_method",
     "paused",
     "allow_deprecated",
+    "htf_filter",
 }
 # Upstream per-strategy keys that belong to features this build does not have yet: accepted
 # (so a go-trader config loads) with a warning that they are ignored.
@@ -124,7 +125,6 @@ STRATEGY_KEYS_NOT_YET = {
     "hurst_gate",
     "notify_ratchet_triggers",
     "llm_entry_analysis",
-    "htf_filter",
     "invert_signal",
     "direction",
     "allow_shorts",

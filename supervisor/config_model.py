@@ -87,6 +87,7 @@ class StrategyConfig:
     paused: bool = False
     allow_external_script: bool = False
     allow_deprecated: bool = False
+    htf_filter: bool = False  # upstream's higher-timeframe trend filter on open_action
 
     @property
     def check_args(self) -> CheckArgs:
@@ -127,6 +128,8 @@ class StrategyConfig:
             ):
                 if value:
                     argv.append(f"{flag}={value!r}")
+        if self.htf_filter:
+            argv.append("--htf-filter")
         if self.open_strategy.params or self.close_strategies:
             refs: dict = {"open": self.open_strategy.as_json()}
             if self.close_strategies:

@@ -427,6 +427,7 @@ def parse_strategy(
     atr_method = e.atr_method()
     paused = e.flag("paused", False)
     allow_deprecated = e.flag("allow_deprecated", False)
+    htf_filter = e.flag("htf_filter", False)
     e.check_status(open_ref.name, allow_deprecated)
 
     if len(errors) > n_errors:
@@ -451,4 +452,5 @@ def parse_strategy(
         paused=paused,
         allow_external_script=allow_external,
         allow_deprecated=allow_deprecated,
+        htf_filter=htf_filter,
     )

@@ -75,6 +75,7 @@ def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
             "cb_loss_streak_threshold",
             "cb_loss_streak_cooldown_minutes",
             "paused",
+            "htf_filter",
             "atr_method",
         ):
             if getattr(prev, key) != getattr(sc, key):

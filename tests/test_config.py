@@ -640,3 +640,16 @@ def test_position_flags_go_to_open_close_strategies_that_hold_a_position(tmp_pat
     assert not any(a.startswith("--position") for a in flat)
     no_atr = composed.check_argv(Position("BTC/USDT", "p", 1.0, 1.0, 100.0, 100.0))
     assert not any(a.startswith("--position-entry-atr") for a in no_atr)  # zero is left out
+
+
+def test_htf_filter_reaches_the_worker(tmp_path):
+    (sc,) = _load(
+        tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"], htf_filter=True)
+    ).strategies
+    assert "--htf-filter" in sc.check_argv()
+    (plain,) = _load(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"])).strategies
+    assert "--htf-filter" not in plain.check_argv()
+    assert any(
+        "htf_filter must be true or false" in line
+        for line in _errors(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"], htf_filter=1))
+    )
