@@ -45,6 +45,7 @@ from supervisor.config_model import (
     infer_platform,
     resolve_script,
 )
+from supervisor.config_regime import regime_flags
 from supervisor.config_strategy import parse_strategy
 
 __all__ = [
@@ -139,6 +140,10 @@ def parse_config(raw: dict, path: Path) -> Config:
 
     settings = _top_level(raw, label, errors)
     strategies = _strategies(raw, label, settings["interval_seconds"], errors, warnings)
+    flags = regime_flags(raw.get("regime"), label, errors, warnings)
+    for sc in strategies:
+        if sc.type != "options" and "--ohlcv-limit" not in " ".join(sc.args):
+            sc.regime_args = flags
     if errors:
         raise ConfigError(_capped(errors, label))
     return Config(

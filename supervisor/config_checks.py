@@ -60,6 +60,7 @@ TOP_LEVEL_KEYS = {
     "script_timeout_seconds",
     "batch_checks",
     "strategies",
+    "regime",
 }
 # Upstream top-level sections a go-trader config may carry; later issues give them meaning.
 # Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
@@ -72,7 +73,6 @@ TOP_LEVEL_PASSTHROUGH = {
     "leaderboard_post_time",
     "portfolio_risk",
     "correlation",
-    "regime",
     "platforms",
     "leaderboard_summaries",
     "summary_frequency",

@@ -88,6 +88,7 @@ class StrategyConfig:
     allow_external_script: bool = False
     allow_deprecated: bool = False
     htf_filter: bool = False  # upstream's higher-timeframe trend filter on open_action
+    regime_args: tuple[str, ...] = ()  # from the top-level regime section (config_regime.py)
 
     @property
     def check_args(self) -> CheckArgs:
@@ -130,6 +131,7 @@ class StrategyConfig:
                     argv.append(f"{flag}={value!r}")
         if self.htf_filter:
             argv.append("--htf-filter")
+        argv.extend(self.regime_args)
         if self.open_strategy.params or self.close_strategies:
             refs: dict = {"open": self.open_strategy.as_json()}
             if self.close_strategies:

@@ -653,3 +653,39 @@ def test_htf_filter_reaches_the_worker(tmp_path):
         "htf_filter must be true or false" in line
         for line in _errors(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"], htf_filter=1))
     )
+
+
+def test_an_enabled_regime_section_reaches_every_signal_check(tmp_path):
+    import json as _json
+
+    windows = {"medium": {"classifier": "composite", "period": 20}, "long": 150}
+    (sc,) = _load(
+        tmp_path,
+        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
+        regime={"enabled": True, "windows": windows, "transitions": {"enabled": True}},
+    ).strategies
+    argv = sc.check_argv()
+    assert "--regime-enabled" in argv
+    (spec,) = [a for a in argv if a.startswith("--regime-windows-spec-json=")]
+    assert _json.loads(spec.split("=", 1)[1]) == windows
+    assert "--ohlcv-limit=309" in argv  # max(300, 2*150 - 1 + 10)
+    config = _load(
+        tmp_path,
+        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
+        regime={"enabled": True, "windows": {"slow": 200}},
+    )
+    assert "--ohlcv-limit=409" in config.strategies[0].check_argv()  # max(300, 2*200-1+10)
+    warned = _load(
+        tmp_path,
+        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
+        regime={"enabled": True, "transitions": {}},
+    )
+    assert any("regime.transitions is not built yet" in w for w in warned.warnings)
+    off = _load(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"]), regime={"enabled": False})
+    assert not any(a.startswith("--regime") for a in off.strategies[0].check_argv())
+    bad = _errors(
+        tmp_path,
+        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
+        regime={"enabled": True, "windows": {"regime": 14, "x": {"classifier": "hmm"}}},
+    )
+    assert any("window name" in line for line in bad) and any("classifier" in line for line in bad)
