@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from shared_strategies.close import registry as _close_registry
 from shared_strategies.open import registry as open_registry
 
 POSITION_SIDES = ("", "long", "short")
@@ -34,11 +35,10 @@ POSITION_FLAGS: tuple[tuple[str, str], ...] = (
     ("position_initial_qty", "initial_quantity"),
     ("position_entry_atr", "entry_atr"),
 )
-DEPRECATED_CLOSE_NAMES = {"tp_at_pct": "tiered_tp_pct"}
 
 
 class _NoCloseRegistry:
-    """Stand-in while no close registry is installed: every close ref is open-as-close."""
+    """Stand-in with no close evaluators: every close ref is open-as-close."""
 
     class UnknownCloseStrategy(ValueError):
         pass
@@ -49,7 +49,7 @@ class _NoCloseRegistry:
 
     @staticmethod
     def canonical(name: str) -> str:
-        return DEPRECATED_CLOSE_NAMES.get(name, name)
+        return _close_registry.canonical(name)
 
     @classmethod
     def evaluate(cls, name: str, position: dict, market: dict, params: dict | None = None) -> dict:
@@ -57,14 +57,8 @@ class _NoCloseRegistry:
 
 
 def close_registry() -> Any:
-    """The close-evaluator registry (imported on use; tests replace this function)."""
-    try:
-        from shared_strategies.close import registry
-    except ModuleNotFoundError as exc:  # a tree without close evaluators: open-as-close only
-        if exc.name != "shared_strategies.close.registry":
-            raise
-        return _NoCloseRegistry
-    return registry
+    """The close-evaluator registry (tests replace this function)."""
+    return _close_registry
 
 
 def _unknown_close_error() -> type[Exception]:
@@ -74,11 +68,8 @@ def _unknown_close_error() -> type[Exception]:
 
 def canonical_close_name(name: str) -> str:
     """Deprecated alias -> canonical name (``tp_at_pct`` -> ``tiered_tp_pct``)."""
-    reg = close_registry()
-    canonical = getattr(reg, "canonical", None)
-    if canonical is not None:
-        return canonical(name)
-    return DEPRECATED_CLOSE_NAMES.get(name, name)
+    canonical = getattr(close_registry(), "canonical", _close_registry.canonical)
+    return canonical(name)
 
 
 # --------------------------------------------------------------------------- refs

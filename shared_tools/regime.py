@@ -11,6 +11,10 @@ A check asks :func:`prepare_check_regime` for three things, as upstream's check 
 ``{window: snapshot}``), the live label handed to the close evaluators (``market["regime"]``,
 from ``--regime-atr-window``), and the primary window's snapshot.
 
+The label vocabulary (and the rule that a bare ``ranging_directional`` covers its ``_up``/``_down``
+halves) lives here once; the entry gate and the close evaluators use it. numpy and the
+indicators load on first use, so importing the vocabulary stays cheap.
+
 This is a leaf tool (it imports no strategy). Deliberate differences from upstream, kept on
 purpose: ADX/DI and ATR come from :mod:`shared_tools.indicators` (TA-Lib seeding of the Wilder
 sums; the same values once warmed up, and a 300-bar window is far past warm-up), and warm-up
@@ -24,12 +28,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from shared_tools import indicators
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLASSIFIER_ADX = "adx"
 CLASSIFIER_COMPOSITE = "composite"
@@ -39,22 +41,37 @@ DEFAULT_ADX_THRESHOLD = 20.0
 COMPOSITE_ADX_PERIOD_CAP = 14
 HURST_MIN_POINTS = 100
 
-LABELS_ADX = frozenset({"trending_up", "trending_down", "ranging"})
-LABELS_COMPOSITE = frozenset(
-    {
-        "trending_up_clean",
-        "trending_up_choppy",
-        "trending_down_clean",
-        "trending_down_choppy",
-        "ranging_quiet",
-        "ranging_volatile",
-        "ranging_directional",
-        "ranging_directional_up",
-        "ranging_directional_down",
-    }
+# Label vocabulary, in upstream's order (error messages list labels in this order).
+LABELS_ADX: tuple[str, ...] = ("trending_up", "trending_down", "ranging")
+LABELS_COMPOSITE: tuple[str, ...] = (
+    "trending_up_clean",
+    "trending_up_choppy",
+    "trending_down_clean",
+    "trending_down_choppy",
+    "ranging_quiet",
+    "ranging_volatile",
+    "ranging_directional",
+    "ranging_directional_up",
+    "ranging_directional_down",
 )
 DIRECTIONAL_BARE = "ranging_directional"
-DIRECTIONAL_SUBS = frozenset({"ranging_directional_up", "ranging_directional_down"})
+DIRECTIONAL_SUBS: tuple[str, ...] = ("ranging_directional_up", "ranging_directional_down")
+
+
+def label_covered(present: Iterable[str], label: str) -> bool:
+    """Whether ``present`` labels cover ``label`` (a bare ``ranging_directional`` covers its
+    ``_up``/``_down`` halves)."""
+    present = set(present)
+    return label in present or (label in DIRECTIONAL_SUBS and DIRECTIONAL_BARE in present)
+
+
+def lookup_label(by_label: Mapping[str, Any], label: str) -> Any:
+    """``by_label[label]``, else (for an ``_up``/``_down`` half) the bare directional's; None."""
+    value = by_label.get(label)
+    if value is None and label in DIRECTIONAL_SUBS:
+        value = by_label.get(DIRECTIONAL_BARE)
+    return value
+
 
 DEFAULT_COMPOSITE_THRESHOLDS: dict[str, float] = {
     "return_eff": 0.05,
@@ -88,6 +105,8 @@ def round_atr_large(atr: pd.Series) -> pd.Series:
 
 def standard_atr(df: pd.DataFrame, period: int = 14, method: str = "simple") -> pd.Series:
     """The ATR surface of §2.3: ``simple`` is rounded by :func:`round_atr_large`, ``wilder`` is not."""
+    from shared_tools import indicators
+
     method = (method or "simple").strip().lower()
     atr = indicators.atr(df, period, method=method)
     return round_atr_large(atr) if method == "simple" else atr
@@ -125,6 +144,8 @@ def latest_regime(
     df: pd.DataFrame, period: int = DEFAULT_PERIOD, adx_threshold: float = DEFAULT_ADX_THRESHOLD
 ) -> dict[str, Any]:
     """ADX snapshot of the last bar: ``{regime, score, metrics{adx, plus_di, minus_di, atr_pct}}``."""
+    from shared_tools import indicators
+
     if len(df) == 0:
         return {"regime": "ranging", "score": 0.0, "metrics": _zero_metrics()}
     adx = plus = minus = 0.0
@@ -194,6 +215,8 @@ def hurst_exponent(close: pd.Series) -> float:
     profile is cut into non-overlapping windows, each detrended by a least-squares line; H is
     the slope of log(RMS fluctuation) on log(scale). Advisory only (no label depends on it).
     """
+    import numpy as np
+
     values = close.to_numpy(dtype=float)
     values = values[np.isfinite(values) & (values > 0)]
     returns = np.diff(np.log(values))
@@ -224,6 +247,8 @@ def latest_regime_composite(
     df: pd.DataFrame, period: int, thresholds: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Composite snapshot of the last ``period`` bars (§6.2), ``classifier`` included."""
+    from shared_tools import indicators
+
     th = normalize_thresholds(thresholds)
     base = {"classifier": CLASSIFIER_COMPOSITE}
     if len(df) == 0:
@@ -352,7 +377,7 @@ def regime_label_allows_entry(
         return True
     if not current:
         return on_failure != "closed"
-    return current in allowed or (current in DIRECTIONAL_SUBS and DIRECTIONAL_BARE in allowed)
+    return label_covered(allowed, current)
 
 
 # --------------------------------------------------------------------------- check wiring

@@ -140,3 +140,17 @@ def test_a_constraint_violation_stops_start_up_in_one_line(tmp_path):
         and "slow_period=20" in line
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_keywords_a_strategy_takes_beyond_its_defaults_are_accepted_like_upstream():
+    from shared_strategies.open import registry
+
+    merged = registry.merged_params("momentum_pro", {"vol_target_atr_pct": 0.02})
+    assert merged["vol_target_atr_pct"] == 0.02
+    assert "vol_target_atr_pct" not in registry.merged_params("momentum_pro")
+    try:
+        registry.merged_params("momentum_pro", {"vol_target_atr_pc": 0.02})
+    except ValueError as exc:
+        assert "vol_target_atr_pc" in str(exc) and "vol_target_atr_pct" in str(exc)
+    else:
+        raise AssertionError("a misspelt param must be refused")

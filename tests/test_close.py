@@ -19,7 +19,6 @@ from shared_strategies.close.ratchet import (
     parse_ratchet_tiers,
 )
 from shared_strategies.close.regime_atr import (
-    COMPOSITE_REGIME_LABELS,
     RegimeATRError,
     parse_regime_atr_block,
     ratchet_close_default_group,
@@ -28,6 +27,7 @@ from shared_strategies.close.regime_atr import (
 )
 from shared_strategies.close.registry import UnknownCloseStrategy, evaluate
 from shared_strategies.close.tiered_tp_regime import resolve_tiers_for_regime
+from shared_tools.regime import LABELS_COMPOSITE as COMPOSITE_REGIME_LABELS
 
 ALL = [
     "tiered_tp_pct",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from test_strategies import random_walk, trending_and_ranging
 
-from shared_strategies.open import adaptive, registry
+from shared_strategies.open import adaptive, common, funding, registry
 
 MINE = [
     "hold",
@@ -132,7 +132,7 @@ def test_constraints() -> None:
 def test_atr_rounding_at_100() -> None:
     # H = L = C, so TR = |close change| and ATR(1) = that change; rounding half to even.
     moves = [100.5, 101.5, 99.5, 100.0, 150.25]
-    atr = adaptive._atr_rounded(ohlc(np.cumsum([1000.0, *moves])), 1)
+    atr = common.atr_rounded(ohlc(np.cumsum([1000.0, *moves])), 1)
     assert np.isnan(atr.iloc[0])
     np.testing.assert_array_equal(atr.iloc[1:], [100.0, 102.0, 99.5, 100.0, 150.0])
 
@@ -140,13 +140,13 @@ def test_atr_rounding_at_100() -> None:
 def test_htf_buckets_epoch_aligned_and_read_when_closed() -> None:
     # Starts at 02:00: the first 4h bucket [00:00, 04:00) holds only 02:00 and 03:00.
     df = ohlc(np.arange(1.0, 11.0), start="2024-01-01 02:00")
-    buckets, visible = adaptive._htf_buckets(df, 4)
+    buckets, visible = common.htf_buckets(df, 4)
     assert buckets["open"].tolist() == [1.0, 3.0, 7.0]
     assert buckets["close"].tolist() == [2.0, 6.0, 10.0]
     # bucket 0 readable from the 03:00 bar, bucket 1 from 07:00, bucket 2 from 11:00
     assert visible.tolist() == [-1, 0, 0, 0, 0, 1, 1, 1, 1, 2]
     # one bar less: bucket 2 (08:00-10:00 so far) is still forming and is never read
-    buckets, visible = adaptive._htf_buckets(df.iloc[:9], 4)
+    buckets, visible = common.htf_buckets(df.iloc[:9], 4)
     assert len(buckets) == 3 and visible.tolist() == [-1, 0, 0, 0, 0, 1, 1, 1, 1]
 
 
@@ -155,11 +155,11 @@ def test_htf_buckets_gap_and_positional_fallback() -> None:
         ["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 03:00", "2024-01-01 04:00"], tz="UTC"
     )
     df = ohlc([1.0, 2.0, 3.0, 4.0]).set_axis(idx)
-    buckets, visible = adaptive._htf_buckets(df, 2)
+    buckets, visible = common.htf_buckets(df, 2)
     # [00,02) complete at 01:00; [02,04) lacks 02:00 but is readable from its 03:00 close
     assert buckets["close"].tolist() == [2.0, 3.0, 4.0] and visible.tolist() == [-1, 0, 1, 1]
     plain = df.reset_index(drop=True)  # no DatetimeIndex: 2-row buckets from the start
-    buckets, visible = adaptive._htf_buckets(plain.iloc[:3], 2)
+    buckets, visible = common.htf_buckets(plain.iloc[:3], 2)
     assert buckets["close"].tolist() == [2.0] and visible.tolist() == [-1, 0, 0]
 
 
@@ -175,10 +175,10 @@ def test_funding_column_as_of_backward() -> None:
     idx = pd.date_range("2024-01-01", periods=4, freq="h")  # naive: read as UTC
     t0 = int(pd.Timestamp("2024-01-01", tz="UTC").timestamp() * 1000)
     records = [{"rate": 0.2, "time": t0 + 3_600_000}, {"rate": 0.1, "time": t0 + 1}]
-    col = adaptive.funding_column(idx, records)
+    col = funding.funding_column(idx, records)
     # bar 0 precedes both records; 01:00 equals the second record's time (<= is inclusive)
     np.testing.assert_array_equal(col.to_numpy(), [np.nan, 0.2, 0.2, 0.2])
-    assert adaptive.funding_column(idx, []).isna().all()
+    assert funding.funding_column(idx, []).isna().all()
 
 
 # ------------------------------------------------------------------------------ hold

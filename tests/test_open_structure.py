@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared_strategies.open import registry, structure
+from shared_strategies.open import amd_ifvg, chart_pattern, registry, structure
 
 
 def _bars(o, h, lo, c, v=None, start="2024-01-01", freq="h") -> pd.DataFrame:
@@ -229,12 +229,12 @@ def _ref_chart_last(df: pd.DataFrame, lb: int = 5, tol: float = 0.03) -> int:
     n = len(df)
     if n < 2 * lb + 5:
         return 0
-    sh, sl = structure._cp_swings(df["high"], df["low"], lb)
+    sh, sl = chart_pattern._cp_swings(df["high"], df["low"], lb)
     hi = np.flatnonzero(sh.notna().to_numpy())
     lo_i = np.flatnonzero(sl.notna().to_numpy())
     h, lo = df["high"].to_numpy(), df["low"].to_numpy()
     c, v = df["close"].to_numpy(), df["volume"].to_numpy()
-    matches = structure._reversal_matches(hi, lo_i, h, lo, c, tol, lb)
+    matches = chart_pattern._reversal_matches(hi, lo_i, h, lo, c, tol, lb)
     for kind in ("asc", "desc", "sym"):
         if len(hi) < 2 or len(lo_i) < 2:
             break
@@ -243,8 +243,8 @@ def _ref_chart_last(df: pd.DataFrame, lb: int = 5, tol: float = 0.03) -> int:
             if len(hi) < k or len(lo_i) < k:
                 continue
             rh, rl = hi[-k:], lo_i[-k:]
-            rs_ = structure._fit_slope(rh.astype(float), h[rh])
-            ss_ = structure._fit_slope(rl.astype(float), lo[rl])
+            rs_ = chart_pattern._fit_slope(rh.astype(float), h[rh])
+            ss_ = chart_pattern._fit_slope(rl.astype(float), lo[rl])
             avg = (h[rh].mean() + lo[rl].mean()) / 2
             if avg <= 0:
                 continue
@@ -290,7 +290,7 @@ def _ref_chart_last(df: pd.DataFrame, lb: int = 5, tol: float = 0.03) -> int:
                     break
     sig = 0
     for s, b in matches + cup:
-        if b == n - 1 and structure._volume_confirmed(v, b, 20, 1.5):
+        if b == n - 1 and chart_pattern._volume_confirmed(v, b, 20, 1.5):
             sig = s
     return sig
 
@@ -518,12 +518,12 @@ def test_amd_ifvg_session_day_uses_new_york_wall_clock() -> None:
         ],
         tz="UTC",
     )
-    hour, day = structure._amd_session_clock(stamps, "America/New_York", 20)
+    hour, day = amd_ifvg._amd_session_clock(stamps, "America/New_York", 20)
     assert hour.tolist() == [19, 20, 2, 20, 20]
     days = [d.strftime("%m-%d") for d in day.tolist()]
     assert days == ["12-31", "01-01", "01-01", "07-01", "03-10"]
     # a naive index is UTC
-    _, naive = structure._amd_session_clock(stamps.tz_localize(None), "America/New_York", 20)
+    _, naive = amd_ifvg._amd_session_clock(stamps.tz_localize(None), "America/New_York", 20)
     assert naive.tolist() == day.tolist()
 
 

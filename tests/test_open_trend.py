@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_strategies.open import registry, trend
+from shared_strategies.open import common, registry, trend
 from shared_tools import indicators as ind
 
 MINE = {
@@ -308,7 +308,7 @@ def test_breakout_no_signal_from_warmup_bar() -> None:
 
 def test_atr_rounding_rule() -> None:
     atr = pd.Series([99.5, 100.5, 101.5, 250.25, np.nan])
-    np.testing.assert_array_equal(trend._round_large(atr), [99.5, 100.0, 102.0, 250.0, np.nan])
+    np.testing.assert_array_equal(common.round_large_atr(atr), [99.5, 100.0, 102.0, 250.0, np.nan])
     big = bars(np.linspace(10_000, 12_000, 40), spread=60.3)
     out = run("breakout", big)
     raw = ind.atr(big, 14, "simple")
@@ -500,7 +500,7 @@ def test_squeeze_uses_sample_std(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_linreg_end_matches_polyfit() -> None:
     x = MARKET["close"].iloc[:60].diff()
-    got = trend._linreg_end(x, 12)
+    got = common.linreg_end(x, 12)
     assert got.iloc[:12].isna().all()  # the window containing bar 0's NaN delta
     for i in range(12, 60):
         window = x.iloc[i - 11 : i + 1].to_numpy()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_strategies.open import registry, vwap_pro
+from shared_strategies.open import anchored_vwap, common, pro, registry
 
 AVWAP = ("anchored_vwap", "anchored_vwap_channel", "anchored_vwap_reversion")
 PRO = ("momentum_pro", "mean_reversion_pro", "rsi_bb_combo", "atr_band_revert")
@@ -308,14 +308,14 @@ def test_strict_pivots_need_a_unique_extreme() -> None:
     x = np.array([1.0, 5.0, 5.0, 2.0, 1.0, 3.0, 1.0, 1.0])
     # k=1: the 5,5 tie makes neither a pivot high; 3 at bar 5 is; 1.0 at bar 4 is a pivot low
     # (window [2, 1, 3]), 1.0 at bar 6 is not (bar 7 ties it).
-    assert vwap_pro._strict_pivots(x, 1, highs=True).tolist() == [
+    assert anchored_vwap._strict_pivots(x, 1, highs=True).tolist() == [
         False, False, False, False, False, True, False, False,
     ]  # fmt: skip
-    assert vwap_pro._strict_pivots(x, 1, highs=False).tolist() == [
+    assert anchored_vwap._strict_pivots(x, 1, highs=False).tolist() == [
         False, False, False, False, True, False, False, False,
     ]  # fmt: skip
-    assert not vwap_pro._strict_pivots(x, 2, highs=False).any()  # 1.0 at 4 and 6 tie
-    assert not vwap_pro._strict_pivots(x[:2], 1, highs=True).any()  # shorter than 2k+1
+    assert not anchored_vwap._strict_pivots(x, 2, highs=False).any()  # 1.0 at 4 and 6 tie
+    assert not anchored_vwap._strict_pivots(x[:2], 1, highs=True).any()  # shorter than 2k+1
 
 
 def test_anchor_is_known_k_bars_after_the_pivot_and_avwap_resets() -> None:
@@ -334,7 +334,7 @@ def test_anchor_is_known_k_bars_after_the_pivot_and_avwap_resets() -> None:
 
 def test_zero_volume_window_falls_back_to_typical_price() -> None:
     df = bars([1.0, 5.0, 2.0, 1.5, 2.5], high=[1, 6, 3, 2, 3], low=[1, 4, 1, 1, 2], volume=[0] * 5)
-    out = vwap_pro._anchored_vwap(df, np.array([-1, -1, 1, 1, 1]))
+    out = anchored_vwap._anchored_vwap(df, np.array([-1, -1, 1, 1, 1]))
     assert np.isnan(out[:2]).all()
     assert out[2:].tolist() == pytest.approx([2.0, 1.5, 2.5])  # (h+l+c)/3 of each bar
 
@@ -343,7 +343,7 @@ def test_atr_rounding_rule() -> None:
     # TR: bar0 NaN, then 100.5, 101.5, 99.5 -> ATR(1) rounds half to even above 100 only
     close = [1000.0, 1000.0, 1000.0, 1000.0]
     df = bars(close, high=[1000, 1100.5, 1101.5, 1099.5], low=[1000, 1000, 1000, 1000])
-    atr = vwap_pro._atr_rounded(df, 1)
+    atr = common.atr_rounded(df, 1)
     assert np.isnan(atr.iloc[0])
     assert atr.iloc[1:].tolist() == [100.0, 102.0, 99.5]
 
@@ -512,7 +512,7 @@ def test_channel_hand_example() -> None:
 
 
 def _stub(monkeypatch: pytest.MonkeyPatch, name: str, value) -> None:
-    monkeypatch.setattr(vwap_pro.ind, name, value)
+    monkeypatch.setattr(pro.ind, name, value)
 
 
 MOM = {
@@ -586,19 +586,20 @@ def test_momentum_pro_mirror_short(monkeypatch: pytest.MonkeyPatch) -> None:
     assert out["adx"].iloc[10] == 30.0 and out["vol_sma"].iloc[10] == pytest.approx(34 / 3)
 
 
-def test_momentum_pro_entry_fraction_only_on_direct_call() -> None:
+def test_momentum_pro_entry_fraction_when_vol_targeting_is_asked() -> None:
     df = noisy(2, 300)
-    base = vwap_pro.momentum_pro(df, **registry.merged_params("momentum_pro"))
+    base = pro.momentum_pro(df, **registry.merged_params("momentum_pro"))
     assert "entry_fraction" not in base
-    sized = vwap_pro.momentum_pro(
-        df, **registry.merged_params("momentum_pro"), vol_target_atr_pct=0.005
-    )
+    sized = pro.momentum_pro(df, **registry.merged_params("momentum_pro"), vol_target_atr_pct=0.005)
     pd.testing.assert_series_equal(sized["signal"], base["signal"])
     atr_pct = np.asarray(ref_atr(df, 14)) / df["close"].to_numpy()
     want = np.clip(0.005 / atr_pct, 0.10, 1.0)
     np.testing.assert_allclose(sized["entry_fraction"], want, equal_nan=True)
+    # the registry accepts the keyword as upstream does (the function takes it by name)
+    via_registry = registry.evaluate("momentum_pro", df, {"vol_target_atr_pct": 0.005})
+    np.testing.assert_allclose(via_registry["entry_fraction"], want, equal_nan=True)
     with pytest.raises(ValueError, match="unknown param"):
-        registry.merged_params("momentum_pro", {"vol_target_atr_pct": 0.01})
+        registry.merged_params("momentum_pro", {"vol_target_atr": 0.01})
 
 
 # ------------------------------------------------------------------ mean_reversion_pro

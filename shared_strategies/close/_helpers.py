@@ -35,24 +35,12 @@ def noop(reason: str) -> Result:
     return result(0.0, reason)
 
 
-def num(value: Any, default: float = 0.0) -> float:
-    """A numeric field: missing, None, non-numeric -> ``default``.
-
-    Non-finite values (NaN, inf) also give ``default``. Upstream would keep a NaN, and every
-    ``<= 0`` guard is false for NaN, so a NaN mark or cost would slip past the checks; we treat
-    it as missing instead (deliberate difference).
-    """
-    if value is None or isinstance(value, bool):
-        return default
-    try:
-        out = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return out if math.isfinite(out) else default
-
-
 def opt_num(value: Any) -> float | None:
-    """Like :func:`num` but ``None`` for missing/unparseable/non-finite."""
+    """A numeric field, or ``None`` when missing, None, a bool, non-numeric or non-finite.
+
+    Upstream would keep a NaN, and every ``<= 0`` guard is false for NaN, so a NaN mark or cost
+    would slip past the checks; we treat it as missing instead (deliberate difference).
+    """
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -62,13 +50,34 @@ def opt_num(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def side_of(position: Mapping[str, Any]) -> str | None:
+def num(value: Any, default: float = 0.0) -> float:
+    """Like :func:`opt_num` but ``default`` where that gives ``None``."""
+    out = opt_num(value)
+    return default if out is None else out
+
+
+def nonneg(value: Any, default: float) -> float:
+    """A number floored at 0; missing/unparseable/non-finite -> ``default``."""
+    out = opt_num(value)
+    return default if out is None else max(out, 0.0)
+
+
+def norm_side(value: Any) -> str | None:
     """``long`` or ``short`` (trimmed, lower-cased); anything else is ``None``."""
-    raw = position.get("side")
-    if not isinstance(raw, str):
+    if not isinstance(value, str):
         return None
-    side = raw.strip().lower()
+    side = value.strip().lower()
     return side if side in ("long", "short") else None
+
+
+def side_of(position: Mapping[str, Any]) -> str | None:
+    """The position's side by :func:`norm_side`."""
+    return norm_side(position.get("side"))
+
+
+def favourable_move(side: str, avg_cost: float, mark: float) -> float:
+    """Price move in the position's favour (long: mark - cost; short: cost - mark)."""
+    return mark - avg_cost if side == "long" else avg_cost - mark
 
 
 def text(value: Any) -> str:
@@ -92,7 +101,13 @@ class Held:
 
     def profit(self) -> float:
         """Price move in the position's favour (long: mark - cost; short: cost - mark)."""
-        return self.mark - self.avg_cost if self.side == "long" else self.avg_cost - self.mark
+        return favourable_move(self.side, self.avg_cost, self.mark)
+
+    def lost(self, line: float, distance: float) -> bool:
+        """Whether the mark is ``distance`` or more against the position beyond ``line``."""
+        if self.side == "long":
+            return self.mark <= line - distance
+        return self.mark >= line + distance
 
 
 def held_or_noop(
@@ -137,15 +152,23 @@ def current_close_fraction(position: Mapping[str, Any], tier_fraction: float) ->
     return clamp01(to_close / current)
 
 
+def highest_reached(
+    thresholds: Sequence[float], value: float, *, slack: float = 0.0, start: int = 0
+) -> int:
+    """Index of the last threshold (from ``start``) with ``value + slack >= threshold``; -1."""
+    hit = -1
+    for index in range(max(start, 0), len(thresholds)):
+        if value + slack >= thresholds[index]:
+            hit = index
+    return hit
+
+
 def highest_hit(
     tiers: Sequence[tuple[float, float]], progress: float
 ) -> tuple[float, float] | None:
     """The highest ``(trigger, fraction)`` with ``progress >= trigger`` (inclusive); tiers sorted."""
-    hit = None
-    for tier in tiers:
-        if progress >= tier[0]:
-            hit = tier
-    return hit
+    index = highest_reached([tier[0] for tier in tiers], progress)
+    return tiers[index] if index >= 0 else None
 
 
 def tier_result(
@@ -164,6 +187,11 @@ def tier_result(
     return result(fraction, reason_for(hit[0]))
 
 
+def tier_pair(item: Mapping[str, Any], trigger_key: str) -> tuple[float | None, float | None]:
+    """``(trigger, close_fraction)`` of one tier object by :func:`opt_num` (None: unreadable)."""
+    return opt_num(item.get(trigger_key)), opt_num(item.get("close_fraction"))
+
+
 def parse_tiers(
     raw: Any, trigger_key: str, defaults: Sequence[tuple[float, float]]
 ) -> list[tuple[float, float]]:
@@ -178,7 +206,7 @@ def parse_tiers(
     items: Iterable[Any] = raw if isinstance(raw, (list, tuple)) else ()
     for item in items:
         if isinstance(item, Mapping):
-            trig, frac = opt_num(item.get(trigger_key)), opt_num(item.get("close_fraction"))
+            trig, frac = tier_pair(item, trigger_key)
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             trig, frac = opt_num(item[0]), opt_num(item[1])
         else:
@@ -190,6 +218,31 @@ def parse_tiers(
         parsed = [(float(t), float(f)) for t, f in defaults]
     parsed.sort(key=lambda tier: tier[0])
     return parsed
+
+
+def entry_atr_or_noop(position: Mapping[str, Any]) -> float | Result:
+    """The position's entry ATR, or ``noop:missing_entry_atr`` when not > 0."""
+    atr = num(position.get("entry_atr"))
+    return atr if atr > 0 else noop(NOOP_MISSING_ENTRY_ATR)
+
+
+def held_with_entry_atr(
+    position: Mapping[str, Any], market: Mapping[str, Any]
+) -> tuple[Held, float] | Result:
+    """:func:`held_or_noop`, then :func:`entry_atr_or_noop`, in that order."""
+    held = held_or_noop(position, market)
+    if isinstance(held, dict):
+        return held
+    entry_atr = entry_atr_or_noop(position)
+    return entry_atr if isinstance(entry_atr, dict) else (held, entry_atr)
+
+
+def live_atr_or_noop(
+    position: Mapping[str, Any], market: Mapping[str, Any], source: Any
+) -> tuple[float, str] | Result:
+    """:func:`resolve_atr`, or ``noop:missing_atr`` when it finds none."""
+    atr, label = resolve_atr(position, market, source)
+    return (atr, label) if atr > 0 else noop(NOOP_MISSING_ATR)
 
 
 def resolve_atr(

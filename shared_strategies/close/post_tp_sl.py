@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared_strategies.close._helpers import num, opt_num, text
+from shared_strategies.close._helpers import highest_reached, norm_side, num, opt_num, text
 from shared_strategies.close.regime_atr import (
-    CANONICAL_TREND_REGIME_LABELS,
     TREND_REGIME_KEY,
     RegimeATRError,
     check_labels,
     parse_regime_atr_block,
 )
+from shared_tools.regime import LABELS_ADX
 
 # Close refs whose tiers honour sl_after (the first such ref of a strategy is used).
 SL_AFTER_CLOSE_REFS: tuple[str, ...] = (
@@ -131,9 +131,7 @@ def _trail(raw: Mapping[str, Any], labels: Sequence[str]) -> PostTPRule:
     return PostTPRule("trail_from_here", tp_atr_fraction=f)
 
 
-def parse_sl_after(
-    raw: Any, labels: Sequence[str] = CANONICAL_TREND_REGIME_LABELS
-) -> PostTPRule | None:
+def parse_sl_after(raw: Any, labels: Sequence[str] = LABELS_ADX) -> PostTPRule | None:
     """Parse one ``sl_after`` value; ``None``/``""`` mean no move. Raises :class:`SlAfterError`."""
     if raw is None or raw == "":
         return None
@@ -173,11 +171,11 @@ def compute_post_tp_stop_loss_trigger(
     tier_multiple: float | None = None,
 ) -> float | None:
     """New stop price for ``rule`` (None: no move). The caller keeps the tighter of old and new."""
-    side = text(side).lower()
+    held_side = norm_side(side)
     avg_cost, entry_atr, mark = num(avg_cost), num(entry_atr), num(mark)
-    if rule is None or side not in ("long", "short") or avg_cost <= 0:
+    if rule is None or held_side is None or avg_cost <= 0:
         return None
-    sign = 1.0 if side == "long" else -1.0
+    sign = 1.0 if held_side == "long" else -1.0
     if rule.kind == "breakeven":
         price = avg_cost
     else:
@@ -204,9 +202,4 @@ def find_highest_cleared_tier(
     if initial <= 0 or not fractions:
         return -1
     done = num(closed_qty) / initial
-    thresholds = [*fractions[:-1], 1.0]
-    hit = -1
-    for index, threshold in enumerate(thresholds):
-        if done + TIER_EPS >= threshold:
-            hit = index
-    return hit
+    return highest_reached([*fractions[:-1], 1.0], done, slack=TIER_EPS)

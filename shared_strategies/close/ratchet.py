@@ -11,13 +11,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from shared_strategies.close._helpers import (
-    NOOP_MISSING_ENTRY_ATR,
     NOOP_MISSING_POSITION_REGIME,
     NOOP_TIER_RESOLUTION_FAILED,
     Result,
+    favourable_move,
     fmt_g,
     held_or_noop,
+    held_with_entry_atr,
+    highest_reached,
     noop,
+    norm_side,
     num,
     opt_num,
     text,
@@ -143,12 +146,10 @@ def _evaluate(
     regime: str | None,
     reason_prefix: str,
 ) -> Result:
-    held = held_or_noop(position, market)
-    if isinstance(held, dict):
-        return held
-    entry_atr = num(position.get("entry_atr"))
-    if entry_atr <= 0:
-        return noop(NOOP_MISSING_ENTRY_ATR)
+    got = held_with_entry_atr(position, market)
+    if isinstance(got, dict):
+        return got
+    held, entry_atr = got
     try:
         tiers = resolve_ratchet_tiers(params, regime)
     except RatchetTierError:
@@ -196,16 +197,14 @@ def maybe_apply_mark_ratchet(
     inputs: ``(watermark, post_tp_trail_mult)`` unchanged.
     """
     unchanged = (watermark, post_tp_trail_mult)
-    side = text(side).lower()
+    held_side = norm_side(side)
     mark, avg_cost, entry_atr = num(mark), num(avg_cost), num(entry_atr)
-    if side not in ("long", "short") or mark <= 0 or avg_cost <= 0 or entry_atr <= 0:
+    if held_side is None or mark <= 0 or avg_cost <= 0 or entry_atr <= 0:
         return unchanged
-    progress = ((mark - avg_cost) if side == "long" else (avg_cost - mark)) / entry_atr
-    hit = None
-    for index in range(max(watermark, 0), len(tiers)):
-        if progress + EPS >= tiers[index].atr_multiple:
-            hit = index
-    if hit is None:
+    progress = favourable_move(held_side, avg_cost, mark) / entry_atr
+    triggers = [t.atr_multiple for t in tiers]
+    hit = highest_reached(triggers, progress, slack=EPS, start=watermark)
+    if hit < 0:
         return unchanged
     current = post_tp_trail_mult if post_tp_trail_mult > 0 else trailing_stop_atr_mult
     trail = tiers[hit].trailing_mult_after

@@ -2,7 +2,8 @@
 
 Mirrors upstream's Go ``regime_atr`` rules: a block is ``{"use_defaults": true}`` or
 ``{"trend_regime": {label: {"atr_multiple": m[, "close_fraction": f]}}}``, exhaustive over the
-label vocabulary (a bare ``ranging_directional`` covers its ``_up``/``_down`` halves).
+label vocabulary (a bare ``ranging_directional`` covers its ``_up``/``_down`` halves). The
+vocabulary itself is :mod:`shared_tools.regime`'s.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TREND_REGIME_KEY = "trend_regime"
-CANONICAL_TREND_REGIME_LABELS: tuple[str, ...] = ("trending_up", "trending_down", "ranging")
-COMPOSITE_REGIME_LABELS: tuple[str, ...] = (
-    "trending_up_clean",
-    "trending_up_choppy",
-    "trending_down_clean",
-    "trending_down_choppy",
-    "ranging_quiet",
-    "ranging_volatile",
-    "ranging_directional",
-    "ranging_directional_up",
-    "ranging_directional_down",
+from shared_tools.regime import (
+    DIRECTIONAL_BARE,
+    DIRECTIONAL_SUBS,
+    LABELS_ADX,
+    label_covered,
+    lookup_label,
 )
-DIRECTIONAL = "ranging_directional"
-DIRECTIONAL_SUBS: tuple[str, ...] = ("ranging_directional_up", "ranging_directional_down")
+
+TREND_REGIME_KEY = "trend_regime"
 
 REGIME_ATR_DEFAULTS_STOP_LOSS: dict[str, float] = {
     "trending_up": 2.0,
@@ -85,11 +80,7 @@ class RegimeATRBlock:
 
     def resolve(self, label: str) -> RegimeATREntry | None:
         """Exact label, else the bare ``ranging_directional`` entry for its ``_up/_down``."""
-        if label in self.entries:
-            return self.entries[label]
-        if label in DIRECTIONAL_SUBS:
-            return self.entries.get(DIRECTIONAL)
-        return None
+        return lookup_label(self.entries, label)
 
 
 def _finite(value: Any, what: str) -> float:
@@ -101,19 +92,13 @@ def _finite(value: Any, what: str) -> float:
     return out
 
 
-def covers(present: Iterable[str], label: str) -> bool:
-    """Whether ``present`` labels cover ``label`` (bare directional covers its halves)."""
-    present = set(present)
-    return label in present or (label in DIRECTIONAL_SUBS and DIRECTIONAL in present)
-
-
 def check_labels(keys: Iterable[str], labels: Iterable[str], ctx: str) -> None:
     """Unknown labels and gaps in the vocabulary are errors."""
     keys, labels = list(keys), tuple(labels)
     unknown = [k for k in keys if k not in labels]
     if unknown:
         raise RegimeATRError(f"{ctx}: unknown regime label(s) {unknown} (known: {list(labels)})")
-    missing = [lab for lab in labels if not covers(keys, lab)]
+    missing = [lab for lab in labels if not label_covered(keys, lab)]
     if missing:
         raise RegimeATRError(f"{ctx}: regime labels not covered: {missing}")
 
@@ -122,7 +107,7 @@ def parse_regime_atr_block(
     raw: Any,
     ctx: str,
     surface: str,
-    labels: Iterable[str] = CANONICAL_TREND_REGIME_LABELS,
+    labels: Iterable[str] = LABELS_ADX,
 ) -> RegimeATRBlock:
     """Validate one per-regime block for ``surface``; raise :class:`RegimeATRError` if bad."""
     if surface not in SURFACES:
@@ -191,17 +176,17 @@ def regime_close_default_group(label: str) -> str | None:
 
 def ratchet_close_default_group(label: str) -> str | None:
     """Group for the trailing ratchet's default ladders (ranging labels are split finer)."""
-    if label in ("ranging_quiet", "ranging_volatile", DIRECTIONAL):
+    if label in ("ranging_quiet", "ranging_volatile", DIRECTIONAL_BARE):
         return label
     if label in DIRECTIONAL_SUBS:
-        return DIRECTIONAL
+        return DIRECTIONAL_BARE
     if label == "ranging":
         return "ranging_quiet"
     return regime_close_default_group(label)
 
 
 def validate_unified_regime_close(
-    params: Mapping[str, Any], labels: Iterable[str] = CANONICAL_TREND_REGIME_LABELS
+    params: Mapping[str, Any], labels: Iterable[str] = LABELS_ADX
 ) -> None:
     """Config-time check of the unified ``{"trend_regime": {label: {stop_loss_atr, tp_tiers}}}``."""
     extra = sorted(set(params) - {TREND_REGIME_KEY, "atr_source"})

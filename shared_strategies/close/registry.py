@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_strategies.close import ratchet, stops, tiered_tp, tiered_tp_regime
-from shared_strategies.close._helpers import clamp01, opt_num
+from shared_strategies.close._helpers import clamp01, nonneg
 
 __all__ = [
     "PLATFORMS",
@@ -165,8 +165,7 @@ def default_params(name: str) -> dict[str, Any]:
 
 def _rewrite_tp_at_pct(params: Mapping[str, Any]) -> dict[str, Any]:
     """``tp_at_pct{pct}`` is a one-rung ``tiered_tp_pct`` closing everything at ``pct``."""
-    pct = opt_num(params.get("pct", TP_AT_PCT_DEFAULT))
-    pct = TP_AT_PCT_DEFAULT if pct is None else max(pct, 0.0)
+    pct = nonneg(params.get("pct"), TP_AT_PCT_DEFAULT)
     out: dict[str, Any] = {"tp_tiers": [{"profit_pct": pct, "close_fraction": 1.0}]}
     if "sl_after" in params:
         out["sl_after"] = params["sl_after"]

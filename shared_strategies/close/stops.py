@@ -10,13 +10,14 @@ from typing import Any
 
 from shared_strategies.close._helpers import (
     NOOP_DISABLED,
-    NOOP_MISSING_ENTRY_ATR,
     NOOP_MISSING_LIVE_ATR,
     NOOP_MISSING_POSITION,
     NOOP_NOT_HIT,
     Result,
+    entry_atr_or_noop,
     fmt_g,
     held_or_noop,
+    nonneg,
     noop,
     num,
     opt_num,
@@ -38,8 +39,7 @@ def _stop_atr(
     if live:
         atr = num(market.get("atr"))
         return atr if atr > 0 else noop(NOOP_MISSING_LIVE_ATR)
-    atr = num(position.get("entry_atr"))
-    return atr if atr > 0 else noop(NOOP_MISSING_ENTRY_ATR)
+    return entry_atr_or_noop(position)
 
 
 def atr_stop(
@@ -56,9 +56,7 @@ def atr_stop(
     atr = _stop_atr(position, market, live=text(source).lower() == "live")
     if isinstance(atr, dict):
         return atr
-    distance = mult * atr
-    long_ = held.side == "long"
-    hit = held.mark <= held.avg_cost - distance if long_ else held.mark >= held.avg_cost + distance
+    hit = held.lost(held.avg_cost, mult * atr)
     return result(1.0, f"atr_stop:{fmt_g(mult)}") if hit else noop(NOOP_NOT_HIT)
 
 
@@ -91,8 +89,7 @@ def avwap_stop(
     avwap = num(market.get("avwap"))
     if avwap <= 0:
         return noop("noop:missing_avwap")
-    mult = opt_num(params.get("buffer_atr_mult"))
-    mult = 0.25 if mult is None else max(mult, 0.0)
+    mult = nonneg(params.get("buffer_atr_mult"), 0.25)
     buffer = 0.0
     if mult > 0:
         source = params.get("atr_source")
@@ -100,8 +97,7 @@ def avwap_stop(
         if isinstance(atr, dict):
             return atr
         buffer = mult * atr
-    long_ = held.side == "long"
-    hit = held.mark <= avwap - buffer if long_ else held.mark >= avwap + buffer
+    hit = held.lost(avwap, buffer)
     return result(1.0, f"avwap_stop:line_lost:{fmt_g(mult)}") if hit else noop("noop:holding_line")
 
 

@@ -10,15 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared_strategies.close._helpers import (
-    NOOP_MISSING_ATR,
-    NOOP_MISSING_ENTRY_ATR,
     Result,
     fmt_g,
     held_or_noop,
-    noop,
-    num,
+    held_with_entry_atr,
+    live_atr_or_noop,
     parse_tiers,
-    resolve_atr,
     tier_result,
 )
 
@@ -65,12 +62,10 @@ def tiered_tp_atr(
     position: Mapping[str, Any], market: Mapping[str, Any], params: Mapping[str, Any]
 ) -> Result:
     """Scale out at multiples of the ATR frozen at entry; the last fraction is kept as given."""
-    held = held_or_noop(position, market)
-    if isinstance(held, dict):
-        return held
-    entry_atr = num(position.get("entry_atr"))
-    if entry_atr <= 0:
-        return noop(NOOP_MISSING_ENTRY_ATR)
+    got = held_with_entry_atr(position, market)
+    if isinstance(got, dict):
+        return got
+    held, entry_atr = got
     tiers = parse_tiers(params.get("tp_tiers"), "atr_multiple", DEFAULT_ATR_TIERS)
     progress = held.profit() / entry_atr
     return tier_result(position, tiers, progress, lambda t: f"tiered_tp_atr:{fmt_g(t)}")
@@ -83,9 +78,10 @@ def tiered_tp_atr_live(
     held = held_or_noop(position, market)
     if isinstance(held, dict):
         return held
-    atr, label = resolve_atr(position, market, params.get("atr_source"))
-    if atr <= 0:
-        return noop(NOOP_MISSING_ATR)
+    live = live_atr_or_noop(position, market, params.get("atr_source"))
+    if isinstance(live, dict):
+        return live
+    atr, label = live
     tiers = parse_tiers(params.get("tp_tiers"), "atr_multiple", DEFAULT_ATR_TIERS)
     progress = held.profit() / atr
     return tier_result(

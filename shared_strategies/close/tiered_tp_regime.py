@@ -15,30 +15,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared_strategies.close._helpers import (
-    NOOP_MISSING_ATR,
-    NOOP_MISSING_ENTRY_ATR,
     NOOP_MISSING_POSITION_REGIME,
     NOOP_TIER_RESOLUTION_FAILED,
     Result,
     fmt_g,
     held_or_noop,
+    held_with_entry_atr,
+    live_atr_or_noop,
     noop,
-    num,
     opt_num,
-    resolve_atr,
     text,
+    tier_pair,
     tier_result,
 )
 from shared_strategies.close.regime_atr import (
-    CANONICAL_TREND_REGIME_LABELS,
-    DIRECTIONAL,
-    DIRECTIONAL_SUBS,
     REGIME_TP_TIER_GROUP_DEFAULTS,
     TREND_REGIME_KEY,
     RegimeATRError,
     parse_regime_atr_block,
     regime_close_default_group,
 )
+from shared_tools.regime import LABELS_ADX, lookup_label
 
 REGIME_DEFAULTS: dict[str, Any] = {}
 LIVE_REGIME_DEFAULTS: dict[str, Any] = {"atr_source": "live"}
@@ -58,16 +55,14 @@ def _finish(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _unified(block: Any, regime: str) -> list[tuple[float, float]]:
     if not isinstance(block, Mapping):
         raise RegimeATRError("trend_regime must be an object")
-    entry = block.get(regime)
-    if entry is None and regime in DIRECTIONAL_SUBS:
-        entry = block.get(DIRECTIONAL)
+    entry = lookup_label(block, regime)
     if not isinstance(entry, Mapping) or not isinstance(entry.get("tp_tiers"), list):
         return []
     pairs = []
     for item in entry["tp_tiers"]:
         if not isinstance(item, Mapping):
             continue
-        mult, frac = opt_num(item.get("atr_multiple")), opt_num(item.get("close_fraction"))
+        mult, frac = tier_pair(item, "atr_multiple")
         if mult is not None and frac is not None and mult > 0 and frac > 0:
             pairs.append((mult, min(frac, 1.0)))
     return pairs
@@ -108,7 +103,7 @@ def _legacy(tiers: Sequence[Any], regime: str, labels: Sequence[str]) -> list[tu
 def resolve_tiers_for_regime(
     params: Mapping[str, Any],
     regime: str,
-    labels: Sequence[str] = CANONICAL_TREND_REGIME_LABELS,
+    labels: Sequence[str] = LABELS_ADX,
 ) -> list[tuple[float, float]]:
     """``(atr_multiple, cumulative fraction)`` ladder for ``regime``; [] when there is none.
 
@@ -145,12 +140,10 @@ def tiered_tp_atr_regime(
     position: Mapping[str, Any], market: Mapping[str, Any], params: Mapping[str, Any]
 ) -> Result:
     """Ladder of the regime frozen at open, measured in entry ATRs."""
-    held = held_or_noop(position, market)
-    if isinstance(held, dict):
-        return held
-    entry_atr = num(position.get("entry_atr"))
-    if entry_atr <= 0:
-        return noop(NOOP_MISSING_ENTRY_ATR)
+    got = held_with_entry_atr(position, market)
+    if isinstance(got, dict):
+        return got
+    held, entry_atr = got
     regime = text(position.get("regime"))
     if not regime:
         return noop(NOOP_MISSING_POSITION_REGIME)
@@ -175,9 +168,10 @@ def _live_regime(
         regime, source = text(position.get("regime")), "frozen"
     if not regime:
         return noop("noop:missing_regime")
-    atr, label = resolve_atr(position, market, params.get("atr_source"))
-    if atr <= 0:
-        return noop(NOOP_MISSING_ATR)
+    live = live_atr_or_noop(position, market, params.get("atr_source"))
+    if isinstance(live, dict):
+        return live
+    atr, label = live
     tiers = _tiers_or_noop(params, regime)
     if isinstance(tiers, dict):
         return tiers

@@ -17,22 +17,31 @@ one JSON array describing every strategy (used by the supervisor / UI).
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-# Strategy modules register themselves on import, into the store in ``specs``.
-from shared_strategies.open import (
-    adaptive,  # noqa: F401
-    spot_classic,  # noqa: F401
-    structure,  # noqa: F401
-    trend,  # noqa: F401
-    vwap_pro,  # noqa: F401
-)
+# Strategy modules register themselves on import, into the store in ``specs``; the import
+# order is the registration order ``names()`` reports, so it is kept by hand.
+# isort: off
+from shared_strategies.open import adaptive  # noqa: F401
+from shared_strategies.open import funding  # noqa: F401
+from shared_strategies.open import spot_classic  # noqa: F401
+from shared_strategies.open import structure  # noqa: F401
+from shared_strategies.open import chart_pattern  # noqa: F401
+from shared_strategies.open import amd_ifvg  # noqa: F401
+from shared_strategies.open import trend  # noqa: F401
+from shared_strategies.open import anchored_vwap  # noqa: F401
+from shared_strategies.open import pro  # noqa: F401
+from shared_strategies.open import analog_retrieval  # noqa: F401
+
+# isort: on
 from shared_strategies.open.specs import SPECS as _SPECS
 from shared_strategies.open.specs import VARIANTS as _VARIANTS
 from shared_strategies.open.specs import StrategySpec, register
@@ -96,6 +105,14 @@ def _coerce(key: str, default: Any, value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _keyword_params(fn: Callable[..., pd.DataFrame]) -> frozenset[str]:
+    """Names ``fn`` accepts as keyword arguments (besides the frame)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return frozenset(p.name for p in params if p.kind in kinds)
+
+
 def merged_params(
     name: str, params: Mapping[str, Any] | None = None, platform: str = "spot"
 ) -> dict[str, Any]:
@@ -103,13 +120,17 @@ def merged_params(
     spec = get(name, platform)
     defaults = spec.default_params
     params = {k: v for k, v in dict(params or {}).items() if k not in POSITION_CONTEXT}
-    unknown = sorted(set(params) - set(defaults))
+    # Like upstream, a key outside the registered defaults is accepted when the strategy's
+    # function takes it by name (e.g. momentum_pro's vol_target_*); anything else is a typo.
+    optional = _keyword_params(spec.fn) - set(defaults)
+    unknown = sorted(set(params) - set(defaults) - optional)
     if unknown:
         raise ValueError(
             f"unknown param(s) {', '.join(map(repr, unknown))} for strategy {name!r} "
-            f"(valid: {', '.join(defaults)})"
+            f"(valid: {', '.join([*defaults, *sorted(optional)])})"
         )
     merged = {k: _coerce(k, v, params[k]) if k in params else v for k, v in defaults.items()}
+    merged.update({k: v for k, v in params.items() if k in optional})
     for constraint in spec.constraints:
         problem = constraint.violation(merged, name)
         if problem:

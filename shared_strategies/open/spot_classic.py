@@ -3,7 +3,7 @@
 Names, param keys, defaults, constraints, platforms and output column names are
 upstream's; the rules are written here from the catalogue's description.
 
-Conventions (catalogue §0), as implemented by the helpers below:
+Conventions (catalogue §0), as implemented in :mod:`shared_strategies.open.common`:
 
 * cross above ``L``: ``x[i] > L[i]`` and ``x[i-1] <= L[i-1]``; cross below:
   ``x[i] < L[i]`` and ``x[i-1] >= L[i-1]``.  A NaN operand on either bar means no
@@ -33,6 +33,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from shared_strategies.open.common import (
+    buy_sell,
+    cross_above,
+    cross_below,
+    frame,
+    signal_from_position,
+    stoch_rsi_parts,
+)
 from shared_strategies.open.specs import FUTURES_LIKE, register
 from shared_tools import indicators as ind
 
@@ -54,28 +62,6 @@ __all__ = [
     "volume_weighted",
 ]
 
-Level = float | pd.Series
-
-
-def _prev(level: Level) -> Level:
-    return level.shift(1) if isinstance(level, pd.Series) else level
-
-
-def _cross_above(x: pd.Series, level: Level) -> pd.Series:
-    """``x > level`` now and ``x <= level`` on the previous bar (NaN -> False)."""
-    return ((x > level) & (x.shift(1) <= _prev(level))).fillna(False).astype(bool)
-
-
-def _cross_below(x: pd.Series, level: Level) -> pd.Series:
-    """``x < level`` now and ``x >= level`` on the previous bar (NaN -> False)."""
-    return ((x < level) & (x.shift(1) >= _prev(level))).fillna(False).astype(bool)
-
-
-def _events(buy: pd.Series, sell: pd.Series) -> pd.Series:
-    """+1 on buy bars, -1 on sell bars; a bar that is both is -1 (upstream: -1 wins ties)."""
-    values = np.where(sell.to_numpy(dtype=bool), -1, np.where(buy.to_numpy(dtype=bool), 1, 0))
-    return pd.Series(values, index=buy.index, dtype="int64")
-
 
 def _valid(*series: pd.Series) -> pd.Series:
     """True where every operand is a number."""
@@ -94,18 +80,6 @@ def _state_diff(state: pd.Series, valid: pd.Series) -> pd.Series:
     both = valid & valid.shift(1, fill_value=False)
     step = state.astype("int64").diff().fillna(0).clip(-1, 1).astype("int64")
     return step.where(both, 0).astype("int64")
-
-
-def _carry(events: pd.Series) -> pd.Series:
-    """Position that takes each non-NaN event value and carries it otherwise (starts at 0)."""
-    return events.ffill().fillna(0.0)
-
-
-def _frame(df: pd.DataFrame, signal: pd.Series, **columns: pd.Series) -> pd.DataFrame:
-    out = pd.DataFrame({"signal": signal.astype("int64")}, index=df.index)
-    for key, col in columns.items():
-        out[key] = col.astype("float64")
-    return out
 
 
 def _zscore_parts(x: pd.Series, lookback: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -137,7 +111,7 @@ def sma_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd
     """State ``fast > slow``; +1 golden cross, -1 death cross (state diff)."""
     fast, slow = ind.sma(df["close"], fast_period), ind.sma(df["close"], slow_period)
     sig = _state_diff(fast > slow, _valid(fast, slow))
-    return _frame(df, sig, sma_fast=fast, sma_slow=slow)
+    return frame(df, sig, sma_fast=fast, sma_slow=slow)
 
 
 @register(
@@ -151,7 +125,7 @@ def ema_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd
     """As sma_crossover with EMAs."""
     fast, slow = _emas(df["close"], fast_period, slow_period)
     sig = _state_diff(fast > slow, _valid(fast, slow))
-    return _frame(df, sig, ema_fast=fast, ema_slow=slow)
+    return frame(df, sig, ema_fast=fast, ema_slow=slow)
 
 
 # ------------------------------------------------------------------ §3.3-§3.5
@@ -169,8 +143,8 @@ def rsi_strategy(
 ) -> pd.DataFrame:
     """+1 RSI crosses above ``oversold``; -1 RSI crosses below ``overbought``."""
     r = ind.rsi(df["close"], period)
-    sig = _events(_cross_above(r, oversold), _cross_below(r, overbought))
-    return _frame(df, sig, rsi=r)
+    sig = buy_sell(cross_above(r, oversold), cross_below(r, overbought))
+    return frame(df, sig, rsi=r)
 
 
 @register(
@@ -185,8 +159,8 @@ def bollinger_bands(df: pd.DataFrame, *, period: int, num_std: float) -> pd.Data
     close = df["close"]
     bands = ind.bollinger(close, period, num_std, ddof=1)
     upper, middle, lower = bands["upper"], bands["middle"], bands["lower"]
-    sig = _events(_cross_above(close, lower), _cross_below(close, upper))
-    return _frame(df, sig, bb_middle=middle, bb_upper=upper, bb_lower=lower)
+    sig = buy_sell(cross_above(close, lower), cross_below(close, upper))
+    return frame(df, sig, bb_middle=middle, bb_upper=upper, bb_lower=lower)
 
 
 @register(
@@ -203,7 +177,7 @@ def macd_strategy(
     m = ind.macd(df["close"], fast_period, slow_period, signal_period)
     line, signal = m["macd"], m["signal"]
     sig = _state_diff(line > signal, _valid(line, signal))
-    return _frame(df, sig, macd_line=line, macd_signal=signal, macd_hist=m["hist"])
+    return frame(df, sig, macd_line=line, macd_signal=signal, macd_hist=m["hist"])
 
 
 # ------------------------------------------------------------------ §3.6-§3.8
@@ -221,8 +195,8 @@ def mean_reversion(
 ) -> pd.DataFrame:
     """z = (close - SMA) / sample std; +1 z crosses above -entry_std, -1 below +exit_std."""
     mean, std, z = _zscore_parts(df["close"], lookback)
-    sig = _events(_cross_above(z, -entry_std), _cross_below(z, exit_std))
-    return _frame(df, sig, rolling_mean=mean, rolling_std=std, z_score=z)
+    sig = buy_sell(cross_above(z, -entry_std), cross_below(z, exit_std))
+    return frame(df, sig, rolling_mean=mean, rolling_std=std, z_score=z)
 
 
 @register(
@@ -236,8 +210,8 @@ def mean_reversion(
 def momentum(df: pd.DataFrame, *, roc_period: int, threshold: float) -> pd.DataFrame:
     """roc = 100 * (c - c[i-n]) / c[i-n] (upstream's float order: exact ties agree)."""
     roc = ind.roc(df["close"], roc_period)
-    sig = _events(_cross_above(roc, threshold), _cross_below(roc, -threshold))
-    return _frame(df, sig, roc=roc)
+    sig = buy_sell(cross_above(roc, threshold), cross_below(roc, -threshold))
+    return frame(df, sig, roc=roc)
 
 
 @register(
@@ -253,10 +227,10 @@ def volume_weighted(df: pd.DataFrame, *, sma_period: int, vol_multiplier: float)
     price_sma = ind.sma(close, sma_period)
     vol_sma = ind.sma(volume, sma_period)
     high_volume = (volume > vol_sma * vol_multiplier).fillna(False).astype(bool)
-    sig = _events(
-        _cross_above(close, price_sma) & high_volume, _cross_below(close, price_sma) & high_volume
+    sig = buy_sell(
+        cross_above(close, price_sma) & high_volume, cross_below(close, price_sma) & high_volume
     )
-    return _frame(df, sig, price_sma=price_sma, vol_sma=vol_sma, high_volume=high_volume)
+    return frame(df, sig, price_sma=price_sma, vol_sma=vol_sma, high_volume=high_volume)
 
 
 # ----------------------------------------------------------------- §3.9-§3.12
@@ -277,7 +251,7 @@ def triple_ema(
     """State = strict bullish stack; state diff."""
     s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
     sig = _state_diff((s > m) & (m > lg), _valid(s, m, lg))
-    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+    return frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
 
 
 @register(
@@ -296,7 +270,7 @@ def triple_ema_bidir(
     s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
     state = ((s > m) & (m > lg)).astype("int64") - ((s < m) & (m < lg)).astype("int64")
     sig = _state_diff(state, _valid(s, m, lg))
-    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+    return frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
 
 
 def _tema_parts(
@@ -305,7 +279,7 @@ def _tema_parts(
     """EMAs, bull/bear crosses of short over mid (only with all EMAs valid), and validity."""
     s, m, lg = _emas(df["close"], short_period, mid_period, long_period)
     valid = _valid(s, m, lg)
-    return [s, m, lg], _cross_above(s, m) & valid, _cross_below(s, m) & valid, valid
+    return [s, m, lg], cross_above(s, m) & valid, cross_below(s, m) & valid, valid
 
 
 @register(
@@ -323,9 +297,8 @@ def tema_cross(
     events = pd.Series(np.nan, index=df.index)
     events[bull & (m > lg)] = 1.0
     events[bear] = 0.0
-    position = _carry(events)
-    sig = position.diff().fillna(0.0).astype("int64")
-    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+    sig = signal_from_position(events.ffill().fillna(0.0))
+    return frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
 
 
 @register(
@@ -345,9 +318,8 @@ def tema_cross_bd(
     events = pd.Series(np.nan, index=df.index)
     events[bull] = np.where((m > lg)[bull], 1.0, 0.0)
     events[bear] = np.where((m < lg)[bear], -1.0, 0.0)
-    position = _carry(events)
-    sig = position.diff().fillna(0.0).clip(-1.0, 1.0).astype("int64")
-    return _frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
+    sig = signal_from_position(events.ffill().fillna(0.0))
+    return frame(df, sig, ema_short=s, ema_mid=m, ema_long=lg)
 
 
 # ---------------------------------------------------------------- §3.13-§3.14
@@ -392,11 +364,11 @@ def rsi_macd_combo(
     r = ind.rsi(close, rsi_period)
     m = ind.macd(close, macd_fast, macd_slow, macd_signal)
     line, signal = m["macd"], m["signal"]
-    sig = _events(
-        _cross_above(line, signal) & (r < rsi_long_max),
-        _cross_below(line, signal) & (r > rsi_short_min),
+    sig = buy_sell(
+        cross_above(line, signal) & (r < rsi_long_max),
+        cross_below(line, signal) & (r > rsi_short_min),
     )
-    return _frame(df, sig, rsi=r, macd_line=line, macd_signal_line=signal)
+    return frame(df, sig, rsi=r, macd_line=line, macd_signal_line=signal)
 
 
 @register(
@@ -430,10 +402,10 @@ def stoch_rsi(
     oversold: float,
 ) -> pd.DataFrame:
     """+1 %K crosses above %D with %K < oversold; -1 crosses below with %K > overbought."""
-    st = ind.stoch_rsi(df["close"], rsi_period, stoch_period, k_smooth, d_smooth)
-    k, d = st["k"], st["d"]
-    sig = _events(_cross_above(k, d) & (k < oversold), _cross_below(k, d) & (k > overbought))
-    return _frame(df, sig, rsi=st["rsi"], stoch_k=k, stoch_d=d)
+    st, buy, sell = stoch_rsi_parts(
+        df["close"], rsi_period, stoch_period, k_smooth, d_smooth, overbought, oversold
+    )
+    return frame(df, buy_sell(buy, sell), rsi=st["rsi"], stoch_k=st["k"], stoch_d=st["d"])
 
 
 # ---------------------------------------------------------------------- §3.17
@@ -452,5 +424,5 @@ def pairs_spread(df: pd.DataFrame, *, lookback: int, entry_z: float, exit_z: flo
     """spread = close / close_b (plain ratio, as upstream); z with sample std; mean_reversion rule."""
     spread = df["close"] / df["close_b"] if "close_b" in df.columns else df["close"].copy()
     mean, std, z = _zscore_parts(spread, lookback)
-    sig = _events(_cross_above(z, -entry_z), _cross_below(z, exit_z))
-    return _frame(df, sig, spread=spread, spread_mean=mean, spread_std=std, z_score=z)
+    sig = buy_sell(cross_above(z, -entry_z), cross_below(z, exit_z))
+    return frame(df, sig, spread=spread, spread_mean=mean, spread_std=std, z_score=z)

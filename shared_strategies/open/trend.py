@@ -21,25 +21,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from shared_strategies.open.common import (
+    buy_sell,
+    cross_above,
+    cross_below,
+    frame,
+    prior_any,
+    round_large_atr,
+    squeeze_momentum_parts,
+    warm_rows,
+)
 from shared_strategies.open.specs import FUTURES_LIKE, register
 from shared_tools import indicators as ind
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _frame(df: pd.DataFrame, signal: pd.Series | np.ndarray, **columns: object) -> pd.DataFrame:
-    """The strategy result: int ``signal`` plus float indicator columns indexed like ``df``."""
-    out = pd.DataFrame({"signal": np.asarray(signal, dtype="int64")}, index=df.index)
-    for key, col in columns.items():
-        out[key] = np.asarray(col, dtype="float64")
-    return out
-
-
-def _signal(buy: pd.Series, sell: pd.Series) -> np.ndarray:
-    """+1 on buy, -1 on sell; upstream writes -1 last, so -1 wins a tie."""
-    buy_ = np.asarray(buy.fillna(False), dtype=bool)
-    sell_ = np.asarray(sell.fillna(False), dtype=bool)
-    return np.where(sell_, -1, np.where(buy_, 1, 0))
 
 
 def _prev(s: pd.Series, fill: object = False) -> pd.Series:
@@ -57,48 +52,6 @@ def _edge(cond: pd.Series, valid: pd.Series) -> pd.Series:
     return cond & ~_prev(cond) & valid & _prev(valid)
 
 
-def _cross_above(x: pd.Series, level: pd.Series) -> pd.Series:
-    """``x[i] > L[i] and x[i-1] <= L[i-1]`` (NaN anywhere -> false)."""
-    return (x > level) & (x.shift(1) <= level.shift(1))
-
-
-def _cross_below(x: pd.Series, level: pd.Series) -> pd.Series:
-    """``x[i] < L[i] and x[i-1] >= L[i-1]`` (NaN anywhere -> false)."""
-    return (x < level) & (x.shift(1) >= level.shift(1))
-
-
-def _round_large(atr: pd.Series) -> pd.Series:
-    """Upstream's ATR >= 100 rule: round to an integer (half-to-even), smaller values kept."""
-    return atr.where(~(atr >= 100.0), np.round(atr))
-
-
-def _midpoint(df: pd.DataFrame, period: int) -> pd.Series:
-    """(highest high + lowest low) / 2 over ``period`` bars including the current one."""
-    return (
-        df["high"].rolling(period, min_periods=period).max()
-        + df["low"].rolling(period, min_periods=period).min()
-    ) / 2.0
-
-
-def _linreg_end(x: pd.Series, length: int) -> pd.Series:
-    """Value at the last point of the least-squares line through the last ``length`` values.
-
-    NaN while any value in the window is NaN. ``length == 1`` is the value itself.
-    """
-    values = x.to_numpy(dtype=float)
-    out = np.full(len(values), np.nan)
-    if len(values) >= length:
-        windows = np.lib.stride_tricks.sliding_window_view(values, length)
-        mean = windows.mean(axis=1)
-        if length > 1:
-            w = np.arange(length) - (length - 1) / 2.0
-            slope = (windows @ w) / (w @ w)
-            out[length - 1 :] = mean + slope * (length - 1) / 2.0
-        else:
-            out[length - 1 :] = mean
-    return pd.Series(out, index=x.index)
-
-
 def _heikin_ashi(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """Heikin-Ashi per upstream: ``ha_open[0] = ha_close[0]`` (not (O+C)/2)."""
     o, h, lo, c = (df[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
@@ -111,12 +64,6 @@ def _heikin_ashi(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
     ha_high = np.maximum(h, np.maximum(ha_open, ha_close))
     ha_low = np.minimum(lo, np.minimum(ha_open, ha_close))
     return ha_open, ha_close, ha_high, ha_low
-
-
-def _prior_any(cond: pd.Series, window: int) -> pd.Series:
-    """True iff ``cond`` held on one of bars ``i-window .. i-1`` (false for ``i < window``)."""
-    held = cond.fillna(False).astype(float).shift(1).rolling(window, min_periods=window).max()
-    return held.fillna(0.0) > 0.0
 
 
 # ---------------------------------------------------------------------- strategies
@@ -135,16 +82,16 @@ def breakout(
 ) -> pd.DataFrame:
     """§3.19: edge-triggered range breakout confirmed by an expanded true range."""
     close = df["close"]
-    high_roll = df["high"].rolling(lookback, min_periods=lookback).max()
-    low_roll = df["low"].rolling(lookback, min_periods=lookback).min()
+    channel = ind.donchian(df, lookback)
+    high_roll, low_roll = channel["upper"], channel["lower"]
     tr = ind.true_range(df)
-    atr = _round_large(ind.atr(df, atr_period, "simple"))
+    atr = round_large_atr(ind.atr(df, atr_period, "simple"))
     wide = tr > atr * atr_multiplier
     up = (close > high_roll.shift(1)) & wide
     down = (close < low_roll.shift(1)) & wide
     valid = high_roll.shift(1).notna() & low_roll.shift(1).notna() & atr.notna() & tr.notna()
-    sig = _signal(_edge(up, valid), _edge(down, valid))
-    return _frame(df, sig, high_roll=high_roll, low_roll=low_roll, atr=atr)
+    sig = buy_sell(_edge(up, valid), _edge(down, valid))
+    return frame(df, sig, high_roll=high_roll, low_roll=low_roll, atr=atr)
 
 
 @register(
@@ -199,22 +146,20 @@ def bear_pullback_st(
     buf = 1.0 + pullback_touch_buffer_pct
     touch = (high > e_short * buf) | (high > e_mid * buf)
     rsi_band = (rsi >= rsi_lower) & (rsi <= rsi_upper)
-    crossed_under = (close < e_short) & (close.shift(1) >= e_short.shift(1))
-    trigger = crossed_under | (close < low.shift(1))
+    trigger = cross_below(close, e_short) | (close < low.shift(1))
     short = (
         (e_mid < e_long)
         & (adx > adx_threshold)
-        & _prior_any(touch, pullback_window)
-        & _prior_any(rsi_band, pullback_window)
+        & prior_any(touch, pullback_window)
+        & prior_any(rsi_band, pullback_window)
         & trigger
         & (close < e_short)
     )
     # Upstream returns all zeros when the whole frame is shorter than this; applying the
     # same bound per bar (bar i counts as a frame of i+1 bars) keeps it causal.
     min_len = max(ema_long, 2 * adx_period, rsi_period) + pullback_window + 2
-    old_enough = pd.Series(np.arange(len(df)) >= min_len - 1, index=df.index)
-    sig = _signal(pd.Series(False, index=df.index), short & old_enough)
-    return _frame(df, sig, ema_short=e_short, ema_mid=e_mid, ema_long=e_long, adx=adx, rsi=rsi)
+    sig = buy_sell(pd.Series(False, index=df.index), short & ~warm_rows(len(df), min_len))
+    return frame(df, sig, ema_short=e_short, ema_mid=e_mid, ema_long=e_long, adx=adx, rsi=rsi)
 
 
 @register(
@@ -254,7 +199,7 @@ def supertrend(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.Da
     prev = np.r_[0, direction[:-1]]
     sig = np.where((prev == -1) & (direction == 1), 1, 0)
     sig = np.where((prev == 1) & (direction == -1), -1, sig)
-    return _frame(df, sig, supertrend=line, st_direction=direction)
+    return frame(df, sig, supertrend=line, st_direction=direction)
 
 
 @register(
@@ -269,18 +214,18 @@ def ichimoku_cloud(
 ) -> pd.DataFrame:
     """§3.16: all lines at the current bar (no forward displacement, as upstream)."""
     close = df["close"]
-    tenkan = _midpoint(df, tenkan_period)
-    kijun = _midpoint(df, kijun_period)
+    tenkan = ind.donchian(df, tenkan_period)["middle"]
+    kijun = ind.donchian(df, kijun_period)["middle"]
     senkou_a = (tenkan + kijun) / 2.0
-    senkou_b = _midpoint(df, senkou_b_period)
+    senkou_b = ind.donchian(df, senkou_b_period)["middle"]
     both = senkou_a.notna() & senkou_b.notna()
     top = np.maximum(senkou_a, senkou_b).where(both)
     bottom = np.minimum(senkou_a, senkou_b).where(both)
     ago = close.shift(kijun_period)
-    buy = (close > top) & _cross_above(tenkan, kijun) & (close > ago)
-    sell = (close < bottom) & _cross_below(tenkan, kijun) & (close < ago)
-    return _frame(
-        df, _signal(buy, sell), tenkan=tenkan, kijun=kijun, senkou_a=senkou_a, senkou_b=senkou_b
+    buy = (close > top) & cross_above(tenkan, kijun) & (close > ago)
+    sell = (close < bottom) & cross_below(tenkan, kijun) & (close < ago)
+    return frame(
+        df, buy_sell(buy, sell), tenkan=tenkan, kijun=kijun, senkou_a=senkou_a, senkou_b=senkou_b
     )
 
 
@@ -300,22 +245,11 @@ def squeeze_momentum(
     kc_mult: float,
     mom_lookback: int,
 ) -> pd.DataFrame:
-    """§3.18: fires on the bar the squeeze turns off."""
-    close = df["close"]
-    bb = ind.bollinger(close, bb_period, bb_std, ddof=1)  # upstream: sample std
-    bb_upper, bb_mid, bb_lower = bb["upper"], bb["middle"], bb["lower"]
-    kc_mid = ind.ema(close, kc_period)
-    kc_atr = ind.atr(df, kc_period, "simple")  # unrounded, as upstream
-    kc_upper, kc_lower = kc_mid + kc_mult * kc_atr, kc_mid - kc_mult * kc_atr
-    valid = bb_upper.notna() & kc_upper.notna()
-    squeeze_on = ((bb_lower > kc_lower) & (bb_upper < kc_upper)).fillna(False)
-    midline = (_midpoint(df, kc_period) + bb_mid) / 2.0
-    mom = _linreg_end(close - midline, mom_lookback)
-    fired = ~squeeze_on & _prev(squeeze_on) & valid
-    prev_mom = mom.shift(1)
-    buy = fired & (mom > 0) & (mom > prev_mom)
-    sell = fired & (mom < 0) & (mom < prev_mom)
-    return _frame(df, _signal(buy, sell), squeeze_on=squeeze_on, squeeze_mom=mom)
+    """§3.18: fires on the bar the squeeze turns off (rule in ``common.squeeze_momentum_parts``)."""
+    squeeze_on, mom, buy, sell = squeeze_momentum_parts(
+        df, bb_period, bb_std, kc_period, kc_mult, mom_lookback
+    )
+    return frame(df, buy_sell(buy, sell), squeeze_on=squeeze_on, squeeze_mom=mom)
 
 
 @register(
@@ -328,11 +262,11 @@ def squeeze_momentum(
 def atr_breakout(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.DataFrame:
     """§3.20: ATR simple and rounded (>= 100 rule), band anchored on the previous close."""
     close = df["close"]
-    atr = _round_large(ind.atr(df, atr_period, "simple"))
+    atr = round_large_atr(ind.atr(df, atr_period, "simple"))
     upper = close.shift(1) + multiplier * atr
     lower = close.shift(1) - multiplier * atr
-    sig = _signal(_cross_above(close, upper), _cross_below(close, lower))
-    return _frame(df, sig, atr=atr)
+    sig = buy_sell(cross_above(close, upper), cross_below(close, lower))
+    return frame(df, sig, atr=atr)
 
 
 @register(
@@ -354,9 +288,9 @@ def heikin_ashi_ema(df: pd.DataFrame, *, ema_period: int, confirmation: int) -> 
     valid = ha_ema.notna()
     buy = _edge(bull_run & (ha_close > ha_ema), valid)
     sell = _edge(bear_run & (ha_close < ha_ema), valid)
-    return _frame(
+    return frame(
         df,
-        _signal(buy, sell),
+        buy_sell(buy, sell),
         ha_open=ha_open,
         ha_close=ha_close,
         ha_high=ha_high,
@@ -381,7 +315,7 @@ def parabolic_sar(df: pd.DataFrame, *, iaf: float, af_step: float, max_af: float
     sar = np.full(n, np.nan)
     trend = np.ones(n, dtype="int64")
     if n == 0:
-        return _frame(df, np.zeros(0), sar=sar)
+        return frame(df, np.zeros(0), sar=sar)
     # upstream differs: a one-bar frame reports sar NaN there; we keep sar[0] = low[0] so
     # the column is causal (no signal either way).
     sar[0], ep, af = low[0], high[0], iaf
@@ -406,7 +340,7 @@ def parabolic_sar(df: pd.DataFrame, *, iaf: float, af_step: float, max_af: float
         ep = new_ep
     prev = np.r_[trend[0], trend[:-1]]
     sig = np.where(trend > prev, 1, np.where(trend < prev, -1, 0))
-    return _frame(df, sig, sar=sar)
+    return frame(df, sig, sar=sar)
 
 
 @register(
@@ -425,14 +359,11 @@ def adx_trend(df: pd.DataFrame, *, adx_period: int, adx_threshold: float) -> pd.
     a = ind.adx(df, adx_period)
     bull = a["plus_di"] > a["minus_di"]
     valid = a["plus_di"].notna() & a["minus_di"].notna()
-    strong = (a["adx"] > adx_threshold) & pd.Series(
-        np.arange(len(df)) >= 2 * adx_period, index=df.index
-    )
-    both_valid = valid & _prev(valid)
-    buy = strong & both_valid & bull & ~_prev(bull)
-    sell = strong & both_valid & ~bull & _prev(bull)
-    return _frame(
-        df, _signal(buy, sell), adx=a["adx"], plus_di=a["plus_di"], minus_di=a["minus_di"]
+    strong = (a["adx"] > adx_threshold) & ~warm_rows(len(df), 2 * adx_period + 1)
+    buy = strong & _edge(bull, valid)
+    sell = strong & _edge(~bull, valid)
+    return frame(
+        df, buy_sell(buy, sell), adx=a["adx"], plus_di=a["plus_di"], minus_di=a["minus_di"]
     )
 
 
@@ -449,11 +380,11 @@ def donchian_breakout(df: pd.DataFrame, *, entry_period: int, exit_period: int) 
     close = df["close"]
     entry = ind.donchian(df, entry_period).shift(1)
     exit_ = ind.donchian(df, exit_period).shift(1)
-    buy = _cross_above(close, entry["upper"])
-    sell = _cross_below(close, entry["lower"])
-    return _frame(
+    buy = cross_above(close, entry["upper"])
+    sell = cross_below(close, entry["lower"])
+    return frame(
         df,
-        _signal(buy, sell),
+        buy_sell(buy, sell),
         donchian_upper=entry["upper"],
         donchian_lower=entry["lower"],
         donchian_exit_upper=exit_["upper"],
@@ -536,7 +467,7 @@ def session_breakout(
     vol_sma = ind.sma(volume, vol_period)
     nan = pd.Series(np.nan, index=df.index)
     if not isinstance(df.index, pd.DatetimeIndex):
-        return _frame(df, np.zeros(len(df)), session_high=nan, session_low=nan, vol_sma=vol_sma)
+        return frame(df, np.zeros(len(df)), session_high=nan, session_low=nan, vol_sma=vol_sma)
     start, end = SESSIONS[session]
     level_hi, level_lo = _session_levels(df, start, end, lookback)
     close = df["close"]
@@ -552,5 +483,5 @@ def session_breakout(
     after = pd.Series(df.index.hour >= end, index=df.index)
     up = (close > level_hi) & high_volume & atr_ok & after
     down = (close < level_lo) & high_volume & atr_ok & after
-    sig = _signal(_edge(up, valid), _edge(down, valid))
-    return _frame(df, sig, session_high=level_hi, session_low=level_lo, vol_sma=vol_sma)
+    sig = buy_sell(_edge(up, valid), _edge(down, valid))
+    return frame(df, sig, session_high=level_hi, session_low=level_lo, vol_sma=vol_sma)
