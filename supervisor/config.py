@@ -142,7 +142,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     strategies = _strategies(raw, label, settings["interval_seconds"], errors, warnings)
     flags = regime_flags(raw.get("regime"), label, errors, warnings)
     for sc in strategies:
-        if sc.type != "options" and "--ohlcv-limit" not in " ".join(sc.args):
+        if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
             sc.regime_args = flags
     if errors:
         raise ConfigError(_capped(errors, label))

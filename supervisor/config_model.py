@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared_tools.check_argv import CheckArgs, CheckArgvError, parse_check_args
+from shared_tools.check_argv import DEFAULT_PLATFORM, CheckArgs, CheckArgvError, parse_check_args
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, one_line
 from supervisor.models import Position
@@ -138,7 +138,7 @@ class StrategyConfig:
                 refs["closes"] = [c.as_json() for c in self.close_strategies]
             argv.append("--strategy-refs=" + json.dumps(refs, sort_keys=True))
         argv.append(f"--atr-method={self.atr_method}")
-        if self.platform != "binanceus" and self.check_args.platform is None:
+        if self.platform != DEFAULT_PLATFORM and self.check_args.platform is None:
             argv.append(f"--platform={self.platform}")
         return argv
 
@@ -181,7 +181,7 @@ def resolve_script(script: str) -> Path:
 
 def infer_platform(sid: str, stype: str) -> str:
     """The platform an id prefix implies (``okx-...`` -> okx), else the type's default venue."""
-    return prefix_platform(sid) or ("deribit" if stype == "options" else "binanceus")
+    return prefix_platform(sid) or ("deribit" if stype == "options" else DEFAULT_PLATFORM)
 
 
 def prefix_platform(sid: str) -> str | None:

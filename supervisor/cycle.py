@@ -36,9 +36,7 @@ from supervisor.results import (
 )
 from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
 from supervisor.schedule import mark_max_age
-from supervisor.workers import PRICE_SCRIPT, price_argv
-
-PRICE_JOB_PREFIX = "prices:"  # strategy ids cannot contain ':' so these keys never collide
+from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key
 
 
 @dataclass
@@ -84,6 +82,7 @@ class Cycle:
         self.blocked: set[str] = set()
         self.requested: dict[str, set[str]] = {}  # platform -> symbols asked of check_price
         self.snapshot: dict[str, StrategyState] = {}
+        self._fresh: dict[str, dict[str, float]] = {}  # platform -> fresh marks, once prices are in
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, due: list[StrategyConfig]) -> list[Job]:
@@ -107,7 +106,7 @@ class Cycle:
             if syms:
                 jobs.append(
                     Job(
-                        key=PRICE_JOB_PREFIX + platform,
+                        key=price_job_key(platform),
                         script=PRICE_SCRIPT,
                         args=tuple(price_argv(platform, syms)),
                     )
@@ -119,7 +118,7 @@ class Cycle:
         """Apply every result; trades land in ``report.trades`` whatever fails on the way."""
         self.snapshot = {sid: copy.deepcopy(s) for sid, s in self.app.strategies.items()}
         for platform in sorted(self.requested):
-            result = results.get(PRICE_JOB_PREFIX + platform)
+            result = results.get(price_job_key(platform))
             if result is not None:
                 self._apply_prices(platform, result)
         handled: set[str] = set()
@@ -160,7 +159,11 @@ class Cycle:
         a price that no longer exists. ``extra`` adds prices known this cycle (a check's bar
         close) for symbols without a fresh mark.
         """
-        marks = self.app.fresh_prices(strat.platform, self.epoch, self.max_age)
+        if strat.platform not in self._fresh:  # marks no longer change once prices are applied
+            self._fresh[strat.platform] = self.app.fresh_prices(
+                strat.platform, self.epoch, self.max_age
+            )
+        marks = dict(self._fresh[strat.platform])
         for sym, price in (extra or {}).items():
             marks.setdefault(sym, price)
         if any(sym not in marks for sym in strat.positions):

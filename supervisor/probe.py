@@ -36,7 +36,7 @@ from supervisor.executor import (
 )
 from supervisor.process import ProcessOutcome, child_env, run_process
 from supervisor.worker_output import decode_stream, describe_exit
-from supervisor.workers import PRICE_SCRIPT, price_argv, worker_env
+from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key, worker_env
 
 if TYPE_CHECKING:
     from supervisor.config import Config
@@ -326,7 +326,7 @@ def probe_requests(config: Config) -> list[ProbeRequest]:
         by_platform.setdefault(sc.platform, set()).update(sc.symbols())
     for platform, symbols in sorted(by_platform.items()):
         argv = price_argv(platform, symbols or {"BTC/USDT"})
-        requests.append(ProbeRequest(PRICE_SCRIPT, argv, [f"prices:{platform}"]))
+        requests.append(ProbeRequest(PRICE_SCRIPT, argv, [price_job_key(platform)]))
     return requests
 
 

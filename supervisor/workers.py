@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from shared_tools.check_argv import DEFAULT_PLATFORM as DEFAULT_VENUE
 from supervisor.config import Config
 
 PRICE_SCRIPT = "shared_scripts/check_price.py"
-DEFAULT_VENUE = "binanceus"
+PRICE_JOB_PREFIX = "prices:"  # strategy ids cannot contain ':' so these keys never collide
+
+
+def price_job_key(platform: str) -> str:
+    """The job key (and probe id) of the price check for ``platform``."""
+    return PRICE_JOB_PREFIX + platform
 
 
 def price_argv(platform: str, symbols: Iterable[str]) -> list[str]:

@@ -149,6 +149,22 @@ def _slow_eff(close: pd.Series, atr: pd.Series, lookback: int) -> pd.Series:
     return ratio_or_zero(close - close.shift(lookback), atr * lookback)
 
 
+def _slow_vetoes(
+    df: pd.DataFrame, atr_period: int, lookback: int, threshold: float
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """The slow drift and its long/short vetoes for fades; no veto when ``lookback`` is 0."""
+    n = len(df)
+    if lookback <= 0:
+        return pd.Series(np.nan, index=df.index), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    slow = _slow_eff(df["close"], atr_rounded(df, atr_period), lookback)
+    return slow, (slow <= -threshold).to_numpy(), (slow >= threshold).to_numpy()
+
+
+def _fade_triggers(z: pd.Series, entry_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-reversion entries: z crossing back up through -entry_z, or down through +entry_z."""
+    return cross_above(z, -entry_z).to_numpy(), cross_below(z, entry_z).to_numpy()
+
+
 def _exit_state(state: int, lab: int, z: float, mr_exit_z: float) -> int:
     """Shared exits of the regime_adaptive loops (NaN z never exits)."""
     if state == 1 and lab not in _TREND_LONG_KEEP:
@@ -213,17 +229,8 @@ def regime_adaptive(
     )
     bo_up, bo_dn = _breakouts(df, breakout_lookback)
     z = ind.zscore(close, mr_lookback)
-    mr_long, mr_short = (
-        cross_above(z, -mr_entry_z).to_numpy(),
-        cross_below(z, mr_entry_z).to_numpy(),
-    )
-    if slow_trend_lookback > 0:
-        slow = _slow_eff(close, atr_rounded(df, period), slow_trend_lookback)
-        veto_long = (slow <= -slow_veto_threshold).to_numpy()
-        veto_short = (slow >= slow_veto_threshold).to_numpy()
-    else:
-        slow = pd.Series(np.nan, index=df.index)
-        veto_long = veto_short = np.zeros(n, dtype=bool)
+    mr_long, mr_short = _fade_triggers(z, mr_entry_z)
+    slow, veto_long, veto_short = _slow_vetoes(df, period, slow_trend_lookback, slow_veto_threshold)
 
     pos = np.zeros(n, dtype="int64")
     if n > min(period, 14):
@@ -333,15 +340,13 @@ def regime_adaptive_htf(
     n = len(df)
     close = df["close"]
     z = ind.zscore(close, mr_lookback)
+    slow, veto_long, veto_short = _slow_vetoes(
+        df, mr_lookback, slow_trend_lookback, slow_veto_threshold
+    )
     if slow_trend_lookback > 0:
-        slow = _slow_eff(close, atr_rounded(df, mr_lookback), slow_trend_lookback)
-        veto_long = (slow <= -slow_veto_threshold).to_numpy()
-        veto_short = (slow >= slow_veto_threshold).to_numpy()
         drift_long = (slow >= trend_drift_confirm).to_numpy()
         drift_short = (slow <= -trend_drift_confirm).to_numpy()
     else:
-        slow = pd.Series(np.nan, index=df.index)
-        veto_long = veto_short = np.zeros(n, dtype=bool)
         drift_long = drift_short = np.ones(n, dtype=bool)
 
     pos = np.zeros(n, dtype="int64")
@@ -368,10 +373,7 @@ def regime_adaptive_htf(
         else:  # "transition" is decided per bar below; "off" (or anything else): none
             long_trig = short_trig = np.zeros(n, dtype=bool)
         transition = trend_entry == "transition"
-        mr_long, mr_short = (
-            cross_above(z, -mr_entry_z).to_numpy(),
-            cross_below(z, mr_entry_z).to_numpy(),
-        )
+        mr_long, mr_short = _fade_triggers(z, mr_entry_z)
         fade_ok = {_RANGING_QUIET, _RANGING_VOLATILE}
         if fade_labels == "all_mr":
             fade_ok |= {_UP_CHOPPY, _DOWN_CHOPPY}
