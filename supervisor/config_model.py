@@ -89,6 +89,24 @@ class StrategyConfig:
     allow_deprecated: bool = False
     htf_filter: bool = False  # upstream's higher-timeframe trend filter on open_action
     regime_args: tuple[str, ...] = ()  # from the top-level regime section (config_regime.py)
+    # How signals become trades (config_trading.py; perps/futures keys, upstream names).
+    direction: str = "long"  # long | short | both (spot is always long)
+    invert_signal: bool = False
+    leverage: float = 1.0  # exchange leverage (perps)
+    sizing_leverage: float = 0.0  # notional = cash * sizing_leverage; 0 = use leverage
+    margin_per_trade_usd: float = 0.0  # 0 = off; else notional = min(this, cash) * leverage
+    margin_mode: str = "isolated"
+    stop_loss_pct: float = 0.0  # the five stop keys are mutually exclusive; 0 = unset
+    stop_loss_margin_pct: float = 0.0
+    stop_loss_atr_mult: float = 0.0
+    trailing_stop_pct: float = 0.0
+    trailing_stop_atr_mult: float = 0.0
+    trailing_stop_min_move_pct: float = 0.5
+    futures_fee_per_contract: float = 0.0
+    futures_max_contracts: int = 0  # 0 = no cap
+    allowed_regimes: tuple[str, ...] = ()
+    regime_gate_window: str = ""  # "" = the payload's first window (or its flat label)
+    regime_gate_on_failure: str = "open"  # open | closed: what an unknown regime does
 
     @property
     def check_args(self) -> CheckArgs:
