@@ -65,6 +65,42 @@ def label_covered(present: Iterable[str], label: str) -> bool:
     return label in present or (label in DIRECTIONAL_SUBS and DIRECTIONAL_BARE in present)
 
 
+def payload_label(payload: object, window: str = "") -> str:
+    """The label a check's ``regime`` output gives for ``window`` ("" when it gives none).
+
+    The output is a bare label, a flat snapshot ``{"regime": label, ...}`` or a window map
+    ``{window: snapshot}``; without a window the primary one is read, else the first.
+    """
+    if isinstance(payload, str):
+        return payload
+    if not isinstance(payload, Mapping) or not payload:
+        return ""
+    if isinstance(payload.get("regime"), str):
+        return payload["regime"]
+    if window:
+        snap = payload.get(window)
+    else:
+        snap = payload.get(PRIMARY_WINDOW, next(iter(payload.values())))
+    if isinstance(snap, str):
+        return snap
+    label = snap.get("regime") if isinstance(snap, Mapping) else None
+    return label if isinstance(label, str) else ""
+
+
+def gate_allows(label: str, allowed: Iterable[str], on_failure: str = "open") -> bool:
+    """Whether an entry may open under ``allowed_regimes`` (upstream §2.6 step 2).
+
+    An empty allow-list allows everything; an unknown label allows the entry unless the gate
+    fails closed.
+    """
+    allowed = tuple(allowed)
+    if not allowed:
+        return True
+    if not label:
+        return on_failure != "closed"
+    return label_covered(allowed, label)
+
+
 def lookup_label(by_label: Mapping[str, Any], label: str) -> Any:
     """``by_label[label]``, else (for an ``_up``/``_down`` half) the bare directional's; None."""
     value = by_label.get(label)

@@ -10,7 +10,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared_tools.check_argv import DEFAULT_PLATFORM, CheckArgs, CheckArgvError, parse_check_args
+from shared_tools.book.guard import Protection, tiers_from_closes
+from shared_tools.book.rules import Rules
+from shared_tools.book.venues import CONTRACT_SPECS, mark_venue, taker_fee
+from shared_tools.check_argv import (
+    DEFAULT_PLATFORM,
+    CheckArgs,
+    CheckArgvError,
+    parse_check_args,
+    script_name,
+    script_venue,
+)
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, one_line
 from supervisor.models import Position
@@ -59,9 +69,9 @@ class StrategyRef:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parsed(args: tuple[str, ...]) -> CheckArgs:
+def _parsed(args: tuple[str, ...], script: str) -> CheckArgs:
     try:
-        return parse_check_args(args)
+        return parse_check_args(args, script)
     except CheckArgvError:
         return CheckArgs()
 
@@ -111,7 +121,7 @@ class StrategyConfig:
     @property
     def check_args(self) -> CheckArgs:
         """``args`` parsed by the worker's own argv rules (shared_tools/check_argv.py)."""
-        return _parsed(tuple(self.args))
+        return _parsed(tuple(self.args), script_name(self.script))
 
     @property
     def symbol(self) -> str:
@@ -147,6 +157,8 @@ class StrategyConfig:
             ):
                 if value:
                     argv.append(f"{flag}={value!r}")
+            if position.regime:
+                argv.append(f"--position-regime={position.regime}")
         if self.htf_filter:
             argv.append("--htf-filter")
         argv.extend(self.regime_args)
@@ -156,9 +168,47 @@ class StrategyConfig:
                 refs["closes"] = [c.as_json() for c in self.close_strategies]
             argv.append("--strategy-refs=" + json.dumps(refs, sort_keys=True))
         argv.append(f"--atr-method={self.atr_method}")
-        if self.platform != DEFAULT_PLATFORM and self.check_args.platform is None:
+        if (
+            self.platform != DEFAULT_PLATFORM
+            and self.check_args.platform is None
+            and script_venue(self.script) is None  # a venue script knows its venue
+        ):
             argv.append(f"--platform={self.platform}")
         return argv
+
+    @functools.cached_property
+    def rules(self) -> Rules:
+        """The book's terms for this strategy: fees, direction, sizing, contract, protection."""
+        atr_tiers, pct_tiers = tiers_from_closes((c.name, c.params) for c in self.close_strategies)
+        kind = self.type if self.type in ("perps", "futures") else "spot"
+        return Rules(
+            kind=kind,
+            platform=self.platform,
+            fee_rate=taker_fee(self.platform, kind),
+            direction="long" if kind == "spot" else self.direction,
+            invert_signal=self.invert_signal,
+            leverage=self.leverage,
+            sizing_leverage=self.sizing_leverage,
+            margin_per_trade_usd=self.margin_per_trade_usd,
+            fee_per_contract=self.futures_fee_per_contract,
+            max_contracts=self.futures_max_contracts,
+            contract=CONTRACT_SPECS.get(self.symbol.upper()) if kind == "futures" else None,
+            protection=Protection(
+                stop_loss_pct=self.stop_loss_pct,
+                stop_loss_margin_pct=self.stop_loss_margin_pct,
+                stop_loss_atr_mult=self.stop_loss_atr_mult,
+                trailing_stop_pct=self.trailing_stop_pct,
+                trailing_stop_atr_mult=self.trailing_stop_atr_mult,
+                trailing_stop_min_move_pct=self.trailing_stop_min_move_pct,
+                tp_atr_tiers=atr_tiers,
+                tp_pct_tiers=pct_tiers,
+            ),
+        )
+
+    @property
+    def venue(self) -> str:
+        """Where this strategy's marks come from: its platform, or ``okx-swap`` for OKX perps."""
+        return mark_venue(self.platform, self.type)
 
 
 @dataclass

@@ -3,15 +3,20 @@
 The cycle never runs a process itself (the daemon hands the planned jobs to the executor) and
 never saves (the daemon commits the whole cycle in one transaction). Order of application:
 
-1. marks from check_price, stamped with the time they were read;
-2. each due strategy's signal, filled at this cycle's mark for its symbol (the check's bar
-   close is the fallback; both are recorded on the trade), after its breakers are judged;
-3. breakers for every other strategy that holds a position, so a 1d strategy is watched every
-   cycle, not once a day;
-4. drawdown peaks, on fresh marks only;
-5. a finiteness audit: a strategy whose numbers are no longer finite is put back as it was at
+1. marks (and perps funding rates) from check_price, stamped with the time they were read;
+2. each due strategy: its breakers, then its stop and targets against this cycle's mark, then
+   its signal, filled at this cycle's mark (the check's bar close is the fallback; both are
+   recorded on the trade) through the book of its instrument type (shared_tools/book);
+3. breakers, stops and targets for every other strategy that holds a position, so a 1d
+   strategy is watched every cycle, not once a day;
+4. funding for every perp held across a funding hour;
+5. drawdown peaks, on fresh marks only;
+6. a finiteness audit: a strategy whose numbers are no longer finite is put back as it was at
    the start of the cycle and marked failed, so one poisoned answer never blocks the save of
    the others.
+
+A stop or target that fires closes at its trigger price; when the check also asks to close,
+the larger share wins (never both), and nothing new opens on that symbol in the same cycle.
 """
 
 from __future__ import annotations
@@ -22,15 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared_tools import book
+from shared_tools.regime import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor.config import Config, StrategyConfig
 from supervisor.jobs import Job, Result
 from supervisor.models import AppState, Mark, StrategyState, Trade, utc_iso
-from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.results import (
     WorkerSignal,
     all_finite,
     check_against_mark,
+    read_funding,
     read_prices,
     read_signal,
 )
@@ -80,9 +87,10 @@ class Cycle:
         self.draining = draining
         self.max_age = mark_max_age(config)
         self.blocked: set[str] = set()
-        self.requested: dict[str, set[str]] = {}  # platform -> symbols asked of check_price
+        self.requested: dict[str, set[str]] = {}  # venue -> symbols asked of check_price
+        self.funding: dict[str, dict[str, float]] = {}  # venue -> symbol -> hourly rate
         self.snapshot: dict[str, StrategyState] = {}
-        self._fresh: dict[str, dict[str, float]] = {}  # platform -> fresh marks, once prices are in
+        self._fresh: dict[str, dict[str, float]] = {}  # venue -> fresh marks, once prices are in
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, due: list[StrategyConfig]) -> list[Job]:
@@ -90,7 +98,7 @@ class Cycle:
         jobs: list[Job] = []
         for sc in due:
             strat = self.app.strategies[sc.id]
-            self.requested.setdefault(sc.platform, set()).update(sc.symbols())
+            self.requested.setdefault(sc.venue, set()).update(sc.symbols())
             reason = latched(strat, self.now)
             if reason:
                 self.blocked.add(sc.id)
@@ -101,7 +109,7 @@ class Cycle:
             jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv(position))))
         for strat in self.app.strategies.values():
             if strat.positions:
-                self.requested.setdefault(strat.platform, set()).update(strat.positions)
+                self.requested.setdefault(strat.venue, set()).update(strat.positions)
         for platform, syms in sorted(self.requested.items()):
             if syms:
                 jobs.append(
@@ -130,6 +138,10 @@ class Cycle:
             strat = self.app.strategies[sc.id]
             if sc.id not in handled and strat.positions and not strat.risk.circuit_breaker:
                 self._guarded(sc, lambda sc=sc, strat=strat: self._watch(sc, strat))
+        for sc in self.config.strategies:
+            strat = self.app.strategies[sc.id]
+            if sc.type == "perps" and strat.positions:
+                self._guarded(sc, lambda sc=sc, strat=strat: self._fund(sc, strat))
         for strat in self.app.strategies.values():
             marks = self.risk_marks(strat)
             if marks is not None:
@@ -140,6 +152,7 @@ class Cycle:
         fresh = read_prices(result.data)
         for sym, price in fresh.items():
             self.app.marks[(platform, sym)] = Mark(price, self.epoch)
+        self.funding[platform] = read_funding(result.data)
         missing = sorted(self.requested[platform] - set(fresh))
         if missing:
             why = f" ({result.error})" if result.error else ""
@@ -159,11 +172,10 @@ class Cycle:
         a price that no longer exists. ``extra`` adds prices known this cycle (a check's bar
         close) for symbols without a fresh mark.
         """
-        if strat.platform not in self._fresh:  # marks no longer change once prices are applied
-            self._fresh[strat.platform] = self.app.fresh_prices(
-                strat.platform, self.epoch, self.max_age
-            )
-        marks = dict(self._fresh[strat.platform])
+        venue = strat.venue
+        if venue not in self._fresh:  # marks no longer change once prices are applied
+            self._fresh[venue] = self.app.fresh_prices(venue, self.epoch, self.max_age)
+        marks = dict(self._fresh[venue])
         for sym, price in (extra or {}).items():
             marks.setdefault(sym, price)
         if any(sym not in marks for sym in strat.positions):
@@ -194,17 +206,51 @@ class Cycle:
                 self.report.notes.append(f"[{sc.id}] risk not judged: no fresh mark")
             return ""
         reason, closes = evaluate_breakers(strat, sc, marks, self.now, self.app.cycle_count)
-        for t in closes:
-            t.mark_price = self.cycle_mark(strat.platform, t.symbol)
-            self.log(f"[{sc.id}] {t.details}")
-        self.report.trades.extend(closes)
+        self._book(sc, strat, closes)
         return reason
 
+    def _book(self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar=0.0):
+        """Stamp, log and report trades just booked; a close feeds the loss streak."""
+        for t in trades:
+            t.cycle = self.app.cycle_count
+            t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
+            if t.is_close and t.reason != "circuit_breaker":
+                record_trade_result(strat, t.net_pnl, self.now)
+            self.log(f"[{sc.id}] {t.details}")
+        self.report.trades.extend(trades)
+
+    def _protect(self, sc: StrategyConfig, strat: StrategyState, outranked_by=0.0) -> list[Trade]:
+        """Stops and targets of the strategy's position against this cycle's mark."""
+        pos = strat.positions.get(sc.symbol)
+        mark = self.cycle_mark(strat.venue, sc.symbol) if pos is not None else 0.0
+        if not mark:
+            return []
+        trades = book.protect(
+            strat, sc.rules, sc.symbol, mark, self.stamp, outranked_by=outranked_by
+        )
+        self._book(sc, strat, trades)
+        return trades
+
     def _watch(self, sc: StrategyConfig, strat: StrategyState) -> None:
-        """Breakers for a strategy that is not due this cycle but holds a position."""
+        """Breakers, stops and targets for a strategy not due this cycle that holds a position."""
         reason = self._judge_risk(sc, strat, {})
         if reason:
             self.report.outcomes.append(Outcome(sc.id, action=reason))
+            return
+        hit = self._protect(sc, strat)
+        if hit:
+            self.report.outcomes.append(Outcome(sc.id, action=_hits_text(hit)))
+
+    def _fund(self, sc: StrategyConfig, strat: StrategyState) -> None:
+        """Funding owed or earned by the strategy's perps since their last accrual."""
+        rates = self.funding.get(strat.venue, {})
+        for symbol in list(strat.positions):
+            mark = self.cycle_mark(strat.venue, symbol)
+            rate = rates.get(symbol)
+            if mark and rate is not None:
+                t = book.accrue_funding(strat, sc.rules, symbol, rate, mark, self.epoch, self.stamp)
+                if t is not None:
+                    self._book(sc, strat, [t])
 
     def _read(self, sc: StrategyConfig, result: Result | None) -> tuple[WorkerSignal | None, str]:
         if result is None:
@@ -213,7 +259,7 @@ class Cycle:
             return None, result.error or "failed"
         try:
             sig = read_signal(result.data, sc.symbol)
-            check_against_mark(sig.price, self.cycle_mark(sc.platform, sc.symbol))
+            check_against_mark(sig.price, self.cycle_mark(sc.venue, sc.symbol))
         except ValueError as exc:
             return None, f"bad result: {exc}"
         return sig, ""
@@ -224,6 +270,8 @@ class Cycle:
         extra = {sc.symbol: sig.price} if sig is not None and sig.price > 0 else {}
         breaker = self._judge_risk(sc, strat, extra)
         if sig is None:
+            if not breaker:  # a failed check never disarms the stops: they run on the mark
+                self._protect(sc, strat)
             if self.draining():
                 self.report.outcomes.append(
                     Outcome(sc.id, error=f"skipped: shutting down ({reason})")
@@ -234,7 +282,7 @@ class Cycle:
                 f"[{sc.id}] skipped: {reason} (failures in a row: {strat.consecutive_failures})"
             )
             return
-        mark = self.cycle_mark(sc.platform, sc.symbol)
+        mark = self.cycle_mark(sc.venue, sc.symbol)
         fill = mark or sig.price  # the live price a market order would get; else the bar close
         strat.last_error, strat.last_error_at, strat.consecutive_failures = "", "", 0
         strat.last_run = self.stamp
@@ -243,27 +291,53 @@ class Cycle:
         if breaker:
             self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, breaker))
             return
-        if sc.paused and sig.signal > 0:
-            self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, "paused (buy held)"))
+        self._trade(sc, strat, sig, fill)
+
+    def _trade(self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float):
+        """Stops and targets first; else the signal through the book, entries gated."""
+        pos = strat.positions.get(sc.symbol)
+        plan = book.decide(
+            pos.side if pos else "",
+            sig.signal,
+            sc.rules,
+            composed=sig.composed,
+            close_fraction=sig.close_fraction,
+        )
+        hit = self._protect(sc, strat, outranked_by=plan.close_fraction)
+        if hit:
+            self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, _hits_text(hit)))
             return
-        trades, action = apply_spot_signal(
+        held = self._entry_hold(sc, sig)
+        regime = payload_label(sig.regime, sc.regime_gate_window)
+        trades, action = book.apply_signal(
             strat,
+            sc.rules,
             sc.symbol,
             sig.signal,
             fill,
             self.stamp,
-            fee_rate=spot_fee_rate(sc.platform),
+            composed=sig.composed,
             close_fraction=sig.close_fraction,
             entry_atr=sig.atr,
-            cycle=self.app.cycle_count,
+            regime=regime,
+            now_s=self.epoch,
+            may_open=not held,
         )
-        for t in trades:
-            t.mark_price, t.bar_price = mark, sig.price
-            if t.is_close:
-                record_trade_result(strat, t.realized_pnl, self.now)
-            self.log(f"[{sc.id}] {t.details}")
-        self.report.trades.extend(trades)
+        self._book(sc, strat, trades, bar=sig.price)
+        if held and action.endswith("entry held"):
+            action = f"{action} ({held})"
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
+
+    def _entry_hold(self, sc: StrategyConfig, sig: WorkerSignal) -> str:
+        """Why entries are held for this check ("" when they may open); closes always run."""
+        if not sig.market_open:
+            return "market closed"
+        if sc.paused:
+            return "paused"
+        label = payload_label(sig.regime, sc.regime_gate_window)
+        if not gate_allows(label, sc.allowed_regimes, sc.regime_gate_on_failure):
+            return f"regime gate: {label or 'unknown regime'} not in allowed_regimes"
+        return ""
 
     def _audit(self) -> None:
         """Put back any strategy whose book is no longer finite; drop the trades it made."""
@@ -282,6 +356,10 @@ class Cycle:
             reason = "refused this cycle: its book would hold a non-finite amount"
             self.log(f"[{sid}] {reason}")
             self._fail(before, reason)
+
+
+def _hits_text(trades: list[Trade]) -> str:
+    return "; ".join(f"{t.reason} {t.side.upper()} {t.quantity:.6g} @ {t.price:g}" for t in trades)
 
 
 def new_report(cycle: int) -> CycleReport:

@@ -188,7 +188,7 @@ class Supervisor:
         # rebase peaks on what remains (no-op for strategies whose peak is already set)
         for strat in self.app.strategies.values():
             if strat.risk.peak_value <= 0:
-                strat.risk.peak_value = strat.value(self.app.prices_for(strat.platform))
+                strat.risk.peak_value = strat.value(self.app.prices_for(strat.venue))
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:

@@ -1,13 +1,29 @@
 """The supervisor's in-memory book: what a strategy owns and what it has done.
 
-Plain dataclasses so the state DB, the portfolio rules, the status server and the CLI all speak
-about the same objects. Times are ISO-8601 UTC strings (``...Z``) so they sort as text.
+Plain dataclasses (the position and trade shapes come from the pure-Python book in
+``shared_tools/book``) so the state DB, the status server and the CLI speak about the same
+objects. Times are ISO-8601 UTC strings (``...Z``) so they sort as text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from shared_tools.book.model import Guard, Position, Trade
+from shared_tools.book.venues import mark_venue
+
+__all__ = [
+    "AppState",
+    "Guard",
+    "Mark",
+    "Position",
+    "RiskState",
+    "StrategyState",
+    "Trade",
+    "parse_iso",
+    "utc_iso",
+]
 
 
 def utc_iso(dt: datetime | None = None) -> str:
@@ -18,42 +34,6 @@ def utc_iso(dt: datetime | None = None) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-@dataclass
-class Position:
-    symbol: str
-    position_id: str
-    quantity: float
-    initial_quantity: float
-    avg_cost: float  # average fill price (what the operator sees)
-    cost_basis: float  # USD paid for the quantity still held, fees included
-    side: str = "long"
-    entry_atr: float = 0.0
-    opened_at: str = ""
-
-    def market_value(self, mark: float) -> float:
-        return self.quantity * mark
-
-
-@dataclass
-class Trade:
-    strategy_id: str
-    timestamp: str
-    symbol: str
-    position_id: str
-    side: str  # buy | sell (execution side)
-    quantity: float
-    price: float
-    value: float  # quantity * price
-    fee: float
-    trade_type: str = "spot"
-    is_close: bool = False
-    realized_pnl: float = 0.0  # net of both legs' fees, on close legs only
-    details: str = ""
-    cycle: int = 0
-    mark_price: float = 0.0  # this cycle's check_price mark for the symbol (0: none)
-    bar_price: float = 0.0  # the check's last closed bar close (0: not from a check)
 
 
 @dataclass
@@ -86,6 +66,11 @@ class StrategyState:
     last_signal: int = 0
     last_price: float = 0.0
 
+    @property
+    def venue(self) -> str:
+        """Where the strategy's marks come from (OKX perps: the swap, not the spot market)."""
+        return mark_venue(self.platform, self.type)
+
     def value(self, prices: dict[str, float]) -> float:
         """Cash plus positions at ``prices``; a symbol without a mark counts at its entry price.
 
@@ -96,7 +81,7 @@ class StrategyState:
         total = self.cash
         for pos in self.positions.values():
             mark = prices.get(pos.symbol) or pos.avg_cost
-            total += pos.market_value(mark)
+            total += pos.value(mark)
         return total
 
     def numbers(self) -> list[float]:
@@ -105,7 +90,7 @@ class StrategyState:
         out = [self.cash, self.initial_capital, self.last_price, r.peak_value]
         out += [r.current_drawdown_pct, r.daily_pnl, r.max_drawdown_pct]
         for p in self.positions.values():
-            out += [p.quantity, p.initial_quantity, p.avg_cost, p.cost_basis, p.entry_atr]
+            out += p.numbers()
         return out
 
 

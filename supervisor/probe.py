@@ -319,11 +319,11 @@ def _drive(
 
 def probe_requests(config: Config) -> list[ProbeRequest]:
     """Every strategy's script with the exact argv it gets each cycle, plus one price check
-    per platform with the sorted symbols of that platform's strategies."""
+    per mark venue with the sorted symbols of the strategies marked there."""
     requests = [ProbeRequest(sc.script, sc.check_argv(), [sc.id]) for sc in config.strategies]
     by_platform: dict[str, set[str]] = {}
     for sc in config.strategies:
-        by_platform.setdefault(sc.platform, set()).update(sc.symbols())
+        by_platform.setdefault(sc.venue, set()).update(sc.symbols())
     for platform, symbols in sorted(by_platform.items()):
         argv = price_argv(platform, symbols or {"BTC/USDT"})
         requests.append(ProbeRequest(PRICE_SCRIPT, argv, [price_job_key(platform)]))

@@ -29,6 +29,9 @@ class WorkerSignal:
     price: float  # the check's last closed bar close (0.0: the worker gave none)
     atr: float = 0.0
     close_fraction: float = 1.0
+    composed: bool = False  # the check ran close evaluators (it sent close_fraction)
+    regime: object = ""  # the check's regime output: a label, a snapshot or {window: snapshot}
+    market_open: bool = True  # futures checks say false outside the venue's trading hours
 
 
 def finite(value: object, name: str) -> float:
@@ -69,11 +72,19 @@ def read_signal(data: object, symbol: str) -> WorkerSignal:
         atr = finite(atr, "atr") if atr is not None else 0.0
     except ValueError:
         atr = 0.0  # ATR only annotates the position; a bad one is dropped, not fatal
-    fraction = data.get("close_fraction")
-    fraction = 1.0 if fraction is None else finite(fraction, "close_fraction")
+    raw_fraction = data.get("close_fraction")
+    fraction = 1.0 if raw_fraction is None else finite(raw_fraction, "close_fraction")
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"close_fraction must be within [0, 1], got {show(fraction)}")
-    return WorkerSignal(int(signal_value), price, max(atr, 0.0), fraction)
+    return WorkerSignal(
+        int(signal_value),
+        price,
+        max(atr, 0.0),
+        fraction,
+        composed=raw_fraction is not None,
+        regime=data.get("regime") or "",
+        market_open=data.get("market_open") is not False,
+    )
 
 
 def check_against_mark(price: float, mark: float) -> None:
@@ -85,16 +96,38 @@ def check_against_mark(price: float, mark: float) -> None:
         )
 
 
+FUNDING_KEY = "_funding"
+MAX_HOURLY_FUNDING = 0.05  # 5% an hour is beyond any venue's cap: a unit error, refused
+
+
 def read_prices(data: object) -> dict[str, float]:
     """The usable part of a check_price answer ({symbol: price}); the rest is dropped."""
     if not isinstance(data, dict):
         return {}
     out = {}
     for sym, value in data.items():
+        if str(sym).startswith("_"):
+            continue
         try:
             out[str(sym)] = check_price(value)
         except ValueError:
             continue
+    return out
+
+
+def read_funding(data: object) -> dict[str, float]:
+    """The hourly funding rates of a check_price answer (``_funding``), sane ones only."""
+    rates = data.get(FUNDING_KEY) if isinstance(data, dict) else None
+    if not isinstance(rates, dict):
+        return {}
+    out = {}
+    for sym, value in rates.items():
+        try:
+            rate = finite(value, "funding")
+        except ValueError:
+            continue
+        if abs(rate) <= MAX_HOURLY_FUNDING:
+            out[str(sym)] = rate
     return out
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from shared_tools.book import book_for
 from supervisor.config import StrategyConfig
 from supervisor.models import StrategyState, Trade, parse_iso, utc_iso
-from supervisor.portfolio import close_long, spot_fee_rate
 
 
 def roll_day(strat: StrategyState, now: datetime) -> None:
@@ -21,7 +21,7 @@ def roll_day(strat: StrategyState, now: datetime) -> None:
 
 
 def record_trade_result(strat: StrategyState, pnl: float, now: datetime) -> None:
-    """Feed a close leg's net P&L into the daily total and the loss streak."""
+    """Feed a close leg's P&L after its fee into the daily total and the loss streak."""
     roll_day(strat, now)
     strat.risk.daily_pnl += pnl
     strat.risk.consecutive_losses = strat.risk.consecutive_losses + 1 if pnl < 0 else 0
@@ -93,12 +93,13 @@ def evaluate_breakers(
     risk.circuit_breaker_reason = reason
     closes: list[Trade] = []
     stamp = utc_iso(now)
+    book = book_for(sc.rules)
     for symbol in list(strat.positions):
         mark = marks.get(symbol) or strat.positions[symbol].avg_cost
-        made, _ = close_long(
-            strat, symbol, mark, stamp, spot_fee_rate(strat.platform), 1.0, cycle, "circuit_breaker"
-        )
-        for t in made:
-            strat.risk.daily_pnl += t.realized_pnl
-        closes.extend(made)
+        trade, _ = book.close(strat, symbol, mark, stamp, 1.0, "circuit_breaker")
+        if trade is not None:
+            trade.cycle = cycle
+            strat.trade_count += 1
+            strat.risk.daily_pnl += trade.net_pnl
+            closes.append(trade)
     return f"circuit breaker: {reason}", closes

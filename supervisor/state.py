@@ -7,6 +7,7 @@ doubled trade. The schema carries a version and upgrades itself on open.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     delete,
     event,
@@ -32,9 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from supervisor.models import AppState, Mark, Position, RiskState, StrategyState, Trade
+from supervisor.models import AppState, Guard, Mark, Position, RiskState, StrategyState, Trade
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -99,6 +101,14 @@ positions = Table(
     Column("side", String, nullable=False, default="long"),
     Column("entry_atr", Float, nullable=False, default=0.0),
     Column("opened_at", String, nullable=False, default=""),
+    # v3: perps and futures, and the guard (stop, trailing state, targets) as JSON
+    Column("kind", String, nullable=False, default="spot"),
+    Column("multiplier", Float, nullable=False, default=1.0),
+    Column("leverage", Float, nullable=False, default=1.0),
+    Column("margin", Float, nullable=False, default=0.0),
+    Column("regime", String, nullable=False, default=""),
+    Column("funded_at", Float, nullable=False, default=0.0),
+    Column("guard_json", Text, nullable=False, default="{}"),
 )
 
 trades = Table(
@@ -121,6 +131,9 @@ trades = Table(
     Column("cycle", Integer, nullable=False, default=0),
     Column("mark_price", Float, nullable=False, default=0.0),  # v2
     Column("bar_price", Float, nullable=False, default=0.0),  # v2
+    # v3: close rows carry gross P&L and their own fee (rows from before: net, see Trade.net_pnl)
+    Column("pnl_gross", Boolean, nullable=False, default=True),
+    Column("reason", String, nullable=False, default=""),
     Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
     Index("idx_trades_position", "strategy_id", "position_id"),
 )
@@ -157,10 +170,44 @@ def _v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[marks])
 
 
+def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
+    have = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+    for name, ddl in columns.items():
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+
+
+def _v3(conn: Connection) -> None:
+    """Perps/futures positions with their guard; trades under the gross P&L convention.
+
+    Rows already stored keep their meaning: their P&L was net of both legs' fees, so they are
+    marked ``pnl_gross = 0`` (the column default for existing rows) and counted as stored.
+    """
+    metadata.create_all(conn, tables=[positions, trades])  # only if missing (checkfirst)
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "kind": "VARCHAR NOT NULL DEFAULT 'spot'",
+            "multiplier": "FLOAT NOT NULL DEFAULT 1.0",
+            "leverage": "FLOAT NOT NULL DEFAULT 1.0",
+            "margin": "FLOAT NOT NULL DEFAULT 0",
+            "regime": "VARCHAR NOT NULL DEFAULT ''",
+            "funded_at": "FLOAT NOT NULL DEFAULT 0",
+            "guard_json": "TEXT NOT NULL DEFAULT '{}'",
+        },
+    )
+    _add_columns(
+        conn,
+        "trades",
+        {"pnl_gross": "BOOLEAN NOT NULL DEFAULT 0", "reason": "VARCHAR NOT NULL DEFAULT ''"},
+    )
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (see _engine), so a migration that fails
 # half-way leaves nothing behind: no stray tables, no half-added columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -256,6 +303,13 @@ class StateDB:
                         side=p.side,
                         entry_atr=p.entry_atr,
                         opened_at=p.opened_at,
+                        kind=p.kind,
+                        multiplier=p.multiplier,
+                        leverage=p.leverage,
+                        margin=p.margin,
+                        regime=p.regime,
+                        funded_at=p.funded_at,
+                        guard=_guard(p.guard_json),
                     )
             return state
 
@@ -341,11 +395,15 @@ class StateDB:
         return out, int(total or 0)
 
     def realized_pnl(self) -> dict[str, float]:
+        """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""
+        net = case(
+            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee),
+            (trades.c.is_close, trades.c.realized_pnl),
+            else_=0.0,
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(trades.c.strategy_id, func.sum(trades.c.realized_pnl)).group_by(
-                    trades.c.strategy_id
-                )
+                select(trades.c.strategy_id, func.sum(net)).group_by(trades.c.strategy_id)
             )
             return {sid: float(total or 0.0) for sid, total in rows}
 
@@ -416,7 +474,21 @@ def _position_row(strategy_id: str, p: Position) -> dict:
         "side": p.side,
         "entry_atr": p.entry_atr,
         "opened_at": p.opened_at,
+        "kind": p.kind,
+        "multiplier": p.multiplier,
+        "leverage": p.leverage,
+        "margin": p.margin,
+        "regime": p.regime,
+        "funded_at": p.funded_at,
+        "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
     }
+
+
+def _guard(text_value: str) -> Guard:
+    try:
+        return Guard.from_json(json.loads(text_value or "{}"))
+    except (ValueError, TypeError):
+        return Guard()
 
 
 def _trade_row(t: Trade) -> dict:
@@ -437,4 +509,6 @@ def _trade_row(t: Trade) -> dict:
         "cycle": t.cycle,
         "mark_price": t.mark_price,
         "bar_price": t.bar_price,
+        "pnl_gross": t.pnl_gross,
+        "reason": t.reason,
     }

@@ -25,7 +25,7 @@ def format_summary(
     by_id = {o.id: o for o in report.outcomes}
     for sc in config.strategies:
         sid, strat = sc.id, app.strategies[sc.id]
-        value = strat.value(app.prices_for(strat.platform))
+        value = strat.value(app.prices_for(strat.venue))
         total_value += value
         total_initial += strat.initial_capital
         o = by_id.get(sid)

@@ -17,11 +17,20 @@ def price_job_key(platform: str) -> str:
     return PRICE_JOB_PREFIX + platform
 
 
+# Venues whose marks come with an hourly funding rate (perpetual swaps).
+FUNDING_VENUES = frozenset({"hyperliquid", "okx-swap"})
+
+
 def price_argv(platform: str, symbols: Iterable[str]) -> list[str]:
-    """check_price.py's argv for ``symbols`` on ``platform`` (sorted, so probes match cycles)."""
+    """check_price.py's argv for ``symbols`` on ``platform`` (sorted, so probes match cycles).
+
+    ``platform`` is a mark venue (``okx-swap`` for OKX perps); perps venues also report funding.
+    """
     argv = sorted(set(symbols))
     if platform != DEFAULT_VENUE:
         argv.append(f"--platform={platform}")
+    if platform in FUNDING_VENUES:
+        argv.append("--funding")
     return argv
 
 

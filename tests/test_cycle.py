@@ -111,7 +111,7 @@ def test_a_non_finite_book_is_put_back_and_the_others_still_save(tmp_path, sup_f
     answer(tmp_path, "a", buy())
     answer(tmp_path, "b", buy())
     sup = sup_for([strat("a", "a"), strat("b", "b")])
-    real = cycle_mod.apply_spot_signal
+    real = cycle_mod.book.apply_signal
 
     def leaky(strat, *args, **kwargs):  # a future bug that lets a NaN slip into one book
         trades, action = real(strat, *args, **kwargs)
@@ -119,7 +119,7 @@ def test_a_non_finite_book_is_put_back_and_the_others_still_save(tmp_path, sup_f
             strat.cash = float("nan")
         return trades, action
 
-    monkeypatch.setattr(cycle_mod, "apply_spot_signal", leaky)
+    monkeypatch.setattr(cycle_mod.book, "apply_signal", leaky)
     sup.run_cycle(sup.config.strategies)
     a, b = sup.app.strategies["a"], sup.app.strategies["b"]
     assert a.cash == 1000 and not a.positions and "non-finite" in a.last_error

@@ -56,7 +56,7 @@ def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):
     assert con.execute("SELECT cycle_count FROM app_state").fetchone()[0] == 2
     for sid, cash, initial in con.execute("SELECT id, cash, initial_capital FROM strategies"):
         realized = con.execute(
-            "SELECT sum(realized_pnl) FROM trades WHERE strategy_id=?", (sid,)
+            "SELECT sum(realized_pnl - fee) FROM trades WHERE strategy_id=?", (sid,)
         ).fetchone()[0]
         assert abs(cash - (initial + realized)) < 1e-6
 

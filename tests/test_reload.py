@@ -6,7 +6,7 @@ from conftest import fake_strategy, write_config
 
 from supervisor.config import load_config
 from supervisor.models import AppState, StrategyState
-from supervisor.portfolio import apply_spot_signal
+from books import spot_signal as apply_spot_signal
 from supervisor.reload import apply_reload, capital_problems, structural_changes
 
 

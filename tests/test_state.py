@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from supervisor.models import AppState, StrategyState
-from supervisor.portfolio import apply_spot_signal
+from books import spot_signal as apply_spot_signal
 from supervisor.state import SCHEMA_VERSION, StateDB, StateError
 
 

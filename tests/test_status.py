@@ -6,7 +6,7 @@ import os
 import time
 
 from supervisor.models import AppState, Mark, StrategyState, utc_iso
-from supervisor.portfolio import apply_spot_signal
+from books import spot_signal as apply_spot_signal
 from supervisor.status import build_status, health
 
 

@@ -1,0 +1,210 @@
+"""The paper book: one accounting module for the supervisor and the backtester (DESIGN §5b).
+
+Pure Python (no pandas, numpy or SDKs), so the always-running supervisor can import it.
+
+* :mod:`model`   positions (with their guard: stop and targets), trade rows, the P&L convention;
+* :mod:`venues`  fee and contract tables;
+* :mod:`rules`   a strategy's trading terms and the direction rules for a signal;
+* :mod:`guard`   stops and take-profit targets, armed at open and checked on every mark;
+* :mod:`spot`, :mod:`perps`, :mod:`futures`  one book per instrument type (open, fee, lots);
+  the close leg they share is in :mod:`base`.
+
+A caller asks :func:`apply_signal` what a signal does, :func:`protect` what the cycle's mark
+triggers, and :func:`accrue_funding` what a perp owes; each returns the trade rows it booked.
+"""
+
+from __future__ import annotations
+
+from shared_tools.book.base import Book
+from shared_tools.book.futures import FuturesBook
+from shared_tools.book.guard import Hit, Protection, arm, check
+from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, usable
+from shared_tools.book.perps import PerpsBook
+from shared_tools.book.rules import Plan, Rules, decide
+from shared_tools.book.spot import SpotBook
+
+__all__ = [
+    "Account",
+    "Book",
+    "Guard",
+    "Hit",
+    "Plan",
+    "Position",
+    "Protection",
+    "Rules",
+    "Trade",
+    "accrue_funding",
+    "apply_signal",
+    "book_for",
+    "decide",
+    "fmt_money",
+    "open_position",
+    "protect",
+]
+
+MAX_ENTRY_ATR_SHARE = 0.5  # an entry ATR above half the price is a unit error, not volatility
+
+
+def book_for(rules: Rules) -> Book:
+    if rules.kind == "perps":
+        return PerpsBook(
+            rules.fee_rate, rules.leverage, rules.sizing_leverage, rules.margin_per_trade_usd
+        )
+    if rules.kind == "futures":
+        return FuturesBook(rules.contract, rules.fee_per_contract, rules.max_contracts)
+    return SpotBook(rules.fee_rate)
+
+
+def open_position(
+    acct: Account,
+    rules: Rules,
+    symbol: str,
+    side: str,
+    price: float,
+    now: str,
+    *,
+    entry_atr: float = 0.0,
+    regime: str = "",
+    now_s: float = 0.0,
+) -> tuple[Trade | None, str]:
+    """Open ``side`` at ``price``, stamp the entry ATR and regime, and arm the guard."""
+    if not usable(price):
+        return None, "no valid price"
+    if not rules.allows(side):
+        return None, f"hold (direction {rules.direction}: no {side} entries)"
+    trade, action = book_for(rules).open(acct, symbol, side, price, now)
+    if trade is None:
+        return None, action
+    pos = acct.positions[symbol]
+    if 0 < entry_atr < MAX_ENTRY_ATR_SHARE * price:
+        pos.entry_atr = entry_atr
+    pos.regime = regime
+    if rules.kind == "perps":
+        pos.funded_at = now_s
+    notes = arm(pos, rules.protection)
+    if pos.guard.stop or pos.guard.targets:
+        trade.details += _guard_text(pos)
+    if notes:
+        action += " (" + "; ".join(notes) + ")"
+    acct.trade_count += 1
+    return trade, action
+
+
+def _guard_text(pos: Position) -> str:
+    g = pos.guard
+    parts = []
+    if g.stop:
+        parts.append(f"{g.stop_kind.replace('_', ' ')} ${fmt_money(g.stop)}")
+    if g.targets:
+        parts.append("targets " + ", ".join(f"${fmt_money(p)}" for p, _f in g.targets))
+    return " [" + "; ".join(parts) + "]"
+
+
+def apply_signal(
+    acct: Account,
+    rules: Rules,
+    symbol: str,
+    signal: int,
+    price: float,
+    now: str,
+    *,
+    composed: bool = False,
+    close_fraction: float = 1.0,
+    entry_atr: float = 0.0,
+    regime: str = "",
+    now_s: float = 0.0,
+    may_open: bool = True,
+) -> tuple[list[Trade], str]:
+    """Apply one signal at ``price``: close (a share of) the held side and/or open one.
+
+    ``may_open`` False holds entries (a regime gate, a pause, a breaker) but lets closes run.
+    """
+    if not usable(price):
+        return [], "no valid price"
+    pos = acct.positions.get(symbol)
+    plan = decide(
+        pos.side if pos else "", signal, rules, composed=composed, close_fraction=close_fraction
+    )
+    trades: list[Trade] = []
+    actions: list[str] = []
+    if plan.close_fraction > 0 and pos is not None:
+        trade, action = book_for(rules).close(
+            acct, symbol, price, now, plan.close_fraction, "signal"
+        )
+        actions.append(action)
+        if trade is not None:
+            acct.trade_count += 1
+            trades.append(trade)
+    if plan.open_side and symbol not in acct.positions:
+        if may_open:
+            trade, action = open_position(
+                acct,
+                rules,
+                symbol,
+                plan.open_side,
+                price,
+                now,
+                entry_atr=entry_atr,
+                regime=regime,
+                now_s=now_s,
+            )
+            actions.append(action)
+            if trade is not None:
+                trades.append(trade)
+        else:
+            actions.append(f"{plan.open_side} entry held")
+    return trades, "; ".join(actions) or plan.note
+
+
+def protect(
+    acct: Account,
+    rules: Rules,
+    symbol: str,
+    mark: float,
+    now: str,
+    *,
+    outranked_by: float = 0.0,
+) -> list[Trade]:
+    """Book what the position's stop and targets trigger at ``mark``, each at its trigger price.
+
+    ``outranked_by`` is the share of the position another close (the check's close evaluators)
+    takes this cycle: when it is at least what the triggers would close, the triggers yield
+    (the largest close fraction wins, and a share is never closed twice).
+    """
+    pos = acct.positions.get(symbol)
+    if pos is None:
+        return []
+    hits = check(pos, mark)
+    if not hits:
+        return []
+    remaining = 1.0
+    for hit in hits:
+        remaining *= 1.0 - hit.fraction
+    if outranked_by > 0 and outranked_by >= 1.0 - remaining:
+        return []
+    book = book_for(rules)
+    trades: list[Trade] = []
+    for hit in hits:
+        if symbol not in acct.positions:
+            break
+        trade, _ = book.close(acct, symbol, hit.price, now, hit.fraction, hit.reason)
+        if trade is not None:
+            acct.trade_count += 1
+            trades.append(trade)
+    return trades
+
+
+def accrue_funding(
+    acct: Account,
+    rules: Rules,
+    symbol: str,
+    hourly_rate: float,
+    mark: float,
+    now_s: float,
+    now: str,
+) -> Trade | None:
+    """Funding owed or earned by the perp in ``symbol`` since its last accrual (None: nothing)."""
+    pos = acct.positions.get(symbol)
+    if pos is None or pos.kind != "perps" or rules.kind != "perps":
+        return None
+    return book_for(rules).accrue_funding(acct, pos, hourly_rate, mark, now_s, now)

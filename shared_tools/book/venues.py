@@ -17,6 +17,7 @@ __all__ = [
     "SPOT_FEES",
     "ContractSpec",
     "contract_spec",
+    "mark_venue",
     "taker_fee",
 ]
 
@@ -40,6 +41,11 @@ DEFAULT_PERPS_FEE = 0.0005
 
 # No venue accepts an order (or leaves a remainder) worth less than this.
 MIN_ORDER_USD = 1.0
+
+
+def mark_venue(platform: str, kind: str) -> str:
+    """The price source of a strategy's marks: OKX perps are marked on the swap, not the spot."""
+    return "okx-swap" if platform == "okx" and kind == "perps" else platform
 
 
 def taker_fee(platform: str, kind: str) -> float:

@@ -1,4 +1,5 @@
-"""Paper spot book: accounting identities hold for every sequence of signals and prices."""
+"""The paper book (shared_tools/book): accounting identities hold for every sequence of
+signals and prices, on every instrument type; direction, stops, targets, funding, fees."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from books import spot_signal as apply_spot_signal
+
+from shared_tools.book.venues import taker_fee
 from supervisor.config import StrategyConfig, StrategyRef
 from supervisor.models import StrategyState
-from supervisor.portfolio import apply_spot_signal, spot_fee_rate
 from supervisor.risk import evaluate_breakers, latched, record_trade_result
 
 FEE = 0.001
@@ -53,7 +56,7 @@ def test_identities_hold_for_any_signal_sequence(steps, capital):
             s, "BTC/USDT", sig, price, f"t{i}", fee_rate=FEE, close_fraction=frac
         )
         trades.extend(made)
-        realized += sum(t.realized_pnl for t in made)
+        realized += sum(t.net_pnl for t in made)
         scale = max(scale, s.cash, *(t.value for t in made))
         tol = 1e-12 * scale
         # cash never goes negative; positions are positive
@@ -92,17 +95,20 @@ def test_buy_spends_cash_less_fee_and_round_trip_pnl():
     assert made == [] and "already long" in why
     (sell,), _ = apply_spot_signal(s, "BTC/USDT", -1, 110.0, "t2", fee_rate=FEE)
     assert sell.is_close and sell.position_id == buy.position_id
-    assert math.isclose(sell.realized_pnl, s.cash - 1000)
+    assert math.isclose(buy.net_pnl + sell.net_pnl, s.cash - 1000)
+    assert math.isclose(sell.realized_pnl, buy.quantity * 10)  # gross: before either fee
     assert math.isclose(s.cash, buy.quantity * 110 * (1 - FEE))
     made, why = apply_spot_signal(s, "BTC/USDT", -1, 110.0, "t3", fee_rate=FEE)
     assert made == [] and "flat" in why
 
 
 def test_fee_table():
-    assert spot_fee_rate("binanceus") == 0.001
-    assert spot_fee_rate("luno") == 0.01
-    assert spot_fee_rate("robinhood") == 0.0
-    assert spot_fee_rate("unknown-venue") == 0.001
+    assert taker_fee("binanceus", "spot") == 0.001
+    assert taker_fee("luno", "spot") == 0.01
+    assert taker_fee("robinhood", "spot") == 0.0
+    assert taker_fee("unknown-venue", "spot") == 0.001
+    assert taker_fee("hyperliquid", "perps") == 0.00045
+    assert taker_fee("okx", "perps") == 0.0005
 
 
 def _sc(**kw) -> StrategyConfig:
@@ -186,7 +192,8 @@ def test_a_partial_close_that_would_leave_dust_closes_everything():
     # 95% of a ~$10 position leaves ~$0.50: below the $1 venue minimum, so all of it goes
     trades, _ = apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.95)
     assert len(trades) == 1 and not s.positions
-    assert math.isclose(s.cash + 0.0, 10.0 + trades[0].realized_pnl, rel_tol=1e-12)
+    opened = 10.0 - 10.0 / (1 + FEE)  # the open fee
+    assert math.isclose(s.cash, 10.0 - opened + trades[0].net_pnl, rel_tol=1e-12)
     s = _strat(capital=1000.0)
     apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
     apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.5)

@@ -1,0 +1,200 @@
+"""Stops and take-profit targets: armed when a position opens, checked on every cycle's mark.
+
+The supervisor checks them on every cycle against that cycle's mark, whether or not the
+strategy is due; the backtester checks them inside each bar. A hit is booked at the trigger
+price, like the resting reduce-only orders the venues hold in live trading.
+
+Stop keys (upstream names; the config allows at most one):
+
+* ``stop_loss_pct``         fixed, percent of the entry price;
+* ``stop_loss_margin_pct``  fixed, percent of the margin: a price move of pct / leverage;
+* ``stop_loss_atr_mult``    fixed, multiples of the ATR stamped at entry;
+* ``trailing_stop_pct``     trails the best mark since open by percent of it;
+* ``trailing_stop_atr_mult`` trails the best mark by multiples of the entry ATR.
+
+Targets come from the scalar take-profit close evaluators (``tiered_tp_atr`` and
+``tiered_tp_pct``): each tier is a trigger and the cumulative share of the initial quantity
+closed once it is reached, exactly as the evaluators read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared_tools.book.model import Guard, Position, usable
+
+__all__ = [
+    "DEFAULT_ATR_TIERS",
+    "DEFAULT_PCT_TIERS",
+    "Hit",
+    "Protection",
+    "arm",
+    "check",
+    "tiers_from_closes",
+]
+
+# (profit_pct as a fraction of the entry price, cumulative close fraction)
+DEFAULT_PCT_TIERS: tuple[tuple[float, float], ...] = (
+    (0.01, 0.25),
+    (0.02, 0.50),
+    (0.03, 0.75),
+    (0.04, 1.00),
+)
+# (ATR multiple, cumulative close fraction): upstream's on-chain default protection ladder.
+DEFAULT_ATR_TIERS: tuple[tuple[float, float], ...] = (
+    (1.5, 0.40),
+    (3.0, 0.80),
+    (5.0, 1.00),
+)
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A strategy's stop and target rules, from its config (percent values as configured)."""
+
+    stop_loss_pct: float = 0.0
+    stop_loss_margin_pct: float = 0.0
+    stop_loss_atr_mult: float = 0.0
+    trailing_stop_pct: float = 0.0
+    trailing_stop_atr_mult: float = 0.0
+    trailing_stop_min_move_pct: float = 0.5
+    tp_atr_tiers: tuple[tuple[float, float], ...] = ()
+    tp_pct_tiers: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.stop_loss_pct
+            or self.stop_loss_margin_pct
+            or self.stop_loss_atr_mult
+            or self.trailing_stop_pct
+            or self.trailing_stop_atr_mult
+            or self.tp_atr_tiers
+            or self.tp_pct_tiers
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A protection trigger: close ``fraction`` of the current quantity at ``price``."""
+
+    fraction: float
+    price: float
+    reason: str
+
+
+def _tiers(raw: object, key: str, default: tuple[tuple[float, float], ...]):
+    if raw is None:
+        return default
+    out = []
+    if isinstance(raw, list):
+        for tier in raw:
+            if isinstance(tier, Mapping):
+                trigger, fraction = tier.get(key), tier.get("close_fraction")
+                if usable(trigger) and usable(fraction):
+                    out.append((float(trigger), min(float(fraction), 1.0)))
+    return tuple(sorted(out))
+
+
+def tiers_from_closes(closes: Iterable[tuple[str, Mapping[str, Any]]]):
+    """(atr tiers, pct tiers) of the scalar take-profit evaluators among ``closes``.
+
+    ``closes`` are (name, params) pairs as configured. Evaluators whose targets depend on the
+    live market (``tiered_tp_atr_live``, ratchets, regime ladders) are left to the check,
+    which reports their ``close_fraction`` each time it runs.
+    """
+    atr: tuple[tuple[float, float], ...] = ()
+    pct: tuple[tuple[float, float], ...] = ()
+    for name, params in closes:
+        if name == "tiered_tp_atr" and params.get("atr_source", "entry") == "entry":
+            atr = _tiers(params.get("tp_tiers"), "atr_multiple", DEFAULT_ATR_TIERS)
+        elif name in ("tiered_tp_pct", "tp_at_pct"):
+            pct = _tiers(params.get("tp_tiers"), "profit_pct", DEFAULT_PCT_TIERS)
+    return atr, pct
+
+
+def arm(pos: Position, rules: Protection) -> list[str]:
+    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
+    g = Guard(best=pos.avg_cost)
+    notes: list[str] = []
+    s, entry, atr = pos.sign, pos.avg_cost, pos.entry_atr
+    distance = 0.0
+    if rules.stop_loss_pct:
+        distance = entry * rules.stop_loss_pct / 100.0
+    elif rules.stop_loss_margin_pct:
+        distance = entry * rules.stop_loss_margin_pct / 100.0 / max(pos.leverage, 1.0)
+    elif rules.stop_loss_atr_mult:
+        if atr > 0:
+            distance = rules.stop_loss_atr_mult * atr
+        else:
+            notes.append("no entry ATR: the ATR stop is not armed")
+    elif rules.trailing_stop_pct:
+        g.trail_pct = rules.trailing_stop_pct / 100.0
+        distance = entry * g.trail_pct
+    elif rules.trailing_stop_atr_mult:
+        if atr > 0:
+            g.trail_distance = rules.trailing_stop_atr_mult * atr
+            distance = g.trail_distance
+        else:
+            notes.append("no entry ATR: the trailing ATR stop is not armed")
+    if distance > 0 and (s > 0 and distance < entry or s < 0):
+        g.stop = entry - s * distance
+        g.stop_kind = "trailing_stop" if g.trailing else "stop_loss"
+        g.min_move = rules.trailing_stop_min_move_pct / 100.0 if g.trailing else 0.0
+    targets: list[list[float]] = []
+    if rules.tp_atr_tiers:
+        if atr > 0:
+            targets = [[entry + s * m * atr, f] for m, f in rules.tp_atr_tiers]
+        else:
+            notes.append("no entry ATR: the ATR take-profit targets are not armed")
+    elif rules.tp_pct_tiers:
+        targets = [[entry * (1 + s * p), f] for p, f in rules.tp_pct_tiers]
+    g.targets = [t for t in targets if t[0] > 0]
+    pos.guard = g
+    return notes
+
+
+def _trail(pos: Position, mark: float) -> None:
+    """Move the best mark and, by at least ``min_move``, the trailing stop behind it."""
+    g, s = pos.guard, pos.sign
+    if (mark - g.best) * s <= 0:
+        return
+    g.best = mark
+    new = mark * (1 - s * g.trail_pct) if g.trail_pct else mark - s * g.trail_distance
+    if new <= 0:
+        return
+    improvement = (new - g.stop) * s
+    if g.stop <= 0 or improvement >= g.min_move * g.stop:
+        g.stop = new
+
+
+def check(pos: Position, mark: float) -> list[Hit]:
+    """Triggers hit at ``mark``: a stop closes everything; targets close their tiers in order.
+
+    The trailing stop is judged before it moves, then follows the mark (a mark can't both set
+    a new best and fall through the stop it sets).
+    """
+    g, s = pos.guard, pos.sign
+    if not usable(mark):
+        return []
+    if g.stop > 0 and (mark - g.stop) * s <= 0:
+        return [Hit(1.0, g.stop, g.stop_kind or "stop_loss")]
+    if g.trailing:
+        _trail(pos, mark)
+    hits: list[Hit] = []
+    if not g.targets or pos.initial_quantity <= 0:
+        return hits
+    held = pos.quantity / pos.initial_quantity  # share of the initial quantity still held
+    closed = 1.0 - held
+    for price, cumulative in sorted(g.targets, key=lambda t: t[0] * s):
+        if (mark - price) * s < 0:
+            break
+        need = cumulative - closed
+        if need > 1e-9 and held > 1e-12:
+            fraction = min(need / held, 1.0)
+            hits.append(Hit(fraction, price, "take_profit"))
+            held -= held * fraction
+            closed = 1.0 - held
+    return hits

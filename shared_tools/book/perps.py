@@ -1,0 +1,118 @@
+"""Perpetual swaps, margin-style: an open pays only its fee; the notional stays virtual.
+
+Sizing (upstream §1.4), one mode applies:
+
+* default: notional = cash * sizing_leverage (which defaults to the exchange leverage);
+* ``margin_per_trade_usd``: notional = min(margin_per_trade_usd, cash) * leverage.
+
+Leverage sets the margin a position ties up (notional / leverage, shown in /status and used by
+the margin stop); it does not scale P&L, which is quantity * price move. Funding is booked as
+its own rows, once per funding hour the position was held across.
+"""
+
+from __future__ import annotations
+
+import math
+
+from shared_tools.book.base import Book, finite_order
+from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
+from shared_tools.book.venues import MIN_ORDER_USD
+
+FUNDING_PERIOD_S = 3600.0
+
+
+class PerpsBook(Book):
+    kind = "perps"
+
+    def __init__(
+        self,
+        fee_rate: float,
+        leverage: float = 1.0,
+        sizing_leverage: float = 0.0,
+        margin_per_trade_usd: float = 0.0,
+    ) -> None:
+        self.fee_rate = fee_rate
+        self.leverage = max(leverage, 1.0)
+        self.sizing_leverage = sizing_leverage or self.leverage
+        self.margin_per_trade_usd = margin_per_trade_usd
+
+    def fee(self, pos: Position, qty: float, price: float) -> float:
+        return qty * price * self.fee_rate
+
+    def notional(self, cash: float) -> float:
+        if self.margin_per_trade_usd > 0:
+            return min(self.margin_per_trade_usd, cash) * self.leverage
+        return cash * self.sizing_leverage
+
+    def open(
+        self, acct: Account, symbol: str, side: str, price: float, now: str
+    ) -> tuple[Trade | None, str]:
+        if acct.cash < MIN_ORDER_USD:
+            return None, f"skip {side} (cash ${acct.cash:.2f} below ${MIN_ORDER_USD:.0f})"
+        notional = self.notional(acct.cash)
+        qty = notional / price
+        fee = notional * self.fee_rate
+        if not finite_order(qty, notional, fee):
+            return None, f"refused {side}: quantity {qty!r} at price {price!r} is not finite"
+        acct.cash -= fee
+        pid = new_position_id(acct.id, symbol)
+        acct.positions[symbol] = Position(
+            symbol=symbol,
+            position_id=pid,
+            quantity=qty,
+            initial_quantity=qty,
+            avg_cost=price,
+            cost_basis=notional,
+            side=side,
+            opened_at=now,
+            kind="perps",
+            leverage=self.leverage,
+            margin=notional / self.leverage,
+        )
+        verb = "buy" if side == "long" else "sell"
+        trade = Trade(acct.id, now, symbol, pid, verb, qty, price, notional, fee, "perps")
+        trade.details = (
+            f"Open {side} {qty:.6g} {symbol} @ ${fmt_money(price)} "
+            f"({self.leverage:g}x, fee ${fee:.2f})"
+        )
+        return trade, f"{verb.upper()} {qty:.6g} @ {fmt_money(price)} ({side})"
+
+    def accrue_funding(
+        self, acct: Account, pos: Position, hourly_rate: float, mark: float, now_s: float, now: str
+    ) -> Trade | None:
+        """Book the funding for every funding hour that began since the last accrual.
+
+        A positive rate means longs pay shorts (as on every venue). The rate and mark are the
+        cycle's, applied to each hour crossed: a position held over three hour marks while the
+        supervisor was down pays three hours at the rate it sees on return.
+        """
+        if not (math.isfinite(hourly_rate) and math.isfinite(mark) and mark > 0):
+            return None
+        if pos.funded_at <= 0:
+            pos.funded_at = now_s
+            return None
+        hours = math.floor(now_s / FUNDING_PERIOD_S) - math.floor(pos.funded_at / FUNDING_PERIOD_S)
+        if hours < 1:
+            return None
+        amount = -pos.sign * pos.quantity * mark * hourly_rate * hours
+        pos.funded_at = now_s
+        acct.cash += amount
+        paid = "received" if amount >= 0 else "paid"
+        return Trade(
+            strategy_id=acct.id,
+            timestamp=now,
+            symbol=pos.symbol,
+            position_id=pos.position_id,
+            side="funding",
+            quantity=pos.quantity,
+            price=mark,
+            value=pos.quantity * mark,
+            fee=0.0,
+            trade_type="funding",
+            realized_pnl=amount,
+            reason="funding",
+            details=(
+                f"Funding {paid} ${abs(amount):.4f} on {pos.side} {pos.quantity:.6g} "
+                f"{pos.symbol} ({hours}h at {hourly_rate * 100:.4f}%/h)"
+            ),
+        )

@@ -1,0 +1,81 @@
+"""How one strategy trades: the terms its book uses and the direction rules for a signal.
+
+``Rules`` is built once per strategy from its config (the supervisor) or from the backtest's
+arguments (the backtester); both then hand signals to :func:`shared_tools.book.apply_signal`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared_tools.book.guard import Protection
+from shared_tools.book.venues import ContractSpec
+
+__all__ = ["DIRECTIONS", "Plan", "Rules", "decide"]
+
+DIRECTIONS = ("long", "short", "both")
+
+
+@dataclass(frozen=True)
+class Rules:
+    kind: str = "spot"  # spot | perps | futures
+    platform: str = "binanceus"
+    fee_rate: float = 0.001  # fraction of notional (spot, perps)
+    direction: str = "long"
+    invert_signal: bool = False
+    leverage: float = 1.0
+    sizing_leverage: float = 0.0  # 0 = leverage
+    margin_per_trade_usd: float = 0.0
+    fee_per_contract: float = 0.0  # futures
+    max_contracts: int = 0  # futures; 0 = no cap
+    contract: ContractSpec | None = None  # futures; None = multiplier 1, margin = price
+    protection: Protection = field(default_factory=Protection)
+
+    def allows(self, side: str) -> bool:
+        """May a position of ``side`` be opened? Spot is long-only whatever the config."""
+        if self.kind == "spot":
+            return side == "long"
+        return self.direction == "both" or self.direction == side
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a signal means for the held position: close a share of it, then maybe open."""
+
+    close_fraction: float = 0.0  # of the held quantity
+    open_side: str = ""  # long | short | "" (none)
+    note: str = ""  # why nothing (or less) happens
+
+
+def decide(
+    held: str,
+    signal: int,
+    rules: Rules,
+    *,
+    composed: bool = False,
+    close_fraction: float = 1.0,
+) -> Plan:
+    """Turn a signal into a plan under the strategy's direction (upstream §1.4).
+
+    ``held`` is the held side ("" when flat). A *composed* answer (the check ran close
+    evaluators) never reverses: a signal against the held side closes ``close_fraction`` of
+    it and opens nothing, and ``invert_signal`` does not apply to it (the evaluators already
+    reason about the held side). A plain signal against the held side closes all of it and,
+    when the direction allows the other side, opens that side (a flip).
+    """
+    if signal not in (-1, 1):
+        return Plan(note="hold")
+    if rules.invert_signal and not (composed and held):
+        signal = -signal
+    want = "long" if signal > 0 else "short"
+    if held:
+        if held == want:
+            return Plan(note=f"hold (already {held})")
+        if composed:
+            return Plan(close_fraction=close_fraction)
+        return Plan(close_fraction=1.0, open_side=want if rules.allows(want) else "")
+    if rules.allows(want):
+        return Plan(open_side=want)
+    if rules.kind == "spot":
+        return Plan(note="hold (flat, spot does not short)")
+    return Plan(note=f"hold (direction {rules.direction}: no {want} entries)")

@@ -1,0 +1,50 @@
+"""Spot: the account buys the asset with its cash and sells it back; it never shorts.
+
+A BUY while flat spends all the cash, fee included, so cash never goes negative.
+"""
+
+from __future__ import annotations
+
+from shared_tools.book.base import Book, finite_order
+from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
+from shared_tools.book.venues import MIN_ORDER_USD
+
+
+class SpotBook(Book):
+    kind = "spot"
+    holds_notional = True
+
+    def __init__(self, fee_rate: float) -> None:
+        self.fee_rate = fee_rate
+
+    def fee(self, pos: Position, qty: float, price: float) -> float:
+        return qty * price * self.fee_rate
+
+    def open(
+        self, acct: Account, symbol: str, side: str, price: float, now: str
+    ) -> tuple[Trade | None, str]:
+        if side != "long":
+            return None, "hold (spot does not short)"
+        budget = acct.cash
+        if budget < MIN_ORDER_USD:
+            return None, f"skip buy (cash ${budget:.2f} below ${MIN_ORDER_USD:.0f})"
+        notional = budget / (1.0 + self.fee_rate)
+        qty = notional / price
+        fee = budget - notional  # == notional * fee_rate; notional + fee is exactly the budget
+        if not finite_order(qty, notional, fee):
+            return None, f"refused buy: quantity {qty!r} at price {price!r} is not a finite amount"
+        acct.cash = 0.0
+        pid = new_position_id(acct.id, symbol)
+        acct.positions[symbol] = Position(
+            symbol=symbol,
+            position_id=pid,
+            quantity=qty,
+            initial_quantity=qty,
+            avg_cost=price,
+            cost_basis=notional,
+            opened_at=now,
+            kind="spot",
+        )
+        trade = Trade(acct.id, now, symbol, pid, "buy", qty, price, notional, fee, "spot")
+        trade.details = f"Open long {qty:.6g} {symbol} @ ${fmt_money(price)} (fee ${fee:.2f})"
+        return trade, f"BUY {qty:.6g} @ {fmt_money(price)}"
