@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 
 from supervisor import __version__
-from supervisor.models import AppState, StrategyState, parse_iso
+from supervisor.models import AppState, Position, StrategyState, parse_iso
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -23,6 +23,23 @@ def _record(obj: object) -> dict:
     return asdict(obj)
 
 
+def position_view(pos: Position, mark: float | None) -> dict:
+    """One position as an operator reads it: side, size, cost, mark, P&L, stop and targets."""
+    out = _record(pos)
+    guard = out.pop("guard")
+    priced = mark if mark else pos.avg_cost
+    out.update(
+        mark=mark,
+        unrealized_pnl=pos.unrealized_pnl(priced),
+        notional=pos.notional(priced),
+        stop=guard["stop"] or None,
+        stop_kind=guard["stop_kind"] or None,
+        trailing_best=guard["best"] if (guard["trail_pct"] or guard["trail_distance"]) else None,
+        targets=[{"price": p, "close_fraction": f} for p, f in guard["targets"]],
+    )
+    return out
+
+
 def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
     value = strat.value(prices)
     pnl = value - strat.initial_capital
@@ -33,7 +50,9 @@ def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
         "platform": strat.platform,
         "cash": strat.cash,
         "initial_capital": strat.initial_capital,
-        "positions": {sym: _record(p) for sym, p in strat.positions.items()},
+        "positions": {
+            sym: position_view(p, prices.get(sym)) for sym, p in strat.positions.items()
+        },
         "trade_count": strat.trade_count,
         "portfolio_value": value,
         "pnl": pnl,

@@ -18,22 +18,11 @@ from shared_strategies.close._helpers import (
     parse_tiers,
     tier_result,
 )
-
-# (profit_pct, close_fraction): profit as a fraction of avg_cost (0.01 = +1%).
-DEFAULT_PCT_TIERS: tuple[tuple[float, float], ...] = (
-    (0.01, 0.25),
-    (0.02, 0.50),
-    (0.03, 0.75),
-    (0.04, 1.00),
-)
-# (atr_multiple, close_fraction); must match the Go side's on-chain default protection ladder.
-DEFAULT_ATR_TIERS: tuple[tuple[float, float], ...] = (
-    (1.5, 0.40),
-    (3.0, 0.80),
-    (5.0, 1.00),
-)
+from shared_tools.book.guard import DEFAULT_ATR_TIERS, DEFAULT_PCT_TIERS
 
 
+# The ladders' defaults are the book's (shared_tools/book/guard.py), so the targets the
+# supervisor arms at open and the fractions this evaluator reports agree by construction.
 def _as_dicts(tiers: tuple[tuple[float, float], ...], key: str) -> list[dict[str, float]]:
     return [{key: t, "close_fraction": f} for t, f in tiers]
 
