@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared_tools.market.common import now_utc as market_now
 from shared_tools.text import exc_line
 from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
 from supervisor.cycle import Cycle, CycleReport, Outcome, new_report
@@ -25,7 +26,12 @@ from supervisor.executor import Executor
 from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, utc_iso
 from supervisor.probe import probe_config
-from supervisor.reload import apply_reload, capital_problems, structural_changes
+from supervisor.reload import (
+    apply_reload,
+    capital_problems,
+    flat_only_problems,
+    structural_changes,
+)
 from supervisor.schedule import (
     due_strategies,
     mark_max_age,
@@ -253,7 +259,7 @@ class Supervisor:
         """One pass of the loop: reload if asked, run what is due, sleep until the next."""
         if self.reload_requested:
             self.reload()
-        now = datetime.now(UTC)
+        now = market_now()
         due = due_strategies(self.config, self.app, now)
         if due or risk_pass_due(self.config, self.app, now):
             report = self.run_cycle(due)
@@ -261,7 +267,7 @@ class Supervisor:
                 self.print_summary(report)
         if self.stopping:
             return
-        wait = seconds_until_due(self.config, self.app, datetime.now(UTC))
+        wait = seconds_until_due(self.config, self.app, market_now())
         if self.save_error:
             wait = max(wait, self.retry_save_at - time.monotonic())
         log(f"next cycle in {wait:.0f}s")
@@ -269,9 +275,14 @@ class Supervisor:
         self.wake.clear()
 
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
-        """One cycle. No new trades while earlier ones are not yet on disk."""
+        """One cycle. No new trades while earlier ones are not yet on disk.
+
+        The book's clock is the market's (GO_TRADER_NOW when pinned, as in offline
+        simulations and tests), so trade times, funding hours and latches follow the same
+        time the workers' candles do. Scheduling keeps the wall clock.
+        """
         assert self.db is not None and self.executor is not None
-        now = datetime.now(UTC)
+        now = market_now()
         with self.book_lock:
             if self.save_error and not self._retry_save():
                 report = new_report(self.app.cycle_count)
@@ -373,6 +384,7 @@ class Supervisor:
             return False
         with self.book_lock:
             problems = capital_problems(new, self.app)
+            problems += flat_only_problems(self.config, new, self.app)
             if problems:
                 for p in problems:
                     log(f"[reload] rejected: {p}")
