@@ -334,6 +334,8 @@ class Cycle:
             return "market closed"
         if sc.paused:
             return "paused"
+        if "--regime-enabled" not in sc.regime_args:  # upstream: the gate needs regime.enabled
+            return ""
         label = payload_label(sig.regime, sc.regime_gate_window)
         if not gate_allows(label, sc.allowed_regimes, sc.regime_gate_on_failure):
             return f"regime gate: {label or 'unknown regime'} not in allowed_regimes"

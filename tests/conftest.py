@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+FAKES = Path(__file__).resolve().parent / "fakes"
 FAKE = Path(__file__).resolve().parent / "fakes" / "fake_check.py"
 PINNED_NOW = "2025-06-01T12:00:00Z"
 
@@ -165,3 +166,30 @@ def daemons():
         if d.proc.poll() is None:
             os.killpg(d.proc.pid, signal.SIGKILL)
             d.proc.wait()
+
+
+@pytest.fixture
+def sup_for(tmp_path, monkeypatch):
+    """Build in-process supervisors on a temp config; marks come from fakes/fake_marks.py."""
+    import io
+
+    from supervisor import cycle as cycle_mod
+    from supervisor.config import load_config
+    from supervisor.daemon import Supervisor
+
+    monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(cycle_mod, "PRICE_SCRIPT", str(FAKES / "fake_marks.py"))
+    made: list = []
+
+    def make(strategies: list[dict], **top) -> Supervisor:
+        sup = Supervisor(
+            load_config(write_config(tmp_path, strategies, **top)), once=True, out=io.StringIO()
+        )
+        assert sup.start() == 0
+        made.append(sup)
+        return sup
+
+    yield make
+    for sup in made:
+        sup.shutdown()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+from books import spot_signal as apply_spot_signal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from books import spot_signal as apply_spot_signal
 
 from shared_tools.book.venues import taker_fee
 from supervisor.config import StrategyConfig, StrategyRef

@@ -163,7 +163,9 @@ def test_tiered_tp_atr_closes_half_at_one_atr_and_the_rest_at_two():
 
 
 def test_a_gap_through_both_tiers_books_each_at_its_own_price():
-    rules = Rules(kind="perps", fee_rate=0.0, protection=Protection(tp_atr_tiers=((1, 0.5), (2, 1))))
+    rules = Rules(
+        kind="perps", fee_rate=0.0, protection=Protection(tp_atr_tiers=((1, 0.5), (2, 1)))
+    )
     acct, _ = _open(rules)
     hits = book.protect(acct, rules, "BTC", 110.0, "t1")
     assert [t.price for t in hits] == [102.0, 104.0] and not acct.positions

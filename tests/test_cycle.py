@@ -6,7 +6,6 @@ Marks come from ``fakes/fake_marks.py`` (a test writes ``marks.json``), signals 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import sqlite3
@@ -14,11 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_config
 
 from supervisor import cycle as cycle_mod
-from supervisor.config import load_config
-from supervisor.daemon import Supervisor
 from supervisor.models import Mark
 from supervisor.state import StateDB
 
@@ -51,26 +47,6 @@ def marks(tmp: Path, **prices: float) -> None:
 
 def buy(symbol: str = "BTC/USDT", price: float = 100.0, **extra) -> dict:
     return {"symbol": symbol, "signal": 1, "price": price, "indicators": {"atr": 1.0}, **extra}
-
-
-@pytest.fixture
-def sup_for(tmp_path, monkeypatch):
-    monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("FAKE_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(cycle_mod, "PRICE_SCRIPT", MARKS)
-    made: list[Supervisor] = []
-
-    def make(strategies: list[dict], **top) -> Supervisor:
-        sup = Supervisor(
-            load_config(write_config(tmp_path, strategies, **top)), once=True, out=io.StringIO()
-        )
-        assert sup.start() == 0
-        made.append(sup)
-        return sup
-
-    yield make
-    for sup in made:
-        sup.shutdown()
 
 
 def saved_trades(tmp: Path) -> list[tuple]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from books import spot_signal as apply_spot_signal
 from sqlalchemy.exc import IntegrityError
 
 from supervisor.models import AppState, StrategyState
-from books import spot_signal as apply_spot_signal
 from supervisor.state import SCHEMA_VERSION, StateDB, StateError
 
 

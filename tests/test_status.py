@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from supervisor.models import AppState, Mark, StrategyState, utc_iso
 from books import spot_signal as apply_spot_signal
+
+from supervisor.models import AppState, Mark, StrategyState, utc_iso
 from supervisor.status import build_status, health
 
 
