@@ -7,7 +7,9 @@ are reported at once, so an operator fixes the file in one pass. The CLI turns a
 bounded, strings carry no control characters, and values echoed in messages are escaped and cut.
 
 This module reads the file and checks the top level; one strategy entry is checked by
-:mod:`supervisor.config_strategy`, the keys and generic value checks are
+:mod:`supervisor.config_strategy` (its trading keys and venue fit by
+:mod:`supervisor.config_trading`, which also checks Hyperliquid peers across strategies), the
+``regime`` section by :mod:`supervisor.config_regime`, the keys and generic value checks are
 :mod:`supervisor.config_checks`, and the resulting types are :mod:`supervisor.config_model`
 (re-exported here).
 """
@@ -45,8 +47,9 @@ from supervisor.config_model import (
     infer_platform,
     resolve_script,
 )
-from supervisor.config_regime import regime_flags
+from supervisor.config_regime import regime_settings
 from supervisor.config_strategy import parse_strategy
+from supervisor.config_trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
 
 __all__ = [
     "REPO_ROOT",
@@ -76,6 +79,7 @@ MAX_CONFIG_VERSION = 1_000_000
 MAX_STRATEGIES = 10_000
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_LINES = 50
+MAX_ATR_MULT = 100.0
 
 
 def load_config(path: str | Path) -> Config:
@@ -139,11 +143,13 @@ def parse_config(raw: dict, path: Path) -> Config:
             warnings.append(unknown_key_line(f"config {label}", key, TOP_LEVEL_KEYS) + "; ignored")
 
     settings = _top_level(raw, label, errors)
-    strategies = _strategies(raw, label, settings["interval_seconds"], errors, warnings)
-    flags = regime_flags(raw.get("regime"), label, errors, warnings)
+    regime = regime_settings(raw.get("regime"), label, errors, warnings)
+    ctx = TradingContext(_default_stop(raw, label, errors), regime)
+    strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
+    errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
     for sc in strategies:
         if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
-            sc.regime_args = flags
+            sc.regime_args = regime.flags
     if errors:
         raise ConfigError(_capped(errors, label))
     return Config(
@@ -228,8 +234,27 @@ def _top_level(raw: dict, label: str, errors: list[str]) -> dict[str, Any]:
     }
 
 
+def _default_stop(raw: dict, label: str, errors: list[str]) -> float:
+    """``default_stop_loss_atr_mult``: the ATR stop of HL perps that set no stop (0 = none)."""
+    value = raw.get("default_stop_loss_atr_mult")
+    if value is None:
+        return DEFAULT_STOP_LOSS_ATR_MULT
+    if not in_range(value, 0, MAX_ATR_MULT, integer=False, lo_open=False):
+        errors.append(
+            f"config {label}: default_stop_loss_atr_mult must be a number in "
+            f"[0, {MAX_ATR_MULT:g}] (0 turns the automatic stop off), got {show(value)}"
+        )
+        return DEFAULT_STOP_LOSS_ATR_MULT
+    return float(value)
+
+
 def _strategies(
-    raw: dict, label: str, interval: int, errors: list[str], warnings: list[str]
+    raw: dict,
+    label: str,
+    interval: int,
+    ctx: TradingContext,
+    errors: list[str],
+    warnings: list[str],
 ) -> list[StrategyConfig]:
     """Every strategy entry that checks out, in file order (ids unique)."""
     raw_strats = raw.get("strategies")
@@ -243,7 +268,7 @@ def _strategies(
     strategies: list[StrategyConfig] = []
     seen: set[str] = set()
     for i, entry in enumerate(raw_strats):
-        sc = parse_strategy(entry, i, label, interval, errors, warnings)
+        sc = parse_strategy(entry, i, label, interval, errors, warnings, ctx)
         if sc is None:
             continue
         if sc.id in seen:

@@ -20,6 +20,7 @@ from shared_tools.text import clean, show
 __all__ = [
     "ID_PATTERN",
     "KEY_HINTS",
+    "TAKE_PROFIT_HINT",
     "STRATEGY_KEYS",
     "STRATEGY_KEYS_NOT_YET",
     "TOP_LEVEL_KEYS",
@@ -31,6 +32,7 @@ __all__ = [
     "in_range",
     "is_int",
     "is_number",
+    "key_hint",
     "loads_json",
     "range_text",
     "scan",
@@ -61,6 +63,7 @@ TOP_LEVEL_KEYS = {
     "batch_checks",
     "strategies",
     "regime",
+    "default_stop_loss_atr_mult",
 }
 # Upstream top-level sections a go-trader config may carry; later issues give them meaning.
 # Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
@@ -77,7 +80,6 @@ TOP_LEVEL_PASSTHROUGH = {
     "leaderboard_summaries",
     "summary_frequency",
     "risk_free_rate",
-    "default_stop_loss_atr_mult",
     "atr_method",
     "notify_tp_sl_fills",
     "notify_ratchet_triggers",
@@ -110,6 +112,24 @@ STRATEGY_KEYS = {
     "paused",
     "allow_deprecated",
     "htf_filter",
+    # how signals become trades (supervisor/config_trading.py)
+    "direction",
+    "allow_shorts",
+    "invert_signal",
+    "leverage",
+    "sizing_leverage",
+    "margin_per_trade_usd",
+    "margin_mode",
+    "stop_loss_pct",
+    "stop_loss_margin_pct",
+    "stop_loss_atr_mult",
+    "trailing_stop_pct",
+    "trailing_stop_atr_mult",
+    "trailing_stop_min_move_pct",
+    "futures",
+    "allowed_regimes",
+    "regime_gate_on_failure",
+    "regime_gate_window",
 }
 # Upstream per-strategy keys that belong to features this build does not have yet: accepted
 # (so a go-trader config loads) with a warning that they are ignored.
@@ -117,32 +137,15 @@ STRATEGY_KEYS_NOT_YET = {
     "symbol",
     "timeframe",
     "capital_pct",
-    "allowed_regimes",
-    "regime_gate_on_failure",
-    "regime_gate_window",
     "regime_atr_window",
     "regime_directional_window",
     "hurst_gate",
     "notify_ratchet_triggers",
     "llm_entry_analysis",
-    "invert_signal",
-    "direction",
-    "allow_shorts",
-    "leverage",
-    "sizing_leverage",
-    "margin_per_trade_usd",
     "risk_per_trade_pct",
-    "stop_loss_pct",
-    "stop_loss_margin_pct",
-    "trailing_stop_pct",
-    "trailing_stop_atr_mult",
-    "stop_loss_atr_mult",
     "stop_loss_atr_regime",
     "trailing_stop_atr_regime",
-    "trailing_stop_min_move_pct",
-    "margin_mode",
     "theta_harvest",
-    "futures",
     "regime_directional_policy",
     "regime_window_divergence",
     "regime_profile_allocation",
@@ -157,7 +160,11 @@ KEY_HINTS = {
     "close": 'use close_strategy: {"name": ..., "params": {...}}',
     "interval": "the key is interval_seconds",
     "drawdown": "the key is max_drawdown_pct",
+    "stop_loss": "use one of stop_loss_pct, stop_loss_margin_pct, stop_loss_atr_mult, "
+    "trailing_stop_pct, trailing_stop_atr_mult",
 }
+# Take-profit is a close strategy upstream, never a strategy key: any TP-looking name gets this.
+TAKE_PROFIT_HINT = "take-profit lives under close_strategies (e.g. tiered_tp_atr with tp_tiers)"
 
 
 def is_number(v: object) -> bool:
@@ -169,9 +176,9 @@ def is_int(v: object) -> bool:
 
 
 def _n(x: float) -> str:
-    if x == int(x) and abs(x) < 1e7:
-        return str(int(x))
-    return f"{x:.0e}".replace("e+", "e")
+    if abs(x) >= 1e7:
+        return f"{x:.0e}".replace("e+", "e")
+    return str(int(x)) if x == int(x) else f"{x:g}"
 
 
 def range_text(lo: float, hi: float, *, integer: bool, lo_open: bool) -> str:
@@ -272,8 +279,15 @@ def scan(doc: Any) -> list[str]:
     return problems
 
 
+def key_hint(key: str) -> str | None:
+    """A targeted hint for a key people often guess (old names, take-profit, stop-loss)."""
+    if key.startswith("take_profit") or key in ("tp_tiers", "tp"):
+        return TAKE_PROFIT_HINT
+    return KEY_HINTS.get(key)
+
+
 def unknown_key_line(where: str, key: str, known: set[str]) -> str:
-    hint = KEY_HINTS.get(key)
+    hint = key_hint(key)
     if hint is None:
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else "remove it"

@@ -2,14 +2,18 @@
 
 Upstream's scheduler turns an enabled ``regime`` section into ``--regime-enabled``, the windows
 spec and an OHLCV window long enough for the slowest window (contract reference §1.1); the
-check script then classifies and reports ``regime`` in upstream's shape. Keys that drive
-features not built yet (transitions, display windows, gates) warn instead of passing silently.
+check script then classifies and reports ``regime`` in upstream's shape. ``gate_on_failure``
+is the default of every strategy's ``regime_gate_on_failure``, and the window names and
+classifiers are what a strategy's regime gate may refer to (:mod:`supervisor.config_trading`).
+Keys that drive features not built yet (transitions, display windows) warn instead of passing
+silently.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.text import show
@@ -24,9 +28,21 @@ NOT_BUILT = (
     "timeframe",
     "display_windows",
     "transitions",
-    "gate_on_failure",
     "hurst_gate_on_failure",
 )
+GATE_ON_FAILURE = ("open", "closed")
+
+
+@dataclass(frozen=True)
+class RegimeSettings:
+    """The checked ``regime`` section: worker flags, and what strategies' gates may use."""
+
+    flags: tuple[str, ...] = ()  # added to every signal check (empty when disabled)
+    enabled: bool = False
+    gate_on_failure: str = "open"  # the default of each strategy's regime_gate_on_failure
+    windows: dict[str, str] = field(default_factory=dict)  # configured name -> classifier
+
+
 _WINDOW_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -79,21 +95,32 @@ def regime_flags(
     value: object, label: str, errors: list[str], warnings: list[str]
 ) -> tuple[str, ...]:
     """The worker flags an enabled ``regime`` section adds to every signal check (else ())."""
+    return regime_settings(value, label, errors, warnings).flags
+
+
+def regime_settings(
+    value: object, label: str, errors: list[str], warnings: list[str]
+) -> RegimeSettings:
+    """The ``regime`` section checked: its worker flags, gate default and window names."""
     where = f"config {label}: regime"
     if value is None:
-        return ()
+        return RegimeSettings()
     if not isinstance(value, dict):
         errors.append(f"{where} must be an object, got {show(value)}")
-        return ()
+        return RegimeSettings()
     for key in sorted(value):
         if key in NOT_BUILT:
             warnings.append(f"{where}.{key} is not built yet; ignored")
-        elif key not in ("enabled", "period", "adx_threshold", "windows"):
+        elif key not in ("enabled", "period", "adx_threshold", "windows", "gate_on_failure"):
             errors.append(f"{where}: unknown key {show(key)}")
+    gate = value.get("gate_on_failure") or "open"
+    if gate not in GATE_ON_FAILURE:
+        errors.append(f"{where}.gate_on_failure must be open or closed, got {show(gate)}")
+        gate = "open"
     enabled = value.get("enabled", False)
     if not isinstance(enabled, bool):
         errors.append(f"{where}.enabled must be true or false, got {show(enabled)}")
-        return ()
+        return RegimeSettings(gate_on_failure=gate)
     period = value.get("period", 0) or DEFAULT_PERIOD
     if not is_int(period) or not 2 <= period <= MAX_PERIOD:
         errors.append(f"{where}.period must be an integer in [2, {MAX_PERIOD}], got {show(period)}")
@@ -111,8 +138,12 @@ def regime_flags(
         if got is not None:
             checked[name], window_period = got
             periods.append(window_period)
+    classifiers = {
+        name: (spec.get("classifier", "adx") if isinstance(spec, dict) else "adx")
+        for name, spec in checked.items()
+    }
     if not enabled:
-        return ()
+        return RegimeSettings(gate_on_failure=gate, windows=classifiers)
     if not windows and (period != DEFAULT_PERIOD or threshold):
         # upstream's flags carry no bare period/threshold: express them as the one window
         checked = {
@@ -126,4 +157,4 @@ def regime_flags(
     if checked:
         flags.append("--regime-windows-spec-json=" + json.dumps(checked, sort_keys=True))
     flags.append(f"--ohlcv-limit={required_ohlcv_limit(periods)}")
-    return tuple(flags)
+    return RegimeSettings(tuple(flags), True, gate, classifiers)

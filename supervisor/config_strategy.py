@@ -1,8 +1,9 @@
 """Check one ``strategies[]`` entry of the config and build its :class:`StrategyConfig`.
 
 A strategy's ``args`` are parsed by the worker's own argv spec (``shared_tools/check_argv.py``),
-so the supervisor marks, charges and checks the same symbol and venue the worker trades. Every
-problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
+so the supervisor marks, charges and checks the same symbol and venue the worker trades; the
+trading keys (direction, leverage, stops, futures, regime gate) and the fit of type, script and
+platform are :mod:`supervisor.config_trading`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
 and the key, so all of them are reported at once.
 """
 
@@ -20,6 +21,8 @@ from shared_tools.check_argv import (
     CheckArgvError,
     flag_hint,
     parse_check_args,
+    script_name,
+    script_venue,
     without_flag,
 )
 from shared_tools.paths import SCRIPTS_DIR
@@ -47,10 +50,11 @@ from supervisor.config_model import (
     prefix_platform,
     resolve_script,
 )
+from supervisor.config_trading import TradingContext, trading_fields, venue_problems
 
 __all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
 
-SUPPORTED_TYPES = ("spot",)
+SUPPORTED_TYPES = ("spot", "perps", "futures")
 KNOWN_TYPES = ("spot", "options", "perps", "futures", "manual")
 MAX_CAPITAL = 1e12
 MAX_COOLDOWN_MINUTES = 43200  # 30 days
@@ -113,14 +117,14 @@ def _check_script(script: object, allow_external: bool, where: str, errors: list
 
 
 def _parse_args(
-    args: list[str], stype: str, where: str, errors: list[str]
+    args: list[str], script: str, where: str, errors: list[str]
 ) -> tuple[CheckArgs, dict | None]:
-    """Parse args by the worker's rules; returns them and the --params object (if any)."""
+    """Parse args by the rules of worker ``script``; returns them and the --params object."""
     if "--" in args:
         errors.append(f"{where}: args must not contain a bare '--'")
         return CheckArgs(), None
     try:
-        parsed = parse_check_args(args)
+        parsed = parse_check_args(args, script_name(script))
     except CheckArgvError as exc:
         errors.append(f"{where}: args rejected by the worker: {one_line(exc, 160)}")
         return CheckArgs(), None
@@ -133,7 +137,7 @@ def _parse_args(
             f"{where}: live trading (--mode=live) is not supported by this build yet; "
             "remove it to paper trade"
         )
-    if stype == "spot" and not (parsed.strategy and parsed.symbol and parsed.timeframe):
+    if not (parsed.strategy and parsed.symbol and parsed.timeframe):
         errors.append(f"{where}: args must start with <strategy> <symbol> <timeframe>")
     extra: dict | None = None
     if parsed.params is not None:
@@ -227,7 +231,7 @@ class _Entry:
         _check_script(script, allow_external, self.where, self.errors)
         return script, allow_external
 
-    def args(self, stype: str) -> tuple[list, CheckArgs, dict | None]:
+    def args(self, stype: str, script: object) -> tuple[list, CheckArgs, dict | None]:
         """The args as configured, parsed by the worker's rules, and their --params object."""
         where, errors = self.where, self.errors
         args = self.raw.get("args", [])
@@ -245,13 +249,21 @@ class _Entry:
             if bad:
                 args = []
             elif stype in SUPPORTED_TYPES:
-                parsed, extra_params = _parse_args(args, stype, where, errors)
+                name = script if isinstance(script, str) else ""
+                parsed, extra_params = _parse_args(args, name, where, errors)
         return args, parsed, extra_params
 
     def platform(
-        self, sid: str, stype: str, declared: str | None, declared_by: str, parsed: CheckArgs
-    ) -> str | None:
-        """The venue: --platform in args must agree with the declared one; else inferred."""
+        self,
+        sid: str,
+        stype: str,
+        declared: str | None,
+        declared_by: str,
+        parsed: CheckArgs,
+        script: object,
+    ) -> tuple[str, str]:
+        """The venue and what named it: --platform in args must agree with the declared one;
+        else the venue script's own venue, else inferred from the id and type."""
         platform = declared
         if parsed.platform is not None:
             if not PLATFORM_PATTERN.fullmatch(parsed.platform):
@@ -265,10 +277,11 @@ class _Entry:
                     f"says {declared}; make them agree"
                 )
             else:
-                platform = parsed.platform
+                platform, declared_by = parsed.platform, "--platform in args"
         if platform is None:
-            platform = infer_platform(sid, stype)
-        return platform
+            venue = script_venue(script) if isinstance(script, str) else None
+            return venue or infer_platform(sid, stype), "inferred"
+        return platform, declared_by
 
     def capital(self) -> tuple[Any, Any]:
         where, entry = self.where, self.raw
@@ -388,8 +401,12 @@ def parse_strategy(
     global_interval: int,
     errors: list[str],
     warnings: list[str],
+    ctx: TradingContext | None = None,
 ) -> StrategyConfig | None:
-    """``strategies[index]`` checked and defaulted, or None when it has any problem."""
+    """``strategies[index]`` checked and defaulted, or None when it has any problem.
+
+    ``ctx`` holds the top-level settings the trading keys default from.
+    """
     if not isinstance(entry, dict):
         errors.append(f"config {label}: strategies[{index}] must be an object, got {show(entry)}")
         return None
@@ -407,8 +424,16 @@ def parse_strategy(
     stype = e.stype()
     declared, declared_by = e.declared_platform(sid)
     script, allow_external = e.script()
-    args, parsed, extra_params = e.args(stype)
-    platform = e.platform(sid, stype, declared, declared_by, parsed)
+    args, parsed, extra_params = e.args(stype, script)
+    platform, platform_by = e.platform(sid, stype, declared, declared_by, parsed, script)
+    if stype in SUPPORTED_TYPES and isinstance(script, str):
+        inst_type = parsed.inst_type if parsed.strategy else ""  # "": args did not parse
+        for problem in venue_problems(stype, script, platform, inst_type, platform_by):
+            errors.append(f"{e.where}: {problem}")
+    trading: dict = {}
+    if stype in SUPPORTED_TYPES:
+        ctx = ctx or TradingContext()
+        trading = trading_fields(entry, e.where, stype, platform, ctx, errors, warnings)
     capital, initial = e.capital()
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd, 0, 100, integer=False, lo_open=True)
@@ -453,4 +478,5 @@ def parse_strategy(
         allow_external_script=allow_external,
         allow_deprecated=allow_deprecated,
         htf_filter=htf_filter,
+        **trading,
     )

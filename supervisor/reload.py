@@ -1,12 +1,15 @@
 """SIGHUP reload: which config changes apply to a running book and which need a restart.
 
-Capital, drawdown limits, intervals, breaker settings and strategy params apply at once; the
-roster, scripts, types, args, DB, port and market source are structural and refused whole.
+Capital, drawdown limits, intervals, breaker settings, strategy params, sizing, stop values and
+the regime gate apply at once; the roster, scripts, types, args, the futures block, DB, port and
+market source are structural and refused whole. As upstream (config_reload.go), how a strategy
+trades its position (direction, invert_signal, leverage, margin_mode, which stop it uses, the
+gate's window) may change only while it is flat: a held position keeps the rules it opened under.
 """
 
 from __future__ import annotations
 
-from supervisor.config import Config
+from supervisor.config import Config, StrategyConfig
 from supervisor.models import AppState
 
 
@@ -28,11 +31,84 @@ def structural_changes(old: Config, new: Config) -> list[str]:
         if sc.id not in old_ids:
             continue
         prev = old.strategy(sc.id)
-        for key in ("type", "platform", "script", "args"):
+        for key in (
+            "type",
+            "platform",
+            "script",
+            "args",
+            "futures_fee_per_contract",
+            "futures_max_contracts",
+        ):
             if getattr(prev, key) != getattr(sc, key):
                 out.append(f"strategy[{sc.id}]: {key} changed")
         if prev.open_strategy.name != sc.open_strategy.name:
             out.append(f"strategy[{sc.id}]: open_strategy.name changed")
+    return out
+
+
+# Changes refused while the strategy holds a position; they apply once it is flat.
+FLAT_ONLY = (
+    "direction",
+    "invert_signal",
+    "leverage",
+    "margin_mode",
+    "regime_gate_window",
+)
+STOPS = (
+    "stop_loss_pct",
+    "stop_loss_margin_pct",
+    "stop_loss_atr_mult",
+    "trailing_stop_pct",
+    "trailing_stop_atr_mult",
+)
+# Applied at once, positions or not (only later decisions read them).
+LIVE = (
+    "max_drawdown_pct",
+    "interval_seconds",
+    "circuit_breaker",
+    "cb_drawdown_cooldown_minutes",
+    "cb_loss_streak_threshold",
+    "cb_loss_streak_cooldown_minutes",
+    "paused",
+    "htf_filter",
+    "atr_method",
+    "sizing_leverage",
+    "margin_per_trade_usd",
+    *STOPS,  # values; a change of which stop is on is flat-only
+    "trailing_stop_min_move_pct",
+    "allowed_regimes",
+    "regime_gate_on_failure",
+)
+
+
+def _stop_mode(sc: StrategyConfig) -> tuple[str, ...]:
+    return tuple(key for key in STOPS if getattr(sc, key))
+
+
+def flat_only_problems(old: Config, new: Config, app: AppState) -> list[str]:
+    """Changes to how a held position is traded: refused until the strategy is flat."""
+    out = []
+    for sc in new.strategies:
+        strat = app.strategies.get(sc.id)
+        if strat is None or not any(p.quantity for p in strat.positions.values()):
+            continue
+        try:
+            prev = old.strategy(sc.id)
+        except KeyError:
+            continue
+        changed = [
+            (key, getattr(prev, key), getattr(sc, key))
+            for key in FLAT_ONLY
+            if getattr(prev, key) != getattr(sc, key)
+        ]
+        if _stop_mode(prev) != _stop_mode(sc):
+            modes = (", ".join(_stop_mode(c)) or "none" for c in (prev, sc))
+            changed.append(("the stop in use", *modes))
+        for what, was, now in changed:
+            out.append(
+                f"strategy[{sc.id}]: {what} changed ({was} -> {now}) while it holds a position; "
+                "close the position first (or set it back), then reload"
+            )
     return out
 
 
@@ -67,17 +143,7 @@ def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
             strat.cash += delta
             strat.initial_capital += delta
             strat.risk.peak_value = max(strat.risk.peak_value + delta, 0.0)
-        for key in (
-            "max_drawdown_pct",
-            "interval_seconds",
-            "circuit_breaker",
-            "cb_drawdown_cooldown_minutes",
-            "cb_loss_streak_threshold",
-            "cb_loss_streak_cooldown_minutes",
-            "paused",
-            "htf_filter",
-            "atr_method",
-        ):
+        for key in (*LIVE, *FLAT_ONLY):
             if getattr(prev, key) != getattr(sc, key):
                 changes.append(f"{sc.id} {key} {getattr(prev, key)} -> {getattr(sc, key)}")
         if prev.open_strategy.params != sc.open_strategy.params:

@@ -28,6 +28,20 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+TRADING_NUMBERS = (
+    "leverage",
+    "sizing_leverage",
+    "margin_per_trade_usd",
+    "stop_loss_pct",
+    "stop_loss_margin_pct",
+    "stop_loss_atr_mult",
+    "trailing_stop_pct",
+    "trailing_stop_atr_mult",
+    "trailing_stop_min_move_pct",
+    "futures_fee_per_contract",
+    "futures_max_contracts",
+)
+MARGIN_MODES = ("isolated", "cross")
 _names = itertools.count()
 _dir = Path(tempfile.gettempdir())
 
@@ -75,6 +89,11 @@ def _outcome(data: bytes) -> Config | None:
         assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", sc.id)
         for value in (sc.capital, sc.initial_capital, sc.max_drawdown_pct):
             assert math.isfinite(value)
+        for key in TRADING_NUMBERS:
+            value = getattr(sc, key)
+            assert math.isfinite(value) and 0 <= value <= 1e12, (key, value)
+        assert sc.direction in ("long", "short", "both") and sc.margin_mode in MARGIN_MODES
+        assert sc.type != "spot" or sc.direction == "long"
         for arg in sc.check_argv():  # what Popen gets: no NUL, no surrogate, bounded
             assert not UNPRINTABLE.search(arg) and len(arg) <= 20_000
             arg.encode("utf-8")
@@ -188,6 +207,14 @@ STRATEGY_KEYS = [
     "paused",
     "leverage",
     "captial",
+    "direction",
+    "allow_shorts",
+    "stop_loss_pct",
+    "trailing_stop_min_move_pct",
+    "futures",
+    "allowed_regimes",
+    "regime_gate_window",
+    "take_profit_pct",
 ]
 arg_token = st.one_of(
     nasty_text,
@@ -230,6 +257,70 @@ def test_mutated_valid_config(top, strat, args, raw_number):
 )
 def test_known_crashers(data):
     assert _outcome(data) is None
+
+
+TRADING_VALUES = {
+    "type": st.sampled_from(["spot", "perps", "futures", "options"]),
+    "id": st.sampled_from(["hl-a", "okx-a", "ts-a", "a"]),
+    "direction": st.one_of(st.sampled_from(["long", "short", "both", ""]), json_leaf),
+    "allow_shorts": st.one_of(st.booleans(), json_leaf),
+    "invert_signal": st.one_of(st.booleans(), json_leaf),
+    "leverage": nasty_number,
+    "sizing_leverage": nasty_number,
+    "margin_per_trade_usd": nasty_number,
+    "margin_mode": st.one_of(st.sampled_from(MARGIN_MODES), json_leaf),
+    "stop_loss_pct": nasty_number,
+    "stop_loss_margin_pct": nasty_number,
+    "stop_loss_atr_mult": nasty_number,
+    "trailing_stop_pct": nasty_number,
+    "trailing_stop_atr_mult": nasty_number,
+    "trailing_stop_min_move_pct": nasty_number,
+    "futures": st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={"fee_per_contract": nasty_number, "max_contracts": nasty_number},
+        ),
+        json_doc,
+    ),
+    "allowed_regimes": st.one_of(
+        st.lists(st.sampled_from(["trending_up", "ranging", "ranging_quiet", "x"]), max_size=3),
+        json_doc,
+    ),
+    "regime_gate_window": st.one_of(st.sampled_from(["medium", "nope", ""]), json_leaf),
+    "regime_gate_on_failure": st.one_of(st.sampled_from(["open", "closed"]), json_leaf),
+}
+
+
+@FUZZ
+@given(
+    keys=st.fixed_dictionaries({}, optional=TRADING_VALUES),
+    regime=st.one_of(
+        st.none(),
+        st.fixed_dictionaries(
+            {"enabled": st.booleans()},
+            optional={
+                "windows": st.sampled_from(
+                    [{"medium": 14}, {"medium": {"classifier": "composite"}}]
+                ),
+                "gate_on_failure": st.sampled_from(["open", "closed", "x"]),
+            },
+        ),
+    ),
+    top_stop=st.one_of(st.none(), nasty_number),
+)
+def test_mutated_trading_keys(keys, regime, top_stop):
+    """Perps/futures keys on a trusted fake script: a Config with sane fields, or error lines."""
+    doc = _valid()
+    entry = doc["strategies"][0]
+    entry.update(
+        script=str(REPO_ROOT / "tests" / "fakes" / "fake_check.py"), allow_external_script=True
+    )
+    entry.update(keys)
+    if regime is not None:
+        doc["regime"] = regime
+    if top_stop is not None:
+        doc["default_stop_loss_atr_mult"] = top_stop
+    _outcome(json.dumps(doc, allow_nan=True).encode("utf-8", "surrogatepass"))
 
 
 # -- the supervisor parses args exactly as the worker does ----------------------------------------

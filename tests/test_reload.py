@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from books import spot_signal as apply_spot_signal
 from conftest import fake_strategy, write_config
 
 from supervisor.config import load_config
 from supervisor.models import AppState, StrategyState
-from books import spot_signal as apply_spot_signal
 from supervisor.reload import apply_reload, capital_problems, structural_changes
 
 

@@ -338,7 +338,7 @@ def _book_is_consistent(db: Path) -> None:
         expected_cash = initial + sum((t[4] - t[5]) if t[6] else -(t[4] + t[5]) for t in mine)
         assert abs(expected_cash - cash) < 1e-6
         basis = sum(p[2] for p in positions)
-        realized = sum(t[7] for t in mine)
+        realized = sum(t[7] - t[5] for t in mine)  # every row: gross P&L minus its fee
         assert abs(cash + basis - (initial + realized)) < 1e-6
 
 
