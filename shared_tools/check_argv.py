@@ -1,4 +1,5 @@
-"""The argv of a spot check (``check_strategy.py``), declared once (stdlib only).
+"""The argv of the signal checks (``check_strategy.py`` and the venue scripts), declared once
+(stdlib only).
 
 The worker builds its argparse parser from :data:`POSITIONALS` and :data:`FLAGS`, and the
 supervisor parses a strategy's config ``args`` with a parser built from the very same spec, so
@@ -9,7 +10,9 @@ JSON the traded symbol, and ``--platform okx`` a symbol called ``okx``.)
 Each flag says who may set it: the operator in a config's ``args`` (``config``), the supervisor
 (``supervisor``: it adds them every cycle from config keys), the scheduler's position state
 (``scheduler``), or the worker contract (``contract``: ``--probe-only``, ``--batch``, which
-:class:`shared_tools.worker.ContractParser` registers itself).
+:class:`shared_tools.worker.ContractParser` registers itself, and the manual read-only
+modes such as ``check_hyperliquid.py --fetch-atr``). A flag may belong to some scripts only
+(``Flag.scripts``); a venue script's ``--platform`` defaults to, and must name, its own venue.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ from typing import Any
 
 DEFAULT_PLATFORM = "binanceus"
 OHLCV_LIMIT_RANGE = (30, 10_000)
+DEFAULT_SCRIPT = "check_strategy.py"
+
+# The venue signal checks: script file name -> the venue it trades. check_strategy.py (spot on
+# any ccxt venue, --platform) is the default; a venue script knows its venue, so the supervisor
+# sends it no --platform.
+SCRIPT_VENUES: dict[str, str] = {
+    "check_hyperliquid.py": "hyperliquid",
+    "check_okx.py": "okx",
+    "check_topstep.py": "topstep",
+    "check_robinhood.py": "robinhood",
+    "check_luno.py": "luno",
+}
 
 
 class CheckArgvError(ValueError):
@@ -77,10 +92,15 @@ class Flag:
     default: Any = None
     owner: str = "config"  # config | supervisor | scheduler | contract
     hint: str = ""  # what to do instead, when an operator puts it in a config's args
+    scripts: tuple[str, ...] = ()  # the check scripts that take it; () = every one
+    dest_name: str = ""  # attribute name when the derived one would clash (--symbol)
+
+    def available_to(self, script: str) -> bool:
+        return not self.scripts or script_name(script) in self.scripts
 
     @property
     def dest(self) -> str:
-        return self.name.lstrip("-").replace("-", "_")
+        return self.dest_name or self.name.lstrip("-").replace("-", "_")
 
 
 POSITIONALS: tuple[Positional, ...] = (
@@ -90,7 +110,18 @@ POSITIONALS: tuple[Positional, ...] = (
     Positional("symbol_b", "second symbol for pair strategies"),
 )
 
+# The positional symbol as each venue writes it (for --help).
+SYMBOL_HELP: dict[str, str] = {
+    "check_hyperliquid.py": "coin, e.g. BTC",
+    "check_okx.py": "symbol, e.g. BTC or BTC/USDT (swap: BTC/USDT:USDT)",
+    "check_topstep.py": "CME root: ES, NQ, MES, MNQ, CL or GC",
+    "check_robinhood.py": "symbol, e.g. BTC or BTC/USD",
+    "check_luno.py": "symbol, e.g. XBT/ZAR",
+}
+
 _SCHEDULER_HINT = "the scheduler passes position state itself; remove it"
+_MANUAL_HINT = "a manual read-only query (go-trader's manual ATR), not a signal check; remove it"
+_HL = ("check_hyperliquid.py",)
 _NOT_BUILT_HINT = "set by the scheduler from config keys this build does not have yet; remove it"
 
 FLAGS: tuple[Flag, ...] = (
@@ -102,6 +133,13 @@ FLAGS: tuple[Flag, ...] = (
         default=300,
     ),
     Flag("--mode", "paper or live", choices=("paper", "live"), default="paper"),
+    Flag(
+        "--inst-type",
+        "OKX instrument: spot or swap (perpetual)",
+        choices=("spot", "swap"),
+        default="swap",
+        scripts=("check_okx.py",),
+    ),
     Flag("--platform", "venue of the candles", default=DEFAULT_PLATFORM),
     Flag(
         "--strategy-refs",
@@ -130,6 +168,39 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--regime-atr-window", "regime ATR window", owner="scheduler"),
     Flag("--regime-payload-json", "regime payload", owner="scheduler"),
     Flag(
+        "--fetch-atr",
+        "manual mode: print the ATR of --symbol at --timeframe over --period bars, then exit",
+        takes_value=False,
+        owner="contract",
+        hint=_MANUAL_HINT,
+        scripts=_HL,
+    ),
+    Flag(
+        "--symbol",
+        "coin for --fetch-atr, e.g. BTC",
+        owner="contract",
+        hint=_MANUAL_HINT,
+        scripts=_HL,
+        dest_name="symbol_opt",
+    ),
+    Flag(
+        "--timeframe",
+        "timeframe for --fetch-atr, e.g. 1h",
+        owner="contract",
+        hint=_MANUAL_HINT,
+        scripts=_HL,
+        dest_name="timeframe_opt",
+    ),
+    Flag(
+        "--period",
+        "ATR period for --fetch-atr (default 14)",
+        type=_int_range(1, 1000),
+        default=14,
+        owner="contract",
+        hint=_MANUAL_HINT,
+        scripts=_HL,
+    ),
+    Flag(
         "--probe-only",
         "validate argv and exit 0",
         takes_value=False,
@@ -154,25 +225,49 @@ def flag_hint(flag: Flag) -> str:
     return _SCHEDULER_HINT if flag.name.startswith(("--position", "--mark")) else _NOT_BUILT_HINT
 
 
+def script_name(script: str) -> str:
+    """``shared_scripts/check_okx.py`` -> ``check_okx.py`` (the key of the per-script rules)."""
+    return str(script).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def script_venue(script: str) -> str | None:
+    """The venue a venue check script trades, or None for check_strategy.py and others."""
+    return SCRIPT_VENUES.get(script_name(script))
+
+
+def flags_for(script: str) -> tuple[Flag, ...]:
+    return tuple(f for f in FLAGS if f.available_to(script))
+
+
 def add_check_arguments(
     parser: argparse.ArgumentParser,
     *,
     with_defaults: bool = True,
     epilog: Callable[[], str] | None = None,
+    script: str = DEFAULT_SCRIPT,
 ) -> argparse.ArgumentParser:
-    """Register the spec on ``parser`` (flags it already has, like --probe-only, are skipped).
+    """Register the spec of ``script`` on ``parser`` (flags it already has are skipped).
 
     ``epilog`` is called only when help is printed, so a worker can list its strategies and
     timeframes without importing them on every start.
     """
+    name = script_name(script)
+    venue = script_venue(name)
     for pos in POSITIONALS:
-        parser.add_argument(pos.name, nargs="?", help=pos.help)
-    for flag in FLAGS:
-        kwargs: dict[str, Any] = {"help": flag.help}
+        helptext = SYMBOL_HELP.get(name, pos.help) if pos.name == "symbol" else pos.help
+        parser.add_argument(pos.name, nargs="?", help=helptext)
+    for flag in flags_for(name):
+        kwargs: dict[str, Any] = {"help": flag.help, "dest": flag.dest}
+        default = flag.default
+        if flag.name == "--platform" and venue is not None:  # a venue script knows its venue
+            default = venue
+            kwargs["help"] = f"venue (only {venue} is accepted: this script trades there)"
         if not flag.takes_value:
             kwargs["action"] = "store_true"
         else:
-            kwargs["default"] = flag.default if with_defaults else None
+            kwargs["default"] = default if with_defaults else None
+            if flag.dest_name:  # --symbol shows SYMBOL in usage, not its attribute name
+                kwargs["metavar"] = flag.name.lstrip("-").replace("-", "_").upper()
             if flag.type is not None:
                 kwargs["type"] = flag.type
             if flag.choices:
@@ -201,9 +296,9 @@ class _RaisingParser(argparse.ArgumentParser):
 
 
 @functools.cache
-def _config_parser() -> _RaisingParser:
-    parser = _RaisingParser(prog="check_strategy.py", add_help=False, allow_abbrev=False)
-    return add_check_arguments(parser, with_defaults=False)  # type: ignore[return-value]
+def _config_parser(script: str = DEFAULT_SCRIPT) -> _RaisingParser:
+    parser = _RaisingParser(prog=script, add_help=False, allow_abbrev=False)
+    return add_check_arguments(parser, with_defaults=False, script=script)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -230,37 +325,48 @@ class CheckArgs:
     def mode(self) -> str:
         return self.given.get("--mode") or "paper"
 
+    @property
+    def inst_type(self) -> str:
+        """OKX's instrument type (check_okx.py); upstream's default is swap."""
+        return self.given.get("--inst-type") or "swap"
+
     def symbols(self) -> list[str]:
         """Every symbol the check reads: the symbol and, for pairs, symbol_b."""
         return [s for s in (self.symbol, self.symbol_b) if s]
 
 
-def _unknown_flag(token: str) -> str:
+def _unknown_flag(token: str, script: str) -> str:
     name = token.split("=", 1)[0]
-    close = difflib.get_close_matches(name, list(FLAGS_BY_NAME), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}?" if close else "check_strategy.py --help lists the flags"
+    flag = FLAGS_BY_NAME.get(name)
+    if flag is not None:  # a real flag, but of another script
+        return f"flag {name} is not taken by {script} (only by {', '.join(flag.scripts)})"
+    known = [f.name for f in flags_for(script)]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else f"{script} --help lists the flags"
     return f"unknown flag {name[:60]!r} ({hint})"
 
 
-def parse_check_args(args: Sequence[str]) -> CheckArgs:
-    """Parse argv by the worker's rules; raises CheckArgvError for argv the worker rejects.
+def parse_check_args(args: Sequence[str], script: str = DEFAULT_SCRIPT) -> CheckArgs:
+    """Parse argv by the rules of worker ``script``; raises CheckArgvError for argv it rejects.
 
     Both ``--flag value`` and ``--flag=value`` work; a later flag wins, as in the worker.
     """
     args = list(args)
+    script = script_name(script)
     for token in args:
         if token == "--":
             break
         # argparse takes a dashed word with a space in it for a positional; so do we
         name = token.split("=", 1)[0]
-        if token.startswith("--") and name not in FLAGS_BY_NAME and " " not in token:
-            raise CheckArgvError(_unknown_flag(token))
+        flag = FLAGS_BY_NAME.get(name)
+        if token.startswith("--") and " " not in token and not (flag and flag.available_to(script)):
+            raise CheckArgvError(_unknown_flag(token, script))
     try:
-        ns = _config_parser().parse_args(args)
+        ns = _config_parser(script).parse_args(args)
     except argparse.ArgumentError as exc:  # belt and braces: error() normally raises first
         raise CheckArgvError(str(exc)) from None
     given: dict[str, Any] = {}
-    for flag in FLAGS:
+    for flag in flags_for(script):
         value = getattr(ns, flag.dest)
         if value is not None and value is not False:
             given[flag.name] = value

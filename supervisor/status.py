@@ -50,9 +50,7 @@ def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
         "platform": strat.platform,
         "cash": strat.cash,
         "initial_capital": strat.initial_capital,
-        "positions": {
-            sym: position_view(p, prices.get(sym)) for sym, p in strat.positions.items()
-        },
+        "positions": {sym: position_view(p, prices.get(sym)) for sym, p in strat.positions.items()},
         "trade_count": strat.trade_count,
         "portfolio_value": value,
         "pnl": pnl,

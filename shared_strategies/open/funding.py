@@ -62,6 +62,7 @@ def _bar_hours(index: pd.Index) -> float:
 
 @register(
     "delta_neutral_funding",
+    needs_funding=True,
     short="dnf",
     description="Short the perp while the 7-day average funding pays shorts; exit when it fades.",
     defaults={
@@ -116,6 +117,7 @@ def delta_neutral_funding(
 
 @register(
     "funding_skew",
+    needs_funding=True,
     short="fskew",
     description="Fade extreme funding (z-score) when price confirms against the crowded side.",
     defaults={

@@ -98,6 +98,7 @@ class StrategySpec:
     can_short: bool
     needs_pair: bool
     constraints: tuple[Constraint, ...] = ()
+    needs_funding: bool = False  # reads a ``funding_rate`` column (perps checks supply it)
     status: str = "visible"  # visible | deprecated | hidden | backtest_only (strategy_status)
 
 
@@ -115,6 +116,7 @@ def register(
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS,
     can_short: bool = False,
     needs_pair: bool = False,
+    needs_funding: bool = False,
     variants: Mapping[str, Mapping[str, Any]] | None = None,
     constraints: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
@@ -148,6 +150,7 @@ def register(
             platforms=tuple(platforms),
             can_short=can_short,
             needs_pair=needs_pair,
+            needs_funding=needs_funding,
             constraints=parsed,
             status=_status(name),
         )

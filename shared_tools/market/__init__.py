@@ -2,7 +2,8 @@
 
 Sources (``GO_TRADER_MARKET_DATA`` or the ``source=`` argument):
 
-* ``exchange`` (default): real venues via ccxt (binanceus, binance, okx, luno, ...), with an
+* ``exchange`` (default): real venues via ccxt (binanceus, binance, okx, okx-swap, luno, ...)
+  and Hyperliquid's SDK (``hyperliquid``); TopStep and Robinhood have no public data. With an
   SQLite cache of closed candles (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``)
   so a repeated check only asks for the bars it lacks. ccxt is imported only for this source.
 * ``simulated``: a deterministic offline market, a pure function of (``GO_TRADER_SIM_SEED``,
@@ -19,6 +20,9 @@ Modules:
 * ``sim_model`` / ``simulated``  the offline market's model (plain Python) and its candles;
 * ``replay``    freqtrade-style JSON/CSV candle files;
 * ``exchange``  real venues through ccxt (imported lazily);
+* ``hyperliquid`` Hyperliquid through its SDK's read-only Info client (imported lazily);
+* ``funding``   perps funding: the current hourly rate and the history, every source;
+* ``sessions``  venue trading hours (CME Globex for TopStep);
 * ``cache``     the SQLite OHLCV cache used by the exchange source;
 * ``frames``    the one frame shape every source returns.
 
@@ -42,6 +46,7 @@ from shared_tools.market.common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
+    from shared_tools.market.funding import fetch_funding_history, fetch_funding_rates
     from shared_tools.market.ohlcv import fetch_ohlcv
     from shared_tools.market.prices import (
         fetch_prices,
@@ -54,6 +59,8 @@ __all__ = [
     "TIMEFRAMES",
     "MarketDataError",
     "clear_memo",
+    "fetch_funding_history",
+    "fetch_funding_rates",
     "fetch_ohlcv",
     "fetch_prices",
     "fetch_prices_partial",
@@ -64,13 +71,15 @@ __all__ = [
 ]
 
 _LAZY = {
+    "fetch_funding_history": "funding",
+    "fetch_funding_rates": "funding",
     "fetch_ohlcv": "ohlcv",
     "fetch_prices": "prices",
     "fetch_prices_partial": "prices",
     "simulated_funding_rate": "prices",
 }
 # modules holding per-process state that clear_memo() resets, when they have been imported
-_STATEFUL = ("ohlcv", "prices", "replay", "exchange", "cache")
+_STATEFUL = ("ohlcv", "prices", "replay", "exchange", "hyperliquid", "cache")
 
 
 def __getattr__(name: str) -> Any:

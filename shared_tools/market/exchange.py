@@ -2,6 +2,11 @@
 
 ``GO_TRADER_EXCHANGE_URL`` (e.g. ``http://127.0.0.1:8765``) replaces the scheme and host of
 every REST base URL of the client, so tests point the real ccxt client at a fake server.
+
+Venue names are ccxt ids, plus ``okx-swap`` (OKX's USDT perpetuals, the marks and candles of
+OKX perps strategies). Symbols are taken as the strategy configs write them and mapped to
+ccxt's unified form: on OKX ``BTC`` is ``BTC/USDT`` (spot) or ``BTC/USDT:USDT`` (swap); on
+Luno ``XBT/ZAR`` is ccxt's ``BTC/ZAR``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ TIMEOUT_MS = 10_000
 # largest page each venue serves per klines request (others: let the venue cap it)
 _PAGE_MAX = {"binance": 1000, "binanceus": 1000, "okx": 300, "luno": 1000}
 _ORIGIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+")
+# our venue name -> the ccxt exchange id serving it
+CCXT_IDS = {"okx-swap": "okx"}
+FUNDING_VENUES = ("okx", "okx-swap")  # ccxt venues whose perps funding we read
+DEFAULT_FUNDING_HOURS = 8.0
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, int], Any] = {}
@@ -32,8 +41,39 @@ def _override_urls(node: Any, base: str) -> Any:
     return node
 
 
+def ccxt_id(venue: str) -> str:
+    return CCXT_IDS.get(str(venue), str(venue))
+
+
+def symbol_candidates(venue: str, symbol: str) -> list[str]:
+    """ccxt symbols ``symbol`` may mean on ``venue``, most likely first."""
+    s = str(symbol).strip()
+    if venue == "okx-swap":
+        if ":" in s:
+            return [s]
+        base, _, quote = (s if "/" in s else f"{s}/USDT").upper().partition("/")
+        return [f"{base}/{quote}:{quote}"]
+    if venue == "okx" and "/" not in s and "-" not in s:
+        return [f"{s.upper()}/USDT", s]
+    if venue == "luno":
+        upper = s.upper()
+        return list(dict.fromkeys([s, upper.replace("XBT", "BTC"), upper.replace("BTC", "XBT")]))
+    return [s]
+
+
+def market_symbol(ex: Any, venue: str, symbol: str) -> str:
+    """The first candidate the (loaded) venue lists; else the first, for ccxt to judge."""
+    candidates = symbol_candidates(venue, symbol)
+    markets = getattr(ex, "markets", None) or {}
+    for candidate in candidates:
+        if candidate in markets:
+            return candidate
+    return candidates[0]
+
+
 def client(venue: str) -> Any:
     """One ccxt client per venue, URL override and process (markets are loaded once)."""
+    venue = ccxt_id(venue)
     url = os.environ.get(ENV_EXCHANGE_URL, "").strip().rstrip("/")
     key = (venue, url, os.getpid())
     with _lock:
@@ -108,15 +148,16 @@ def fetch_rows(
 ) -> list[list[float]]:
     """Up to ``limit`` bars opening at or after ``since_ms``, paging forward as needed."""
     tf_ms = TIMEFRAMES[timeframe] * 1000
-    page_max = _PAGE_MAX.get(venue, 500)
+    page_max = _PAGE_MAX.get(ccxt_id(venue), 500)
     try:
         ex = client(venue)
         ex.load_markets()
+        unified = market_symbol(ex, venue, symbol)
         rows: list[list[float]] = []
         cursor = int(since_ms)
         remaining = int(limit)
         while remaining > 0:
-            page = ex.fetch_ohlcv(symbol, timeframe, since=cursor, limit=min(remaining, page_max))
+            page = ex.fetch_ohlcv(unified, timeframe, since=cursor, limit=min(remaining, page_max))
             page = [r for r in page or [] if r and r[0] is not None and r[0] >= cursor]
             if not page:
                 break
@@ -205,7 +246,7 @@ def prices(venue: str, symbols: list[str]) -> tuple[dict[str, float], dict[str, 
     unified: dict[str, str] = {}
     for sym in symbols:
         try:
-            unified[sym] = ex.market(sym)["symbol"]
+            unified[sym] = ex.market(market_symbol(ex, venue, sym))["symbol"]
         except Exception as exc:
             missing[sym] = wrap(venue, exc, sym)
     try:
@@ -223,3 +264,81 @@ def prices(venue: str, symbols: list[str]) -> tuple[dict[str, float], dict[str, 
         else:
             out[sym] = value
     return out, missing
+
+
+def _interval_hours(value: Any) -> float | None:
+    """``"8h"`` -> 8.0 (ccxt's funding ``interval``); None when absent or odd."""
+    text = str(value or "").strip().lower()
+    if text.endswith("h") and text[:-1].isdigit() and int(text[:-1]) > 0:
+        return float(text[:-1])
+    return None
+
+
+def _funding_venue(venue: str) -> None:
+    if venue not in FUNDING_VENUES:
+        raise MarketDataError(venue, "no perpetual funding on this venue (spot only)")
+
+
+def funding_rates(
+    venue: str, symbols: list[str]
+) -> tuple[dict[str, float], dict[str, MarketDataError]]:
+    """Current funding per symbol, made hourly (OKX quotes it per 8h interval)."""
+    _funding_venue(venue)
+    try:
+        ex = client(venue)
+        ex.load_markets()
+    except Exception as exc:
+        raise wrap(venue, exc, ", ".join(symbols)) from exc
+    out: dict[str, float] = {}
+    missing: dict[str, MarketDataError] = {}
+    for sym in symbols:
+        try:
+            info = ex.fetch_funding_rate(market_symbol(ex, "okx-swap", sym))
+            rate = float(info["fundingRate"])
+            if not math.isfinite(rate):
+                raise ValueError(f"funding rate {rate!r}")
+        except Exception as exc:
+            if _network_error(exc):
+                raise wrap(venue, exc, sym) from exc
+            missing[sym] = wrap(venue, exc, sym)
+            continue
+        hours = _interval_hours(info.get("interval")) or DEFAULT_FUNDING_HOURS
+        out[sym] = rate / hours
+    return out, missing
+
+
+def funding_history(venue: str, symbol: str, start_ms: int, end_ms: int) -> list[dict[str, float]]:
+    """Funding records ``[{"time": ms, "rate": hourly}, ...]`` in [start_ms, end_ms].
+
+    The interval is read from the spacing of the records (OKX: usually 8 h), so the rates are
+    hourly like Hyperliquid's and the funding strategies' thresholds mean the same everywhere.
+    """
+    _funding_venue(venue)
+    try:
+        ex = client(venue)
+        ex.load_markets()
+        unified = market_symbol(ex, "okx-swap", symbol)
+        raw: dict[int, float] = {}
+        cursor = int(start_ms)
+        for _ in range(40):
+            if cursor > end_ms:
+                break
+            page = ex.fetch_funding_rate_history(unified, since=cursor, limit=100) or []
+            fresh = {
+                int(r["timestamp"]): float(r["fundingRate"])
+                for r in page
+                if r.get("timestamp") is not None
+                and r.get("fundingRate") is not None
+                and cursor <= int(r["timestamp"]) <= end_ms
+            }
+            if not fresh:
+                break
+            raw.update(fresh)
+            cursor = max(fresh) + 1
+    except Exception as exc:
+        raise wrap(venue, exc, symbol) from exc
+    times = sorted(raw)
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False) if b > a)
+    hours = gaps[len(gaps) // 2] / 3_600_000 if gaps else DEFAULT_FUNDING_HOURS
+    hours = min(max(hours, 1.0), 24.0)
+    return [{"time": t, "rate": raw[t] / hours} for t in times]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from shared_tools.market import cache as _cache
 from shared_tools.market import exchange as _exchange
+from shared_tools.market import hyperliquid as _hl
 from shared_tools.market import replay as _replay
 from shared_tools.market import simulated as _sim
 from shared_tools.market.common import (
@@ -31,6 +32,7 @@ from shared_tools.market.common import (
     as_utc,
     check_symbol,
     last_closed_open,
+    require_public_data,
     timeframe_seconds,
 )
 from shared_tools.market.frames import frame_from_rows
@@ -55,8 +57,10 @@ def _fetch_from_venue(
     """Ask the venue for up to ``limit`` bars opening at/after ``since_ms``.
 
     The single network seam of the OHLCV path: tests monkeypatch it to count what the cache
-    asks for.
+    asks for. Hyperliquid is read through its SDK, every other venue through ccxt.
     """
+    if venue == _hl.VENUE:
+        return _hl.fetch_rows(symbol, timeframe, since_ms, limit)
     return _exchange.fetch_rows(venue, symbol, timeframe, since_ms, limit)
 
 
@@ -81,6 +85,8 @@ def fetch_ohlcv(
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
     limit = int(limit)
     src = resolve_source(source)
+    if src == "exchange":
+        require_public_data(venue)
     now_s = as_utc(now).timestamp()
     settle = EXCHANGE_SETTLE_S if src == "exchange" else 0
     last_open = last_closed_open(now_s - settle, tf_s)

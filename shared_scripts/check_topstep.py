@@ -1,0 +1,54 @@
+"""TopStep CME futures signal check (paper/signal mode): ES, NQ, MES, MNQ, CL, GC.
+
+    check_topstep.py <strategy> <root> <timeframe> [--mode=paper] [--params JSON]
+        [--strategy-refs JSON] [--position-side ...] [--regime-enabled ...] [--htf-filter]
+        [--atr-method=simple|wilder]
+
+Adds ``contract_spec`` {tick_size, tick_value, multiplier, margin} (shared_tools/book/venues.py)
+and ``market_open`` to the upstream-contract §1.2 keys. Outside CME Globex hours (Sunday 17:00
+to Friday 16:00 Chicago, daily halt 16:00-17:00 Monday-Thursday) it holds: ``signal`` 0,
+``market_open`` false, no ``error``, exit 0, and no candles are read, since the last bar would
+be stale. TopStep publishes no market data, so the check reads the simulated market or replay
+files; in exchange mode it fails with a one-line cause. ``--mode=live`` is refused,
+``--mark-price`` ignored.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from shared_scripts import signal_check  # noqa: E402
+from shared_tools.book.venues import CONTRACT_SPECS, contract_spec  # noqa: E402
+from shared_tools.market.sessions import cme_globex_open  # noqa: E402
+
+
+def _root(ns) -> str:
+    return str(ns.symbol).strip().upper()
+
+
+def check_root(ns) -> None:
+    if _root(ns) not in CONTRACT_SPECS:
+        known = ", ".join(CONTRACT_SPECS)
+        raise ValueError(f"unknown CME root {ns.symbol!r} for topstep (known: {known})")
+
+
+def spec_keys(ns) -> dict:
+    return {"contract_spec": contract_spec(_root(ns)).as_json()}
+
+
+VENUE = signal_check.Venue(
+    script="check_topstep.py",
+    description="TopStep CME futures signal check (paper)",
+    name="topstep",
+    product="futures",
+    paper_only=True,
+    check_symbol=check_root,
+    extra=spec_keys,
+    is_open=cme_globex_open,
+)
+
+if __name__ == "__main__":
+    sys.exit(signal_check.main(VENUE))
