@@ -136,3 +136,55 @@ def test_a_version_1_db_upgrades_and_keeps_its_trades(tmp_path):
     assert db.schema_version() == SCHEMA_VERSION
     rows, total = db.trade_history()
     assert total == 1 and rows[0]["mark_price"] == 0.0 and rows[0]["bar_price"] == 0.0
+
+
+def test_a_perps_position_with_its_guard_round_trips(tmp_path):
+    from shared_tools import book
+    from shared_tools.book import Protection, Rules
+
+    db = StateDB(tmp_path / "s.db")
+    app = _app()
+    strat = app.strategies["a"]
+    rules = Rules(
+        kind="perps",
+        direction="short",
+        leverage=3,
+        protection=Protection(trailing_stop_atr_mult=2, tp_atr_tiers=((1.0, 0.5), (2.0, 1.0))),
+    )
+    trades, _ = book.apply_signal(
+        strat, rules, "BTC", -1, 100.0, "t0", entry_atr=2.0, regime="trending_down", now_s=7.0
+    )
+    db.save(app, trades)
+    db.close()
+    pos = StateDB(tmp_path / "s.db").load().strategies["a"].positions["BTC"]
+    assert pos == strat.positions["BTC"]
+    assert pos.kind == "perps" and pos.side == "short" and pos.leverage == 3.0
+    assert pos.guard.stop == 104.0 and pos.guard.targets == [[98.0, 0.5], [96.0, 1.0]]
+    assert pos.regime == "trending_down" and pos.funded_at == 7.0
+
+
+def test_rows_from_before_v3_keep_their_net_pnl(tmp_path):
+    """A v2 close row stored P&L net of both fees; its open row's fee is inside it."""
+    path = tmp_path / "s.db"
+    db = StateDB(path)
+    app = _app()
+    db.save(app)
+    db.close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    con.execute("ALTER TABLE trades DROP COLUMN pnl_gross")
+    con.execute("ALTER TABLE trades DROP COLUMN reason")
+    cols = (
+        "strategy_id, timestamp, symbol, position_id, side, quantity, price, value, fee, "
+        "trade_type, is_close, realized_pnl, details, cycle, mark_price, bar_price"
+    )
+    for row in (
+        "'a','t0','X','p','buy',1,100,100,0.1,'spot',0,0,'',1,0,0",
+        "'a','t1','X','p','sell',1,110,110,0.11,'spot',1,9.79,'',2,0,0",
+    ):
+        con.execute(f"INSERT INTO trades ({cols}) VALUES ({row})")
+    con.commit()
+    con.close()
+    db = StateDB(path)
+    assert db.schema_version() == SCHEMA_VERSION
+    assert db.realized_pnl() == {"a": pytest.approx(9.79)}
