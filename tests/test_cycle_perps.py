@@ -165,3 +165,19 @@ def test_funding_is_booked_and_the_ledger_explains_the_cash(tmp_path, sup_for, c
     assert len(funding) == 3 and all(r[1] > 0 for r in funding)  # shorts receive a + rate
     assert math.isclose(sum(r[1] for r in funding), 3 * pos.quantity * 100.0 * 1e-4)
     assert math.isclose(strat.cash, 1000 + sum(r[1] - r[2] for r in rows))
+
+
+def test_a_stop_hit_in_the_same_cycle_as_a_close_signal_fills_at_its_trigger(
+    tmp_path, sup_for, clock
+):
+    sup = sup_for([perp("tie", "tie", direction="both", stop_loss_pct=2)])
+    mark(tmp_path, 100.0)
+    say(tmp_path, "tie", 1, 100.0)
+    sup.run_cycle(sup.config.strategies)
+    clock(1)
+    mark(tmp_path, 95.0)
+    say(tmp_path, "tie", -1, 95.0)  # the check says close (and, plain, flip) as the stop is hit
+    sup.run_cycle(sup.config.strategies)
+    closes = [t for t in saved_trades(tmp_path) if t[1] == "sell"]
+    assert [(c[2], c[3]) for c in closes] == [(98.0, 95.0)]  # the resting stop filled first
+    assert not sup.app.strategies["tie"].positions  # and nothing reopens in the same cycle

@@ -167,9 +167,10 @@ def protect(
 ) -> list[Trade]:
     """Book what the position's stop and targets trigger at ``mark``, each at its trigger price.
 
-    ``outranked_by`` is the share of the position another close (the check's close evaluators)
-    takes this cycle: when it is at least what the triggers would close, the triggers yield
-    (the largest close fraction wins, and a share is never closed twice).
+    ``outranked_by`` is the share of the position another close (the check's answer) takes
+    this cycle: when it is larger than what the triggers would close, the triggers yield (the
+    largest close fraction wins, and a share is never closed twice). On a tie the triggers win:
+    a resting stop or target fills the moment the price crosses it, before any check runs.
     """
     pos = acct.positions.get(symbol)
     if pos is None:
@@ -180,7 +181,7 @@ def protect(
     remaining = 1.0
     for hit in hits:
         remaining *= 1.0 - hit.fraction
-    if outranked_by > 0 and outranked_by >= 1.0 - remaining:
+    if outranked_by > 1.0 - remaining + 1e-12:
         return []
     book = book_for(rules)
     trades: list[Trade] = []
