@@ -74,6 +74,11 @@ def prepare(ns) -> None:
     signal_check.prepare(VENUE, ns)
 
 
+def worker_spec():
+    """This script's worker (with --fetch-atr), also for batches hosted by a sibling."""
+    return signal_check.spec(VENUE, handler=handle, validator=validate, preparer=prepare)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     code = signal_check.main(VENUE, handler=handle, validator=validate, preparer=prepare, argv=args)

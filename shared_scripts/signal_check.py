@@ -18,6 +18,8 @@ script's start (and ``--help``) stays cheap; ``--probe-only`` imports them throu
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import sys
 import textwrap
@@ -26,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared_tools.check_argv import add_check_arguments
-from shared_tools.worker import ContractParser, UsageError, run_worker
+from shared_tools.check_argv import SIGNAL_FAMILY, add_check_arguments, script_name
+from shared_tools.worker import ContractParser, UsageError, WorkerSpec, run_worker
 
 __all__ = ["MIN_CANDLES", "LIVE_UNSUPPORTED", "Venue", "main"]
 
@@ -397,20 +399,37 @@ def fetch_atr(ns: argparse.Namespace, venue: str) -> dict:
 # ---------------------------------------------------------------------------- entry
 
 
-def main(
+def spec(
     venue: Venue,
     *,
     parser: ContractParser | None = None,
     handler: Callable[[argparse.Namespace, Any], dict] | None = None,
     validator: Callable[[argparse.Namespace], None] | None = None,
     preparer: Callable[[argparse.Namespace], None] | None = None,
-    argv: list[str] | None = None,
-) -> int:
-    """Run the worker for ``venue``; the hooks let a script add a mode (HL's --fetch-atr)."""
-    return run_worker(
+) -> WorkerSpec:
+    """The worker for ``venue``; the hooks let a script add a mode (HL's --fetch-atr)."""
+    return WorkerSpec(
         parser or build_parser(venue),
         handler or (lambda ns, stdin: handle(venue, ns, stdin)),
-        validate=validator or (lambda ns: validate(venue, ns)),
-        prepare=preparer or (lambda ns: prepare(venue, ns)),
-        argv=argv,
+        validator or (lambda ns: validate(venue, ns)),
+        preparer or (lambda ns: prepare(venue, ns)),
+    )
+
+
+@functools.cache
+def route(script: str) -> WorkerSpec | None:
+    """The worker of a sibling signal-check script, for a batch that mixes venues."""
+    name = script_name(script)
+    if name not in SIGNAL_FAMILY:
+        return None
+    module = importlib.import_module(f"shared_scripts.{name.removesuffix('.py')}")
+    own = getattr(module, "worker_spec", None)
+    return own() if own is not None else spec(module.VENUE)
+
+
+def main(venue: Venue, *, argv: list[str] | None = None, **hooks: Any) -> int:
+    """Run the worker for ``venue``; its ``--batch`` also serves the sibling scripts' jobs."""
+    s = spec(venue, **hooks)
+    return run_worker(
+        s.parser, s.handle, validate=s.validate, prepare=s.prepare, argv=argv, route=route
     )

@@ -230,6 +230,24 @@ def script_name(script: str) -> str:
     return str(script).replace("\\", "/").rsplit("/", 1)[-1]
 
 
+# One interpreter serves every signal check of a cycle: the host's ``--batch`` routes each job
+# to the script it names (shared_scripts/signal_check.py is their common core), so five venues
+# cost one pandas import per slot instead of five.
+SIGNAL_FAMILY = frozenset({DEFAULT_SCRIPT, *SCRIPT_VENUES})
+BATCH_HOST = f"shared_scripts/{DEFAULT_SCRIPT}"
+
+
+def batch_host(script: str) -> str:
+    """The script whose ``--batch`` runs ``script``'s jobs: the host for the signal family
+    in ``shared_scripts/``, the script itself for anything else (fakes, price checks)."""
+    norm = str(script).replace("\\", "/")
+    if norm.startswith("./"):
+        norm = norm[2:]
+    if norm.rsplit("/", 1)[0] == "shared_scripts" and script_name(norm) in SIGNAL_FAMILY:
+        return BATCH_HOST
+    return script
+
+
 def script_venue(script: str) -> str | None:
     """The venue a venue check script trades, or None for check_strategy.py and others."""
     return SCRIPT_VENUES.get(script_name(script))

@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Handler = Callable[[argparse.Namespace, Any], dict]
@@ -100,6 +101,19 @@ def _read_stdin_json() -> Any:
     return json.loads(raw)
 
 
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One script's worker: its parser and hooks (what ``run_worker`` runs for it)."""
+
+    parser: ContractParser
+    handle: Handler
+    validate: Check | None = None
+    prepare: Check | None = None
+
+
+Route = Callable[[str], "WorkerSpec | None"]
+
+
 def run_worker(
     parser: ContractParser,
     handle: Handler,
@@ -107,6 +121,7 @@ def run_worker(
     validate: Callable[[argparse.Namespace], None] | None = None,
     prepare: Callable[[argparse.Namespace], None] | None = None,
     argv: Sequence[str] | None = None,
+    route: Route | None = None,
 ) -> int:
     """Parse argv, dispatch probe/batch/single mode, print one JSON document, return the exit code.
 
@@ -114,6 +129,10 @@ def run_worker(
     cannot run (exit 2). ``prepare(ns)`` imports the heavy modules and checks names offline
     (strategy, timeframe, params), so ``--probe-only`` proves the deploy tree can serve this
     exact argv without touching the network; a ValueError there is exit 2.
+
+    ``route`` lets a batch carry jobs of sibling scripts (``{"script": "check_okx.py",
+    "args": [...]}``): it returns that script's :class:`WorkerSpec`, or None when the script
+    cannot join this batch. One interpreter then serves every venue's checks in a cycle.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -126,7 +145,8 @@ def run_worker(
         return 2
 
     if ns.batch:
-        return _run_batch(parser, handle, validate, prepare, probe=ns.probe_only)
+        own = WorkerSpec(parser, handle, validate, prepare)
+        return _run_batch(own, route, probe=ns.probe_only)
 
     if ns.probe_only:
         if prepare is not None:
@@ -197,14 +217,7 @@ def call_with_timeout(fn: Callable[[], dict], timeout_s: float | None) -> dict:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run_batch(
-    parser: ContractParser,
-    handle: Handler,
-    validate: Check | None,
-    prepare: Check | None,
-    *,
-    probe: bool,
-) -> int:
+def _run_batch(own: WorkerSpec, route: Route | None, *, probe: bool) -> int:
     try:
         jobs = _read_stdin_json()
         if not isinstance(jobs, list):
@@ -218,10 +231,15 @@ def _run_batch(
     out.write("[")
     out.flush()
     for i, job in enumerate(jobs):
-        if probe:
-            run_one = functools.partial(_probe_job, parser, validate, prepare, i, job)
+        spec = _job_worker(own, route, job)
+        if isinstance(spec, dict):
+            run_one: Callable[[], dict] = functools.partial(dict, spec)
+        elif probe:
+            run_one = functools.partial(
+                _probe_job, spec.parser, spec.validate, spec.prepare, i, job
+            )
         else:
-            run_one = functools.partial(_run_job, parser, handle, validate, i, job)
+            run_one = functools.partial(_run_job, spec.parser, spec.handle, spec.validate, i, job)
         with contextlib.redirect_stdout(sys.stderr):  # a stray print must not break the array
             result = call_with_timeout(run_one, limit)
         out.write((", " if i else "") + _dumps_result(result))
@@ -229,6 +247,20 @@ def _run_batch(
     out.write("]\n")
     out.flush()
     return 0
+
+
+def _job_worker(own: WorkerSpec, route: Route | None, job: Any) -> WorkerSpec | dict:
+    """The worker a batch job names with ``script`` (default: this script's own)."""
+    script = job.get("script") if isinstance(job, dict) else None
+    if script is None:
+        return own
+    try:
+        spec = route(str(script)) if route is not None else None
+    except Exception as exc:  # an unimportable sibling costs its jobs only
+        return {"error": f"script {str(script)[:80]!r} cannot run here: {error_message(exc)}"}
+    if spec is None:
+        return {"error": f"script {str(script)[:80]!r} cannot join this batch"}
+    return spec
 
 
 def _dumps_result(result: Any) -> str:

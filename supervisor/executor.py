@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from shared_tools.check_argv import batch_host, script_name
 from shared_tools.text import one_line
 from supervisor.jobs import Job, Result
 from supervisor.process import ProcessOutcome, Running, child_env, run_process
@@ -325,13 +326,14 @@ class Executor:
         groups: dict[str, list[Job]] = {}
         units: list[_Unit | str] = []
         for job in jobs:
-            if job.side_effect or job.script in self._no_batch or not _stdin_batchable(job):
+            host = batch_host(job.script)  # the signal checks of every venue share one host
+            if job.side_effect or host in self._no_batch or not _stdin_batchable(job):
                 units.append(job)
                 continue
-            if job.script not in groups:
-                groups[job.script] = []
-                units.append(job.script)  # placeholder keeps first-appearance order
-            groups[job.script].append(job)
+            if host not in groups:
+                groups[host] = []
+                units.append(host)  # placeholder keeps first-appearance order
+            groups[host].append(job)
         planned: list[_Unit] = []
         for unit in units:
             if not isinstance(unit, str):
@@ -459,6 +461,8 @@ class Executor:
         payload = []
         for job in batch.jobs:
             item: dict[str, Any] = {"args": list(job.args)}
+            if job.script != batch.script:  # a sibling's job: the host routes it by name
+                item["script"] = script_name(job.script)
             if job.stdin is not None:
                 item["stdin"] = json.loads(job.stdin)
             payload.append(item)

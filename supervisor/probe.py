@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared_tools.check_argv import batch_host, script_name
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import clean, one_line
 from supervisor.executor import (
@@ -199,7 +200,13 @@ class _Prober:
         """``script --batch --probe-only`` with the argvs on stdin; returns the answers and
         the requests to probe singly because the batch failed as a whole."""
         n = len(unit.indexes)
-        payload = json.dumps([{"args": self.requests[i].argv} for i in unit.indexes]).encode()
+        jobs = []
+        for i in unit.indexes:
+            job: dict = {"args": self.requests[i].argv}
+            if self.requests[i].script != unit.script:  # a sibling's argv, as a cycle sends it
+                job["script"] = script_name(self.requests[i].script)
+            jobs.append(job)
+        payload = json.dumps(jobs).encode()
         limit = n * self.timeout_s + BATCH_SLACK_S
         got = self._spawn(
             unit.script,
@@ -274,7 +281,10 @@ def probe_jobs(
     units: list[_Batch | int] = []
     by_script: dict[str, list[int]] = {}
     for i, req in enumerate(reqs):
-        by_script.setdefault(req.script, []).append(i)
+        if not (root / req.script).is_file():
+            answers[i] = prober.fail(i, "script missing from deploy tree", "missing")
+        else:  # grouped by the batch host a cycle will use (one host for all signal checks)
+            by_script.setdefault(batch_host(req.script), []).append(i)
     for script, indexes in by_script.items():
         if not (root / script).is_file():
             answers.update(

@@ -828,3 +828,20 @@ def test_workers_die_with_the_supervisor(root: Path, tmp_path: Path) -> None:
         if worker is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGKILL)
+
+
+def test_signal_checks_of_every_venue_share_one_host_per_slot() -> None:
+    from conftest import REPO
+
+    from shared_tools.check_argv import BATCH_HOST
+
+    ex = Executor(REPO, max_concurrent=2)
+    scripts = ["check_hyperliquid.py", "check_okx.py", "check_topstep.py", "check_strategy.py"]
+    jobs = [Job(f"s{i}", f"shared_scripts/{s}", ("x",)) for i, s in enumerate(scripts * 2)]
+    jobs.append(Job("p1", "shared_scripts/check_price.py", ("BTC",)))
+    jobs.append(Job("p2", "shared_scripts/check_price.py", ("ES", "--platform=topstep")))
+    units = ex._plan(jobs)
+    hosts = [u for u in units if getattr(u, "script", None) == BATCH_HOST and hasattr(u, "jobs")]
+    assert len(hosts) == 2 and sum(len(u.jobs) for u in hosts) == 8  # two slots, not 4 scripts
+    hosted = {j.key for u in hosts for j in u.jobs}
+    assert not hosted & {"p1", "p2"}  # other scripts keep their own units

@@ -142,3 +142,18 @@ def sup_jobs(sup: Supervisor):
     return Cycle(sup.app, sup.config, datetime.now(UTC), new_report(0), log=print).plan(
         sup.config.strategies
     )
+
+
+def test_the_example_runs_once_from_the_cli(tmp_path):
+    from conftest import base_env, run_cli
+
+    cfg, _ = _config(tmp_path)
+    env = base_env(tmp_path, GO_TRADER_NOW="2026-11-19T17:00:00Z")
+    env.pop("GO_TRADER_MARKET_DATA")  # the config's market_data must reach the workers
+    proc = run_cli(["--config", str(tmp_path / "perps.json"), "--once"], env)
+    assert proc.returncode == 0, proc.stderr
+    rows = [
+        line.split()[0] for line in proc.stdout.splitlines() if line[:3] in ("hl-", "okx", "ts-")
+    ]
+    assert len(rows) == 8 and "cycle 1:" in proc.stdout
+    assert "rh-ema-btc" in proc.stdout and "luno-sma-xbt" in proc.stdout

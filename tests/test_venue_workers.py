@@ -646,3 +646,42 @@ def test_worker_and_supervisor_parse_venue_argv_alike(script):
         parsed.given["--mark-price"],
     )
     assert ns.platform == VENUE_SCRIPTS[script] and parsed.platform is None  # the default
+
+
+# ------------------------------------------------------------- one host for every venue
+
+STRATEGY = str(SCRIPTS / "check_strategy.py")
+
+
+def test_one_batch_serves_every_venue_as_its_own_script_would(sim_env):
+    jobs = [
+        (OKX, ["sma_crossover", "BTC", "1h", "--inst-type=swap"]),
+        (TOPSTEP, ["momentum", "ES", "1h"]),
+        (HL, ["momentum", "BTC", "1h", "--mark-price=50000"]),
+        (LUNO, ["rsi", "XBT/ZAR", "1h"]),
+        (STRATEGY, ["rsi", "BTC/USDT", "1h"]),
+    ]
+    payload = [
+        {"args": args, **({} if s == STRATEGY else {"script": s.rsplit("/", 1)[-1]})}
+        for s, args in jobs
+    ]
+    proc = _run(STRATEGY, ["--batch"], sim_env, stdin=json.dumps(payload))
+    assert proc.returncode == 0, proc.stderr
+    mixed = json.loads(proc.stdout)
+    for (script, args), got in zip(jobs, mixed, strict=True):
+        alone = _doc(script, args, sim_env)
+        assert got == alone  # same venue, product, extras and price override as a single run
+    probe = _run(STRATEGY, ["--batch", "--probe-only"], sim_env, stdin=json.dumps(payload))
+    assert json.loads(probe.stdout) == [{"ok": True}] * len(jobs)
+
+
+def test_a_batch_refuses_jobs_of_scripts_outside_the_family(sim_env):
+    payload = [
+        {"args": ["rsi", "BTC/USDT", "1h"], "script": "check_price.py"},
+        {"args": ["rsi", "BTC/USDT", "1h"], "script": "../../evil.py"},
+        {"args": ["rsi", "BTC/USDT", "1h"]},
+    ]
+    proc = _run(STRATEGY, ["--batch"], sim_env, stdin=json.dumps(payload))
+    first, second, third = json.loads(proc.stdout)
+    assert "cannot join this batch" in first["error"] and "cannot join" in second["error"]
+    assert third["platform"] == "binanceus" and "error" not in third
