@@ -136,6 +136,7 @@ def daemon_run(workdir: Path, n: int, cycles: int) -> dict:
     port = _free_port()
     cfg = _config(workdir, n, interval=5)
     env = {**os.environ, "GO_TRADER_OHLCV_CACHE": str(workdir / "ohlcv.db")}
+    env.pop("GO_TRADER_NOW", None)  # a pinned clock is frozen time: the daemon would cycle once
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "supervisor.cli", "--config", str(cfg), "--status-port", str(port)],

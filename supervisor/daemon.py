@@ -321,7 +321,7 @@ class Supervisor:
         """Commit the book with every trade not yet on disk; on failure keep them for a retry."""
         assert self.db is not None
         try:
-            self.db.save(self.app, self.app.unsaved_trades)
+            self.db.save(self.app, self.app.unsaved_trades, self.app.unsaved_messages)
         except (SQLAlchemyError, OSError, ValueError) as exc:
             self.save_failures += 1
             backoff = save_backoff(self.save_failures)
@@ -330,6 +330,7 @@ class Supervisor:
             log(f"[state] {self.save_error} (trading paused; next try in {backoff:.0f}s)")
             return False
         self.app.unsaved_trades.clear()
+        self.app.unsaved_messages.clear()
         if self.save_error:
             log("[state] save recovered; trading resumes")
         self.save_error, self.save_failures, self.retry_save_at = "", 0, 0.0

@@ -17,6 +17,7 @@ __all__ = [
     "AppState",
     "Guard",
     "Mark",
+    "Message",
     "Position",
     "RiskState",
     "StrategyState",
@@ -95,6 +96,22 @@ class StrategyState:
 
 
 @dataclass
+class Message:
+    """One chat message for the outbox, committed with the cycle that caused it.
+
+    ``transport`` is ``discord`` or ``telegram``; ``target`` the channel/chat id (or ``owner``
+    for the owner's DM); ``category`` what it is about (summary, trade, critical, test).
+    """
+
+    transport: str
+    target: str
+    category: str
+    body: str
+    created_at: str = ""
+    cycle: int = 0
+
+
+@dataclass
 class Mark:
     """A venue's price for a symbol and when the supervisor read it (epoch seconds)."""
 
@@ -110,6 +127,10 @@ class AppState:
     marks: dict[tuple[str, str], Mark] = field(default_factory=dict)  # (platform, symbol)
     in_cycle: bool = False  # not persisted: True while a cycle's workers run
     unsaved_trades: list[Trade] = field(default_factory=list)  # made but not yet committed
+    unsaved_messages: list[Message] = field(default_factory=list)  # outbox rows not committed
+    # Book-wide state that must survive a restart and has no table of its own (portfolio
+    # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
+    extra: dict = field(default_factory=dict)
 
     def prices_for(self, platform: str) -> dict[str, float]:
         """The latest mark of every symbol on ``platform``, whatever its age (for valuation)."""

@@ -34,9 +34,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from supervisor.models import AppState, Guard, Mark, Position, RiskState, StrategyState, Trade
+from supervisor.models import (
+    AppState,
+    Guard,
+    Mark,
+    Message,
+    Position,
+    RiskState,
+    StrategyState,
+    Trade,
+)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -149,6 +158,26 @@ marks = Table(
 )
 
 
+# v4: the chat outbox. A cycle's messages commit with its trades; a sender delivers them later
+# and marks each row, so a crash never loses nor (with a nonce) repeats one.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", String, nullable=False),
+    Column("cycle", Integer, nullable=False, default=0),
+    Column("transport", String, nullable=False),  # discord | telegram
+    Column("target", String, nullable=False),  # channel / chat id, or "owner"
+    Column("category", String, nullable=False, default=""),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),  # epoch seconds
+    Column("delivered_at", String, nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("idx_outbox_pending", "delivered_at", "id"),
+)
+
+
 class StateError(RuntimeError):
     """The DB cannot be used as it is (newer schema, unreadable file)."""
 
@@ -204,10 +233,15 @@ def _v3(conn: Connection) -> None:
     )
 
 
+def _v4(conn: Connection) -> None:
+    """The chat outbox (book-wide extras already have app_state.extra_json)."""
+    metadata.create_all(conn, tables=[outbox])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (see _engine), so a migration that fails
 # half-way leaves nothing behind: no stray tables, no half-added columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -286,6 +320,7 @@ class StateDB:
             if row is not None:
                 state.cycle_count = row.cycle_count
                 state.last_cycle = row.last_cycle
+                state.extra = _extra(row.extra_json)
             for r in conn.execute(select(strategies).order_by(strategies.c.id)):
                 state.strategies[r.id] = _strategy_from_row(r)
             for m in conn.execute(select(marks)):
@@ -314,18 +349,30 @@ class StateDB:
             return state
 
     # -- save -----------------------------------------------------------------------------
-    def save(self, state: AppState, new_trades: Iterable[Trade] = ()) -> None:
-        """Write the whole book and the cycle's trades in one transaction."""
+    def save(
+        self,
+        state: AppState,
+        new_trades: Iterable[Trade] = (),
+        new_messages: Iterable[Message] = (),
+    ) -> None:
+        """Write the whole book, the cycle's trades and its outbox messages in one transaction."""
         with self.engine.begin() as conn:
             self._save(conn, state, list(new_trades))
+            messages = [_message_row(m) for m in new_messages]
+            if messages:
+                conn.execute(insert(outbox), messages)
 
     def _save(self, conn: Connection, state: AppState, new_trades: list[Trade]) -> None:
-        values = {"cycle_count": state.cycle_count, "last_cycle": state.last_cycle}
+        values = {
+            "cycle_count": state.cycle_count,
+            "last_cycle": state.last_cycle,
+            "extra_json": json.dumps(state.extra, sort_keys=True, allow_nan=False),
+        }
         if (
             conn.execute(update(app_state).where(app_state.c.id == 1).values(**values)).rowcount
             == 0
         ):
-            conn.execute(insert(app_state).values(id=1, extra_json="{}", **values))
+            conn.execute(insert(app_state).values(id=1, **values))
         ids = list(state.strategies)
         if ids:
             conn.execute(delete(positions).where(positions.c.strategy_id.in_(ids)))
@@ -481,6 +528,25 @@ def _position_row(strategy_id: str, p: Position) -> dict:
         "regime": p.regime,
         "funded_at": p.funded_at,
         "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
+    }
+
+
+def _extra(text_value: str) -> dict:
+    try:
+        value = json.loads(text_value or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _message_row(m: Message) -> dict:
+    return {
+        "created_at": m.created_at,
+        "cycle": m.cycle,
+        "transport": m.transport,
+        "target": m.target,
+        "category": m.category,
+        "body": m.body,
     }
 
 

@@ -183,7 +183,7 @@ def test_a_failed_save_backs_off_instead_of_retrying_every_second(tmp_path, sup_
     sup = sup_for([strat("a", "a")])
     calls = {"n": 0}
 
-    def failing(self, app, trades=()):
+    def failing(self, app, trades=(), messages=()):
         calls["n"] += 1
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 

@@ -23,10 +23,10 @@ def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):
     real_save = StateDB.save
     failing = {"on": True}
 
-    def save(self, app, trades=()):
+    def save(self, app, trades=(), messages=()):
         if failing["on"]:
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        return real_save(self, app, trades)
+        return real_save(self, app, trades, messages)
 
     monkeypatch.setattr(StateDB, "save", save)
     first = sup.run_cycle(sup.config.strategies)
@@ -105,7 +105,7 @@ def test_once_with_failing_save_exits_1_and_says_so(tmp_path, monkeypatch, capsy
     out = io.StringIO()
     sup = Supervisor(load_config(cfg), once=True, out=out)
 
-    def save(self, app, trades=()):
+    def save(self, app, trades=(), messages=()):
         raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
     monkeypatch.setattr(StateDB, "save", save)
