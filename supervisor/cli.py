@@ -97,6 +97,83 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
     click.echo(f"probe: OK ({n} unique check scripts, version={__version__})")
 
 
+@main.command("reset-kill-switch")
+@click.option(
+    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
+)
+@click.pass_context
+def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
+    """Clear a latched portfolio kill switch (the peak is re-based on the book as it is)."""
+    from supervisor import risk_portfolio
+    from supervisor.lock import AlreadyRunning, acquire_lock
+    from supervisor.models import utc_iso
+    from supervisor.state import StateDB, StateError
+
+    config_path = config_path or ctx.parent.params["config_path"]
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+    try:
+        lock = acquire_lock(config.db_file)
+    except AlreadyRunning as exc:  # the running supervisor applies it at its next cycle
+        risk_portfolio.request_path(config.db_file).write_text(utc_iso() + "\n")
+        who = f"pid {exc.pid}" if exc.pid is not None else "an unknown pid"
+        click.echo(f"reset requested; the running supervisor ({who}) applies it at its next cycle")
+        return
+    with lock:
+        try:
+            db = StateDB(config.db_file)
+        except StateError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_CONFIG)
+        app = db.load()
+        if not risk_portfolio.latched(app):
+            click.echo("the kill switch is not latched; nothing to reset")
+            db.close()
+            return
+        from shared_tools.market.common import now_utc
+
+        event = risk_portfolio.reset_at_marks(app, config, now_utc(), "operator (CLI)")
+        db.save(app)
+        db.close()
+    click.echo(event.text)
+
+
+@main.command("notify-test")
+@click.option(
+    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
+)
+@click.pass_context
+def notify_test(ctx: click.Context, config_path: str | None) -> None:
+    """Send one test message to every configured chat target; exit 0 if all arrived, else 1."""
+    from supervisor.notify.selftest import selftest_messages
+    from supervisor.notify.sender import send_now
+
+    config_path = config_path or ctx.parent.params["config_path"]
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+    for w in config.warnings:
+        click.echo(w, err=True)
+    messages, problems = selftest_messages(config)
+    for line in problems:
+        click.echo(line)
+    ok = not problems
+    for m, res in send_now(config.notify, messages):
+        where = "owner DM" if m.target == "owner" else f"channel {m.target}"
+        if res.ok:
+            click.echo(f"{m.transport} {where}: ok")
+        else:
+            ok = False
+            click.echo(f"{m.transport} {where}: error: {res.error or f'HTTP {res.status}'}")
+    if not messages and not problems:
+        click.echo("notify-test: no chat target is configured (discord/telegram sections)")
+        ok = False
+    sys.exit(0 if ok else 1)
+
+
 @main.command()
 def version() -> None:
     """Print the version."""

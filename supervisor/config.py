@@ -47,7 +47,9 @@ from supervisor.config_model import (
     infer_platform,
     resolve_script,
 )
+from supervisor.config_notify import notify_settings
 from supervisor.config_regime import regime_settings
+from supervisor.config_risk import risk_settings
 from supervisor.config_strategy import parse_strategy
 from supervisor.config_trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
 
@@ -150,12 +152,18 @@ def parse_config(raw: dict, path: Path) -> Config:
     for sc in strategies:
         if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
             sc.regime_args = regime.flags
+    risk = risk_settings(
+        raw.get("portfolio_risk"), raw.get("correlation"), f"config {label}", errors, warnings
+    )
+    notify = notify_settings(raw, f"config {label}", errors, warnings)
     if errors:
         raise ConfigError(_capped(errors, label))
     return Config(
         path=path,
         **settings,
         strategies=strategies,
+        risk=risk,
+        notify=notify,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

@@ -64,21 +64,21 @@ TOP_LEVEL_KEYS = {
     "strategies",
     "regime",
     "default_stop_loss_atr_mult",
+    "portfolio_risk",
+    "correlation",
+    "discord",
+    "telegram",
+    "summary_frequency",
 }
 # Upstream top-level sections a go-trader config may carry; later issues give them meaning.
 # Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
 TOP_LEVEL_PASSTHROUGH = {
     "log_dir",
     "replay_log_path",
-    "discord",
-    "telegram",
     "auto_update",
     "leaderboard_post_time",
-    "portfolio_risk",
-    "correlation",
     "platforms",
     "leaderboard_summaries",
-    "summary_frequency",
     "risk_free_rate",
     "atr_method",
     "notify_tp_sl_fills",

@@ -23,6 +23,8 @@ from shared_tools.check_argv import (
 )
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, one_line
+from supervisor.config_notify import NotifySettings
+from supervisor.config_risk import RiskSettings
 from supervisor.models import Position
 
 __all__ = [
@@ -223,6 +225,8 @@ class Config:
     script_timeout_seconds: float
     batch_checks: bool
     strategies: list[StrategyConfig]
+    risk: RiskSettings = field(default_factory=RiskSettings)  # portfolio_risk and correlation
+    notify: NotifySettings = field(default_factory=NotifySettings)  # discord, telegram
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ from datetime import datetime
 from shared_tools import book
 from shared_tools.regime import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
+from supervisor import risk_portfolio
 from supervisor.config import Config, StrategyConfig
 from supervisor.jobs import Job, Result
 from supervisor.models import AppState, Mark, StrategyState, Trade, utc_iso
@@ -42,6 +43,7 @@ from supervisor.results import (
     read_signal,
 )
 from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
+from supervisor.risk_portfolio import RiskEvent
 from supervisor.schedule import mark_max_age
 from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key
 
@@ -65,6 +67,7 @@ class CycleReport:
     outcomes: list[Outcome] = field(default_factory=list)
     trades: list[Trade] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    events: list[RiskEvent] = field(default_factory=list)  # breakers, kill switch, warnings
 
 
 class Cycle:
@@ -90,15 +93,22 @@ class Cycle:
         self.requested: dict[str, set[str]] = {}  # venue -> symbols asked of check_price
         self.funding: dict[str, dict[str, float]] = {}  # venue -> symbol -> hourly rate
         self.snapshot: dict[str, StrategyState] = {}
+        self.halted = ""  # why no strategy trades this cycle (the kill switch)
+        self.book_hold = ""  # why no strategy opens this cycle (daily loss, notional cap)
         self._fresh: dict[str, dict[str, float]] = {}  # venue -> fresh marks, once prices are in
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, due: list[StrategyConfig]) -> list[Job]:
         """Jobs for the due strategies that may run, plus one price check per platform."""
         jobs: list[Job] = []
+        kill = risk_portfolio.state(self.app)
         for sc in due:
             strat = self.app.strategies[sc.id]
             self.requested.setdefault(sc.venue, set()).update(sc.symbols())
+            if kill["kill_switch"]:  # no checks while latched: nothing may trade
+                self.blocked.add(sc.id)
+                self.report.outcomes.append(Outcome(sc.id, action="kill switch active"))
+                continue
             reason = latched(strat, self.now)
             if reason:
                 self.blocked.add(sc.id)
@@ -129,14 +139,17 @@ class Cycle:
             result = results.get(price_job_key(platform))
             if result is not None:
                 self._apply_prices(platform, result)
+        self._portfolio()
         handled: set[str] = set()
-        for sc in due:
+        for sc in due if not self.halted else []:
             if sc.id not in self.blocked:
                 handled.add(sc.id)
                 self._guarded(sc, lambda sc=sc: self._apply_result(sc, results.get(sc.id)))
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            if sc.id not in handled and strat.positions and not strat.risk.circuit_breaker:
+            if sc.id in handled or self.halted or strat.risk.circuit_breaker:
+                continue
+            if strat.positions:
                 self._guarded(sc, lambda sc=sc, strat=strat: self._watch(sc, strat))
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
@@ -146,7 +159,70 @@ class Cycle:
             marks = self.risk_marks(strat)
             if marks is not None:
                 update_drawdown(strat, strat.value(marks))
+        _, events = risk_portfolio.correlation(self.app, self.config.risk, self.app.prices_for)
+        self._events(events)
         self._audit()
+
+    # -- book-wide risk --------------------------------------------------------------------
+    def _events(self, events: list[RiskEvent]) -> None:
+        for e in events:
+            self.log(f"[risk] {e.text}")
+        self.report.events.extend(events)
+
+    def _portfolio(self) -> None:
+        """The kill switch (judge, flatten, auto-reset) and the book-wide entry holds.
+
+        Runs right after the marks arrive and before any strategy, so a book over its limit
+        never trades on: when it fires, every position is closed at this cycle's marks and no
+        per-strategy alert joins the kill switch's (one alert, not two).
+        """
+        settings, ids = self.config.risk, [sc.id for sc in self.config.strategies]
+        marks = {sid: self.risk_marks(st) for sid, st in self.app.strategies.items()}
+        trusted = all(m is not None for m in marks.values())
+        total = sum(st.value(marks[sid] or {}) for sid, st in self.app.strategies.items())
+        state = risk_portfolio.state(self.app)
+        if state["kill_switch"]:
+            flat = not any(st.positions for st in self.app.strategies.values())
+            if flat and trusted and not risk_portfolio.owner_configured(self.config):
+                why = "automatic: the book is flat and no owner is configured to reset it"
+                self._events([risk_portfolio.reset(self.app, total, ids, self.now, why)])
+            else:
+                self.halted = f"kill switch active since {state['kill_switch_at']}"
+                return
+        elif trusted:
+            events = risk_portfolio.judge(self.app, settings, total, ids, self.now)
+            self._events(events)
+            if state["kill_switch"]:
+                self.halted = state["reason"]
+                self._flatten(marks)
+                return
+        why, events = risk_portfolio.daily_loss(self.app, settings, self.now)
+        self._events(events)
+        notional = sum(
+            p.notional((marks[sid] or {}).get(p.symbol) or p.avg_cost)
+            for sid, st in self.app.strategies.items()
+            for p in st.positions.values()
+        )
+        capped, events = risk_portfolio.notional_cap(self.app, settings, notional)
+        self._events(events)
+        self.book_hold = why or capped
+
+    def _flatten(self, marks: dict) -> None:
+        """Close every position at this cycle's marks (the kill switch fired)."""
+        for sc in self.config.strategies:
+            strat = self.app.strategies[sc.id]
+            made: list[Trade] = []
+            for symbol in list(strat.positions):
+                price = (marks.get(sc.id) or {}).get(symbol) or strat.positions[symbol].avg_cost
+                trade, _ = book.book_for(sc.rules).close(
+                    strat, symbol, price, self.stamp, 1.0, "kill_switch"
+                )
+                if trade is not None:
+                    strat.trade_count += 1
+                    made.append(trade)
+            self._book(sc, strat, made)
+            if made:
+                self.report.outcomes.append(Outcome(sc.id, action="flattened by the kill switch"))
 
     def _apply_prices(self, platform: str, result: Result) -> None:
         fresh = read_prices(result.data)
@@ -207,6 +283,11 @@ class Cycle:
             return ""
         reason, closes = evaluate_breakers(strat, sc, marks, self.now, self.app.cycle_count)
         self._book(sc, strat, closes)
+        if reason:
+            until = strat.risk.circuit_breaker_until
+            why = reason.removeprefix("circuit breaker: ")
+            text = f"[{sc.id}] CIRCUIT BREAKER: {why}; positions closed, latched until {until}"
+            self._events([RiskEvent("breaker", text, critical=True)])
         return reason
 
     def _book(self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar=0.0):
@@ -214,8 +295,9 @@ class Cycle:
         for t in trades:
             t.cycle = self.app.cycle_count
             t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
-            if t.is_close and t.reason != "circuit_breaker":
-                record_trade_result(strat, t.net_pnl, self.now)
+            if t.is_close:
+                forced = t.reason in ("circuit_breaker", "kill_switch")
+                record_trade_result(strat, t.net_pnl, self.now, streak=not forced)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
 
@@ -330,6 +412,8 @@ class Cycle:
 
     def _entry_hold(self, sc: StrategyConfig, sig: WorkerSignal) -> str:
         """Why entries are held for this check ("" when they may open); closes always run."""
+        if self.book_hold:
+            return self.book_hold
         if not sig.market_open:
             return "market closed"
         if sc.paused:

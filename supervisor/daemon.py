@@ -20,11 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.market.common import now_utc as market_now
 from shared_tools.text import exc_line
+from supervisor import risk_portfolio
 from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
 from supervisor.cycle import Cycle, CycleReport, Outcome, new_report
 from supervisor.executor import Executor
 from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, utc_iso
+from supervisor.notify.hooks import Notifier
 from supervisor.probe import probe_config
 from supervisor.reload import (
     apply_reload,
@@ -84,6 +86,7 @@ class Supervisor:
         self.reload_requested = False
         self.started_at = time.time()
         self._lock_handle = None
+        self.notifier = Notifier(lambda: self.config, log)
 
     # -- startup ----------------------------------------------------------------------------
     def start(self) -> int:
@@ -97,6 +100,7 @@ class Supervisor:
             for line in lines:
                 print(line, file=sys.stderr)
             print("startup probe failed: refusing to start (exit 78)", file=sys.stderr)
+            self.notifier.alert_now(f"**Startup probe failed** (exit 78): {lines[0]}", wait=True)
             return EXIT_CONFIG
         if self.stopping:
             return EXIT_OK
@@ -123,6 +127,7 @@ class Supervisor:
             self._reconcile_roster()
             self.ready = True
         self.executor = self._make_executor(self.config)
+        self.notifier.start(self.db)
         return EXIT_OK
 
     def _start_server(self) -> None:
@@ -242,6 +247,7 @@ class Supervisor:
         try:
             if self.once and not self.stopping:
                 self.print_summary(self.run_cycle(self.config.strategies))
+                self.notifier.flush()
             while not self.once and not self.stopping:
                 self._tick()
         finally:
@@ -279,7 +285,7 @@ class Supervisor:
 
         The book's clock is the market's (GO_TRADER_NOW when pinned, as in offline
         simulations and tests), so trade times, funding hours and latches follow the same
-        time the workers' candles do. Scheduling keeps the wall clock.
+        time the workers' candles do; so does the schedule.
         """
         assert self.db is not None and self.executor is not None
         now = market_now()
@@ -292,6 +298,7 @@ class Supervisor:
                 return report
             self.app.cycle_count += 1
             report = new_report(self.app.cycle_count)
+            report.events.extend(self._reset_requested(now))
             cycle = Cycle(
                 self.app, self.config, now, report, log=log, draining=lambda: self.draining
             )
@@ -304,12 +311,27 @@ class Supervisor:
                     cycle.apply(due, results)
                 finally:  # whatever happened, trades already made must reach the DB
                     self.app.unsaved_trades.extend(report.trades)
+                    self.notifier.queue_cycle(report, self.app)  # commits with the cycle
+                    self.notifier.queue_events(report, self.app)
                 self.app.last_cycle = utc_iso()
                 self.persist()
         finally:
             self.app.in_cycle = False
         report.duration_s = time.time() - report.started
         return report
+
+    def _reset_requested(self, now) -> list:
+        """Apply a kill-switch reset the operator asked for (``go-trader reset-kill-switch``)."""
+        path = risk_portfolio.request_path(self.config.db_file)
+        if not path.exists():
+            return []
+        path.unlink(missing_ok=True)
+        if not risk_portfolio.latched(self.app):
+            log("[risk] kill-switch reset requested, but it is not latched")
+            return []
+        event = risk_portfolio.reset_at_marks(self.app, self.config, now, "operator request")
+        log(f"[risk] {event.text}")
+        return [event]
 
     def _retry_save(self) -> bool:
         """Retry a failed save once its back-off has passed; False while still failing."""
@@ -328,9 +350,12 @@ class Supervisor:
             self.retry_save_at = time.monotonic() + backoff
             self.save_error = f"state save failed: {exc_line(exc)}"
             log(f"[state] {self.save_error} (trading paused; next try in {backoff:.0f}s)")
+            if self.save_failures == 1:
+                self.notifier.alert_now(f"{self.save_error}; trading paused until it recovers")
             return False
         self.app.unsaved_trades.clear()
         self.app.unsaved_messages.clear()
+        self.notifier.saved()
         if self.save_error:
             log("[state] save recovered; trading resumes")
         self.save_error, self.save_failures, self.retry_save_at = "", 0, 0.0
@@ -412,6 +437,7 @@ class Supervisor:
         return saved
 
     def _release(self) -> None:
+        self.notifier.stop()  # before the DB closes: no delivery mark after that
         if self.db is not None:
             self.db.close()
             self.db = None

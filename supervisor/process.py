@@ -12,7 +12,8 @@ output, grandchildren that outlive it); what its output means is
   supervisor dies (``PR_SET_PDEATHSIG``), so a ``kill -9`` of the supervisor leaves no
   worker behind.
 * Workers get an allowlisted environment (:func:`child_env`), never the supervisor's
-  secrets (status token, chat credentials).
+  secrets (status token, chat credentials); the one exception is the chat sender
+  (``shared_scripts/notify_send.py``), which gets the bot tokens from :func:`notify_env`.
 * ``_Pump`` multiplexes one child's stdin writing, stdout (capped) and stderr (bounded tail,
   cleaned of control characters), plus a pidfd when the platform has one so that a leader
   that exits while a grandchild still holds the pipe open is noticed at once.
@@ -41,6 +42,7 @@ __all__ = [
     "ProcessOutcome",
     "Running",
     "child_env",
+    "notify_env",
     "run_process",
 ]
 
@@ -84,6 +86,31 @@ def child_env(
     env = {k: v for k, v in source.items() if k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)}
     env.update(overlay or {})
     return {k: v for k, v in env.items() if not k.startswith(_ENV_NEVER)}
+
+
+NOTIFY_ENV_NAMES = (
+    "DISCORD_BOT_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "GO_TRADER_DISCORD_API",
+    "GO_TRADER_TELEGRAM_API",
+)
+
+
+def notify_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the chat sender (shared_scripts/notify_send.py) and nothing else.
+
+    The one worker that needs the chat bot tokens: :func:`child_env` without the venue
+    credentials, plus exactly DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN and the two API base URLs.
+    Strategy workers never get these.
+    """
+    source = os.environ if environ is None else environ
+    env = {
+        k: v
+        for k, v in child_env(environ=source).items()
+        if k in _ENV_NAMES or k.startswith(("LC_", "GO_TRADER_"))  # no venue credentials
+    }
+    env.update({k: source[k] for k in NOTIFY_ENV_NAMES if source.get(k)})
+    return env
 
 
 # --------------------------------------------------------------------------- die with parent

@@ -20,11 +20,15 @@ def roll_day(strat: StrategyState, now: datetime) -> None:
         strat.risk.daily_pnl_date = today
 
 
-def record_trade_result(strat: StrategyState, pnl: float, now: datetime) -> None:
-    """Feed a close leg's P&L after its fee into the daily total and the loss streak."""
+def record_trade_result(
+    strat: StrategyState, pnl: float, now: datetime, *, streak: bool = True
+) -> None:
+    """Feed a close leg's P&L after its fee into the daily total and (unless a forced close by
+    a breaker or the kill switch, as upstream) the loss streak."""
     roll_day(strat, now)
     strat.risk.daily_pnl += pnl
-    strat.risk.consecutive_losses = strat.risk.consecutive_losses + 1 if pnl < 0 else 0
+    if streak:
+        strat.risk.consecutive_losses = strat.risk.consecutive_losses + 1 if pnl < 0 else 0
 
 
 def update_drawdown(strat: StrategyState, value: float) -> float:
@@ -100,6 +104,5 @@ def evaluate_breakers(
         if trade is not None:
             trade.cycle = cycle
             strat.trade_count += 1
-            strat.risk.daily_pnl += trade.net_pnl
             closes.append(trade)
     return f"circuit breaker: {reason}", closes

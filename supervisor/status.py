@@ -93,6 +93,22 @@ def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
         "strategies": views,
         "total_value": total_value,
         "total_pnl": total_value - total_initial,
+        "portfolio_risk": portfolio_risk_view(app),
+        "correlation": app.extra.get("correlation", {}),
+    }
+
+
+def portfolio_risk_view(app: AppState) -> dict:
+    """The kill switch as an operator reads it: latched or not, why, since when, the peak."""
+    s = app.extra.get("portfolio_risk", {})
+    return {
+        "kill_switch": bool(s.get("kill_switch")),
+        "kill_switch_at": s.get("kill_switch_at", ""),
+        "reason": s.get("reason", ""),
+        "peak_value": s.get("peak", 0.0),
+        "drawdown_pct": s.get("drawdown_pct", 0.0),
+        "warning": bool(s.get("warning_at")),
+        "events": list(s.get("events", []))[-10:],
     }
 
 

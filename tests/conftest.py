@@ -193,3 +193,18 @@ def sup_for(tmp_path, monkeypatch):
     yield make
     for sup in made:
         sup.shutdown()
+
+
+@pytest.fixture
+def fake_chat(monkeypatch):
+    """A fake Discord + Telegram API on 127.0.0.1 (tests/fakes/fake_chat.py), with this
+    process's environment pointing the notify sender at it."""
+    from fakes.fake_chat import FakeChat
+
+    chat = FakeChat()
+    for key, value in chat.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DISCORD_OWNER_ID", raising=False)
+    yield chat
+    chat.delay_s = 0
+    chat.down()

@@ -154,6 +154,7 @@ def test_breakers_watch_strategies_that_are_not_due(tmp_path, sup_for):
     sup = sup_for(
         [strat("slow", "slow", interval_seconds=86400), strat("fast", "fast", "ETH/USDT")],
         interval_seconds=86400,
+        portfolio_risk={"max_drawdown_pct": 99},  # the per-strategy breaker, not the kill switch
     )
     sup.run_cycle(sup.config.strategies)
     assert sup.app.strategies["slow"].positions

@@ -1,0 +1,140 @@
+"""Post chat messages to Discord and Telegram for the supervisor's outbox sender.
+
+    echo '{"timeout_s": 10, "messages": [...]}' | notify_send.py   ->  [{"id": 1, "ok": true}, ...]
+
+Each message is ``{id, transport, kind, to, body[, nonce]}``: ``kind`` is ``channel`` (Discord channel
+id / Telegram chat id) or ``user`` (a Discord user id: the DM channel is opened first). The
+supervisor keeps OpenSSL out of its own memory, so HTTPS lives here, in a short-lived process.
+
+Tokens come from the environment only (DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN); the API bases
+from GO_TRADER_DISCORD_API / GO_TRADER_TELEGRAM_API (for a fake server in tests). Every error
+text is scrubbed of both tokens before it is printed.
+
+Order: messages to one destination are sent in the given order; after a failure the rest of
+that destination's messages are skipped (``skipped: true``), so nothing overtakes a message
+that is waiting for a retry. Discord messages carry their ``nonce`` (default: the outbox id)
+with ``enforce_nonce`` so a resend of an already delivered message is not posted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import requests
+
+DISCORD_API = "https://discord.com/api/v10"
+TELEGRAM_API = "https://api.telegram.org"
+CONNECT_TIMEOUT_S = 5.0
+
+
+class Poster:
+    def __init__(self, timeout_s: float) -> None:
+        self.discord_token = os.environ.get("DISCORD_BOT_TOKEN", "")
+        self.telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+        self.discord_api = os.environ.get("GO_TRADER_DISCORD_API") or DISCORD_API
+        self.telegram_api = os.environ.get("GO_TRADER_TELEGRAM_API") or TELEGRAM_API
+        self.timeout = (min(CONNECT_TIMEOUT_S, timeout_s), timeout_s)
+        self.session = requests.Session()
+        self.dm_channels: dict[str, str] = {}
+
+    def scrub(self, text: str) -> str:
+        for token in (self.discord_token, self.telegram_token):
+            if token:
+                text = text.replace(token, "<token>")
+        return " ".join(text.split())[:300]
+
+    def _post(self, url: str, payload: dict, headers: dict | None = None) -> requests.Response:
+        return self.session.post(url, json=payload, headers=headers or {}, timeout=self.timeout)
+
+    def discord(self, msg: dict) -> requests.Response:
+        if not self.discord_token:
+            raise MissingToken("DISCORD_BOT_TOKEN is not set")
+        auth = {"Authorization": f"Bot {self.discord_token}"}
+        channel = str(msg["to"])
+        if msg.get("kind") == "user":
+            if channel not in self.dm_channels:
+                resp = self._post(
+                    f"{self.discord_api}/users/@me/channels", {"recipient_id": channel}, auth
+                )
+                if resp.status_code >= 300:
+                    return resp
+                self.dm_channels[channel] = str(resp.json()["id"])
+            channel = self.dm_channels[channel]
+        nonce = str(msg.get("nonce") or msg["id"])
+        payload = {"content": msg["body"], "nonce": nonce, "enforce_nonce": True}
+        return self._post(f"{self.discord_api}/channels/{channel}/messages", payload, auth)
+
+    def telegram(self, msg: dict) -> requests.Response:
+        if not self.telegram_token:
+            raise MissingToken("TELEGRAM_BOT_TOKEN is not set")
+        url = f"{self.telegram_api}/bot{self.telegram_token}/sendMessage"
+        return self._post(url, {"chat_id": msg["to"], "text": msg["body"]})
+
+    def send(self, msg: dict) -> dict:
+        out = {"id": msg["id"], "ok": False, "status": 0, "retry_after": None, "error": ""}
+        try:
+            post = self.discord if msg["transport"] == "discord" else self.telegram
+            resp = post(msg)
+        except MissingToken as exc:
+            out["error"] = str(exc)
+            return out
+        except (requests.RequestException, ValueError, KeyError, OSError) as exc:
+            out["error"] = self.scrub(f"{type(exc).__name__}: {exc}")
+            return out
+        out["status"] = resp.status_code
+        if resp.status_code < 300:
+            out["ok"] = True
+            return out
+        out["retry_after"] = _retry_after(resp)
+        out["error"] = self.scrub(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        return out
+
+
+class MissingToken(Exception):
+    pass
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    """Seconds to wait from a 429 (header, or the JSON body's retry_after / parameters)."""
+    if resp.status_code != 429:
+        return None
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        pass
+    try:
+        body = resp.json()
+        value = body.get("retry_after") or body.get("parameters", {}).get("retry_after")
+        return float(value) if value is not None else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def main() -> int:
+    try:
+        request = json.loads(sys.stdin.read() or "{}")
+        messages = list(request.get("messages", []))
+        timeout_s = float(request.get("timeout_s", 10.0))
+    except (ValueError, TypeError, AttributeError) as exc:
+        print(json.dumps({"error": f"bad request on stdin: {exc}"}))
+        return 2
+    poster = Poster(timeout_s)
+    failed: set[tuple[str, str, str]] = set()
+    results = []
+    for msg in messages:
+        dest = (str(msg.get("transport")), str(msg.get("kind")), str(msg.get("to")))
+        if dest in failed:
+            results.append({"id": msg.get("id"), "ok": False, "skipped": True})
+            continue
+        result = poster.send(msg)
+        if not result["ok"]:
+            failed.add(dest)
+        results.append(result)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Book-wide risk: the portfolio kill switch and its warning band, the notional cap, the daily
+loss limit and correlation warnings (upstream §2.3-2.5).
+
+State lives in ``AppState.extra["portfolio_risk"]`` (persisted with every cycle), so a restart
+while latched stays latched and the warning throttle keeps its memory. The kill switch is judged
+only on *trusted* totals (every held symbol has a fresh mark): a stale mark neither moves the
+peak nor fires the switch.
+
+Deliberate differences from upstream: a reset (operator or automatic) re-bases the peak on the
+book as it is, so a flattened book that is still below the old peak does not re-fire at once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from supervisor.config_risk import RiskSettings
+from supervisor.models import AppState, parse_iso, utc_iso
+
+KEY = "portfolio_risk"
+EVENTS_KEPT = 50
+WARN_STEP_PP = 1.0  # a warning repeats when the drawdown rises this many points
+WARN_EVERY = timedelta(hours=6)  # ... or after this long in the band
+_QUOTES = ("USDT", "USDC", "USD", "ZAR", "EUR", "BUSD", "FDUSD")
+
+
+@dataclass
+class RiskEvent:
+    """Something an operator must hear about; ``critical`` ones also go to the owner's DM."""
+
+    kind: str  # kill_switch | warning | reset | daily_loss | notional_cap | correlation
+    text: str
+    critical: bool = False
+
+
+def state(app: AppState) -> dict[str, Any]:
+    s = app.extra.setdefault(KEY, {})
+    s.setdefault("peak", 0.0)
+    s.setdefault("drawdown_pct", 0.0)
+    s.setdefault("kill_switch", False)
+    s.setdefault("kill_switch_at", "")
+    s.setdefault("reason", "")
+    s.setdefault("warning_at", "")
+    s.setdefault("warning_dd", 0.0)
+    s.setdefault("daily_loss_day", "")
+    s.setdefault("notional_capped", False)
+    s.setdefault("ids", [])
+    s.setdefault("events", [])
+    return s
+
+
+def owner_configured(config) -> bool:
+    """Is there an owner to reset the kill switch by DM? Without one it resets when flat."""
+    raw = config.raw if isinstance(config.raw, dict) else {}
+    discord, telegram = raw.get("discord") or {}, raw.get("telegram") or {}
+    return bool(
+        os.environ.get("DISCORD_OWNER_ID")
+        or (isinstance(discord, dict) and discord.get("owner_id"))
+        or (isinstance(telegram, dict) and telegram.get("owner_chat_id"))
+    )
+
+
+def latched(app: AppState) -> bool:
+    return bool(state(app)["kill_switch"])
+
+
+def _log(s: dict, now: datetime, kind: str, text: str, total: float) -> None:
+    s["events"] = [*s["events"], {"at": utc_iso(now), "type": kind, "text": text, "value": total}][
+        -EVENTS_KEPT:
+    ]
+
+
+def rebase(app: AppState, total: float, ids: list[str]) -> None:
+    """Peak = today's total: at first start, after the roster changed, after a reset."""
+    s = state(app)
+    s["peak"], s["drawdown_pct"], s["ids"] = total, 0.0, sorted(ids)
+
+
+def judge(
+    app: AppState, settings: RiskSettings, total: float, ids: list[str], now: datetime
+) -> list[RiskEvent]:
+    """Ratchet the peak, fire the kill switch or warn. ``total`` must be a trusted value."""
+    s = state(app)
+    if not s["peak"] or sorted(ids) != s["ids"]:
+        rebase(app, total, ids)
+        return []
+    if s["kill_switch"]:
+        return []
+    s["peak"] = max(s["peak"], total)
+    dd = (s["peak"] - total) / s["peak"] * 100.0 if s["peak"] > 0 else 0.0
+    s["drawdown_pct"] = max(dd, 0.0)
+    if dd > settings.max_drawdown_pct:
+        reason = (
+            f"portfolio drawdown {dd:.1f}% > {settings.max_drawdown_pct:g}% "
+            f"(${total:,.2f} from a peak of ${s['peak']:,.2f})"
+        )
+        s.update(kill_switch=True, kill_switch_at=utc_iso(now), reason=reason)
+        _log(s, now, "triggered", reason, total)
+        text = f"KILL SWITCH: {reason}; every position is flattened and nothing new opens"
+        return [RiskEvent("kill_switch", text, critical=True)]
+    if dd > settings.warn_drawdown_pct:
+        last = parse_iso(s["warning_at"]) if s["warning_at"] else None
+        due = last is None or dd >= s["warning_dd"] + WARN_STEP_PP or now - last >= WARN_EVERY
+        if due:
+            if last is None:
+                _log(s, now, "warning", f"drawdown {dd:.1f}%", total)
+            s["warning_at"], s["warning_dd"] = utc_iso(now), dd
+            text = (
+                f"PORTFOLIO WARNING: drawdown {dd:.1f}% (kill switch at "
+                f"{settings.max_drawdown_pct:g}%, warning from {settings.warn_drawdown_pct:.1f}%)"
+            )
+            return [RiskEvent("warning", text, critical=True)]
+    else:
+        s["warning_at"], s["warning_dd"] = "", 0.0
+    return []
+
+
+def reset(app: AppState, total: float, ids: list[str], now: datetime, source: str) -> RiskEvent:
+    """Clear the latch (operator or automatic) and re-base the peak on the book as it is."""
+    s = state(app)
+    s.update(kill_switch=False, kill_switch_at="", reason="", warning_at="", warning_dd=0.0)
+    rebase(app, total, ids)
+    _log(s, now, "reset", source, total)
+    return RiskEvent("reset", f"kill switch reset ({source}); trading resumes", critical=True)
+
+
+def request_path(db_file) -> Path:
+    """The file ``go-trader reset-kill-switch`` leaves for a running supervisor to consume."""
+    return Path(f"{db_file}.reset-kill-switch")
+
+
+def reset_at_marks(app: AppState, config, now: datetime, source: str) -> RiskEvent:
+    """Reset with the peak re-based on the book valued at its latest marks."""
+    total = sum(st.value(app.prices_for(st.venue)) for st in app.strategies.values())
+    return reset(app, total, [sc.id for sc in config.strategies], now, source)
+
+
+def daily_loss(app: AppState, settings: RiskSettings, now: datetime) -> tuple[str, list[RiskEvent]]:
+    """Why entries are held for today's losses ("" when not), and the once-a-day alert."""
+    limits = []
+    if settings.daily_max_loss_usd > 0:
+        limits.append(settings.daily_max_loss_usd)
+    if settings.daily_max_loss_pct > 0:
+        basis = sum(st.initial_capital for st in app.strategies.values())
+        limits.append(basis * settings.daily_max_loss_pct / 100.0)
+    if not limits:
+        return "", []
+    today = now.strftime("%Y-%m-%d")
+    pnl = sum(
+        st.risk.daily_pnl for st in app.strategies.values() if st.risk.daily_pnl_date == today
+    )
+    limit = min(limits)
+    if -pnl < limit:
+        return "", []
+    why = f"daily loss limit: ${-pnl:,.2f} lost today >= ${limit:,.2f}"
+    s = state(app)
+    if s["daily_loss_day"] == today:
+        return why, []
+    s["daily_loss_day"] = today
+    return why, [RiskEvent("daily_loss", f"{why}; entries held until 00:00 UTC", critical=True)]
+
+
+def notional_cap(
+    app: AppState, settings: RiskSettings, notional: float
+) -> tuple[str, list[RiskEvent]]:
+    """Why entries are held for the book's notional ("" when not); alert on entering the cap."""
+    s = state(app)
+    if settings.max_notional_usd <= 0 or notional <= settings.max_notional_usd:
+        s["notional_capped"] = False
+        return "", []
+    why = f"notional cap: ${notional:,.2f} > ${settings.max_notional_usd:,.2f}"
+    if s["notional_capped"]:
+        return why, []
+    s["notional_capped"] = True
+    return why, [RiskEvent("notional_cap", f"{why}; entries held")]
+
+
+def base_asset(symbol: str) -> str:
+    """``BTC/USDT``, ``BTC-USD``, ``BTC``, ``XBT/ZAR``, ``BTC/USDC:USDC`` -> ``BTC``."""
+    s = symbol.upper().split(":")[0]
+    for sep in "/-_":
+        s = s.split(sep)[0] if sep in s else s
+    for quote in _QUOTES:
+        if s.endswith(quote) and len(s) > len(quote):
+            s = s[: -len(quote)]
+            break
+    return {"XBT": "BTC", "MES": "ES", "MNQ": "NQ"}.get(s, s)
+
+
+def correlation(
+    app: AppState, settings: RiskSettings, prices_for
+) -> tuple[dict[str, Any], list[RiskEvent]]:
+    """Net exposure per asset across strategies and the warnings above the thresholds."""
+    assets: dict[str, dict[str, Any]] = {}
+    for st in app.strategies.values():
+        marks = prices_for(st.venue)
+        for pos in st.positions.values():
+            mark = marks.get(pos.symbol) or pos.avg_cost
+            exposure = pos.sign * pos.notional(mark)
+            a = assets.setdefault(
+                base_asset(pos.symbol), {"net_usd": 0.0, "gross_usd": 0.0, "long": 0, "short": 0}
+            )
+            a["net_usd"] += exposure
+            a["gross_usd"] += abs(exposure)
+            a["long" if pos.sign > 0 else "short"] += 1
+    gross = sum(a["gross_usd"] for a in assets.values())
+    warnings: list[str] = []
+    for name, a in sorted(assets.items()):
+        a["concentration_pct"] = abs(a["net_usd"]) / gross * 100.0 if gross > 0 else 0.0
+        holders = a["long"] + a["short"]
+        a["same_direction_pct"] = max(a["long"], a["short"]) / holders * 100.0 if holders else 0.0
+        if len(assets) > 1 and a["concentration_pct"] > settings.max_concentration_pct:
+            warnings.append(f"{name} is {a['concentration_pct']:.0f}% of the book's exposure")
+        if holders >= 2 and a["same_direction_pct"] > settings.max_same_direction_pct:
+            warnings.append(f"{name}: {max(a['long'], a['short'])} of {holders} strategies agree")
+    snapshot = {"assets": assets, "gross_usd": gross, "warnings": warnings}
+    previous = app.extra.get("correlation", {}).get("warnings", [])
+    app.extra["correlation"] = snapshot
+    if not settings.correlation_enabled or not warnings or warnings == previous:
+        return snapshot, []
+    return snapshot, [RiskEvent("correlation", "CORRELATION WARNING: " + "; ".join(warnings))]
