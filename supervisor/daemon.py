@@ -27,6 +27,7 @@ from supervisor.executor import Executor
 from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, utc_iso
 from supervisor.notify.hooks import Notifier
+from supervisor.notify.outbox import pending_count as outbox_pending
 from supervisor.probe import probe_config
 from supervisor.reload import (
     apply_reload,
@@ -206,7 +207,16 @@ class Supervisor:
         if not self.ready:
             raise NotReady("starting")
         with self.book_lock:
-            return build_status(self.app, mark_max_age_s=mark_max_age(self.config))
+            view = build_status(self.app, mark_max_age_s=mark_max_age(self.config))
+        view["notifications"] = {"pending": self._outbox_pending()}  # read outside the lock
+        return view
+
+    def _outbox_pending(self) -> int | None:
+        """Chat messages waiting for delivery (None when the DB cannot say right now)."""
+        try:
+            return outbox_pending(self.db.engine) if self.db is not None else None
+        except SQLAlchemyError:
+            return None
 
     def health_view(self) -> tuple[int, dict]:
         if not self.ready:

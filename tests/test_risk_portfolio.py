@@ -168,10 +168,10 @@ def test_reset_kill_switch_cli_applies_when_no_supervisor_runs(tmp_path, sup_for
     assert proc.returncode == 0 and "not latched" in proc.stdout
 
 
-def test_risk_events_reach_every_channel_and_the_owner_once(tmp_path, sup_for, monkeypatch):
+def test_risk_events_reach_every_channel_and_the_owner_once(tmp_path, sup_for, fake_chat):
     import sqlite3
 
-    monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok-secret")
+    fake_chat.down()  # loopback only, and refusing: the rows stay in the outbox to be read
     strategies = [strat("a", "a", max_drawdown_pct=20), strat("b", "b", max_drawdown_pct=20)]
     discord = {"enabled": True, "owner_id": "42", "channels": {"spot": "c-spot"}}
     sup = sup_for(strategies, portfolio_risk={"max_drawdown_pct": 25}, discord=discord)
@@ -187,3 +187,4 @@ def test_risk_events_reach_every_channel_and_the_owner_once(tmp_path, sup_for, m
     assert [(t, c) for t, c, _ in rows] == [("c-spot", "alert"), ("owner", "critical")]
     with sqlite3.connect(tmp_path / "state.db") as con:
         assert not con.execute("SELECT 1 FROM outbox WHERE body LIKE '%BREAKER%'").fetchall()
+    assert sup.status_view()["notifications"]["pending"] >= 2
