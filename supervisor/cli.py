@@ -20,6 +20,20 @@ DEFAULT_CONFIG = "config.json"
 EXIT_CONFIG = 78
 
 
+# Subcommands take --config too: `go-trader --config C probe` == `go-trader probe --config C`.
+config_option = click.option(
+    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
+)
+
+
+def _subcommand_config(ctx: click.Context, config_path: str | None):
+    """The subcommand's config (its own --config, else the group's); exit 78 when bad."""
+    try:
+        return load_config(config_path or ctx.parent.params["config_path"])
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
 def _fail_config(exc: ConfigError) -> None:
     for line in exc.lines:
         click.echo(line, err=True)
@@ -74,20 +88,13 @@ def main(
 
 
 @main.command()
-@click.option(
-    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
-)
+@config_option
 @click.pass_context
 def probe(ctx: click.Context, config_path: str | None) -> None:
     """Run every configured check script with --probe-only; exit 0 or 78."""
     from supervisor.probe import probe_config, probe_requests
 
-    # `go-trader --config C probe` means the same as `go-trader probe --config C`.
-    config_path = config_path or ctx.parent.params["config_path"]
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        _fail_config(exc)
+    config = _subcommand_config(ctx, config_path)
     lines = probe_config(config)
     if lines:
         for line in lines:
@@ -98,9 +105,7 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command("reset-kill-switch")
-@click.option(
-    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
-)
+@config_option
 @click.pass_context
 def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     """Clear a latched portfolio kill switch (the peak is re-based on the book as it is)."""
@@ -109,11 +114,7 @@ def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     from supervisor.models import utc_iso
     from supervisor.state import StateDB, StateError
 
-    config_path = config_path or ctx.parent.params["config_path"]
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        _fail_config(exc)
+    config = _subcommand_config(ctx, config_path)
     try:
         lock = acquire_lock(config.db_file)
     except AlreadyRunning as exc:  # the running supervisor applies it at its next cycle
@@ -141,20 +142,14 @@ def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command("notify-test")
-@click.option(
-    "--config", "config_path", default=None, help=f"Config file [default: {DEFAULT_CONFIG}]."
-)
+@config_option
 @click.pass_context
 def notify_test(ctx: click.Context, config_path: str | None) -> None:
     """Send one test message to every configured chat target; exit 0 if all arrived, else 1."""
     from supervisor.notify.selftest import selftest_messages
     from supervisor.notify.sender import send_now
 
-    config_path = config_path or ctx.parent.params["config_path"]
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        _fail_config(exc)
+    config = _subcommand_config(ctx, config_path)
     for w in config.warnings:
         click.echo(w, err=True)
     messages, problems = selftest_messages(config)

@@ -211,15 +211,9 @@ class Cycle:
         """Close every position at this cycle's marks (the kill switch fired)."""
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            made: list[Trade] = []
-            for symbol in list(strat.positions):
-                price = (marks.get(sc.id) or {}).get(symbol) or strat.positions[symbol].avg_cost
-                trade, _ = book.book_for(sc.rules).close(
-                    strat, symbol, price, self.stamp, 1.0, "kill_switch"
-                )
-                if trade is not None:
-                    strat.trade_count += 1
-                    made.append(trade)
+            made = book.close_all(
+                strat, sc.rules, marks.get(sc.id) or {}, self.stamp, "kill_switch"
+            )
             self._book(sc, strat, made)
             if made:
                 self.report.outcomes.append(Outcome(sc.id, action="flattened by the kill switch"))

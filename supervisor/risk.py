@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared_tools.book import book_for
+from shared_tools.book import close_all
 from supervisor.config import StrategyConfig
 from supervisor.models import StrategyState, Trade, parse_iso, utc_iso
 
@@ -95,14 +95,7 @@ def evaluate_breakers(
     risk.circuit_breaker = True
     risk.circuit_breaker_until = utc_iso(now + timedelta(minutes=minutes))
     risk.circuit_breaker_reason = reason
-    closes: list[Trade] = []
-    stamp = utc_iso(now)
-    book = book_for(sc.rules)
-    for symbol in list(strat.positions):
-        mark = marks.get(symbol) or strat.positions[symbol].avg_cost
-        trade, _ = book.close(strat, symbol, mark, stamp, 1.0, "circuit_breaker")
-        if trade is not None:
-            trade.cycle = cycle
-            strat.trade_count += 1
-            closes.append(trade)
+    closes = close_all(strat, sc.rules, marks, utc_iso(now), "circuit_breaker")
+    for trade in closes:
+        trade.cycle = cycle
     return f"circuit breaker: {reason}", closes

@@ -36,13 +36,18 @@ from sqlalchemy.engine import Connection, Engine
 
 from supervisor.models import (
     AppState,
-    Guard,
     Mark,
     Message,
-    Position,
-    RiskState,
-    StrategyState,
     Trade,
+)
+from supervisor.state_rows import (
+    extra_from_json,
+    message_row,
+    position_from_row,
+    position_row,
+    strategy_from_row,
+    strategy_row,
+    trade_row,
 )
 
 SCHEMA_VERSION = 4
@@ -192,10 +197,8 @@ def _v1(conn: Connection) -> None:
 def _v2(conn: Connection) -> None:
     """Marks persisted with their time; trades record both the mark and the bar close."""
     # A fresh DB got today's trades table from _v1 (create_all); an old one lacks the columns.
-    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(trades)")}
-    for column in ("mark_price", "bar_price"):
-        if column not in have:
-            conn.exec_driver_sql(f"ALTER TABLE trades ADD COLUMN {column} FLOAT NOT NULL DEFAULT 0")
+    ddl = "FLOAT NOT NULL DEFAULT 0"
+    _add_columns(conn, "trades", {"mark_price": ddl, "bar_price": ddl})
     metadata.create_all(conn, tables=[marks])
 
 
@@ -320,32 +323,15 @@ class StateDB:
             if row is not None:
                 state.cycle_count = row.cycle_count
                 state.last_cycle = row.last_cycle
-                state.extra = _extra(row.extra_json)
+                state.extra = extra_from_json(row.extra_json)
             for r in conn.execute(select(strategies).order_by(strategies.c.id)):
-                state.strategies[r.id] = _strategy_from_row(r)
+                state.strategies[r.id] = strategy_from_row(r)
             for m in conn.execute(select(marks)):
                 state.marks[(m.platform, m.symbol)] = Mark(price=m.price, at=m.at)
             for p in conn.execute(select(positions)):
                 strat = state.strategies.get(p.strategy_id)
                 if strat is not None:
-                    strat.positions[p.symbol] = Position(
-                        symbol=p.symbol,
-                        position_id=p.position_id,
-                        quantity=p.quantity,
-                        initial_quantity=p.initial_quantity,
-                        avg_cost=p.avg_cost,
-                        cost_basis=p.cost_basis,
-                        side=p.side,
-                        entry_atr=p.entry_atr,
-                        opened_at=p.opened_at,
-                        kind=p.kind,
-                        multiplier=p.multiplier,
-                        leverage=p.leverage,
-                        margin=p.margin,
-                        regime=p.regime,
-                        funded_at=p.funded_at,
-                        guard=_guard(p.guard_json),
-                    )
+                    strat.positions[p.symbol] = position_from_row(p)
             return state
 
     # -- save -----------------------------------------------------------------------------
@@ -358,7 +344,7 @@ class StateDB:
         """Write the whole book, the cycle's trades and its outbox messages in one transaction."""
         with self.engine.begin() as conn:
             self._save(conn, state, list(new_trades))
-            messages = [_message_row(m) for m in new_messages]
+            messages = [message_row(m) for m in new_messages]
             if messages:
                 conn.execute(insert(outbox), messages)
 
@@ -377,7 +363,7 @@ class StateDB:
         if ids:
             conn.execute(delete(positions).where(positions.c.strategy_id.in_(ids)))
         for strat in state.strategies.values():
-            row = _strategy_row(strat)
+            row = strategy_row(strat)
             if (
                 conn.execute(
                     update(strategies).where(strategies.c.id == strat.id).values(**row)
@@ -385,11 +371,11 @@ class StateDB:
                 == 0
             ):
                 conn.execute(insert(strategies).values(id=strat.id, **row))
-            pos_rows = [_position_row(strat.id, p) for p in strat.positions.values()]
+            pos_rows = [position_row(strat.id, p) for p in strat.positions.values()]
             if pos_rows:
                 conn.execute(insert(positions), pos_rows)
         if new_trades:
-            conn.execute(insert(trades), [_trade_row(t) for t in new_trades])
+            conn.execute(insert(trades), [trade_row(t) for t in new_trades])
         conn.execute(delete(marks))
         if state.marks:
             conn.execute(
@@ -453,128 +439,3 @@ class StateDB:
                 select(trades.c.strategy_id, func.sum(net)).group_by(trades.c.strategy_id)
             )
             return {sid: float(total or 0.0) for sid, total in rows}
-
-
-def _strategy_from_row(r) -> StrategyState:
-    return StrategyState(
-        id=r.id,
-        type=r.type,
-        platform=r.platform,
-        cash=r.cash,
-        initial_capital=r.initial_capital,
-        trade_count=r.trade_count,
-        last_run=r.last_run,
-        last_error=r.last_error,
-        last_error_at=r.last_error_at,
-        consecutive_failures=r.consecutive_failures,
-        last_signal=r.last_signal,
-        last_price=r.last_price,
-        risk=RiskState(
-            peak_value=r.risk_peak_value,
-            max_drawdown_pct=r.risk_max_drawdown_pct,
-            current_drawdown_pct=r.risk_current_drawdown_pct,
-            daily_pnl=r.risk_daily_pnl,
-            daily_pnl_date=r.risk_daily_pnl_date,
-            consecutive_losses=r.risk_consecutive_losses,
-            circuit_breaker=bool(r.risk_circuit_breaker),
-            circuit_breaker_until=r.risk_circuit_breaker_until,
-            circuit_breaker_reason=r.risk_circuit_breaker_reason,
-        ),
-    )
-
-
-def _strategy_row(s: StrategyState) -> dict:
-    r = s.risk
-    return {
-        "type": s.type,
-        "platform": s.platform,
-        "cash": s.cash,
-        "initial_capital": s.initial_capital,
-        "trade_count": s.trade_count,
-        "last_run": s.last_run,
-        "last_error": s.last_error,
-        "last_error_at": s.last_error_at,
-        "consecutive_failures": s.consecutive_failures,
-        "last_signal": s.last_signal,
-        "last_price": s.last_price,
-        "risk_peak_value": r.peak_value,
-        "risk_max_drawdown_pct": r.max_drawdown_pct,
-        "risk_current_drawdown_pct": r.current_drawdown_pct,
-        "risk_daily_pnl": r.daily_pnl,
-        "risk_daily_pnl_date": r.daily_pnl_date,
-        "risk_consecutive_losses": r.consecutive_losses,
-        "risk_circuit_breaker": r.circuit_breaker,
-        "risk_circuit_breaker_until": r.circuit_breaker_until,
-        "risk_circuit_breaker_reason": r.circuit_breaker_reason,
-    }
-
-
-def _position_row(strategy_id: str, p: Position) -> dict:
-    return {
-        "strategy_id": strategy_id,
-        "symbol": p.symbol,
-        "position_id": p.position_id,
-        "quantity": p.quantity,
-        "initial_quantity": p.initial_quantity,
-        "avg_cost": p.avg_cost,
-        "cost_basis": p.cost_basis,
-        "side": p.side,
-        "entry_atr": p.entry_atr,
-        "opened_at": p.opened_at,
-        "kind": p.kind,
-        "multiplier": p.multiplier,
-        "leverage": p.leverage,
-        "margin": p.margin,
-        "regime": p.regime,
-        "funded_at": p.funded_at,
-        "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
-    }
-
-
-def _extra(text_value: str) -> dict:
-    try:
-        value = json.loads(text_value or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _message_row(m: Message) -> dict:
-    return {
-        "created_at": m.created_at,
-        "cycle": m.cycle,
-        "transport": m.transport,
-        "target": m.target,
-        "category": m.category,
-        "body": m.body,
-    }
-
-
-def _guard(text_value: str) -> Guard:
-    try:
-        return Guard.from_json(json.loads(text_value or "{}"))
-    except (ValueError, TypeError):
-        return Guard()
-
-
-def _trade_row(t: Trade) -> dict:
-    return {
-        "strategy_id": t.strategy_id,
-        "timestamp": t.timestamp,
-        "symbol": t.symbol,
-        "position_id": t.position_id,
-        "side": t.side,
-        "quantity": t.quantity,
-        "price": t.price,
-        "value": t.value,
-        "fee": t.fee,
-        "trade_type": t.trade_type,
-        "is_close": t.is_close,
-        "realized_pnl": t.realized_pnl,
-        "details": t.details,
-        "cycle": t.cycle,
-        "mark_price": t.mark_price,
-        "bar_price": t.bar_price,
-        "pnl_gross": t.pnl_gross,
-        "reason": t.reason,
-    }

@@ -36,6 +36,7 @@ __all__ = [
     "accrue_funding",
     "apply_signal",
     "book_for",
+    "close_all",
     "decide",
     "fmt_money",
     "open_position",
@@ -189,6 +190,22 @@ def protect(
         if symbol not in acct.positions:
             break
         trade, _ = book.close(acct, symbol, hit.price, now, hit.fraction, hit.reason)
+        if trade is not None:
+            acct.trade_count += 1
+            trades.append(trade)
+    return trades
+
+
+def close_all(
+    acct: Account, rules: Rules, marks: dict[str, float], now: str, reason: str
+) -> list[Trade]:
+    """Close every position at its mark (its entry price without one): a breaker or the kill
+    switch flattening the account."""
+    book = book_for(rules)
+    trades: list[Trade] = []
+    for symbol in list(acct.positions):
+        price = marks.get(symbol) or acct.positions[symbol].avg_cost
+        trade, _ = book.close(acct, symbol, price, now, 1.0, reason)
         if trade is not None:
             acct.trade_count += 1
             trades.append(trade)
