@@ -158,7 +158,7 @@ class Cycle:
         for strat in self.app.strategies.values():
             marks = self.risk_marks(strat)
             if marks is not None:
-                update_drawdown(strat, strat.value(marks))
+                update_drawdown(strat, strat.value(marks), marks)
         _, events = risk_portfolio.correlation(self.app, self.config.risk, self.app.prices_for)
         self._events(events)
         self._audit()
@@ -188,14 +188,24 @@ class Cycle:
                 self._events([risk_portfolio.reset(self.app, total, ids, self.now, why)])
             else:
                 self.halted = f"kill switch active since {state['kill_switch_at']}"
+                self._flatten(marks)  # what a missing mark kept open before is closed now
                 return
         elif trusted:
-            events = risk_portfolio.judge(self.app, settings, total, ids, self.now)
+            margin_dd = risk_portfolio.margin_drawdown(self.app.strategies.values(), marks)
+            events = risk_portfolio.judge(
+                self.app, settings, total, ids, self.now, margin_dd=margin_dd
+            )
             self._events(events)
-            if state["kill_switch"]:
-                self.halted = state["reason"]
-                self._flatten(marks)
-                return
+        else:  # stale marks stand in for the missing ones; a latch waits (upstream #1449)
+            stale = sum(
+                st.value(marks[sid] or self.app.prices_for(st.venue))
+                for sid, st in self.app.strategies.items()
+            )
+            self._events(risk_portfolio.judge_untrusted(self.app, settings, stale, ids, self.now))
+        if state["kill_switch"]:
+            self.halted = state["reason"]
+            self._flatten(marks)
+            return
         why, events = risk_portfolio.daily_loss(self.app, settings, self.now)
         self._events(events)
         notional = sum(
@@ -208,9 +218,15 @@ class Cycle:
         self.book_hold = why or capped
 
     def _flatten(self, marks: dict) -> None:
-        """Close every position at this cycle's marks (the kill switch fired)."""
+        """Close every position at this cycle's marks (the kill switch fired or holds).
+
+        A strategy without fresh marks for all it holds waits for the next cycle: a forced
+        close books at a real price, never at a stale one.
+        """
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
+            if not strat.positions or marks.get(sc.id) is None:
+                continue
             made = book.close_all(
                 strat, sc.rules, marks.get(sc.id) or {}, self.stamp, "kill_switch"
             )

@@ -31,11 +31,41 @@ def record_trade_result(
         strat.risk.consecutive_losses = strat.risk.consecutive_losses + 1 if pnl < 0 else 0
 
 
-def update_drawdown(strat: StrategyState, value: float) -> float:
-    """Ratchet the peak and return the current drawdown in percent."""
+def margin_inputs(strat: StrategyState, marks: dict[str, float]) -> tuple[float, float]:
+    """(unrealized loss, margin tied up) of the strategy's perps positions at ``marks``."""
+    margin = loss = 0.0
+    for sym, pos in strat.positions.items():
+        mark = marks.get(sym)
+        if pos.kind == "perps" and pos.margin > 0 and mark is not None:
+            margin += pos.margin
+            loss += max(-pos.unrealized_pnl(mark), 0.0)
+    return loss, margin
+
+
+def margin_drawdown(strat: StrategyState, marks: dict[str, float]) -> float:
+    """Unrealized loss of the perps positions over the margin they tie up, in percent.
+
+    Upstream's perps lens (#292): a leveraged position can burn its margin long before the
+    strategy's equity falls far from its peak. 0.0 when no margin is deployed.
+    """
+    loss, margin = margin_inputs(strat, marks)
+    return loss / margin * 100.0 if margin > 0 else 0.0
+
+
+def update_drawdown(
+    strat: StrategyState, value: float, marks: dict[str, float] | None = None
+) -> float:
+    """Ratchet the peak and return the current drawdown in percent.
+
+    With ``marks``, a strategy with perps margin deployed reads the larger of the
+    equity lens and the margin lens. Upstream uses the margin lens alone for perps; taking the
+    larger never fires later than upstream does, and still fires on an equity slide.
+    """
     risk = strat.risk
     risk.peak_value = max(risk.peak_value, value)
     dd = (risk.peak_value - value) / risk.peak_value * 100 if risk.peak_value > 0 else 0.0
+    if marks is not None:
+        dd = max(dd, margin_drawdown(strat, marks))
     risk.current_drawdown_pct = max(dd, 0.0)
     return risk.current_drawdown_pct
 
@@ -77,7 +107,7 @@ def evaluate_breakers(
     risk = strat.risk
     risk.max_drawdown_pct = sc.max_drawdown_pct
     roll_day(strat, now)
-    dd = update_drawdown(strat, strat.value(marks))
+    dd = update_drawdown(strat, strat.value(marks), marks)
     if not sc.circuit_breaker:
         return "", []
     reason, minutes = "", 0.0

@@ -2,9 +2,13 @@
 loss limit and correlation warnings (upstream §2.3-2.5).
 
 State lives in ``AppState.extra["portfolio_risk"]`` (persisted with every cycle), so a restart
-while latched stays latched and the warning throttle keeps its memory. The kill switch is judged
-only on *trusted* totals (every held symbol has a fresh mark): a stale mark neither moves the
-peak nor fires the switch.
+while latched stays latched and the warning throttle keeps its memory. The peak moves only on
+*trusted* totals (every held symbol has a fresh mark). An untrusted total (stale marks stand in
+for missing ones) over the limit is deferred: it may latch only if it is still over the limit
+15 minutes later (upstream #1449), so one missing price neither fires nor hides a crash.
+
+Two lenses, as upstream: the equity drawdown from the peak owns the latch (paper equity is
+always known); the margin lens (perps unrealized loss over the margin it ties up) only warns.
 
 Deliberate differences from upstream: a reset (operator or automatic) re-bases the peak on the
 book as it is, so a flattened book that is still below the old peak does not re-fire at once.
@@ -20,11 +24,13 @@ from typing import Any
 
 from supervisor.config_risk import RiskSettings
 from supervisor.models import AppState, parse_iso, utc_iso
+from supervisor.risk import margin_inputs
 
 KEY = "portfolio_risk"
 EVENTS_KEPT = 50
 WARN_STEP_PP = 1.0  # a warning repeats when the drawdown rises this many points
 WARN_EVERY = timedelta(hours=6)  # ... or after this long in the band
+UNTRUSTED_DEFERRAL = timedelta(minutes=15)  # an over-limit reading on stale marks waits this long
 _QUOTES = ("USDT", "USDC", "USD", "ZAR", "EUR", "BUSD", "FDUSD")
 
 
@@ -46,6 +52,9 @@ def state(app: AppState) -> dict[str, Any]:
     s.setdefault("reason", "")
     s.setdefault("warning_at", "")
     s.setdefault("warning_dd", 0.0)
+    s.setdefault("margin_drawdown_pct", 0.0)
+    s.setdefault("warning_lenses", [])
+    s.setdefault("untrusted_over_since", "")
     s.setdefault("daily_loss_day", "")
     s.setdefault("notional_capped", False)
     s.setdefault("ids", [])
@@ -62,6 +71,13 @@ def owner_configured(config) -> bool:
         or (isinstance(discord, dict) and discord.get("owner_id"))
         or (isinstance(telegram, dict) and telegram.get("owner_chat_id"))
     )
+
+
+def margin_drawdown(strategies, marks: dict[str, dict[str, float] | None]) -> float:
+    """Book-wide perps unrealized loss over the perps margin, in percent (the warning lens)."""
+    pairs = [margin_inputs(st, marks.get(st.id) or {}) for st in strategies]
+    loss, margin = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+    return loss / margin * 100.0 if margin > 0 else 0.0
 
 
 def latched(app: AppState) -> bool:
@@ -81,42 +97,94 @@ def rebase(app: AppState, total: float, ids: list[str]) -> None:
 
 
 def judge(
-    app: AppState, settings: RiskSettings, total: float, ids: list[str], now: datetime
+    app: AppState,
+    settings: RiskSettings,
+    total: float,
+    ids: list[str],
+    now: datetime,
+    *,
+    margin_dd: float = 0.0,
 ) -> list[RiskEvent]:
     """Ratchet the peak, fire the kill switch or warn. ``total`` must be a trusted value."""
     s = state(app)
+    s["untrusted_over_since"] = ""
     if not s["peak"] or sorted(ids) != s["ids"]:
         rebase(app, total, ids)
         return []
     if s["kill_switch"]:
         return []
     s["peak"] = max(s["peak"], total)
-    dd = (s["peak"] - total) / s["peak"] * 100.0 if s["peak"] > 0 else 0.0
-    s["drawdown_pct"] = max(dd, 0.0)
+    dd = max((s["peak"] - total) / s["peak"] * 100.0 if s["peak"] > 0 else 0.0, 0.0)
+    s["drawdown_pct"], s["margin_drawdown_pct"] = dd, max(margin_dd, 0.0)
     if dd > settings.max_drawdown_pct:
-        reason = (
-            f"portfolio drawdown {dd:.1f}% > {settings.max_drawdown_pct:g}% "
-            f"(${total:,.2f} from a peak of ${s['peak']:,.2f})"
+        return [_fire(s, now, total, dd, settings.max_drawdown_pct, "")]
+    return _warn(s, settings, now, total, {"equity": dd, "margin": margin_dd})
+
+
+def judge_untrusted(
+    app: AppState, settings: RiskSettings, total: float, ids: list[str], now: datetime
+) -> list[RiskEvent]:
+    """An over-limit reading on stale marks latches only after 15 minutes of staying over."""
+    s = state(app)
+    if s["kill_switch"] or not s["peak"] or sorted(ids) != s["ids"]:
+        return []
+    dd = (s["peak"] - total) / s["peak"] * 100.0 if s["peak"] > 0 else 0.0
+    if dd <= settings.max_drawdown_pct:
+        s["untrusted_over_since"] = ""
+        return []
+    since = parse_iso(s["untrusted_over_since"]) if s["untrusted_over_since"] else None
+    if since is None:
+        s["untrusted_over_since"] = utc_iso(now)
+        text = (
+            f"PORTFOLIO WARNING: drawdown {dd:.1f}% > {settings.max_drawdown_pct:g}% on stale "
+            f"marks (a price is missing); the kill switch fires if it still reads over the limit "
+            f"at {utc_iso(now + UNTRUSTED_DEFERRAL)}"
         )
-        s.update(kill_switch=True, kill_switch_at=utc_iso(now), reason=reason)
-        _log(s, now, "triggered", reason, total)
-        text = f"KILL SWITCH: {reason}; every position is flattened and nothing new opens"
-        return [RiskEvent("kill_switch", text, critical=True)]
-    if dd > settings.warn_drawdown_pct:
-        last = parse_iso(s["warning_at"]) if s["warning_at"] else None
-        due = last is None or dd >= s["warning_dd"] + WARN_STEP_PP or now - last >= WARN_EVERY
-        if due:
-            if last is None:
-                _log(s, now, "warning", f"drawdown {dd:.1f}%", total)
-            s["warning_at"], s["warning_dd"] = utc_iso(now), dd
-            text = (
-                f"PORTFOLIO WARNING: drawdown {dd:.1f}% (kill switch at "
-                f"{settings.max_drawdown_pct:g}%, warning from {settings.warn_drawdown_pct:.1f}%)"
-            )
-            return [RiskEvent("warning", text, critical=True)]
-    else:
-        s["warning_at"], s["warning_dd"] = "", 0.0
-    return []
+        return [RiskEvent("warning", text, critical=True)]
+    if now - since < UNTRUSTED_DEFERRAL:
+        return []
+    s["drawdown_pct"] = dd
+    basis = f" on stale marks, over the limit since {utc_iso(since)}"
+    return [_fire(s, now, total, dd, settings.max_drawdown_pct, basis)]
+
+
+def _fire(s: dict, now: datetime, total: float, dd: float, limit: float, basis: str) -> RiskEvent:
+    reason = (
+        f"portfolio drawdown {dd:.1f}% > {limit:g}% (${total:,.2f} from a peak of "
+        f"${s['peak']:,.2f}){basis}"
+    )
+    s.update(kill_switch=True, kill_switch_at=utc_iso(now), reason=reason)
+    s["untrusted_over_since"] = ""
+    _log(s, now, "triggered", reason, total)
+    text = f"KILL SWITCH: {reason}; every position is flattened and nothing new opens"
+    return RiskEvent("kill_switch", text, critical=True)
+
+
+def _warn(
+    s: dict, settings: RiskSettings, now: datetime, total: float, lenses: dict[str, float]
+) -> list[RiskEvent]:
+    """The warning band, throttled as upstream: on entry, when a lens joins, on a rise of a
+    point or more, else every 6 hours."""
+    band = sorted(k for k, v in lenses.items() if v > settings.warn_drawdown_pct)
+    if not band:
+        s["warning_at"], s["warning_dd"], s["warning_lenses"] = "", 0.0, []
+        return []
+    dd = max(lenses[k] for k in band)
+    last = parse_iso(s["warning_at"]) if s["warning_at"] else None
+    joined = bool(set(band) - set(s["warning_lenses"]))
+    due = last is None or joined or dd >= s["warning_dd"] + WARN_STEP_PP or now - last >= WARN_EVERY
+    s["warning_lenses"] = band
+    if not due:
+        return []
+    if last is None:
+        _log(s, now, "warning", f"drawdown {dd:.1f}% ({', '.join(band)})", total)
+    s["warning_at"], s["warning_dd"] = utc_iso(now), dd
+    shown = ", ".join(f"{k} {lenses[k]:.1f}%" for k in band)
+    text = (
+        f"PORTFOLIO WARNING: drawdown {shown} (kill switch at "
+        f"{settings.max_drawdown_pct:g}%, warning from {settings.warn_drawdown_pct:.1f}%)"
+    )
+    return [RiskEvent("warning", text, critical=True)]
 
 
 def reset(app: AppState, total: float, ids: list[str], now: datetime, source: str) -> RiskEvent:

@@ -107,7 +107,10 @@ def portfolio_risk_view(app: AppState) -> dict:
         "reason": s.get("reason", ""),
         "peak_value": s.get("peak", 0.0),
         "drawdown_pct": s.get("drawdown_pct", 0.0),
+        "margin_drawdown_pct": s.get("margin_drawdown_pct", 0.0),
         "warning": bool(s.get("warning_at")),
+        "warning_lenses": list(s.get("warning_lenses", [])),
+        "untrusted_over_since": s.get("untrusted_over_since", ""),
         "events": list(s.get("events", []))[-10:],
     }
 

@@ -181,3 +181,39 @@ def test_a_stop_hit_in_the_same_cycle_as_a_close_signal_fills_at_its_trigger(
     closes = [t for t in saved_trades(tmp_path) if t[1] == "sell"]
     assert [(c[2], c[3]) for c in closes] == [(98.0, 95.0)]  # the resting stop filled first
     assert not sup.app.strategies["tie"].positions  # and nothing reopens in the same cycle
+
+
+def test_perps_breaker_reads_the_margin_lens(tmp_path, sup_for, clock):
+    """$100 margin at 10x: a 6% move loses 60% of the margin but only 6% of the equity."""
+    sup = sup_for([perp("m", "m", leverage=10, margin_per_trade_usd=100, max_drawdown_pct=50)])
+    mark(tmp_path, 100.0)
+    say(tmp_path, "m", 1, 100.0)
+    sup.run_cycle(sup.config.strategies)
+    say(tmp_path, "m", 0, 100.0)
+    clock(1)
+    mark(tmp_path, 97.0)  # -30% of the margin: under the limit
+    sup.run_cycle(sup.config.strategies)
+    risk = sup.app.strategies["m"].risk
+    assert not risk.circuit_breaker and risk.current_drawdown_pct == pytest.approx(30.0, abs=0.5)
+    clock(1)
+    mark(tmp_path, 94.0)
+    report = sup.run_cycle(sup.config.strategies)
+    assert risk.circuit_breaker and "max drawdown exceeded (60" in risk.circuit_breaker_reason
+    assert [t.reason for t in report.trades] == ["circuit_breaker"]
+    assert sup.app.strategies["m"].value({}) > 900  # the equity lens alone would not have fired
+
+
+def test_portfolio_margin_lens_warns_but_never_latches(tmp_path, sup_for, clock, monkeypatch):
+    monkeypatch.setenv("DISCORD_OWNER_ID", "42")
+    sc = perp("m", "m", leverage=10, margin_per_trade_usd=100, circuit_breaker=False)
+    sup = sup_for([sc], portfolio_risk={"max_drawdown_pct": 25})
+    mark(tmp_path, 100.0)
+    say(tmp_path, "m", 1, 100.0)
+    sup.run_cycle(sup.config.strategies)
+    say(tmp_path, "m", 0, 100.0)
+    clock(1)
+    mark(tmp_path, 96.0)  # margin -40% (band from 15%), equity -4%
+    report = sup.run_cycle(sup.config.strategies)
+    assert [e.kind for e in report.events] == ["warning"] and "margin 4" in report.events[0].text
+    view = build_status(sup.app)["portfolio_risk"]
+    assert view["margin_drawdown_pct"] == pytest.approx(40.0, abs=0.5) and not view["kill_switch"]

@@ -188,3 +188,71 @@ def test_risk_events_reach_every_channel_and_the_owner_once(tmp_path, sup_for, f
     with sqlite3.connect(tmp_path / "state.db") as con:
         assert not con.execute("SELECT 1 FROM outbox WHERE body LIKE '%BREAKER%'").fetchall()
     assert sup.status_view()["notifications"]["pending"] >= 2
+
+
+def _clock(monkeypatch, start: int = 1_763_683_200):
+    state = {"t": start}
+
+    def at(minutes: float = 0.0) -> None:
+        state["t"] += minutes * 60
+        monkeypatch.setenv("GO_TRADER_NOW", str(state["t"]))
+
+    at()
+    return at
+
+
+def test_an_over_limit_reading_on_stale_marks_waits_15_minutes(
+    tmp_path, sup_for, owner, monkeypatch
+):
+    at = _clock(monkeypatch)
+    top = {"portfolio_risk": {"max_drawdown_pct": 25}}
+    pair = [strat("a", "a", max_drawdown_pct=95), strat("b", "b", symbol="ETH/USDT")]
+    sup = sup_for(pair, **top)
+    marks(tmp_path, BTC_USDT=100.0, ETH_USDT=100.0)
+    answer(tmp_path, "a", buy())
+    answer(tmp_path, "b", buy(symbol="ETH/USDT"))
+    sup.run_cycle(sup.config.strategies)
+    answer(tmp_path, "a", HOLD)
+    answer(tmp_path, "b", {**HOLD, "symbol": "ETH/USDT"})
+    at(60)  # ETH's mark is an hour old and none comes: the total is not trusted
+    marks(tmp_path, BTC_USDT=30.0)
+    report = sup.run_cycle([])
+    assert [e.kind for e in report.events] == ["warning"] and "stale marks" in report.events[0].text
+    assert not risk_portfolio.latched(sup.app) and sup.app.strategies["a"].positions
+    at(10)
+    assert sup.run_cycle([]).events == []  # still deferred, and warned only once
+    at(6)  # 16 minutes over the limit
+    report = sup.run_cycle([])
+    assert [e.kind for e in report.events] == ["kill_switch"]
+    assert "on stale marks" in risk_portfolio.state(sup.app)["reason"]
+    assert not sup.app.strategies["a"].positions  # closed at its fresh mark
+    assert sup.app.strategies["b"].positions  # no fresh ETH mark: never closed at a stale one
+    at(5)
+    marks(tmp_path, BTC_USDT=30.0, ETH_USDT=99.0)
+    report = sup.run_cycle([])  # latched: the leftover closes once its price is back
+    assert [t.reason for t in report.trades] == ["kill_switch"]
+    assert report.trades[0].price == pytest.approx(99.0)
+    assert not sup.app.strategies["b"].positions
+
+
+def test_a_stale_reading_that_recovers_never_latches(tmp_path, sup_for, owner, monkeypatch):
+    at = _clock(monkeypatch)
+    top = {"portfolio_risk": {"max_drawdown_pct": 25}}
+    pair = [strat("a", "a", max_drawdown_pct=95), strat("b", "b", symbol="ETH/USDT")]
+    sup = sup_for(pair, **top)
+    marks(tmp_path, BTC_USDT=100.0, ETH_USDT=100.0)
+    answer(tmp_path, "a", buy())
+    answer(tmp_path, "b", buy(symbol="ETH/USDT"))
+    sup.run_cycle(sup.config.strategies)
+    at(60)
+    marks(tmp_path, BTC_USDT=30.0)
+    sup.run_cycle([])
+    assert risk_portfolio.state(sup.app)["untrusted_over_since"]
+    at(5)
+    marks(tmp_path, BTC_USDT=95.0)  # back under the limit, still on a stale ETH mark
+    sup.run_cycle([])
+    assert risk_portfolio.state(sup.app)["untrusted_over_since"] == ""
+    at(20)
+    marks(tmp_path, BTC_USDT=30.0)
+    report = sup.run_cycle([])  # a new episode starts its own 15 minutes
+    assert [e.kind for e in report.events] == ["warning"] and not risk_portfolio.latched(sup.app)
