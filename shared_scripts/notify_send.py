@@ -14,6 +14,13 @@ Order: messages to one destination are sent in the given order; after a failure 
 that destination's messages are skipped (``skipped: true``), so nothing overtakes a message
 that is waiting for a retry. Discord messages carry their ``nonce`` (default: the outbox id)
 with ``enforce_nonce`` so a resend of an already delivered message is not posted twice.
+
+    echo '{"timeout_s": 10, "poll": [{"transport": "discord", "owner": "42", "since": 1.7e9}]}'
+        | notify_send.py   ->  {"replies": [{"transport", "text", "at"}], "errors": [...]}
+
+reads what the owner wrote to the bot since ``since`` (epoch seconds): the Discord DM channel's
+recent messages, or Telegram's pending updates from the owner's chat. The supervisor looks for
+a "reset" there while the kill switch is latched.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 
 import requests
 
@@ -72,6 +80,49 @@ class Poster:
         url = f"{self.telegram_api}/bot{self.telegram_token}/sendMessage"
         return self._post(url, {"chat_id": msg["to"], "text": msg["body"]})
 
+    def replies(self, transport: str, owner: str, since: float) -> list[dict]:
+        """What ``owner`` wrote to the bot after ``since`` (oldest first)."""
+        if transport == "discord":
+            return self._discord_replies(owner, since)
+        return self._telegram_replies(owner, since)
+
+    def _discord_replies(self, owner: str, since: float) -> list[dict]:
+        if not self.discord_token:
+            raise MissingToken("DISCORD_BOT_TOKEN is not set")
+        auth = {"Authorization": f"Bot {self.discord_token}"}
+        resp = self._post(f"{self.discord_api}/users/@me/channels", {"recipient_id": owner}, auth)
+        resp.raise_for_status()
+        channel = str(resp.json()["id"])
+        resp = self.session.get(
+            f"{self.discord_api}/channels/{channel}/messages",
+            params={"limit": 20},
+            headers=auth,
+            timeout=self.timeout,
+        )
+        resp.raise_for_status()
+        out = []
+        for m in resp.json():
+            author = m.get("author") or {}
+            at = _iso_epoch(str(m.get("timestamp", "")))
+            if str(author.get("id")) == owner and not author.get("bot") and at > since:
+                out.append({"transport": "discord", "text": str(m.get("content", "")), "at": at})
+        return sorted(out, key=lambda r: r["at"])
+
+    def _telegram_replies(self, owner: str, since: float) -> list[dict]:
+        if not self.telegram_token:
+            raise MissingToken("TELEGRAM_BOT_TOKEN is not set")
+        url = f"{self.telegram_api}/bot{self.telegram_token}/getUpdates"
+        resp = self._post(url, {"timeout": 0, "allowed_updates": ["message"]})
+        resp.raise_for_status()
+        out = []
+        for update in resp.json().get("result", []):
+            m = update.get("message") or {}
+            who = {str((m.get("from") or {}).get("id")), str((m.get("chat") or {}).get("id"))}
+            at = float(m.get("date") or 0)  # whole seconds: the latch's own second counts
+            if owner in who and at >= int(since):
+                out.append({"transport": "telegram", "text": str(m.get("text", "")), "at": at})
+        return sorted(out, key=lambda r: r["at"])
+
     def send(self, msg: dict) -> dict:
         out = {"id": msg["id"], "ok": False, "status": 0, "retry_after": None, "error": ""}
         try:
@@ -112,9 +163,31 @@ def _retry_after(resp: requests.Response) -> float | None:
         return None
 
 
+def _iso_epoch(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def poll(poster: Poster, asks: list) -> dict:
+    replies, errors = [], []
+    for ask in asks:
+        try:
+            replies += poster.replies(str(ask["transport"]), str(ask["owner"]), float(ask["since"]))
+        except MissingToken as exc:
+            errors.append(f"{ask.get('transport')}: {exc}")
+        except (requests.RequestException, ValueError, KeyError, TypeError, OSError) as exc:
+            errors.append(poster.scrub(f"{ask.get('transport')}: {type(exc).__name__}: {exc}"))
+    return {"replies": replies, "errors": errors}
+
+
 def main() -> int:
     try:
         request = json.loads(sys.stdin.read() or "{}")
+        if "poll" in request:
+            print(json.dumps(poll(Poster(float(request.get("timeout_s", 10.0))), request["poll"])))
+            return 0
         messages = list(request.get("messages", []))
         timeout_s = float(request.get("timeout_s", 10.0))
     except (ValueError, TypeError, AttributeError) as exc:

@@ -59,6 +59,9 @@ class NotifySettings:
     discord: ChatSettings = field(default_factory=ChatSettings)
     telegram: ChatSettings = field(default_factory=ChatSettings)
     summary_frequency: dict[str, str] = field(default_factory=dict)  # channel key -> value
+    reset_dm_window_s: float = (
+        6 * 3600.0
+    )  # kill_switch_reset_dm_timeout: how long a DM "reset" counts
 
     def chat(self, transport: str) -> ChatSettings:
         return self.discord if transport == "discord" else self.telegram
@@ -177,4 +180,15 @@ def notify_settings(
                 )
             else:
                 freq[key] = value
-    return NotifySettings(summary_frequency=freq, **chats)
+    window = 6 * 3600.0
+    timeout = raw.get("kill_switch_reset_dm_timeout")
+    if timeout not in (None, ""):
+        seconds = frequency_seconds(timeout) if isinstance(timeout, str) else None
+        if not seconds:
+            errors.append(
+                f"{label}: kill_switch_reset_dm_timeout must be a duration like 6h or 90m, "
+                f"got {show(timeout)}"
+            )
+        else:
+            window = seconds
+    return NotifySettings(summary_frequency=freq, reset_dm_window_s=window, **chats)

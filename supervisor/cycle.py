@@ -203,6 +203,9 @@ class Cycle:
             )
             self._events(risk_portfolio.judge_untrusted(self.app, settings, stale, ids, self.now))
         if state["kill_switch"]:
+            for e in self.report.events:
+                if e.kind == "kill_switch":
+                    e.text += risk_portfolio.reset_hint(self.config)
             self.halted = state["reason"]
             self._flatten(marks)
             return

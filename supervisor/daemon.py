@@ -128,7 +128,12 @@ class Supervisor:
             self._reconcile_roster()
             self.ready = True
         self.executor = self._make_executor(self.config)
-        self.notifier.start(self.db)
+        self.notifier.start(
+            self.db,
+            reset_file=risk_portfolio.request_path(self.config.db_file),
+            latched_at=self._kill_switch_at,
+            now=market_now,
+        )
         return EXIT_OK
 
     def _start_server(self) -> None:
@@ -330,16 +335,28 @@ class Supervisor:
         report.duration_s = time.time() - report.started
         return report
 
+    def _kill_switch_at(self) -> str:
+        """When the kill switch latched ("" when it is not): read by the reply listener."""
+        s = self.app.extra.get(risk_portfolio.KEY) or {}
+        return str(s.get("kill_switch_at") or "") if s.get("kill_switch") else ""
+
     def _reset_requested(self, now) -> list:
-        """Apply a kill-switch reset the operator asked for (``go-trader reset-kill-switch``)."""
+        """Apply a kill-switch reset the operator asked for (``go-trader reset-kill-switch``, or
+        the owner's "reset" DM: the file's second line names the source)."""
         path = risk_portfolio.request_path(self.config.db_file)
         if not path.exists():
             return []
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
         path.unlink(missing_ok=True)
         if not risk_portfolio.latched(self.app):
             log("[risk] kill-switch reset requested, but it is not latched")
             return []
-        event = risk_portfolio.reset_at_marks(self.app, self.config, now, "operator request")
+        named = len(lines) > 1 and lines[1].strip()
+        source = lines[1].strip()[:80] if named else "operator request"
+        event = risk_portfolio.reset_at_marks(self.app, self.config, now, source)
         log(f"[risk] {event.text}")
         return [event]
 

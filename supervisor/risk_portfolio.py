@@ -80,6 +80,17 @@ def margin_drawdown(strategies, marks: dict[str, dict[str, float] | None]) -> fl
     return loss / margin * 100.0 if margin > 0 else 0.0
 
 
+def reset_hint(config) -> str:
+    """How this latch ends, appended to the kill switch alert."""
+    if owner_configured(config):
+        hours = config.notify.reset_dm_window_s / 3600
+        return (
+            f'. Reply "reset" to the bot by DM within {hours:g}h, or run '
+            "`go-trader reset-kill-switch`, to resume"
+        )
+    return ". It resets itself once the book is flat (no owner is configured)"
+
+
 def latched(app: AppState) -> bool:
     return bool(state(app)["kill_switch"])
 

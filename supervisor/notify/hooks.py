@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from shared_tools.text import exc_line
 from supervisor.config import Config
@@ -22,6 +23,7 @@ from supervisor.notify.messages import (
     messages_for_cycle,
     owner_messages,
 )
+from supervisor.notify.replies import ResetListener
 from supervisor.notify.sender import Sender, send_now
 from supervisor.state import StateDB
 
@@ -31,12 +33,27 @@ class Notifier:
         self.config = config
         self.log = log
         self.sender: Sender | None = None
+        self.replies: ResetListener | None = None
 
-    def start(self, db: StateDB) -> None:
-        """Start the delivery thread (also when nothing is enabled now: rows may be pending)."""
+    def start(
+        self,
+        db: StateDB,
+        *,
+        reset_file: Path | None = None,
+        latched_at: Callable[[], str] = lambda: "",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Start the delivery thread (also when nothing is enabled now: rows may be pending)
+        and, with ``reset_file``, the listener for the owner's "reset" reply."""
         try:
             self.sender = Sender(db.engine, lambda: self.config().notify, log=self.log)
             self.sender.start()
+            if reset_file is not None:
+                settings = lambda: self.config().notify  # noqa: E731
+                self.replies = ResetListener(
+                    reset_file, settings, latched_at, now=now, log=self.log
+                )
+                self.replies.start()
         except Exception as exc:
             self.log(f"[notify] sender not started: {exc_line(exc)}")
 
@@ -102,6 +119,9 @@ class Notifier:
             threading.Thread(target=send, name="notify-alert", daemon=True).start()
 
     def stop(self) -> None:
+        if self.replies is not None:
+            self.replies.stop()
+            self.replies = None
         if self.sender is not None:
             self.sender.stop()
             self.sender = None

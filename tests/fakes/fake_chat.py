@@ -7,6 +7,9 @@ Point the sender at it with :meth:`FakeChat.env` (API bases and the bot tokens i
   ``POST /users/@me/channels`` (a DM channel ``dm-<user id>``);
 * Telegram under ``/telegram``: ``POST /bot{token}/sendMessage``.
 
+What a user writes to the bot (:meth:`FakeChat.reply`) is served back by ``GET
+/channels/dm-<user>/messages`` (Discord) and ``POST /bot{token}/getUpdates`` (Telegram).
+
 Every delivered message is recorded in :attr:`delivered` (``transport``, ``to``, ``body``,
 ``nonce``). Misbehaviour on demand: :meth:`fail` (the next n posts answer a status),
 :meth:`rate_limit` (429 with ``Retry-After``), :attr:`delay_s` (answer late), :meth:`down` /
@@ -19,6 +22,7 @@ import json
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DISCORD_TOKEN = "discord-secret-token-DO-NOT-LEAK-1234"
@@ -26,6 +30,7 @@ TELEGRAM_TOKEN = "123456:telegram-secret-token-DO-NOT-LEAK"
 
 _CHANNEL = re.compile(r"^/discord/channels/([^/]+)/messages$")
 _TELEGRAM = re.compile(r"^/telegram/bot([^/]+)/sendMessage$")
+_UPDATES = re.compile(r"^/telegram/bot([^/]+)/getUpdates$")
 
 
 class FakeChat:
@@ -35,6 +40,7 @@ class FakeChat:
         self.delay_s = 0.0
         self._failures: list[tuple[int, float | None]] = []  # (status, retry_after) per post
         self._nonces: dict[tuple[str, str], dict] = {}
+        self.inbox: list[dict] = []  # what users wrote to the bot
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -70,6 +76,42 @@ class FakeChat:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def reply(self, transport: str, user: str, text: str, at: float | None = None) -> None:
+        """``user`` writes ``text`` to the bot (epoch ``at``, default now)."""
+        with self._lock:
+            self.inbox.append(
+                {"transport": transport, "user": user, "text": text, "at": at or time.time()}
+            )
+
+    def _discord_inbox(self, channel: str) -> list[dict]:
+        user = channel.removeprefix("dm-")
+        rows = [m for m in self.inbox if m["transport"] == "discord" and m["user"] == user]
+        stamp = lambda t: datetime.fromtimestamp(t, UTC).isoformat()  # noqa: E731
+        return [
+            {
+                "id": str(n),
+                "content": m["text"],
+                "timestamp": stamp(m["at"]),
+                "author": {"id": user, "bot": False},
+            }
+            for n, m in enumerate(reversed(rows))  # newest first, as Discord answers
+        ]
+
+    def _telegram_updates(self) -> list[dict]:
+        rows = [m for m in self.inbox if m["transport"] == "telegram"]
+        return [
+            {
+                "update_id": n,
+                "message": {
+                    "text": m["text"],
+                    "date": int(m["at"]),
+                    "from": {"id": int(m["user"])},
+                    "chat": {"id": int(m["user"])},
+                },
+            }
+            for n, m in enumerate(rows)
+        ]
 
     def bodies(self, to: str | None = None) -> list[str]:
         with self._lock:
@@ -108,6 +150,11 @@ class FakeChat:
                 if key[1]:
                     self._nonces[key] = msg
                 return 200, msg, {}
+            m = _UPDATES.match(path)
+            if m:
+                if m.group(1) != TELEGRAM_TOKEN:
+                    return 401, {"ok": False, "description": "Unauthorized"}, {}
+                return 200, {"ok": True, "result": self._telegram_updates()}, {}
             m = _TELEGRAM.match(path)
             if m:
                 if m.group(1) != TELEGRAM_TOKEN:
@@ -127,6 +174,17 @@ class FakeChat:
 class _Handler(BaseHTTPRequestHandler):
     chat: FakeChat
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        m = _CHANNEL.match(self.path.split("?", 1)[0])
+        with self.chat._lock:
+            if self.headers.get("Authorization") != f"Bot {DISCORD_TOKEN}":
+                status, body = 401, {"message": "401: Unauthorized"}
+            elif m:
+                status, body = 200, self.chat._discord_inbox(m.group(1))
+            else:
+                status, body = 404, {"message": "not found"}
+        self._send(status, body, {})
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -136,6 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.chat.delay_s:
             time.sleep(self.chat.delay_s)
         status, body, extra = self.chat._answer(self.path, self.headers, payload)
+        self._send(status, body, extra)
+
+    def _send(self, status: int, body, extra: dict) -> None:
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
