@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
+from supervisor import __version__
 from supervisor.config_notify import ChatSettings, NotifySettings
 from supervisor.cycle import Outcome, new_report
 from supervisor.models import AppState, Position, StrategyState, Trade
@@ -102,13 +104,41 @@ def test_summary_header_and_lines(tmp_path, monkeypatch):
     (msg,) = messages_for_cycle(report, _app(), config, now)
     assert (msg.transport, msg.target, msg.category) == ("discord", "100", "summary")
     lines = msg.body.splitlines()
-    assert lines[0] == "📈 **Spot Summary**"
+    assert lines[0] == f"📈 **Spot Summary** (v{__version__} pid:{os.getpid()})"  # who speaks
     assert lines[1] == "**$2,000.00 → $2,000.00** (+$0.00 / +0.00%)"
     assert "• a: $1,100.00 (+10.00%)" in lines and "• b: $900.00 (-10.00%)" in lines
     # Telegram: the same text without Markdown markers
     config.notify = NotifySettings(telegram=chat)
     (tg,) = messages_for_cycle(report, _app(), config, now)
-    assert tg.body.splitlines()[0] == "📈 Spot Summary"
+    assert tg.body.splitlines()[0].startswith("📈 Spot Summary (v")
+
+
+def test_a_channel_spanning_assets_gets_one_summary_per_asset(tmp_path, monkeypatch):
+    from conftest import fake_strategy, write_config
+
+    from supervisor.config import load_config
+
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
+    strategies = [
+        fake_strategy("s", "hold", "SOL/USDT"),
+        fake_strategy("e", "hold", "ETH/USDT"),
+        fake_strategy("b", "hold"),
+    ]
+    config = load_config(write_config(tmp_path, strategies))
+    config.notify = NotifySettings(discord=ChatSettings(enabled=True, channels={"spot": "100"}))
+    app = AppState(cycle_count=3)
+    for sid in ("s", "e", "b"):
+        app.strategies[sid] = StrategyState(sid, "spot", "binanceus", 1000.0, 1000.0)
+    report = new_report(3)
+    report.outcomes = [Outcome("s"), Outcome("e"), Outcome("b")]
+    msgs = messages_for_cycle(report, app, config, datetime(2025, 6, 1, tzinfo=UTC))
+    titles = [m.body.splitlines()[0] for m in msgs]
+    assert [t.split(" (v")[0] for t in titles] == [
+        "📈 **Spot Summary — BTC**",
+        "📈 **Spot Summary — ETH**",
+        "📈 **Spot Summary — SOL**",
+    ]
+    assert "• b: $1,000.00" in msgs[0].body and "• s:" not in msgs[0].body
 
 
 def test_trade_alert_carries_symbol_side_qty_price_pnl_stop_targets(tmp_path, monkeypatch):

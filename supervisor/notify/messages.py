@@ -11,11 +11,13 @@ import os
 import re
 from datetime import UTC, datetime
 
+from supervisor import __version__
 from supervisor.config import Config
 from supervisor.config_notify import TOKEN_ENV, TRANSPORTS, ChatSettings, frequency_seconds
 from supervisor.models import AppState, Message, StrategyState, Trade, parse_iso, utc_iso
 from supervisor.notify.render import render, split_for
 from supervisor.notify.routing import OWNER, Who, summary_key, trade_target
+from supervisor.risk_portfolio import base_asset
 from supervisor.status import position_view
 
 EXTRA_KEY = "notify"
@@ -104,8 +106,50 @@ def _summary_due(app: AppState, config: Config, cadence_key: str, key: str, sids
         return True
 
 
-def summary(transport: str, key: str, app: AppState, sids: list[str], trades: list[Trade]) -> str:
-    """A channel's category summary: the ``$X → $Y`` header, then a line per strategy."""
+_ASSET_ORDER = ("BTC", "ETH", "SOL", "BNB")
+
+
+def _asset(config: Config, app: AppState, sid: str) -> str:
+    try:
+        symbol = config.strategy(sid).symbol
+    except KeyError:
+        symbol = next(iter(app.strategies[sid].positions), "")
+    return base_asset(symbol) if symbol else ""
+
+
+def by_asset(config: Config, app: AppState, sids: list[str]) -> list[tuple[str, list[str]]]:
+    """The channel's strategies per base asset (BTC, ETH, SOL, BNB first, as upstream)."""
+    groups: dict[str, list[str]] = {}
+    for sid in sids:
+        groups.setdefault(_asset(config, app, sid), []).append(sid)
+    rank = {a: n for n, a in enumerate(_ASSET_ORDER)}
+    return sorted(groups.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+
+def summaries(
+    transport: str, key: str, app: AppState, config: Config, sids: list[str], trades: list[Trade]
+) -> list[str]:
+    """A channel's category summary; one per asset when its strategies span several."""
+    groups = by_asset(config, app, sids)
+    if len(groups) == 1:
+        return [summary(transport, key, app, sids, trades)]
+    out = []
+    for asset, group in groups:
+        mine = [t for t in trades if t.strategy_id in group]
+        out.append(summary(transport, key, app, group, mine, asset=asset))
+    return out
+
+
+def summary(
+    transport: str,
+    key: str,
+    app: AppState,
+    sids: list[str],
+    trades: list[Trade],
+    *,
+    asset: str = "",
+) -> str:
+    """The ``$X → $Y`` header, then a line per strategy (the seed's category summary)."""
     rows, positions, latched, prices = [], [], [], {}
     start = end = 0.0
     for sid in sids:
@@ -130,11 +174,14 @@ def summary(transport: str, key: str, app: AppState, sids: list[str], trades: li
     types = {app.strategies[s].type for s in sids}
     icon = "🎯" if "options" in types else _ICONS.get(key, _ICONS.get(next(iter(types), ""), "📊"))
     title = f"{key.upper()} TRADES" if trades else f"{key.capitalize()} Summary"
+    if asset:
+        title += f" — {asset}"
     return render(
         "summary",
         transport,
         icon=icon,
         title=title,
+        build=f"v{__version__} pid:{os.getpid()}",
         start=start,
         end=end,
         pnl=end - start,
@@ -181,8 +228,8 @@ def messages_for_cycle(report, app: AppState, config: Config, now: datetime) -> 
             cadence_key = f"{transport}:{key}"
             if not ch_trades and not _summary_due(app, config, cadence_key, key, sids, now):
                 continue
-            body = summary(transport, key, app, sids, ch_trades)
-            out += _messages(transport, chat.channels[key], "summary", body, now, report.cycle)
+            for body in summaries(transport, key, app, config, sids, ch_trades):
+                out += _messages(transport, chat.channels[key], "summary", body, now, report.cycle)
             cadence[cadence_key] = utc_iso(now)
     return out
 

@@ -14,7 +14,7 @@ LIMITS = {"discord": 2000, "telegram": 4096}
 _TEMPLATES = {
     # upstream FormatCategorySummary, the parts this build has (§3.3)
     "summary": (
-        "{{ icon }} {{ B }}{{ title }}{{ B }}\n"
+        "{{ icon }} {{ B }}{{ title }}{{ B }} ({{ build }})\n"
         "{{ B }}${{ start | money }} → ${{ end | money }}{{ B }} "
         "({{ pnl | signed_money }} / {{ pnl_pct | pct }})\n"
         "{% if latched %}🚫 Circuit breaker active: {{ latched | join(', ') }}\n"
