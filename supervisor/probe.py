@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 from shared_tools.check_argv import batch_host, script_name
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import clean, one_line
-from supervisor.executor import (
+from supervisor.process import ProcessOutcome, child_env, run_process
+from supervisor.run_budget import (
     BATCH_OUTPUT_CAP,
     BATCH_SLACK_S,
     JOB_TIMEOUT_ENV,
     Deadline,
     split_evenly,
 )
-from supervisor.process import ProcessOutcome, child_env, run_process
 from supervisor.worker_output import decode_stream, describe_exit
 from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key, worker_env
 
