@@ -34,6 +34,13 @@ def _subcommand_config(ctx: click.Context, config_path: str | None):
         _fail_config(exc)
 
 
+def _print_version(ctx: click.Context) -> None:
+    from supervisor.version import version_line
+
+    click.echo(version_line())
+    ctx.exit()
+
+
 def _fail_config(exc: ConfigError) -> None:
     for line in exc.lines:
         click.echo(line, err=True)
@@ -56,7 +63,14 @@ def _fail_config(exc: ConfigError) -> None:
     is_flag=True,
     help="Drop the open positions of strategies removed from the config (refused otherwise).",
 )
-@click.version_option(__version__, "--version", prog_name="go-trader")
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _p, v: _print_version(ctx) if v else None,
+    help="Show the version and the running code's commit, and exit.",
+)
 @click.pass_context
 def main(
     ctx: click.Context, config_path: str, once: bool, status_port: int | None, prune_open: bool
@@ -171,8 +185,53 @@ def notify_test(ctx: click.Context, config_path: str | None) -> None:
 
 @main.command()
 def version() -> None:
-    """Print the version."""
-    click.echo(__version__)
+    """Print the version and the running code's commit."""
+    from supervisor.version import version_line
+
+    click.echo(version_line())
+
+
+@main.command()
+@click.argument("strategy_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every configured strategy.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
+@click.option("--trades", default=10, type=click.IntRange(0, 10_000), help="Recent trades shown.")
+@config_option
+@click.pass_context
+def inspect(ctx, strategy_id, all_, as_json, trades, config_path) -> None:
+    """Effective config beside the raw entry, and the stored state (read-only, no lock)."""
+    from supervisor import inspect_cmd
+
+    config = _subcommand_config(ctx, config_path)
+    sys.exit(
+        inspect_cmd.run(
+            config, strategy_id, all_=all_, as_json=as_json, n_trades=trades, echo=click.echo
+        )
+    )
+
+
+@main.group()
+def export() -> None:
+    """Export stored trades (tradingview)."""
+
+
+@export.command("tradingview")
+@click.option("--strategy", "ids", multiple=True, help="Strategy id (repeatable).")
+@click.option("--all", "all_", is_flag=True, help="Every configured strategy.")
+@click.option("--output", required=True, help="CSV file to write (atomically).")
+@config_option
+@click.pass_context
+def export_tradingview(ctx, ids, all_, output, config_path) -> None:
+    """Trades as a TradingView portfolio import CSV (read-only, no lock)."""
+    from supervisor import export_tv
+
+    config = _subcommand_config(ctx.parent, config_path)
+    sys.exit(export_tv.run(config, list(ids), all_=all_, output=output, echo=click.echo))
+
+
+from supervisor.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
+
+main.add_command(init_command)
 
 
 if __name__ == "__main__":

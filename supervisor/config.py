@@ -39,6 +39,8 @@ from supervisor.config_checks import (
     text_problem,
     unknown_key_line,
 )
+from supervisor.config_checks import tradingview_problems as tv_problems
+from supervisor.config_migrate import migrate_document, migrated_note, save_migrated
 from supervisor.config_model import (
     Config,
     ConfigError,
@@ -119,14 +121,21 @@ def load_config(path: str | Path) -> Config:
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError([f"config {label}: the top level must be a JSON object"])
+    migrated = raw
     try:
-        return parse_config(raw, path)
-    except ConfigError:
-        raise
+        migrated, old = migrate_document(raw, label)  # older shapes -> today's (config_migrate)
+        config = parse_config(migrated, path)
+    except ConfigError as exc:
+        if migrated is raw:
+            raise
+        raise ConfigError([*exc.lines, migrated_note(label, old)]) from None
     except Exception as exc:  # a checker bug must still be one line and exit 78, never a crash
         raise ConfigError(
             [f"config {label}: internal error while checking the config ({exc_line(exc, 160)})"]
         ) from None
+    if migrated is not raw:
+        config.warnings.insert(0, save_migrated(path, data, migrated, old, label))
+    return config
 
 
 def parse_config(raw: dict, path: Path) -> Config:
@@ -156,6 +165,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         raw.get("portfolio_risk"), raw.get("correlation"), f"config {label}", errors, warnings
     )
     notify = notify_settings(raw, f"config {label}", errors, warnings)
+    errors.extend(f"config {label}: {p}" for p in tv_problems(raw.get("tradingview_export")))
     if errors:
         raise ConfigError(_capped(errors, label))
     return Config(

@@ -69,6 +69,8 @@ TOP_LEVEL_KEYS = {
     "discord",
     "telegram",
     "summary_frequency",
+    "kill_switch_reset_dm_timeout",
+    "tradingview_export",
 }
 # Upstream top-level sections a go-trader config may carry; later issues give them meaning.
 # Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
@@ -84,8 +86,6 @@ TOP_LEVEL_PASSTHROUGH = {
     "notify_tp_sl_fills",
     "notify_ratchet_triggers",
     "alert_throttle_interval",
-    "kill_switch_reset_dm_timeout",
-    "tradingview_export",
     "user_defaults",
     "tuning",
 }
@@ -297,3 +297,38 @@ def unknown_key_line(where: str, key: str, known: set[str]) -> str:
 def show_key(key: str) -> str:
     """A key as echoed in a message: plain quotes when harmless, escaped otherwise."""
     return f"'{key}'" if ID_PATTERN.fullmatch(key) else show(key, 60)
+
+
+MAX_TV_SYMBOL_CHARS = 100
+
+
+def tradingview_problems(value: object) -> list[str]:
+    """Problems with the top-level ``tradingview_export`` section (see supervisor/export_tv)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return ['tradingview_export must be an object like {"symbol_overrides": {...}}']
+    problems = [
+        f"tradingview_export: unknown key {show_key(k)} (the only key is symbol_overrides)"
+        for k in value
+        if k != "symbol_overrides"
+    ]
+    overrides = value.get("symbol_overrides")
+    if overrides is None:
+        return problems
+    if not isinstance(overrides, dict):
+        return [*problems, "tradingview_export.symbol_overrides must be an object"]
+    for key, target in overrides.items():
+        where = f"tradingview_export.symbol_overrides[{show_key(key)}]"
+        problem = text_problem(key, MAX_TV_SYMBOL_CHARS)
+        if problem or not key.strip():
+            problems.append(f"{where}: the key {problem or 'is blank'}; it must name a symbol")
+            continue
+        problem = text_problem(target, MAX_TV_SYMBOL_CHARS)
+        exchange, colon, ticker = (target.strip() if not problem else "").partition(":")
+        if problem or not (colon and exchange and ticker) or " " in target.strip():
+            problems.append(
+                f"{where} must be a TradingView symbol EXCHANGE:TICKER like BYBIT:BTCUSDT, "
+                f"got {show(target)}"
+            )
+    return problems

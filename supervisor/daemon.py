@@ -42,6 +42,7 @@ from supervisor.schedule import (
     save_backoff,
     seconds_until_due,
 )
+from supervisor.sdnotify import SdNotify
 from supervisor.server import NotReady, StatusServer, parse_history_query
 from supervisor.state import StateDB, StateError
 from supervisor.status import build_status, health
@@ -88,6 +89,7 @@ class Supervisor:
         self.started_at = time.time()
         self._lock_handle = None
         self.notifier = Notifier(lambda: self.config, log)
+        self.sd = SdNotify()  # systemd Type=notify: READY/WATCHDOG/STOPPING; no-op outside
 
     # -- startup ----------------------------------------------------------------------------
     def start(self) -> int:
@@ -292,7 +294,8 @@ class Supervisor:
         if self.save_error:
             wait = max(wait, self.retry_save_at - time.monotonic())
         log(f"next cycle in {wait:.0f}s")
-        self.wake.wait(wait)
+        self.sd.cycle_done(self.app.cycle_count, self.save_error)
+        self.sd.sleep(self.wake, wait)
         self.wake.clear()
 
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
@@ -455,6 +458,7 @@ class Supervisor:
     def shutdown(self) -> bool:
         """Drain side-effect runs, save, release everything; False if the final save failed."""
         saved = True
+        self.sd.stopping()
         if self.executor is not None:
             self.executor.drain(SHUTDOWN_DRAIN_S)
         if self.db is not None and self.ready:

@@ -8,8 +8,10 @@ doubled trade. The schema carries a version and upgrades itself on open.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import (
     Boolean,
@@ -33,6 +35,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from supervisor.models import (
     AppState,
@@ -248,8 +252,16 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
-def _engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", future=True)
+def _engine(path: Path, *, readonly: bool = False) -> Engine:
+    if readonly:  # a SQLite URI: never creates the file, never writes (the CLI's readers)
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        engine = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            poolclass=NullPool,
+        )
+    else:
+        engine = create_engine(f"sqlite:///{path}", future=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
@@ -258,6 +270,10 @@ def _engine(path: Path) -> Engine:
         # driver) and emit BEGIN ourselves below, so DDL commits or rolls back with the rest.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        if readonly:
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+            return
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=5000")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -279,6 +295,34 @@ class StateDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(self.path)
         self._upgrade()
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> StateDB:
+        """Open an existing DB for reading only: no lock, no upgrade, never creates the file.
+
+        WAL lets this reader see the last committed cycle while a running supervisor writes,
+        so ``inspect`` and ``export`` work beside the daemon.
+        """
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StateError(
+                f"state DB {self.path} does not exist (check db_file in the config; "
+                "the supervisor creates it on its first run)"
+            )
+        self.engine = _engine(self.path, readonly=True)
+        try:
+            current = self.schema_version()
+        except DBAPIError as exc:
+            self.close()
+            raise StateError(f"state DB {self.path}: cannot read it ({exc.orig})") from None
+        if current != SCHEMA_VERSION:
+            self.close()
+            raise StateError(
+                f"state DB {self.path} has schema version {current}, this build reads "
+                f"{SCHEMA_VERSION}; run this build's supervisor once (or use a matching build)"
+            )
+        return self
 
     # -- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:

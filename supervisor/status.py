@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from supervisor import __version__
 from supervisor.models import AppState, Position, StrategyState, parse_iso
+from supervisor.version import COMMIT
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -85,6 +86,8 @@ def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
     total_value = sum(v["portfolio_value"] for v in views.values())
     total_initial = sum(v["initial_capital"] for v in views.values())
     return {
+        "version": __version__,
+        "commit": COMMIT,
         "cycle_count": app.cycle_count,
         "last_cycle": app.last_cycle,
         "cycle_in_progress": app.in_cycle,
@@ -145,6 +148,7 @@ def health(
         "status": "ok",
         "pid": os.getpid(),
         "version": __version__,
+        "commit": COMMIT,
         "rss_mb": round(rss_mb(), 1),
         "cycle_count": app.cycle_count,
         "last_cycle": app.last_cycle,
