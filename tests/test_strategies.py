@@ -195,7 +195,10 @@ def test_list_json_function() -> None:
     rows = registry.list_json(include_all=True)
     assert _classic([r["id"] for r in rows]) == [*FUTURES_CLASSIC, "pairs_spread"]
     keys = {"id", "short_name", "description", "platforms", "default_params"}
-    assert all(set(r) == keys | {"can_short", "needs_pair", "constraints", "status"} for r in rows)
+    assert all(
+        set(r) == keys | {"can_short", "needs_pair", "constraints", "status", "ranges"}
+        for r in rows
+    )
     perps = {r["id"]: r for r in registry.list_json("perps", include_all=True)}
     assert "pairs_spread" not in perps and perps["momentum"]["default_params"]["threshold"] == 3.0
 

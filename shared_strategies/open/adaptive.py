@@ -196,6 +196,12 @@ def _exit_state(state: int, lab: int, z: float, mr_exit_z: float) -> int:
         "slow_veto_threshold": 0.05,
         "allow_short": False,
     },
+    ranges={
+        "period": [14, 20],
+        "adx_threshold": [20.0, 25.0],
+        "breakout_lookback": [10, 20],
+        "mr_entry_z": [1.5, 2.0],
+    },
     can_short=True,
     variants=SHORT_ON_FUTURES,
     constraints=("period > 0", "breakout_lookback > 0", "mr_lookback > 0"),
@@ -311,6 +317,14 @@ def _confirm(raw: np.ndarray, confirm_buckets: int) -> np.ndarray:
         "slow_veto_threshold": 0.05,
         "allow_short": False,
     },
+    ranges={
+        "htf_factor": [4, 6, 8],
+        "confirm_buckets": [1, 2, 3],
+        "period": [10, 14],
+        "mr_entry_z": [1.75, 2.0, 2.25],
+        "trend_entry": ["off", "breakout"],
+        "slow_trend_lookback": [100],
+    },
     constraints=("htf_factor > 0", "period > 0", "breakout_lookback > 0", "mr_lookback > 0"),
 )
 def regime_adaptive_htf(
@@ -425,6 +439,13 @@ def regime_adaptive_htf(
         "pullback_touch_buffer_pct": 0.0,
         "allow_short": False,
     },
+    ranges={
+        "htf_factor": [3, 4, 6],
+        "htf_ema_fast": [10, 20, 26],
+        "htf_ema_slow": [40, 50],
+        "ltf_ema": [13, 20],
+        "pullback_window": [4, 6, 8],
+    },
     can_short=True,
     variants=SHORT_ON_FUTURES,
     constraints=(
@@ -512,6 +533,12 @@ def mtf_confluence(
         "eff_entry": 0.35,
         "eff_exit": 0.15,
         "allow_short": False,
+    },
+    ranges={
+        "mom_window": [16, 24, 48],
+        "entry_threshold": [0.2, 0.3, 0.4],
+        "exit_threshold": [0.0, 0.05, 0.1],
+        "eff_entry": [0.25, 0.35, 0.45],
     },
     can_short=True,
     variants=SHORT_ON_FUTURES,

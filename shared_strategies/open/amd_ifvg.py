@@ -138,6 +138,7 @@ def _amd_advance(
         "sweep_threshold_pct": 0.01,
         "session_tz": "America/New_York",
     },
+    ranges={"min_ifvg_pct": [0.03, 0.05, 0.1], "sweep_threshold_pct": [0.005, 0.01, 0.02]},
 )
 def amd_ifvg(
     df: pd.DataFrame,

@@ -57,6 +57,7 @@ def _analog_features(df: pd.DataFrame, w: int, atr: pd.Series, vol_baseline: int
         "min_t_stat": 2.0,
         "min_edge_atr": 0.25,
     },
+    ranges={"horizon": [6, 12, 24], "k_neighbors": [15, 25, 40], "min_t_stat": [1.5, 2.0, 2.5]},
     platforms=DEFAULT_PLATFORMS,
     can_short=False,
     constraints=("feat_window > 0", "atr_period > 0", "horizon > 0", "k_neighbors > 0"),

@@ -301,6 +301,12 @@ def _volume_confirmed(volume: np.ndarray, b: int, period: int, mult: float) -> b
         "htf_gate_ema_fast": 20,
         "htf_gate_ema_slow": 40,
     },
+    ranges={
+        "pivot_lookback": [3, 5, 7],
+        "tolerance": [0.02, 0.03, 0.05],
+        "vol_multiplier": [1.2, 1.5, 2.0],
+        "htf_gate_factor": [0, 6, 10],
+    },
     can_short=True,
     constraints=("pivot_lookback > 0", "vol_period > 0"),
 )

@@ -72,6 +72,11 @@ def _bar_hours(index: pd.Index) -> float:
         "current_funding_rate": 0.0,
         "avg_funding_rate_7d": 0.0,
     },
+    ranges={
+        "entry_threshold": [5e-05, 0.0001, 0.00015],
+        "exit_threshold": [0.0, 2e-05, 5e-05],
+        "drift_threshold": [1.5, 2.0, 2.5],
+    },
     platforms=FUTURES_LIKE,
 )
 def delta_neutral_funding(
@@ -127,6 +132,12 @@ def delta_neutral_funding(
         "confirm_ema": 40,
         "min_abs_rate": 0.00001,
         "allow_short": True,
+    },
+    ranges={
+        "funding_window": [96, 168, 336],
+        "z_entry": [1.0, 1.5, 2.0],
+        "z_exit": [0.25, 0.5],
+        "confirm_ema": [10, 20, 40],
     },
     platforms=FUTURES_LIKE,
     can_short=True,

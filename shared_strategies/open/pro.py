@@ -50,6 +50,14 @@ from shared_tools import indicators as ind
         "vol_period": 20,
         "vol_mult": 1.2,
     },
+    ranges={
+        "ema_fast": [13, 20, 26],
+        "ema_mid": [34, 50, 80],
+        "ema_long": [200],
+        "adx_threshold": [18.0, 20.0, 25.0],
+        "pullback_window": [4, 6, 8],
+        "vol_mult": [0.0, 1.2, 1.5],
+    },
     platforms=DEFAULT_PLATFORMS,
     can_short=True,
     constraints=(
@@ -154,6 +162,15 @@ def momentum_pro(
         "touch_entry": 0,
         "turn_entry": 0,
     },
+    ranges={
+        "lookback": [20, 30, 40],
+        "entry_std": [1.5, 2.0, 2.5],
+        "adx_max": [20.0, 25.0, 30.0],
+        "rsi_oversold": [25.0, 30.0, 35.0],
+        "rsi_overbought": [65.0, 70.0, 75.0],
+        "touch_entry": [0, 1],
+        "turn_entry": [0, 1],
+    },
     platforms=DEFAULT_PLATFORMS,
     can_short=True,
     constraints=(
@@ -223,6 +240,13 @@ def mean_reversion_pro(
         "rsi_overbought": 70.0,
         "confirm_window": 3,
     },
+    ranges={
+        "bb_period": [14, 20, 30],
+        "bb_std": [1.5, 2.0, 2.5],
+        "rsi_oversold": [25.0, 30.0, 35.0],
+        "rsi_overbought": [65.0, 70.0, 75.0],
+        "confirm_window": [2, 3, 5],
+    },
     platforms=DEFAULT_PLATFORMS,
     can_short=True,
     constraints=(
@@ -268,6 +292,11 @@ def rsi_bb_combo(
         "the bottom edge_entry_frac of the box, short on every bar in the top one."
     ),
     defaults={"box_width_pct": 0.05, "min_bars": 16, "edge_entry_frac": 0.2},
+    ranges={
+        "box_width_pct": [0.03, 0.05, 0.08],
+        "min_bars": [12, 16, 24],
+        "edge_entry_frac": [0.1, 0.2, 0.3],
+    },
     platforms=FUTURES_LIKE,
     can_short=True,
     constraints=("min_bars > 0",),
@@ -299,6 +328,7 @@ def consolidation_range(
         "on every bar at or above SMA + k_entry*ATR. Entries only."
     ),
     defaults={"period": 20, "atr_period": 14, "k_entry": 1.5, "allow_short": False},
+    ranges={"period": [14, 20, 30], "atr_period": [10, 14, 20], "k_entry": [1.0, 1.5, 2.0]},
     platforms=DEFAULT_PLATFORMS,
     can_short=True,
     variants=SHORT_ON_FUTURES,

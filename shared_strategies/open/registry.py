@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # Strategy modules register themselves on import, into the store in ``specs``; the import
@@ -145,6 +146,27 @@ def ensure_live(name: str) -> None:
         raise ValueError(f"strategy {name!r} is backtest-only; it cannot run in a live check")
 
 
+def _run(name: str, df: pd.DataFrame, params, platform: str) -> pd.DataFrame:
+    spec = get(name, platform)
+    out = spec.fn(df, **merged_params(name, params, platform))
+    if "signal" not in out.columns or not out.index.equals(df.index):
+        raise RuntimeError(f"strategy {name!r} must return a 'signal' column indexed like df")
+    return out
+
+
+def _signal_column(name: str, raw: pd.Series) -> pd.Series:
+    """The int64 signal (NaN -> 0), refused unless every value is -1, 0 or 1."""
+    values = raw.to_numpy()
+    if values.dtype.kind == "f":
+        values = np.nan_to_num(values, nan=0.0)
+    values = values.astype("int64", copy=False)
+    if values.size and (values.min() < -1 or values.max() > 1):
+        raise RuntimeError(f"strategy {name!r} produced signals outside {{-1, 0, 1}}")
+    if raw.dtype.kind == "f" and not np.array_equal(values, np.nan_to_num(raw.to_numpy())):
+        raise RuntimeError(f"strategy {name!r} produced signals outside {{-1, 0, 1}}")
+    return pd.Series(values, index=raw.index, name="signal")
+
+
 def evaluate(
     name: str,
     df: pd.DataFrame,
@@ -152,19 +174,12 @@ def evaluate(
     platform: str = "spot",
 ) -> pd.DataFrame:
     """Run a strategy: int ``signal`` in {-1, 0, 1} plus float indicator columns."""
-    spec = get(name, platform)
-    out = spec.fn(df, **merged_params(name, params, platform))
-    if "signal" not in out.columns or not out.index.equals(df.index):
-        raise RuntimeError(f"strategy {name!r} must return a 'signal' column indexed like df")
-    out = out.copy()
-    for col in out.columns:
-        if col == "signal":
-            out[col] = out[col].fillna(0).astype("int64")
-        else:
-            out[col] = out[col].astype("float64")
-    if not out["signal"].isin((-1, 0, 1)).all():
-        raise RuntimeError(f"strategy {name!r} produced signals outside {{-1, 0, 1}}")
-    return out
+    out = _run(name, df, params, platform)
+    columns = {
+        col: _signal_column(name, out[col]) if col == "signal" else out[col].astype("float64")
+        for col in out.columns
+    }
+    return pd.DataFrame(columns, index=out.index)
 
 
 def signals(
@@ -173,8 +188,8 @@ def signals(
     params: Mapping[str, Any] | None = None,
     platform: str = "spot",
 ) -> pd.Series:
-    """Just the ``signal`` column of :func:`evaluate` (int64)."""
-    return evaluate(name, df, params, platform)["signal"]
+    """Just the ``signal`` column of :func:`evaluate` (int64), without converting the rest."""
+    return _signal_column(name, _run(name, df, params, platform)["signal"])
 
 
 def list_json(platform: str | None = None, *, include_all: bool = False) -> list[dict[str, Any]]:
@@ -197,6 +212,7 @@ def list_json(platform: str | None = None, *, include_all: bool = False) -> list
                 "platforms": list(spec.platforms),
                 "default_params": dict(spec.default_params),
                 "constraints": [c.expr for c in spec.constraints],
+                "ranges": {k: list(v) for k, v in spec.ranges.items()},
                 "status": spec.status,
                 "can_short": spec.can_short,
                 "needs_pair": spec.needs_pair,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -100,6 +100,8 @@ class StrategySpec:
     constraints: tuple[Constraint, ...] = ()
     needs_funding: bool = False  # reads a ``funding_rate`` column (perps checks supply it)
     status: str = "visible"  # visible | deprecated | hidden | backtest_only (strategy_status)
+    # Optimizer grid: param -> candidate values (backtest/optimizer.py expands the product).
+    ranges: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 SPECS: dict[str, StrategySpec] = {}
@@ -119,6 +121,7 @@ def register(
     needs_funding: bool = False,
     variants: Mapping[str, Mapping[str, Any]] | None = None,
     constraints: tuple[str, ...] = (),
+    ranges: Mapping[str, Sequence[Any]] | None = None,
 ) -> Callable[[Callable[..., pd.DataFrame]], Callable[..., pd.DataFrame]]:
     """Decorator registering ``fn`` under ``name``; returns ``fn`` unchanged.
 
@@ -126,7 +129,8 @@ def register(
     (e.g. ``{"perps": {"threshold": 3.0}}``); override keys must be existing
     defaults so a variant cannot invent parameters. ``constraints`` are upstream's
     ``"<param> <op> <param-or-number>"`` strings, checked on every call; a bad one fails
-    at import. The status (deprecated, hidden, backtest-only) comes from
+    at import. ``ranges`` maps a default param to the values the optimizer tries (kept in the
+    default's type). The status (deprecated, hidden, backtest-only) comes from
     :mod:`shared_tools.strategy_status`.
     """
     if name in SPECS:
@@ -139,6 +143,10 @@ def register(
 
     known = set(defaults)
     parsed = tuple(Constraint.parse(expr, known, name) for expr in constraints)
+    extra = sorted(set(ranges or {}) - known)
+    if extra:
+        raise ValueError(f"ranges of {name!r} name unknown params {extra}")
+    grid = {k: _range_values(name, k, defaults[k], v) for k, v in (ranges or {}).items()}
 
     def decorator(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         SPECS[name] = StrategySpec(
@@ -153,8 +161,27 @@ def register(
             needs_funding=needs_funding,
             constraints=parsed,
             status=_status(name),
+            ranges=grid,
         )
         VARIANTS[name] = variants
         return fn
 
     return decorator
+
+
+def _range_values(strategy: str, key: str, default: Any, values: Sequence[Any]) -> tuple[Any, ...]:
+    """``values`` checked against the default's type (ints widen to floats); a bad range fails
+    at import so a typo never reaches an optimizer run."""
+    where = f"{strategy}: range {key!r}"
+    if isinstance(values, (str, bytes)) or not values:
+        raise ValueError(f"{where} needs a non-empty list of values")
+    out = []
+    for value in values:
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)
+        if type(value) is not type(default):
+            raise ValueError(f"{where} value {value!r} is not of type {type(default).__name__}")
+        out.append(value)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where} repeats a value")
+    return tuple(out)

@@ -65,10 +65,10 @@ __all__ = [
 
 def _valid(*series: pd.Series) -> pd.Series:
     """True where every operand is a number."""
-    ok = pd.Series(True, index=series[0].index)
+    ok = np.ones(len(series[0]), dtype=bool)
     for s in series:
-        ok &= s.notna()
-    return ok
+        ok &= s.notna().to_numpy()
+    return pd.Series(ok, index=series[0].index)
 
 
 def _state_diff(state: pd.Series, valid: pd.Series) -> pd.Series:
@@ -77,9 +77,13 @@ def _state_diff(state: pd.Series, valid: pd.Series) -> pd.Series:
     Upstream fills a NaN state with 0 and diffs it, firing on the first valid bar;
     requiring both bars valid is our deliberate no-warm-up-artefact rule.
     """
-    both = valid & valid.shift(1, fill_value=False)
-    step = state.astype("int64").diff().fillna(0).clip(-1, 1).astype("int64")
-    return step.where(both, 0).astype("int64")
+    v = valid.to_numpy(dtype=bool)
+    st = state.to_numpy().astype("int64")
+    step = np.zeros(len(st), dtype="int64")
+    if len(st) > 1:
+        step[1:] = np.clip(np.diff(st), -1, 1)
+        step[1:][~(v[1:] & v[:-1])] = 0
+    return pd.Series(step, index=state.index)
 
 
 def _zscore_parts(x: pd.Series, lookback: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -105,6 +109,7 @@ def _emas(close: pd.Series, *periods: int) -> list[pd.Series]:
     short="sma",
     description="Long while SMA(fast_period) is above SMA(slow_period); signals on the crossovers.",
     defaults={"fast_period": 20, "slow_period": 50},
+    ranges={"fast_period": [10, 15, 20, 25], "slow_period": [40, 50, 60, 80]},
     constraints=("fast_period > 0", "fast_period < slow_period"),
 )
 def sma_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd.DataFrame:
@@ -119,6 +124,7 @@ def sma_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd
     short="ema",
     description="Long while EMA(fast_period) is above EMA(slow_period); signals on the crossovers.",
     defaults={"fast_period": 12, "slow_period": 26},
+    ranges={"fast_period": [8, 12, 16, 20], "slow_period": [21, 26, 34, 50]},
     constraints=("fast_period > 0", "fast_period < slow_period"),
 )
 def ema_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd.DataFrame:
@@ -136,6 +142,11 @@ def ema_crossover(df: pd.DataFrame, *, fast_period: int, slow_period: int) -> pd
     short="rsi",
     description="Wilder RSI: buy when it crosses back above oversold, sell when it crosses back below overbought.",
     defaults={"period": 14, "overbought": 70.0, "oversold": 30.0},
+    ranges={
+        "period": [10, 14, 21],
+        "overbought": [65.0, 70.0, 75.0],
+        "oversold": [25.0, 30.0, 35.0],
+    },
     constraints=("period > 0", "oversold < overbought"),
 )
 def rsi_strategy(
@@ -152,6 +163,7 @@ def rsi_strategy(
     short="bb",
     description="Buy when close re-enters above the lower band, sell when it falls back under the upper band.",
     defaults={"period": 20, "num_std": 2.0},
+    ranges={"period": [15, 20, 25, 30], "num_std": [1.5, 2.0, 2.5]},
     constraints=("period > 0",),
 )
 def bollinger_bands(df: pd.DataFrame, *, period: int, num_std: float) -> pd.DataFrame:
@@ -168,6 +180,7 @@ def bollinger_bands(df: pd.DataFrame, *, period: int, num_std: float) -> pd.Data
     short="macd",
     description="Long while the MACD line is above its signal line; signals on the crossovers.",
     defaults={"fast_period": 12, "slow_period": 26, "signal_period": 9},
+    ranges={"fast_period": [8, 12, 16], "slow_period": [21, 26, 34], "signal_period": [7, 9, 12]},
     constraints=("fast_period > 0", "signal_period > 0", "fast_period < slow_period"),
 )
 def macd_strategy(
@@ -188,6 +201,7 @@ def macd_strategy(
     short="mr",
     description="Z-score of close: buy when it climbs back through -entry_std, sell when it drops back through +exit_std.",
     defaults={"lookback": 30, "entry_std": 1.5, "exit_std": 0.5},
+    ranges={"lookback": [20, 30, 40], "entry_std": [1.5, 2.0, 2.5], "exit_std": [0.0, 0.5]},
     constraints=("lookback > 0", "exit_std < entry_std"),
 )
 def mean_reversion(
@@ -204,6 +218,7 @@ def mean_reversion(
     short="momentum",
     description="Rate of change (%): buy when it crosses above +threshold, sell when it crosses below -threshold.",
     defaults={"roc_period": 14, "threshold": 5.0},
+    ranges={"roc_period": [10, 14, 21, 30], "threshold": [3.0, 5.0, 7.0, 10.0]},
     variants={platform: {"threshold": 3.0} for platform in FUTURES_LIKE},
     constraints=("roc_period > 0",),
 )
@@ -219,6 +234,7 @@ def momentum(df: pd.DataFrame, *, roc_period: int, threshold: float) -> pd.DataF
     short="vw",
     description="Close crossing its SMA on a bar whose volume is above vol_multiplier x its average volume.",
     defaults={"sma_period": 20, "vol_multiplier": 1.5},
+    ranges={"sma_period": [10, 20, 30], "vol_multiplier": [1.2, 1.5, 2.0]},
     constraints=("sma_period > 0",),
 )
 def volume_weighted(df: pd.DataFrame, *, sma_period: int, vol_multiplier: float) -> pd.DataFrame:
@@ -243,6 +259,7 @@ _TRIPLE_CONSTRAINTS = ("short_period > 0", "short_period < mid_period", "mid_per
     short="tema",
     description="Long while EMA(short) > EMA(mid) > EMA(long); signals when that stack starts or ends.",
     defaults={"short_period": 8, "mid_period": 21, "long_period": 55},
+    ranges={"short_period": [5, 8, 12], "mid_period": [21, 26], "long_period": [55, 89]},
     constraints=_TRIPLE_CONSTRAINTS,
 )
 def triple_ema(
@@ -259,6 +276,7 @@ def triple_ema(
     short="temab",
     description="State +1 on a bullish EMA stack, -1 on a bearish one, 0 otherwise; signals the clipped change.",
     defaults={"short_period": 8, "mid_period": 21, "long_period": 55},
+    ranges={"short_period": [5, 8, 12], "mid_period": [21, 26], "long_period": [55, 89]},
     platforms=FUTURES_LIKE,
     can_short=True,
     constraints=_TRIPLE_CONSTRAINTS,
@@ -287,6 +305,7 @@ def _tema_parts(
     short="temac",
     description="Long on EMA(short) crossing above EMA(mid) while EMA(mid) > EMA(long); flat on the next bearish cross.",
     defaults={"short_period": 5, "mid_period": 13, "long_period": 34},
+    ranges={"short_period": [3, 5, 8], "mid_period": [13, 21], "long_period": [34, 55]},
     constraints=_TRIPLE_CONSTRAINTS,
 )
 def tema_cross(
@@ -306,6 +325,7 @@ def tema_cross(
     short="temacb",
     description="Long on a bull EMA cross in an uptrend, short on a bear cross in a downtrend; an unconfirmed cross flattens.",
     defaults={"short_period": 5, "mid_period": 13, "long_period": 34},
+    ranges={"short_period": [3, 5, 8], "mid_period": [13, 21], "long_period": [34, 55]},
     platforms=FUTURES_LIKE,
     can_short=True,
     constraints=_TRIPLE_CONSTRAINTS,
@@ -338,6 +358,12 @@ def tema_cross_bd(
         "macd_signal": 9,
         "rsi_short_min": 50.0,
         "rsi_long_max": 50.0,
+    },
+    ranges={
+        "rsi_period": [10, 14, 21],
+        "macd_fast": [8, 12],
+        "macd_slow": [21, 26],
+        "macd_signal": [7, 9],
     },
     constraints=(
         "rsi_period > 0",
@@ -383,6 +409,12 @@ def rsi_macd_combo(
         "overbought": 80.0,
         "oversold": 20.0,
     },
+    ranges={
+        "rsi_period": [10, 14],
+        "stoch_period": [10, 14],
+        "overbought": [75.0, 80.0, 85.0],
+        "oversold": [15.0, 20.0, 25.0],
+    },
     constraints=(
         "rsi_period > 0",
         "stoch_period > 0",
@@ -416,6 +448,7 @@ def stoch_rsi(
     short="ps",
     description="Z-score of the price ratio close / close_b (close alone without a pair): buy when it climbs back through -entry_z, sell when it drops back through +exit_z.",
     defaults={"lookback": 30, "entry_z": 2.0, "exit_z": 0.5},
+    ranges={"lookback": [20, 30, 60], "entry_z": [1.5, 2.0, 2.5], "exit_z": [0.0, 0.5]},
     platforms=("spot",),
     needs_pair=True,
     constraints=("lookback > 0", "exit_z < entry_z"),

@@ -104,6 +104,7 @@ def _liquidity_sweep_core(
     short="ls",
     description="Fade a wick through a confirmed swing-high/low liquidity pool that closes back inside.",
     defaults={"swing_lookback": 20, "confirmation": 1},
+    ranges={"swing_lookback": [10, 20, 30]},
     can_short=True,
     constraints=("swing_lookback > 0",),
 )
@@ -138,6 +139,12 @@ def liquidity_sweeps(df: pd.DataFrame, *, swing_lookback: int, confirmation: int
         "rsi_max_reclaim": 50.0,
         "rally_window": 5,
         "rally_touch_buffer_pct": 0.001,
+    },
+    ranges={
+        "ema_short": [13, 20],
+        "ema_long": [100, 200],
+        "rsi_max_reclaim": [45.0, 50.0, 55.0],
+        "rally_window": [3, 5, 8],
     },
     platforms=FUTURES_LIKE,
     can_short=True,
@@ -191,6 +198,7 @@ def vwap_rejection_st(
     short="vwaprev",
     description="Buy a close that breaks below session VWAP - entry_std sigma, sell one that breaks above + entry_std.",
     defaults={"entry_std": 1.5, "exit_std": 0.2},
+    ranges={"entry_std": [1.0, 1.5, 2.0], "exit_std": [0.0, 0.2, 0.5]},
     constraints=("exit_std < entry_std",),
 )
 def vwap_reversion(df: pd.DataFrame, *, entry_std: float, exit_std: float) -> pd.DataFrame:
@@ -226,6 +234,12 @@ def vwap_reversion(df: pd.DataFrame, *, entry_std: float, exit_std: float) -> pd
         "rsi_period": 7,
         "rsi_ob": 70,
         "rsi_os": 30,
+    },
+    ranges={
+        "bb_period": [14, 20],
+        "bb_std": [1.5, 2.0],
+        "bw_threshold": [0.005, 0.008, 0.012],
+        "rsi_period": [7, 14],
     },
     constraints=("bb_period > 0", "rsi_period > 0", "rsi_os < rsi_ob"),
 )
@@ -276,6 +290,11 @@ def range_scalper(
     short="ob",
     description="After a displacement candle, mark the last opposite candle as an order block; trade the first retest.",
     defaults={"atr_period": 14, "displacement_mult": 1.5, "ob_lookback": 20, "max_ob_age": 50},
+    ranges={
+        "displacement_mult": [1.2, 1.5, 2.0],
+        "ob_lookback": [10, 20, 30],
+        "max_ob_age": [30, 50, 100],
+    },
     constraints=("atr_period > 0", "ob_lookback > 0"),
 )
 def order_blocks(
@@ -344,6 +363,7 @@ def order_blocks(
     short="ssc",
     description="Vote of liquidity sweep, squeeze-momentum release and stochastic-RSI cross; trade on min_agree votes.",
     defaults={"swing_lookback": 10, "min_agree": 2},
+    ranges={"swing_lookback": [5, 10, 20], "min_agree": [1, 2, 3]},
     constraints=("swing_lookback > 0",),
 )
 def sweep_squeeze_combo(

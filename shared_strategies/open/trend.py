@@ -74,6 +74,11 @@ def _heikin_ashi(df: pd.DataFrame) -> tuple[np.ndarray, ...]:
     short="brk",
     description="Close breaks the prior lookback high/low on a bar whose true range exceeds atr_multiplier x ATR.",
     defaults={"lookback": 20, "atr_period": 14, "atr_multiplier": 1.5},
+    ranges={
+        "lookback": [10, 20, 30],
+        "atr_period": [10, 14, 20],
+        "atr_multiplier": [1.0, 1.5, 2.0],
+    },
     platforms=FUTURES_LIKE,
     constraints=("lookback > 0", "atr_period > 0"),
 )
@@ -109,6 +114,12 @@ def breakout(
         "rsi_upper": 65.0,
         "pullback_window": 5,
         "pullback_touch_buffer_pct": 0.001,
+    },
+    ranges={
+        "adx_threshold": [15.0, 20.0, 25.0],
+        "rsi_lower": [50.0, 55.0],
+        "rsi_upper": [65.0, 70.0],
+        "pullback_window": [3, 5, 8],
     },
     platforms=FUTURES_LIKE,
     can_short=True,
@@ -167,6 +178,7 @@ def bear_pullback_st(
     short="st",
     description="Supertrend (hl2 +/- multiplier x ATR) direction flips: +1 when it turns up, -1 when it turns down.",
     defaults={"atr_period": 10, "multiplier": 3.0},
+    ranges={"atr_period": [7, 10, 14], "multiplier": [2.0, 3.0, 4.0]},
     constraints=("atr_period > 0",),
 )
 def supertrend(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.DataFrame:
@@ -207,6 +219,11 @@ def supertrend(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.Da
     short="ichi",
     description="Tenkan/kijun cross on the matching side of the (undisplaced) cloud with close beyond its kijun_period-ago value.",
     defaults={"tenkan_period": 9, "kijun_period": 26, "senkou_b_period": 52},
+    ranges={
+        "tenkan_period": [7, 9, 12],
+        "kijun_period": [22, 26, 30],
+        "senkou_b_period": [44, 52, 60],
+    },
     constraints=("tenkan_period > 0", "kijun_period > 0", "senkou_b_period > 0"),
 )
 def ichimoku_cloud(
@@ -234,6 +251,12 @@ def ichimoku_cloud(
     short="sqz",
     description="Bollinger-inside-Keltner squeeze release: +1 with positive rising momentum, -1 with negative falling momentum.",
     defaults={"bb_period": 20, "bb_std": 2.0, "kc_period": 20, "kc_mult": 1.5, "mom_lookback": 12},
+    ranges={
+        "bb_period": [15, 20, 25],
+        "kc_period": [15, 20, 25],
+        "kc_mult": [1.0, 1.5, 2.0],
+        "mom_lookback": [8, 12, 16],
+    },
     constraints=("bb_period > 0", "kc_period > 0", "mom_lookback > 0"),
 )
 def squeeze_momentum(
@@ -257,6 +280,7 @@ def squeeze_momentum(
     short="atrbrk",
     description="Close crosses prior close +/- multiplier x ATR.",
     defaults={"atr_period": 14, "multiplier": 1.5},
+    ranges={"atr_period": [10, 14, 20], "multiplier": [1.0, 1.5, 2.0]},
     constraints=("atr_period > 0",),
 )
 def atr_breakout(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.DataFrame:
@@ -274,6 +298,7 @@ def atr_breakout(df: pd.DataFrame, *, atr_period: int, multiplier: float) -> pd.
     short="haema",
     description="Streak of shadowless Heikin-Ashi candles on the matching side of the EMA of ha_close.",
     defaults={"ema_period": 21, "confirmation": 2},
+    ranges={"ema_period": [13, 21, 34], "confirmation": [1, 2, 3]},
     constraints=("ema_period > 0",),
 )
 def heikin_ashi_ema(df: pd.DataFrame, *, ema_period: int, confirmation: int) -> pd.DataFrame:
@@ -306,6 +331,7 @@ def heikin_ashi_ema(df: pd.DataFrame, *, ema_period: int, confirmation: int) -> 
     short="psar",
     description="Parabolic SAR trend reversals: +1 when it flips up, -1 when it flips down.",
     defaults={"iaf": 0.02, "af_step": 0.02, "max_af": 0.2},
+    ranges={"iaf": [0.01, 0.02, 0.03], "af_step": [0.01, 0.02, 0.03], "max_af": [0.1, 0.2, 0.3]},
 )
 def parabolic_sar(df: pd.DataFrame, *, iaf: float, af_step: float, max_af: float) -> pd.DataFrame:
     """§3.27: starts in an up-trend at bar 0 (no peeking), signals on trend flips."""
@@ -348,6 +374,7 @@ def parabolic_sar(df: pd.DataFrame, *, iaf: float, af_step: float, max_af: float
     short="adx",
     description="+DI/-DI crossovers while ADX is above adx_threshold.",
     defaults={"adx_period": 14, "adx_threshold": 25},
+    ranges={"adx_period": [10, 14, 20], "adx_threshold": [20, 25, 30]},
     constraints=("adx_period > 0",),
 )
 def adx_trend(df: pd.DataFrame, *, adx_period: int, adx_threshold: float) -> pd.DataFrame:
@@ -372,6 +399,7 @@ def adx_trend(df: pd.DataFrame, *, adx_period: int, adx_threshold: float) -> pd.
     short="donch",
     description="Close crosses the prior entry_period Donchian high (+1) or low (-1).",
     defaults={"entry_period": 20, "exit_period": 10},
+    ranges={"entry_period": [10, 20, 30, 55], "exit_period": [5, 10, 20]},
     can_short=True,
     constraints=("entry_period > 0", "exit_period > 0"),
 )
@@ -440,6 +468,12 @@ def _session_levels(
         "vol_period": 20,
         "atr_period": 14,
         "atr_multiplier": 0.0,
+    },
+    ranges={
+        "session": ["asian", "us_open", "us_close"],
+        "lookback": [1, 2, 3],
+        "volume_threshold": [1.2, 1.5, 2.0],
+        "atr_multiplier": [0.0, 0.5, 1.0],
     },
     platforms=FUTURES_LIKE,
     can_short=True,

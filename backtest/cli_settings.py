@@ -1,0 +1,174 @@
+"""run_backtest's flags and live config entries -> what the engine takes (BacktestSettings).
+
+Two ways in: flags (``--platform --direction --close-strategy ...``), or ``--config <file>
+--strategy-id <id>``, which reads a live strategy with the supervisor's own loader and maps its
+StrategyConfig field by field, so the backtest runs the strategy exactly as configured.
+Problems raise :class:`UsageError` with one line naming the flag or config key.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared_strategies.close import registry as close_registry
+from shared_strategies.open import registry as open_registry
+
+__all__ = ["Job", "UsageError", "close_refs", "from_config", "parse_params", "registry_for"]
+
+REGIMES = ("trending_up", "trending_down", "ranging")
+
+
+class UsageError(ValueError):
+    """A bad flag or flag combination: one line, exit status 2."""
+
+
+@dataclass
+class Job:
+    """What to backtest: the open strategy, its params and the engine settings."""
+
+    strategy: str
+    params: dict = field(default_factory=dict)
+    settings: Any = None  # BacktestSettings
+    market_data: str | None = None  # the config's market_data, when from --config
+
+
+def registry_for(instrument: str) -> str:
+    """The open-strategy registry of an instrument: spot, or futures for perps/futures."""
+    return "spot" if instrument == "spot" else "futures"
+
+
+def parse_params(text: str | None, strategy: str | None, registry: str) -> dict:
+    """--params JSON, checked against the strategy's known params."""
+    if not text:
+        return {}
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--params: invalid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(params, dict):
+        raise UsageError("--params: must be a JSON object like '{\"roc_period\": 14}'")
+    if strategy:
+        try:
+            open_registry.merged_params(strategy, params, registry)
+        except ValueError as exc:
+            raise UsageError(f"--params: {exc}") from None
+    return params
+
+
+def _close_ref(text: str) -> dict:
+    raw = text.strip()
+    if raw.startswith("{"):
+        try:
+            ref = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--close-strategy: invalid JSON ({exc.msg})") from None
+        if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+            raise UsageError('--close-strategy: a JSON ref needs "name" (and optional "params")')
+        unknown = sorted(set(ref) - {"name", "params"})
+        if unknown:
+            raise UsageError(f"--close-strategy: unknown key(s) {', '.join(unknown)} in JSON ref")
+        params = ref.get("params") or {}
+        if not isinstance(params, dict):
+            raise UsageError('--close-strategy: "params" must be a JSON object')
+        name = ref["name"]
+    else:
+        name, params = raw, {}
+    try:
+        close_registry.default_params(name)
+    except Exception:
+        known = ", ".join(close_registry.names())
+        raise UsageError(
+            f"--close-strategy: unknown close strategy {name!r} (known: {known})"
+        ) from None
+    return {"name": name, "params": params}
+
+
+def close_refs(values: list[str] | None) -> tuple[dict, ...]:
+    """Repeatable --close-strategy: bare names or JSON {"name", "params"} refs."""
+    return tuple(_close_ref(v) for v in values or [])
+
+
+def check_strategy(name: str, registry: str) -> None:
+    try:
+        open_registry.get(name, registry)
+    except open_registry.UnknownStrategyError as exc:
+        raise UsageError(f"--strategy: {exc}") from None
+
+
+def _unset(value: float) -> float | None:
+    return float(value) if value else None
+
+
+def from_config(path: str, sid: str, settings_cls: type) -> Job:
+    """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
+    # The one import of the supervisor outside it: its config loader is pure Python, and
+    # reading the file with it is what makes the backtest match the live strategy.
+    from supervisor.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise UsageError(f"--config: {exc.lines[0] if exc.lines else exc}") from None
+    try:
+        s = cfg.strategy(sid)
+    except KeyError:
+        known = ", ".join(x.id for x in cfg.strategies[:20])
+        raise UsageError(f"--strategy-id: no strategy {sid!r} in {path} (known: {known})") from None
+    if s.type not in ("spot", "perps", "futures"):
+        raise UsageError(f"--strategy-id {sid}: type {s.type!r} cannot be backtested here")
+    if not s.symbol or not s.timeframe:
+        raise UsageError(f"--strategy-id {sid}: its args name no symbol/timeframe")
+    if s.check_args.symbol_b:
+        raise UsageError(f"--strategy-id {sid}: pair strategies cannot be backtested here")
+    instrument = s.type if s.type in ("perps", "futures") else "spot"
+    stop_pct = _unset(s.stop_loss_pct)
+    if not stop_pct and s.stop_loss_margin_pct:
+        stop_pct = s.stop_loss_margin_pct / max(s.leverage, 1e-9)  # margin % -> price move %
+    ignored = [
+        k
+        for k, on in (
+            ("htf_filter", s.htf_filter),
+            ("margin_per_trade_usd", s.margin_per_trade_usd),
+            ("regime_gate_window", s.regime_gate_window),
+        )
+        if on
+    ]
+    if ignored:
+        print(
+            f"run_backtest: note: {sid}: {', '.join(ignored)} not modelled by the backtester",
+            file=sys.stderr,
+        )
+    settings = settings_cls(
+        capital=float(s.capital),
+        platform=s.platform,
+        instrument=instrument,
+        direction="long" if instrument == "spot" else s.direction,
+        invert_signal=bool(s.invert_signal),
+        leverage=float(s.sizing_leverage or s.leverage or 1.0),  # the book sizes by this
+        close_strategies=tuple(c.as_json() for c in s.close_strategies),
+        stop_loss_pct=stop_pct,
+        stop_loss_atr_mult=_unset(s.stop_loss_atr_mult),
+        trailing_stop_pct=_unset(s.trailing_stop_pct),
+        trailing_stop_atr_mult=_unset(s.trailing_stop_atr_mult),
+        regime_enabled="--regime-enabled" in s.regime_args,
+        allowed_regimes=tuple(s.allowed_regimes),
+        symbol=s.symbol,
+        timeframe=s.timeframe,
+        fee_per_contract=float(s.futures_fee_per_contract),
+        max_contracts=int(s.futures_max_contracts),
+    )
+    return Job(
+        strategy=s.open_strategy.name,
+        params=dict(s.open_strategy.params),
+        settings=settings,
+        market_data=cfg.market_data,
+    )
+
+
+def override(settings: Any, **changes: Any) -> Any:
+    """The settings with the flags the operator gave explicitly (None = not given)."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    return replace(settings, **given) if given else settings
