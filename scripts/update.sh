@@ -12,8 +12,10 @@ usage: bash scripts/update.sh [--restart] [--restart-mode systemd|signal] [--con
                               [--rsync-from SRC] [--all [--update-all-root DIR]]
                               [--unit NAME] [--status-port N] [--dir REPO]
 
-Steps: lock -> git pull --ff-only (or rsync from SRC) -> venv sync (only when pyproject.toml
-changed; the old venv is kept as .venv.prev) -> go-trader probe (new code, your config) ->
+Steps: lock -> git fetch -> go-trader probe of the new commit in a scratch checkout (when
+pyproject.toml is unchanged; a commit that fails it never reaches this tree) -> git merge
+--ff-only (or rsync from SRC) -> venv sync (only when pyproject.toml changed; the old venv is
+kept as .venv.prev) -> go-trader probe (new code, your config) ->
 restart (only with --restart) -> poll /health until the new commit and a new pid answer.
 Any failure rolls back to the previous commit and venv (restarting it if it had been stopped).
 
@@ -319,6 +321,21 @@ state=clean      # clean: nothing changed | changed: tree/venv changed | restart
 phase=preflight
 old="" new="" backup="" venv_synced=0 saved_marker="" had_marker=0 finished=0 in_fail=0 old_pid=""
 
+preprobe() { # probe commit $1 in a scratch checkout, before this tree changes
+  local scratch
+  phase="probe (scratch checkout)"
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/go-trader-probe.XXXXXX")
+  git worktree add --detach --quiet "$scratch/tree" "$1" \
+    || { rm -rf "$scratch"; fail "could not check $(short "$1") out to probe it"; }
+  log "probe $(short "$1") in a scratch checkout with $config (this tree is not touched yet)"
+  local ok=1
+  (cd "$scratch/tree" && PYTHONPATH="$scratch/tree" "$repo/.venv/bin/go-trader" probe --config "$config") || ok=0
+  git worktree remove --force "$scratch/tree" 2> /dev/null || true
+  rm -rf "$scratch"
+  git worktree prune 2> /dev/null || true
+  [ "$ok" = 1 ] || fail "probe failed for $(short "$1")"
+}
+
 restore_tree() {
   if [ -n "$rsync_from" ]; then
     rsync -a --delete "${excludes[@]}" "$backup/code/" "$repo/"
@@ -389,8 +406,15 @@ else
   [ -z "$(git status --porcelain --untracked-files=no)" ] \
     || fail "$repo has local changes to tracked files (git status); commit or drop them, or deploy with --rsync-from"
   old=$(git rev-parse HEAD)
-  log "git pull --ff-only (at $(short "$old"))"
-  git pull --ff-only --quiet || fail "git pull --ff-only failed (diverged branch or unreachable remote)"
+  log "git fetch (at $(short "$old"))"
+  git fetch --quiet || fail "git fetch failed (unreachable remote?)"
+  target=$(git rev-parse --verify --quiet '@{u}') \
+    || fail "the branch has no upstream to pull from (git branch --set-upstream-to)"
+  if [ "$target" != "$old" ] && git diff --quiet "$old" "$target" -- pyproject.toml; then
+    preprobe "$target" # the running supervisor never spawns a worker of a commit that fails it
+  fi
+  log "git merge --ff-only $(short "$target")"
+  git merge --ff-only --quiet "$target" || fail "git merge --ff-only failed (the branch has diverged)"
   new=$(git rev-parse HEAD)
   if [ "$new" = "$old" ]; then
     running=$(health | awk '{print $2}')

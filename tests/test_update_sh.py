@@ -282,10 +282,14 @@ def test_update_lands_a_good_commit_and_rolls_back_a_failing_probe(checkout, tmp
             done.set()
             sampler.join()
         assert out.returncode == 1, out.stdout + out.stderr
-        rollbacks = [line for line in out.stderr.splitlines() if "[update] rollback:" in line]
-        assert len(rollbacks) == 1 and "probe failed" in rollbacks[0], out.stderr
-        assert bad[:12] in rollbacks[0] and good[:12] in rollbacks[0]
+        # probed in a scratch checkout first: the bad commit never reached the running tree
+        failed = [line for line in out.stderr.splitlines() if line.startswith("[update] failed:")]
+        assert len(failed) == 1 and "probe failed" in failed[0], out.stderr
+        assert bad[:12] in failed[0] and "nothing was changed" in failed[0]
+        assert "rollback" not in out.stderr
+        assert bad not in git(checkout.deploy, "reflog", "--format=%H").split()
         assert git(checkout.deploy, "rev-parse", "HEAD") == good
+        assert git(checkout.deploy, "worktree", "list").count("\n") == 0  # scratch removed
         assert (
             FAILING_PROBE not in (checkout.deploy / "shared_scripts/check_strategy.py").read_text()
         )
