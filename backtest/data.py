@@ -93,8 +93,8 @@ def load_candles(
     first_open = math.ceil(since.timestamp() / tf_s) * tf_s
     if first_open > last_open:
         raise RangeError(
-            f"--since {since:%Y-%m-%dT%H:%M:%SZ} is not before the last closed {timeframe} bar "
-            f"before --until {end:%Y-%m-%dT%H:%M:%SZ}"
+            f"--since {since:%Y-%m-%dT%H:%M:%SZ} is not before the last {timeframe} bar closed by "
+            f"{end:%Y-%m-%dT%H:%M:%SZ}"
         )
     limit = (last_open - first_open) // tf_s + 1 + max(int(warmup), 0)
     if limit > MAX_BARS:

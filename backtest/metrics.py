@@ -15,13 +15,21 @@ Conventions (upstream go-trader's ``_calculate_metrics``, section 5.1 of the not
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from shared_tools.market.common import TIMEFRAMES
 
-__all__ = ["KEYS", "LIQUIDATED_FLOOR", "metrics", "periods_per_year"]
+__all__ = [
+    "KEYS",
+    "LIQUIDATED_FLOOR",
+    "curve_max_drawdown_pct",
+    "curve_sharpe",
+    "metrics",
+    "periods_per_year",
+]
 
 KEYS = (
     "total_return_pct",
@@ -103,6 +111,19 @@ def _drawdown(equity: pd.Series, capital: float) -> tuple[float, int]:
     while end + 1 < len(dd) and dd[end + 1] < 0:
         end += 1
     return float(dd[trough]) * 100.0, end - start + 1
+
+
+def curve_sharpe(values: Sequence[float], ppy: float) -> float | None:
+    """Sharpe of an equity curve's period-to-period returns (the research backtests' curves)."""
+    curve = pd.Series(values, dtype="float64")
+    if len(curve) < 3 or float(curve.min()) <= 0:
+        return None if len(curve) < 3 else LIQUIDATED_FLOOR
+    return _sharpe_sortino(curve.pct_change().iloc[1:], ppy)[0]
+
+
+def curve_max_drawdown_pct(values: Sequence[float], capital: float) -> float:
+    """Deepest fall of an equity curve from its running peak (floored at ``capital``), <= 0."""
+    return _drawdown(pd.Series(values, dtype="float64"), capital)[0]
 
 
 def _trade_stats(trades: list[Any]) -> tuple[float | None, float | None]:

@@ -13,13 +13,13 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NoReturn
 
+from backtest import data
+from backtest.metrics import curve_max_drawdown_pct, curve_sharpe
 from shared_tools import market
 from shared_tools.market.common import parse_source
-
-MAX_BARS = 50_000  # a request past this is a typo, not research
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -84,10 +84,8 @@ def add_data_flags(p: argparse.ArgumentParser, since_default: str) -> None:
 
 
 def since_start(spec: str, now: datetime) -> datetime:
-    """The first instant the backtest trades from."""
-    if spec.isdigit():
-        return now - timedelta(days=int(spec))
-    return datetime.fromisoformat(spec).replace(tzinfo=UTC)
+    """The first instant the backtest trades from (the same rule as run_backtest's --since)."""
+    return data.parse_when(spec, flag="--since", until=now)
 
 
 def load_candles(
@@ -100,15 +98,17 @@ def load_candles(
     venue: str,
     now: datetime,
 ):
-    """Closed candles from ``warmup_bars`` before ``start`` up to ``now`` (a DataFrame)."""
-    tf_s = market.timeframe_seconds(timeframe)
-    span = (now - start).total_seconds()
-    if span <= 0:
-        raise ValueError(f"--since {start:%Y-%m-%d} is not in the past")
-    limit = math.ceil(span / tf_s) + warmup_bars + 2
-    if limit > MAX_BARS:
-        raise ValueError(f"--since asks for {limit} {timeframe} bars; the limit is {MAX_BARS}")
-    return market.fetch_ohlcv(symbol, timeframe, limit, source=source, venue=venue, now=now)
+    """Closed candles from ``warmup_bars`` before ``start`` up to ``now`` (a DataFrame), through
+    the loader run_backtest uses."""
+    return data.load_candles(
+        symbol,
+        timeframe,
+        start,
+        now,
+        source=source or market.source_from_env(),
+        platform=venue,
+        warmup=warmup_bars,
+    ).df
 
 
 def source_or_env(data: str | None) -> str:
@@ -156,25 +156,13 @@ def vol_rank(series: Sequence[float | None], i: int, lookback: int = 60) -> floa
 
 
 def max_drawdown_pct(equity: Sequence[float]) -> float:
-    """Worst peak-to-trough fall, in percent (0 or negative)."""
-    peak, worst = -math.inf, 0.0
-    for v in equity:
-        peak = max(peak, v)
-        if peak > 0:
-            worst = min(worst, (v - peak) / peak * 100.0)
-    return worst
+    """Worst peak-to-trough fall, in percent (0 or negative): backtest.metrics' rule."""
+    return curve_max_drawdown_pct(equity, equity[0]) if len(equity) else 0.0
 
 
 def sharpe(equity: Sequence[float], periods_per_year: float) -> float | None:
-    """Annualized Sharpe of per-period returns (risk-free 0); None when undefined."""
-    rets = [b / a - 1.0 for a, b in zip(equity, equity[1:], strict=False) if a > 0]
-    if len(rets) < 2:
-        return None
-    mean = sum(rets) / len(rets)
-    var = sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)
-    if var <= 0:
-        return None
-    return mean / math.sqrt(var) * math.sqrt(periods_per_year)
+    """Annualized Sharpe of per-period returns (risk-free 0): backtest.metrics' rule."""
+    return curve_sharpe(equity, periods_per_year)
 
 
 def annualized_pct(final: float, initial: float, days: float) -> float | None:
