@@ -231,3 +231,11 @@ def stoch_rsi_parts(
     st = ind.stoch_rsi(close, rsi_period, stoch_period, k_smooth, d_smooth)
     k, d = st["k"], st["d"]
     return st, cross_above(k, d) & (k < oversold), cross_below(k, d) & (k > overbought)
+
+
+def path_efficiency(close: pd.Series, net: pd.Series, diffs: int) -> pd.Series:
+    """Kaufman efficiency ``|net| / sum|dclose|`` over the last ``diffs`` changes; 0 if no path."""
+    if diffs < 1:
+        return pd.Series(0.0, index=close.index)
+    path = close.diff().abs().rolling(diffs, min_periods=diffs).sum()
+    return ratio_or_zero(net.abs(), path)

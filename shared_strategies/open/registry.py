@@ -32,6 +32,7 @@ import pandas as pd
 # order is the registration order ``names()`` reports, so it is kept by hand.
 # isort: off
 from shared_strategies.open import adaptive  # noqa: F401
+from shared_strategies.open import mtf_momentum  # noqa: F401
 from shared_strategies.open import funding  # noqa: F401
 from shared_strategies.open import spot_classic  # noqa: F401
 from shared_strategies.open import structure  # noqa: F401
