@@ -1,7 +1,7 @@
 """Research backtest of a two-leg, beta-hedged pairs trade on a log-spread z-score (perps).
 
-    python backtest/backtest_pairs.py --a ETH/USDT --b BTC/USDT --timeframe 1h --lookback 168 \\
-        --entry-z 2 --exit-z 0.5 --beta 1.2 --base-notional 1000 --leverage 20 \\
+    python backtest/backtest_pairs.py --symbol-a ETH/USDT --symbol-b BTC/USDT --timeframe 1h \\
+        --lookback 168 --entry-z 2 --exit-z 0.5 --beta 1.2 --base-notional 1000 --leverage 20 \\
         --data simulated [--json]
 
 * spread = ln A - ln B; z = (spread - rolling mean) / rolling std over ``--lookback`` bars,
@@ -10,10 +10,12 @@
   A decision on bar N fills at bar N+1's open;
 * notional A = base notional, B = base notional x beta; each leg posts notional / leverage
   as isolated margin and pays the taker fee (``--use-maker`` for the maker fee) on each fill;
-* per-leg liquidation: when a leg's loss at the bar's worst price (its low for a long, high
-  for a short) reaches (1/leverage - maintenance margin) x notional, the leg is liquidated and
-  loses its whole posted margin (never more); the surviving leg is closed at that bar's close
-  (the hedge is gone);
+* per-leg liquidation by the paper book's margin model (``shared_tools.book.margin``): each
+  leg is an isolated account holding its margin; when its equity at the bar's worst price (its
+  low for a long, high for a short) falls to the maintenance margin (``--maintenance-margin``
+  x notional at that price), the leg is closed at its liquidation price (at the open when the
+  bar opens past it), its loss capped at its margin; the surviving leg is closed at that bar's
+  close (the hedge is gone);
 * optional funding per hour per leg (``--funding-a-per-hour``; positive: longs pay shorts).
 """
 
@@ -22,13 +24,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backtest import options_common as oc  # noqa: E402
 from shared_tools import market  # noqa: E402
+from shared_tools.book import Position, Rules, margin  # noqa: E402
+from shared_tools.book.instruments import instrument  # noqa: E402
 
 PROG = "backtest_pairs.py"
 TAKER_FEE = 0.000432
@@ -96,9 +100,43 @@ def zscores(close_a, close_b, lookback: int):
     return (spread - mean) / std.where(std > 0)
 
 
-def liquidation_loss(leg: Leg, s: PairsSettings) -> float:
-    """The loss on a leg at which the venue liquidates it."""
-    return (1.0 / s.leverage - s.maintenance_margin) * leg.notional
+def leg_rules(s: PairsSettings) -> Rules:
+    """The book's terms for a leg: Hyperliquid perps at the run's fee and maintenance rate."""
+    inst = replace(instrument("hyperliquid", "", "perps"), maint_margin_rate=s.maintenance_margin)
+    return Rules(
+        kind="perps",
+        platform="hyperliquid",
+        fee_rate=s.fee_rate,
+        direction="both",
+        leverage=s.leverage,
+        instrument=inst,
+    )
+
+
+@dataclass
+class Isolated:
+    """One leg's isolated margin account, in the shape the book's margin model reads."""
+
+    id: str
+    cash: float
+    positions: dict[str, Position]
+    trade_count: int = 0
+
+
+def leg_account(leg: Leg) -> Isolated:
+    """The leg as an isolated account: its margin (and the funding it carried) as cash."""
+    pos = Position(
+        symbol=leg.name,
+        position_id=leg.name,
+        quantity=leg.qty,
+        initial_quantity=leg.qty,
+        avg_cost=leg.entry,
+        cost_basis=leg.notional,
+        side="long" if leg.sign > 0 else "short",
+        kind="perps",
+        margin=leg.margin,
+    )
+    return Isolated("pairs", leg.margin + leg.funding, {leg.name: pos})
 
 
 class PairsRun:
@@ -152,25 +190,34 @@ class PairsRun:
                 self.cash += amount
 
     def check_liquidation(self, i: int) -> None:
+        """Each leg through the book's margin model on its own isolated margin."""
         frames = {"a": self.a, "b": self.b}
+        rules = leg_rules(self.s)
         hit = []
         for leg in self.pair.legs:
             f = frames[leg.name]
             worst = leg.worst(self.px(f, "high", i), self.px(f, "low", i))
-            if -leg.pnl_at(worst) >= liquidation_loss(leg, self.s):
-                hit.append(leg)
+            trades = margin.liquidate(
+                leg_account(leg),
+                rules,
+                {leg.name: worst},
+                f.index[i].isoformat(),
+                seen={leg.name: self.px(f, "open", i)},
+            )
+            if trades:
+                hit.append((leg, trades[0]))
         if not hit:
             return
-        for leg in hit:
+        for leg, trade in hit:
             leg.liquidated = True
-            leg.pnl = -leg.margin  # the isolated margin is gone, never more
-            leg.exit = leg.entry - leg.sign * leg.margin / leg.qty
-            self.cash -= leg.margin
+            leg.exit, leg.pnl = trade.price, trade.realized_pnl
+            self.pair.fees += trade.fee
+            self.cash += trade.realized_pnl - trade.fee
             self.liquidations += 1
         for leg in self.pair.legs:
             if not leg.liquidated:
                 self.close_leg(leg, self.px(frames[leg.name], "close", i))
-        self.finish(i, "liquidation_" + "+".join(leg.name for leg in hit))
+        self.finish(i, "liquidation_" + "+".join(leg.name for leg, _t in hit))
 
     def mark(self, i: int) -> float:
         if self.pair is None:
@@ -274,8 +321,23 @@ def report(run: PairsRun, start: int) -> dict:
 
 def build_parser() -> oc.OneLineParser:
     p = oc.OneLineParser(prog=PROG, description="two-leg pairs backtest on a log-spread z-score")
-    p.add_argument("--a", default="ETH/USDT", help="leg A symbol (default ETH/USDT)")
-    p.add_argument("--b", default="BTC/USDT", help="leg B symbol (default BTC/USDT)")
+    # Upstream's flag names first (operators' scripts use them); the short ones stay as aliases.
+    p.add_argument(
+        "--symbol-a",
+        "--a",
+        dest="a",
+        metavar="SYMBOL",
+        default="ETH/USDT",
+        help="leg A symbol (default ETH/USDT)",
+    )
+    p.add_argument(
+        "--symbol-b",
+        "--b",
+        dest="b",
+        metavar="SYMBOL",
+        default="BTC/USDT",
+        help="leg B symbol (default BTC/USDT)",
+    )
     p.add_argument("--timeframe", default="1h", choices=list(market.TIMEFRAMES))
     p.add_argument("--lookback", type=oc.positive(int), default=168, help="z-score bars")
     p.add_argument("--entry-z", type=oc.positive(float), default=2.0)
@@ -284,7 +346,9 @@ def build_parser() -> oc.OneLineParser:
     p.add_argument("--base-notional", type=oc.positive(float), default=1000.0)
     p.add_argument("--leverage", type=oc.positive(float), default=20.0)
     p.add_argument("--maintenance-margin", type=float, default=0.02)
-    p.add_argument("--capital", type=oc.positive(float), default=1000.0)
+    p.add_argument(
+        "--initial-capital", "--capital", dest="capital", type=oc.positive(float), default=1000.0
+    )
     p.add_argument("--taker-fee", type=float, default=TAKER_FEE, help="fraction per fill")
     p.add_argument("--maker-fee", type=float, default=MAKER_FEE)
     p.add_argument("--use-maker", action="store_true")
@@ -308,7 +372,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if not math.isfinite(value) or (flag.endswith("fee") and not 0 <= value < 0.1):
             p.error(f"--{flag.replace('_', '-')} is out of range: {value!r}")
     if args.a.strip() == args.b.strip():
-        p.error("--a and --b must be different symbols")
+        p.error("--symbol-a and --symbol-b must be different symbols")
     return args
 
 

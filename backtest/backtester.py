@@ -1,6 +1,6 @@
 """The backtest engine: a strategy's signals replayed bar by bar through the paper book.
 
-One accounting module, two consumers (DESIGN §5b): every fill here is booked through
+One accounting module, two consumers: every fill here is booked through
 ``shared_tools.book`` (``decide`` for the direction rules, the instrument's ``Book`` for the
 open and close legs, the guard for stops and targets), the same code the supervisor books
 paper trades with. This file holds the public contract (``BacktestSettings``, ``run``,
@@ -10,7 +10,9 @@ paper trades with. This file holds the public contract (``BacktestSettings``, ``
 Fill model (the README's backtest section has the full text): a decision on bar N's close
 fills at bar N+1's open, slippage against the trade on every fill, the venue's taker fee (or
 ``fee_pct``) on every fill; stops and targets are checked inside each bar, the stop first when
-both are touched; margin-style positions are liquidated when their loss eats the cash.
+both are touched, a stop gapped through fills at the open; margin-style positions are
+liquidated by the book's margin model (``shared_tools.book.margin``) when their equity falls to
+the venue's maintenance margin.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry
 from shared_tools.book import Protection, Rules
 from shared_tools.book.guard import tiers_from_closes
+from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
 
@@ -177,6 +180,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         max_contracts=s.max_contracts,
         contract=contract,
         protection=protection,
+        instrument=instrument(s.platform, s.symbol, s.instrument),
     )
 
 

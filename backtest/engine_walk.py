@@ -12,10 +12,13 @@ backtest should. The walk jumps from one *interesting* bar to the next:
 Between visited bars the book cannot change, so the equity curve is rebuilt afterwards from
 the book's state at each visited bar's close (``cash + slope * close`` per segment).
 
-Order inside a visited bar: the held position's guard against the open (a gap through the
-stop fills at the open), then the fill of the previous bar's decision at the open, then the
-guard inside the bar (adverse extreme first, then the favourable one), then at the close
-funding and the close evaluators (their answer fills at the next bar's open).
+Order inside a visited bar: the held position's guard and the margin model against the open
+(a gap through the stop or the liquidation price fills at the open), then the fill of the
+previous bar's decision at the open, then the guard and the margin model inside the bar
+(adverse extreme first, then the favourable one), then at the close funding and the close
+evaluators (their answer fills at the next bar's open). Stops and liquidations fill with the
+book's rules (``guard.fill_price``, ``margin.liquidate``): at the worse of the trigger and the
+first price seen past it, which is the bar's open.
 """
 
 from __future__ import annotations
@@ -33,10 +36,13 @@ from shared_tools.book import (
     Account,
     Position,
     Rules,
+    Trade,
     accrue_funding,
     book_for,
     check,
     decide,
+    fill_price,
+    margin,
     open_position,
 )
 from shared_tools.regime import gate_allows
@@ -170,7 +176,7 @@ class Walk:
         if k <= j:
             return k
         g, s = pos.guard, pos.sign
-        liq = self._liquidation_price(pos)
+        liq = margin.liquidation_price(self.acct, pos, self.inp.rules)
         if not g.stop and not g.targets and not liq:
             return k
         lo, hi = self.inp.low[j:k], self.inp.high[j:k]
@@ -195,8 +201,8 @@ class Walk:
         pos = positions.get(sym)
         was_held = pos is not None
         if was_held and self.guarded:
-            self._guard(j, pos, float(inp.open[j]), at_open=True)
-            self._liquidate(j, float(inp.open[j]), at_open=True)
+            self._guard(j, pos, float(inp.open[j]))
+            self._liquidate(j, float(inp.open[j]))
         pending, self.pending = self.pending, None
         if inp.composed and was_held:
             # the close refs answered at the last close; a held position never adds or
@@ -226,33 +232,34 @@ class Walk:
                 self.pending = self._evaluate(j, pos)
         self._record(j)
 
-    def _liquidation_price(self, pos: Position) -> float:
-        """Where a margin-style position's loss eats all the cash (0: never, or spot)."""
-        if self.book.holds_notional:
-            return 0.0
-        per_unit = pos.quantity * pos.multiplier
-        price = pos.avg_cost - pos.sign * max(self.acct.cash, 0.0) / per_unit
-        return max(price, 0.0)
-
-    def _liquidate(self, j: int, mark: float, at_open: bool = False) -> None:
-        """Close the whole position once ``mark`` reaches its liquidation price: at that price
-        inside the bar, at the open when the bar opens beyond it (the account ends near 0)."""
+    def _liquidate(self, j: int, mark: float) -> None:
+        """The book's margin model at ``mark``: a liquidation fills at its trigger inside the
+        bar, at the open when the bar opens beyond it (the first price seen past it)."""
         pos = self.positions.get(self.sym)
         if pos is None:
             return
-        liq = self._liquidation_price(pos)
-        if liq and (mark - liq) * pos.sign <= 0:
-            self._close(j, mark if at_open else liq, 1.0, "liquidation")
+        side, avg = pos.side, pos.avg_cost
+        trades = margin.liquidate(
+            self.acct,
+            self.inp.rules,
+            {self.sym: mark},
+            self._stamp(j),
+            seen={self.sym: float(self.inp.open[j])},
+        )
+        for trade in trades:
+            self._leg(j, trade, side, avg)
 
-    def _guard(self, j: int, pos: Position, mark: float, at_open: bool = False) -> None:
-        """Book what the stop and targets trigger at ``mark`` (the book's guard decides)."""
+    def _guard(self, j: int, pos: Position, mark: float) -> None:
+        """Book what the stop and targets trigger at ``mark`` (the book's guard decides).
+
+        A stop fills at the worse of its trigger and the bar's open (a gap through it fills
+        at the open); targets at their own price (a resting limit never fills worse).
+        """
+        seen = float(self.inp.open[j])
         for hit in check(pos, mark):
             if self.positions.get(self.sym) is None:
                 break
-            # a gap through the stop at the open fills at the open, not at the trigger;
-            # targets fill at their own price (a resting limit never fills worse)
-            price = mark if at_open and hit.reason != "take_profit" else hit.price
-            self._close(j, price, hit.fraction, hit.reason)
+            self._close(j, fill_price(hit, seen, pos.sign), hit.fraction, hit.reason)
 
     def _decision(self, j: int, signal: int, composed: bool, fraction: float, reason: str):
         """A decision from bar j-1, filled at bar j's open under the book's direction rules."""
@@ -305,10 +312,16 @@ class Walk:
         if trade is None:
             return
         self.acct.trade_count += 1
+        self._leg(j, trade, side, avg)
+
+    def _leg(self, j: int, trade: Trade, side: str, avg: float) -> None:
+        """Record a closing trade as a leg carrying its share of the entry fee."""
         bar, entry_fee, initial = self.entry
         share = entry_fee * trade.quantity / initial
         pnl = trade.realized_pnl - trade.fee - share
-        leg = Leg(bar, j, side, avg, price, trade.quantity, share + trade.fee, pnl, reason)
+        leg = Leg(
+            bar, j, side, avg, trade.price, trade.quantity, share + trade.fee, pnl, trade.reason
+        )
         self.legs.append(leg)
 
     def _fund(self, j: int) -> None:

@@ -137,7 +137,8 @@ def sweep(
 @dataclass
 class Fold:
     """One train/test window: bar positions are [lo, hi) into the frame; times are the first
-    and last bar open times of each part."""
+    and last bar open times of each part, taken from the frame's index as they are (aware UTC
+    for loaded candles)."""
 
     index: int
     train: tuple[pd.Timestamp, pd.Timestamp]
@@ -206,6 +207,24 @@ def fold_bounds(
     return bounds, skipped
 
 
+def _first_bar(index: pd.Index, since: pd.Timestamp | None) -> int:
+    """Position of the first bar at or after ``since`` (0 when None).
+
+    Candles carry an aware UTC index; a naive ``since`` means UTC (as everywhere in backtest/),
+    so it is localized rather than the index stripped. Comparing the two as they are would
+    raise ``TypeError``.
+    """
+    if since is None:
+        return 0
+    ts = pd.Timestamp(since)
+    tz = getattr(index, "tz", None)
+    if tz is not None:
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert(tz)
+    elif ts.tzinfo is not None:  # a naive index holds UTC times
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(index.searchsorted(ts))
+
+
 def walk_forward(
     df: pd.DataFrame,
     strategy: str,
@@ -229,7 +248,7 @@ def walk_forward(
     grid = param_grid(strategy, settings.instrument) if grid is None else list(grid)
     if not grid:
         raise OptimizerError(f"{strategy}: the parameter grid is empty")
-    start = 0 if since is None else int(df.index.searchsorted(pd.Timestamp(since)))
+    start = _first_bar(df.index, since)
     bounds, skipped = fold_bounds(len(df) - start, n_splits, train_pct)
     bounds = [(k, *(start + b for b in rest)) for k, *rest in bounds]
     if not bounds:

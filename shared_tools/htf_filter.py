@@ -9,6 +9,12 @@ Deliberate difference from upstream: the candles come from :mod:`shared_tools.ma
 serves closed bars only, so the last HTF close is the last *closed* HTF bar (upstream compares
 the venue's newest, possibly still-forming, HTF candle). Timeframes our market does not serve
 (``1w``, ``1M``) read as a 0 trend, as any upstream fetch error does.
+
+Second difference: upstream fetches ``EMA_PERIOD + 10`` = 60 candles and seeds its EMA with the
+first of them, so the seed still weighs (1 - 2/51)^59 ~ 10% in the value it compares against:
+the trend then depends on where the fetch window happens to start and disagrees with the EMA
+computed over the full history (as a backtest sees it). We fetch ``WARMUP_FACTOR`` x the period
+(400 candles), where the seed's weight is ~1e-7, so the value is the full-history EMA.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ HTF_MAP: dict[str, str] = {
 }
 DEFAULT_HTF = "4h"
 EMA_PERIOD = 50
-EXTRA_CANDLES = 10
+# Candles fetched per EMA period: (1 - 2/(N+1))^(8N) ~ e^-16, so the seed no longer matters.
+WARMUP_FACTOR = 8
+HTF_CANDLES = EMA_PERIOD * WARMUP_FACTOR
 # Strategies the filter never touches: funding-rate carry trades are not trend entries.
 SKIP_STRATEGIES = frozenset({"delta_neutral_funding"})
 
@@ -54,12 +62,14 @@ def htf_trend(symbol: str, timeframe: str, fetch: Fetch, ema_period: int = EMA_P
     tf = htf_timeframe(timeframe)
     info: dict[str, Any] = {"htf_trend": 0, "htf_timeframe": tf}
     try:
-        df = fetch(symbol, tf, ema_period + EXTRA_CANDLES)
+        df = fetch(symbol, tf, ema_period * WARMUP_FACTOR)
         if df is None or len(df) < ema_period:
             return info
         close = df["close"].astype(float)
-        # EMA seeded with the first close, alpha 2/(N+1) (upstream's; our indicators.ema masks
-        # only the first N-1 values, and the last of >= N closes is past that mask)
+        # EMA seeded with the first close, alpha 2/(N+1) (pandas ewm(span=N, adjust=False), as
+        # upstream's); indicators.ema masks only the first N-1 values, and the last of >= N
+        # closes is past that mask. With fewer than the full fetch (a young market) the seed
+        # is the market's first candle, as in a full-history EMA.
         ema = float(indicators.ema(close, ema_period).iloc[-1])
         last = float(close.iloc[-1])
         if not (math.isfinite(ema) and math.isfinite(last)):

@@ -76,7 +76,12 @@ def main(
     ctx: click.Context, config_path: str, once: bool, status_port: int | None, prune_open: bool
 ) -> None:
     """go-trader: a lean supervisor that runs short-lived strategy workers."""
+    # The console script's early signal handling (supervisor_entry.EarlyStop); None under
+    # `python -m supervisor.cli`, where the defaults apply until the daemon's handlers.
+    early = ctx.obj
     if ctx.invoked_subcommand is not None:
+        if early is not None:
+            early.release()  # the default signal behaviour (exit 0 if a stop came)
         return
     try:
         config = load_config(config_path)
@@ -87,7 +92,10 @@ def main(
     from supervisor.state import StateError
 
     try:
-        code = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open).run()
+        sup = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open)
+        if early is not None:  # a stop before this exits 0 here; one after reaches the daemon
+            early.hand_over(sup._on_stop, sup._on_hup)
+        code = sup.run()
     except StateError as exc:
         click.echo(str(exc), err=True)
         code = EXIT_CONFIG
@@ -147,7 +155,7 @@ def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
             click.echo("the kill switch is not latched; nothing to reset")
             db.close()
             return
-        from shared_tools.market.common import now_utc
+        from shared_tools.clock import now_utc
 
         event = risk_portfolio.reset_at_marks(app, config, now_utc(), "operator (CLI)")
         db.save(app)

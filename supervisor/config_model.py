@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared_tools.book.guard import Protection, tiers_from_closes
+from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import Rules
 from shared_tools.book.venues import CONTRACT_SPECS, mark_venue, taker_fee
 from shared_tools.check_argv import (
@@ -205,6 +206,7 @@ class StrategyConfig:
                 tp_atr_tiers=atr_tiers,
                 tp_pct_tiers=pct_tiers,
             ),
+            instrument=instrument(self.platform, self.symbol, kind),
         )
 
     @property

@@ -1,37 +1,43 @@
 """One cycle of the book: plan the worker jobs, then apply marks, signals and risk.
 
 The cycle never runs a process itself (the daemon hands the planned jobs to the executor) and
-never saves (the daemon commits the whole cycle in one transaction). Order of application:
+never saves (the daemon commits the whole cycle in one transaction). What a cycle does, and in
+which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 
-1. marks (and perps funding rates) from check_price, stamped with the time they were read;
-2. each due strategy: its breakers, then its stop and targets against this cycle's mark, then
-   its signal, filled at this cycle's mark (the check's bar close is the fallback; both are
-   recorded on the trade) through the book of its instrument type (shared_tools/book);
-3. breakers, stops and targets for every other strategy that holds a position, so a 1d
-   strategy is watched every cycle, not once a day;
-4. funding for every perp held across a funding hour;
-5. drawdown peaks, on fresh marks only;
-6. a finiteness audit: a strategy whose numbers are no longer finite is put back as it was at
-   the start of the cycle and marked failed, so one poisoned answer never blocks the save of
-   the others.
+1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time;
+2. ``funding``: every perp held across a funding boundary pays or earns it *before* anything
+   can close it, so a position closed or flipped this cycle still settles the hours it held;
+3. ``liquidation``: a margin account whose equity is at or below its maintenance margin at
+   the marks is closed by the margin model (shared_tools/book/margin.py), with an alert;
+4. ``portfolio``: the kill switch (judge, flatten, auto-reset) and the book-wide entry holds
+   (daily loss, notional cap), before any strategy trades;
+5. ``protect``: per strategy, its breakers, then its stop and targets against this cycle's
+   mark, for every strategy that holds a position (due or not: a 1d strategy is watched
+   every cycle); a stop gapped through fills at the worse of its trigger and the mark;
+6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
+   then opens (entries gated), filled at this cycle's mark (the check's bar close is the
+   fallback; both are recorded on the trade);
+7. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
+8. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
+   of the cycle and marked failed, so one poisoned answer never blocks the save of the others.
 
-A stop or target that fires closes at its trigger price; when the check also asks to close,
-the larger share wins (never both), and nothing new opens on that symbol in the same cycle.
+A stop or target that fires this cycle outranks the check unless the check closes a larger
+share (never both), and nothing new opens on that symbol in the same cycle.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared_tools import book
+from shared_tools.book import margin
 from shared_tools.regime import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import risk_portfolio
+from supervisor import cycle_portfolio, risk_portfolio
 from supervisor.config import Config, StrategyConfig
+from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.jobs import Job, Result
 from supervisor.models import AppState, Mark, StrategyState, Trade, utc_iso
 from supervisor.results import (
@@ -47,27 +53,17 @@ from supervisor.risk_portfolio import RiskEvent
 from supervisor.schedule import mark_max_age
 from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key
 
-
-@dataclass
-class Outcome:
-    """What happened to one strategy in one cycle, for the summary."""
-
-    id: str
-    signal: int | None = None
-    price: float | None = None
-    action: str = ""
-    error: str = ""
-
-
-@dataclass
-class CycleReport:
-    cycle: int
-    started: float
-    duration_s: float = 0.0
-    outcomes: list[Outcome] = field(default_factory=list)
-    trades: list[Trade] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    events: list[RiskEvent] = field(default_factory=list)  # breakers, kill switch, warnings
+# What a cycle does, in order (see the module docstring); ``Cycle.apply`` runs ``_step_<name>``.
+STEPS: tuple[str, ...] = (
+    "marks",
+    "funding",
+    "liquidation",
+    "portfolio",
+    "protect",
+    "signals",
+    "risk",
+    "audit",
+)
 
 
 class Cycle:
@@ -96,6 +92,11 @@ class Cycle:
         self.halted = ""  # why no strategy trades this cycle (the kill switch)
         self.book_hold = ""  # why no strategy opens this cycle (daily loss, notional cap)
         self._fresh: dict[str, dict[str, float]] = {}  # venue -> fresh marks, once prices are in
+        self.due: list[StrategyConfig] = []
+        self.results: dict[str, Result] = {}
+        self.handled: list[StrategyConfig] = []  # due strategies whose answer is applied
+        self.readings: dict[str, tuple[WorkerSignal | None, str, str]] = {}  # signal, why, breaker
+        self.hits: dict[str, list[Trade]] = {}  # stops and targets that fired this cycle
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, due: list[StrategyConfig]) -> list[Job]:
@@ -133,109 +134,67 @@ class Cycle:
 
     # -- apply -----------------------------------------------------------------------------
     def apply(self, due: list[StrategyConfig], results: dict[str, Result]) -> None:
-        """Apply every result; trades land in ``report.trades`` whatever fails on the way."""
+        """Apply every result, step by step (:data:`STEPS`); trades land in ``report.trades``
+        whatever fails on the way."""
         self.snapshot = {sid: copy.deepcopy(s) for sid, s in self.app.strategies.items()}
+        self.due, self.results = due, results
+        for step in STEPS:
+            getattr(self, f"_step_{step}")()
+
+    def _step_marks(self) -> None:
         for platform in sorted(self.requested):
-            result = results.get(price_job_key(platform))
+            result = self.results.get(price_job_key(platform))
             if result is not None:
                 self._apply_prices(platform, result)
-        self._portfolio()
-        handled: set[str] = set()
-        for sc in due if not self.halted else []:
-            if sc.id not in self.blocked:
-                handled.add(sc.id)
-                self._guarded(sc, lambda sc=sc: self._apply_result(sc, results.get(sc.id)))
-        for sc in self.config.strategies:
-            strat = self.app.strategies[sc.id]
-            if sc.id in handled or self.halted or strat.risk.circuit_breaker:
-                continue
-            if strat.positions:
-                self._guarded(sc, lambda sc=sc, strat=strat: self._watch(sc, strat))
+
+    def _step_funding(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
             if sc.type == "perps" and strat.positions:
                 self._guarded(sc, lambda sc=sc, strat=strat: self._fund(sc, strat))
+
+    def _step_liquidation(self) -> None:
+        for sc in self.config.strategies:
+            strat = self.app.strategies[sc.id]
+            if sc.type in ("perps", "futures") and strat.positions:
+                self._guarded(sc, lambda sc=sc, strat=strat: self._liquidate(sc, strat))
+
+    def _step_portfolio(self) -> None:
+        cycle_portfolio.judge_book(self)
+
+    def _step_protect(self) -> None:
+        """Breakers, then stops and targets, for every strategy that may act this cycle."""
+        if self.halted:
+            return
+        due = {sc.id for sc in self.due}
+        for sc in self.config.strategies:
+            strat = self.app.strategies[sc.id]
+            if sc.id in due and sc.id not in self.blocked:
+                self.handled.append(sc)
+                self._guarded(sc, lambda sc=sc: self._protect_due(sc))
+            elif strat.positions and not strat.risk.circuit_breaker:
+                self._guarded(sc, lambda sc=sc, strat=strat: self._watch(sc, strat))
+
+    def _step_signals(self) -> None:
+        for sc in self.handled:
+            self._guarded(sc, lambda sc=sc: self._apply_result(sc))
+
+    def _step_risk(self) -> None:
         for strat in self.app.strategies.values():
             marks = self.risk_marks(strat)
             if marks is not None:
                 update_drawdown(strat, strat.value(marks), marks)
         _, events = risk_portfolio.correlation(self.app, self.config.risk, self.app.prices_for)
-        self._events(events)
+        self.events(events)
+
+    def _step_audit(self) -> None:
         self._audit()
 
     # -- book-wide risk --------------------------------------------------------------------
-    def _events(self, events: list[RiskEvent]) -> None:
+    def events(self, events: list[RiskEvent]) -> None:
         for e in events:
             self.log(f"[risk] {e.text}")
         self.report.events.extend(events)
-
-    def _portfolio(self) -> None:
-        """The kill switch (judge, flatten, auto-reset) and the book-wide entry holds.
-
-        Runs right after the marks arrive and before any strategy, so a book over its limit
-        never trades on: when it fires, every position is closed at this cycle's marks and no
-        per-strategy alert joins the kill switch's (one alert, not two).
-        """
-        settings, ids = self.config.risk, [sc.id for sc in self.config.strategies]
-        marks = {sid: self.risk_marks(st) for sid, st in self.app.strategies.items()}
-        trusted = all(m is not None for m in marks.values())
-        total = sum(st.value(marks[sid] or {}) for sid, st in self.app.strategies.items())
-        state = risk_portfolio.state(self.app)
-        if state["kill_switch"]:
-            flat = not any(st.positions for st in self.app.strategies.values())
-            if flat and trusted and not risk_portfolio.owner_configured(self.config):
-                why = "automatic: the book is flat and no owner is configured to reset it"
-                self._events([risk_portfolio.reset(self.app, total, ids, self.now, why)])
-            else:
-                self.halted = f"kill switch active since {state['kill_switch_at']}"
-                self._flatten(marks)  # what a missing mark kept open before is closed now
-                return
-        elif trusted:
-            margin_dd = risk_portfolio.margin_drawdown(self.app.strategies.values(), marks)
-            events = risk_portfolio.judge(
-                self.app, settings, total, ids, self.now, margin_dd=margin_dd
-            )
-            self._events(events)
-        else:  # stale marks stand in for the missing ones; a latch waits (upstream #1449)
-            stale = sum(
-                st.value(marks[sid] or self.app.prices_for(st.venue))
-                for sid, st in self.app.strategies.items()
-            )
-            self._events(risk_portfolio.judge_untrusted(self.app, settings, stale, ids, self.now))
-        if state["kill_switch"]:
-            for e in self.report.events:
-                if e.kind == "kill_switch":
-                    e.text += risk_portfolio.reset_hint(self.config)
-            self.halted = state["reason"]
-            self._flatten(marks)
-            return
-        why, events = risk_portfolio.daily_loss(self.app, settings, self.now)
-        self._events(events)
-        notional = sum(
-            p.notional((marks[sid] or {}).get(p.symbol) or p.avg_cost)
-            for sid, st in self.app.strategies.items()
-            for p in st.positions.values()
-        )
-        capped, events = risk_portfolio.notional_cap(self.app, settings, notional)
-        self._events(events)
-        self.book_hold = why or capped
-
-    def _flatten(self, marks: dict) -> None:
-        """Close every position at this cycle's marks (the kill switch fired or holds).
-
-        A strategy without fresh marks for all it holds waits for the next cycle: a forced
-        close books at a real price, never at a stale one.
-        """
-        for sc in self.config.strategies:
-            strat = self.app.strategies[sc.id]
-            if not strat.positions or marks.get(sc.id) is None:
-                continue
-            made = book.close_all(
-                strat, sc.rules, marks.get(sc.id) or {}, self.stamp, "kill_switch"
-            )
-            self._book(sc, strat, made)
-            if made:
-                self.report.outcomes.append(Outcome(sc.id, action="flattened by the kill switch"))
 
     def _apply_prices(self, platform: str, result: Result) -> None:
         fresh = read_prices(result.data)
@@ -295,22 +254,25 @@ class Cycle:
                 self.report.notes.append(f"[{sc.id}] risk not judged: no fresh mark")
             return ""
         reason, closes = evaluate_breakers(strat, sc, marks, self.now, self.app.cycle_count)
-        self._book(sc, strat, closes)
+        self.book_trades(sc, strat, closes)
         if reason:
             until = strat.risk.circuit_breaker_until
             why = reason.removeprefix("circuit breaker: ")
             text = f"[{sc.id}] CIRCUIT BREAKER: {why}; positions closed, latched until {until}"
-            self._events([RiskEvent("breaker", text, critical=True)])
+            self.events([RiskEvent("breaker", text, critical=True)])
         return reason
 
-    def _book(self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar=0.0):
-        """Stamp, log and report trades just booked; a close feeds the loss streak."""
+    def book_trades(self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar=0.0):
+        """Stamp, log and report trades just booked.
+
+        Every row's cash effect (fees, funding, close P&L) counts toward the day's loss; a close
+        also feeds the loss streak, unless a breaker or the kill switch forced it (as upstream).
+        """
         for t in trades:
             t.cycle = self.app.cycle_count
             t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
-            if t.is_close:
-                forced = t.reason in ("circuit_breaker", "kill_switch")
-                record_trade_result(strat, t.net_pnl, self.now, streak=not forced)
+            forced = t.reason in ("circuit_breaker", "kill_switch")
+            record_trade_result(strat, t.net_pnl, self.now, streak=t.is_close and not forced)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
 
@@ -323,7 +285,7 @@ class Cycle:
         trades = book.protect(
             strat, sc.rules, sc.symbol, mark, self.stamp, outranked_by=outranked_by
         )
-        self._book(sc, strat, trades)
+        self.book_trades(sc, strat, trades)
         return trades
 
     def _watch(self, sc: StrategyConfig, strat: StrategyState) -> None:
@@ -337,7 +299,7 @@ class Cycle:
             self.report.outcomes.append(Outcome(sc.id, action=_hits_text(hit)))
 
     def _fund(self, sc: StrategyConfig, strat: StrategyState) -> None:
-        """Funding owed or earned by the strategy's perps since their last accrual."""
+        """Funding owed or earned by the strategy's perps for every boundary crossed."""
         rates = self.funding.get(strat.venue, {})
         for symbol in list(strat.positions):
             mark = self.cycle_mark(strat.venue, symbol)
@@ -345,7 +307,25 @@ class Cycle:
             if mark and rate is not None:
                 t = book.accrue_funding(strat, sc.rules, symbol, rate, mark, self.epoch, self.stamp)
                 if t is not None:
-                    self._book(sc, strat, [t])
+                    self.book_trades(sc, strat, [t])
+
+    def _liquidate(self, sc: StrategyConfig, strat: StrategyState) -> None:
+        """Close a margin account whose equity no longer covers its maintenance margin."""
+        marks = {sym: self.cycle_mark(strat.venue, sym) for sym in strat.positions}
+        if not all(marks.values()):  # judged on this cycle's marks only, never a stale one
+            return
+        trades = margin.liquidate(strat, sc.rules, marks, self.stamp)
+        if not trades:
+            return
+        self.book_trades(sc, strat, trades)
+        legs = "; ".join(f"{t.symbol} {t.quantity:.6g} @ {t.price:g}" for t in trades)
+        loss = sum(t.net_pnl for t in trades)
+        text = (
+            f"[{sc.id}] LIQUIDATED: equity fell to the maintenance margin; closed {legs} "
+            f"(P&L ${loss:,.2f}, cash left ${strat.cash:,.2f})"
+        )
+        self.events([RiskEvent("liquidation", text, critical=True)])
+        self.report.outcomes.append(Outcome(sc.id, action="liquidated"))
 
     def _read(self, sc: StrategyConfig, result: Result | None) -> tuple[WorkerSignal | None, str]:
         if result is None:
@@ -359,14 +339,36 @@ class Cycle:
             return None, f"bad result: {exc}"
         return sig, ""
 
-    def _apply_result(self, sc: StrategyConfig, result: Result | None) -> None:
+    def _protect_due(self, sc: StrategyConfig) -> None:
+        """A due strategy: read its answer, judge its breakers, then its stop and targets.
+
+        A larger close from the check outranks the triggers (see ``book.protect``); a failed
+        check never disarms the stops: they run on the mark.
+        """
         strat = self.app.strategies[sc.id]
-        sig, reason = self._read(sc, result)
+        sig, reason = self._read(sc, self.results.get(sc.id))
         extra = {sc.symbol: sig.price} if sig is not None and sig.price > 0 else {}
         breaker = self._judge_risk(sc, strat, extra)
+        self.readings[sc.id] = (sig, reason, breaker)
+        if breaker:
+            return
+        outranked_by = 0.0
+        pos = strat.positions.get(sc.symbol)
+        if sig is not None and pos is not None:
+            plan = book.decide(
+                pos.side,
+                sig.signal,
+                sc.rules,
+                composed=sig.composed,
+                close_fraction=sig.close_fraction,
+            )
+            outranked_by = plan.close_fraction
+        self.hits[sc.id] = self._protect(sc, strat, outranked_by=outranked_by)
+
+    def _apply_result(self, sc: StrategyConfig) -> None:
+        strat = self.app.strategies[sc.id]
+        sig, reason, breaker = self.readings.get(sc.id, (None, "not read", ""))
         if sig is None:
-            if not breaker:  # a failed check never disarms the stops: they run on the mark
-                self._protect(sc, strat)
             if self.draining():
                 self.report.outcomes.append(
                     Outcome(sc.id, error=f"skipped: shutting down ({reason})")
@@ -383,25 +385,15 @@ class Cycle:
         strat.last_run = self.stamp
         strat.last_signal = sig.signal
         strat.last_price = fill
-        if breaker:
-            self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, breaker))
+        hit = self.hits.get(sc.id)
+        if breaker or hit:
+            action = breaker or _hits_text(hit or [])
+            self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
             return
         self._trade(sc, strat, sig, fill)
 
     def _trade(self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float):
-        """Stops and targets first; else the signal through the book, entries gated."""
-        pos = strat.positions.get(sc.symbol)
-        plan = book.decide(
-            pos.side if pos else "",
-            sig.signal,
-            sc.rules,
-            composed=sig.composed,
-            close_fraction=sig.close_fraction,
-        )
-        hit = self._protect(sc, strat, outranked_by=plan.close_fraction)
-        if hit:
-            self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, _hits_text(hit)))
-            return
+        """The signal through the book: closes, then opens (entries gated)."""
         held = self._entry_hold(sc, sig)
         regime = payload_label(sig.regime, sc.regime_gate_window)
         trades, action = book.apply_signal(
@@ -418,7 +410,7 @@ class Cycle:
             now_s=self.epoch,
             may_open=not held,
         )
-        self._book(sc, strat, trades, bar=sig.price)
+        self.book_trades(sc, strat, trades, bar=sig.price)
         if held and action.endswith("entry held"):
             action = f"{action} ({held})"
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
@@ -459,7 +451,3 @@ class Cycle:
 
 def _hits_text(trades: list[Trade]) -> str:
     return "; ".join(f"{t.reason} {t.side.upper()} {t.quantity:.6g} @ {t.price:g}" for t in trades)
-
-
-def new_report(cycle: int) -> CycleReport:
-    return CycleReport(cycle=cycle, started=time.time())

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared_tools.market.common import now_utc as market_now
+from shared_tools.clock import now_utc as market_now
 from shared_tools.text import exc_line
 from supervisor import risk_portfolio
 from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
-from supervisor.cycle import Cycle, CycleReport, Outcome, new_report
+from supervisor.cycle import Cycle
+from supervisor.cycle_report import CycleReport, Outcome, new_report
 from supervisor.executor import Executor
 from supervisor.lock import AlreadyRunning, acquire_lock
 from supervisor.models import AppState, StrategyState, utc_iso
@@ -86,7 +87,7 @@ class Supervisor:
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
-        self.started_at = time.time()
+        self.started_at = market_now().timestamp()  # on the book's clock, as last_cycle
         self._lock_handle = None
         self.notifier = Notifier(lambda: self.config, log)
         self.sd = SdNotify()  # systemd Type=notify: READY/WATCHDOG/STOPPING; no-op outside
@@ -116,6 +117,8 @@ class Supervisor:
             raise StateError(
                 f"cannot lock state DB {self.config.db_file}: {exc.strerror}; check db_file"
             ) from None
+        if self.stopping:  # stopped while locking: nothing opened, nothing written
+            return EXIT_OK
         try:
             self.db = StateDB(self.config.db_file)
         except SQLAlchemyError as exc:
@@ -124,6 +127,8 @@ class Supervisor:
             ) from None
         with self.book_lock:
             self.app = self.db.load()
+        if self.stopping:  # not ready: shutdown() saves nothing, the DB stays as it was
+            return EXIT_OK
         if not self._prune():
             return EXIT_CONFIG
         with self.book_lock:
@@ -169,9 +174,13 @@ class Supervisor:
                     file=sys.stderr,
                 )
             return False
-        for sid in self.db.prune(configured):
-            self.app.strategies.pop(sid, None)
-            log(f"[state] pruned strategy '{sid}' (no longer in the config)")
+        from supervisor.capital import describe, remove_strategy
+
+        gone = sorted(sid for sid in self.app.strategies if sid not in configured)
+        for sid in gone:  # its value leaves the book as a withdrawal: no drawdown reading moves
+            flow = remove_strategy(self.app, sid, "pruned")
+            log(f"[state] pruned strategy '{sid}' (no longer in the config; {describe(flow)})")
+        self.db.prune(configured, self.app if gone else None)  # one transaction with the book
         return True
 
     def _make_executor(self, config: Config) -> Executor:
@@ -184,23 +193,29 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
+        """Bring the book to the config's roster and capitals, each change as a cashflow
+        (supervisor/capital.py), committed with the first cycle's save."""
+        from supervisor import capital
+
+        first = not self.app.strategies and not self.app.cycle_count
         for sc in self.config.strategies:
             strat = self.app.strategies.get(sc.id)
+            base = capital.baseline(sc)
             if strat is None:
-                strat = StrategyState(
-                    id=sc.id,
-                    type=sc.type,
-                    platform=sc.platform,
-                    cash=sc.capital,
-                    initial_capital=sc.initial_capital or sc.capital,
+                strat = StrategyState(sc.id, sc.type, sc.platform, cash=0.0, initial_capital=0.0)
+                flow = capital.add_strategy(
+                    self.app, strat, sc.capital, base, "initial" if first else "added"
                 )
-                strat.risk.peak_value = sc.capital
-                self.app.strategies[sc.id] = strat
-            elif abs(strat.initial_capital - sc.initial_capital) > 1e-9:
+                if not first:
+                    log(f"[state] {sc.id}: added to the book ({capital.describe(flow)})")
+            elif why := capital.cut_problem(strat, base):
+                log(f"[state] {why}; the stored capital {strat.initial_capital:g} stays for now")
+            elif abs(strat.initial_capital - base) > capital.EPS:
+                was = strat.initial_capital
+                flow = capital.set_capital(self.app, strat, base, "restart")
                 log(
-                    f"[state] {sc.id}: config capital {sc.initial_capital:g} differs from the "
-                    f"stored baseline {strat.initial_capital:g}; the stored book wins "
-                    "(send SIGHUP to move the difference into cash)"
+                    f"[state] {sc.id}: capital {was:g} -> {base:g} from the config "
+                    f"({capital.describe(flow)})"
                 )
             strat.type, strat.platform = sc.type, sc.platform
             strat.risk.max_drawdown_pct = sc.max_drawdown_pct
@@ -331,7 +346,7 @@ class Supervisor:
                     self.app.unsaved_trades.extend(report.trades)
                     self.notifier.queue_cycle(report, self.app)  # commits with the cycle
                     self.notifier.queue_events(report, self.app)
-                self.app.last_cycle = utc_iso()
+                self.app.last_cycle = utc_iso(now)  # the book's clock, as marks and funding
                 self.persist()
         finally:
             self.app.in_cycle = False

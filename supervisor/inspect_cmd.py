@@ -3,7 +3,7 @@
 Shows each strategy's effective config (after defaults and migrations) beside its raw entry in
 the file, marking which keys were set and which defaulted, and its stored state: cash, positions
 with their stop and targets, risk latches with when they end, the last signal and error, recent
-trades. The state DB is opened read-only and the supervisor's lock is not taken, so this works
+trades and its capital changes (the cashflow journal). The state DB is opened read-only and the supervisor's lock is not taken, so this works
 while the supervisor runs (WAL: the reader sees the last committed cycle).
 
 Exit codes: 0 ok (also when the DB does not exist yet: the config is still shown), 1 the DB
@@ -22,6 +22,7 @@ from supervisor.models import AppState, StrategyState, parse_iso
 
 EXIT_USAGE = 2
 MAX_IDS_SHOWN = 20
+CASHFLOWS_SHOWN = 20  # the strategy's capital changes, newest first
 
 # Raw keys whose value lands in a differently named field.
 _ALIASES = {
@@ -143,6 +144,9 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
     view["trades_stored"] = total
+    view["cashflows"], view["cashflows_stored"] = db.cashflow_journal(
+        strategy=sc.id, limit=CASHFLOWS_SHOWN
+    )
     return view
 
 
@@ -200,7 +204,7 @@ def run(
     echo,
 ) -> int:
     """Print the report through ``echo(text, err=bool)``; return the exit code."""
-    from shared_tools.market.common import now_utc
+    from shared_tools.clock import now_utc
 
     try:
         chosen = select(config, [strategy_id] if strategy_id else [], all_=all_, what="inspect")
@@ -310,6 +314,10 @@ def _state_lines(st: dict) -> list[str]:
             f"    {t['timestamp']} {kind} {t['side']} {_num(t['quantity'])} {t['symbol']} "
             f"@ {_num(t['price'])}, fee {_money(t['fee'])}{pnl}{why}"
         )
+    flows = st.get("cashflows", [])
+    out.append(f"  cashflows ({len(flows)} newest of {st.get('cashflows_stored', 0)}):")
+    for c in flows:
+        out.append(f"    {c['at']} {c['amount']:+,.2f} ({c['reason']}, cycle {c['cycle']})")
     return out
 
 

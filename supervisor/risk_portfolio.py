@@ -102,7 +102,11 @@ def _log(s: dict, now: datetime, kind: str, text: str, total: float) -> None:
 
 
 def rebase(app: AppState, total: float, ids: list[str]) -> None:
-    """Peak = today's total: at first start, after the roster changed, after a reset."""
+    """Peak = today's total: at first start and after a reset.
+
+    A roster or capital change does not rebase: supervisor/capital.py scales the peak by the
+    cashflow (a strategy added deposits its capital, a pruned one withdraws its value).
+    """
     s = state(app)
     s["peak"], s["drawdown_pct"], s["ids"] = total, 0.0, sorted(ids)
 
@@ -119,9 +123,10 @@ def judge(
     """Ratchet the peak, fire the kill switch or warn. ``total`` must be a trusted value."""
     s = state(app)
     s["untrusted_over_since"] = ""
-    if not s["peak"] or sorted(ids) != s["ids"]:
+    if not s["peak"]:
         rebase(app, total, ids)
         return []
+    s["ids"] = sorted(ids)  # the roster's changes reached the peak as cashflows
     if s["kill_switch"]:
         return []
     s["peak"] = max(s["peak"], total)
@@ -137,7 +142,7 @@ def judge_untrusted(
 ) -> list[RiskEvent]:
     """An over-limit reading on stale marks latches only after 15 minutes of staying over."""
     s = state(app)
-    if s["kill_switch"] or not s["peak"] or sorted(ids) != s["ids"]:
+    if s["kill_switch"] or not s["peak"]:
         return []
     dd = (s["peak"] - total) / s["peak"] * 100.0 if s["peak"] > 0 else 0.0
     if dd <= settings.max_drawdown_pct:

@@ -1,7 +1,7 @@
 """The SQLite state DB (SQLAlchemy Core): everything that must survive a restart.
 
-A cycle's changes commit in ONE transaction — strategies, positions, the cycle's trades and the
-app row — so a crash at any instant leaves the last committed cycle intact: no lost and no
+A cycle's changes commit in ONE transaction — strategies, positions, the cycle's trades, the
+capital changes (cashflows) and the app row — so a crash at any instant leaves the last committed cycle intact: no lost and no
 doubled trade. The schema carries a version and upgrades itself on open.
 """
 
@@ -14,16 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     case,
     create_engine,
     delete,
@@ -38,153 +29,35 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from supervisor import capital
 from supervisor.models import (
     AppState,
     Mark,
     Message,
     Trade,
 )
-from supervisor.state_rows import (
+from supervisor.state_rows import (  # the tables are re-exported: notify.outbox reads them
+    app_state,
+    cashflow_from_row,
+    cashflow_row,
+    cashflows,
     extra_from_json,
+    marks,
     message_row,
+    meta,
+    metadata,
+    outbox,
     position_from_row,
     position_row,
+    positions,
+    strategies,
     strategy_from_row,
     strategy_row,
     trade_row,
+    trades,
 )
 
-SCHEMA_VERSION = 4
-
-metadata = MetaData()
-
-meta = Table(
-    "meta",
-    metadata,
-    Column("key", String, primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-app_state = Table(
-    "app_state",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("cycle_count", Integer, nullable=False, default=0),
-    Column("last_cycle", String, nullable=False, default=""),
-    Column("extra_json", Text, nullable=False, default="{}"),
-)
-
-strategies = Table(
-    "strategies",
-    metadata,
-    Column("id", String, primary_key=True),
-    Column("type", String, nullable=False),
-    Column("platform", String, nullable=False, default=""),
-    Column("cash", Float, nullable=False),
-    Column("initial_capital", Float, nullable=False),
-    Column("trade_count", Integer, nullable=False, default=0),
-    Column("last_run", String, nullable=False, default=""),
-    Column("last_error", Text, nullable=False, default=""),
-    Column("last_error_at", String, nullable=False, default=""),
-    Column("consecutive_failures", Integer, nullable=False, default=0),
-    Column("last_signal", Integer, nullable=False, default=0),
-    Column("last_price", Float, nullable=False, default=0.0),
-    # risk state, flattened
-    Column("risk_peak_value", Float, nullable=False, default=0.0),
-    Column("risk_max_drawdown_pct", Float, nullable=False, default=60.0),
-    Column("risk_current_drawdown_pct", Float, nullable=False, default=0.0),
-    Column("risk_daily_pnl", Float, nullable=False, default=0.0),
-    Column("risk_daily_pnl_date", String, nullable=False, default=""),
-    Column("risk_consecutive_losses", Integer, nullable=False, default=0),
-    Column("risk_circuit_breaker", Boolean, nullable=False, default=False),
-    Column("risk_circuit_breaker_until", String, nullable=False, default=""),
-    Column("risk_circuit_breaker_reason", Text, nullable=False, default=""),
-)
-
-positions = Table(
-    "positions",
-    metadata,
-    Column(
-        "strategy_id",
-        String,
-        ForeignKey("strategies.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("symbol", String, primary_key=True),
-    Column("position_id", String, nullable=False),
-    Column("quantity", Float, nullable=False),
-    Column("initial_quantity", Float, nullable=False),
-    Column("avg_cost", Float, nullable=False),
-    Column("cost_basis", Float, nullable=False),
-    Column("side", String, nullable=False, default="long"),
-    Column("entry_atr", Float, nullable=False, default=0.0),
-    Column("opened_at", String, nullable=False, default=""),
-    # v3: perps and futures, and the guard (stop, trailing state, targets) as JSON
-    Column("kind", String, nullable=False, default="spot"),
-    Column("multiplier", Float, nullable=False, default=1.0),
-    Column("leverage", Float, nullable=False, default=1.0),
-    Column("margin", Float, nullable=False, default=0.0),
-    Column("regime", String, nullable=False, default=""),
-    Column("funded_at", Float, nullable=False, default=0.0),
-    Column("guard_json", Text, nullable=False, default="{}"),
-)
-
-trades = Table(
-    "trades",
-    metadata,
-    Column("rowid", Integer, primary_key=True, autoincrement=True),
-    Column("strategy_id", String, nullable=False),
-    Column("timestamp", String, nullable=False),
-    Column("symbol", String, nullable=False),
-    Column("position_id", String, nullable=False, default=""),
-    Column("side", String, nullable=False),
-    Column("quantity", Float, nullable=False),
-    Column("price", Float, nullable=False),
-    Column("value", Float, nullable=False),
-    Column("fee", Float, nullable=False, default=0.0),
-    Column("trade_type", String, nullable=False, default="spot"),
-    Column("is_close", Boolean, nullable=False, default=False),
-    Column("realized_pnl", Float, nullable=False, default=0.0),
-    Column("details", Text, nullable=False, default=""),
-    Column("cycle", Integer, nullable=False, default=0),
-    Column("mark_price", Float, nullable=False, default=0.0),  # v2
-    Column("bar_price", Float, nullable=False, default=0.0),  # v2
-    # v3: close rows carry gross P&L and their own fee (rows from before: net, see Trade.net_pnl)
-    Column("pnl_gross", Boolean, nullable=False, default=True),
-    Column("reason", String, nullable=False, default=""),
-    Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
-    Index("idx_trades_position", "strategy_id", "position_id"),
-)
-
-# v2: the cycle's marks with the time they were read, so a restart knows how old they are.
-marks = Table(
-    "marks",
-    metadata,
-    Column("platform", String, primary_key=True),
-    Column("symbol", String, primary_key=True),
-    Column("price", Float, nullable=False),
-    Column("at", Float, nullable=False),
-)
-
-
-# v4: the chat outbox. A cycle's messages commit with its trades; a sender delivers them later
-# and marks each row, so a crash never loses nor (with a nonce) repeats one.
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", String, nullable=False),
-    Column("cycle", Integer, nullable=False, default=0),
-    Column("transport", String, nullable=False),  # discord | telegram
-    Column("target", String, nullable=False),  # channel / chat id, or "owner"
-    Column("category", String, nullable=False, default=""),
-    Column("body", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", Float, nullable=False, default=0.0),  # epoch seconds
-    Column("delivered_at", String, nullable=False, default=""),
-    Column("last_error", Text, nullable=False, default=""),
-    Index("idx_outbox_pending", "delivered_at", "id"),
-)
+SCHEMA_VERSION = 5
 
 
 class StateError(RuntimeError):
@@ -245,10 +118,15 @@ def _v4(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outbox])
 
 
+def _v5(conn: Connection) -> None:
+    """The cashflow journal (capital changes)."""
+    metadata.create_all(conn, tables=[cashflows])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (see _engine), so a migration that fails
 # half-way leaves nothing behind: no stray tables, no half-added columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -285,6 +163,12 @@ def _engine(path: Path, *, readonly: bool = False) -> Engine:
         conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _upsert(conn: Connection, table: Table, key: object, values: dict) -> None:
+    """Update the row ``id == key`` or insert it."""
+    if conn.execute(update(table).where(table.c.id == key).values(**values)).rowcount == 0:
+        conn.execute(insert(table).values(id=key, **values))
 
 
 class StateDB:
@@ -376,6 +260,8 @@ class StateDB:
                 strat = state.strategies.get(p.strategy_id)
                 if strat is not None:
                     strat.positions[p.symbol] = position_from_row(p)
+            latest = select(cashflows).order_by(cashflows.c.id.desc()).limit(capital.RECENT_KEPT)
+            state.extra[capital.KEY] = [cashflow_from_row(r) for r in conn.execute(latest)][::-1]
             return state
 
     # -- save -----------------------------------------------------------------------------
@@ -385,36 +271,31 @@ class StateDB:
         new_trades: Iterable[Trade] = (),
         new_messages: Iterable[Message] = (),
     ) -> None:
-        """Write the whole book, the cycle's trades and its outbox messages in one transaction."""
+        """Write the whole book, the cycle's trades, its cashflows and its outbox messages in
+        one transaction."""
         with self.engine.begin() as conn:
-            self._save(conn, state, list(new_trades))
+            flows = self._save(conn, state, list(new_trades))
             messages = [message_row(m) for m in new_messages]
             if messages:
                 conn.execute(insert(outbox), messages)
+        capital.committed(state, *flows)
 
-    def _save(self, conn: Connection, state: AppState, new_trades: list[Trade]) -> None:
+    def _save(
+        self, conn: Connection, state: AppState, new_trades: list[Trade]
+    ) -> tuple[list[dict], list[int]]:
+        """Write the book; returns the pending cashflow rows and the ids they were given."""
+        extra = {k: v for k, v in state.extra.items() if k != capital.KEY}  # rows: own table
         values = {
             "cycle_count": state.cycle_count,
             "last_cycle": state.last_cycle,
-            "extra_json": json.dumps(state.extra, sort_keys=True, allow_nan=False),
+            "extra_json": json.dumps(extra, sort_keys=True, allow_nan=False),
         }
-        if (
-            conn.execute(update(app_state).where(app_state.c.id == 1).values(**values)).rowcount
-            == 0
-        ):
-            conn.execute(insert(app_state).values(id=1, **values))
+        _upsert(conn, app_state, 1, values)
         ids = list(state.strategies)
         if ids:
             conn.execute(delete(positions).where(positions.c.strategy_id.in_(ids)))
         for strat in state.strategies.values():
-            row = strategy_row(strat)
-            if (
-                conn.execute(
-                    update(strategies).where(strategies.c.id == strat.id).values(**row)
-                ).rowcount
-                == 0
-            ):
-                conn.execute(insert(strategies).values(id=strat.id, **row))
+            _upsert(conn, strategies, strat.id, strategy_row(strat))
             pos_rows = [position_row(strat.id, p) for p in strat.positions.values()]
             if pos_rows:
                 conn.execute(insert(positions), pos_rows)
@@ -429,16 +310,28 @@ class StateDB:
                     for (plat, sym), m in state.marks.items()
                 ],
             )
+        rows = capital.pending(state)
+        ids = [conn.execute(insert(cashflows).values(**cashflow_row(r))).lastrowid for r in rows]
+        return rows, ids
 
-    def prune(self, keep_ids: Iterable[str]) -> list[str]:
-        """Delete strategies (and their positions) that are no longer configured; keep trades."""
+    def prune(self, keep_ids: Iterable[str], state: AppState | None = None) -> list[str]:
+        """Delete strategies (and their positions) that are no longer configured; keep trades.
+
+        With ``state`` (the book after its withdrawals), the book commits in the same
+        transaction, so the pruned rows, the cashflows and the moved peak land together.
+        """
         keep = set(keep_ids)
+        flows: tuple[list[dict], list[int]] = ([], [])
         with self.engine.begin() as conn:
             existing = [r[0] for r in conn.execute(select(strategies.c.id))]
             gone = [sid for sid in existing if sid not in keep]
             if gone:
                 conn.execute(delete(positions).where(positions.c.strategy_id.in_(gone)))
                 conn.execute(delete(strategies).where(strategies.c.id.in_(gone)))
+            if state is not None:
+                flows = self._save(conn, state, [])
+        if state is not None:
+            capital.committed(state, *flows)
         return gone
 
     # -- queries --------------------------------------------------------------------------
@@ -470,6 +363,18 @@ class StateDB:
             r["id"] = r.pop("rowid")
             r["is_close"] = bool(r["is_close"])
         return out, int(total or 0)
+
+    def cashflow_journal(
+        self, *, strategy: str | None = None, limit: int = 20
+    ) -> tuple[list[dict], int]:
+        """Newest-first cashflow rows, optionally of one strategy; returns (rows, total)."""
+        conds = [cashflows.c.strategy_id == strategy] if strategy else []
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(cashflows).where(*conds)).scalar()
+            rows = conn.execute(
+                select(cashflows).where(*conds).order_by(cashflows.c.id.desc()).limit(limit)
+            )
+            return [cashflow_from_row(r) for r in rows], int(total or 0)
 
     def realized_pnl(self) -> dict[str, float]:
         """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""

@@ -1,14 +1,172 @@
-"""How the book's objects map to state-DB rows and back (one function per direction).
+"""The state DB's tables and how the book's objects map to their rows and back.
 
-:mod:`supervisor.state` owns the schema, the migrations and the transactions; this module only
-translates, so a new field is added in one visible place per table.
+A new field is added here, in one visible place per table (its column and both directions).
+:mod:`supervisor.state` owns the migrations (which add the column to an existing file), the
+schema version and the transactions.
 """
 
 from __future__ import annotations
 
 import json
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
 from supervisor.models import Guard, Message, Position, RiskState, StrategyState, Trade
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+app_state = Table(
+    "app_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cycle_count", Integer, nullable=False, default=0),
+    Column("last_cycle", String, nullable=False, default=""),
+    Column("extra_json", Text, nullable=False, default="{}"),
+)
+
+strategies = Table(
+    "strategies",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("type", String, nullable=False),
+    Column("platform", String, nullable=False, default=""),
+    Column("cash", Float, nullable=False),
+    Column("initial_capital", Float, nullable=False),
+    Column("trade_count", Integer, nullable=False, default=0),
+    Column("last_run", String, nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_error_at", String, nullable=False, default=""),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_signal", Integer, nullable=False, default=0),
+    Column("last_price", Float, nullable=False, default=0.0),
+    # risk state, flattened
+    Column("risk_peak_value", Float, nullable=False, default=0.0),
+    Column("risk_max_drawdown_pct", Float, nullable=False, default=60.0),
+    Column("risk_current_drawdown_pct", Float, nullable=False, default=0.0),
+    Column("risk_daily_pnl", Float, nullable=False, default=0.0),
+    Column("risk_daily_pnl_date", String, nullable=False, default=""),
+    Column("risk_consecutive_losses", Integer, nullable=False, default=0),
+    Column("risk_circuit_breaker", Boolean, nullable=False, default=False),
+    Column("risk_circuit_breaker_until", String, nullable=False, default=""),
+    Column("risk_circuit_breaker_reason", Text, nullable=False, default=""),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column(
+        "strategy_id",
+        String,
+        ForeignKey("strategies.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("symbol", String, primary_key=True),
+    Column("position_id", String, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("initial_quantity", Float, nullable=False),
+    Column("avg_cost", Float, nullable=False),
+    Column("cost_basis", Float, nullable=False),
+    Column("side", String, nullable=False, default="long"),
+    Column("entry_atr", Float, nullable=False, default=0.0),
+    Column("opened_at", String, nullable=False, default=""),
+    # v3: perps and futures, and the guard (stop, trailing state, targets) as JSON
+    Column("kind", String, nullable=False, default="spot"),
+    Column("multiplier", Float, nullable=False, default=1.0),
+    Column("leverage", Float, nullable=False, default=1.0),
+    Column("margin", Float, nullable=False, default=0.0),
+    Column("regime", String, nullable=False, default=""),
+    Column("funded_at", Float, nullable=False, default=0.0),
+    Column("guard_json", Text, nullable=False, default="{}"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("rowid", Integer, primary_key=True, autoincrement=True),
+    Column("strategy_id", String, nullable=False),
+    Column("timestamp", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("position_id", String, nullable=False, default=""),
+    Column("side", String, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("trade_type", String, nullable=False, default="spot"),
+    Column("is_close", Boolean, nullable=False, default=False),
+    Column("realized_pnl", Float, nullable=False, default=0.0),
+    Column("details", Text, nullable=False, default=""),
+    Column("cycle", Integer, nullable=False, default=0),
+    Column("mark_price", Float, nullable=False, default=0.0),  # v2
+    Column("bar_price", Float, nullable=False, default=0.0),  # v2
+    # v3: close rows carry gross P&L and their own fee (rows from before: net, see Trade.net_pnl)
+    Column("pnl_gross", Boolean, nullable=False, default=True),
+    Column("reason", String, nullable=False, default=""),
+    Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
+    Index("idx_trades_position", "strategy_id", "position_id"),
+)
+
+# v2: the cycle's marks with the time they were read, so a restart knows how old they are.
+marks = Table(
+    "marks",
+    metadata,
+    Column("platform", String, primary_key=True),
+    Column("symbol", String, primary_key=True),
+    Column("price", Float, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+
+# v4: the chat outbox. A cycle's messages commit with its trades; a sender delivers them later
+# and marks each row, so a crash never loses nor (with a nonce) repeats one.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", String, nullable=False),
+    Column("cycle", Integer, nullable=False, default=0),
+    Column("transport", String, nullable=False),  # discord | telegram
+    Column("target", String, nullable=False),  # channel / chat id, or "owner"
+    Column("category", String, nullable=False, default=""),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),  # epoch seconds
+    Column("delivered_at", String, nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("idx_outbox_pending", "delivered_at", "id"),
+)
+
+# v5: the cashflow journal: every capital change (reload, restart, roster), so a deposit or a
+# withdrawal never reads as a gain or a loss (supervisor/capital.py).
+cashflows = Table(
+    "cashflows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String, nullable=False),  # ISO UTC
+    Column("strategy_id", String, nullable=False),
+    Column("amount", Float, nullable=False),  # signed USD: + deposit, - withdrawal
+    Column("reason", String, nullable=False, default=""),  # reload | restart | added | ...
+    Column("cycle", Integer, nullable=False, default=0),
+    Index("idx_cashflows_strategy", "strategy_id", "id"),
+)
 
 
 def position_from_row(p) -> Position:
@@ -154,4 +312,19 @@ def trade_row(t: Trade) -> dict:
         "bar_price": t.bar_price,
         "pnl_gross": t.pnl_gross,
         "reason": t.reason,
+    }
+
+
+def cashflow_row(c: dict) -> dict:
+    return {k: c[k] for k in ("at", "strategy_id", "amount", "reason", "cycle")}
+
+
+def cashflow_from_row(r) -> dict:
+    return {
+        "id": r.id,
+        "at": r.at,
+        "strategy_id": r.strategy_id,
+        "amount": r.amount,
+        "reason": r.reason,
+        "cycle": r.cycle,
     }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from dataclasses import asdict
 
+from shared_tools.clock import now_epoch
 from supervisor import __version__
+from supervisor.capital import KEY as CASHFLOWS_KEY
 from supervisor.models import AppState, Position, StrategyState, parse_iso
 from supervisor.version import COMMIT
 
@@ -92,13 +93,24 @@ def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
         "last_cycle": app.last_cycle,
         "cycle_in_progress": app.in_cycle,
         "prices": app.prices,
-        "marks": marks_view(app, time.time(), mark_max_age_s),
+        "marks": marks_view(app, now_epoch(), mark_max_age_s),
         "strategies": views,
         "total_value": total_value,
         "total_pnl": total_value - total_initial,
         "portfolio_risk": portfolio_risk_view(app),
         "correlation": app.extra.get("correlation", {}),
+        "cashflows": cashflows_view(app),
     }
+
+
+CASHFLOWS_SHOWN = 20
+
+
+def cashflows_view(app: AppState) -> list[dict]:
+    """The latest capital changes (deposits +, withdrawals -), oldest first; ``id`` 0 means
+    booked but not yet committed. The full journal is in the DB (``inspect <id>``)."""
+    rows = app.extra.get(CASHFLOWS_KEY)
+    return [dict(r) for r in rows[-CASHFLOWS_SHOWN:]] if isinstance(rows, list) else []
 
 
 def portfolio_risk_view(app: AppState) -> dict:
@@ -143,7 +155,7 @@ def health(
     now: float | None = None,
 ) -> tuple[int, dict]:
     """(HTTP code, body): 503 while draining or when no cycle finished for too long."""
-    now = time.time() if now is None else now
+    now = now_epoch() if now is None else now  # the book's clock: last_cycle is on it
     body = {
         "status": "ok",
         "pid": os.getpid(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supervisor.config import Config
-from supervisor.cycle import CycleReport
+from supervisor.cycle_report import CycleReport
 from supervisor.models import AppState
 
 

@@ -61,19 +61,36 @@ def test_entry_fills_at_next_open_and_exit_on_small_z():
     assert rep["liquidations"] == 0
 
 
-def test_liquidation_takes_the_legs_margin_and_closes_the_hedge():
-    # 20x with 2% maintenance: a leg goes at a 3% adverse move (loss $30 on $1000)
+def test_liquidation_uses_the_books_margin_model_and_closes_the_hedge():
+    # 20x, 2% maintenance: short A (qty 1000/103, margin $50) goes where its equity
+    # 50 - qty (P - 103) meets 2% of qty P: P = (103 + 50 / qty) / 1.02, about 2.9% up
     a, b = scenario(spike_high=103.0 * 1.04)
     rep = bp.simulate(a, b, settings(), LOOKBACK)
     assert rep["liquidations"] == 1
     t = rep["trade_list"][0]
     assert t["reason"] == "liquidation_a" and t["exit_time"] == a.index[21].isoformat()
     leg_a, leg_b = t["legs"]
-    assert leg_a["liquidated"] and leg_a["pnl"] == pytest.approx(-50.0)  # its whole margin
+    qty = 1000.0 / 103.0
+    trigger = (103.0 + 50.0 / qty) / 1.02
+    assert leg_a["liquidated"] and leg_a["exit"] == pytest.approx(trigger)  # bar opened at 103
+    assert leg_a["pnl"] == pytest.approx(-qty * (trigger - 103.0))  # less than its margin
+    assert -leg_a["pnl"] < leg_a["margin"]
     assert not leg_b["liquidated"] and leg_b["exit"] == pytest.approx(50.0)
-    fees = (1000 + 1200) * bp.TAKER_FEE + 1200 * bp.TAKER_FEE  # open both, close B
+    fees = (1000 + 1200 + qty * trigger + 1200) * bp.TAKER_FEE  # open both, close A and B
     assert t["fees"] == pytest.approx(fees)
-    assert t["pnl"] == pytest.approx(-50.0 - fees)
+    assert t["pnl"] == pytest.approx(leg_a["pnl"] - fees)
+
+
+def test_a_leg_gapping_past_its_bankruptcy_loses_its_margin_and_never_more():
+    a, b = scenario(n=40)
+    a.loc[a.index[22], ["open", "high", "close"]] = 120.0  # A opens 16% up: past 108.15
+    rep = bp.simulate(a, b, settings(), LOOKBACK)
+    t = rep["trade_list"][0]
+    leg_a = t["legs"][0]
+    assert t["reason"] == "liquidation_a" and leg_a["liquidated"]
+    fee_a = leg_a["qty"] * leg_a["exit"] * bp.TAKER_FEE
+    assert -leg_a["pnl"] + fee_a == pytest.approx(leg_a["margin"])  # capped at its margin
+    assert leg_a["exit"] < 120.0
 
 
 def test_a_move_short_of_the_threshold_does_not_liquidate():
@@ -156,3 +173,32 @@ def test_cli_bad_flags_exit_2_with_one_line(bad, tmp_path):
     out = run_cli(*bad, tmp_path=tmp_path)
     assert out.returncode == 2
     assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_upstream_flag_names_and_the_short_aliases_parse_alike():
+    """Operators' scripts written for upstream use --symbol-a/--symbol-b/--initial-capital."""
+    upstream = bp.parse(
+        ["--symbol-a", "SOL/USDT", "--symbol-b", "ETH/USDT", "--initial-capital", "2500"]
+        + ["--use-maker"]
+    )
+    short = bp.parse(["--a", "SOL/USDT", "--b", "ETH/USDT", "--capital", "2500", "--use-maker"])
+    assert vars(upstream) == vars(short)
+    assert (upstream.a, upstream.b, upstream.capital) == ("SOL/USDT", "ETH/USDT", 2500.0)
+    s = bp.settings_from(upstream)
+    assert s.capital == 2500.0 and s.fee_rate == bp.MAKER_FEE
+    defaults = bp.parse([])
+    assert (defaults.a, defaults.b, defaults.capital) == ("ETH/USDT", "BTC/USDT", 1000.0)
+
+
+def test_help_lists_upstream_names_first():
+    text = " ".join(bp.build_parser().format_help().split())
+    for primary, alias in (("--symbol-a", "--a"), ("--symbol-b", "--b")):
+        assert f"{primary} SYMBOL, {alias} SYMBOL" in text
+    assert "--initial-capital CAPITAL, --capital CAPITAL" in text
+    assert "--use-maker" in text
+
+
+def test_cli_same_legs_by_upstream_names_exit_2_naming_them(tmp_path):
+    out = run_cli("--symbol-a", "BTC/USDT", "--symbol-b", "BTC/USDT", tmp_path=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--symbol-a and --symbol-b" in out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,10 +11,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.backtester import BacktestSettings, run, run_signals
+from backtest.backtester import BacktestSettings, rules_for, run, run_signals
 from shared_strategies.open import registry
+from shared_tools import book
+from shared_tools.book import Position, margin
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+@dataclass
+class Acct:
+    id: str = "t"
+    cash: float = 1000.0
+    positions: dict[str, Position] = field(default_factory=dict)
+    trade_count: int = 0
 
 
 def frame(opens, highs=None, lows=None, closes=None, freq="1h", funding=None) -> pd.DataFrame:
@@ -352,20 +363,59 @@ def test_regime_gate_holds_entries_but_not_exits():
     assert (t.entry_time, t.exit_time) == (df.index[61], df.index[71])
 
 
-def test_leveraged_perps_are_liquidated_when_the_loss_eats_the_cash():
+def test_leveraged_perps_are_liquidated_by_the_margin_model():
+    # 5x on a venue without a row: maintenance is 0.5% of the notional (the instrument table)
     opens = [100, 100, 100, 95, 90, 90, 90, 90]
     lows = [99, 99, 99, 94, 75, 89, 89, 89]
     df = frame(opens, lows=lows)
     s = BacktestSettings(instrument="perps", leverage=5.0, **FREE)
-    r = run_signals(df, signal(8, {1: 1, 5: 1}), s)
-    (t,) = r.trades  # qty 50 at 100: the 1000 of cash is gone at 80
-    assert (t.reason, t.exit_price, t.exit_time) == ("liquidation", 80.0, df.index[4])
-    assert r.final_equity == pytest.approx(0.0, abs=1e-9)
-    assert r.equity.min() >= -1e-9  # never marked below zero, and no entry after
-    # opening beyond the liquidation price: filled at the open
+    r = run_signals(df, signal(8, {1: 1}), s)
+    (t,) = r.trades  # qty 50 at 100: equity 1000 + 50 (P - 100) meets 0.5% of 50 P
+    trigger = (100 - 1000 / 50) / (1 - 0.005)
+    assert (t.reason, t.exit_time) == ("liquidation", df.index[4])
+    assert t.exit_price == pytest.approx(trigger)
+    assert r.final_equity == pytest.approx(0.005 * 50 * trigger)  # the maintenance is left
+    assert r.equity.min() >= 0
+    # opening past the bankruptcy price (80, where the cash is gone): the loss is capped at
+    # the collateral, booked at 80, and the account ends at 0, never below
     gap = frame([100, 100, 100, 70, 70, 70], lows=[99, 99, 99, 69, 69, 69])
-    (g,) = run_signals(gap, signal(6, {1: 1}), s).trades
-    assert (g.reason, g.exit_price) == ("liquidation", 70.0)
+    rg = run_signals(gap, signal(6, {1: 1}), s)
+    (g,) = rg.trades
+    assert (g.reason, g.exit_price) == ("liquidation", pytest.approx(80.0))
+    assert rg.final_equity == pytest.approx(0.0, abs=1e-9) and rg.equity.min() >= 0
+
+
+def test_a_20x_long_is_liquidated_at_the_books_liquidation_price():
+    hl = BacktestSettings(
+        instrument="perps", platform="hyperliquid", symbol="BTC", leverage=20.0, **FREE
+    )
+    falling = [100, 100, 100, 99, 98, 97, 96, 95]
+    r = run_signals(frame(falling), signal(8, {1: 1}), hl)
+    (t,) = r.trades
+    # the same position in the paper book: its liquidation price is the backtest's fill
+    acct = Acct(cash=1000.0)
+    book.apply_signal(acct, rules_for(hl), "BTC", 1, 100.0, "t")
+    price = margin.liquidation_price(acct, acct.positions["BTC"], rules_for(hl))
+    assert price == pytest.approx((100 - 1000 / 200) / (1 - 1 / 80))  # maint 1/(2 x 40x)
+    assert (t.reason, t.exit_time) == ("liquidation", r.equity.index[5])  # low 96 < 96.2
+    assert t.exit_price == pytest.approx(price)
+    # a bar opening past the trigger (but above the bankruptcy price 95) fills at its open
+    gap = run_signals(frame([100, 100, 100, 99, 95.5, 95]), signal(6, {1: 1}), hl)
+    assert [(g.reason, g.exit_price) for g in gap.trades] == [("liquidation", 95.5)]
+    assert gap.final_equity == pytest.approx(1000 + 200 * (95.5 - 100))
+
+
+def test_okx_perps_pay_funding_every_8_hours_and_hyperliquid_hourly():
+    n = 14
+    rate = 0.0001  # hourly (OKX's 8-hour rate / 8)
+    df = frame([100.0] * n, funding=np.full(n, rate))
+    sig = signal(n, {0: 1, 10: -1})  # held from 01:00 to 11:00
+    okx = BacktestSettings(instrument="perps", platform="okx", symbol="BTC/USDT", **FREE)
+    r = run_signals(df, sig, okx)
+    qty = 1000.0 / 100.0
+    assert r.funding_pnl == pytest.approx(-qty * 100.0 * rate * 8)  # one boundary: 08:00
+    hl = BacktestSettings(instrument="perps", platform="hyperliquid", symbol="BTC", **FREE)
+    assert run_signals(df, sig, hl).funding_pnl == pytest.approx(-qty * 100.0 * rate * 10)
 
 
 def test_bad_settings_fail_with_one_line_errors():

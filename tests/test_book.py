@@ -186,13 +186,18 @@ def test_a_price_that_makes_an_infinite_quantity_is_refused():
 
 
 def test_a_partial_close_that_would_leave_dust_closes_everything():
-    s = _strat(capital=10.0)
+    s = _strat(capital=20.0)
     apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
-    # 95% of a ~$10 position leaves ~$0.50: below the $1 venue minimum, so all of it goes
+    # 95% of a ~$20 position leaves ~$1: below Binance US's $10 minimum, so all of it goes
     trades, _ = apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.95)
     assert len(trades) == 1 and not s.positions
-    opened = 10.0 - 10.0 / (1 + FEE)  # the open fee
-    assert math.isclose(s.cash, 10.0 - opened + trades[0].net_pnl, rel_tol=1e-12)
+    opened = 20.0 - 20.0 / (1 + FEE)  # the open fee
+    assert math.isclose(s.cash, 20.0 - opened + trades[0].net_pnl, rel_tol=1e-12)
+    # an open below the venue minimum is refused with the venue's reason
+    small = _strat(capital=5.0)
+    made, why = apply_spot_signal(small, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
+    assert made == [] and small.cash == 5.0
+    assert "binanceus BTC/USDT: order $5.00 below the venue minimum $10.00" in why
     s = _strat(capital=1000.0)
     apply_spot_signal(s, "BTC/USDT", 1, 100.0, "t", fee_rate=FEE)
     apply_spot_signal(s, "BTC/USDT", -1, 100.0, "t", fee_rate=FEE, close_fraction=0.5)

@@ -565,11 +565,13 @@ def test_seed_example_entries_load_without_edits(tmp_path):
 # -- SIGHUP: how a held position is traded changes only while flat -------------------------------
 
 
-def _held(sid: str, *, quantity: float = 1.0) -> AppState:
+def _held(sid: str, *, quantity: float = 1.0, entry_atr: float = 0.0) -> AppState:
     app = AppState()
     s = StrategyState(id=sid, type="perps", platform="hyperliquid", cash=1000, initial_capital=1000)
     if quantity:
-        s.positions["BTC"] = Position("BTC", "p1", quantity, quantity, 100.0, 100.0)
+        s.positions["BTC"] = Position(
+            "BTC", "p1", quantity, quantity, 100.0, 100.0, entry_atr=entry_atr
+        )
     app.strategies[sid] = s
     return app
 
@@ -607,8 +609,11 @@ def test_values_and_the_gate_change_with_a_position(tmp_path):
         tmp_path,
         _perps(stop_loss_atr_mult=2, sizing_leverage=2, allowed_regimes=["trending_up"]),
     )
-    assert flat_only_problems(old, new, _held("hl-a")) == []
-    changes = apply_reload(old, new, _held("hl-a"))
+    # the ATR stop is re-armed on the held position, which needs its entry ATR
+    assert flat_only_problems(old, new, _held("hl-a", entry_atr=2.0)) == []
+    [refused] = flat_only_problems(old, new, _held("hl-a"))
+    assert "cannot be armed on BTC (no entry ATR" in refused
+    changes = apply_reload(old, new, _held("hl-a", entry_atr=2.0))
     assert "hl-a stop_loss_atr_mult 1.0 -> 2.0" in changes
     assert "hl-a sizing_leverage 1.0 -> 2.0" in changes
 

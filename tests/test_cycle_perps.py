@@ -1,7 +1,8 @@
 """Perps and futures through the supervisor's cycle, on scripted answers and marks.
 
 The book's rules are proven in test_book*.py; these prove the cycle wires them: stops and
-targets fire on marks whether or not the strategy is due, at their trigger prices; a larger
+targets fire on marks whether or not the strategy is due (targets at their own price, stops at
+the worse of their trigger and the mark that crossed them); a larger
 close from the check outranks them; invert_signal and direction shape entries; the regime gate
 holds entries only; funding is booked across hours; /status shows the protection.
 """
@@ -82,7 +83,7 @@ def test_tiered_tp_atr_closes_half_at_one_atr_and_the_rest_at_two(tmp_path, sup_
     assert not sup.app.strategies["tp"].positions
 
 
-def test_atr_stop_closes_at_its_trigger_and_trailing_stop_fires_once(tmp_path, sup_for, clock):
+def test_atr_stop_and_trailing_stop_fire_once_at_the_mark_past_them(tmp_path, sup_for, clock):
     sup = sup_for(
         [
             perp("sl", "sl", stop_loss_atr_mult=1.5),
@@ -102,7 +103,8 @@ def test_atr_stop_closes_at_its_trigger_and_trailing_stop_fires_once(tmp_path, s
         mark(tmp_path, price)
         sup.run_cycle(sup.config.strategies)
     rows = [(t[0], t[2]) for t in saved_trades(tmp_path) if t[1] == "sell"]
-    assert rows == [("tr", 104.5), ("sl", 97.0)]  # each once, at its trigger
+    # each once, at the worse of its trigger (104.5, 97) and the mark that crossed it
+    assert rows == [("tr", 104.0), ("sl", 96.0)]
 
 
 def test_invert_signal_flips_entries_and_direction_long_never_shorts(tmp_path, sup_for, clock):
@@ -167,9 +169,7 @@ def test_funding_is_booked_and_the_ledger_explains_the_cash(tmp_path, sup_for, c
     assert math.isclose(strat.cash, 1000 + sum(r[1] - r[2] for r in rows))
 
 
-def test_a_stop_hit_in_the_same_cycle_as_a_close_signal_fills_at_its_trigger(
-    tmp_path, sup_for, clock
-):
+def test_a_stop_hit_in_the_same_cycle_as_a_close_signal_fills_first(tmp_path, sup_for, clock):
     sup = sup_for([perp("tie", "tie", direction="both", stop_loss_pct=2)])
     mark(tmp_path, 100.0)
     say(tmp_path, "tie", 1, 100.0)
@@ -179,7 +179,8 @@ def test_a_stop_hit_in_the_same_cycle_as_a_close_signal_fills_at_its_trigger(
     say(tmp_path, "tie", -1, 95.0)  # the check says close (and, plain, flip) as the stop is hit
     sup.run_cycle(sup.config.strategies)
     closes = [t for t in saved_trades(tmp_path) if t[1] == "sell"]
-    assert [(c[2], c[3]) for c in closes] == [(98.0, 95.0)]  # the resting stop filled first
+    # the stop (98) filled first, at the mark that gapped through it
+    assert [(c[2], c[3]) for c in closes] == [(95.0, 95.0)]
     assert not sup.app.strategies["tie"].positions  # and nothing reopens in the same cycle
 
 

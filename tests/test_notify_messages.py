@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from supervisor import __version__
 from supervisor.config_notify import ChatSettings, NotifySettings
-from supervisor.cycle import Outcome, new_report
+from supervisor.cycle_report import Outcome, new_report
 from supervisor.models import AppState, Position, StrategyState, Trade
 from supervisor.notify import broadcast, critical, messages_for_cycle
 from supervisor.notify.render import render, split, split_for

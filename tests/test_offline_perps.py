@@ -137,7 +137,8 @@ def test_topstep_on_a_saturday_trades_nothing_and_says_the_market_is_closed(tmp_
 
 
 def sup_jobs(sup: Supervisor):
-    from supervisor.cycle import Cycle, new_report
+    from supervisor.cycle import Cycle
+    from supervisor.cycle_report import new_report
 
     return Cycle(sup.app, sup.config, datetime.now(UTC), new_report(0), log=print).plan(
         sup.config.strategies

@@ -442,3 +442,54 @@ def test_dask_walk_forward_equals_in_process(df, dask_address) -> None:
         df, "sma_crossover", SETTINGS, grid=SMA_GRID, n_splits=3, dask_address=dask_address
     )
     assert on_dask == one
+
+
+def _walk(frame: pd.DataFrame, since: pd.Timestamp) -> optimizer.WalkForwardResult:
+    return optimizer.walk_forward(
+        frame, "sma_crossover", SETTINGS, grid=SMA_GRID, n_splits=3, workers=1, since=since
+    )
+
+
+def test_walk_forward_on_an_aware_utc_index_keeps_aware_bounds_and_results(df) -> None:
+    """Candles carry an aware UTC index: the folds' bounds stay aware, a naive ``since`` reads
+    as UTC (it used to raise TypeError), and every figure equals the one the same bars give on
+    a naive index (what tz-stripped windows produced)."""
+    assert str(df.index.tz) == "UTC"
+    since = df.index[150]
+    aware = _walk(df, since)
+    assert len(aware.folds) == 3
+    for fold in aware.folds:
+        for t in (*fold.train, *fold.test):
+            assert str(t.tz) == "UTC"
+        doc = fold.to_dict()
+        assert all(t.endswith("+00:00") for t in doc["train"] + doc["test"])
+    assert aware.folds[0].train[0] == since
+    assert _walk(df, since.tz_localize(None)) == aware
+
+    naive = _walk(df.tz_localize(None), since.tz_localize(None))
+    assert naive.summary == aware.summary
+    for a, n in zip(aware.folds, naive.folds, strict=True):
+        assert [t.tz_localize(None) for t in (*a.train, *a.test)] == [*n.train, *n.test]
+        assert (a.best_params, a.in_sample, a.out_of_sample) == (
+            n.best_params,
+            n.in_sample,
+            n.out_of_sample,
+        )
+    assert _walk(df.tz_localize(None), since) == naive  # an aware since on a naive index
+
+
+def test_walk_forward_on_loaded_candles_end_to_end(monkeypatch, tmp_path) -> None:
+    """The loader's frame and its ``since`` (both aware UTC) go straight into the folds."""
+    from backtest.data import load_candles
+    from shared_tools import market as market_data
+
+    monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(tmp_path / "ohlcv.db"))
+    market_data.clear_memo()
+    until = pd.Timestamp("2025-06-01T00:00:00Z").to_pydatetime()
+    since = pd.Timestamp("2025-03-01T00:00:00Z").to_pydatetime()
+    candles = load_candles("BTC/USDT", "4h", since, until, source="simulated", warmup=100)
+    assert str(candles.df.index.tz) == "UTC" and candles.since.tz is not None
+    wf = _walk(candles.df, candles.since)
+    assert wf.folds[0].train[0] == candles.since
+    assert all(str(t.tz) == "UTC" for f in wf.folds for t in (*f.train, *f.test))
+    market_data.clear_memo()

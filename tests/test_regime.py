@@ -259,7 +259,7 @@ def _fetcher(df, calls=None):
 def test_htf_trend_up_down_flat_short_and_failing():
     calls: list = []
     up = htf_filter.htf_trend("BTC/USDT", "1h", _fetcher(trend(100, 1.0), calls))
-    assert calls == [("BTC/USDT", "4h", 60)]
+    assert calls == [("BTC/USDT", "4h", htf_filter.HTF_CANDLES)]
     assert up["htf_trend"] == 1 and up["htf_timeframe"] == "4h"
     assert up["htf_close"] == 199.0 and up["htf_ema"] < 199.0
     assert htf_filter.htf_trend("X", "1h", _fetcher(trend(100, -1.0, 500)))["htf_trend"] == -1

@@ -188,3 +188,57 @@ def test_rows_from_before_v3_keep_their_net_pnl(tmp_path):
     db = StateDB(path)
     assert db.schema_version() == SCHEMA_VERSION
     assert db.realized_pnl() == {"a": pytest.approx(9.79)}
+
+
+def test_cashflows_commit_with_the_book_and_only_once(tmp_path):
+    from supervisor import capital
+
+    db = StateDB(tmp_path / "s.db")
+    app = _app()
+    capital.cashflow(app, app.strategies["a"], -400.0, "reload")
+    trades, _ = apply_spot_signal(app.strategies["b"], "BTC/USDT", 1, 50.0, "t1", fee_rate=0.001)
+    trades[0].quantity = None  # the save fails: the cashflow row stays pending with the book
+    with pytest.raises(IntegrityError):
+        db.save(app, trades)
+    assert db.cashflow_journal() == ([], 0) and len(capital.pending(app)) == 1
+    db.save(app)
+    db.save(app)  # committed rows are never inserted twice
+    rows, total = db.cashflow_journal(strategy="a")
+    assert total == 1 and (rows[0]["amount"], rows[0]["reason"], rows[0]["cycle"]) == (
+        -400.0,
+        "reload",
+        3,
+    )
+    assert capital.pending(app) == [] and capital.recent(app)[0]["id"] == rows[0]["id"]
+    again = db.load()
+    assert capital.recent(again) == rows  # /status reads them back after a restart
+    with db.engine.connect() as conn:
+        extra = conn.exec_driver_sql("SELECT extra_json FROM app_state").scalar()
+    assert "cashflows" not in extra  # the table is their only home on disk
+
+
+def test_prune_with_the_book_commits_the_withdrawal_together(tmp_path):
+    from supervisor import capital
+
+    db = StateDB(tmp_path / "s.db")
+    app = _app()
+    db.save(app)
+    capital.remove_strategy(app, "b", "pruned")
+    assert db.prune(["a"], app) == ["b"]
+    assert [(r["strategy_id"], r["amount"]) for r in db.cashflow_journal()[0]] == [("b", -1000.0)]
+    assert list(db.load().strategies) == ["a"]
+
+
+def test_a_version_4_db_gains_the_cashflow_journal(tmp_path):
+    path = tmp_path / "s.db"
+    db = StateDB(path)
+    db.save(_app())
+    db.close()
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE cashflows")
+    con.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    db = StateDB(path)
+    assert db.schema_version() == SCHEMA_VERSION == 5
+    assert db.cashflow_journal() == ([], 0) and list(db.load().strategies) == ["a", "b"]

@@ -152,9 +152,9 @@ def cannot_start(tree: Path) -> None:
     """The daemon exits 1 at once; ``go-trader probe`` (a subcommand) still passes."""
     cli = tree / "supervisor" / "cli.py"
     text = cli.read_text()
-    anchor = "    if ctx.invoked_subcommand is not None:\n        return\n"
+    anchor = "    try:\n        config = load_config(config_path)\n"  # after the subcommand return
     assert anchor in text
-    cli.write_text(text.replace(anchor, anchor + "    sys.exit(1)  # deploy test\n", 1))
+    cli.write_text(text.replace(anchor, "    sys.exit(1)  # deploy test\n" + anchor, 1))
 
 
 def health(port: int) -> tuple[int, dict]:

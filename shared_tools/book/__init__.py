@@ -1,23 +1,27 @@
-"""The paper book: one accounting module for the supervisor and the backtester (DESIGN §5b).
+"""The paper book: one accounting module for the supervisor and the backtester.
 
 Pure Python (no pandas, numpy or SDKs), so the always-running supervisor can import it.
 
 * :mod:`model`   positions (with their guard: stop and targets), trade rows, the P&L convention;
 * :mod:`venues`  fee and contract tables;
+* :mod:`instruments`  one row per venue and symbol: lots, ticks, minimums, margin, funding;
 * :mod:`rules`   a strategy's trading terms and the direction rules for a signal;
 * :mod:`guard`   stops and take-profit targets, armed at open and checked on every mark;
 * :mod:`spot`, :mod:`perps`, :mod:`futures`  one book per instrument type (open, fee, lots);
-  the close leg they share is in :mod:`base`.
+  the close leg they share is in :mod:`base`;
+* :mod:`funding`  the funding owed over a venue's funding intervals;
+* :mod:`margin`  equity, maintenance and liquidation (import it as a submodule).
 
 A caller asks :func:`apply_signal` what a signal does, :func:`protect` what the cycle's mark
-triggers, and :func:`accrue_funding` what a perp owes; each returns the trade rows it booked.
+triggers, :func:`accrue_funding` what a perp owes and ``margin.liquidate`` whether the account
+is liquidated; each returns the trade rows it booked.
 """
 
 from __future__ import annotations
 
 from shared_tools.book.base import Book
 from shared_tools.book.futures import FuturesBook
-from shared_tools.book.guard import Hit, Protection, arm, check
+from shared_tools.book.guard import Hit, Protection, arm, check, fill_price
 from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, usable
 from shared_tools.book.perps import PerpsBook
 from shared_tools.book.rules import Plan, Rules, decide
@@ -47,13 +51,17 @@ MAX_ENTRY_ATR_SHARE = 0.5  # an entry ATR above half the price is a unit error, 
 
 
 def book_for(rules: Rules) -> Book:
+    book: Book
     if rules.kind == "perps":
-        return PerpsBook(
+        book = PerpsBook(
             rules.fee_rate, rules.leverage, rules.sizing_leverage, rules.margin_per_trade_usd
         )
-    if rules.kind == "futures":
-        return FuturesBook(rules.contract, rules.fee_per_contract, rules.max_contracts)
-    return SpotBook(rules.fee_rate)
+    elif rules.kind == "futures":
+        book = FuturesBook(rules.contract, rules.fee_per_contract, rules.max_contracts)
+    else:
+        book = SpotBook(rules.fee_rate)
+    book.market = rules.instrument_of
+    return book
 
 
 def open_position(
@@ -166,7 +174,11 @@ def protect(
     *,
     outranked_by: float = 0.0,
 ) -> list[Trade]:
-    """Book what the position's stop and targets trigger at ``mark``, each at its trigger price.
+    """Book what the position's stop and targets trigger at ``mark``.
+
+    A target fills at its own price; a stop at the worse of its trigger and ``mark`` (the
+    price that crossed it: a gap through the stop fills at the gapped mark), the rule the
+    backtester uses too (:func:`guard.fill_price`).
 
     ``outranked_by`` is the share of the position another close (the check's answer) takes
     this cycle: when it is larger than what the triggers would close, the triggers yield (the
@@ -189,7 +201,8 @@ def protect(
     for hit in hits:
         if symbol not in acct.positions:
             break
-        trade, _ = book.close(acct, symbol, hit.price, now, hit.fraction, hit.reason)
+        price = fill_price(hit, mark, pos.sign)
+        trade, _ = book.close(acct, symbol, price, now, hit.fraction, hit.reason)
         if trade is not None:
             acct.trade_count += 1
             trades.append(trade)
@@ -199,12 +212,17 @@ def protect(
 def close_all(
     acct: Account, rules: Rules, marks: dict[str, float], now: str, reason: str
 ) -> list[Trade]:
-    """Close every position at its mark (its entry price without one): a breaker or the kill
-    switch flattening the account."""
+    """Close every position at its mark: a breaker or the kill switch flattening the account.
+
+    A position without a usable mark stays open (a close is never booked at an invented
+    price); the trades returned are the closes made, and the caller retries the rest.
+    """
     book = book_for(rules)
     trades: list[Trade] = []
     for symbol in list(acct.positions):
-        price = marks.get(symbol) or acct.positions[symbol].avg_cost
+        price = marks.get(symbol)
+        if not usable(price):
+            continue
         trade, _ = book.close(acct, symbol, price, now, 1.0, reason)
         if trade is not None:
             acct.trade_count += 1

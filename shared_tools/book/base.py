@@ -8,9 +8,10 @@ perps and futures never paid it (margin-style), so only the P&L moves their cash
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+from shared_tools.book.instruments import Instrument, instrument
 from shared_tools.book.model import Account, Position, Trade, fmt_money, usable
-from shared_tools.book.venues import MIN_ORDER_USD
 
 
 def finite_order(qty: float, notional: float, fee: float) -> bool:
@@ -21,6 +22,13 @@ def finite_order(qty: float, notional: float, fee: float) -> bool:
 class Book:
     kind = "base"
     holds_notional = False  # spot: the position's notional was paid out of cash
+    market: Callable[[str], Instrument] | None = None  # the rules' lookup (set by book_for)
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The venue's terms for ``symbol`` (its minimums decide refusals and dust)."""
+        if self.market is not None:
+            return self.market(symbol)
+        return instrument("", symbol, self.kind)
 
     def open(
         self, acct: Account, symbol: str, side: str, price: float, now: str
@@ -55,8 +63,8 @@ class Book:
         if not full and qty <= 0:
             return None, "hold (partial close rounds to zero contracts)"
         rest = pos.quantity - qty
-        if not full and (rest <= 0 or rest * pos.multiplier * price < MIN_ORDER_USD):
-            full, qty = True, pos.quantity  # the rest would be dust no venue takes an order for
+        if not full and (rest <= 0 or self.instrument(symbol).below_minimum(rest, price)):
+            full, qty = True, pos.quantity  # the rest would be dust the venue takes no order for
         share = qty / pos.quantity
         gross = pos.sign * qty * pos.multiplier * (price - pos.avg_cost)
         fee = self.fee(pos, qty, price)

@@ -1,8 +1,10 @@
 """Stops and take-profit targets: armed when a position opens, checked on every cycle's mark.
 
 The supervisor checks them on every cycle against that cycle's mark, whether or not the
-strategy is due; the backtester checks them inside each bar. A hit is booked at the trigger
-price, like the resting reduce-only orders the venues hold in live trading.
+strategy is due; the backtester checks them inside each bar. Both book a hit with one rule,
+:func:`fill_price`: a take-profit target fills at its own price (a resting limit never fills
+worse); a stop fills at the worse of its trigger and the first price seen past it (a stop
+becomes a market order once crossed, so a gap through it fills at the gapped price).
 
 Stop keys (upstream names; the config allows at most one):
 
@@ -32,7 +34,9 @@ __all__ = [
     "Protection",
     "arm",
     "check",
+    "fill_price",
     "tiers_from_closes",
+    "worse",
 ]
 
 # (profit_pct as a fraction of the entry price, cumulative close fraction)
@@ -198,3 +202,20 @@ def check(pos: Position, mark: float) -> list[Hit]:
             held -= held * fraction
             closed = 1.0 - held
     return hits
+
+
+def worse(a: float, b: float, sign: int) -> float:
+    """The worse of two fills for a position of ``sign``: the lower for a long, higher for a short."""
+    return min(a, b) if sign > 0 else max(a, b)
+
+
+def fill_price(hit: Hit, seen: float, sign: int) -> float:
+    """Where ``hit`` fills when ``seen`` is the first price seen past its trigger.
+
+    Targets fill at their own price; stops at the worse of the trigger and ``seen`` (the
+    supervisor's mark, or the backtest bar's open: inside a bar that did not open past the
+    stop, the price crossed it continuously and the trigger is the fill).
+    """
+    if hit.reason == "take_profit" or not usable(seen):
+        return hit.price
+    return worse(hit.price, seen, sign)

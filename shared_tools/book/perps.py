@@ -7,7 +7,8 @@ Sizing (upstream §1.4), one mode applies:
 
 Leverage sets the margin a position ties up (notional / leverage, shown in /status and used by
 the margin stop); it does not scale P&L, which is quantity * price move. Funding is booked as
-its own rows, once per funding hour the position was held across.
+its own rows, once per funding interval of the venue (the instrument table: Hyperliquid hourly,
+OKX every 8 hours) the position was held across.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import math
 
 from shared_tools.book.base import Book, finite_order
+from shared_tools.book.funding import funding_due
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
-from shared_tools.book.venues import MIN_ORDER_USD
 
-FUNDING_PERIOD_S = 3600.0
+HOUR = 3600
 
 
 class PerpsBook(Book):
@@ -47,13 +48,16 @@ class PerpsBook(Book):
     def open(
         self, acct: Account, symbol: str, side: str, price: float, now: str
     ) -> tuple[Trade | None, str]:
-        if acct.cash < MIN_ORDER_USD:
-            return None, f"skip {side} (cash ${acct.cash:.2f} below ${MIN_ORDER_USD:.0f})"
+        if acct.cash <= 0:
+            return None, f"skip {side} (no cash: ${acct.cash:.2f})"
         notional = self.notional(acct.cash)
         qty = notional / price
         fee = notional * self.fee_rate
         if not finite_order(qty, notional, fee):
             return None, f"refused {side}: quantity {qty!r} at price {price!r} is not finite"
+        why = self.instrument(symbol).below_minimum(qty, price)
+        if why:
+            return None, f"skip {side} ({why})"
         acct.cash -= fee
         pid = new_position_id(acct.id, symbol)
         acct.positions[symbol] = Position(
@@ -80,21 +84,23 @@ class PerpsBook(Book):
     def accrue_funding(
         self, acct: Account, pos: Position, hourly_rate: float, mark: float, now_s: float, now: str
     ) -> Trade | None:
-        """Book the funding for every funding hour that began since the last accrual.
+        """Book the funding for every funding boundary crossed since the last accrual.
 
-        A positive rate means longs pay shorts (as on every venue). The rate and mark are the
-        cycle's, applied to each hour crossed: a position held over three hour marks while the
-        supervisor was down pays three hours at the rate it sees on return.
+        A positive (hourly) rate means longs pay shorts, as on every venue. The rate and mark
+        are the cycle's, applied to each boundary crossed: a position held over three of them
+        while the supervisor was down pays three periods at the rate it sees on return.
         """
         if not (math.isfinite(hourly_rate) and math.isfinite(mark) and mark > 0):
             return None
         if pos.funded_at <= 0:
             pos.funded_at = now_s
             return None
-        hours = math.floor(now_s / FUNDING_PERIOD_S) - math.floor(pos.funded_at / FUNDING_PERIOD_S)
-        if hours < 1:
+        interval = self.instrument(pos.symbol).funding_interval_s or HOUR
+        amount, periods = funding_due(
+            pos.sign, pos.quantity, mark, hourly_rate, pos.funded_at, now_s, interval
+        )
+        if periods < 1:
             return None
-        amount = -pos.sign * pos.quantity * mark * hourly_rate * hours
         pos.funded_at = now_s
         acct.cash += amount
         paid = "received" if amount >= 0 else "paid"
@@ -113,6 +119,6 @@ class PerpsBook(Book):
             reason="funding",
             details=(
                 f"Funding {paid} ${abs(amount):.4f} on {pos.side} {pos.quantity:.6g} "
-                f"{pos.symbol} ({hours}h at {hourly_rate * 100:.4f}%/h)"
+                f"{pos.symbol} ({periods} x {interval / HOUR:g}h at {hourly_rate * 100:.4f}%/h)"
             ),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared_tools.book.guard import Protection
+from shared_tools.book.instruments import Instrument, instrument
 from shared_tools.book.venues import ContractSpec
 
 __all__ = ["DIRECTIONS", "Plan", "Rules", "decide"]
@@ -30,6 +31,13 @@ class Rules:
     max_contracts: int = 0  # futures; 0 = no cap
     contract: ContractSpec | None = None  # futures; None = multiplier 1, margin = price
     protection: Protection = field(default_factory=Protection)
+    instrument: Instrument | None = None  # None: the table's row for each symbol traded
+
+    def instrument_of(self, symbol: str) -> Instrument:
+        """The venue's terms for ``symbol``: minimums, margin rates, funding interval."""
+        if self.instrument is not None:
+            return self.instrument
+        return instrument(self.platform, symbol, self.kind)
 
     def allows(self, side: str) -> bool:
         """May a position of ``side`` be opened? Spot is long-only whatever the config."""

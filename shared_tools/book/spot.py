@@ -1,13 +1,13 @@
 """Spot: the account buys the asset with its cash and sells it back; it never shorts.
 
-A BUY while flat spends all the cash, fee included, so cash never goes negative.
+A BUY while flat spends all the cash, fee included, so cash never goes negative; an order below
+the venue's minimum (the instrument table) is refused.
 """
 
 from __future__ import annotations
 
 from shared_tools.book.base import Book, finite_order
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
-from shared_tools.book.venues import MIN_ORDER_USD
 
 
 class SpotBook(Book):
@@ -26,13 +26,16 @@ class SpotBook(Book):
         if side != "long":
             return None, "hold (spot does not short)"
         budget = acct.cash
-        if budget < MIN_ORDER_USD:
-            return None, f"skip buy (cash ${budget:.2f} below ${MIN_ORDER_USD:.0f})"
+        if budget <= 0:
+            return None, f"skip buy (no cash: ${budget:.2f})"
         notional = budget / (1.0 + self.fee_rate)
         qty = notional / price
         fee = budget - notional  # == notional * fee_rate; notional + fee is exactly the budget
         if not finite_order(qty, notional, fee):
             return None, f"refused buy: quantity {qty!r} at price {price!r} is not a finite amount"
+        why = self.instrument(symbol).below_minimum(qty, price)
+        if why:
+            return None, f"skip buy ({why})"
         acct.cash = 0.0
         pid = new_position_id(acct.id, symbol)
         acct.positions[symbol] = Position(

@@ -3,6 +3,8 @@
 One table per question, so a fee changes in one place. Fees are fractions of notional (taker,
 what a market order pays); futures pay per contract. Values follow upstream go-trader
 (``scheduler/fees.go``, ``platforms/topstep/adapter.py``) unless a comment says otherwise.
+Lots, ticks, minimums, margin rates and funding intervals are in :mod:`instruments`, which
+builds its CME rows from ``CONTRACT_SPECS`` here and takes its fees from :func:`taker_fee`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from dataclasses import dataclass
 __all__ = [
     "CONTRACT_SPECS",
     "DEFAULT_SPOT_FEE",
-    "MIN_ORDER_USD",
     "PERPS_FEES",
     "SPOT_FEES",
     "ContractSpec",
@@ -38,9 +39,6 @@ PERPS_FEES: dict[str, float] = {
     "okx": 0.0005,
 }
 DEFAULT_PERPS_FEE = 0.0005
-
-# No venue accepts an order (or leaves a remainder) worth less than this.
-MIN_ORDER_USD = 1.0
 
 
 def mark_venue(platform: str, kind: str) -> str:

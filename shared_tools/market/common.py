@@ -1,4 +1,5 @@
-"""Shared vocabulary of the market-data sources: timeframes, the clock, the closed-bar rule,
+"""Shared vocabulary of the market-data sources: timeframes, the clock (re-exported from
+:mod:`shared_tools.clock`), the closed-bar rule,
 source specs and the error type.
 
 Standard library only: the price path (``check_price``) imports this and must stay free of
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from datetime import UTC, datetime
 
+from shared_tools.clock import as_utc, now_utc, parse_now  # re-exported: the market's clock
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import one_line
 
@@ -33,7 +33,6 @@ TIMEFRAMES: dict[str, int] = {
 COLUMNS = ["open", "high", "low", "close", "volume"]
 
 ENV_SOURCE = "GO_TRADER_MARKET_DATA"
-ENV_NOW = "GO_TRADER_NOW"
 ENV_SEED = "GO_TRADER_SIM_SEED"
 ENV_EXCHANGE_URL = "GO_TRADER_EXCHANGE_URL"
 ENV_CACHE = "GO_TRADER_OHLCV_CACHE"
@@ -56,8 +55,6 @@ __all__ = [
     "source_from_env",
     "timeframe_seconds",
 ]
-
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 class MarketDataError(RuntimeError):
@@ -84,44 +81,6 @@ def timeframe_seconds(tf: str) -> int:
     except (KeyError, TypeError):
         valid = ", ".join(TIMEFRAMES)
         raise ValueError(f"unknown timeframe '{tf}' (use one of {valid})") from None
-
-
-def parse_now(raw: str) -> datetime:
-    """Parse a GO_TRADER_NOW value: ISO-8601 (naive means UTC) or epoch seconds."""
-    text = raw.strip()
-    try:
-        if _NUMBER.match(text):
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError(text)
-            return datetime.fromtimestamp(value, tz=UTC)
-        parsed = datetime.fromisoformat(text)
-    except (ValueError, OverflowError, OSError):
-        raise ValueError(
-            f"{ENV_NOW}={raw!r} is neither ISO-8601 (e.g. 2025-01-01T00:00:00Z) nor epoch seconds"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def now_utc() -> datetime:
-    """The clock every source agrees on; GO_TRADER_NOW pins it for tests, demos and replays."""
-    raw = os.environ.get(ENV_NOW, "")
-    if raw.strip():
-        return parse_now(raw)
-    return datetime.now(UTC)
-
-
-def as_utc(now: datetime | None) -> datetime:
-    """Resolve an optional caller clock; naive datetimes are taken to be UTC."""
-    if now is None:
-        return now_utc()
-    if not isinstance(now, datetime):
-        raise TypeError(f"now must be a datetime, not {type(now).__name__}")
-    if now.tzinfo is None:
-        return now.replace(tzinfo=UTC)
-    return now.astimezone(UTC)
 
 
 # A venue bar counts as closed EXCHANGE_SETTLE_S after its nominal close, so a host clock
