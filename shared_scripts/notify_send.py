@@ -32,6 +32,8 @@ from datetime import datetime
 
 import requests
 
+from shared_tools.urls import insecure_base
+
 DISCORD_API = "https://discord.com/api/v10"
 TELEGRAM_API = "https://api.telegram.org"
 CONNECT_TIMEOUT_S = 5.0
@@ -182,7 +184,20 @@ def poll(poster: Poster, asks: list) -> dict:
     return {"replies": replies, "errors": errors}
 
 
+def insecure_api() -> str:
+    """Why a configured API base may not carry the bot token ("" when every one may)."""
+    for name in ("GO_TRADER_DISCORD_API", "GO_TRADER_TELEGRAM_API"):
+        why = insecure_base(name, os.environ.get(name) or "https://default")
+        if why:
+            return why
+    return ""
+
+
 def main() -> int:
+    refused = insecure_api()
+    if refused:  # never send a token over plain http to a remote host
+        print(json.dumps({"error": refused}))
+        return 1
     try:
         request = json.loads(sys.stdin.read() or "{}")
         if "poll" in request:

@@ -76,6 +76,9 @@ def main(
     ctx: click.Context, config_path: str, once: bool, status_port: int | None, prune_open: bool
 ) -> None:
     """go-trader: a lean supervisor that runs short-lived strategy workers."""
+    # Every file the bot writes (state DB, WAL, lock, exports, configs) is the operator's
+    # alone: 0600 / 0700. The systemd units set UMask=0077 as well.
+    os.umask(0o077)
     # The console script's early signal handling (supervisor_entry.EarlyStop); None under
     # `python -m supervisor.cli`, where the defaults apply until the daemon's handlers.
     early = ctx.obj

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.text import show
+from shared_tools.urls import insecure_base
 from supervisor.config_checks import ID_PATTERN, is_int, show_key
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
 
 TRANSPORTS = ("discord", "telegram")
 TOKEN_ENV = {"discord": "DISCORD_BOT_TOKEN", "telegram": "TELEGRAM_BOT_TOKEN"}
+API_BASE_ENV = ("GO_TRADER_DISCORD_API", "GO_TRADER_TELEGRAM_API")  # overrides, for test servers
 _TOKEN_KEYS = {"discord": "token", "telegram": "bot_token"}
 _OWNER_KEYS = {"discord": "owner_id", "telegram": "owner_chat_id"}
 # Upstream keys this build reads nothing from (leaderboards, slash-command replies, reports).
@@ -162,6 +164,10 @@ def notify_settings(
 ) -> NotifySettings:
     """The checked chat sections of a config document (absent sections: notifications off)."""
     chats = {t: _chat(t, raw.get(t), label, errors, warnings) for t in TRANSPORTS}
+    for name in API_BASE_ENV:  # a bot token never travels over plain http to a remote host
+        why = insecure_base(name, os.environ[name]) if os.environ.get(name) else ""
+        if why:
+            errors.append(why)
     freq: dict[str, str] = {}
     section = raw.get("summary_frequency")
     if section is not None and not isinstance(section, dict):

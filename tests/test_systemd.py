@@ -28,6 +28,7 @@ def test_unit_stops_restart_loops_and_kills_every_worker(name):
     for key in ("NoNewPrivileges", "PrivateTmp"):
         assert service[key] == "true"
     assert service["ProtectSystem"] == "strict"
+    assert service["UMask"] == "0077"  # the state DB, WAL, lock and exports: the user's only
     assert " probe " in service["ExecStartPre"] and "--config" in service["ExecStart"]
 
 

@@ -1,0 +1,37 @@
+"""API base URLs a secret travels to: https only, plain http on loopback alone (test servers).
+
+A bot token sent over plain http to a remote host is a leaked token. The chat sender and the
+supervisor's start-up check both ask :func:`insecure_base`; standard library only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+__all__ = ["insecure_base"]
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def _loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_base(name: str, url: str) -> str:
+    """Why ``url`` (named ``name``, e.g. an environment variable) may not carry a secret, or ""."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return ""
+    if parts.scheme == "http" and _loopback(host):
+        return ""
+    return (
+        f"{name}={url!r} is refused: a chat API base must be https:// "
+        "(plain http only on 127.0.0.1/localhost, for a local test server)"
+    )
