@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # --strict on the files pyproject.toml [tool.mypy] lists
 exec .venv/bin/pytest "$@"

@@ -26,6 +26,7 @@ from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, 
 from shared_tools.book.perps import PerpsBook
 from shared_tools.book.rules import Plan, Rules, decide
 from shared_tools.book.spot import SpotBook
+from shared_tools.domain import Kind
 
 __all__ = [
     "Account",
@@ -52,11 +53,11 @@ MAX_ENTRY_ATR_SHARE = 0.5  # an entry ATR above half the price is a unit error, 
 
 def book_for(rules: Rules) -> Book:
     book: Book
-    if rules.kind == "perps":
+    if rules.kind == Kind.PERPS:
         book = PerpsBook(
             rules.fee_rate, rules.leverage, rules.sizing_leverage, rules.margin_per_trade_usd
         )
-    elif rules.kind == "futures":
+    elif rules.kind == Kind.FUTURES:
         book = FuturesBook(rules.contract, rules.fee_per_contract, rules.max_contracts)
     else:
         book = SpotBook(rules.fee_rate)
@@ -88,7 +89,7 @@ def open_position(
     if 0 < entry_atr < MAX_ENTRY_ATR_SHARE * price:
         pos.entry_atr = entry_atr
     pos.regime = regime
-    if rules.kind == "perps":
+    if rules.kind == Kind.PERPS:
         pos.funded_at = now_s
     notes = arm(pos, rules.protection)
     if pos.guard.stop or pos.guard.targets:
@@ -241,6 +242,8 @@ def accrue_funding(
 ) -> Trade | None:
     """Funding owed or earned by the perp in ``symbol`` since its last accrual (None: nothing)."""
     pos = acct.positions.get(symbol)
-    if pos is None or pos.kind != "perps" or rules.kind != "perps":
+    if pos is None or pos.kind != Kind.PERPS or rules.kind != Kind.PERPS:
         return None
-    return book_for(rules).accrue_funding(acct, pos, hourly_rate, mark, now_s, now)
+    perps = book_for(rules)
+    assert isinstance(perps, PerpsBook)  # rules.kind is perps
+    return perps.accrue_funding(acct, pos, hourly_rate, mark, now_s, now)

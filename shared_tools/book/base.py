@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from shared_tools.book.instruments import Instrument, instrument
 from shared_tools.book.model import Account, Position, Trade, fmt_money, usable
+from shared_tools.domain import Action
 
 
 def finite_order(qty: float, notional: float, fee: float) -> bool:
@@ -76,7 +77,7 @@ class Book:
             pos.quantity -= qty
             pos.cost_basis -= basis
             pos.margin -= pos.margin * share
-        side = "sell" if pos.sign > 0 else "buy"
+        side = Action.SELL if pos.sign > 0 else Action.BUY
         why = f" [{reason}]" if reason else ""
         trade = Trade(
             strategy_id=acct.id,
@@ -97,5 +98,5 @@ class Book:
                 f"PnL: ${gross - fee:,.2f} (fee ${fee:.2f}){why}"
             ),
         )
-        verb = "SELL" if side == "sell" else "BUY"
+        verb = side.upper()
         return trade, f"{verb} {qty:.6g} @ {fmt_money(price)} pnl {gross - fee:+,.2f}"

@@ -13,10 +13,11 @@ import math
 from shared_tools.book.base import Book, finite_order
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
 from shared_tools.book.venues import ContractSpec
+from shared_tools.domain import Action, Kind, Side
 
 
 class FuturesBook(Book):
-    kind = "futures"
+    kind = Kind.FUTURES
 
     def __init__(
         self, contract: ContractSpec | None, fee_per_contract: float = 0.0, max_contracts: int = 0
@@ -63,15 +64,15 @@ class FuturesBook(Book):
             initial_quantity=qty,
             avg_cost=price,
             cost_basis=qty * mult * price,
-            side=side,
+            side=Side(side),
             opened_at=now,
-            kind="futures",
+            kind=Kind.FUTURES,
             multiplier=mult,
             margin=qty * per,
         )
-        verb = "buy" if side == "long" else "sell"
+        verb = Action.BUY if side == Side.LONG else Action.SELL
         trade = Trade(acct.id, now, symbol, pid, verb, qty, price, qty * mult * price, fee)
-        trade.trade_type = "futures"
+        trade.trade_type = Kind.FUTURES
         trade.details = (
             f"Open {side} {n} {symbol} @ ${fmt_money(price)} (x{mult:g}, fee ${fee:.2f})"
         )

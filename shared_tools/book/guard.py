@@ -89,7 +89,9 @@ class Hit:
     reason: str
 
 
-def _tiers(raw: object, key: str, default: tuple[tuple[float, float], ...]):
+def _tiers(
+    raw: object, key: str, default: tuple[tuple[float, float], ...]
+) -> tuple[tuple[float, float], ...]:
     if raw is None:
         return default
     out = []
@@ -102,7 +104,9 @@ def _tiers(raw: object, key: str, default: tuple[tuple[float, float], ...]):
     return tuple(sorted(out))
 
 
-def tiers_from_closes(closes: Iterable[tuple[str, Mapping[str, Any]]]):
+def tiers_from_closes(
+    closes: Iterable[tuple[str, Mapping[str, Any]]],
+) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """(atr tiers, pct tiers) of the scalar take-profit evaluators among ``closes``.
 
     ``closes`` are (name, params) pairs as configured. Evaluators whose targets depend on the

@@ -17,6 +17,7 @@ import functools
 import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from shared_tools.book.model import usable
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
@@ -290,7 +291,7 @@ def instrument(venue: str, symbol: str, kind: str) -> Instrument:
     return _spot(venue, symbol, root)
 
 
-def from_hl_asset(meta_asset: dict, kind: str = "perps") -> Instrument:
+def from_hl_asset(meta_asset: dict[str, Any], kind: str = "perps") -> Instrument:
     """A Hyperliquid row from a ``meta`` universe entry (name, szDecimals, maxLeverage)."""
     name = str(meta_asset.get("name") or "")
     sz = int(meta_asset.get("szDecimals", HL_DEFAULT_SZ))
@@ -298,7 +299,7 @@ def from_hl_asset(meta_asset: dict, kind: str = "perps") -> Instrument:
     return _hl("hyperliquid", name, sz, leverage, kind)
 
 
-def from_ccxt_market(venue: str, market: dict) -> Instrument:
+def from_ccxt_market(venue: str, market: dict[str, Any]) -> Instrument:
     """A row from a ccxt market (ccxt 4 reports precision as steps on every venue we use).
 
     Contract markets count amounts in contracts: swap steps become base units (x

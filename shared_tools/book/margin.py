@@ -25,10 +25,11 @@ from shared_tools.book.base import Book
 from shared_tools.book.guard import worse
 from shared_tools.book.model import Account, Position, Trade, fmt_money, usable
 from shared_tools.book.rules import Rules
+from shared_tools.domain import Kind
 
 __all__ = ["equity", "liquidate", "liquidation_price", "maintenance"]
 
-MARGIN_KINDS = ("perps", "futures")
+MARGIN_KINDS = (Kind.PERPS, Kind.FUTURES)
 
 
 def _mark(pos: Position, marks: Mapping[str, float]) -> float:
@@ -38,9 +39,9 @@ def _mark(pos: Position, marks: Mapping[str, float]) -> float:
 
 def _maint(pos: Position, mark: float, rules: Rules) -> float:
     inst = rules.instrument_of(pos.symbol)
-    if pos.kind == "perps":
+    if pos.kind == Kind.PERPS:
         return inst.maint_margin_rate * pos.notional(mark)
-    if pos.kind == "futures":
+    if pos.kind == Kind.FUTURES:
         return inst.maint_margin * pos.quantity
     return 0.0
 
@@ -73,8 +74,8 @@ def liquidation_price(
                 base += other.value(mark) - _maint(other, mark, rules)
     inst = rules.instrument_of(pos.symbol)
     units = pos.quantity * pos.multiplier
-    rate = inst.maint_margin_rate if pos.kind == "perps" else 0.0
-    fixed = inst.maint_margin * pos.quantity if pos.kind == "futures" else 0.0
+    rate = inst.maint_margin_rate if pos.kind == Kind.PERPS else 0.0
+    fixed = inst.maint_margin * pos.quantity if pos.kind == Kind.FUTURES else 0.0
     # base + s*units*(P - avg) - rate*units*P - fixed == 0, solved for P
     s = pos.sign
     price = (s * units * pos.avg_cost + fixed - base) / (units * (s - rate))

@@ -15,18 +15,20 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeGuard
+
+from shared_tools.domain import Action, Kind, Side
 
 _nonce = itertools.count(1)
 
 
-def usable(x: object) -> bool:
+def usable(x: object) -> TypeGuard[float]:
     """A finite, positive amount (NaN fails every comparison, so test it explicitly)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 def side_sign(side: str) -> int:
-    return -1 if side == "short" else 1
+    return -1 if side == Side.SHORT else 1
 
 
 def new_position_id(strategy_id: str, symbol: str) -> str:
@@ -61,7 +63,7 @@ class Guard:
     def trailing(self) -> bool:
         return self.trail_pct > 0 or self.trail_distance > 0
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "stop": self.stop,
             "stop_kind": self.stop_kind,
@@ -99,10 +101,10 @@ class Position:
     initial_quantity: float
     avg_cost: float  # average fill price
     cost_basis: float  # entry notional of the quantity still held: qty * avg * multiplier
-    side: str = "long"
+    side: Side = Side.LONG
     entry_atr: float = 0.0
     opened_at: str = ""
-    kind: str = "spot"  # spot | perps | futures: which book values it
+    kind: Kind = Kind.SPOT  # which book values it
     multiplier: float = 1.0  # dollars per 1.0 of price per unit (futures point value)
     leverage: float = 1.0
     margin: float = 0.0  # collateral tied up (perps: notional / leverage; futures: n * margin)
@@ -123,7 +125,7 @@ class Position:
         Spot holds the asset (its market value); perps and futures are margin-style (only the
         unrealized P&L: the notional never left the cash).
         """
-        if self.kind == "spot":
+        if self.kind == Kind.SPOT:
             return self.quantity * mark
         return self.unrealized_pnl(mark)
 
@@ -150,12 +152,12 @@ class Trade:
     timestamp: str
     symbol: str
     position_id: str
-    side: str  # buy | sell (execution side); funding rows: funding
+    side: Action  # buy | sell (execution side); funding rows: funding
     quantity: float
     price: float
     value: float  # quantity * multiplier * price (notional)
     fee: float
-    trade_type: str = "spot"  # spot | perps | futures | funding
+    trade_type: str = Kind.SPOT  # a Kind, or "funding" (Action.FUNDING) for funding rows
     is_close: bool = False
     realized_pnl: float = 0.0  # gross (before this row's fee) on close legs; funding: amount
     details: str = ""

@@ -27,6 +27,7 @@ from datetime import date
 from types import MappingProxyType
 
 from shared_tools.book.model import Trade, fmt_money, new_position_id, side_sign, usable
+from shared_tools.domain import Action, Side
 
 __all__ = [
     "OPTION_VENUES",
@@ -195,7 +196,7 @@ class OptionsBook:
         )
         acct.legs[leg.leg_id] = leg
         acct.trade_count += 1
-        verb = "buy" if side == "long" else "sell"
+        verb = Action.BUY if side == Side.LONG else Action.SELL
         notional = quantity * mult * premium
         trade = Trade(acct.id, now, symbol, leg.leg_id, verb, quantity, premium, notional, fee)
         trade.trade_type = self.kind
@@ -273,7 +274,7 @@ class OptionsBook:
         else:
             leg.quantity -= qty
         acct.trade_count += 1
-        verb = "sell" if leg.sign > 0 else "buy"
+        verb = Action.SELL if leg.sign > 0 else Action.BUY
         trade = Trade(
             strategy_id=acct.id,
             timestamp=now,

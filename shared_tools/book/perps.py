@@ -18,12 +18,13 @@ import math
 from shared_tools.book.base import Book, finite_order
 from shared_tools.book.funding import funding_due
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
+from shared_tools.domain import Action, Kind, Reason, Side
 
 HOUR = 3600
 
 
 class PerpsBook(Book):
-    kind = "perps"
+    kind = Kind.PERPS
 
     def __init__(
         self,
@@ -67,14 +68,14 @@ class PerpsBook(Book):
             initial_quantity=qty,
             avg_cost=price,
             cost_basis=notional,
-            side=side,
+            side=Side(side),
             opened_at=now,
-            kind="perps",
+            kind=Kind.PERPS,
             leverage=self.leverage,
             margin=notional / self.leverage,
         )
-        verb = "buy" if side == "long" else "sell"
-        trade = Trade(acct.id, now, symbol, pid, verb, qty, price, notional, fee, "perps")
+        verb = Action.BUY if side == Side.LONG else Action.SELL
+        trade = Trade(acct.id, now, symbol, pid, verb, qty, price, notional, fee, Kind.PERPS)
         trade.details = (
             f"Open {side} {qty:.6g} {symbol} @ ${fmt_money(price)} "
             f"({self.leverage:g}x, fee ${fee:.2f})"
@@ -109,14 +110,14 @@ class PerpsBook(Book):
             timestamp=now,
             symbol=pos.symbol,
             position_id=pos.position_id,
-            side="funding",
+            side=Action.FUNDING,
             quantity=pos.quantity,
             price=mark,
             value=pos.quantity * mark,
             fee=0.0,
             trade_type="funding",
             realized_pnl=amount,
-            reason="funding",
+            reason=Reason.FUNDING,
             details=(
                 f"Funding {paid} ${abs(amount):.4f} on {pos.side} {pos.quantity:.6g} "
                 f"{pos.symbol} ({periods} x {interval / HOUR:g}h at {hourly_rate * 100:.4f}%/h)"

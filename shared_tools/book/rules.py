@@ -11,18 +11,19 @@ from dataclasses import dataclass, field
 from shared_tools.book.guard import Protection
 from shared_tools.book.instruments import Instrument, instrument
 from shared_tools.book.venues import ContractSpec
+from shared_tools.domain import Direction, Kind, Side
 
 __all__ = ["DIRECTIONS", "Plan", "Rules", "decide"]
 
-DIRECTIONS = ("long", "short", "both")
+DIRECTIONS = tuple(Direction)
 
 
 @dataclass(frozen=True)
 class Rules:
-    kind: str = "spot"  # spot | perps | futures
+    kind: Kind = Kind.SPOT  # spot | perps | futures
     platform: str = "binanceus"
     fee_rate: float = 0.001  # fraction of notional (spot, perps)
-    direction: str = "long"
+    direction: Direction = Direction.LONG
     invert_signal: bool = False
     leverage: float = 1.0
     sizing_leverage: float = 0.0  # 0 = leverage
@@ -39,11 +40,11 @@ class Rules:
             return self.instrument
         return instrument(self.platform, symbol, self.kind)
 
-    def allows(self, side: str) -> bool:
+    def allows(self, side: Side | str) -> bool:
         """May a position of ``side`` be opened? Spot is long-only whatever the config."""
-        if self.kind == "spot":
-            return side == "long"
-        return self.direction == "both" or self.direction == side
+        if self.kind == Kind.SPOT:
+            return side == Side.LONG
+        return self.direction == Direction.BOTH or self.direction == side
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def decide(
         return Plan(note="hold")
     if rules.invert_signal and not (composed and held):
         signal = -signal
-    want = "long" if signal > 0 else "short"
+    want = Side.LONG if signal > 0 else Side.SHORT
     if held:
         if held == want:
             return Plan(note=f"hold (already {held})")
@@ -84,6 +85,6 @@ def decide(
         return Plan(close_fraction=1.0, open_side=want if rules.allows(want) else "")
     if rules.allows(want):
         return Plan(open_side=want)
-    if rules.kind == "spot":
+    if rules.kind == Kind.SPOT:
         return Plan(note="hold (flat, spot does not short)")
     return Plan(note=f"hold (direction {rules.direction}: no {want} entries)")

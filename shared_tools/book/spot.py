@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from shared_tools.book.base import Book, finite_order
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
+from shared_tools.domain import Action, Kind, Side
 
 
 class SpotBook(Book):
-    kind = "spot"
+    kind = Kind.SPOT
     holds_notional = True
 
     def __init__(self, fee_rate: float) -> None:
@@ -23,7 +24,7 @@ class SpotBook(Book):
     def open(
         self, acct: Account, symbol: str, side: str, price: float, now: str
     ) -> tuple[Trade | None, str]:
-        if side != "long":
+        if side != Side.LONG:
             return None, "hold (spot does not short)"
         budget = acct.cash
         if budget <= 0:
@@ -46,8 +47,8 @@ class SpotBook(Book):
             avg_cost=price,
             cost_basis=notional,
             opened_at=now,
-            kind="spot",
+            kind=Kind.SPOT,
         )
-        trade = Trade(acct.id, now, symbol, pid, "buy", qty, price, notional, fee, "spot")
+        trade = Trade(acct.id, now, symbol, pid, Action.BUY, qty, price, notional, fee, Kind.SPOT)
         trade.details = f"Open long {qty:.6g} {symbol} @ ${fmt_money(price)} (fee ${fee:.2f})"
         return trade, f"BUY {qty:.6g} @ {fmt_money(price)}"
