@@ -14,7 +14,8 @@ import click
 
 from shared_tools.text import exc_line
 from supervisor import __version__
-from supervisor.config import STATUS_PORT_RANGE, ConfigError, load_config
+from supervisor.config.load import STATUS_PORT_RANGE, load_config
+from supervisor.config.model import ConfigError
 
 DEFAULT_CONFIG = "config.json"
 EXIT_CONFIG = 78
@@ -35,7 +36,7 @@ def _subcommand_config(ctx: click.Context, config_path: str | None):
 
 
 def _print_version(ctx: click.Context) -> None:
-    from supervisor.version import version_line
+    from supervisor.service.version import version_line
 
     click.echo(version_line())
     ctx.exit()
@@ -89,7 +90,7 @@ def main(
         _fail_config(exc)
     # Imported after the config check: a bad file is reported without loading the daemon.
     from supervisor.daemon import Supervisor
-    from supervisor.state import StateError
+    from supervisor.state.db import StateError
 
     try:
         sup = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open)
@@ -114,7 +115,7 @@ def main(
 @click.pass_context
 def probe(ctx: click.Context, config_path: str | None) -> None:
     """Run every configured check script with --probe-only; exit 0 or 78."""
-    from supervisor.probe import probe_config, probe_requests
+    from supervisor.run.probe import probe_config, probe_requests
 
     config = _subcommand_config(ctx, config_path)
     lines = probe_config(config)
@@ -131,10 +132,10 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     """Clear a latched portfolio kill switch (the peak is re-based on the book as it is)."""
-    from supervisor import risk_portfolio
-    from supervisor.lock import AlreadyRunning, acquire_lock
-    from supervisor.models import utc_iso
-    from supervisor.state import StateDB, StateError
+    from supervisor.risk import portfolio as risk_portfolio
+    from supervisor.service.lock import AlreadyRunning, acquire_lock
+    from supervisor.state.db import StateDB, StateError
+    from supervisor.state.models import utc_iso
 
     config = _subcommand_config(ctx, config_path)
     try:
@@ -194,7 +195,7 @@ def notify_test(ctx: click.Context, config_path: str | None) -> None:
 @main.command()
 def version() -> None:
     """Print the version and the running code's commit."""
-    from supervisor.version import version_line
+    from supervisor.service.version import version_line
 
     click.echo(version_line())
 
@@ -208,7 +209,7 @@ def version() -> None:
 @click.pass_context
 def inspect(ctx, strategy_id, all_, as_json, trades, config_path) -> None:
     """Effective config beside the raw entry, and the stored state (read-only, no lock)."""
-    from supervisor import inspect_cmd
+    from supervisor.ops import inspect as inspect_cmd
 
     config = _subcommand_config(ctx, config_path)
     sys.exit(
@@ -231,13 +232,13 @@ def export() -> None:
 @click.pass_context
 def export_tradingview(ctx, ids, all_, output, config_path) -> None:
     """Trades as a TradingView portfolio import CSV (read-only, no lock)."""
-    from supervisor import export_tv
+    from supervisor.ops import export_tv
 
     config = _subcommand_config(ctx.parent, config_path)
     sys.exit(export_tv.run(config, list(ids), all_=all_, output=output, echo=click.echo))
 
 
-from supervisor.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
+from supervisor.ops.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
 
 main.add_command(init_command)
 

@@ -201,7 +201,10 @@ def test_tools_are_leaves(graph):
 
 
 # run_backtest --config reads a live strategy with the supervisor's own (pure-Python) loader.
-ALLOWED_SUPERVISOR_IMPORTS = {("backtest.cli_settings", "supervisor.config")}
+ALLOWED_SUPERVISOR_IMPORTS = {
+    ("backtest.cli_settings", "supervisor.config.load"),
+    ("backtest.cli_settings", "supervisor.config.model"),
+}
 
 
 def test_only_the_supervisor_imports_the_supervisor(graph):
