@@ -132,36 +132,16 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     """Clear a latched portfolio kill switch (the peak is re-based on the book as it is)."""
-    from supervisor.risk import portfolio as risk_portfolio
-    from supervisor.service.lock import AlreadyRunning, acquire_lock
-    from supervisor.state.db import StateDB, StateError
-    from supervisor.state.models import utc_iso
+    from supervisor.ops.reset import reset_kill_switch as reset
+    from supervisor.state.db import StateError
 
     config = _subcommand_config(ctx, config_path)
     try:
-        lock = acquire_lock(config.db_file)
-    except AlreadyRunning as exc:  # the running supervisor applies it at its next cycle
-        risk_portfolio.request_path(config.db_file).write_text(utc_iso() + "\n")
-        who = f"pid {exc.pid}" if exc.pid is not None else "an unknown pid"
-        click.echo(f"reset requested; the running supervisor ({who}) applies it at its next cycle")
-        return
-    with lock:
-        try:
-            db = StateDB(config.db_file)
-        except StateError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_CONFIG)
-        app = db.load()
-        if not risk_portfolio.latched(app):
-            click.echo("the kill switch is not latched; nothing to reset")
-            db.close()
-            return
-        from shared_tools.clock import now_utc
-
-        event = risk_portfolio.reset_at_marks(app, config, now_utc(), "operator (CLI)")
-        db.save(app)
-        db.close()
-    click.echo(event.text)
+        line = reset(config)
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(line)
 
 
 @main.command("notify-test")

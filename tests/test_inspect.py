@@ -249,7 +249,8 @@ def test_an_unreadable_db_is_one_line_and_exit_1(tmp_path):
 
 
 def test_open_readonly_refuses_other_schema_versions_and_never_creates(tmp_path):
-    from supervisor.state.db import SCHEMA_VERSION, StateDB, StateError
+    from supervisor.state.db import StateDB, StateError
+    from supervisor.state.migrations import SCHEMA_VERSION
 
     with pytest.raises(StateError, match="does not exist"):
         StateDB.open_readonly(tmp_path / "missing.db")

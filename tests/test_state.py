@@ -8,7 +8,8 @@ import pytest
 from books import spot_signal as apply_spot_signal
 from sqlalchemy.exc import IntegrityError
 
-from supervisor.state.db import SCHEMA_VERSION, StateDB, StateError
+from supervisor.state.db import StateDB, StateError
+from supervisor.state.migrations import SCHEMA_VERSION
 from supervisor.state.models import AppState, StrategyState
 
 

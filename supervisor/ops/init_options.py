@@ -1,8 +1,8 @@
-"""``go-trader init``: the options (the seed's camelCase ``--json`` keys), their defaults, and the
-config they generate.
+"""``go-trader init``: the options (the seed's camelCase ``--json`` keys), their defaults and checks.
 
 The interactive wizard (:mod:`supervisor.ops.init_wizard`) fills the same options, so both paths
-share :func:`resolve` (defaults and checks) and :func:`generate` (the config document). Keys
+share :func:`resolve` (defaults and checks) and then generate the same document
+(:mod:`supervisor.ops.init_config`). Keys
 match case-insensitively (``enableSpot`` = ``EnableSpot``), as upstream's Go decoder does, and a
 zero, false or empty value means "not set" (the default applies). Strategy names come from the
 open-strategy registry, listed by a child ``python -m shared_strategies.open.registry
@@ -12,7 +12,6 @@ open-strategy registry, listed by a child ``python -m shared_strategies.open.reg
 from __future__ import annotations
 
 import difflib
-import itertools
 import json
 import re
 import subprocess
@@ -22,13 +21,11 @@ from typing import Any
 
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import show
-from supervisor.config.migrate import CURRENT_CONFIG_VERSION
 
 __all__ = [
     "GROUPS",
     "Catalogue",
     "InitError",
-    "generate",
     "load_catalogue",
     "parse_options",
     "resolve",
@@ -47,11 +44,6 @@ FUTURES_SYMBOLS = ("ES", "NQ", "MES", "MNQ", "CL", "GC")
 DEFAULT_FUTURES_SYMBOLS = ["ES", "MES"]
 FUTURES_FEE = 1.50
 AUTO_UPDATE = ("off", "daily", "heartbeat")
-DEFAULT_DB_FILE = "state/state.db"
-INTERVAL = 3600
-# Composite-regime range strategies get a fail-closed gate on the ranging labels (upstream).
-GATED = ("atr_band_revert", "anchored_vwap_channel", "anchored_vwap_reversion", "rsi_bb_combo")
-NO_HTF = ("delta_neutral_funding",)
 ASSET = re.compile(r"[A-Z0-9]{1,12}")
 NOT_AVAILABLE_OPTIONS = (
     "options strategies are not available in this build yet (there is no "
@@ -219,7 +211,7 @@ class Plan:
     modes: dict[str, str]
 
 
-def _set(opts: dict, key: str) -> bool:
+def is_set(opts: dict, key: str) -> bool:
     """Set in the Go sense: present and not a zero value."""
     value = opts.get(key)
     return value not in (None, False, 0, "", [], {})
@@ -229,7 +221,7 @@ def resolve(opts: dict[str, Any], cat: Catalogue) -> Plan:
     """Apply defaults and check every value; raises InitError listing all the problems."""
     errors: list[str] = []
     for key, why in NOT_BUILT.items():
-        if _set(opts, key):
+        if is_set(opts, key):
             errors.append(f"init: {key}: {why}")
     groups = [g for g in GROUPS if g != "options" and opts.get(_enable_key(g)) is True]
     if not groups:
@@ -245,8 +237,8 @@ def resolve(opts: dict[str, Any], cat: Catalogue) -> Plan:
     drawdown: dict[str, float] = {}
     modes: dict[str, str] = {}
     for g in groups:
-        capital[g] = _number(opts, f"{g}Capital", CAPITAL[g], 0, 1e12, errors)
-        drawdown[g] = _number(opts, f"{g}Drawdown", DRAWDOWN[g], 0, 100, errors)
+        capital[g] = number(opts, f"{g}Capital", CAPITAL[g], 0, 1e12, errors)
+        drawdown[g] = number(opts, f"{g}Drawdown", DRAWDOWN[g], 0, 100, errors)
         if g in ("perps", "futures", "robinhood", "okx"):
             modes[g] = _mode(opts, f"{g}Mode", errors)
     pick = _Picker(opts, cat, errors)
@@ -284,7 +276,7 @@ def _enable_key(group: str) -> str:
     return "enableOKX" if group == "okx" else f"enable{group.capitalize()}"
 
 
-def _number(
+def number(
     opts: dict, key: str, default: float, lo: float, hi: float, errors: list | None = None
 ) -> float:
     value = opts.get(key)
@@ -346,163 +338,19 @@ def _check_general(opts: dict, errors: list[str]) -> None:
             f"init: atrMethod must be simple or wilder, got {show(opts['atrMethod'], 30)}"
         )
     for key in ("portfolioMaxDrawdownPct", "portfolioWarnThresholdPct"):
-        _number(opts, key, 1, 0, 100, errors)
-    _number(opts, "perpsLeverage", 1, 0, 100, errors)
-    if _set(opts, "perpsLeverage") and opts["perpsLeverage"] < 1:
+        number(opts, key, 1, 0, 100, errors)
+    number(opts, "perpsLeverage", 1, 0, 100, errors)
+    if is_set(opts, "perpsLeverage") and opts["perpsLeverage"] < 1:
         errors.append(f"init: perpsLeverage must be in [1, 100], got {show(opts['perpsLeverage'])}")
-    _number(opts, "perpsSizingLeverage", 1, 0, 100, errors)
-    _number(opts, "futuresFeePerContract", FUTURES_FEE, 0, 1000, errors)
-    stops = [k for k in STOPS if _set(opts, k)]
+    number(opts, "perpsSizingLeverage", 1, 0, 100, errors)
+    number(opts, "futuresFeePerContract", FUTURES_FEE, 0, 1000, errors)
+    stops = [k for k in STOPS if is_set(opts, k)]
     for key in stops:
-        _number(opts, key, 1, 0, STOP_RANGES[key], errors)
+        number(opts, key, 1, 0, STOP_RANGES[key], errors)
     if len(stops) > 1:
         errors.append(f"init: {', '.join(stops)} are set together; the stops exclude each other")
     for key in ("cbDrawdownCooldownMinutes", "cbLossStreakCooldownMinutes"):
-        _number(opts, key, 1, 0, 43200, errors)
+        number(opts, key, 1, 0, 43200, errors)
     n = opts.get("cbLossStreakThreshold")
     if n not in (None, 0) and not (isinstance(n, int) and 1 <= n <= 100):
         errors.append(f"init: cbLossStreakThreshold must be an integer in [1, 100], got {show(n)}")
-
-
-@dataclass(frozen=True)
-class Venue:
-    """How one group's strategies become entries: id, type, venue script and args."""
-
-    id: str  # {s}: the strategy's short name, {a}: the asset (lower case)
-    type: str
-    platform: str
-    script: str
-    symbol: str  # {A}: the asset; {X}: the asset in Luno's spelling (XBT for BTC)
-    extra: tuple[str, ...] = ()  # after the timeframe; "{mode}" is --mode=paper|live
-
-
-VENUES = {
-    "spot": Venue("{s}-{a}", "spot", "binanceus", "check_strategy.py", "{A}/USDT"),
-    "perps": Venue(
-        "hl-{s}-{a}", "perps", "hyperliquid", "check_hyperliquid.py", "{A}", ("{mode}",)
-    ),
-    "futures": Venue("ts-{s}-{a}", "futures", "topstep", "check_topstep.py", "{A}", ("{mode}",)),
-    "luno": Venue("luno-{s}-{a}", "spot", "luno", "check_luno.py", "{X}/ZAR"),
-    "robinhood": Venue("rh-{s}-{a}", "spot", "robinhood", "check_robinhood.py", "{A}", ("{mode}",)),
-    "okx": Venue(
-        "okx-{s}-{a}", "spot", "okx", "check_okx.py", "{A}", ("{mode}", "--inst-type=spot")
-    ),
-    "okx-perps": Venue(
-        "okx-{s}-{a}-perp", "perps", "okx", "check_okx.py", "{A}", ("{mode}", "--inst-type=swap")
-    ),
-}
-
-
-def generate(plan: Plan, cat: Catalogue) -> dict[str, Any]:
-    """The config document (today's shape, stamped with the current config_version)."""
-    opts = plan.opts
-    strategies: list[dict[str, Any]] = []
-    for key, names in plan.strategies.items():
-        group = key.removesuffix("-perps")
-        assets = plan.assets
-        if group == "futures":
-            syms = opts.get("futuresSymbols") or DEFAULT_FUTURES_SYMBOLS
-            assets = list(dict.fromkeys(a.upper() for a in syms))
-        for name in names:
-            strategies.extend(_entry(VENUES[key], group, name, a, plan, cat) for a in assets)
-    if opts.get("includePairs") and "spot" in plan.groups:
-        for a, b in itertools.combinations(plan.assets, 2):
-            pair = _entry(VENUES["spot"], "spot", "pairs_spread", a, plan, cat)
-            pair["id"] = f"pairs-{a.lower()}-{b.lower()}"
-            pair["args"] = ["pairs_spread", f"{a}/USDT", "1d", f"{b}/USDT"]
-            strategies.append(pair)
-    for entry in strategies:
-        _post(entry, opts)
-    risk = {
-        "max_drawdown_pct": _number(opts, "portfolioMaxDrawdownPct", PORTFOLIO_DRAWDOWN, 0, 100),
-        "warn_threshold_pct": _number(opts, "portfolioWarnThresholdPct", WARN_THRESHOLD, 0, 100),
-        "max_notional_usd": 0,
-    }
-    doc: dict[str, Any] = {
-        "config_version": CURRENT_CONFIG_VERSION,
-        "interval_seconds": INTERVAL,
-        "db_file": opts.get("dbFile") or DEFAULT_DB_FILE,
-        "default_stop_loss_atr_mult": 1.0,
-        "portfolio_risk": risk,
-        "discord": _chat(opts, "discord", "discordOwnerID", "channelMap"),
-        "telegram": _chat(opts, "telegram", "telegramOwnerChatID", "telegramChannelMap"),
-    }
-    if opts.get("autoUpdate") not in (None, "", "off"):
-        doc["auto_update"] = opts["autoUpdate"]
-    if any(e.get("allowed_regimes") for e in strategies):
-        doc["regime"] = {
-            "enabled": True,
-            "period": 14,
-            "adx_threshold": 20,
-            "windows": {"medium": {"classifier": "composite", "period": 20}},
-        }
-    doc["strategies"] = strategies
-    return doc
-
-
-def _entry(v: Venue, group: str, name: str, asset: str, plan: Plan, cat: Catalogue) -> dict:
-    mode = f"--mode={plan.modes.get(group, 'paper')}"
-    luno = "XBT" if asset == "BTC" else asset
-    entry: dict[str, Any] = {
-        "id": v.id.format(s=cat.short(name), a=asset.lower()),
-        "type": v.type,
-        "platform": v.platform,
-        "script": f"shared_scripts/{v.script}",
-        "args": [name, v.symbol.format(A=asset, X=luno), "1h"]
-        + [x.format(mode=mode) for x in v.extra],
-        "capital": plan.capital[group],
-        "max_drawdown_pct": plan.drawdown[group],
-    }
-    opts = plan.opts
-    if v.type == "perps":
-        leverage = _number(opts, "perpsLeverage", 1, 0, 100)
-        entry["leverage"] = leverage
-        entry["sizing_leverage"] = _number(opts, "perpsSizingLeverage", leverage, 0, 100)
-        entry["direction"] = "both" if cat.can_short(name) else "long"
-    if v.platform == "hyperliquid":
-        entry["margin_mode"] = "isolated"
-        for key, field_name in STOPS.items():
-            if _set(opts, key):
-                entry[field_name] = float(opts[key])
-        if opts.get("hlStopDisabled"):  # the wizard's "disabled": no automatic ATR stop
-            entry["stop_loss_pct"] = 0
-    if v.type == "futures":
-        fee = _number(opts, "futuresFeePerContract", FUTURES_FEE, 0, 1000)
-        entry["futures"] = {"fee_per_contract": fee}
-    return entry
-
-
-def _post(entry: dict, opts: dict) -> None:
-    """The fleet-wide passes: HTF filter, circuit-breaker overrides, atr_method, regime gate."""
-    name = entry["args"][0]
-    if opts.get("htfFilter") and name not in NO_HTF:
-        entry["htf_filter"] = True
-    if opts.get("disableCircuitBreaker"):
-        entry["circuit_breaker"] = False
-    for key, field_name in (
-        ("cbDrawdownCooldownMinutes", "cb_drawdown_cooldown_minutes"),
-        ("cbLossStreakThreshold", "cb_loss_streak_threshold"),
-        ("cbLossStreakCooldownMinutes", "cb_loss_streak_cooldown_minutes"),
-    ):
-        if _set(opts, key):
-            entry[field_name] = opts[key]
-    if opts.get("atrMethod"):
-        entry["atr_method"] = opts["atrMethod"]
-    if name in GATED:
-        entry["allowed_regimes"] = ["ranging_quiet", "ranging_volatile"]
-        entry["regime_gate_on_failure"] = "closed"
-
-
-def _chat(opts: dict, transport: str, owner_key: str, map_key: str) -> dict[str, Any]:
-    channels = {str(k): str(v) for k, v in (opts.get(map_key) or {}).items() if v not in (None, "")}
-    if transport == "discord":  # the deprecated single-channel keys fold into the map
-        for key, channel in (("spotChannelID", "spot"), ("optionsChannelID", "options")):
-            if opts.get(key) not in (None, ""):
-                channels.setdefault(channel, str(opts[key]))
-    owner = opts.get(owner_key)
-    owner_field = "owner_id" if transport == "discord" else "owner_chat_id"
-    return {
-        "enabled": bool(opts.get(f"{transport}Enabled")),
-        owner_field: "" if owner in (None, "") else str(owner),
-        "channels": channels,
-    }

@@ -1,6 +1,7 @@
 """``go-trader init``: write a new config, interactively or from ``--json`` (for scripts).
 
-Both paths fill the same options (:mod:`supervisor.ops.init_options`), check the generated document
+Both paths fill the same options (:mod:`supervisor.ops.init_options`) and generate the same
+document (:mod:`supervisor.ops.init_config`), check the generated document
 with the real loader before anything is written, and write it atomically (temp file in the
 same directory, fsync, rename; mode 0600). An existing file is never replaced without a yes
 to the prompt, or ``--force``.
@@ -20,6 +21,7 @@ import click
 
 from shared_tools.text import exc_line
 from supervisor.config.migrate import atomic_write
+from supervisor.ops.init_config import generate
 from supervisor.ops.init_options import (
     AUTO_UPDATE,
     CAPITAL,
@@ -33,7 +35,6 @@ from supervisor.ops.init_options import (
     WARN_THRESHOLD,
     Catalogue,
     InitError,
-    generate,
     load_catalogue,
     parse_options,
     resolve,
