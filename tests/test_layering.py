@@ -1,4 +1,4 @@
-"""The import graph of the project's own modules follows DESIGN.md §2.
+"""The import graph of the project's own modules follows docs/architecture.md, "Layers".
 
 Every ``.py`` under the project's packages is parsed with ``ast`` (nothing is imported), each
 ``import x`` / ``from x import y`` (module level, inside a function or under ``TYPE_CHECKING``:

@@ -1,4 +1,6 @@
-"""What a worker's output means under the worker contract (DESIGN.md §3).
+"""What a worker's output means under the worker contract.
+
+The contract is docs/architecture.md, "The worker contract".
 
 Turns the raw facts of a finished process (:class:`~supervisor.run.process.ProcessOutcome`) into
 a :class:`~supervisor.run.jobs.Result` with a one-line error: exit codes, a JSON document or a
