@@ -106,7 +106,8 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
     """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
     # The one import of the supervisor outside it: its config loader is pure Python, and
     # reading the file with it is what makes the backtest match the live strategy.
-    from supervisor.config import ConfigError, load_config
+    from supervisor.config.load import load_config
+    from supervisor.config.model import ConfigError
 
     try:
         cfg = load_config(path)

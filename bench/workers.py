@@ -68,7 +68,7 @@ def run_measured(args: list[str], stdin: str | None = None) -> tuple[float, floa
 
 def probe_requests(n: int) -> list:
     """N distinct argvs of one real script, as a config of N momentum strategies makes them."""
-    from supervisor.probe import ProbeRequest
+    from supervisor.run.probe import ProbeRequest
 
     return [
         ProbeRequest(
@@ -82,7 +82,7 @@ def probe_requests(n: int) -> list:
 
 def bench_probe(sizes: list[int]) -> None:
     sys.path.insert(0, str(REPO))
-    from supervisor.probe import probe_jobs
+    from supervisor.run.probe import probe_jobs
 
     cpus = os.cpu_count() or 1
     overlay = {"GO_TRADER_MARKET_DATA": "simulated"}

@@ -384,7 +384,7 @@ if [ -n "$rsync_from" ]; then
   src=$(cd "$rsync_from" 2> /dev/null && pwd) || fail "--rsync-from $rsync_from: no such directory"
   [ "$src" != "$repo" ] || fail "--rsync-from $src is this deployment itself"
   [ -f "$src/supervisor/__init__.py" ] || fail "--rsync-from $src: not a go-trader tree (no supervisor/)"
-  old=$("$py" -c 'from supervisor.version import COMMIT; print(COMMIT)' 2> /dev/null || true)
+  old=$("$py" -c 'from supervisor.service.version import COMMIT; print(COMMIT)' 2> /dev/null || true)
   [ "$old" != unknown ] || old=""
   if [ -e "$src/.git" ] && new=$(git -C "$src" rev-parse HEAD 2> /dev/null); then
     [ -z "$(git -C "$src" status --porcelain --untracked-files=no 2> /dev/null)" ] \

@@ -1,4 +1,6 @@
-"""The worker side of the supervisor <-> check-script contract (DESIGN.md §3).
+"""The worker side of the supervisor <-> check-script contract.
+
+The contract is docs/architecture.md, "The worker contract".
 
 Every ``shared_scripts/check_*.py`` hands its argparse parser and a ``handle`` function to
 :func:`run_worker`, which owns the rules that must be identical across scripts:

@@ -1,6 +1,6 @@
 """go-trader supervisor: the always-running process that schedules workers and keeps the book."""
 
-from supervisor.lean import without_openssl
+from supervisor.service.lean import without_openssl
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,8 @@ import click
 
 from shared_tools.text import exc_line
 from supervisor import __version__
-from supervisor.config import STATUS_PORT_RANGE, ConfigError, load_config
+from supervisor.config.load import STATUS_PORT_RANGE, load_config
+from supervisor.config.model import ConfigError
 
 DEFAULT_CONFIG = "config.json"
 EXIT_CONFIG = 78
@@ -35,7 +36,7 @@ def _subcommand_config(ctx: click.Context, config_path: str | None):
 
 
 def _print_version(ctx: click.Context) -> None:
-    from supervisor.version import version_line
+    from supervisor.service.version import version_line
 
     click.echo(version_line())
     ctx.exit()
@@ -92,7 +93,7 @@ def main(
         _fail_config(exc)
     # Imported after the config check: a bad file is reported without loading the daemon.
     from supervisor.daemon import Supervisor
-    from supervisor.state import StateError
+    from supervisor.state.db import StateError
 
     try:
         sup = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open)
@@ -117,7 +118,7 @@ def main(
 @click.pass_context
 def probe(ctx: click.Context, config_path: str | None) -> None:
     """Run every configured check script with --probe-only; exit 0 or 78."""
-    from supervisor.probe import probe_config, probe_requests
+    from supervisor.run.probe import probe_config, probe_requests
 
     config = _subcommand_config(ctx, config_path)
     lines = probe_config(config)
@@ -134,36 +135,16 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     """Clear a latched portfolio kill switch (the peak is re-based on the book as it is)."""
-    from supervisor import risk_portfolio
-    from supervisor.lock import AlreadyRunning, acquire_lock
-    from supervisor.models import utc_iso
-    from supervisor.state import StateDB, StateError
+    from supervisor.ops.reset import reset_kill_switch as reset
+    from supervisor.state.db import StateError
 
     config = _subcommand_config(ctx, config_path)
     try:
-        lock = acquire_lock(config.db_file)
-    except AlreadyRunning as exc:  # the running supervisor applies it at its next cycle
-        risk_portfolio.request_path(config.db_file).write_text(utc_iso() + "\n")
-        who = f"pid {exc.pid}" if exc.pid is not None else "an unknown pid"
-        click.echo(f"reset requested; the running supervisor ({who}) applies it at its next cycle")
-        return
-    with lock:
-        try:
-            db = StateDB(config.db_file)
-        except StateError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_CONFIG)
-        app = db.load()
-        if not risk_portfolio.latched(app):
-            click.echo("the kill switch is not latched; nothing to reset")
-            db.close()
-            return
-        from shared_tools.clock import now_utc
-
-        event = risk_portfolio.reset_at_marks(app, config, now_utc(), "operator (CLI)")
-        db.save(app)
-        db.close()
-    click.echo(event.text)
+        line = reset(config)
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(line)
 
 
 @main.command("notify-test")
@@ -197,7 +178,7 @@ def notify_test(ctx: click.Context, config_path: str | None) -> None:
 @main.command()
 def version() -> None:
     """Print the version and the running code's commit."""
-    from supervisor.version import version_line
+    from supervisor.service.version import version_line
 
     click.echo(version_line())
 
@@ -211,7 +192,7 @@ def version() -> None:
 @click.pass_context
 def inspect(ctx, strategy_id, all_, as_json, trades, config_path) -> None:
     """Effective config beside the raw entry, and the stored state (read-only, no lock)."""
-    from supervisor import inspect_cmd
+    from supervisor.ops import inspect as inspect_cmd
 
     config = _subcommand_config(ctx, config_path)
     sys.exit(
@@ -234,13 +215,13 @@ def export() -> None:
 @click.pass_context
 def export_tradingview(ctx, ids, all_, output, config_path) -> None:
     """Trades as a TradingView portfolio import CSV (read-only, no lock)."""
-    from supervisor import export_tv
+    from supervisor.ops import export_tv
 
     config = _subcommand_config(ctx.parent, config_path)
     sys.exit(export_tv.run(config, list(ids), all_=all_, output=output, echo=click.echo))
 
 
-from supervisor.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
+from supervisor.ops.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
 
 main.add_command(init_command)
 

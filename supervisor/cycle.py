@@ -35,12 +35,19 @@ from shared_tools import book
 from shared_tools.book import margin
 from shared_tools.regime import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_portfolio, risk_portfolio
-from supervisor.config import Config, StrategyConfig
+from supervisor import cycle_portfolio
+from supervisor.config.model import Config, StrategyConfig
 from supervisor.cycle_report import CycleReport, Outcome
-from supervisor.jobs import Job, Result
-from supervisor.models import AppState, Mark, StrategyState, Trade, utc_iso
-from supervisor.results import (
+from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk.breakers import (
+    evaluate_breakers,
+    latched,
+    record_trade_result,
+    update_drawdown,
+)
+from supervisor.risk.portfolio import RiskEvent
+from supervisor.run.jobs import Job, Result
+from supervisor.run.results import (
     WorkerSignal,
     all_finite,
     check_against_mark,
@@ -48,10 +55,9 @@ from supervisor.results import (
     read_prices,
     read_signal,
 )
-from supervisor.risk import evaluate_breakers, latched, record_trade_result, update_drawdown
-from supervisor.risk_portfolio import RiskEvent
+from supervisor.run.workers import PRICE_SCRIPT, price_argv, price_job_key
 from supervisor.schedule import mark_max_age
-from supervisor.workers import PRICE_SCRIPT, price_argv, price_job_key
+from supervisor.state.models import AppState, Mark, StrategyState, Trade, utc_iso
 
 # What a cycle does, in order (see the module docstring); ``Cycle.apply`` runs ``_step_<name>``.
 STEPS: tuple[str, ...] = (

@@ -1,6 +1,6 @@
 """The cycle's ``portfolio`` step: the kill switch and the book-wide entry holds.
 
-Book-wide state and its rules live in :mod:`supervisor.risk_portfolio`; this step reads the
+Book-wide state and its rules live in :mod:`supervisor.risk.portfolio`; this step reads the
 cycle's fresh marks, asks those rules, flattens the book when the kill switch holds and sets
 the holds every later step obeys (``cy.halted``: nothing trades; ``cy.book_hold``: nothing
 opens).
@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Protocol
 
 from shared_tools import book
-from supervisor import risk_portfolio
-from supervisor.config import Config, StrategyConfig
+from supervisor.config.model import Config, StrategyConfig
 from supervisor.cycle_report import CycleReport, Outcome
-from supervisor.models import AppState, StrategyState, Trade
-from supervisor.risk_portfolio import RiskEvent
+from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk.portfolio import RiskEvent
+from supervisor.state.models import AppState, StrategyState, Trade
 
 
 class Cycle(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from supervisor.models import Trade
-from supervisor.risk_portfolio import RiskEvent
+from supervisor.risk.portfolio import RiskEvent
+from supervisor.state.models import Trade
 
 __all__ = ["CycleReport", "Outcome", "new_report"]
 

@@ -19,23 +19,26 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc as market_now
+from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor import risk_portfolio
-from supervisor.config import REPO_ROOT, Config, ConfigError, StrategyConfig, load_config
+from supervisor.config.load import load_config
+from supervisor.config.model import Config, ConfigError, StrategyConfig
 from supervisor.cycle import Cycle
 from supervisor.cycle_report import CycleReport, Outcome, new_report
-from supervisor.executor import Executor
-from supervisor.lock import AlreadyRunning, acquire_lock
-from supervisor.models import AppState, StrategyState, utc_iso
+from supervisor.http.server import NotReady, StatusServer, parse_history_query
+from supervisor.http.views import build_status, health
 from supervisor.notify.hooks import Notifier
 from supervisor.notify.outbox import pending_count as outbox_pending
-from supervisor.probe import probe_config
 from supervisor.reload import (
     apply_reload,
     capital_problems,
     flat_only_problems,
     structural_changes,
 )
+from supervisor.risk import portfolio as risk_portfolio
+from supervisor.run.executor import Executor
+from supervisor.run.probe import probe_config
+from supervisor.run.workers import worker_env
 from supervisor.schedule import (
     due_strategies,
     mark_max_age,
@@ -43,12 +46,11 @@ from supervisor.schedule import (
     save_backoff,
     seconds_until_due,
 )
-from supervisor.sdnotify import SdNotify
-from supervisor.server import NotReady, StatusServer, parse_history_query
-from supervisor.state import StateDB, StateError
-from supervisor.status import build_status, health
+from supervisor.service.lock import AlreadyRunning, acquire_lock
+from supervisor.service.sdnotify import SdNotify
+from supervisor.state.db import StateDB, StateError
+from supervisor.state.models import AppState, StrategyState, utc_iso
 from supervisor.summary import format_summary
-from supervisor.workers import worker_env
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
 STALE_MIN_SECONDS = 1800
@@ -174,7 +176,7 @@ class Supervisor:
                     file=sys.stderr,
                 )
             return False
-        from supervisor.capital import describe, remove_strategy
+        from supervisor.state.capital import describe, remove_strategy
 
         gone = sorted(sid for sid in self.app.strategies if sid not in configured)
         for sid in gone:  # its value leaves the book as a withdrawal: no drawdown reading moves
@@ -194,8 +196,8 @@ class Supervisor:
 
     def _reconcile_roster(self) -> None:
         """Bring the book to the config's roster and capitals, each change as a cashflow
-        (supervisor/capital.py), committed with the first cycle's save."""
-        from supervisor import capital
+        (supervisor/state/capital.py), committed with the first cycle's save."""
+        from supervisor.state import capital
 
         first = not self.app.strategies and not self.app.cycle_count
         for sc in self.config.strategies:

@@ -6,7 +6,7 @@ market source are structural and refused whole. As upstream (config_reload.go), 
 trades its position (direction, invert_signal, leverage, margin_mode, which stop it uses, the
 gate's window) may change only while it is flat: a held position keeps the rules it opened under.
 
-A capital change is a cashflow (supervisor/capital.py): no drawdown reading moves. New stop
+A capital change is a cashflow (supervisor/state/capital.py): no drawdown reading moves. New stop
 values, trailing settings and take-profit tiers re-arm the guard of every open position of the
 strategy (a trailing stop keeps the best mark it has seen); a change the guard cannot take (an
 ATR stop for a position opened without an entry ATR) refuses the reload with the reason.
@@ -18,9 +18,9 @@ import copy
 
 from shared_tools.book.guard import Protection, arm
 from shared_tools.book.model import Guard, Position
-from supervisor import capital
-from supervisor.config import Config, StrategyConfig
-from supervisor.models import AppState
+from supervisor.config.model import Config, StrategyConfig
+from supervisor.state import capital
+from supervisor.state.models import AppState
 
 
 def structural_changes(old: Config, new: Config) -> list[str]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from supervisor.config import Config, StrategyConfig
-from supervisor.models import AppState, parse_iso
+from supervisor.config.model import Config, StrategyConfig
+from supervisor.state.models import AppState, parse_iso
 
 MIN_WAIT_S = 1.0
 SAVE_BACKOFF_FIRST_S = 2.0

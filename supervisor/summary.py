@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from supervisor.config import Config
+from supervisor.config.model import Config
 from supervisor.cycle_report import CycleReport
-from supervisor.models import AppState
+from supervisor.state.models import AppState
 
 
 def _money(x: float) -> str:

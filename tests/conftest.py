@@ -174,7 +174,7 @@ def sup_for(tmp_path, monkeypatch):
     import io
 
     from supervisor import cycle as cycle_mod
-    from supervisor.config import load_config
+    from supervisor.config.load import load_config
     from supervisor.daemon import Supervisor
 
     monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))

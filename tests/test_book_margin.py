@@ -340,7 +340,7 @@ path = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(steps=path, kind=st.sampled_from(["spot", "perps", "futures"]), lev=st.integers(1, 50))
 def test_value_adds_up_and_equity_never_goes_negative(steps, kind, lev):
-    from supervisor.models import StrategyState
+    from supervisor.state.models import StrategyState
 
     rules = {
         "spot": Rules(kind="spot", platform="binanceus", fee_rate=0.001),

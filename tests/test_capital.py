@@ -17,11 +17,13 @@ import pytest
 from conftest import write_config
 from test_cycle import ANSWER, answer, buy, marks, strat
 
-from supervisor import capital, inspect_cmd, risk_portfolio
-from supervisor.config import load_config
+from supervisor.config.load import load_config
 from supervisor.daemon import Supervisor
-from supervisor.models import AppState, StrategyState
-from supervisor.status import build_status
+from supervisor.http.views import build_status
+from supervisor.ops import inspect as inspect_cmd
+from supervisor.risk import portfolio as risk_portfolio
+from supervisor.state import capital
+from supervisor.state.models import AppState, StrategyState
 
 TOP = {"portfolio_risk": {"max_drawdown_pct": 20}}
 

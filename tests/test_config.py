@@ -7,7 +7,8 @@ import json
 import pytest
 from conftest import base_env, fake_strategy, run_cli, write_config
 
-from supervisor.config import ConfigError, load_config
+from supervisor.config.load import load_config
+from supervisor.config.model import ConfigError
 
 
 def _lines(proc) -> list[str]:
@@ -139,7 +140,7 @@ def test_non_finite_numbers_are_refused(tmp_path):
 
 
 def test_relative_db_file_is_anchored_at_the_repo(tmp_path):
-    from supervisor.config import REPO_ROOT
+    from shared_tools.paths import REPO_ROOT
 
     cfg = write_config(tmp_path, [fake_strategy("a", "hold")], db_file="state/x.db")
     assert load_config(cfg).db_file == REPO_ROOT / "state" / "x.db"
@@ -464,7 +465,7 @@ def test_script_must_live_in_shared_scripts(tmp_path):
 
 
 def test_script_symlink_is_judged_by_its_target(tmp_path):
-    from supervisor.config import REPO_ROOT
+    from shared_tools.paths import REPO_ROOT
 
     inside = tmp_path / "check.py"
     inside.symlink_to(REPO_ROOT / REAL)
@@ -524,7 +525,7 @@ def test_bad_reload_is_one_line_and_keeps_running(tmp_path, daemons):
 
 
 def test_every_unbuilt_top_level_section_warns_once(tmp_path):
-    from supervisor.config import TOP_LEVEL_PASSTHROUGH
+    from supervisor.config.checks import TOP_LEVEL_PASSTHROUGH
 
     sections = {key: {} for key in sorted(TOP_LEVEL_PASSTHROUGH)}
     config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]), **sections)
@@ -559,7 +560,7 @@ def test_backtest_only_strategies_are_refused_in_a_live_config(tmp_path):
 def _worker_module():
     import importlib.util
 
-    from supervisor.config import REPO_ROOT
+    from shared_tools.paths import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location("check_strategy_t", REPO_ROOT / REAL)
     module = importlib.util.module_from_spec(spec)
@@ -571,7 +572,7 @@ def test_worker_help_lists_strategies_and_timeframes():
     import subprocess
     import sys
 
-    from supervisor.config import REPO_ROOT
+    from shared_tools.paths import REPO_ROOT
 
     proc = subprocess.run(
         [sys.executable, REAL, "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
@@ -585,7 +586,7 @@ def test_building_the_worker_parser_stays_cheap():
     import subprocess
     import sys
 
-    from supervisor.config import REPO_ROOT
+    from shared_tools.paths import REPO_ROOT
 
     code = (
         "import importlib.util, sys\n"
@@ -618,7 +619,7 @@ def test_worker_and_supervisor_parse_alike():
 
 
 def test_position_flags_go_to_open_close_strategies_that_hold_a_position(tmp_path):
-    from supervisor.models import Position
+    from supervisor.state.models import Position
 
     plain, composed = _load(
         tmp_path,

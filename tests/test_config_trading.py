@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 from conftest import fake_strategy, write_config
 
-from supervisor.config import REPO_ROOT, ConfigError, load_config
-from supervisor.models import AppState, Position, StrategyState
+from shared_tools.paths import REPO_ROOT
+from supervisor.config.load import load_config
+from supervisor.config.model import ConfigError
 from supervisor.reload import apply_reload, flat_only_problems, structural_changes
+from supervisor.state.models import AppState, Position, StrategyState
 
 
 def _perps(sid: str = "hl-a", symbol: str = "BTC", **extra) -> dict:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from supervisor import cycle as cycle_mod
-from supervisor.models import Mark
-from supervisor.state import StateDB
+from supervisor.state.db import StateDB
+from supervisor.state.models import Mark
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 ANSWER = str(FAKES / "fake_answer.py")

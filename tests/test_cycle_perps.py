@@ -15,7 +15,7 @@ import math
 import pytest
 from test_cycle import ANSWER, answer, marks, saved_trades
 
-from supervisor.status import build_status
+from supervisor.http.views import build_status
 
 HOUR = 3600
 

@@ -8,9 +8,9 @@ import sqlite3
 from conftest import fake_strategy, write_config
 from sqlalchemy.exc import OperationalError
 
-from supervisor.config import load_config
+from supervisor.config.load import load_config
 from supervisor.daemon import Supervisor
-from supervisor.state import StateDB
+from supervisor.state.db import StateDB
 
 
 def test_failed_save_pauses_trading_then_recovers(tmp_path, monkeypatch):

@@ -17,10 +17,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from supervisor.executor import SHUTTING_DOWN, Executor
-from supervisor.jobs import Job
-from supervisor.process import child_env
-from supervisor.worker_output import decode_stream
+from supervisor.run.executor import SHUTTING_DOWN, Executor
+from supervisor.run.jobs import Job
+from supervisor.run.output import decode_stream
+from supervisor.run.process import child_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -804,8 +804,8 @@ def test_child_env_rule() -> None:
 HARNESS = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from supervisor.executor import Executor
-from supervisor.jobs import Job
+from supervisor.run.executor import Executor
+from supervisor.run.jobs import Job
 Executor(sys.argv[2], timeout_s=120).run([Job("h", "selfpid.py", (sys.argv[3],))])
 """
 

@@ -14,9 +14,10 @@ import pytest
 from conftest import run_cli
 from test_inspect import cli_env, digest, offline_book, rows
 
-from supervisor.config import ConfigError, load_config
-from supervisor.export_tv import HEADER, number
-from supervisor.lock import acquire_lock
+from supervisor.config.load import load_config
+from supervisor.config.model import ConfigError
+from supervisor.ops.export_tv import HEADER, number
+from supervisor.service.lock import acquire_lock
 
 MAPPED = ["hl-ema-btc-inverted", "okx-ema-btc-perp", "hl-sma-btc-tight", "sma-btc-spot"]
 BUILTIN = {

@@ -1,4 +1,4 @@
-"""``go-trader init``: --json for scripts and the interactive wizard (supervisor/init_wizard.py).
+"""``go-trader init``: --json for scripts and the interactive wizard (supervisor/ops/init_wizard.py).
 
 Every generated config must load with the real loader and run a cycle offline on the simulated
 market; an existing file is never replaced without --force (or a yes); writes are atomic.
@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from conftest import PINNED_NOW, base_env, run_cli
 
 from supervisor.cli import main
-from supervisor.config import load_config
-from supervisor.init_wizard import write_config
+from supervisor.config.load import load_config
+from supervisor.ops.init_wizard import write_config
 
 SEED_EXAMPLE = {
     "assets": ["BTC", "ETH"],

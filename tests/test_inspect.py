@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, base_env, http_get, run_cli
 
-from supervisor.lock import acquire_lock
-from supervisor.models import parse_iso
+from supervisor.service.lock import acquire_lock
+from supervisor.state.models import parse_iso
 
 HOURS = ["2026-11-19T17:00:00Z", "2026-11-19T18:00:00Z", "2026-11-19T19:00:00Z"]
 HOURS.append("2026-11-19T20:00:00Z")
@@ -249,7 +249,8 @@ def test_an_unreadable_db_is_one_line_and_exit_1(tmp_path):
 
 
 def test_open_readonly_refuses_other_schema_versions_and_never_creates(tmp_path):
-    from supervisor.state import SCHEMA_VERSION, StateDB, StateError
+    from supervisor.state.db import StateDB, StateError
+    from supervisor.state.migrations import SCHEMA_VERSION
 
     with pytest.raises(StateError, match="does not exist"):
         StateDB.open_readonly(tmp_path / "missing.db")

@@ -145,8 +145,8 @@ def test_owner_dm_on_probe_failure_and_on_a_failed_save(tmp_path, fake_chat, mon
     from sqlalchemy.exc import OperationalError
 
     from supervisor import daemon
-    from supervisor.config import load_config
-    from supervisor.state import StateDB
+    from supervisor.config.load import load_config
+    from supervisor.state.db import StateDB
 
     monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))
     cfg = write_config(tmp_path, [fake_strategy("a", "flip", "AAA/USDT")], discord=DISCORD)

@@ -8,11 +8,11 @@ import time
 import pytest
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 
-from supervisor.config_notify import ChatSettings, NotifySettings
-from supervisor.models import AppState, Message
+from supervisor.config.notify import ChatSettings, NotifySettings
 from supervisor.notify import outbox
 from supervisor.notify.sender import Sender, send_now
-from supervisor.state import StateDB
+from supervisor.state.db import StateDB
+from supervisor.state.models import AppState, Message
 
 SETTINGS = NotifySettings(
     discord=ChatSettings(enabled=True, owner="42", channels={"spot": "100"}),
@@ -239,7 +239,7 @@ def test_delivered_rows_are_pruned_after_a_week(db, fake_chat):
 
 
 def test_only_the_chat_sender_gets_the_bot_tokens():
-    from supervisor.process import child_env, notify_env
+    from supervisor.run.process import child_env, notify_env
 
     environ = {
         "PATH": "/bin",

@@ -6,13 +6,13 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from supervisor import __version__
-from supervisor.config_notify import ChatSettings, NotifySettings
+from supervisor.config.notify import ChatSettings, NotifySettings
 from supervisor.cycle_report import Outcome, new_report
-from supervisor.models import AppState, Position, StrategyState, Trade
 from supervisor.notify import broadcast, critical, messages_for_cycle
 from supervisor.notify.render import render, split, split_for
 from supervisor.notify.routing import Who, summary_key, trade_target
-from supervisor.state import StateDB
+from supervisor.state.db import StateDB
+from supervisor.state.models import AppState, Position, StrategyState, Trade
 
 CHAT = ChatSettings(
     enabled=True,
@@ -60,7 +60,7 @@ def test_split_at_platform_limits_on_line_boundaries():
 def _config(tmp_path, monkeypatch, **notify):
     from conftest import fake_strategy, write_config
 
-    from supervisor.config import load_config
+    from supervisor.config.load import load_config
 
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "tok2")
@@ -116,7 +116,7 @@ def test_summary_header_and_lines(tmp_path, monkeypatch):
 def test_a_channel_spanning_assets_gets_one_summary_per_asset(tmp_path, monkeypatch):
     from conftest import fake_strategy, write_config
 
-    from supervisor.config import load_config
+    from supervisor.config.load import load_config
 
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
     strategies = [

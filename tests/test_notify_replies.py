@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 from test_cycle import answer, buy, marks, strat
 
-from supervisor import risk_portfolio
-from supervisor.config_notify import ChatSettings, NotifySettings
-from supervisor.models import utc_iso
+from supervisor.config.notify import ChatSettings, NotifySettings
 from supervisor.notify.replies import ResetListener
+from supervisor.risk import portfolio as risk_portfolio
+from supervisor.state.models import utc_iso
 
 SETTINGS = NotifySettings(
     discord=ChatSettings(enabled=True, owner="42", channels={"spot": "100"}),

@@ -19,9 +19,9 @@ import pytest
 from conftest import REPO
 
 from shared_tools.book.venues import taker_fee
-from supervisor.config import load_config
+from supervisor.config.load import load_config
 from supervisor.daemon import Supervisor
-from supervisor.status import build_status
+from supervisor.http.views import build_status
 
 START = datetime(2026, 11, 19, 17, tzinfo=UTC)  # a Thursday: CME open but for its daily halt
 CYCLES = 14

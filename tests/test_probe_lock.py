@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import fake_strategy, write_config
 
-from supervisor.lock import AlreadyRunning, acquire_lock, lock_path_for
-from supervisor.probe import (
+from supervisor.run.probe import (
     ProbeFailure,
     ProbeRequest,
     probe_config,
     probe_jobs,
     probe_requests,
 )
+from supervisor.service.lock import AlreadyRunning, acquire_lock, lock_path_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +163,7 @@ def test_probe_failure_line_for_signal_and_many_ids() -> None:
 
 
 def test_probe_config_builds_requests_and_names_strategies(tmp_path: Path) -> None:
-    from supervisor.config import load_config
+    from supervisor.config.load import load_config
 
     real = "shared_scripts/check_strategy.py"
     strategies = [
@@ -188,7 +188,7 @@ def test_probe_config_builds_requests_and_names_strategies(tmp_path: Path) -> No
 
 HOLDER = """
 import sys, time
-from supervisor.lock import acquire_lock
+from supervisor.service.lock import acquire_lock
 handle = acquire_lock(sys.argv[1])
 print("locked", flush=True)
 time.sleep(1000)

@@ -6,9 +6,7 @@ import pytest
 from books import spot_signal as apply_spot_signal
 from conftest import fake_strategy, write_config
 
-from supervisor import capital
-from supervisor.config import load_config
-from supervisor.models import AppState, StrategyState
+from supervisor.config.load import load_config
 from supervisor.reload import (
     apply_reload,
     capital_problems,
@@ -16,6 +14,8 @@ from supervisor.reload import (
     rearm_problems,
     structural_changes,
 )
+from supervisor.state import capital
+from supervisor.state.models import AppState, StrategyState
 
 
 def _book(cash: float = 1000.0) -> AppState:

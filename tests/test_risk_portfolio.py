@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from test_cycle import answer, buy, marks, strat
 
-from supervisor import risk_portfolio
-from supervisor.status import build_status
+from supervisor.http.views import build_status
+from supervisor.risk import portfolio as risk_portfolio
 
 HOLD = {"symbol": "BTC/USDT", "signal": 0, "price": 100.0}
 

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from conftest import base_env, fake_strategy, write_config
 
-from supervisor import sdnotify
-from supervisor.sdnotify import SdNotify
+from supervisor.service import sdnotify
+from supervisor.service.sdnotify import SdNotify
 
 
 @pytest.fixture

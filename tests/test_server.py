@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-import supervisor.server as server_mod
-from supervisor.server import NotReady, StatusServer, local_host, parse_history_query
+import supervisor.http.server as server_mod
+from supervisor.http.server import NotReady, StatusServer, local_host, parse_history_query
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 10  # generous: how long a test waits for something that should take milliseconds
@@ -226,7 +226,7 @@ def test_handler_threads_are_reused_and_retire_when_idle(serve, monkeypatch):
 
 SERVE_IN_CHILD = """
 import sys, time
-from supervisor.server import StatusServer
+from supervisor.http.server import StatusServer
 srv = StatusServer(status=dict, health=lambda: (200, {}), history=lambda q: {})
 print(srv.start(0), flush=True)
 time.sleep(120)
@@ -448,10 +448,10 @@ def test_not_ready_views_answer_503_starting(serve):
 def test_server_and_status_load_no_openssl_http_client_or_psutil():
     code = (
         "import sys, json\n"
-        "import supervisor.server, supervisor.status\n"
-        "from supervisor.models import AppState\n"
-        "supervisor.status.health(AppState(), draining=False, started_at=0, stale_after_s=60)\n"
-        "srv = supervisor.server.StatusServer(status=dict, health=lambda: (200, {}),"
+        "import supervisor.http.server, supervisor.http.views\n"
+        "from supervisor.state.models import AppState\n"
+        "supervisor.http.views.health(AppState(), draining=False, started_at=0, stale_after_s=60)\n"
+        "srv = supervisor.http.server.StatusServer(status=dict, health=lambda: (200, {}),"
         " history=lambda q: {}, token='t')\n"
         "port = srv.start(0)\n"
         "import socket\n"

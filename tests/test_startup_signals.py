@@ -63,7 +63,7 @@ def snapshot(path: Path) -> tuple[bytes, int] | None:
 
 
 def make_state_db(path: Path) -> None:
-    from supervisor.state import StateDB
+    from supervisor.state.db import StateDB
 
     StateDB(path).close()
 

@@ -8,8 +8,9 @@ import pytest
 from books import spot_signal as apply_spot_signal
 from sqlalchemy.exc import IntegrityError
 
-from supervisor.models import AppState, StrategyState
-from supervisor.state import SCHEMA_VERSION, StateDB, StateError
+from supervisor.state.db import StateDB, StateError
+from supervisor.state.migrations import SCHEMA_VERSION
+from supervisor.state.models import AppState, StrategyState
 
 
 def _app() -> AppState:
@@ -90,7 +91,7 @@ def test_failed_save_leaves_last_cycle_intact(tmp_path):
 
 
 def test_a_failing_migration_leaves_nothing_behind(tmp_path, monkeypatch):
-    from supervisor import state as state_mod
+    from supervisor.state import db as state_mod
 
     path = tmp_path / "s.db"
 
@@ -191,7 +192,7 @@ def test_rows_from_before_v3_keep_their_net_pnl(tmp_path):
 
 
 def test_cashflows_commit_with_the_book_and_only_once(tmp_path):
-    from supervisor import capital
+    from supervisor.state import capital
 
     db = StateDB(tmp_path / "s.db")
     app = _app()
@@ -218,7 +219,7 @@ def test_cashflows_commit_with_the_book_and_only_once(tmp_path):
 
 
 def test_prune_with_the_book_commits_the_withdrawal_together(tmp_path):
-    from supervisor import capital
+    from supervisor.state import capital
 
     db = StateDB(tmp_path / "s.db")
     app = _app()

@@ -7,8 +7,8 @@ import time
 
 from books import spot_signal as apply_spot_signal
 
-from supervisor.models import AppState, Mark, StrategyState, utc_iso
-from supervisor.status import build_status, health
+from supervisor.http.views import build_status, health
+from supervisor.state.models import AppState, Mark, StrategyState, utc_iso
 
 
 def _app() -> AppState:
@@ -54,7 +54,7 @@ def test_rss_comes_from_proc_without_psutil():
 
     code = (
         "import sys, json\n"
-        "from supervisor.status import rss_mb\n"
+        "from supervisor.http.views import rss_mb\n"
         "mb = rss_mb()\n"
         "vm = [l for l in open('/proc/self/status') if l.startswith('VmRSS:')][0].split()[1]\n"
         "print(json.dumps([mb, int(vm) / 1024, 'psutil' in sys.modules]))\n"
@@ -70,7 +70,7 @@ def test_rss_comes_from_proc_without_psutil():
 
 
 def test_rss_falls_back_to_getrusage_without_proc(monkeypatch):
-    import supervisor.status as status_mod
+    import supervisor.http.views as status_mod
 
     def no_proc(*_args, **_kw):
         raise FileNotFoundError("/proc/self/statm")

@@ -358,7 +358,7 @@ def test_rsync_from_keeps_config_state_and_venv_and_rolls_back(checkout, tmp_pat
         [
             str(deploy / ".venv/bin/python"),
             "-c",
-            "from supervisor.version import COMMIT; print(COMMIT)",
+            "from supervisor.service.version import COMMIT; print(COMMIT)",
         ],
         cwd=deploy,
         env={**env, "PYTHONPATH": str(deploy)},
@@ -545,7 +545,7 @@ SHA_A, SHA_B = "a" * 40, "b" * 40
 
 
 def test_commit_is_read_from_git_files_and_the_deploy_marker(tmp_path):
-    from supervisor.version import UNKNOWN, head_from_files, resolve_commit
+    from supervisor.service.version import UNKNOWN, head_from_files, resolve_commit
 
     assert resolve_commit(tmp_path) == UNKNOWN  # no .git, no marker
     git_dir = tmp_path / ".git"
@@ -564,7 +564,7 @@ def test_commit_is_read_from_git_files_and_the_deploy_marker(tmp_path):
 
 
 def test_commit_of_a_worktree_follows_its_gitdir_file(tmp_path):
-    from supervisor.version import resolve_commit
+    from supervisor.service.version import resolve_commit
 
     common = tmp_path / "main.git"
     wt_dir = common / "worktrees" / "wt"
@@ -581,7 +581,7 @@ def test_commit_of_a_worktree_follows_its_gitdir_file(tmp_path):
 @pytest.mark.skipif(checkout_problem() != "", reason="no git checkout or tools")
 def test_version_flag_prints_version_and_the_running_commit(tmp_path):
     from supervisor import __version__
-    from supervisor.version import resolve_commit
+    from supervisor.service.version import resolve_commit
 
     out = subprocess.run(
         [sys.executable, "-m", "supervisor.cli", "--version"],

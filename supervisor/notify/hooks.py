@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared_tools.text import exc_line
-from supervisor.config import Config
-from supervisor.models import AppState
+from supervisor.config.model import Config
 from supervisor.notify.messages import (
     active,
     broadcast,
@@ -25,7 +24,8 @@ from supervisor.notify.messages import (
 )
 from supervisor.notify.replies import ResetListener
 from supervisor.notify.sender import Sender, send_now
-from supervisor.state import StateDB
+from supervisor.state.db import StateDB
+from supervisor.state.models import AppState
 
 
 class Notifier:

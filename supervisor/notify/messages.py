@@ -12,13 +12,13 @@ import re
 from datetime import UTC, datetime
 
 from supervisor import __version__
-from supervisor.config import Config
-from supervisor.config_notify import TOKEN_ENV, TRANSPORTS, ChatSettings, frequency_seconds
-from supervisor.models import AppState, Message, StrategyState, Trade, parse_iso, utc_iso
+from supervisor.config.model import Config
+from supervisor.config.notify import TOKEN_ENV, TRANSPORTS, ChatSettings, frequency_seconds
+from supervisor.http.views import position_view
 from supervisor.notify.render import render, split_for
 from supervisor.notify.routing import OWNER, Who, summary_key, trade_target
-from supervisor.risk_portfolio import base_asset
-from supervisor.status import position_view
+from supervisor.risk.portfolio import base_asset
+from supervisor.state.models import AppState, Message, StrategyState, Trade, parse_iso, utc_iso
 
 EXTRA_KEY = "notify"
 _CONTINUOUS = ("options", "futures", "perps", "manual")

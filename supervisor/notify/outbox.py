@@ -1,4 +1,4 @@
-"""Reading and marking the outbox table (supervisor/state.py) for the sender thread.
+"""Reading and marking the outbox table (supervisor/state/db.py) for the sender thread.
 
 Each call is one short transaction on its own connection, so the sender never holds the DB
 while a chat server thinks. Order: rows of one (transport, target) go out strictly by id; a
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 
-from supervisor.state import outbox
+from supervisor.state.rows import outbox
 
 SCAN_LIMIT = 1000
 

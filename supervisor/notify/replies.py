@@ -19,10 +19,10 @@ from pathlib import Path
 
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor.config_notify import NotifySettings
-from supervisor.models import parse_iso, utc_iso
+from supervisor.config.notify import NotifySettings
 from supervisor.notify.sender import WORKER, scrub
-from supervisor.process import notify_env, run_process
+from supervisor.run.process import notify_env, run_process
+from supervisor.state.models import parse_iso, utc_iso
 
 POLL_S = 30.0
 RESET_WORDS = {"reset", "/reset"}

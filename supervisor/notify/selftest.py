@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from supervisor.config import Config
-from supervisor.config_notify import TOKEN_ENV, TRANSPORTS
-from supervisor.models import Message, utc_iso
+from supervisor.config.model import Config
+from supervisor.config.notify import TOKEN_ENV, TRANSPORTS
 from supervisor.notify.render import render
 from supervisor.notify.routing import OWNER, all_targets
+from supervisor.state.models import Message, utc_iso
 
 
 def selftest_messages(config: Config) -> tuple[list[Message], list[str]]:

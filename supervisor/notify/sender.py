@@ -2,7 +2,7 @@
 
 The supervisor never speaks HTTPS itself (OpenSSL stays out of its memory), so each batch is a
 short-lived worker that gets the messages on stdin and the bot tokens in its environment
-(:func:`supervisor.process.notify_env`). The thread reads due rows, runs the worker, and marks
+(:func:`supervisor.run.process.notify_env`). The thread reads due rows, runs the worker, and marks
 each row delivered, or failed with a back-off (2, 4, 8 ... s capped at 300 s, or the 429's
 ``Retry-After``). A cycle never waits for it: the thread has its own short DB transactions and
 the worker its own timeout. ``stop()`` kills a running worker and joins the thread, so nothing
@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor.config_notify import NotifySettings
-from supervisor.models import Message, utc_iso
+from supervisor.config.notify import NotifySettings
 from supervisor.notify import outbox
 from supervisor.notify.routing import wire
-from supervisor.process import NOTIFY_ENV_NAMES, Running, notify_env, run_process
+from supervisor.run.process import NOTIFY_ENV_NAMES, Running, notify_env, run_process
+from supervisor.state.models import Message, utc_iso
 
 WORKER = "shared_scripts/notify_send.py"
 BATCH = 20

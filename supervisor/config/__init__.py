@@ -1,0 +1,1 @@
+"""The config file: its model, loading, checks, migrations and sections."""

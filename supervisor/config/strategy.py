@@ -1,0 +1,482 @@
+"""Check one ``strategies[]`` entry of the config and build its :class:`StrategyConfig`.
+
+A strategy's ``args`` are parsed by the worker's own argv spec (``shared_tools/check_argv.py``),
+so the supervisor marks, charges and checks the same symbol and venue the worker trades; the
+trading keys (direction, leverage, stops, futures, regime gate) and the fit of type, script and
+platform are :mod:`supervisor.config.trading`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
+and the key, so all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shared_tools import strategy_status
+from shared_tools.check_argv import (
+    FLAGS_BY_NAME,
+    CheckArgs,
+    CheckArgvError,
+    flag_hint,
+    parse_check_args,
+    script_name,
+    script_venue,
+    without_flag,
+)
+from shared_tools.paths import SCRIPTS_DIR
+from shared_tools.text import exc_line, one_line, show
+from supervisor.config.checks import (
+    ID_PATTERN,
+    MAX_INTERVAL,
+    MAX_PATH_CHARS,
+    STRATEGY_KEYS,
+    STRATEGY_KEYS_NOT_YET,
+    in_range,
+    is_int,
+    is_number,
+    loads_json,
+    range_text,
+    scan,
+    show_key,
+    text_problem,
+    unknown_key_line,
+)
+from supervisor.config.model import (
+    StrategyConfig,
+    StrategyRef,
+    infer_platform,
+    prefix_platform,
+    resolve_script,
+)
+from supervisor.config.trading import TradingContext, trading_fields, venue_problems
+
+__all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
+
+SUPPORTED_TYPES = ("spot", "perps", "futures")
+KNOWN_TYPES = ("spot", "options", "perps", "futures", "manual")
+MAX_CAPITAL = 1e12
+MAX_COOLDOWN_MINUTES = 43200  # 30 days
+MAX_LOSS_STREAK = 100
+MAX_ARGS = 64
+MAX_ARG_CHARS = 4096
+MAX_REFS_CHARS = 16384  # --strategy-refs JSON, well under the kernel's 128 KiB per argv item
+PLATFORM_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
+
+# Type defaults for max_drawdown_pct, as upstream.
+DEFAULT_MAX_DRAWDOWN = {"options": 40.0, "perps": 50.0, "futures": 45.0}
+DEFAULT_MAX_DRAWDOWN_OTHER = 60.0
+
+
+def _ref(value: object, where: str, key: str, errors: list[str]) -> StrategyRef | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        errors.append(f'{where}: {key} must be a name or {{"name", "params"}}, got {show(value)}')
+        return None
+    name = value.get("name")
+    params = value.get("params", {})
+    extra = set(value) - {"name", "params"}
+    if extra:
+        shown = ", ".join(show_key(k) for k in sorted(extra)[:5])
+        errors.append(f"{where}: {key} has unknown key(s) {shown} (use name, params)")
+    if not isinstance(name, str) or not ID_PATTERN.fullmatch(name):
+        errors.append(f"{where}: {key}.name must match [A-Za-z0-9._-]+, got {show(name)}")
+        return None
+    if not isinstance(params, dict):
+        errors.append(f"{where}: {key}.params must be an object, got {show(params)}")
+        return None
+    return StrategyRef(name, dict(params))
+
+
+def _check_script(script: object, allow_external: bool, where: str, errors: list[str]) -> None:
+    """The script must be an existing .py file inside shared_scripts/ (symlinks followed)."""
+    problem = text_problem(script, MAX_PATH_CHARS)
+    if problem or not isinstance(script, str):
+        errors.append(f"{where}: script {problem}")
+        return
+    if not script.endswith(".py"):
+        errors.append(f"{where}: script must be the path of a .py check script, got {show(script)}")
+        return
+    try:
+        target = resolve_script(script).resolve()
+        if not allow_external and not target.is_relative_to(SCRIPTS_DIR.resolve()):
+            errors.append(
+                f"{where}: script {show(script)} is outside shared_scripts/ (resolves to "
+                f'{show(str(target))}); set "allow_external_script": true to run it anyway'
+            )
+        elif not target.is_file():
+            errors.append(
+                f"{where}: script {show(script)} not found (looked in {show(str(target))})"
+            )
+    except (OSError, RuntimeError, ValueError) as exc:
+        errors.append(f"{where}: script {show(script)} cannot be checked ({exc_line(exc, 80)})")
+
+
+def _parse_args(
+    args: list[str], script: str, where: str, errors: list[str]
+) -> tuple[CheckArgs, dict | None]:
+    """Parse args by the rules of worker ``script``; returns them and the --params object."""
+    if "--" in args:
+        errors.append(f"{where}: args must not contain a bare '--'")
+        return CheckArgs(), None
+    try:
+        parsed = parse_check_args(args, script_name(script))
+    except CheckArgvError as exc:
+        errors.append(f"{where}: args rejected by the worker: {one_line(exc, 160)}")
+        return CheckArgs(), None
+    for name in parsed.given:
+        flag = FLAGS_BY_NAME[name]
+        if flag.owner != "config":
+            errors.append(f"{where}: args must not set {name} ({flag_hint(flag)})")
+    if parsed.mode == "live":
+        errors.append(
+            f"{where}: live trading (--mode=live) is not supported by this build yet; "
+            "remove it to paper trade"
+        )
+    if not (parsed.strategy and parsed.symbol and parsed.timeframe):
+        errors.append(f"{where}: args must start with <strategy> <symbol> <timeframe>")
+    extra: dict | None = None
+    if parsed.params is not None:
+        try:
+            extra = loads_json(parsed.params)
+        except (ValueError, RecursionError) as exc:
+            errors.append(f"{where}: --params in args is not valid JSON ({one_line(exc, 100)})")
+            return parsed, None
+        if not isinstance(extra, dict):
+            errors.append(f"{where}: --params in args must be a JSON object, got {show(extra)}")
+            return parsed, None
+        problems = scan(extra)
+        if problems:
+            errors.append(f"{where}: --params in args: {problems[0]}")
+            return parsed, None
+    return parsed, extra
+
+
+@dataclass
+class _Entry:
+    """One strategy entry being checked; problems go to the caller's lists as they are found."""
+
+    raw: dict
+    where: str
+    errors: list[str]
+    warnings: list[str]
+
+    def opt(self, key: str, default, lo, hi, *, integer: bool, lo_open: bool = False):
+        value = self.raw.get(key, default)
+        if not in_range(value, lo, hi, integer=integer, lo_open=lo_open):
+            expect = range_text(lo, hi, integer=integer, lo_open=lo_open)
+            self.errors.append(f"{self.where}: {key} must be {expect}, got {show(value)}")
+            return default
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            self.errors.append(f"{self.where}: {key} must be true or false, got {show(value)}")
+            return default
+        return value
+
+    def check_keys(self) -> None:
+        where = self.where
+        for key in self.raw:
+            if key in STRATEGY_KEYS:
+                continue
+            if key in STRATEGY_KEYS_NOT_YET:
+                self.warnings.append(
+                    f"{where}: key '{key}' is not supported by this build yet; ignored"
+                )
+                continue
+            self.errors.append(unknown_key_line(where, key, STRATEGY_KEYS | STRATEGY_KEYS_NOT_YET))
+
+    def stype(self) -> str:
+        where, stype = self.where, self.raw.get("type")
+        if stype not in KNOWN_TYPES:
+            self.errors.append(
+                f"{where}: type must be one of {', '.join(KNOWN_TYPES)}, got {show(stype)}"
+            )
+        elif stype not in SUPPORTED_TYPES:
+            self.errors.append(
+                f"{where}: type '{stype}' is not supported by this build yet (supported: "
+                f"{', '.join(SUPPORTED_TYPES)})"
+            )
+        return str(stype) if stype in KNOWN_TYPES else ""
+
+    def declared_platform(self, sid: str) -> tuple[str | None, str]:
+        """The platform the entry names (platform key, else id prefix) and which one named it."""
+        declared = self.raw.get("platform")
+        declared_by = "platform key"
+        if declared is None or declared == "":
+            declared, declared_by = prefix_platform(sid), "id prefix"
+        elif not isinstance(declared, str) or not PLATFORM_PATTERN.fullmatch(declared):
+            self.errors.append(
+                f"{self.where}: platform must match [A-Za-z0-9._-]+ (at most 32 characters), "
+                f"got {show(declared)}"
+            )
+            declared = None
+        return declared, declared_by
+
+    def script(self) -> tuple[object, bool]:
+        allow_external = self.raw.get("allow_external_script", False)
+        if not isinstance(allow_external, bool):
+            self.errors.append(
+                f"{self.where}: allow_external_script must be true or false, "
+                f"got {show(allow_external)}"
+            )
+            allow_external = False
+        script = self.raw.get("script")
+        _check_script(script, allow_external, self.where, self.errors)
+        return script, allow_external
+
+    def args(self, stype: str, script: object) -> tuple[list, CheckArgs, dict | None]:
+        """The args as configured, parsed by the worker's rules, and their --params object."""
+        where, errors = self.where, self.errors
+        args = self.raw.get("args", [])
+        parsed, extra_params = CheckArgs(), None
+        if not isinstance(args, list):
+            errors.append(f"{where}: args must be a list of strings, got {show(args)}")
+            args = []
+        elif len(args) > MAX_ARGS:
+            errors.append(f"{where}: args must have at most {MAX_ARGS} items, got {len(args)}")
+            args = []
+        else:
+            bad = [(j, p) for j, a in enumerate(args) if (p := text_problem(a, MAX_ARG_CHARS))]
+            for j, problem in bad[:3]:
+                errors.append(f"{where}: args[{j}] {problem}")
+            if bad:
+                args = []
+            elif stype in SUPPORTED_TYPES:
+                name = script if isinstance(script, str) else ""
+                parsed, extra_params = _parse_args(args, name, where, errors)
+        return args, parsed, extra_params
+
+    def platform(
+        self,
+        sid: str,
+        stype: str,
+        declared: str | None,
+        declared_by: str,
+        parsed: CheckArgs,
+        script: object,
+    ) -> tuple[str, str]:
+        """The venue and what named it: --platform in args must agree with the declared one;
+        else the venue script's own venue, else inferred from the id and type."""
+        platform = declared
+        if parsed.platform is not None:
+            if not PLATFORM_PATTERN.fullmatch(parsed.platform):
+                self.errors.append(
+                    f"{self.where}: --platform in args is not a platform name: "
+                    f"{show(parsed.platform)}"
+                )
+            elif declared is not None and parsed.platform != declared:
+                self.errors.append(
+                    f"{self.where}: args say --platform={parsed.platform} but the {declared_by} "
+                    f"says {declared}; make them agree"
+                )
+            else:
+                platform, declared_by = parsed.platform, "--platform in args"
+        if platform is None:
+            venue = script_venue(script) if isinstance(script, str) else None
+            return venue or infer_platform(sid, stype), "inferred"
+        return platform, declared_by
+
+    def capital(self) -> tuple[Any, Any]:
+        where, entry = self.where, self.raw
+        capital = entry.get("capital")
+        if not in_range(capital, 0, MAX_CAPITAL, integer=False, lo_open=True):
+            if is_number(capital):
+                self.errors.append(
+                    f"{where}: capital must be > 0 and at most 1e12, got {show(capital)}"
+                )
+            else:
+                self.errors.append(
+                    f"{where}: capital must be a number in (0, 1e12], got {show(capital)}"
+                )
+            capital = 0.0
+        initial = entry.get("initial_capital", capital)
+        if "initial_capital" in entry and not in_range(
+            initial, 0, MAX_CAPITAL, integer=False, lo_open=False
+        ):
+            self.errors.append(
+                f"{where}: initial_capital must be a number in [0, 1e12], got {show(initial)}"
+            )
+            initial = capital
+        return capital, initial
+
+    def interval(self, global_interval: int) -> Any:
+        interval = self.raw.get("interval_seconds", 0)
+        if interval != 0 or not is_int(interval):
+            interval = self.opt("interval_seconds", 0, 1, MAX_INTERVAL, integer=True)
+            if interval > global_interval:
+                self.warnings.append(
+                    f"{self.where}: interval_seconds {interval} is longer than the global "
+                    f"{global_interval}"
+                )
+        return interval
+
+    def open_ref(
+        self, parsed: CheckArgs, extra_params: dict | None, args: list
+    ) -> tuple[StrategyRef, list]:
+        """open_strategy, with --params from args folded in (and removed from the args)."""
+        where = self.where
+        open_ref = _ref(self.raw.get("open_strategy"), where, "open_strategy", self.errors)
+        if open_ref is None:
+            open_ref = StrategyRef(parsed.strategy or "", {})
+        elif parsed.strategy and open_ref.name != parsed.strategy:
+            self.errors.append(
+                f"{where}: open_strategy.name '{open_ref.name}' differs from the strategy in "
+                f"args {show(parsed.strategy)}"
+            )
+        if extra_params is not None:
+            # The worker applies --params over open_strategy.params; fold them into one place so
+            # a reload sees a params change as such, and refuse a key set twice differently.
+            clash = sorted(k for k, v in extra_params.items() if open_ref.params.get(k, v) != v)
+            if clash:
+                shown = ", ".join(show_key(k) for k in clash[:3])
+                self.errors.append(
+                    f"{where}: --params in args and open_strategy.params set {shown} "
+                    "differently; keep one"
+                )
+            open_ref = StrategyRef(open_ref.name, {**open_ref.params, **extra_params})
+            args = without_flag(args, "--params")
+        return open_ref, args
+
+    def closes(self) -> list[StrategyRef]:
+        where, entry, errors = self.where, self.raw, self.errors
+        closes: list[StrategyRef] = []
+        if "close_strategy" in entry:
+            ref = _ref(entry["close_strategy"], where, "close_strategy", errors)
+            closes = [ref] if ref else []
+        if "close_strategies" in entry:
+            raw_closes = entry["close_strategies"]
+            if not isinstance(raw_closes, list):
+                errors.append(f"{where}: close_strategies must be a list, got {show(raw_closes)}")
+            else:
+                for j, item in enumerate(raw_closes[:MAX_ARGS]):
+                    ref = _ref(item, where, f"close_strategies[{j}]", errors)
+                    if ref:
+                        closes.append(ref)
+                if len(raw_closes) > MAX_ARGS:
+                    errors.append(f"{where}: close_strategies must have at most {MAX_ARGS} items")
+        return closes
+
+    def check_status(self, name: str, allow_deprecated: bool) -> None:
+        """Backtest-only strategies cannot run live; deprecated ones warn unless allowed."""
+        if name in strategy_status.BACKTEST_ONLY:
+            self.errors.append(
+                f"{self.where}: strategy {show(name)} is backtest-only; run it with "
+                "backtest/run_backtest.py, not the supervisor"
+            )
+        elif name in strategy_status.DEPRECATED and not allow_deprecated:
+            self.warnings.append(
+                f"{self.where}: strategy {show(name)} is deprecated upstream (M5 fee audit); "
+                'set "allow_deprecated": true to keep it without this warning'
+            )
+
+    def check_refs_size(self, open_ref: StrategyRef, closes: list[StrategyRef]) -> None:
+        refs = {"open": open_ref.as_json(), "closes": [c.as_json() for c in closes]}
+        if len(json.dumps(refs)) > MAX_REFS_CHARS:
+            self.errors.append(
+                f"{self.where}: strategy params are too large (over {MAX_REFS_CHARS} characters "
+                "as JSON)"
+            )
+
+    def atr_method(self) -> str:
+        atr_method = self.raw.get("atr_method", "simple")
+        if atr_method not in ("simple", "wilder"):
+            self.errors.append(
+                f"{self.where}: atr_method must be simple or wilder, got {show(atr_method)}"
+            )
+            atr_method = "simple"
+        return atr_method
+
+
+def parse_strategy(
+    entry: object,
+    index: int,
+    label: str,
+    global_interval: int,
+    errors: list[str],
+    warnings: list[str],
+    ctx: TradingContext | None = None,
+) -> StrategyConfig | None:
+    """``strategies[index]`` checked and defaulted, or None when it has any problem.
+
+    ``ctx`` holds the top-level settings the trading keys default from.
+    """
+    if not isinstance(entry, dict):
+        errors.append(f"config {label}: strategies[{index}] must be an object, got {show(entry)}")
+        return None
+    sid = entry.get("id")
+    if not isinstance(sid, str) or not ID_PATTERN.fullmatch(sid):
+        errors.append(
+            f"config {label}: strategies[{index}]: id must match [A-Za-z0-9._-]+ "
+            f"(at most 64 characters), got {show(sid)}"
+        )
+        return None
+    e = _Entry(entry, f"config {label}: strategy[{sid}]", errors, warnings)
+    n_errors = len(errors)
+
+    e.check_keys()
+    stype = e.stype()
+    declared, declared_by = e.declared_platform(sid)
+    script, allow_external = e.script()
+    args, parsed, extra_params = e.args(stype, script)
+    platform, platform_by = e.platform(sid, stype, declared, declared_by, parsed, script)
+    if stype in SUPPORTED_TYPES and isinstance(script, str):
+        inst_type = parsed.inst_type if parsed.strategy else ""  # "": args did not parse
+        for problem in venue_problems(stype, script, platform, inst_type, platform_by):
+            errors.append(f"{e.where}: {problem}")
+    trading: dict = {}
+    if stype in SUPPORTED_TYPES:
+        ctx = ctx or TradingContext()
+        trading = trading_fields(entry, e.where, stype, platform, ctx, errors, warnings)
+    capital, initial = e.capital()
+    default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
+    max_dd = e.opt("max_drawdown_pct", default_dd, 0, 100, integer=False, lo_open=True)
+    interval = e.interval(global_interval)
+    open_ref, args = e.open_ref(parsed, extra_params, args)
+    closes = e.closes()
+    e.check_refs_size(open_ref, closes)
+    cb = e.flag("circuit_breaker", True)
+    cb_dd = e.opt(
+        "cb_drawdown_cooldown_minutes", 1440, 0, MAX_COOLDOWN_MINUTES, integer=False, lo_open=True
+    )
+    cb_n = e.opt("cb_loss_streak_threshold", 5, 1, MAX_LOSS_STREAK, integer=True)
+    cb_ls = e.opt(
+        "cb_loss_streak_cooldown_minutes", 60, 0, MAX_COOLDOWN_MINUTES, integer=False, lo_open=True
+    )
+    atr_method = e.atr_method()
+    paused = e.flag("paused", False)
+    allow_deprecated = e.flag("allow_deprecated", False)
+    htf_filter = e.flag("htf_filter", False)
+    e.check_status(open_ref.name, allow_deprecated)
+
+    if len(errors) > n_errors:
+        return None
+    return StrategyConfig(
+        id=sid,
+        type=stype,
+        platform=str(platform),
+        script=str(script),
+        args=list(args),
+        capital=float(capital),
+        initial_capital=float(initial),
+        max_drawdown_pct=float(max_dd),
+        interval_seconds=int(interval),
+        open_strategy=open_ref,
+        close_strategies=closes,
+        circuit_breaker=cb,
+        cb_drawdown_cooldown_minutes=float(cb_dd),
+        cb_loss_streak_threshold=int(cb_n),
+        cb_loss_streak_cooldown_minutes=float(cb_ls),
+        atr_method=atr_method,
+        paused=paused,
+        allow_external_script=allow_external,
+        allow_deprecated=allow_deprecated,
+        htf_filter=htf_filter,
+        **trading,
+    )

@@ -1,0 +1,1 @@
+"""The local status server: sockets, the HTTP wire format, the endpoints and the state views."""

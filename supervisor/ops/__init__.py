@@ -1,0 +1,1 @@
+"""Operator commands beside the daemon: init, inspect, export, reset-kill-switch."""

@@ -1,0 +1,1 @@
+"""Risk rules: per-strategy circuit breakers and the book-wide kill switch."""

@@ -1,0 +1,1 @@
+"""Running worker processes: jobs, the executor, one process under limits, its output, the probe."""
