@@ -27,7 +27,7 @@ from shared_tools.market.common import ENV_EXCHANGE_URL, TIMEFRAMES, MarketDataE
 __all__ = ["CcxtFeed", "CcxtVenue", "client", "reset", "wrap"]
 
 TIMEOUT_MS = 10_000
-DEFAULT_PAGE = 500  # a venue that states no page size: let it cap the request
+DEFAULT_PAGE = 500  # bars per klines request for a venue package that states no page size
 _ORIGIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]+")
 DEFAULT_FUNDING_HOURS = 8.0
 
