@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+import platforms  # noqa: F401  (registers the venues' feeds with the market door)
 from shared_tools import market
 from shared_tools.book.venues import mark_venue
 from shared_tools.market.common import last_closed_open, now_utc, parse_source, timeframe_seconds

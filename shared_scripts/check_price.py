@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import platforms  # noqa: E402, F401  (registers the venues' feeds with the market door; light)
 from shared_tools.worker import ContractParser, UsageError, run_worker  # noqa: E402
 
 FUNDING_KEY = "_funding"

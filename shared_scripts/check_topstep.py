@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from platforms.cme import cme_globex_open  # noqa: E402
 from shared_scripts import signal_check  # noqa: E402
 from shared_tools.book.venues import CONTRACT_SPECS, contract_spec  # noqa: E402
-from shared_tools.market.sessions import cme_globex_open  # noqa: E402
 
 
 def _root(ns) -> str:

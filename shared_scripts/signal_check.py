@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import platforms  # noqa: F401  (registers the venues' feeds with the market door; light)
 from shared_tools.check_argv import SIGNAL_FAMILY, add_check_arguments, script_name
 from shared_tools.worker import ContractParser, UsageError, WorkerSpec, run_worker
 

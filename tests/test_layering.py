@@ -7,7 +7,9 @@ and the graph is checked:
 
 * no import cycles (a module never imports a module that imports it back);
 * ``shared_tools`` is a leaf: it imports nothing of ``shared_strategies``, ``shared_scripts``,
-  ``supervisor`` or ``backtest``;
+  ``supervisor``, ``backtest`` or ``platforms`` (the venues reach the market door through its
+  registry);
+* ``platforms`` imports ``shared_tools`` only (and itself);
 * nothing outside ``supervisor/`` imports ``supervisor``.
 """
 
@@ -156,7 +158,7 @@ def test_the_graph_sees_the_project(graph):
     assert "shared_strategies.open.spot_classic" in graph["shared_strategies.open.registry"]
     assert "shared_tools.market.common" in graph["shared_tools.market.prices"]
     # ``from pkg import submodule`` resolves to the submodule, not the package
-    assert "shared_tools.market.exchange" in graph["shared_tools.market.prices"]
+    assert "shared_tools.market.registry" in graph["shared_tools.market.prices"]
     assert "shared_tools.market" not in graph["shared_tools.market.prices"]
 
 
@@ -189,7 +191,7 @@ def test_no_import_cycles(graph):
 
 
 def test_tools_are_leaves(graph):
-    forbidden = {"shared_strategies", "shared_scripts", "supervisor", "backtest"}
+    forbidden = {"shared_strategies", "shared_scripts", "supervisor", "backtest", "platforms"}
     bad = sorted(
         (name, dep)
         for name, deps in graph.items()
@@ -198,6 +200,17 @@ def test_tools_are_leaves(graph):
         if _top(dep) in forbidden
     )
     assert not bad, f"shared_tools must not import the layers above it: {bad}"
+
+
+def test_platforms_import_only_the_tools(graph):
+    bad = sorted(
+        (name, dep)
+        for name, deps in graph.items()
+        if _top(name) == "platforms"
+        for dep in deps
+        if _top(dep) not in {"platforms", "shared_tools"}
+    )
+    assert not bad, f"platforms may import shared_tools only: {bad}"
 
 
 # run_backtest --config reads a live strategy with the supervisor's own (pure-Python) loader.

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import platforms  # noqa: F401  (registers the venues with the door, as the workers do)
 from shared_tools import market as md
 from shared_tools.market import ohlcv
 from shared_tools.market import simulated as sim

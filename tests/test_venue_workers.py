@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from conftest import REPO, base_env, free_port
 
+import platforms  # noqa: F401  (registers the venues with the door, as the workers do)
 from shared_tools.check_argv import CheckArgvError, parse_check_args
 
 SCRIPTS = REPO / "shared_scripts"
@@ -306,7 +307,7 @@ def test_topstep_inside_hours_reports_the_contract_spec(sim_env):
     ],
 )
 def test_cme_globex_hours(when, is_open):
-    from shared_tools.market.sessions import cme_globex_open
+    from platforms.cme import cme_globex_open
 
     at = datetime.fromisoformat(when.replace("Z", "+00:00"))
     assert cme_globex_open(at) is is_open
@@ -598,23 +599,30 @@ class _StubCcxt:
 
 
 def test_okx_and_luno_symbols_map_to_ccxt():
-    from shared_tools.market import exchange
+    from platforms.ccxt_feed import market_symbol
+    from platforms.luno import market_data as luno
+    from platforms.okx import market_data as okx
+    from shared_tools.market import registry
 
     stub = _StubCcxt()
-    assert exchange.market_symbol(stub, "okx", "BTC") == "BTC/USDT"
-    assert exchange.market_symbol(stub, "okx", "BTC/USDT") == "BTC/USDT"
-    assert exchange.market_symbol(stub, "okx-swap", "BTC") == "BTC/USDT:USDT"
-    assert exchange.market_symbol(stub, "okx-swap", "btc/usdt") == "BTC/USDT:USDT"
-    assert exchange.market_symbol(stub, "luno", "XBT/ZAR") == "BTC/ZAR"
-    assert exchange.market_symbol(stub, "binanceus", "BTCUSDT") == "BTCUSDT"  # as given
-    assert exchange.ccxt_id("okx-swap") == "okx" and exchange.ccxt_id("luno") == "luno"
+    feed = registry.venue  # the feeds the door reads, as the venue packages registered them
+    assert feed("okx").market_symbol(stub, "BTC") == "BTC/USDT"
+    assert feed("okx").market_symbol(stub, "BTC/USDT") == "BTC/USDT"
+    assert feed("okx-swap").market_symbol(stub, "BTC") == "BTC/USDT:USDT"
+    assert feed("okx-swap").market_symbol(stub, "btc/usdt") == "BTC/USDT:USDT"
+    assert feed("luno").market_symbol(stub, "XBT/ZAR") == "BTC/ZAR"
+    assert feed("binanceus").market_symbol(stub, "BTCUSDT") == "BTCUSDT"  # as given
+    assert market_symbol(stub, luno.symbols("XBT/ZAR")) == "BTC/ZAR"
+    assert okx.swap_symbols("ETH") == ["ETH/USDT:USDT"]
+    assert feed("okx-swap").ccxt_id == "okx" and feed("luno").ccxt_id == "luno"
 
 
 def test_okx_funding_is_made_hourly(monkeypatch):
-    from shared_tools.market import exchange, funding
+    from platforms import ccxt_feed
+    from shared_tools.market import funding
 
     stub = _StubCcxt()
-    monkeypatch.setattr(exchange, "client", lambda venue: stub)
+    monkeypatch.setattr(ccxt_feed, "client", lambda venue: stub)
     rates, missing = funding.fetch_funding_rates(["BTC"], venue="okx-swap", source="exchange")
     assert rates == {"BTC": pytest.approx(0.0001)} and not missing
     history = funding.fetch_funding_history(

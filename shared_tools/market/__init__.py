@@ -2,10 +2,13 @@
 
 Sources (``GO_TRADER_MARKET_DATA`` or the ``source=`` argument):
 
-* ``exchange`` (default): real venues via ccxt (binanceus, binance, okx, okx-swap, luno, ...)
-  and Hyperliquid's SDK (``hyperliquid``); TopStep and Robinhood have no public data. With an
-  SQLite cache of closed candles (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``)
-  so a repeated check only asks for the bars it lacks. ccxt is imported only for this source.
+* ``exchange`` (default): real venues, each read by its feed in ``platforms/<venue>/`` (ccxt for
+  binanceus, binance, okx, okx-swap, luno, deribit; Hyperliquid's SDK for ``hyperliquid``;
+  TopStep, Robinhood and IBKR have no public data and say so). The feeds reach the door through
+  :mod:`registry` (``shared_tools`` never imports ``platforms``): a caller that needs this
+  source runs ``import platforms`` first. With an SQLite cache of closed candles
+  (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``) so a repeated check only asks
+  for the bars it lacks. ccxt and the SDK are imported only for this source.
 * ``simulated``: a deterministic offline market, a pure function of (``GO_TRADER_SIM_SEED``,
   symbol, timeframe, bar open time) that moves forward with the clock: demo and tests.
 * ``replay:<dir>``: freqtrade-style ``<dir>/BTC_USDT-1h.json`` / ``.csv`` files.
@@ -19,10 +22,8 @@ Modules:
 * ``ohlcv``     candles: the memo, the exchange cache path, the closed-bar cut (pandas);
 * ``sim_model`` / ``simulated``  the offline market's model (plain Python) and its candles;
 * ``replay``    freqtrade-style JSON/CSV candle files;
-* ``exchange``  real venues through ccxt (imported lazily);
-* ``hyperliquid`` Hyperliquid through its SDK's read-only Info client (imported lazily);
+* ``registry``  venue name -> feed factory, filled by ``platforms`` (``register_venue``/``venue``);
 * ``funding``   perps funding: the current hourly rate and the history, every source;
-* ``sessions``  venue trading hours (CME Globex for TopStep);
 * ``cache``     the SQLite OHLCV cache used by the exchange source;
 * ``frames``    the one frame shape every source returns.
 
@@ -79,7 +80,7 @@ _LAZY = {
     "simulated_funding_rate": "prices",
 }
 # modules holding per-process state that clear_memo() resets, when they have been imported
-_STATEFUL = ("ohlcv", "prices", "replay", "exchange", "hyperliquid", "cache")
+_STATEFUL = ("ohlcv", "prices", "replay", "registry", "cache")
 
 
 def __getattr__(name: str) -> Any:

@@ -43,7 +43,6 @@ __all__ = [
     "TIMEFRAMES",
     "MarketDataError",
     "EXCHANGE_SETTLE_S",
-    "NO_PUBLIC_DATA",
     "as_utc",
     "check_symbol",
     "last_closed_open",
@@ -51,7 +50,6 @@ __all__ = [
     "one_line",
     "parse_now",
     "parse_source",
-    "require_public_data",
     "source_from_env",
     "timeframe_seconds",
 ]
@@ -98,24 +96,6 @@ def check_symbol(symbol: str) -> str:
     if not isinstance(symbol, str) or not symbol.strip():
         raise ValueError(f"symbol must be a non-empty string, not {symbol!r}")
     return symbol.strip()
-
-
-# Venues with no public market-data API: their paper checks need the simulated market or files.
-NO_PUBLIC_DATA: dict[str, str] = {
-    "topstep": "TopStep (CME futures) publishes no market data without a funded account",
-    "robinhood": "Robinhood has no public market-data API",
-}
-
-
-def require_public_data(venue: str) -> None:
-    """Fail early, naming the venue, the cause and the fix, for a venue nobody can read."""
-    cause = NO_PUBLIC_DATA.get(str(venue))
-    if cause is not None:
-        raise MarketDataError(
-            str(venue),
-            f"no public market data ({cause}); set market_data to simulated or replay:<dir> "
-            "(GO_TRADER_MARKET_DATA)",
-        )
 
 
 SOURCE_HELP = "'exchange' (default), 'simulated' or 'replay:<dir>'"

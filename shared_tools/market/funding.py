@@ -4,8 +4,8 @@ Rates are hourly everywhere (Hyperliquid funds hourly; OKX's 8-hourly rates are 
 interval), so a funding strategy's thresholds mean the same on every venue.
 
 * simulated: :func:`shared_tools.market.sim_model.funding_rate`, one record per hour;
-* exchange: Hyperliquid through its SDK, OKX (``okx``/``okx-swap``) through ccxt; other venues
-  have no perps funding and say so;
+* exchange: the venue's feed from the registry (``platforms/<venue>/``): Hyperliquid through
+  its SDK, OKX (``okx``/``okx-swap``) through ccxt; other venues have no perps funding and say so;
 * replay: the candle files carry no funding, so the history is refused with a clear cause.
 """
 
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared_tools.market import exchange as _exchange
-from shared_tools.market import hyperliquid as _hl
+from shared_tools.market import registry as _registry
 from shared_tools.market import sim_model as _sim
 from shared_tools.market.common import MarketDataError, as_utc, check_symbol
 from shared_tools.market.prices import resolve_source
@@ -56,10 +55,7 @@ def fetch_funding_history(
         return _simulated_history(symbol, start_ms, end_ms)
     if src.startswith("replay:"):
         raise MarketDataError("replay", "replay files carry no funding history")
-    if venue == _hl.VENUE:
-        records = _hl.funding_history(symbol, start_ms, end_ms)
-    else:
-        records = _exchange.funding_history(venue, symbol, start_ms, end_ms)
+    records = _registry.feed(venue).funding_history(symbol, start_ms, end_ms)
     return sorted(records, key=lambda r: r["time"])
 
 
@@ -83,9 +79,4 @@ def fetch_funding_rates(
     if src.startswith("replay:"):
         error = MarketDataError("replay", "replay files carry no funding rates")
         return {}, {s: error for s in given}
-    if venue == _hl.VENUE:
-        return _hl.funding_rates(given)
-    if venue in _exchange.FUNDING_VENUES:
-        return _exchange.funding_rates(venue, given)
-    error = MarketDataError(venue, "no perpetual funding on this venue (spot only)")
-    return {}, {s: error for s in given}
+    return _registry.feed(venue).funding_rates(given)

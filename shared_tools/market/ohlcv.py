@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shared_tools.market import cache as _cache
-from shared_tools.market import exchange as _exchange
-from shared_tools.market import hyperliquid as _hl
+from shared_tools.market import registry as _registry
 from shared_tools.market import replay as _replay
 from shared_tools.market import simulated as _sim
 from shared_tools.market.common import (
@@ -32,7 +31,6 @@ from shared_tools.market.common import (
     as_utc,
     check_symbol,
     last_closed_open,
-    require_public_data,
     timeframe_seconds,
 )
 from shared_tools.market.frames import frame_from_rows
@@ -57,11 +55,9 @@ def _fetch_from_venue(
     """Ask the venue for up to ``limit`` bars opening at/after ``since_ms``.
 
     The single network seam of the OHLCV path: tests monkeypatch it to count what the cache
-    asks for. Hyperliquid is read through its SDK, every other venue through ccxt.
+    asks for. The venue's feed (``platforms/<venue>/``, found through the registry) fetches.
     """
-    if venue == _hl.VENUE:
-        return _hl.fetch_rows(symbol, timeframe, since_ms, limit)
-    return _exchange.fetch_rows(venue, symbol, timeframe, since_ms, limit)
+    return _registry.feed(venue).fetch_rows(symbol, timeframe, since_ms, limit)
 
 
 def fetch_ohlcv(
@@ -86,7 +82,7 @@ def fetch_ohlcv(
     limit = int(limit)
     src = resolve_source(source)
     if src == "exchange":
-        require_public_data(venue)
+        _registry.feed(venue)  # an unknown venue, or one without public data, fails here
     now_s = as_utc(now).timestamp()
     settle = EXCHANGE_SETTLE_S if src == "exchange" else 0
     last_open = last_closed_open(now_s - settle, tf_s)

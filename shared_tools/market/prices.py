@@ -2,8 +2,9 @@
 
 ``check_price`` runs once per platform and cycle only to print a few marks, so this path
 imports the standard library, the replay file reader, the simulated model in plain Python and,
-for the exchange source only, ccxt (or Hyperliquid's SDK for venue ``hyperliquid``). It answers per symbol: one unreadable symbol costs only its
-own price (:func:`fetch_prices_partial`), never the marks of the others.
+for the exchange source only, the venue's feed from the registry (``platforms/<venue>/``:
+ccxt, or Hyperliquid's SDK). It answers per symbol: one unreadable symbol costs only its own
+price (:func:`fetch_prices_partial`), never the marks of the others.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from shared_tools.market import exchange as _exchange
-from shared_tools.market import hyperliquid as _hl
+from shared_tools.market import registry as _registry
 from shared_tools.market import replay as _replay
 from shared_tools.market import sim_model as _sim
 from shared_tools.market.common import (
@@ -24,7 +24,6 @@ from shared_tools.market.common import (
     as_utc,
     check_symbol,
     parse_source,
-    require_public_data,
     source_from_env,
 )
 
@@ -72,11 +71,7 @@ def _exchange_prices(
     wanted = sorted(set(symbols) - set(fresh))
     missing: dict[str, MarketDataError] = {}
     if wanted:
-        require_public_data(venue)
-        if venue == _hl.VENUE:
-            got, missing = _hl.prices(wanted)
-        else:
-            got, missing = _exchange.prices(venue, wanted)
+        got, missing = _registry.feed(venue).prices(wanted)
         got, bad = _one_by_one(list(got), got.__getitem__, venue)
         missing.update(bad)
         with _lock:

@@ -1,6 +1,10 @@
-"""Trading sessions: when a venue's market is open (standard library only).
+"""CME Globex, the exchange behind TopStep's and IBKR's futures: its session hours.
 
-CME Globex (TopStep's futures) trades from Sunday 17:00 to Friday 16:00 America/Chicago, with a
+Exchange hours rather than one broker's, so both venue packages refer here. Moved from
+``shared_tools/market/sessions.py``; the contract table stays in the book
+(:data:`shared_tools.book.venues.CONTRACT_SPECS`). Standard library only.
+
+CME Globex trades from Sunday 17:00 to Friday 16:00 America/Chicago, with a
 daily maintenance halt from 16:00 to 17:00 Monday to Thursday. A check outside those hours would
 decide on a stale bar, so the futures check holds instead. Exchange holidays are not modelled: on
 a holiday the check evaluates the last closed bar as on any weekday.

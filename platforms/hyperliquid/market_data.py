@@ -8,6 +8,10 @@ when a check actually asks Hyperliquid for data.
 point the real SDK at a fake ``POST /info`` server. The client is built without its websocket
 and without the spot/perp metadata requests its constructor would make; the perp universe is
 loaded once per process, and only when a coin has to be resolved (candles, funding history).
+
+This module is Hyperliquid's feed for the market-data door (registered by
+``platforms/hyperliquid/__init__.py``; the module itself satisfies
+:class:`shared_tools.market.registry.Feed`). Moved here from ``shared_tools/market/hyperliquid.py``.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ __all__ = [
     "fetch_rows",
     "funding_history",
     "funding_rates",
+    "load_metadata",
+    "loaded_asset",
+    "name",
     "prices",
+    "refusal",
     "reset",
 ]
 
 VENUE = "hyperliquid"
+name = VENUE  # the Feed protocol's attributes: this module is the venue's feed
+refusal: str | None = None  # public data: no account needed
 MAINNET_URL = "https://api.hyperliquid.xyz"
 TIMEOUT_S = 10.0
 CANDLE_PAGE = 5000  # the most candles one candleSnapshot answers
@@ -42,7 +52,7 @@ INTERVALS = frozenset(TIMEFRAMES) - {"6h"}
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, int], Any] = {}
-_universe: dict[tuple[str, int], frozenset[str]] = {}
+_universe: dict[tuple[str, int], dict[str, dict]] = {}  # coin -> its ``meta`` universe entry
 
 
 def base_url() -> str:
@@ -87,8 +97,8 @@ def coin_of(symbol: str) -> str:
     return text
 
 
-def _resolve(info: Any, symbol: str) -> str:
-    """The listed coin for ``symbol`` (exact, then upper case); loads the universe once."""
+def _load_universe(info: Any) -> dict[str, dict]:
+    """The perp universe by coin, asked for once per API root and process."""
     key = (base_url(), os.getpid())
     with _lock:
         listed = _universe.get(key)
@@ -97,14 +107,38 @@ def _resolve(info: Any, symbol: str) -> str:
         if not isinstance(meta, dict) or not isinstance(meta.get("universe"), list):
             raise MarketDataError(VENUE, f"unexpected answer to meta: {one_line(repr(meta), 80)}")
         info.set_perp_meta(meta, 0)
-        listed = frozenset(str(a.get("name")) for a in meta["universe"] if isinstance(a, dict))
+        listed = {str(a.get("name")): a for a in meta["universe"] if isinstance(a, dict)}
         with _lock:
             _universe[key] = listed
+    return listed
+
+
+def _resolve(info: Any, symbol: str) -> str:
+    """The listed coin for ``symbol`` (exact, then upper case); loads the universe once."""
+    listed = _load_universe(info)
     coin = coin_of(symbol)
     for candidate in (coin, coin.upper()):
         if candidate in listed:
             return candidate
     raise MarketDataError(VENUE, f"unknown coin {coin!r} (not a Hyperliquid perp; e.g. BTC, ETH)")
+
+
+def loaded_asset(symbol: str) -> dict | None:
+    """The coin's ``meta`` universe entry when this process already loaded it (no network)."""
+    with _lock:
+        listed = _universe.get((base_url(), os.getpid()))
+    if not listed:
+        return None
+    coin = coin_of(symbol)
+    return listed.get(coin) or listed.get(coin.upper())
+
+
+def load_metadata() -> None:
+    """Load the perp universe (one ``meta`` request) so :func:`loaded_asset` can answer."""
+    try:
+        _load_universe(_client())
+    except Exception as exc:
+        raise _wrap(exc) from exc
 
 
 def _wrap(exc: BaseException, symbol: str | None = None) -> MarketDataError:
