@@ -80,5 +80,16 @@ def test_every_supervisor_module_is_listed():
 def test_top_level_holds_only_the_loop_and_the_cli():
     listed = set(tree_entries(DOC.read_text()))
     top = {p.name for p in (REPO / "supervisor").glob("*.py")}
-    doc_top = {e.split("/")[1] for e in listed if e.count("/") == 1 and e.endswith(".py")}
+    doc_top = {
+        e.split("/")[1]
+        for e in listed
+        if e.startswith("supervisor/") and e.count("/") == 1 and e.endswith(".py")
+    }
     assert top == doc_top, f"supervisor/ top level {sorted(top)} != the doc's {sorted(doc_top)}"
+
+
+def test_every_venue_package_is_listed_and_exists():
+    listed = set(tree_entries(DOC.read_text()))
+    venues = {p.name for p in (REPO / "platforms").iterdir() if (p / "__init__.py").is_file()}
+    doc = {e.split("/")[1] for e in listed if e.startswith("platforms/") and e.count("/") == 2}
+    assert venues == doc, f"platforms/ {sorted(venues)} != the doc's {sorted(doc)}"
