@@ -45,7 +45,7 @@ from shared_tools.book import (
     margin,
     open_position,
 )
-from shared_tools.regime import gate_allows
+from shared_tools.regime_labels import gate_allows
 
 SYMBOL_ACCOUNT = "backtest"
 

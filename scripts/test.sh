@@ -5,5 +5,6 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the layers: [tool.importlinter] in pyproject.toml
 .venv/bin/mypy  # --strict on the files pyproject.toml [tool.mypy] lists
 exec .venv/bin/pytest "$@"

@@ -30,84 +30,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shared_tools.regime_labels import PRIMARY_WINDOW, label_covered
+
 if TYPE_CHECKING:
     import pandas as pd
 
 CLASSIFIER_ADX = "adx"
 CLASSIFIER_COMPOSITE = "composite"
-PRIMARY_WINDOW = "medium"
 DEFAULT_PERIOD = 14
 DEFAULT_ADX_THRESHOLD = 20.0
 COMPOSITE_ADX_PERIOD_CAP = 14
 HURST_MIN_POINTS = 100
-
-# Label vocabulary, in upstream's order (error messages list labels in this order).
-LABELS_ADX: tuple[str, ...] = ("trending_up", "trending_down", "ranging")
-LABELS_COMPOSITE: tuple[str, ...] = (
-    "trending_up_clean",
-    "trending_up_choppy",
-    "trending_down_clean",
-    "trending_down_choppy",
-    "ranging_quiet",
-    "ranging_volatile",
-    "ranging_directional",
-    "ranging_directional_up",
-    "ranging_directional_down",
-)
-DIRECTIONAL_BARE = "ranging_directional"
-DIRECTIONAL_SUBS: tuple[str, ...] = ("ranging_directional_up", "ranging_directional_down")
-
-
-def label_covered(present: Iterable[str], label: str) -> bool:
-    """Whether ``present`` labels cover ``label`` (a bare ``ranging_directional`` covers its
-    ``_up``/``_down`` halves)."""
-    present = set(present)
-    return label in present or (label in DIRECTIONAL_SUBS and DIRECTIONAL_BARE in present)
-
-
-def payload_label(payload: object, window: str = "") -> str:
-    """The label a check's ``regime`` output gives for ``window`` ("" when it gives none).
-
-    The output is a bare label, a flat snapshot ``{"regime": label, ...}`` or a window map
-    ``{window: snapshot}``; without a window the primary one is read, else the first.
-    """
-    if isinstance(payload, str):
-        return payload
-    if not isinstance(payload, Mapping) or not payload:
-        return ""
-    if isinstance(payload.get("regime"), str):
-        return payload["regime"]
-    if window:
-        snap = payload.get(window)
-    else:
-        snap = payload.get(PRIMARY_WINDOW, next(iter(payload.values())))
-    if isinstance(snap, str):
-        return snap
-    label = snap.get("regime") if isinstance(snap, Mapping) else None
-    return label if isinstance(label, str) else ""
-
-
-def gate_allows(label: str, allowed: Iterable[str], on_failure: str = "open") -> bool:
-    """Whether an entry may open under ``allowed_regimes`` (upstream §2.6 step 2).
-
-    An empty allow-list allows everything; an unknown label allows the entry unless the gate
-    fails closed.
-    """
-    allowed = tuple(allowed)
-    if not allowed:
-        return True
-    if not label:
-        return on_failure != "closed"
-    return label_covered(allowed, label)
-
-
-def lookup_label(by_label: Mapping[str, Any], label: str) -> Any:
-    """``by_label[label]``, else (for an ``_up``/``_down`` half) the bare directional's; None."""
-    value = by_label.get(label)
-    if value is None and label in DIRECTIONAL_SUBS:
-        value = by_label.get(DIRECTIONAL_BARE)
-    return value
-
 
 DEFAULT_COMPOSITE_THRESHOLDS: dict[str, float] = {
     "return_eff": 0.05,

@@ -33,7 +33,7 @@ from datetime import datetime
 
 from shared_tools import book
 from shared_tools.book import margin
-from shared_tools.regime import gate_allows, payload_label
+from shared_tools.regime_labels import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor import cycle_portfolio
 from supervisor.config.model import Config, StrategyConfig

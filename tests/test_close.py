@@ -27,7 +27,7 @@ from shared_strategies.close.regime_atr import (
 )
 from shared_strategies.close.registry import UnknownCloseStrategy, evaluate
 from shared_strategies.close.tiered_tp_regime import resolve_tiers_for_regime
-from shared_tools.regime import LABELS_COMPOSITE as COMPOSITE_REGIME_LABELS
+from shared_tools.regime_labels import LABELS_COMPOSITE as COMPOSITE_REGIME_LABELS
 
 ALL = [
     "tiered_tp_pct",

@@ -229,3 +229,48 @@ def test_only_the_supervisor_imports_the_supervisor(graph):
         if _top(dep) == "supervisor" and (name, dep) not in ALLOWED_SUPERVISOR_IMPORTS
     )
     assert not bad, f"nothing outside supervisor/ may import it: {bad}"
+
+
+# -- the import-linter contracts (pyproject.toml [tool.importlinter], run by scripts/test.sh) ----
+
+LINT_PACKAGES = ("supervisor", "supervisor_entry", "shared_tools", "shared_strategies")
+LINT_PACKAGES += ("backtest", "platforms")
+
+
+def _lint_tree(tmp_path: Path) -> Path:
+    """A copy of the project's packages and contracts that a test may break on purpose."""
+    import shutil
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    for name in LINT_PACKAGES:
+        shutil.copytree(
+            REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def _lint_imports(root: Path):
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(root)}  # the copy, not the installed tree
+    return subprocess.run(
+        [str(exe)], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_layer_contracts_hold_and_a_wrong_import_breaks_them(tmp_path):
+    root = _lint_tree(tmp_path)
+    ok = _lint_imports(root)
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    assert "0 broken" in ok.stdout
+    # the supervisor reaching up into the backtester (a pure-Python module, so only the
+    # contract can catch it: sys.modules would show no pandas)
+    (root / "supervisor" / "layering_probe.py").write_text("import backtest.metrics\n")
+    bad = _lint_imports(root)
+    assert bad.returncode != 0
+    assert "supervisor is not allowed to import backtest" in bad.stdout

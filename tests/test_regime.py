@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared_tools import htf_filter, regime
+from shared_tools import htf_filter, regime, regime_labels
 
 
 def frame(closes, spread: float = 1.0, start: str = "2025-01-01") -> pd.DataFrame:
@@ -104,7 +104,7 @@ def test_latest_regime_shape_and_warm_up():
 )
 def test_map_composite_label_edges(ret, adx, rng, eff, label):
     assert regime.map_composite_label(ret, adx, rng, eff) == label
-    assert label in regime.LABELS_COMPOSITE
+    assert label in regime_labels.LABELS_COMPOSITE
 
 
 def test_composite_thresholds_aliases_and_unknown_keys():

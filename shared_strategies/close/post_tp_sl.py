@@ -18,7 +18,7 @@ from shared_strategies.close.regime_atr import (
     check_labels,
     parse_regime_atr_block,
 )
-from shared_tools.regime import LABELS_ADX
+from shared_tools.regime_labels import LABELS_ADX
 
 # Close refs whose tiers honour sl_after (the first such ref of a strategy is used).
 SL_AFTER_CLOSE_REFS: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared_tools.regime import (
+from shared_tools.regime_labels import (
     DIRECTIONAL_BARE,
     DIRECTIONAL_SUBS,
     LABELS_ADX,

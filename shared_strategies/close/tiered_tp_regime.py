@@ -35,7 +35,7 @@ from shared_strategies.close.regime_atr import (
     parse_regime_atr_block,
     regime_close_default_group,
 )
-from shared_tools.regime import LABELS_ADX, lookup_label
+from shared_tools.regime_labels import LABELS_ADX, lookup_label
 
 REGIME_DEFAULTS: dict[str, Any] = {}
 LIVE_REGIME_DEFAULTS: dict[str, Any] = {"atr_source": "live"}

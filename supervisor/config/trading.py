@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.check_argv import DEFAULT_SCRIPT, SCRIPT_VENUES, script_name, script_venue
-from shared_tools.regime import LABELS_ADX, LABELS_COMPOSITE
+from shared_tools.regime_labels import LABELS_ADX, LABELS_COMPOSITE
 from shared_tools.text import show
 from supervisor.config.checks import in_range, is_number, range_text, show_key
 from supervisor.config.model import StrategyConfig
