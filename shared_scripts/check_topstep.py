@@ -4,7 +4,8 @@
         [--strategy-refs JSON] [--position-side ...] [--regime-enabled ...] [--htf-filter]
         [--atr-method=simple|wilder]
 
-Adds ``contract_spec`` {tick_size, tick_value, multiplier, margin} (shared_tools/book/venues.py)
+Adds ``contract_spec`` {tick_size, tick_value, multiplier, margin} (the venue's contracts:
+``platforms.topstep``)
 and ``market_open`` to the upstream-contract §1.2 keys. Outside CME Globex hours (Sunday 17:00
 to Friday 16:00 Chicago, daily halt 16:00-17:00 Monday-Thursday) it holds: ``signal`` 0,
 ``market_open`` false, no ``error``, exit 0, and no candles are read, since the last bar would
@@ -21,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from platforms.cme import cme_globex_open  # noqa: E402
+from platforms.topstep.venue import ROOTS, TopStepVenue  # noqa: E402
 from shared_scripts import signal_check  # noqa: E402
-from shared_tools.book.venues import CONTRACT_SPECS, contract_spec  # noqa: E402
 
 
 def _root(ns) -> str:
@@ -30,13 +31,13 @@ def _root(ns) -> str:
 
 
 def check_root(ns) -> None:
-    if _root(ns) not in CONTRACT_SPECS:
-        known = ", ".join(CONTRACT_SPECS)
+    if _root(ns) not in ROOTS:
+        known = ", ".join(ROOTS)
         raise ValueError(f"unknown CME root {ns.symbol!r} for topstep (known: {known})")
 
 
 def spec_keys(ns) -> dict:
-    return {"contract_spec": contract_spec(_root(ns)).as_json()}
+    return {"contract_spec": TopStepVenue.contract(_root(ns)).as_json()}
 
 
 VENUE = signal_check.Venue(
