@@ -58,8 +58,9 @@ def payload_label(payload: object, window: str = "") -> str:
         return payload
     if not isinstance(payload, Mapping) or not payload:
         return ""
-    if isinstance(payload.get("regime"), str):
-        return payload["regime"]
+    top = payload.get("regime")
+    if isinstance(top, str):
+        return top
     if window:
         snap = payload.get(window)
     else:

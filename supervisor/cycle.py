@@ -28,11 +28,13 @@ share (never both), and nothing new opens on that symbol in the same cycle.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
 from shared_tools import book
 from shared_tools.book import margin
+from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor import cycle_portfolio
@@ -156,14 +158,14 @@ class Cycle:
     def _step_funding(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            if sc.type == "perps" and strat.positions:
-                self._guarded(sc, lambda sc=sc, strat=strat: self._fund(sc, strat))
+            if sc.type == Kind.PERPS and strat.positions:
+                self._guarded(sc, functools.partial(self._fund, sc, strat))
 
     def _step_liquidation(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            if sc.type in ("perps", "futures") and strat.positions:
-                self._guarded(sc, lambda sc=sc, strat=strat: self._liquidate(sc, strat))
+            if sc.type in (Kind.PERPS, Kind.FUTURES) and strat.positions:
+                self._guarded(sc, functools.partial(self._liquidate, sc, strat))
 
     def _step_portfolio(self) -> None:
         cycle_portfolio.judge_book(self)
@@ -177,13 +179,13 @@ class Cycle:
             strat = self.app.strategies[sc.id]
             if sc.id in due and sc.id not in self.blocked:
                 self.handled.append(sc)
-                self._guarded(sc, lambda sc=sc: self._protect_due(sc))
+                self._guarded(sc, functools.partial(self._protect_due, sc))
             elif strat.positions and not strat.risk.circuit_breaker:
-                self._guarded(sc, lambda sc=sc, strat=strat: self._watch(sc, strat))
+                self._guarded(sc, functools.partial(self._watch, sc, strat))
 
     def _step_signals(self) -> None:
         for sc in self.handled:
-            self._guarded(sc, lambda sc=sc: self._apply_result(sc))
+            self._guarded(sc, functools.partial(self._apply_result, sc))
 
     def _step_risk(self) -> None:
         for strat in self.app.strategies.values():
@@ -219,7 +221,9 @@ class Cycle:
         mark = self.app.marks.get((platform, symbol))
         return mark.price if mark is not None and mark.at >= self.epoch else 0.0
 
-    def risk_marks(self, strat: StrategyState, extra: dict[str, float] | None = None):
+    def risk_marks(
+        self, strat: StrategyState, extra: dict[str, float] | None = None
+    ) -> dict[str, float] | None:
         """Fresh marks for every symbol ``strat`` holds, or None when one is missing.
 
         Risk is judged on fresh marks only: a stale mark would move a peak or fire a breaker on
@@ -252,7 +256,7 @@ class Cycle:
         strat.last_run = self.stamp
         self.report.outcomes.append(Outcome(strat.id, error=strat.last_error))
 
-    def _judge_risk(self, sc: StrategyConfig, strat: StrategyState, extra: dict) -> str:
+    def _judge_risk(self, sc: StrategyConfig, strat: StrategyState, extra: dict[str, float]) -> str:
         """Run the breakers if every held symbol has a fresh mark; returns the breaker reason."""
         marks = self.risk_marks(strat, extra)
         if marks is None:
@@ -268,7 +272,9 @@ class Cycle:
             self.events([RiskEvent("breaker", text, critical=True)])
         return reason
 
-    def book_trades(self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar=0.0):
+    def book_trades(
+        self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar: float = 0.0
+    ) -> None:
         """Stamp, log and report trades just booked.
 
         Every row's cash effect (fees, funding, close P&L) counts toward the day's loss; a close
@@ -277,12 +283,14 @@ class Cycle:
         for t in trades:
             t.cycle = self.app.cycle_count
             t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
-            forced = t.reason in ("circuit_breaker", "kill_switch")
+            forced = t.reason in (Reason.CIRCUIT_BREAKER, Reason.KILL_SWITCH)
             record_trade_result(strat, t.net_pnl, self.now, streak=t.is_close and not forced)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
 
-    def _protect(self, sc: StrategyConfig, strat: StrategyState, outranked_by=0.0) -> list[Trade]:
+    def _protect(
+        self, sc: StrategyConfig, strat: StrategyState, outranked_by: float = 0.0
+    ) -> list[Trade]:
         """Stops and targets of the strategy's position against this cycle's mark."""
         pos = strat.positions.get(sc.symbol)
         mark = self.cycle_mark(strat.venue, sc.symbol) if pos is not None else 0.0
@@ -398,7 +406,9 @@ class Cycle:
             return
         self._trade(sc, strat, sig, fill)
 
-    def _trade(self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float):
+    def _trade(
+        self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float
+    ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
         held = self._entry_hold(sc, sig)
         regime = payload_label(sig.regime, sc.regime_gate_window)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared_tools import book
+from shared_tools.domain import Reason
 from supervisor.config.model import Config, StrategyConfig
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
@@ -89,7 +90,7 @@ def judge_book(cy: Cycle) -> None:
     cy.book_hold = why or capped
 
 
-def flatten(cy: Cycle, marks: dict) -> None:
+def flatten(cy: Cycle, marks: dict[str, dict[str, float] | None]) -> None:
     """Close every position at this cycle's marks (the kill switch fired or holds).
 
     A strategy without fresh marks for all it holds waits for the next cycle: a forced
@@ -99,7 +100,7 @@ def flatten(cy: Cycle, marks: dict) -> None:
         strat = cy.app.strategies[sc.id]
         if not strat.positions or marks.get(sc.id) is None:
             continue
-        made = book.close_all(strat, sc.rules, marks.get(sc.id) or {}, cy.stamp, "kill_switch")
+        made = book.close_all(strat, sc.rules, marks.get(sc.id) or {}, cy.stamp, Reason.KILL_SWITCH)
         cy.book_trades(sc, strat, made)
         if made:
             cy.report.outcomes.append(Outcome(sc.id, action="flattened by the kill switch"))

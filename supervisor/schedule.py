@@ -71,4 +71,4 @@ def save_backoff(failures: int) -> float:
     """Seconds to wait before retrying a failed state save: 2, 4, 8, ... capped at 5 minutes."""
     if failures <= 0:
         return 0.0
-    return min(SAVE_BACKOFF_FIRST_S * 2 ** min(failures - 1, 20), SAVE_BACKOFF_MAX_S)
+    return float(min(SAVE_BACKOFF_FIRST_S * 2 ** min(failures - 1, 20), SAVE_BACKOFF_MAX_S))

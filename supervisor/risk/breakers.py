@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared_tools.book import close_all
+from shared_tools.domain import Kind, Reason
 from supervisor.config.model import StrategyConfig
 from supervisor.state.models import StrategyState, Trade, parse_iso, utc_iso
 
@@ -36,7 +37,7 @@ def margin_inputs(strat: StrategyState, marks: dict[str, float]) -> tuple[float,
     margin = loss = 0.0
     for sym, pos in strat.positions.items():
         mark = marks.get(sym)
-        if pos.kind == "perps" and pos.margin > 0 and mark is not None:
+        if pos.kind == Kind.PERPS and pos.margin > 0 and mark is not None:
             margin += pos.margin
             loss += max(-pos.unrealized_pnl(mark), 0.0)
     return loss, margin
@@ -125,7 +126,7 @@ def evaluate_breakers(
     risk.circuit_breaker = True
     risk.circuit_breaker_until = utc_iso(now + timedelta(minutes=minutes))
     risk.circuit_breaker_reason = reason
-    closes = close_all(strat, sc.rules, marks, utc_iso(now), "circuit_breaker")
+    closes = close_all(strat, sc.rules, marks, utc_iso(now), Reason.CIRCUIT_BREAKER)
     for trade in closes:
         trade.cycle = cycle
     return f"circuit breaker: {reason}", closes

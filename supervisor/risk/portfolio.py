@@ -17,14 +17,18 @@ book as it is, so a flattened book that is still below the old peak does not re-
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisor.config.risk import RiskSettings
 from supervisor.risk.breakers import margin_inputs
-from supervisor.state.models import AppState, parse_iso, utc_iso
+from supervisor.state.models import AppState, StrategyState, parse_iso, utc_iso
+
+if TYPE_CHECKING:
+    from supervisor.config.model import Config
 
 KEY = "portfolio_risk"
 EVENTS_KEPT = 50
@@ -44,7 +48,7 @@ class RiskEvent:
 
 
 def state(app: AppState) -> dict[str, Any]:
-    s = app.extra.setdefault(KEY, {})
+    s: dict[str, Any] = app.extra.setdefault(KEY, {})
     s.setdefault("peak", 0.0)
     s.setdefault("drawdown_pct", 0.0)
     s.setdefault("kill_switch", False)
@@ -62,7 +66,7 @@ def state(app: AppState) -> dict[str, Any]:
     return s
 
 
-def owner_configured(config) -> bool:
+def owner_configured(config: Config) -> bool:
     """Is there an owner to reset the kill switch by DM? Without one it resets when flat."""
     raw = config.raw if isinstance(config.raw, dict) else {}
     discord, telegram = raw.get("discord") or {}, raw.get("telegram") or {}
@@ -73,14 +77,16 @@ def owner_configured(config) -> bool:
     )
 
 
-def margin_drawdown(strategies, marks: dict[str, dict[str, float] | None]) -> float:
+def margin_drawdown(
+    strategies: Iterable[StrategyState], marks: dict[str, dict[str, float] | None]
+) -> float:
     """Book-wide perps unrealized loss over the perps margin, in percent (the warning lens)."""
     pairs = [margin_inputs(st, marks.get(st.id) or {}) for st in strategies]
     loss, margin = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
     return loss / margin * 100.0 if margin > 0 else 0.0
 
 
-def reset_hint(config) -> str:
+def reset_hint(config: Config) -> str:
     """How this latch ends, appended to the kill switch alert."""
     if owner_configured(config):
         hours = config.notify.reset_dm_window_s / 3600
@@ -95,7 +101,7 @@ def latched(app: AppState) -> bool:
     return bool(state(app)["kill_switch"])
 
 
-def _log(s: dict, now: datetime, kind: str, text: str, total: float) -> None:
+def _log(s: dict[str, Any], now: datetime, kind: str, text: str, total: float) -> None:
     s["events"] = [*s["events"], {"at": utc_iso(now), "type": kind, "text": text, "value": total}][
         -EVENTS_KEPT:
     ]
@@ -164,7 +170,9 @@ def judge_untrusted(
     return [_fire(s, now, total, dd, settings.max_drawdown_pct, basis)]
 
 
-def _fire(s: dict, now: datetime, total: float, dd: float, limit: float, basis: str) -> RiskEvent:
+def _fire(
+    s: dict[str, Any], now: datetime, total: float, dd: float, limit: float, basis: str
+) -> RiskEvent:
     reason = (
         f"portfolio drawdown {dd:.1f}% > {limit:g}% (${total:,.2f} from a peak of "
         f"${s['peak']:,.2f}){basis}"
@@ -177,7 +185,7 @@ def _fire(s: dict, now: datetime, total: float, dd: float, limit: float, basis: 
 
 
 def _warn(
-    s: dict, settings: RiskSettings, now: datetime, total: float, lenses: dict[str, float]
+    s: dict[str, Any], settings: RiskSettings, now: datetime, total: float, lenses: dict[str, float]
 ) -> list[RiskEvent]:
     """The warning band, throttled as upstream: on entry, when a lens joins, on a rise of a
     point or more, else every 6 hours."""
@@ -212,12 +220,12 @@ def reset(app: AppState, total: float, ids: list[str], now: datetime, source: st
     return RiskEvent("reset", f"kill switch reset ({source}); trading resumes", critical=True)
 
 
-def request_path(db_file) -> Path:
+def request_path(db_file: str | Path) -> Path:
     """The file ``go-trader reset-kill-switch`` leaves for a running supervisor to consume."""
     return Path(f"{db_file}.reset-kill-switch")
 
 
-def reset_at_marks(app: AppState, config, now: datetime, source: str) -> RiskEvent:
+def reset_at_marks(app: AppState, config: Config, now: datetime, source: str) -> RiskEvent:
     """Reset with the peak re-based on the book valued at its latest marks."""
     total = sum(st.value(app.prices_for(st.venue)) for st in app.strategies.values())
     return reset(app, total, [sc.id for sc in config.strategies], now, source)
@@ -276,7 +284,7 @@ def base_asset(symbol: str) -> str:
 
 
 def correlation(
-    app: AppState, settings: RiskSettings, prices_for
+    app: AppState, settings: RiskSettings, prices_for: Callable[[str], dict[str, float]]
 ) -> tuple[dict[str, Any], list[RiskEvent]]:
     """Net exposure per asset across strategies and the warnings above the thresholds."""
     assets: dict[str, dict[str, Any]] = {}

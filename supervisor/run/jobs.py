@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Job", "Result"]
 
@@ -23,7 +24,7 @@ class Result:
     """What the supervisor learns from one job; ``error`` is a single line or None."""
 
     key: str
-    data: dict | list | None
+    data: dict[str, Any] | list[Any] | None
     error: str | None
     exit_code: int | None
     stderr_tail: str

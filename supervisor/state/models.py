@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared_tools.book.model import Guard, Position, Trade
 from shared_tools.book.venues import mark_venue
@@ -130,7 +131,7 @@ class AppState:
     unsaved_messages: list[Message] = field(default_factory=list)  # outbox rows not committed
     # Book-wide state that must survive a restart and has no table of its own (portfolio
     # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def prices_for(self, platform: str) -> dict[str, float]:
         """The latest mark of every symbol on ``platform``, whatever its age (for valuation)."""
