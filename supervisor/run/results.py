@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from shared_tools.domain import Signal
 from shared_tools.text import show
 
 # No tradable instrument is priced outside this band (in its quote currency); beyond it a
@@ -25,7 +26,7 @@ MAX_MARK_DEVIATION = 0.5
 class WorkerSignal:
     """The fields of a signal-check result the book acts on, validated."""
 
-    signal: int
+    signal: Signal  # -1 sell/short, 0 hold, 1 buy/long (the JSON stays the plain number)
     price: float  # the check's last closed bar close (0.0: the worker gave none)
     atr: float = 0.0
     close_fraction: float = 1.0
@@ -77,7 +78,7 @@ def read_signal(data: object, symbol: str) -> WorkerSignal:
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"close_fraction must be within [0, 1], got {show(fraction)}")
     return WorkerSignal(
-        int(signal_value),
+        Signal(signal_value),
         price,
         max(atr, 0.0),
         fraction,
