@@ -48,8 +48,9 @@ from supervisor.schedule import (
 )
 from supervisor.service.lock import AlreadyRunning, acquire_lock
 from supervisor.service.sdnotify import SdNotify
+from supervisor.state import roster
 from supervisor.state.db import StateDB, StateError
-from supervisor.state.models import AppState, StrategyState, utc_iso
+from supervisor.state.models import AppState, utc_iso
 from supervisor.summary import format_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
@@ -161,29 +162,7 @@ class Supervisor:
     def _prune(self) -> bool:
         """Drop strategies no longer configured; refuse (False) while they hold positions."""
         assert self.db is not None
-        configured = {s.id for s in self.config.strategies}
-        holding = {
-            sid: sorted(strat.positions)
-            for sid, strat in self.app.strategies.items()
-            if sid not in configured and strat.positions
-        }
-        if holding and not self.prune_open:
-            for sid, symbols in sorted(holding.items()):
-                print(
-                    f"state {self.config.db_file}: strategy '{sid}' is no longer in the config but "
-                    f"holds {', '.join(symbols)}; put it back to let it close, or start with "
-                    "--prune-open to drop those positions",
-                    file=sys.stderr,
-                )
-            return False
-        from supervisor.state.capital import describe, remove_strategy
-
-        gone = sorted(sid for sid in self.app.strategies if sid not in configured)
-        for sid in gone:  # its value leaves the book as a withdrawal: no drawdown reading moves
-            flow = remove_strategy(self.app, sid, "pruned")
-            log(f"[state] pruned strategy '{sid}' (no longer in the config; {describe(flow)})")
-        self.db.prune(configured, self.app if gone else None)  # one transaction with the book
-        return True
+        return roster.prune(self.db, self.app, self.config, prune_open=self.prune_open, log=log)
 
     def _make_executor(self, config: Config) -> Executor:
         return Executor(
@@ -195,36 +174,7 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
-        """Bring the book to the config's roster and capitals, each change as a cashflow
-        (supervisor/state/capital.py), committed with the first cycle's save."""
-        from supervisor.state import capital
-
-        first = not self.app.strategies and not self.app.cycle_count
-        for sc in self.config.strategies:
-            strat = self.app.strategies.get(sc.id)
-            base = capital.baseline(sc)
-            if strat is None:
-                strat = StrategyState(sc.id, sc.type, sc.platform, cash=0.0, initial_capital=0.0)
-                flow = capital.add_strategy(
-                    self.app, strat, sc.capital, base, "initial" if first else "added"
-                )
-                if not first:
-                    log(f"[state] {sc.id}: added to the book ({capital.describe(flow)})")
-            elif why := capital.cut_problem(strat, base):
-                log(f"[state] {why}; the stored capital {strat.initial_capital:g} stays for now")
-            elif abs(strat.initial_capital - base) > capital.EPS:
-                was = strat.initial_capital
-                flow = capital.set_capital(self.app, strat, base, "restart")
-                log(
-                    f"[state] {sc.id}: capital {was:g} -> {base:g} from the config "
-                    f"({capital.describe(flow)})"
-                )
-            strat.type, strat.platform = sc.type, sc.platform
-            strat.risk.max_drawdown_pct = sc.max_drawdown_pct
-        # rebase peaks on what remains (no-op for strategies whose peak is already set)
-        for strat in self.app.strategies.values():
-            if strat.risk.peak_value <= 0:
-                strat.risk.peak_value = strat.value(self.app.prices_for(strat.venue))
+        roster.reconcile(self.app, self.config, log=log)
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
