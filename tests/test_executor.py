@@ -305,7 +305,8 @@ def test_huge_stdout_is_contained(root: Path) -> None:
     res = ex.run_one(Job("s", "big.py"))
     assert res.error == "output exceeded 1048576 bytes"
     assert res.data is None
-    assert res.exit_code == -signal.SIGKILL  # killed, not left to finish
+    # Cut off, not left to finish (exit 0): SIGKILLed, or dead of the pipe closed under it first.
+    assert res.exit_code in (-signal.SIGKILL, 1), res
     assert ex.stats.output_overflows == 1
 
 
