@@ -207,4 +207,5 @@ def fake_chat(monkeypatch):
     monkeypatch.delenv("DISCORD_OWNER_ID", raising=False)
     yield chat
     chat.delay_s = 0
+    chat.release()
     chat.down()

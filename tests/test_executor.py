@@ -89,7 +89,7 @@ SCRIPTS = {
         print(json.dumps({"slept": float(sys.argv[2])}))
     """,
     # Proper --batch support; each process appends one line to spawns.log.
-    # Takes 0.4 s per job, in batches too: a batch must get more than one job's timeout.
+    # Takes 0.7 s per job, in batches too: a batch must get more than one job's timeout.
     "slowbatch.py": """
         import json, os, sys, time
         with open(os.path.join(os.path.dirname(__file__), "spawns.log"), "a") as f:
@@ -97,7 +97,7 @@ SCRIPTS = {
         jobs = json.load(sys.stdin) if sys.argv[1:] == ["--batch"] else [{"args": sys.argv[1:]}]
         out = []
         for j in jobs:
-            time.sleep(0.4)
+            time.sleep(0.7)
             out.append({"args": j["args"]})
         print(json.dumps(out if sys.argv[1:] == ["--batch"] else out[0]))
     """,
@@ -305,7 +305,8 @@ def test_huge_stdout_is_contained(root: Path) -> None:
     res = ex.run_one(Job("s", "big.py"))
     assert res.error == "output exceeded 1048576 bytes"
     assert res.data is None
-    assert res.exit_code == -signal.SIGKILL  # killed, not left to finish
+    # Cut off, not left to finish (exit 0): SIGKILLed, or dead of the pipe closed under it first.
+    assert res.exit_code in (-signal.SIGKILL, 1), res
     assert ex.stats.output_overflows == 1
 
 
@@ -393,10 +394,12 @@ def test_concurrency_bound(root: Path, tmp_path: Path) -> None:
 def test_waiting_for_a_slot_does_not_count_against_timeout(root: Path, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    # 4 x 1 s on one slot is 4 s, well past the 2.5 s timeout; each job alone is far inside it.
-    ex = Executor(root, max_concurrent=1, batching=False, timeout_s=2.5)
-    results = ex.run([Job(f"j{i}", "conc.py", (str(marks), "1.0")) for i in range(4)])
-    assert {k: r.error for k, r in results.items()} == {f"j{i}": None for i in range(4)}
+    # 3 x 1.5 s on one slot is past the 4.5 s timeout by construction (plus three interpreter
+    # starts); each job alone leaves 3 s for its start, the run's 13.5 s deadline 1 s each.
+    ex = Executor(root, max_concurrent=1, batching=False, timeout_s=4.5)
+    results = ex.run([Job(f"j{i}", "conc.py", (str(marks), "1.5")) for i in range(3)])
+    assert {k: r.error for k, r in results.items()} == {f"j{i}": None for i in range(3)}
+    assert ex.stats.timeouts == 0 and ex.stats.spawned == 3
 
 
 # --------------------------------------------------------------------------- batching
@@ -475,12 +478,13 @@ def test_batches_are_spread_over_the_concurrency_slots(root: Path) -> None:
 
 
 def test_batch_deadline_scales_with_its_size(root: Path) -> None:
-    ex = Executor(root, max_concurrent=1, timeout_s=1.0)
-    results = ex.run([Job(f"k{i}", "slowbatch.py", (f"S{i}",)) for i in range(4)])  # ~1.6 s
+    ex = Executor(root, max_concurrent=1, timeout_s=2.0)
+    results = ex.run([Job(f"k{i}", "slowbatch.py", (f"S{i}",)) for i in range(4)])  # ~2.8 s
     assert all(r.ok and r.batched for r in results.values())
     assert spawn_lines(root) == ["--batch"] and ex.stats.batch_fallbacks == 0
-    assert ex.batch_deadline(4) == 6.0 and ex.batch_deadline(1) == 3.0  # n x timeout + 2 s
-    assert ex.run_deadline(4) == 4.0 and ex.run_deadline(1) == 2.0
+    assert ex.stats.timeouts == 0
+    assert ex.batch_deadline(4) == 10.0 and ex.batch_deadline(1) == 4.0  # n x timeout + 2 s
+    assert ex.run_deadline(4) == 8.0 and ex.run_deadline(1) == 4.0
     assert Executor(root, max_concurrent=2, timeout_s=5).run_deadline(4) == 10.0
 
 
@@ -504,11 +508,11 @@ def test_cancel_read_only_from_another_thread(root: Path, tmp_path: Path) -> Non
 
     t = threading.Thread(target=cancel_when_started)
     t.start()
-    started = time.monotonic()
     results = ex.run([Job("hang", "hang.py", (str(pidfile),)), Job("quick", "ok.py")])
     t.join()
-    assert results["hang"].error == SHUTTING_DOWN
-    assert time.monotonic() - started < 15  # not the 30 s timeout
+    assert results["hang"].error == SHUTTING_DOWN  # killed by the cancel, not the 30 s timeout
+    assert results["hang"].exit_code == -signal.SIGKILL
+    assert ex.stats.timeouts == 0 and ex.stats.killed >= 1
     # The quick job either finished before the cancel or was killed by it.
     assert results["quick"].ok or results["quick"].error == SHUTTING_DOWN
     assert_dead(int(pidfile.read_text()))
@@ -608,26 +612,26 @@ def test_one_hung_job_in_a_batch_costs_only_itself(root: Path) -> None:
     """The worker enforces the per-job timeout, so the batch answers the others itself."""
     ex = Executor(root, max_concurrent=1, timeout_s=2)
     jobs = [Job(f"k{i}", "contract.py", (what,)) for i, what in enumerate(["a", "hang", "b", "c"])]
-    started = time.monotonic()
     results = ex.run(jobs)
     assert results["k1"].error == "timed out after 2s"
     assert [results[k].data for k in ("k0", "k2", "k3")] == [{"what": w} for w in "abc"]
     assert all(r.batched for r in results.values())
     assert spawn_lines(root) == ["--batch"] and ex.stats.batch_fallbacks == 0
-    assert time.monotonic() - started < 3 * 2  # one job's timeout, not a batch's + singles
+    # The batch answered for itself: it was neither killed by a limit nor re-run singly.
+    assert ex.stats.timeouts == 0 and ex.stats.killed == 0 and ex.stats.singles == 0
+    assert all(r.exit_code == 0 for r in results.values())
 
 
 def test_hung_batches_are_not_rerun_and_keep_the_run_deadline(root: Path) -> None:
     """4 hung jobs on 2 slots: two batches, no singles after them, done by the deadline."""
     ex = Executor(root, max_concurrent=2, timeout_s=1.5)
-    started = time.monotonic()
     results = ex.run([Job(f"h{i}", "contract.py", ("hang",)) for i in range(4)])
-    elapsed = time.monotonic() - started
+    # Each job was timed out by its worker or cut by the run's 3 s deadline; none had the
+    # batch's own 5 s limit.
     allowed = {"timed out after 1.5s", "cycle deadline of 3s passed"}
     assert {r.error for r in results.values()} <= allowed, results
     assert spawn_lines(root) == ["--batch", "--batch"]
-    assert ex.stats.batch_fallbacks == 0
-    assert elapsed < 3 * ex.run_deadline(4)
+    assert ex.stats.batch_fallbacks == 0 and ex.stats.singles == 0
 
 
 def test_killed_batch_keeps_its_streamed_results(root: Path) -> None:
@@ -649,13 +653,17 @@ def test_killed_batch_names_its_own_limit(root: Path) -> None:
 def test_deadline_override_bounds_waiting_and_running(root: Path, tmp_path: Path) -> None:
     ex = Executor(root, max_concurrent=2, timeout_s=60, batching=False)
     pids = [tmp_path / f"gc{i}.pid" for i in range(4)]
-    started = time.monotonic()
     results = ex.run(
         [Job(f"h{i}", "hang.py", (str(p),)) for i, p in enumerate(pids)], deadline_s=1.5
     )
-    assert time.monotonic() - started < 3 * 1.5
     assert {r.error for r in results.values()} == {"cycle deadline of 1.5s passed"}
     assert ex.stats.spawned == 2  # the other two never got a slot in time
+    # The two that ran were killed at the deadline, not left to their 60 s timeout.
+    assert (
+        sorted(r.exit_code for r in results.values() if r.exit_code is not None)
+        == [-signal.SIGKILL] * 2
+    )
+    assert ex.stats.timeouts == 2
     for pid in pids:
         if pid.exists():
             assert_dead(int(pid.read_text()))
@@ -664,10 +672,11 @@ def test_deadline_override_bounds_waiting_and_running(root: Path, tmp_path: Path
 def test_fallback_after_a_failed_batch_stays_within_the_deadline(root: Path) -> None:
     """The batch crashes after 2.5 s of a 4 s budget; its singles only get what is left."""
     ex = Executor(root, max_concurrent=1, timeout_s=2)
-    started = time.monotonic()
     results = ex.run([Job("a", "slowcrash.py", ("A",)), Job("b", "slowcrash.py", ("B",))])
+    # Not "timed out after 2s": the single that ran had only the rest of the deadline; the
+    # other never got a process (the deadline had passed when the slot came free).
     assert {r.error for r in results.values()} == {"cycle deadline of 4s passed"}
-    assert time.monotonic() - started < 3 * 4
+    assert ex.stats.singles <= 1
 
 
 def test_batches_are_sized_by_slots_not_capped(root: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import threading
 import time
 
+import psutil
 from conftest import base_env, fake_strategy, http_get, run_cli, write_config
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 
@@ -22,6 +24,21 @@ def outbox(path) -> list[tuple]:
         ).fetchall()
     finally:
         con.close()
+
+
+def live_children() -> list[psutil.Process]:
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def alerts_in_flight() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "notify-alert" and t.is_alive()]
 
 
 def wait_for(predicate, timeout: float = 30.0) -> bool:
@@ -51,20 +68,46 @@ def test_messages_commit_with_the_cycle_and_the_thread_delivers(sup_for, fake_ch
     assert "TRADE EXECUTED - PAPER" in fake_chat.bodies("100")[0]
 
 
-def test_a_chat_server_answering_after_20s_does_not_delay_cycles(sup_for, fake_chat, tmp_path):
-    fake_chat.delay_s = 20
+def finishes(fn, guard_s: float = 60.0):
+    """fn() run in a thread; fails clearly if it is still blocked after the (generous) guard,
+    which only keeps a broken build from hanging the suite."""
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.update(result=fn()), daemon=True)
+    t.start()
+    t.join(guard_s)
+    assert not t.is_alive(), f"still blocked after {guard_s:g}s"
+    return box.get("result")
+
+
+def attempts(path) -> list[int]:
+    con = sqlite3.connect(path)
+    try:
+        return [r[0] for r in con.execute("SELECT attempts FROM outbox ORDER BY id")]
+    finally:
+        con.close()
+
+
+def test_a_chat_server_that_never_answers_delays_neither_cycles_nor_shutdown(
+    sup_for, fake_chat, tmp_path
+):
+    fake_chat.hold()  # posts reach the server and are never answered (until teardown)
     sup = sup_for([fake_strategy("a", "flip", "AAA/USDT")], discord=DISCORD)
-    start = time.time()
-    for _ in range(3):
-        sup.run_cycle(sup.config.strategies)
-    took = time.time() - start
-    assert took < 15, took  # three cycles; each would wait 20 s if delivery blocked them
-    time.sleep(0.5)
-    assert any(not r[5] for r in outbox(tmp_path / "state.db"))  # delivery still pending
+    assert sup.notifier.sender is not None
+    sup.notifier.sender.timeout_s = 3600  # the delivery worker would wait out every cycle
+    sup.run_cycle(sup.config.strategies)
+    assert wait_for(lambda: fake_chat.posts_received >= 1)  # cycle 1's delivery is in flight
+    finishes(lambda: [sup.run_cycle(sup.config.strategies) for _ in range(2)])
     assert sup.app.cycle_count == 3
-    start = time.time()
-    sup.shutdown()
-    assert time.time() - start < 15  # stop() kills the waiting worker
+    db = tmp_path / "state.db"
+    assert {r[4] for r in outbox(db)} == {1, 2, 3}  # every cycle committed its messages
+    assert not any(r[5] for r in outbox(db))  # none delivered...
+    assert set(attempts(db)) == {0}  # ...and the in-flight post neither failed nor timed out
+    assert fake_chat.delivered == []
+    assert finishes(sup.shutdown) is True
+    # stop() killed the delivery worker that was waiting on the chat server.
+    assert not [t for t in threading.enumerate() if t.name == "notify-sender" and t.is_alive()]
+    assert wait_for(lambda: not live_children()), live_children()
+    assert fake_chat.delivered == []
 
 
 def test_kill_9_between_enqueue_and_delivery_then_restart(tmp_path, daemons, fake_chat):
@@ -166,8 +209,8 @@ def test_owner_dm_on_probe_failure_and_on_a_failed_save(tmp_path, fake_chat, mon
     monkeypatch.setattr(StateDB, "save", broken)
     sup.run_cycle(sup.config.strategies)
     sup.run_cycle(sup.config.strategies)  # still failing: one DM, not one per cycle
-    assert wait_for(lambda: len(fake_chat.delivered) == 2), fake_chat.delivered
-    time.sleep(1.0)
+    # Every alert the two cycles started (each in its own thread) has finished sending.
+    assert wait_for(lambda: not alerts_in_flight()), alerts_in_flight()
     dms = [m for m in fake_chat.delivered if m["to"] == "dm-42"]
     assert len(dms) == 2 and "state save failed" in dms[1]["body"]
     monkeypatch.undo()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 
+import psutil
 import pytest
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 
@@ -183,23 +186,46 @@ def test_a_failed_head_blocks_later_messages_of_its_target_only(db, fake_chat):
     assert fake_chat.bodies("100") == ["first", "second"]
 
 
+def wait_until(predicate, what: str, guard_s: float = 30.0) -> None:
+    """Poll until predicate() holds; the generous guard only keeps a broken build from hanging."""
+    end = time.monotonic() + guard_s
+    while not predicate():
+        assert time.monotonic() < end, f"{what}: not within {guard_s:g}s"
+        time.sleep(0.02)
+
+
+def sender_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "notify-sender" and t.is_alive()]
+
+
+def live_children() -> list[psutil.Process]:
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+    return out
+
+
 def test_the_thread_delivers_and_stops_cleanly(db, fake_chat):
-    s = sender(db)
+    s = sender(db, timeout_s=3600.0)  # only stop() can end a post the chat never answers
     s.start()
     enqueue(db, Message("discord", "100", "s", "via thread"))
     s.wake()
-    deadline = time.time() + 20
-    while not fake_chat.delivered and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: fake_chat.delivered, "the thread delivers")
     assert fake_chat.bodies() == ["via thread"]
-    fake_chat.delay_s = 30  # stop() must not wait for a slow chat server
+    fake_chat.hold()  # stop() must not wait for a chat server that does not answer
     enqueue(db, Message("discord", "100", "s", "pending"))
     s.wake()
-    time.sleep(1.0)
-    start = time.time()
-    s.stop()
-    assert time.time() - start < 10
-    assert s._thread is None
+    wait_until(lambda: fake_chat.posts_received == 2, "the second post reaches the server")
+    stopper = threading.Thread(target=s.stop, daemon=True)
+    stopper.start()
+    stopper.join(60)
+    assert not stopper.is_alive(), "stop() blocked on the unanswered post"
+    assert sender_threads() == []  # the delivery thread has ended...
+    wait_until(lambda: not live_children(), "the delivery worker is killed")  # ...and its worker
+    assert fake_chat.bodies() == ["via thread"]
+    assert [(r[1], r[2], r[4]) for r in rows(db)][1] == ("100", 0, "")  # pending, not failed
 
 
 def test_wrong_token_is_an_error_without_the_token(db, fake_chat, monkeypatch):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import fake_strategy, write_config
 
@@ -56,8 +57,11 @@ PROBE_SCRIPTS = {
         # stdout content is not checked; exit 0 is a pass.
         print("not json at all")
     """,
+    # Hangs, leaving its pid in hang.<pid>.pid next to it.
     "hang.py": """
-        import time
+        import os, time
+        here = os.path.dirname(os.path.abspath(__file__))
+        open(os.path.join(here, f"hang.{os.getpid()}.pid"), "w").close()
         time.sleep(1000)
     """,
     "envcheck.py": """
@@ -133,11 +137,16 @@ def test_probe_uses_one_process_per_slot(root: Path) -> None:
 def test_probe_deadline_covers_everything(root: Path) -> None:
     requests = [ProbeRequest("hang.py", [str(i)], [f"h{i}"]) for i in range(3)]
     requests.append(ProbeRequest("batchable.py", ["momentum"], ["late"]))
-    started = time.monotonic()
     failures = probe_jobs(root, requests, max_concurrent=1, timeout_s=30, deadline_s=2)
-    assert time.monotonic() - started < 3 * 2
+    # Every probe failed for the deadline, none for its 30 s timeout ...
     assert {f.line().split(": ", 1)[1] for f in failures} == {"probe deadline of 2s passed"}
     assert [f.ids for f in failures] == [["h0"], ["h1"], ["h2"], ["late"]]
+    # ... and no hung probe outlived the deadline: what started was killed.
+    pids = [int(p.name.split(".")[1]) for p in root.glob("hang.*.pid")]
+    assert len(pids) <= 1  # one slot: nothing else got to start before the deadline
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
 
 
 def test_probe_env_is_allowlisted_and_overlaid(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -149,12 +150,27 @@ def fake_systemctl(tmp: Path) -> Path:
 
 
 def cannot_start(tree: Path) -> None:
-    """The daemon exits 1 at once; ``go-trader probe`` (a subcommand) still passes."""
-    cli = tree / "supervisor" / "cli.py"
-    text = cli.read_text()
-    anchor = "    try:\n        config = load_config(config_path)\n"  # after the subcommand return
-    assert anchor in text
-    cli.write_text(text.replace(anchor, "    sys.exit(1)  # deploy test\n" + anchor, 1))
+    """The daemon exits 1 at once; ``go-trader probe`` (a subcommand) still passes.
+
+    Wraps the ``go-trader`` entry point (pyproject's ``supervisor_entry:main``) rather than
+    editing the CLI's text, so it does not depend on how the CLI is written.
+    """
+    entry = tree / "supervisor_entry" / "__init__.py"
+    entry.write_text(
+        entry.read_text()
+        + textwrap.dedent(
+            """
+
+            _deploy_test_main = main
+
+
+            def main() -> None:  # deploy test: only subcommands still run
+                if "probe" not in sys.argv[1:]:
+                    sys.exit(1)
+                _deploy_test_main()
+            """
+        )
+    )
 
 
 def health(port: int) -> tuple[int, dict]:

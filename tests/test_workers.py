@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -128,9 +127,8 @@ def test_exchange_without_network_fails_fast_naming_the_venue(tmp_path):
         GO_TRADER_MARKET_DATA="exchange",
         GO_TRADER_EXCHANGE_URL=f"http://127.0.0.1:{closed}",
     )
-    started = time.time()
+    # The 30 s timeout only keeps a hanging worker from stalling the suite (it raises).
     proc = _run(CHECK, ["momentum", "BTC/USDT", "1h"], env, timeout=30)
-    assert time.time() - started < 30
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert doc["error"].startswith("binanceus:") and "\n" not in doc["error"]

@@ -13,7 +13,8 @@ What a user writes to the bot (:meth:`FakeChat.reply`) is served back by ``GET
 Every delivered message is recorded in :attr:`delivered` (``transport``, ``to``, ``body``,
 ``nonce``). Misbehaviour on demand: :meth:`fail` (the next n posts answer a status),
 :meth:`rate_limit` (429 with ``Retry-After``), :attr:`delay_s` (answer late), :meth:`down` /
-:meth:`up` (the port refuses connections, then serves again).
+:meth:`up` (the port refuses connections, then serves again), :meth:`hold` / :meth:`release`
+(posts are received, counted in :attr:`posts_received`, and left unanswered until released).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class FakeChat:
         self.delivered: list[dict] = []
         self.requests = 0
         self.delay_s = 0.0
+        self.posts_received = 0  # POSTs that reached a handler, answered or not
+        self._gate = threading.Event()  # set: answer; cleared by hold()
+        self._gate.set()
         self._failures: list[tuple[int, float | None]] = []  # (status, retry_after) per post
         self._nonces: dict[tuple[str, str], dict] = {}
         self.inbox: list[dict] = []  # what users wrote to the bot
@@ -62,6 +66,13 @@ class FakeChat:
     def rate_limit(self, times: int, retry_after: float) -> None:
         with self._lock:
             self._failures += [(429, retry_after)] * times
+
+    def hold(self) -> None:
+        """From now on posts are received but not answered until :meth:`release`."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
 
     def up(self) -> None:
         handler = type("Handler", (_Handler,), {"chat": self})
@@ -191,6 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             payload = {}
+        with self.chat._lock:
+            self.chat.posts_received += 1
+        self.chat._gate.wait()
         if self.chat.delay_s:
             time.sleep(self.chat.delay_s)
         status, body, extra = self.chat._answer(self.path, self.headers, payload)
