@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from supervisor.config.risk import RiskSettings
+from shared_tools.config.risk import RiskSettings
 from supervisor.risk.breakers import margin_inputs
 from supervisor.state.models import AppState, parse_iso, utc_iso
 
