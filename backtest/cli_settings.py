@@ -1,7 +1,8 @@
 """run_backtest's flags and live config entries -> what the engine takes (BacktestSettings).
 
 Two ways in: flags (``--platform --direction --close-strategy ...``), or ``--config <file>
---strategy-id <id>``, which reads a live strategy with the supervisor's own loader and maps its
+--strategy-id <id>``, which reads a live strategy with the supervisor's own loader
+(``shared_tools.config``, below both) and maps its
 StrategyConfig field by field, so the backtest runs the strategy exactly as configured.
 Problems raise :class:`UsageError` with one line naming the flag or config key.
 """
@@ -104,10 +105,10 @@ def _unset(value: float) -> float | None:
 
 def from_config(path: str, sid: str, settings_cls: type) -> Job:
     """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
-    # The one import of the supervisor outside it: its config loader is pure Python, and
-    # reading the file with it is what makes the backtest match the live strategy.
-    from supervisor.config.load import load_config
-    from supervisor.config.model import ConfigError
+    # The supervisor's own config loader (shared_tools.config, below both): reading the file
+    # with it is what makes the backtest match the live strategy.
+    from shared_tools.config.load import load_config
+    from shared_tools.config.model import ConfigError
 
     try:
         cfg = load_config(path)

@@ -32,7 +32,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from supervisor.config.load import load_config  # noqa: E402
+from shared_tools.config.load import load_config  # noqa: E402
 from supervisor.daemon import Supervisor  # noqa: E402
 
 HEAVY = ("pandas", "numpy", "scipy", "ccxt")

@@ -12,10 +12,10 @@ import traceback
 
 import click
 
+from shared_tools.config.load import STATUS_PORT_RANGE, load_config
+from shared_tools.config.model import ConfigError
 from shared_tools.text import exc_line
 from supervisor import __version__
-from supervisor.config.load import STATUS_PORT_RANGE, load_config
-from supervisor.config.model import ConfigError
 
 DEFAULT_CONFIG = "config.json"
 EXIT_CONFIG = 78

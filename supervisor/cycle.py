@@ -34,11 +34,11 @@ from datetime import datetime
 
 from shared_tools import book
 from shared_tools.book import margin
+from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import gate_allows, payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor import cycle_portfolio
-from supervisor.config.model import Config, StrategyConfig
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk.breakers import (

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from shared_tools import book
+from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Reason
-from supervisor.config.model import Config, StrategyConfig
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk.portfolio import RiskEvent

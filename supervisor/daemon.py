@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc as market_now
+from shared_tools.config.load import load_config
+from shared_tools.config.model import Config, ConfigError, StrategyConfig
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor.config.load import load_config
-from supervisor.config.model import Config, ConfigError, StrategyConfig
 from supervisor.cycle import Cycle
 from supervisor.cycle_report import CycleReport, Outcome, new_report
 from supervisor.http.server import NotReady, StatusServer, parse_history_query

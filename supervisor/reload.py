@@ -18,9 +18,19 @@ import copy
 
 from shared_tools.book.guard import Protection, arm
 from shared_tools.book.model import Guard, Position
-from supervisor.config.model import Config, StrategyConfig
+from shared_tools.config import schema
+from shared_tools.config.model import Config, StrategyConfig
+from shared_tools.config.trading import STOP_KEYS
 from supervisor.state import capital
 from supervisor.state.models import AppState
+
+# The reload's safe subset, from the schema table (shared_tools/config/schema.py): the fields
+# of keys whose change refuses the reload whole, per strategy and at the top level.
+STRUCTURAL = (
+    *schema.reload_fields(schema.STRATEGY, "structural"),
+    *schema.reload_fields("strategies[].futures", "structural"),
+)
+STRUCTURAL_TOP = schema.reload_fields(schema.TOP, "structural")
 
 
 def structural_changes(old: Config, new: Config) -> list[str]:
@@ -34,21 +44,14 @@ def structural_changes(old: Config, new: Config) -> list[str]:
         out.append(f"strategies added: {', '.join(added)}")
     if removed:
         out.append(f"strategies removed: {', '.join(removed)}")
-    for key in ("db_file", "status_port", "market_data"):
+    for key in STRUCTURAL_TOP:
         if getattr(old, key) != getattr(new, key):
             out.append(f"{key} changed")
     for sc in new.strategies:
         if sc.id not in old_ids:
             continue
         prev = old.strategy(sc.id)
-        for key in (
-            "type",
-            "platform",
-            "script",
-            "args",
-            "futures_fee_per_contract",
-            "futures_max_contracts",
-        ):
+        for key in STRUCTURAL:
             if getattr(prev, key) != getattr(sc, key):
                 out.append(f"strategy[{sc.id}]: {key} changed")
         if prev.open_strategy.name != sc.open_strategy.name:
@@ -57,38 +60,11 @@ def structural_changes(old: Config, new: Config) -> list[str]:
 
 
 # Changes refused while the strategy holds a position; they apply once it is flat.
-FLAT_ONLY = (
-    "direction",
-    "invert_signal",
-    "leverage",
-    "margin_mode",
-    "regime_gate_window",
-)
-STOPS = (
-    "stop_loss_pct",
-    "stop_loss_margin_pct",
-    "stop_loss_atr_mult",
-    "trailing_stop_pct",
-    "trailing_stop_atr_mult",
-)
-# Applied at once, positions or not (only later decisions read them).
-LIVE = (
-    "max_drawdown_pct",
-    "interval_seconds",
-    "circuit_breaker",
-    "cb_drawdown_cooldown_minutes",
-    "cb_loss_streak_threshold",
-    "cb_loss_streak_cooldown_minutes",
-    "paused",
-    "htf_filter",
-    "atr_method",
-    "sizing_leverage",
-    "margin_per_trade_usd",
-    *STOPS,  # values; a change of which stop is on is flat-only
-    "trailing_stop_min_move_pct",
-    "allowed_regimes",
-    "regime_gate_on_failure",
-)
+FLAT_ONLY = schema.reload_fields(schema.STRATEGY, "flat-only")
+STOPS = tuple(STOP_KEYS)
+# Applied at once, positions or not (only later decisions read them). The stop values are live;
+# a change of which stop is on is flat-only (:func:`_stop_mode`).
+LIVE = schema.reload_fields(schema.STRATEGY, "live")
 
 
 def _stop_mode(sc: StrategyConfig) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from supervisor.config.model import Config, StrategyConfig
+from shared_tools.config.model import Config, StrategyConfig
 from supervisor.state.models import AppState, parse_iso
 
 MIN_WAIT_S = 1.0

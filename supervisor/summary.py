@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervisor.config.model import Config
+from shared_tools.config.model import Config
 from supervisor.cycle_report import CycleReport
 from supervisor.state.models import AppState
 

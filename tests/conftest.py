@@ -173,8 +173,8 @@ def sup_for(tmp_path, monkeypatch):
     """Build in-process supervisors on a temp config; marks come from fakes/fake_marks.py."""
     import io
 
+    from shared_tools.config.load import load_config
     from supervisor import cycle as cycle_mod
-    from supervisor.config.load import load_config
     from supervisor.daemon import Supervisor
 
     monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))

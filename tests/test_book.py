@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shared_tools.book.venues import taker_fee
-from supervisor.config.model import StrategyConfig, StrategyRef
+from shared_tools.config.model import StrategyConfig, StrategyRef
 from supervisor.risk.breakers import evaluate_breakers, latched, record_trade_result
 from supervisor.state.models import StrategyState
 

@@ -12,7 +12,7 @@ from shared_tools import book
 from shared_tools.book import Position, Rules
 from shared_tools.book.funding import funding_due
 from shared_tools.book.instruments import from_ccxt_market, from_hl_asset, instrument
-from supervisor.config.model import StrategyConfig, StrategyRef
+from shared_tools.config.model import StrategyConfig, StrategyRef
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from conftest import write_config
 from test_cycle import ANSWER, answer, buy, marks, strat
 
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.daemon import Supervisor
 from supervisor.http.views import build_status
 from supervisor.ops import inspect as inspect_cmd

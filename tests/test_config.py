@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import base_env, fake_strategy, run_cli, write_config
 
-from supervisor.config.load import load_config
-from supervisor.config.model import ConfigError
+from shared_tools.config.load import load_config
+from shared_tools.config.model import ConfigError
 
 
 def _lines(proc) -> list[str]:
@@ -525,7 +525,7 @@ def test_bad_reload_is_one_line_and_keeps_running(tmp_path, daemons):
 
 
 def test_every_unbuilt_top_level_section_warns_once(tmp_path):
-    from supervisor.config.checks import TOP_LEVEL_PASSTHROUGH
+    from shared_tools.config.checks import TOP_LEVEL_PASSTHROUGH
 
     sections = {key: {} for key in sorted(TOP_LEVEL_PASSTHROUGH)}
     config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]), **sections)

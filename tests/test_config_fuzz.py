@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared_tools.check_argv import DEFAULT_PLATFORM, CheckArgvError, parse_check_args
+from shared_tools.config.load import load_config
+from shared_tools.config.model import Config, ConfigError
 from shared_tools.paths import REPO_ROOT
-from supervisor.config.load import load_config
-from supervisor.config.model import Config, ConfigError
 
 FUZZ = settings(
     max_examples=150,

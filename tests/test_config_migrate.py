@@ -1,4 +1,4 @@
-"""Config versions and migrations (supervisor/config/migrate.py), through load_config.
+"""Config versions and migrations (shared_tools/config/migrate.py), through load_config.
 
 An old-shape file must load exactly like its hand-written current-shape twin, be rewritten to
 that twin's JSON (with the original bytes kept in a timestamped backup), and load again as a
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import PINNED_NOW, base_env, run_cli
 
-from supervisor.config import migrate as config_migrate
-from supervisor.config.load import load_config
-from supervisor.config.migrate import CURRENT_CONFIG_VERSION, MIN_MIGRATABLE_VERSION
-from supervisor.config.model import ConfigError
+from shared_tools.config import migrate as config_migrate
+from shared_tools.config.load import load_config
+from shared_tools.config.migrate import CURRENT_CONFIG_VERSION, MIN_MIGRATABLE_VERSION
+from shared_tools.config.model import ConfigError
 
 TIERS_OLD = [{"atr": 1.5, "fraction": 0.5}, {"multiple": 3, "fraction": 1.0}]
 TIERS_NEW = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import fake_strategy, write_config
 
-from supervisor.config.load import load_config
-from supervisor.config.model import ConfigError
+from shared_tools.config.load import load_config
+from shared_tools.config.model import ConfigError
 
 
 def _load(tmp_path, **top):

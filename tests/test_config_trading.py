@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from conftest import fake_strategy, write_config
 
+from shared_tools.config.load import load_config
+from shared_tools.config.model import ConfigError
 from shared_tools.paths import REPO_ROOT
-from supervisor.config.load import load_config
-from supervisor.config.model import ConfigError
 from supervisor.reload import apply_reload, flat_only_problems, structural_changes
 from supervisor.state.models import AppState, Position, StrategyState
 

@@ -8,7 +8,7 @@ import sqlite3
 from conftest import fake_strategy, write_config
 from sqlalchemy.exc import OperationalError
 
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.daemon import Supervisor
 from supervisor.state.db import StateDB
 

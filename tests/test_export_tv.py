@@ -14,8 +14,8 @@ import pytest
 from conftest import run_cli
 from test_inspect import cli_env, digest, offline_book, rows
 
-from supervisor.config.load import load_config
-from supervisor.config.model import ConfigError
+from shared_tools.config.load import load_config
+from shared_tools.config.model import ConfigError
 from supervisor.ops.export_tv import HEADER, number
 from supervisor.service.lock import acquire_lock
 

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import PINNED_NOW, base_env, run_cli
 
+from shared_tools.config.load import load_config
 from supervisor.cli import main
-from supervisor.config.load import load_config
 from supervisor.ops.init_wizard import write_config
 
 SEED_EXAMPLE = {

@@ -213,11 +213,8 @@ def test_platforms_import_only_the_tools(graph):
     assert not bad, f"platforms may import shared_tools only: {bad}"
 
 
-# run_backtest --config reads a live strategy with the supervisor's own (pure-Python) loader.
-ALLOWED_SUPERVISOR_IMPORTS = {
-    ("backtest.cli_settings", "supervisor.config.load"),
-    ("backtest.cli_settings", "supervisor.config.model"),
-}
+# No exceptions: run_backtest --config reads a live strategy through shared_tools.config.
+ALLOWED_SUPERVISOR_IMPORTS: set[tuple[str, str]] = set()
 
 
 def test_only_the_supervisor_imports_the_supervisor(graph):

@@ -84,7 +84,7 @@ def test_the_loop_says_when_the_next_cycle_is(tmp_path, daemons):
 CRASH_HARNESS = """
 import os, signal, sys
 from supervisor.state import db as state
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.daemon import Supervisor
 
 real = state.StateDB._save

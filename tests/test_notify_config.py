@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import fake_strategy, write_config
 
-from supervisor.config.load import load_config
-from supervisor.config.model import ConfigError
-from supervisor.config.notify import frequency_seconds
+from shared_tools.config.load import load_config
+from shared_tools.config.model import ConfigError
+from shared_tools.config.notify import frequency_seconds
 
 SPOT = [fake_strategy("a", "hold")]
 

@@ -187,8 +187,8 @@ def test_owner_dm_on_probe_failure_and_on_a_failed_save(tmp_path, fake_chat, mon
 
     from sqlalchemy.exc import OperationalError
 
+    from shared_tools.config.load import load_config
     from supervisor import daemon
-    from supervisor.config.load import load_config
     from supervisor.state.db import StateDB
 
     monkeypatch.setenv("GO_TRADER_FAKE_STATE_DIR", str(tmp_path))

@@ -11,7 +11,7 @@ import psutil
 import pytest
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 
-from supervisor.config.notify import ChatSettings, NotifySettings
+from shared_tools.config.notify import ChatSettings, NotifySettings
 from supervisor.notify import outbox
 from supervisor.notify.sender import Sender, send_now
 from supervisor.state.db import StateDB

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+from shared_tools.config.notify import ChatSettings, NotifySettings
 from supervisor import __version__
-from supervisor.config.notify import ChatSettings, NotifySettings
 from supervisor.cycle_report import Outcome, new_report
 from supervisor.notify import broadcast, critical, messages_for_cycle
 from supervisor.notify.render import render, split, split_for
@@ -60,7 +60,7 @@ def test_split_at_platform_limits_on_line_boundaries():
 def _config(tmp_path, monkeypatch, **notify):
     from conftest import fake_strategy, write_config
 
-    from supervisor.config.load import load_config
+    from shared_tools.config.load import load_config
 
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "tok2")
@@ -116,7 +116,7 @@ def test_summary_header_and_lines(tmp_path, monkeypatch):
 def test_a_channel_spanning_assets_gets_one_summary_per_asset(tmp_path, monkeypatch):
     from conftest import fake_strategy, write_config
 
-    from supervisor.config.load import load_config
+    from shared_tools.config.load import load_config
 
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
     strategies = [

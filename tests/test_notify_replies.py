@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 from test_cycle import answer, buy, marks, strat
 
-from supervisor.config.notify import ChatSettings, NotifySettings
+from shared_tools.config.notify import ChatSettings, NotifySettings
 from supervisor.notify.replies import ResetListener
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.state.models import utc_iso

@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO
 
 from shared_tools.book.venues import taker_fee
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.daemon import Supervisor
 from supervisor.http.views import build_status
 

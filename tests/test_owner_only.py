@@ -58,8 +58,8 @@ def test_a_chat_api_base_must_be_https_except_on_loopback(url, ok):
 
 
 def test_the_config_refuses_a_plain_http_chat_base(tmp_path, monkeypatch):
-    from supervisor.config.load import load_config
-    from supervisor.config.model import ConfigError
+    from shared_tools.config.load import load_config
+    from shared_tools.config.model import ConfigError
 
     path = write_config(tmp_path, [])
     monkeypatch.setenv("GO_TRADER_TELEGRAM_API", "http://api.telegram.org")

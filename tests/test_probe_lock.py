@@ -172,7 +172,7 @@ def test_probe_failure_line_for_signal_and_many_ids() -> None:
 
 
 def test_probe_config_builds_requests_and_names_strategies(tmp_path: Path) -> None:
-    from supervisor.config.load import load_config
+    from shared_tools.config.load import load_config
 
     real = "shared_scripts/check_strategy.py"
     strategies = [

@@ -6,7 +6,7 @@ import pytest
 from books import spot_signal as apply_spot_signal
 from conftest import fake_strategy, write_config
 
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.reload import (
     apply_reload,
     capital_problems,

@@ -97,7 +97,7 @@ def test_pruned_strategy_disappears(tmp_path):
 
 HARNESS = r"""
 import json, os, signal, sys, threading, time
-from supervisor.config.load import load_config
+from shared_tools.config.load import load_config
 from supervisor.daemon import Supervisor
 sup = Supervisor(load_config(sys.argv[1]), status_port=int(sys.argv[2]))
 def watch():
@@ -377,7 +377,7 @@ def test_kill_9_mid_cycle_then_restart_keeps_book_consistent(tmp_path, daemons):
 
 
 def test_each_platform_is_marked_by_its_own_price_check(tmp_path):
-    from supervisor.config.load import load_config
+    from shared_tools.config.load import load_config
     from supervisor.run.probe import probe_requests
 
     cfg = write_config(

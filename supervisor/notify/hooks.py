@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared_tools.config.model import Config
 from shared_tools.text import exc_line
-from supervisor.config.model import Config
 from supervisor.notify.messages import (
     active,
     broadcast,

@@ -11,9 +11,9 @@ import os
 import re
 from datetime import UTC, datetime
 
+from shared_tools.config.model import Config
+from shared_tools.config.notify import TOKEN_ENV, TRANSPORTS, ChatSettings, frequency_seconds
 from supervisor import __version__
-from supervisor.config.model import Config
-from supervisor.config.notify import TOKEN_ENV, TRANSPORTS, ChatSettings, frequency_seconds
 from supervisor.http.views import position_view
 from supervisor.notify.render import render, split_for
 from supervisor.notify.routing import OWNER, Who, summary_key, trade_target

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from shared_tools.config.notify import NotifySettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor.config.notify import NotifySettings
 from supervisor.notify.sender import WORKER, scrub
 from supervisor.run.process import notify_env, run_process
 from supervisor.state.models import parse_iso, utc_iso

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supervisor.config.notify import ChatSettings
+from shared_tools.config.notify import ChatSettings
 
 OWNER = "owner"
 DM_PREFIX = "dm:"

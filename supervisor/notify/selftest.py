@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from supervisor.config.model import Config
-from supervisor.config.notify import TOKEN_ENV, TRANSPORTS
+from shared_tools.config.model import Config
+from shared_tools.config.notify import TOKEN_ENV, TRANSPORTS
 from supervisor.notify.render import render
 from supervisor.notify.routing import OWNER, all_targets
 from supervisor.state.models import Message, utc_iso

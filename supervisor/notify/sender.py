@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from shared_tools.config.notify import NotifySettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
-from supervisor.config.notify import NotifySettings
 from supervisor.notify import outbox
 from supervisor.notify.routing import wire
 from supervisor.run.process import NOTIFY_ENV_NAMES, Running, notify_env, run_process

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from supervisor.config.model import Config, StrategyConfig
+    from shared_tools.config.model import Config, StrategyConfig
 
 HEADER = ["Symbol", "Side", "Qty", "Status", "Fill Price", "Commission", "Closing Time"]
 EXIT_USAGE = 2

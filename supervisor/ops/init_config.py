@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.config.migrate import CURRENT_CONFIG_VERSION
+from shared_tools.config.migrate import CURRENT_CONFIG_VERSION
 from supervisor.ops.init_options import (
     DEFAULT_FUTURES_SYMBOLS,
     FUTURES_FEE,

@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
+from shared_tools.config.trading import STOP_KEYS
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import show
 
@@ -36,13 +38,16 @@ GROUPS = ("spot", "options", "perps", "futures", "luno", "robinhood", "okx")
 CAPITAL = {"spot": 1000, "options": 5000, "perps": 1000, "futures": 5000, "luno": 500}
 CAPITAL |= {"robinhood": 500, "okx": 1000}
 DRAWDOWN = {"spot": 5, "options": 10, "perps": 5, "futures": 5, "luno": 5, "robinhood": 5, "okx": 5}
-PORTFOLIO_DRAWDOWN = 25.0
-WARN_THRESHOLD = 60.0
+# The keys init asks about take their defaults and bounds from the schema table.
+PORTFOLIO_DRAWDOWN = float(schema.default("portfolio_risk", "max_drawdown_pct"))
+WARN_THRESHOLD = float(schema.default("portfolio_risk", "warn_threshold_pct"))
+LEVERAGE_RANGE = schema.bounds(schema.STRATEGY, "leverage")
 STARTER_SPOT = ["chart_pattern"]
 DEFAULT_ASSETS = ["BTC"]
 FUTURES_SYMBOLS = ("ES", "NQ", "MES", "MNQ", "CL", "GC")
 DEFAULT_FUTURES_SYMBOLS = ["ES", "MES"]
-FUTURES_FEE = 1.50
+FUTURES_FEE = 1.50  # init proposes a typical CME fee; the config key's own default is 0
+MAX_FUTURES_FEE = schema.bounds("strategies[].futures", "fee_per_contract")[1]
 AUTO_UPDATE = ("off", "daily", "heartbeat")
 ASSET = re.compile(r"[A-Z0-9]{1,12}")
 NOT_AVAILABLE_OPTIONS = (
@@ -88,9 +93,11 @@ NOT_BUILT = {
     "perpsRiskPerTradePct": "risk_per_trade_pct is not supported by this build yet; "
     "use perpsSizingLeverage",
 }
-STOPS = {"hlStopLossPct": "stop_loss_pct", "hlStopLossMarginPct": "stop_loss_margin_pct"}
-STOPS |= {"hlTrailingStopPct": "trailing_stop_pct"}
-STOP_RANGES = {"hlStopLossPct": 50.0, "hlStopLossMarginPct": 100.0, "hlTrailingStopPct": 50.0}
+# init's stop options -> the stop key each sets, and that key's upper bound.
+STOPS = {o: k.name for o, k in schema.init_keys().items() if k.name in STOP_KEYS}
+STOP_RANGES = {o: float(schema.bounds(schema.STRATEGY, key)[1]) for o, key in STOPS.items()}
+COOLDOWN_MAX = schema.MAX_COOLDOWN_MINUTES
+STREAK_RANGE = schema.bounds(schema.STRATEGY, "cb_loss_streak_threshold")
 
 
 class InitError(Exception):
@@ -339,18 +346,31 @@ def _check_general(opts: dict, errors: list[str]) -> None:
         )
     for key in ("portfolioMaxDrawdownPct", "portfolioWarnThresholdPct"):
         number(opts, key, 1, 0, 100, errors)
-    number(opts, "perpsLeverage", 1, 0, 100, errors)
-    if is_set(opts, "perpsLeverage") and opts["perpsLeverage"] < 1:
-        errors.append(f"init: perpsLeverage must be in [1, 100], got {show(opts['perpsLeverage'])}")
-    number(opts, "perpsSizingLeverage", 1, 0, 100, errors)
-    number(opts, "futuresFeePerContract", FUTURES_FEE, 0, 1000, errors)
+    lo, hi = LEVERAGE_RANGE
+    number(opts, "perpsLeverage", 1, 0, hi, errors)
+    if is_set(opts, "perpsLeverage") and opts["perpsLeverage"] < lo:
+        errors.append(
+            f"init: perpsLeverage must be in [{lo:g}, {hi:g}], got {show(opts['perpsLeverage'])}"
+        )
+    number(
+        opts,
+        "perpsSizingLeverage",
+        1,
+        0,
+        schema.bounds(schema.STRATEGY, "sizing_leverage")[1],
+        errors,
+    )
+    number(opts, "futuresFeePerContract", FUTURES_FEE, 0, MAX_FUTURES_FEE, errors)
     stops = [k for k in STOPS if is_set(opts, k)]
     for key in stops:
         number(opts, key, 1, 0, STOP_RANGES[key], errors)
     if len(stops) > 1:
         errors.append(f"init: {', '.join(stops)} are set together; the stops exclude each other")
     for key in ("cbDrawdownCooldownMinutes", "cbLossStreakCooldownMinutes"):
-        number(opts, key, 1, 0, 43200, errors)
+        number(opts, key, 1, 0, COOLDOWN_MAX, errors)
     n = opts.get("cbLossStreakThreshold")
-    if n not in (None, 0) and not (isinstance(n, int) and 1 <= n <= 100):
-        errors.append(f"init: cbLossStreakThreshold must be an integer in [1, 100], got {show(n)}")
+    lo, hi = STREAK_RANGE
+    if n not in (None, 0) and not (isinstance(n, int) and lo <= n <= hi):
+        errors.append(
+            f"init: cbLossStreakThreshold must be an integer in [{lo:g}, {hi:g}], got {show(n)}"
+        )

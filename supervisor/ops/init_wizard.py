@@ -19,8 +19,9 @@ from typing import Any
 
 import click
 
+from shared_tools.config import schema
+from shared_tools.config.migrate import atomic_write
 from shared_tools.text import exc_line
-from supervisor.config.migrate import atomic_write
 from supervisor.ops.init_config import generate
 from supervisor.ops.init_options import (
     AUTO_UPDATE,
@@ -28,10 +29,12 @@ from supervisor.ops.init_options import (
     DEFAULT_FUTURES_SYMBOLS,
     DRAWDOWN,
     FUTURES_SYMBOLS,
+    LEVERAGE_RANGE,
     LIVE_NOT_SUPPORTED,
     NOT_AVAILABLE_OPTIONS,
     PORTFOLIO_DRAWDOWN,
     STARTER_SPOT,
+    STOP_RANGES,
     WARN_THRESHOLD,
     Catalogue,
     InitError,
@@ -122,8 +125,8 @@ def _json_arg(text: str) -> str:
 
 def check_document(doc: dict[str, Any], path: Path) -> list[str]:
     """The loader's problems with ``doc`` (empty when it loads), without touching any file."""
-    from supervisor.config.load import parse_config
-    from supervisor.config.model import ConfigError
+    from shared_tools.config.load import parse_config
+    from shared_tools.config.model import ConfigError
 
     try:
         parse_config(json.loads(json.dumps(doc)), path)
@@ -170,7 +173,7 @@ def _wizard(cat: Catalogue, output: str | None, force: bool) -> tuple[Path, bool
     opts["portfolioMaxDrawdownPct"] = click.prompt(
         "Portfolio kill switch: max drawdown % of the whole book",
         default=PORTFOLIO_DRAWDOWN,
-        type=click.FloatRange(0, 100, min_open=True),
+        type=_stop_range("hlStopLossMarginPct"),
     )
     opts["portfolioWarnThresholdPct"] = click.prompt(
         "Warn when the drawdown reaches this % of the kill switch",
@@ -281,9 +284,16 @@ def _futures_symbols(text: str) -> list[str]:
     return syms
 
 
+def _stop_range(option: str) -> click.FloatRange:
+    """(0, the stop key's schema maximum]: 0 would mean no stop, which is its own choice."""
+    return click.FloatRange(0, STOP_RANGES[option], min_open=True)
+
+
 def _ask_perps(opts: dict[str, Any]) -> None:
     opts["perpsLeverage"] = click.prompt(
-        "Perps leverage", default=1.0, type=click.FloatRange(1, 100)
+        "Perps leverage",
+        default=float(schema.default(schema.STRATEGY, "leverage")),
+        type=click.FloatRange(*LEVERAGE_RANGE),
     )
     stop = click.prompt(
         "Hyperliquid per-trade stop: auto (ATR), price %, % of margin, trailing %, or disabled",
@@ -292,7 +302,7 @@ def _ask_perps(opts: dict[str, Any]) -> None:
     )
     if stop == "price":
         opts["hlStopLossPct"] = click.prompt(
-            "Stop-loss % of price", default=1.0, type=click.FloatRange(0, 50, min_open=True)
+            "Stop-loss % of price", default=1.0, type=_stop_range("hlStopLossPct")
         )
     elif stop == "margin":
         opts["hlStopLossMarginPct"] = click.prompt(
@@ -300,7 +310,7 @@ def _ask_perps(opts: dict[str, Any]) -> None:
         )
     elif stop == "trailing":
         opts["hlTrailingStopPct"] = click.prompt(
-            "Trailing stop %", default=3.0, type=click.FloatRange(0, 50, min_open=True)
+            "Trailing stop %", default=3.0, type=_stop_range("hlTrailingStopPct")
         )
     elif stop == "disabled":
         opts["hlStopDisabled"] = True

@@ -16,8 +16,8 @@ import json
 from dataclasses import asdict, fields
 from datetime import datetime
 
-from supervisor.config.checks import loads_json
-from supervisor.config.model import Config, StrategyConfig
+from shared_tools.config.checks import loads_json
+from shared_tools.config.model import Config, StrategyConfig
 from supervisor.state.models import AppState, StrategyState, parse_iso
 
 EXIT_USAGE = 2

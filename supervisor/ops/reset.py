@@ -8,7 +8,7 @@ loaded, the peak re-based on the book as it is (at its stored marks), and saved.
 from __future__ import annotations
 
 from shared_tools.clock import now_utc
-from supervisor.config.model import Config
+from shared_tools.config.model import Config
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.service.lock import AlreadyRunning, acquire_lock
 from supervisor.state.db import StateDB

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from shared_tools.book import close_all
+from shared_tools.config.model import StrategyConfig
 from shared_tools.domain import Kind, Reason
-from supervisor.config.model import StrategyConfig
 from supervisor.state.models import StrategyState, Trade, parse_iso, utc_iso
 
 

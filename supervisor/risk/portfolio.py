@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supervisor.config.risk import RiskSettings
+from shared_tools.config.risk import RiskSettings
 from supervisor.risk.breakers import margin_inputs
 from supervisor.state.models import AppState, StrategyState, parse_iso, utc_iso
 
 if TYPE_CHECKING:
-    from supervisor.config.model import Config
+    from shared_tools.config.model import Config
 
 KEY = "portfolio_risk"
 EVENTS_KEPT = 50

@@ -40,7 +40,7 @@ from supervisor.run.process import ProcessOutcome, child_env, run_process
 from supervisor.run.workers import PRICE_SCRIPT, price_argv, price_job_key, worker_env
 
 if TYPE_CHECKING:
-    from supervisor.config.model import Config
+    from shared_tools.config.model import Config
 
 __all__ = [
     "ProbeFailure",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shared_tools.check_argv import DEFAULT_PLATFORM as DEFAULT_VENUE
-from supervisor.config.model import Config
+from shared_tools.config.model import Config
 
 PRICE_SCRIPT = "shared_scripts/check_price.py"
 PRICE_JOB_PREFIX = "prices:"  # strategy ids cannot contain ':' so these keys never collide

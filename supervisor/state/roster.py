@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from supervisor.config.model import Config
+from shared_tools.config.model import Config
 from supervisor.state import capital
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState, StrategyState

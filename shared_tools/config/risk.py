@@ -10,21 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared_tools.config import schema
+from shared_tools.config.checks import in_range, range_text, show_key
 from shared_tools.text import show
-from supervisor.config.checks import in_range, range_text, show_key
 
-PORTFOLIO_KEYS = {
-    "max_drawdown_pct": (25.0, 0.0, 100.0, True),  # default, lo, hi, lo open
-    "warn_threshold_pct": (60.0, 0.0, 100.0, True),
-    "max_notional_usd": (0.0, 0.0, 1e13, False),
-    "daily_max_loss_usd": (0.0, 0.0, 1e13, False),
-    "daily_max_loss_pct": (0.0, 0.0, 100.0, False),
-}
-PORTFOLIO_NOT_BUILT = ("max_same_direction_notional_usd", "max_asset_concentration_pct")
-CORRELATION_KEYS = {
-    "max_concentration_pct": (60.0, 0.0, 100.0, True),
-    "max_same_direction_pct": (75.0, 0.0, 100.0, True),
-}
+
+def _numbers_of(section: str) -> dict[str, tuple[float, float, float, bool]]:
+    """key -> (default, lo, hi, lo open) of the section's number keys, from the schema."""
+    return {
+        k.name: (float(k.default), float(k.lo), float(k.hi), k.lo_open)
+        for k in schema.rows(section, "built")
+        if k.type == "number" and k.lo is not None and k.hi is not None
+    }
+
+
+PORTFOLIO_KEYS = _numbers_of("portfolio_risk")
+PORTFOLIO_NOT_BUILT = tuple(k.name for k in schema.rows("portfolio_risk", "not-yet"))
+CORRELATION_KEYS = _numbers_of("correlation")
 
 
 @dataclass(frozen=True)

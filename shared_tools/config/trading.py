@@ -1,7 +1,7 @@
 """How a strategy's signals become trades: venue, direction, leverage, stops, futures, regime gate.
 
 Checks the per-strategy trading keys of a spot, perps or futures entry and fills the matching
-:class:`~supervisor.config.model.StrategyConfig` fields, with upstream go-trader's names,
+:class:`~shared_tools.config.model.StrategyConfig` fields, with upstream go-trader's names,
 defaults and ranges (scheduler/config.go). Every problem is one line naming the strategy and
 the key, and saying what to do.
 
@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.check_argv import DEFAULT_SCRIPT, SCRIPT_VENUES, script_name, script_venue
+from shared_tools.config import schema
+from shared_tools.config.checks import in_range, is_number, range_text, show_key
+from shared_tools.config.model import StrategyConfig
+from shared_tools.config.regime import RegimeSettings
 from shared_tools.regime_labels import LABELS_ADX, LABELS_COMPOSITE
 from shared_tools.text import show
-from supervisor.config.checks import in_range, is_number, range_text, show_key
-from supervisor.config.model import StrategyConfig
-from supervisor.config.regime import RegimeSettings
 
 __all__ = [
     "DEFAULT_STOP_LOSS_ATR_MULT",
@@ -40,22 +41,25 @@ __all__ = [
     "venue_problems",
 ]
 
-DIRECTIONS = ("long", "short", "both")
+_S, _F = schema.STRATEGY, "strategies[].futures"
+DIRECTIONS = schema.row(_S, "direction").choices
 DEFAULT_DIRECTION = {"spot": "long", "perps": "long", "futures": "both"}
-MARGIN_MODES = ("isolated", "cross")
-DEFAULT_STOP_LOSS_ATR_MULT = 1.0
-DEFAULT_MIN_MOVE_PCT = 0.5
-MAX_ATR_MULT = 100.0
-MAX_USD = 1e12
-MAX_FEE_PER_CONTRACT = 1000.0
-MAX_CONTRACTS = 1_000_000
-# The five stops, each (lo, hi) of its range; at most one may be non-zero.
+MARGIN_MODES = schema.row(_S, "margin_mode").choices
+DEFAULT_STOP_LOSS_ATR_MULT = schema.default(schema.TOP, "default_stop_loss_atr_mult")
+DEFAULT_MIN_MOVE_PCT = schema.default(_S, "trailing_stop_min_move_pct")
+MAX_ATR_MULT = schema.MAX_ATR_MULT
+MAX_FEE_PER_CONTRACT = schema.bounds(_F, "fee_per_contract")[1]
+MAX_CONTRACTS = int(schema.bounds(_F, "max_contracts")[1])
+# The five stops, each (lo, hi) of its range from the schema; at most one may be non-zero.
 STOP_KEYS: dict[str, tuple[float, float]] = {
-    "stop_loss_pct": (0, 50),
-    "stop_loss_margin_pct": (0, 100),
-    "stop_loss_atr_mult": (0, MAX_ATR_MULT),
-    "trailing_stop_pct": (0, 50),
-    "trailing_stop_atr_mult": (0, MAX_ATR_MULT),
+    key: schema.bounds(_S, key)
+    for key in (
+        "stop_loss_pct",
+        "stop_loss_margin_pct",
+        "stop_loss_atr_mult",
+        "trailing_stop_pct",
+        "trailing_stop_atr_mult",
+    )
 }
 TRAILING_KEYS = ("trailing_stop_pct", "trailing_stop_atr_mult")
 LABELS = (*LABELS_ADX, *LABELS_COMPOSITE)
@@ -66,7 +70,7 @@ CLASSIFIER_LABELS_TEXT = {
     "ranging_directional[_up|_down]",
 }
 LABEL_TEXT = f"{CLASSIFIER_LABELS_TEXT['adx']} (adx), or {CLASSIFIER_LABELS_TEXT['composite']}"
-FUTURES_KEYS = ("fee_per_contract", "max_contracts")
+FUTURES_KEYS = tuple(k.name for k in schema.rows(_F))
 
 # Which strategy types may set a key (a set value on another type is an error).
 KEY_TYPES: dict[str, tuple[str, ...]] = {
@@ -174,8 +178,13 @@ class _Keys:
     def error(self, text: str) -> None:
         self.errors.append(f"{self.where}: {text}")
 
-    def number(self, key: str, default: float, lo: float, hi: float, *, lo_open=False) -> Any:
-        """``key`` in its range, ``default`` when unset (0 counts as unset) or out of range."""
+    def number(self, key: str, default: float | None = None) -> Any:
+        """``key`` in its schema range, ``default`` (the schema's unless given) when unset (0
+        counts as unset) or out of range."""
+        row = schema.row(_S, key)
+        lo, hi = schema.bounds(_S, key)
+        lo_open = row.lo_open
+        default = row.default if default is None else default
         value = self.raw.get(key)
         if unset(value):
             return default
@@ -232,9 +241,9 @@ class _Keys:
 
     def perps(self) -> dict[str, Any]:
         """Leverage, sizing, margin mode and signal inversion (perps only)."""
-        leverage = float(self.number("leverage", 1.0, 1, 100))
-        sizing = float(self.number("sizing_leverage", leverage, 0.01, 100))
-        margin_usd = float(self.number("margin_per_trade_usd", 0.0, 0, MAX_USD, lo_open=True))
+        leverage = float(self.number("leverage"))
+        sizing = float(self.number("sizing_leverage", leverage))
+        margin_usd = float(self.number("margin_per_trade_usd"))
         if margin_usd and not unset(self.raw.get("sizing_leverage")):
             self.warnings.append(
                 f"{self.where}: sizing_leverage is ignored when margin_per_trade_usd is set "
@@ -248,12 +257,14 @@ class _Keys:
             "leverage": leverage,
             "sizing_leverage": sizing,
             "margin_per_trade_usd": margin_usd,
-            "margin_mode": self.choice("margin_mode", "isolated", MARGIN_MODES),
+            "margin_mode": self.choice(
+                "margin_mode", schema.default(_S, "margin_mode"), MARGIN_MODES
+            ),
             "invert_signal": invert,
         }
 
     def stops(self, leverage: float) -> dict[str, float]:
-        values = {key: float(self.number(key, 0.0, lo, hi)) for key, (lo, hi) in STOP_KEYS.items()}
+        values = {key: float(self.number(key)) for key in STOP_KEYS}
         on = [key for key, value in values.items() if value]
         if len(on) > 1:
             self.error(
@@ -273,9 +284,11 @@ class _Keys:
         value = self.raw.get("trailing_stop_min_move_pct")
         if value is None:
             return DEFAULT_MIN_MOVE_PCT
-        if not in_range(value, 0, 100, integer=False, lo_open=False):
+        lo, hi = schema.bounds(_S, "trailing_stop_min_move_pct")
+        if not in_range(value, lo, hi, integer=False, lo_open=False):
             self.error(
-                f"trailing_stop_min_move_pct must be a number in [0, 100], got {show(value)}"
+                f"trailing_stop_min_move_pct must be a number in [{lo:g}, {hi:g}], "
+                f"got {show(value)}"
             )
         elif trailing:
             return float(value)
@@ -319,7 +332,9 @@ class _Keys:
     def regime_gate(self, regime: RegimeSettings) -> dict[str, Any]:
         allowed = self._allowed_regimes()
         on_failure = self.choice(
-            "regime_gate_on_failure", regime.gate_on_failure, ("open", "closed")
+            "regime_gate_on_failure",
+            regime.gate_on_failure,
+            schema.row(_S, "regime_gate_on_failure").choices,
         )
         window = self.raw.get("regime_gate_window")
         if window is None or window == "":

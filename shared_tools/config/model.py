@@ -1,6 +1,6 @@
 """What a loaded config is: the strategies, the settings, and the one error type.
 
-:mod:`supervisor.config.load` builds these from a file; everything else only reads them.
+:mod:`shared_tools.config.load` builds these from a file; everything else only reads them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shared_tools.book.guard import Protection, tiers_from_closes
 from shared_tools.book.instruments import instrument
+from shared_tools.book.model import Position
 from shared_tools.book.rules import Rules
 from shared_tools.book.venues import CONTRACT_SPECS, mark_venue, taker_fee
 from shared_tools.check_argv import (
@@ -22,11 +23,10 @@ from shared_tools.check_argv import (
     script_name,
     script_venue,
 )
+from shared_tools.config.notify import NotifySettings
+from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, one_line
-from supervisor.config.notify import NotifySettings
-from supervisor.config.risk import RiskSettings
-from supervisor.state.models import Position
 
 __all__ = [
     "MIN_TICK_SECONDS",

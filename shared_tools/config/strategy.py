@@ -3,7 +3,7 @@
 A strategy's ``args`` are parsed by the worker's own argv spec (``shared_tools/check_argv.py``),
 so the supervisor marks, charges and checks the same symbol and venue the worker trades; the
 trading keys (direction, leverage, stops, futures, regime gate) and the fit of type, script and
-platform are :mod:`supervisor.config.trading`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
+platform are :mod:`shared_tools.config.trading`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
 and the key, so all of them are reported at once.
 """
 
@@ -25,11 +25,9 @@ from shared_tools.check_argv import (
     script_venue,
     without_flag,
 )
-from shared_tools.paths import SCRIPTS_DIR
-from shared_tools.text import exc_line, one_line, show
-from supervisor.config.checks import (
+from shared_tools.config import schema
+from shared_tools.config.checks import (
     ID_PATTERN,
-    MAX_INTERVAL,
     MAX_PATH_CHARS,
     STRATEGY_KEYS,
     STRATEGY_KEYS_NOT_YET,
@@ -43,22 +41,24 @@ from supervisor.config.checks import (
     text_problem,
     unknown_key_line,
 )
-from supervisor.config.model import (
+from shared_tools.config.model import (
     StrategyConfig,
     StrategyRef,
     infer_platform,
     prefix_platform,
     resolve_script,
 )
-from supervisor.config.trading import TradingContext, trading_fields, venue_problems
+from shared_tools.config.trading import TradingContext, trading_fields, venue_problems
+from shared_tools.paths import SCRIPTS_DIR
+from shared_tools.text import exc_line, one_line, show
 
 __all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
 
 SUPPORTED_TYPES = ("spot", "perps", "futures")
-KNOWN_TYPES = ("spot", "options", "perps", "futures", "manual")
-MAX_CAPITAL = 1e12
-MAX_COOLDOWN_MINUTES = 43200  # 30 days
-MAX_LOSS_STREAK = 100
+KNOWN_TYPES = schema.row(schema.STRATEGY, "type").choices
+MAX_CAPITAL = schema.MAX_CAPITAL
+MAX_COOLDOWN_MINUTES = schema.MAX_COOLDOWN_MINUTES
+MAX_LOSS_STREAK = int(schema.bounds(schema.STRATEGY, "cb_loss_streak_threshold")[1])
 MAX_ARGS = 64
 MAX_ARG_CHARS = 4096
 MAX_REFS_CHARS = 16384  # --strategy-refs JSON, well under the kernel's 128 KiB per argv item
@@ -165,7 +165,12 @@ class _Entry:
     errors: list[str]
     warnings: list[str]
 
-    def opt(self, key: str, default, lo, hi, *, integer: bool, lo_open: bool = False):
+    def opt(self, key: str, default=None):
+        """``key`` checked against its schema row; its default (the schema's unless given)."""
+        row = schema.row(schema.STRATEGY, key)
+        lo, hi = schema.bounds(schema.STRATEGY, key)
+        integer, lo_open = row.integer, row.lo_open
+        default = row.default if default is None else default
         value = self.raw.get(key, default)
         if not in_range(value, lo, hi, integer=integer, lo_open=lo_open):
             expect = range_text(lo, hi, integer=integer, lo_open=lo_open)
@@ -173,7 +178,8 @@ class _Entry:
             return default
         return value
 
-    def flag(self, key: str, default: bool) -> bool:
+    def flag(self, key: str) -> bool:
+        default = bool(schema.default(schema.STRATEGY, key))
         value = self.raw.get(key, default)
         if not isinstance(value, bool):
             self.errors.append(f"{self.where}: {key} must be true or false, got {show(value)}")
@@ -309,7 +315,7 @@ class _Entry:
     def interval(self, global_interval: int) -> Any:
         interval = self.raw.get("interval_seconds", 0)
         if interval != 0 or not is_int(interval):
-            interval = self.opt("interval_seconds", 0, 1, MAX_INTERVAL, integer=True)
+            interval = self.opt("interval_seconds")
             if interval > global_interval:
                 self.warnings.append(
                     f"{self.where}: interval_seconds {interval} is longer than the global "
@@ -385,12 +391,14 @@ class _Entry:
             )
 
     def atr_method(self) -> str:
-        atr_method = self.raw.get("atr_method", "simple")
-        if atr_method not in ("simple", "wilder"):
+        row = schema.row(schema.STRATEGY, "atr_method")
+        atr_method = self.raw.get("atr_method", row.default)
+        if atr_method not in row.choices:
             self.errors.append(
-                f"{self.where}: atr_method must be simple or wilder, got {show(atr_method)}"
+                f"{self.where}: atr_method must be {' or '.join(row.choices)}, "
+                f"got {show(atr_method)}"
             )
-            atr_method = "simple"
+            atr_method = row.default
         return atr_method
 
 
@@ -436,23 +444,19 @@ def parse_strategy(
         trading = trading_fields(entry, e.where, stype, platform, ctx, errors, warnings)
     capital, initial = e.capital()
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
-    max_dd = e.opt("max_drawdown_pct", default_dd, 0, 100, integer=False, lo_open=True)
+    max_dd = e.opt("max_drawdown_pct", default_dd)
     interval = e.interval(global_interval)
     open_ref, args = e.open_ref(parsed, extra_params, args)
     closes = e.closes()
     e.check_refs_size(open_ref, closes)
-    cb = e.flag("circuit_breaker", True)
-    cb_dd = e.opt(
-        "cb_drawdown_cooldown_minutes", 1440, 0, MAX_COOLDOWN_MINUTES, integer=False, lo_open=True
-    )
-    cb_n = e.opt("cb_loss_streak_threshold", 5, 1, MAX_LOSS_STREAK, integer=True)
-    cb_ls = e.opt(
-        "cb_loss_streak_cooldown_minutes", 60, 0, MAX_COOLDOWN_MINUTES, integer=False, lo_open=True
-    )
+    cb = e.flag("circuit_breaker")
+    cb_dd = e.opt("cb_drawdown_cooldown_minutes")
+    cb_n = e.opt("cb_loss_streak_threshold")
+    cb_ls = e.opt("cb_loss_streak_cooldown_minutes")
     atr_method = e.atr_method()
-    paused = e.flag("paused", False)
-    allow_deprecated = e.flag("allow_deprecated", False)
-    htf_filter = e.flag("htf_filter", False)
+    paused = e.flag("paused")
+    allow_deprecated = e.flag("allow_deprecated")
+    htf_filter = e.flag("htf_filter")
     e.check_status(open_ref.name, allow_deprecated)
 
     if len(errors) > n_errors:

@@ -7,10 +7,10 @@ are reported at once, so an operator fixes the file in one pass. The CLI turns a
 bounded, strings carry no control characters, and values echoed in messages are escaped and cut.
 
 This module reads the file and checks the top level; one strategy entry is checked by
-:mod:`supervisor.config.strategy` (its trading keys and venue fit by
-:mod:`supervisor.config.trading`, which also checks Hyperliquid peers across strategies), the
-``regime`` section by :mod:`supervisor.config.regime`, the keys and generic value checks are
-:mod:`supervisor.config.checks`, and the resulting types are :mod:`supervisor.config.model`
+:mod:`shared_tools.config.strategy` (its trading keys and venue fit by
+:mod:`shared_tools.config.trading`, which also checks Hyperliquid peers across strategies), the
+``regime`` section by :mod:`shared_tools.config.regime`, the keys and generic value checks are
+:mod:`shared_tools.config.checks`, and the resulting types are :mod:`shared_tools.config.model`
 (re-exported here).
 """
 
@@ -21,11 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from shared_tools.paths import REPO_ROOT
-from shared_tools.text import LINE_LIMIT, exc_line, one_line, show
-from supervisor.config.checks import (
+from shared_tools.config import schema
+from shared_tools.config.checks import (
     MAX_DEPTH,
-    MAX_INTERVAL,
     MAX_PATH_CHARS,
     TOP_LEVEL_KEYS,
     TOP_LEVEL_PASSTHROUGH,
@@ -39,9 +37,9 @@ from supervisor.config.checks import (
     text_problem,
     unknown_key_line,
 )
-from supervisor.config.checks import tradingview_problems as tv_problems
-from supervisor.config.migrate import migrate_document, migrated_note, save_migrated
-from supervisor.config.model import (
+from shared_tools.config.checks import tradingview_problems as tv_problems
+from shared_tools.config.migrate import migrate_document, migrated_note, save_migrated
+from shared_tools.config.model import (
     Config,
     ConfigError,
     StrategyConfig,
@@ -49,11 +47,13 @@ from supervisor.config.model import (
     infer_platform,
     resolve_script,
 )
-from supervisor.config.notify import notify_settings
-from supervisor.config.regime import regime_settings
-from supervisor.config.risk import risk_settings
-from supervisor.config.strategy import parse_strategy
-from supervisor.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.config.notify import notify_settings
+from shared_tools.config.regime import regime_settings
+from shared_tools.config.risk import risk_settings
+from shared_tools.config.strategy import parse_strategy
+from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.paths import REPO_ROOT
+from shared_tools.text import LINE_LIMIT, exc_line, one_line, show
 
 __all__ = [
     "REPO_ROOT",
@@ -70,20 +70,20 @@ __all__ = [
     "resolve_script",
 ]
 
-DEFAULT_INTERVAL = 600
-DEFAULT_STATUS_PORT = 8099
-DEFAULT_SCRIPT_TIMEOUT = 30.0
-DEFAULT_DB_FILE = "state/state.db"
-
-# Bounds: every number is finite and sane, so nothing downstream overflows or sleeps for ages.
-STATUS_PORT_RANGE = (1024, 65531)  # the status server may move up to port + 4
-MAX_CONCURRENT_CHECKS = 64
-MAX_SCRIPT_TIMEOUT = 3600.0
-MAX_CONFIG_VERSION = 1_000_000
+# Defaults and bounds from the schema table: every number is finite and sane, so nothing
+# downstream overflows or sleeps for ages.
+DEFAULT_INTERVAL = schema.default(schema.TOP, "interval_seconds")
+DEFAULT_STATUS_PORT = schema.default(schema.TOP, "status_port")
+DEFAULT_SCRIPT_TIMEOUT = schema.default(schema.TOP, "script_timeout_seconds")
+DEFAULT_DB_FILE = schema.default(schema.TOP, "db_file")
+STATUS_PORT_RANGE = schema.bounds(schema.TOP, "status_port")  # the server may move to port + 4
+MAX_CONCURRENT_CHECKS = int(schema.bounds(schema.TOP, "max_concurrent_checks")[1])
+MAX_SCRIPT_TIMEOUT = schema.bounds(schema.TOP, "script_timeout_seconds")[1]
+MAX_CONFIG_VERSION = schema.bounds(schema.TOP, "config_version")[1]
 MAX_STRATEGIES = 10_000
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_LINES = 50
-MAX_ATR_MULT = 100.0
+MAX_ATR_MULT = schema.MAX_ATR_MULT
 
 
 def load_config(path: str | Path) -> Config:
@@ -182,20 +182,24 @@ def parse_config(raw: dict, path: Path) -> Config:
 def _top_level(raw: dict, label: str, errors: list[str]) -> dict[str, Any]:
     """The top-level settings, checked and defaulted, as :class:`Config` keyword arguments."""
 
-    def bounded(key: str, default, lo, hi, *, integer: bool, lo_open: bool = False):
+    def bounded(key: str, default=None):
+        """``key`` checked against its schema row (type, bounds); its default when absent."""
+        k = schema.row(schema.TOP, key)
+        default = k.default if default is None else default
         value = raw.get(key)
         if value is None:
             return default
-        if not in_range(value, lo, hi, integer=integer, lo_open=lo_open):
-            expect = range_text(lo, hi, integer=integer, lo_open=lo_open)
+        lo, hi = schema.bounds(schema.TOP, key)
+        if not in_range(value, lo, hi, integer=k.integer, lo_open=k.lo_open):
+            expect = range_text(lo, hi, integer=k.integer, lo_open=k.lo_open)
             errors.append(f"config {label}: {key} must be {expect}, got {show(value)}")
             return default
         return value
 
-    version = bounded("config_version", 0, 0, MAX_CONFIG_VERSION, integer=True)
+    version = bounded("config_version")
     interval = DEFAULT_INTERVAL
     if not (is_int(raw.get("interval_seconds")) and raw["interval_seconds"] == 0):  # 0: default
-        interval = bounded("interval_seconds", DEFAULT_INTERVAL, 1, MAX_INTERVAL, integer=True)
+        interval = bounded("interval_seconds")
     db_value = raw.get("db_file") or raw.get("state_file") or DEFAULT_DB_FILE
     problem = text_problem(db_value, MAX_PATH_CHARS)
     if problem:
@@ -203,10 +207,10 @@ def _top_level(raw: dict, label: str, errors: list[str]) -> dict[str, Any]:
         db_value = DEFAULT_DB_FILE
     if db_value.endswith(".json"):
         db_value = db_value[: -len(".json")] + ".db"
-    port = bounded("status_port", DEFAULT_STATUS_PORT, *STATUS_PORT_RANGE, integer=True)
+    port = bounded("status_port")
     market = raw.get("market_data")
     if market is None:
-        market = "exchange"
+        market = schema.default(schema.TOP, "market_data")
     problem = text_problem(market, MAX_PATH_CHARS)
     if problem:
         errors.append(f"config {label}: market_data {problem}")
@@ -216,27 +220,15 @@ def _top_level(raw: dict, label: str, errors: list[str]) -> dict[str, Any]:
             f"config {label}: market_data must be exchange, simulated or replay:<dir>, "
             f"got {show(market)}"
         )
-    max_conc = bounded(
-        "max_concurrent_checks",
-        min(os.cpu_count() or 2, MAX_CONCURRENT_CHECKS),
-        1,
-        MAX_CONCURRENT_CHECKS,
-        integer=True,
-    )
-    timeout = bounded(
-        "script_timeout_seconds",
-        DEFAULT_SCRIPT_TIMEOUT,
-        0,
-        MAX_SCRIPT_TIMEOUT,
-        integer=False,
-        lo_open=True,
-    )
-    batch = raw.get("batch_checks", True)
+    max_conc = bounded("max_concurrent_checks", min(os.cpu_count() or 2, MAX_CONCURRENT_CHECKS))
+    timeout = bounded("script_timeout_seconds")
+    batch_default = schema.default(schema.TOP, "batch_checks")
+    batch = raw.get("batch_checks", batch_default)
     if batch is None:
-        batch = True
+        batch = batch_default
     if not isinstance(batch, bool):
         errors.append(f"config {label}: batch_checks must be true or false, got {show(batch)}")
-        batch = True
+        batch = batch_default
     db_path = Path(db_value)
     if not db_path.is_absolute():
         db_path = REPO_ROOT / db_path  # like scripts: independent of the working directory
@@ -257,10 +249,11 @@ def _default_stop(raw: dict, label: str, errors: list[str]) -> float:
     value = raw.get("default_stop_loss_atr_mult")
     if value is None:
         return DEFAULT_STOP_LOSS_ATR_MULT
-    if not in_range(value, 0, MAX_ATR_MULT, integer=False, lo_open=False):
+    lo, hi = schema.bounds(schema.TOP, "default_stop_loss_atr_mult")
+    if not in_range(value, lo, hi, integer=False, lo_open=False):
         errors.append(
             f"config {label}: default_stop_loss_atr_mult must be a number in "
-            f"[0, {MAX_ATR_MULT:g}] (0 turns the automatic stop off), got {show(value)}"
+            f"[{lo:g}, {hi:g}] (0 turns the automatic stop off), got {show(value)}"
         )
         return DEFAULT_STOP_LOSS_ATR_MULT
     return float(value)

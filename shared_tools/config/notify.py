@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
+from shared_tools.config.checks import ID_PATTERN, is_int, show_key
 from shared_tools.text import show
 from shared_tools.urls import insecure_base
-from supervisor.config.checks import ID_PATTERN, is_int, show_key
 
 __all__ = [
     "ChatSettings",
@@ -29,16 +30,7 @@ API_BASE_ENV = ("GO_TRADER_DISCORD_API", "GO_TRADER_TELEGRAM_API")  # overrides,
 _TOKEN_KEYS = {"discord": "token", "telegram": "bot_token"}
 _OWNER_KEYS = {"discord": "owner_id", "telegram": "owner_chat_id"}
 # Upstream keys this build reads nothing from (leaderboards, slash-command replies, reports).
-_IGNORED = {
-    "discord": {
-        "leaderboard_top_n",
-        "leaderboard_channel",
-        "ephemeral_replies",
-        "report_repo",
-        "report_github_token",
-    },
-    "telegram": set(),
-}
+_IGNORED = {t: set(schema.names(t, "not-yet")) for t in TRANSPORTS}
 _MAPS = ("channels", "trade_alert_channels", "dm_channels")
 _EVERY = ("every", "per_check", "always")
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -145,7 +137,7 @@ def _chat(
     if transport == "discord" and os.environ.get("DISCORD_OWNER_ID"):
         owner = _id(os.environ["DISCORD_OWNER_ID"]) or owner
     maps = {name: _id_map(raw, name, where, errors, name == "dm_channels") for name in _MAPS}
-    known = {"enabled", token_key, owner_key, *_MAPS}
+    known = schema.names(transport, "built", "env-only")
     for key in sorted(set(raw) - known):
         if key in _IGNORED[transport]:
             warnings.append(f"{where}.{key} is not supported yet; ignored")

@@ -40,8 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from supervisor.config.checks import scan
-from supervisor.config.model import ConfigError, infer_platform
+from shared_tools.config import schema
+from shared_tools.config.checks import scan
+from shared_tools.config.model import ConfigError, infer_platform
 
 __all__ = [
     "CLOSE_OWNED_KEYS",
@@ -126,10 +127,29 @@ def migrate(raw: dict) -> tuple[dict, int]:
     if version < 16:
         _v16_user_defaults(doc)
         _v16_chat_keys(doc, strategies)
+    _added_defaults(doc, strategies, version)
     if version == 0 and doc == raw:
         return raw, version  # hand-written in today's shape: nothing to do
     doc["config_version"] = CURRENT_CONFIG_VERSION
     return doc, version
+
+
+def _added_defaults(doc: dict, strategies: list[dict], version: int) -> None:
+    """Keys added after ``version`` whose schema row says a migration writes their default in
+    (``fill_on_migrate``); a key already present is left as it is. None does today: every key
+    added since v12 means "as before" when absent (v17's atr_method defaults to simple)."""
+    for key in schema.added_since(version):
+        if not key.fill_on_migrate:
+            continue
+        if key.section == schema.TOP:
+            targets = [doc]
+        elif key.section == schema.STRATEGY:
+            targets = strategies
+        else:
+            section = doc.get(key.section)
+            targets = [section] if isinstance(section, dict) else []
+        for target in targets:
+            target.setdefault(key.name, copy.deepcopy(key.default))
 
 
 def _list(value: Any) -> list:

@@ -4,7 +4,7 @@ Upstream's scheduler turns an enabled ``regime`` section into ``--regime-enabled
 spec and an OHLCV window long enough for the slowest window (contract reference §1.1); the
 check script then classifies and reports ``regime`` in upstream's shape. ``gate_on_failure``
 is the default of every strategy's ``regime_gate_on_failure``, and the window names and
-classifiers are what a strategy's regime gate may refer to (:mod:`supervisor.config.trading`).
+classifiers are what a strategy's regime gate may refer to (:mod:`shared_tools.config.trading`).
 Keys that drive features not built yet (transitions, display windows) warn instead of passing
 silently.
 """
@@ -16,21 +16,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
+from shared_tools.config.checks import in_range, is_int, is_number
 from shared_tools.text import show
-from supervisor.config.checks import in_range, is_int, is_number
 
-DEFAULT_PERIOD = 14
-DEFAULT_ADX_THRESHOLD = 20.0
+DEFAULT_PERIOD = schema.default("regime", "period")
+DEFAULT_ADX_THRESHOLD = 20.0  # what adx_threshold 0 means (upstream)
 OUR_OHLCV_WINDOW = 300  # the worker's default window; regime never shortens it
-MAX_PERIOD = 500
-CLASSIFIERS = ("adx", "composite")
-NOT_BUILT = (
-    "timeframe",
-    "display_windows",
-    "transitions",
-    "hurst_gate_on_failure",
-)
-GATE_ON_FAILURE = ("open", "closed")
+MAX_PERIOD = int(schema.bounds("regime", "period")[1])
+CLASSIFIERS = schema.row("regime.windows.*", "classifier").choices
+NOT_BUILT = tuple(k.name for k in schema.rows("regime", "not-yet"))
+KNOWN = schema.names("regime", "built")
+WINDOW_KEYS = schema.names("regime.windows.*")
+GATE_ON_FAILURE = schema.row("regime", "gate_on_failure").choices
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def _window(name: object, spec: object, where: str, errors: list[str]) -> tuple[
     if not isinstance(spec, dict):
         errors.append(f"{where}.{name}: must be a period or an object, got {show(spec)}")
         return None
-    unknown = sorted(set(spec) - {"classifier", "period", "adx_threshold", "thresholds"})
+    unknown = sorted(set(spec) - WINDOW_KEYS)
     if unknown:
         errors.append(f"{where}.{name}: unknown key(s) {show(unknown)}")
     classifier = spec.get("classifier", "adx")
@@ -111,7 +109,7 @@ def regime_settings(
     for key in sorted(value):
         if key in NOT_BUILT:
             warnings.append(f"{where}.{key} is not built yet; ignored")
-        elif key not in ("enabled", "period", "adx_threshold", "windows", "gate_on_failure"):
+        elif key not in KNOWN:
             errors.append(f"{where}: unknown key {show(key)}")
     gate = value.get("gate_on_failure") or "open"
     if gate not in GATE_ON_FAILURE:

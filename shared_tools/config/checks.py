@@ -1,8 +1,8 @@
 """The keys a config may have, and the checks every config value goes through.
 
 Key tables (known, not built yet, hints for old names) and generic value checks: refused JSON
-numbers, nesting depth, text, ranges. :mod:`supervisor.config.load` (the top level) and
-:mod:`supervisor.config.strategy` (one strategy) use these to turn any value, however broken,
+numbers, nesting depth, text, ranges. :mod:`shared_tools.config.load` (the top level) and
+:mod:`shared_tools.config.strategy` (one strategy) use these to turn any value, however broken,
 into a one-line problem that names where it is, with the value escaped and cut.
 """
 
@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from shared_tools.config import schema
 from shared_tools.text import clean, show
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 # Limits shared by the top level and the strategies.
-MAX_INTERVAL = 7 * 86400
+MAX_INTERVAL = schema.MAX_INTERVAL
 MAX_PATH_CHARS = 1024
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 30
@@ -51,109 +52,15 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Popen (NUL) or sqlite (surrogates).
 _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
-TOP_LEVEL_KEYS = {
-    "config_version",
-    "interval_seconds",
-    "db_file",
-    "state_file",
-    "status_port",
-    "market_data",
-    "max_concurrent_checks",
-    "script_timeout_seconds",
-    "batch_checks",
-    "strategies",
-    "regime",
-    "default_stop_loss_atr_mult",
-    "portfolio_risk",
-    "correlation",
-    "discord",
-    "telegram",
-    "summary_frequency",
-    "kill_switch_reset_dm_timeout",
-    "tradingview_export",
-}
+# The key sets come from the schema table (shared_tools/config/schema.py).
+TOP_LEVEL_KEYS = set(schema.names(schema.TOP, "built"))
 # Upstream top-level sections a go-trader config may carry; later issues give them meaning.
 # Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
-TOP_LEVEL_PASSTHROUGH = {
-    "log_dir",
-    "replay_log_path",
-    "auto_update",
-    "leaderboard_post_time",
-    "platforms",
-    "leaderboard_summaries",
-    "risk_free_rate",
-    "atr_method",
-    "notify_tp_sl_fills",
-    "notify_ratchet_triggers",
-    "alert_throttle_interval",
-    "user_defaults",
-    "tuning",
-}
-
-STRATEGY_KEYS = {
-    "id",
-    "type",
-    "platform",
-    "script",
-    "allow_external_script",
-    "args",
-    "capital",
-    "initial_capital",
-    "max_drawdown_pct",
-    "interval_seconds",
-    "open_strategy",
-    "close_strategy",
-    "close_strategies",
-    "circuit_breaker",
-    "cb_drawdown_cooldown_minutes",
-    "cb_loss_streak_threshold",
-    "cb_loss_streak_cooldown_minutes",
-    "atr_method",
-    "paused",
-    "allow_deprecated",
-    "htf_filter",
-    # how signals become trades (supervisor/config/trading.py)
-    "direction",
-    "allow_shorts",
-    "invert_signal",
-    "leverage",
-    "sizing_leverage",
-    "margin_per_trade_usd",
-    "margin_mode",
-    "stop_loss_pct",
-    "stop_loss_margin_pct",
-    "stop_loss_atr_mult",
-    "trailing_stop_pct",
-    "trailing_stop_atr_mult",
-    "trailing_stop_min_move_pct",
-    "futures",
-    "allowed_regimes",
-    "regime_gate_on_failure",
-    "regime_gate_window",
-}
+TOP_LEVEL_PASSTHROUGH = set(schema.names(schema.TOP, "not-yet"))
+STRATEGY_KEYS = set(schema.names(schema.STRATEGY, "built"))
 # Upstream per-strategy keys that belong to features this build does not have yet: accepted
 # (so a go-trader config loads) with a warning that they are ignored.
-STRATEGY_KEYS_NOT_YET = {
-    "symbol",
-    "timeframe",
-    "capital_pct",
-    "regime_atr_window",
-    "regime_directional_window",
-    "hurst_gate",
-    "notify_ratchet_triggers",
-    "llm_entry_analysis",
-    "risk_per_trade_pct",
-    "stop_loss_atr_regime",
-    "trailing_stop_atr_regime",
-    "theta_harvest",
-    "regime_directional_policy",
-    "regime_window_divergence",
-    "regime_profile_allocation",
-    "allow_scale_in",
-    "scale_in",
-    "replay_sharing",
-    "hedge",
-}
+STRATEGY_KEYS_NOT_YET = set(schema.names(schema.STRATEGY, "not-yet"))
 KEY_HINTS = {
     "params": 'per-strategy params moved into open_strategy: {"name": ..., "params": {...}}',
     "open": 'use open_strategy: {"name": ..., "params": {...}}',
