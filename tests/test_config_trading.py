@@ -624,3 +624,13 @@ def test_futures_block_needs_a_restart(tmp_path):
     old = _load(tmp_path, _futures(futures={"fee_per_contract": 1}))
     new = _load(tmp_path, _futures(futures={"fee_per_contract": 2}))
     assert structural_changes(old, new) == ["strategy[ts-a]: futures_fee_per_contract changed"]
+
+
+def test_a_leverage_above_the_coins_maximum_warns_in_plain_words(tmp_path):
+    # Hyperliquid BTC allows 40x: above it the venue refuses the order live, and the paper
+    # book's maintenance margin (1.25%) would liquidate it on a small move.
+    config = _load(tmp_path, _perps(leverage=50), _perps("hl-b", "ETH", leverage=10))
+    [warning] = [w for w in config.warnings if "maximum" in w]
+    assert "strategy[hl-a]" in warning and "leverage 50" in warning
+    assert "hyperliquid BTC's maximum 40x" in warning
+    assert config.strategy("hl-a").leverage == 50  # a warning: upstream configs still load

@@ -48,7 +48,12 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
-from shared_tools.config.trading import TradingContext, trading_fields, venue_problems
+from shared_tools.config.trading import (
+    TradingContext,
+    leverage_warnings,
+    trading_fields,
+    venue_problems,
+)
 from shared_tools.paths import SCRIPTS_DIR
 from shared_tools.text import exc_line, one_line, show
 
@@ -442,6 +447,8 @@ def parse_strategy(
     if stype in SUPPORTED_TYPES:
         ctx = ctx or TradingContext()
         trading = trading_fields(entry, e.where, stype, platform, ctx, errors, warnings)
+        if stype == "perps" and parsed.symbol:
+            warnings.extend(leverage_warnings(e.where, str(platform), parsed.symbol, trading))
     capital, initial = e.capital()
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd)

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.book.instruments import instrument
+from shared_tools.book.venues import mark_venue
 from shared_tools.check_argv import DEFAULT_SCRIPT, SCRIPT_VENUES, script_name, script_venue
 from shared_tools.config import schema
 from shared_tools.config.checks import in_range, is_number, range_text, show_key
@@ -419,6 +421,20 @@ def trading_fields(
     if stype == "futures":
         fields["futures_fee_per_contract"], fields["futures_max_contracts"] = keys.futures()
     return {**fields, **keys.regime_gate(ctx.regime)}
+
+
+def leverage_warnings(where: str, platform: str, symbol: str, fields: dict[str, Any]) -> list[str]:
+    """A perps leverage above the venue's maximum for the coin: live, the venue refuses it; in
+    paper, the maintenance margin of the instrument table liquidates it almost at once."""
+    leverage = float(fields.get("leverage") or 1.0)
+    inst = instrument(mark_venue(platform, "perps"), symbol, "perps")
+    if inst.max_leverage <= 1.0 or leverage <= inst.max_leverage:
+        return []
+    return [
+        f"{where}: leverage {leverage:g} is above {inst.where}'s maximum {inst.max_leverage:g}x; "
+        f"the venue refuses it live, and in paper a {inst.maint_margin_rate:.2%} maintenance "
+        "margin liquidates such a position on a small move: lower it"
+    ]
 
 
 def _coin(symbol: str) -> str:
