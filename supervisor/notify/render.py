@@ -7,7 +7,11 @@ templates render there without the markers. Bodies longer than a platform allows
 
 from __future__ import annotations
 
-import jinja2
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jinja2
 
 LIMITS = {"discord": 2000, "telegram": 4096}
 
@@ -61,7 +65,11 @@ def _pct(x: float) -> str:
     return f"{x:+.2f}%"
 
 
+@functools.cache
 def _env() -> jinja2.Environment:
+    """Built on the first message: a book without chat never loads Jinja2 (~2.4 MiB idle)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.DictLoader(_TEMPLATES),
         autoescape=False,  # chat text, not HTML
@@ -73,13 +81,10 @@ def _env() -> jinja2.Environment:
     return env
 
 
-_ENV = _env()
-
-
 def render(name: str, transport: str, **context) -> str:
     """Template ``name`` for ``transport`` (bold markers only where they render)."""
     bold = "**" if transport == "discord" else ""
-    text = _ENV.get_template(name).render(B=bold, transport=transport, **context)
+    text = _env().get_template(name).render(B=bold, transport=transport, **context)
     return text.strip()
 
 
