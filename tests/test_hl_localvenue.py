@@ -11,6 +11,7 @@ from pathlib import Path
 
 import eth_account
 import pytest
+import requests
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 from hyperliquid.utils.error import ClientError
@@ -331,8 +332,58 @@ def test_cli_prints_url_and_exits_on_sigterm() -> None:
         assert line.startswith("localvenue: http://127.0.0.1:")
         url = line.split(" ", 1)[1]
         assert "BTC" in Info(url, skip_ws=True, timeout=5).all_mids()
+        owner = eth_account.Account.from_key(OWNER_KEY).address
+        agent = eth_account.Account.from_key(AGENT_KEY)
+        for op in (
+            {"op": "account", "address": owner},
+            {"op": "agent", "account": owner, "agent": agent.address},
+        ):
+            assert requests.post(url + "/control", json=op, timeout=5).status_code == 200
+        ex = Exchange(agent, url, account_address=owner, timeout=5)
+        assert "filled" in ex.market_open("ETH", True, 0.5)["response"]["data"]["statuses"][0]
+        state = Info(url, skip_ws=True, timeout=5).user_state(owner)
+        assert state["assetPositions"][0]["position"]["szi"] == "0.5"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_unknown_coin_is_refused(venue: LocalVenueServer) -> None:
+    meta = _info(venue).meta()
+    meta["universe"].append({"name": "DOGE", "szDecimals": 0, "maxLeverage": 10})
+    wallet = eth_account.Account.from_key(AGENT_KEY)
+    ex = Exchange(wallet, venue.url, meta=meta, account_address=_owner(), timeout=5)
+    res = ex.order("DOGE", True, 100, 0.2, {"limit": {"tif": "Gtc"}})
+    assert res["response"]["data"]["statuses"][0]["error"] == "Order has invalid asset. asset=3"
+
+
+def test_liquidation_at_maintenance_margin(venue: LocalVenueServer) -> None:
+    ex = _exchange(venue)
+    assert ex.update_leverage(40, "BTC")["status"] == "ok"
+    entry = _sim_mid("BTC", NOW_MS)
+    sz = round(300_000 / entry, 5)
+    assert "filled" in ex.market_open("BTC", False, sz)["response"]["data"]["statuses"][0]
+    cash = 10_000 - sz * entry * TAKER_FEE
+
+    def underwater(m: int) -> bool:  # account value at or below maintenance (1 / (2 x 40))
+        t = NOW_MS + m * 60_000
+        px = _sim_mid("BTC", t)
+        return cash - sz * (px - entry) <= sz * px / 80
+
+    step = 0
+    for m in range(1, 7 * 1440):
+        if m % 60 == 0:  # the short receives (or pays) the hourly funding
+            t = NOW_MS + m * 60_000
+            cash += sz * _sim_mid("BTC", t) * sim_model.funding_rate("BTC", t / 1000.0, SEED)
+        if underwater(m):
+            step = m
+            break
+    venue.venue.clock.step((step - 1) * 60)
+    assert _info(venue).user_state(_owner())["assetPositions"]  # not a minute early
+    venue.venue.clock.step(60)
+    info = _info(venue)
+    assert info.user_state(_owner())["assetPositions"] == []
+    last = info.user_fills(_owner())[0]
+    assert last["dir"] == "Close Short" and last["liquidation"]["method"] == "market"

@@ -315,6 +315,7 @@ class LocalExchange:
                 for hour in range((prev // HOUR_MS + 1) * HOUR_MS, t + 1, HOUR_MS):
                     self._pay_funding(hour)
                 self._check_resting(t)
+                self._liquidate(t)
                 prev = t
             self._last_ms = now
             return now
@@ -367,7 +368,61 @@ class LocalExchange:
             if (order.is_buy and mid <= order.limit_px) or (
                 not order.is_buy and mid >= order.limit_px
             ):
+                if not order.reduce_only and not self._margin_ok(acct, order, t):
+                    order.status, order.status_ts = "marginCanceled", t
+                    continue
                 self._fill_order(acct, order, order.sz, order.limit_px, t, crossed=False)
+
+    def _margin_ok(self, acct: Account, order: Order, t: int) -> bool:
+        """Whether the account's free margin covers the part of ``order`` that opens."""
+        s = self._summary(acct, t)
+        opening = max(0.0, order.sz - self._reducible(acct, order.coin, order.is_buy))
+        need = opening * self.mid(order.coin, t) / self._leverage(acct, order.coin)[0]
+        return need <= s["value"] - s["margin"] + 1e-9
+
+    def _liquidate(self, t: int) -> None:
+        """Close every position of an account at or below maintenance margin, at the mid."""
+        for acct in self.accounts.values():
+            held = [(c, p) for c, p in acct.positions.items() if p.szi != 0]
+            if not held:
+                continue
+            s = self._summary(acct, t)
+            if s["value"] > s["maint"]:
+                continue
+            for coin, pos in held:
+                mark = self.mid(coin, t)
+                order = self._new_order(acct, coin, pos.szi < 0, abs(pos.szi), mark, "Ioc", t)
+                order.reduce_only = True
+                self._fill_order(acct, order, order.sz, mark, t, crossed=True)
+                acct.fills[-1]["liquidation"] = {
+                    "liquidatedUser": acct.address,
+                    "markPx": _num(mark),
+                    "method": "market",
+                }
+            for order in self.orders.values():  # a liquidated account's orders go too
+                if order.account == acct.address and order.status == "open":
+                    order.status, order.status_ts = "canceled", t
+
+    def _new_order(
+        self, acct: Account, coin: str, is_buy: bool, sz: float, px: float, tif: str, t: int
+    ) -> Order:
+        order = Order(
+            oid=self._next_oid,
+            account=acct.address,
+            coin=coin,
+            asset=self.coins.index(coin),
+            is_buy=is_buy,
+            sz=sz,
+            orig_sz=sz,
+            limit_px=px,
+            tif=tif,
+            reduce_only=False,
+            timestamp=t,
+            status_ts=t,
+        )
+        self._next_oid += 1
+        self.orders[order.oid] = order
+        return order
 
     @staticmethod
     def _triggered(order: Order, mid: float) -> bool:
@@ -863,8 +918,8 @@ class LocalExchange:
         want = sz * float(partial.params.get("fraction", 0.5)) if partial else sz
         late_s = float(late.params.get("delay_s", 10.0)) if late else 0.0
         filled = self._fill_order(acct, order, want, mid, now, crossed=True, late_s=late_s)
-        if tif == "Ioc" and order.status == "open":
-            order.status = "canceled" if filled <= 0 else "filled"
+        if tif == "Ioc" and order.status == "open":  # an IOC's unfilled rest is cancelled
+            order.status = "canceled"
         if filled <= 0:
             return {"error": f"Reduce only order would increase position. asset={asset}"}
         out: dict[str, Any] = {
@@ -880,6 +935,8 @@ class LocalExchange:
 
     @staticmethod
     def _status(order: Order) -> dict[str, Any]:
+        if order.status not in ("open", "filled", "triggered"):
+            return {"error": f"Order was {order.status}. asset={order.asset}"}
         if order.status == "filled":
             filled = {
                 "totalSz": _num(order.filled_sz),
