@@ -387,3 +387,33 @@ def test_liquidation_at_maintenance_margin(venue: LocalVenueServer) -> None:
     assert info.user_state(_owner())["assetPositions"] == []
     last = info.user_fills(_owner())[0]
     assert last["dir"] == "Close Short" and last["liquidation"]["method"] == "market"
+
+
+def test_take_profit_limit_trigger_fires(venue: LocalVenueServer) -> None:
+    ex = _exchange(venue)
+    ex.market_open("SOL", True, 1.0)
+    entry = _sim_mid("SOL", NOW_MS)
+    trigger = float(f"{entry * 1.002:.5g}")
+    step = next(m for m in range(1, 5000) if _sim_mid("SOL", NOW_MS + m * 60_000) >= trigger)
+    order_type = {"trigger": {"triggerPx": trigger, "isMarket": False, "tpsl": "tp"}}
+    res = ex.order("SOL", False, 1.0, trigger, order_type, reduce_only=True)
+    oid = res["response"]["data"]["statuses"][0]["resting"]["oid"]
+    venue.venue.clock.step(step * 60)
+    info = _info(venue)
+    assert info.user_state(_owner())["assetPositions"] == []
+    fill = info.user_fills(_owner())[0]
+    assert fill["oid"] == oid and float(fill["px"]) >= trigger and float(fill["closedPnl"]) > 0
+    assert info.query_order_by_oid(_owner(), oid)["order"]["status"] == "filled"
+
+
+def test_ledger_and_leverage(venue: LocalVenueServer) -> None:
+    info = _info(venue)
+    ledger = info.user_non_funding_ledger_updates(_owner(), 0)
+    assert ledger[0]["delta"] == {"type": "deposit", "usdc": "10000"}
+    ex = _exchange(venue)
+    assert ex.update_leverage(41, "BTC")["status"] == "err"  # BTC's max is 40
+    assert ex.update_leverage(3, "ETH", is_cross=False)["status"] == "ok"
+    ex.market_open("ETH", True, 0.5)
+    pos = info.user_state(_owner())["assetPositions"][0]["position"]
+    assert pos["leverage"] == {"type": "isolated", "value": 3}
+    assert float(pos["marginUsed"]) == pytest.approx(float(pos["positionValue"]) / 3, rel=1e-6)

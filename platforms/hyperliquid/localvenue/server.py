@@ -71,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(exc.status, str(exc), text=True)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
             pass
+        except Exception as exc:  # a venue bug answers 500 with its cause, not a dropped socket
+            self._reply(500, f"local venue error: {type(exc).__name__}: {exc}", text=True)
 
     def _venue(self, path: str, body: dict[str, Any]) -> None:
         venue = self.server.venue
