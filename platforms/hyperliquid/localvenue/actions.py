@@ -163,25 +163,21 @@ class ActionsMixin:
             need = opening * mid / self._leverage(acct, coin)[0]
             if need > s["value"] - s["margin"] + 1e-9:
                 return {"error": f"Insufficient margin to place order. asset={asset}"}
-        order = Order(
-            oid=self._next_oid,
-            account=acct.address,
-            coin=coin,
-            asset=self.coins.index(coin),
-            is_buy=is_buy,
-            sz=sz,
-            orig_sz=sz,
-            limit_px=px,
-            tif=tif,
+        order = self._new_order(
+            acct,
+            coin,
+            is_buy,
+            sz,
+            px,
+            tif,
+            now,
+            store=False,
             reduce_only=reduce_only,
-            timestamp=now,
             cloid=cloid,
             trigger_px=trigger_px,
             is_market=bool(trigger and trigger.get("isMarket")),
             tpsl=trigger.get("tpsl") if trigger else None,
-            status_ts=now,
         )
-        self._next_oid += 1
         if tif == "Alo" and self._marketable(order, mid):
             return {
                 "error": "Post only order would have immediately matched, "

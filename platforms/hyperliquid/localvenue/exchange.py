@@ -230,7 +230,9 @@ class LocalExchange(InfoMixin, ActionsMixin):
                 continue
             for coin, pos in held:
                 mark = self.mid(coin, t)
-                order = self._new_order(acct, coin, pos.szi < 0, abs(pos.szi), mark, "Ioc", t)
+                order = self._new_order(
+                    acct, coin, pos.szi < 0, abs(pos.szi), mark, "Ioc", t, reduce_only=False
+                )
                 order.reduce_only = True
                 self._fill_order(acct, order, order.sz, mark, t, crossed=True)
                 acct.fills[-1]["liquidation"] = {
@@ -243,8 +245,19 @@ class LocalExchange(InfoMixin, ActionsMixin):
                     order.status, order.status_ts = "canceled", t
 
     def _new_order(
-        self, acct: Account, coin: str, is_buy: bool, sz: float, px: float, tif: str, t: int
+        self,
+        acct: Account,
+        coin: str,
+        is_buy: bool,
+        sz: float,
+        px: float,
+        tif: str | None,
+        t: int,
+        *,
+        store: bool = True,
+        **extra: Any,
     ) -> Order:
+        """A new order with the next oid (``store`` False: the caller books it once accepted)."""
         order = Order(
             oid=self._next_oid,
             account=acct.address,
@@ -255,12 +268,13 @@ class LocalExchange(InfoMixin, ActionsMixin):
             orig_sz=sz,
             limit_px=px,
             tif=tif,
-            reduce_only=False,
             timestamp=t,
             status_ts=t,
+            **extra,
         )
         self._next_oid += 1
-        self.orders[order.oid] = order
+        if store:
+            self.orders[order.oid] = order
         return order
 
     @staticmethod
