@@ -22,7 +22,15 @@ from typing import Any
 from shared_tools.book.model import usable
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
 
-__all__ = ["KINDS", "Instrument", "from_ccxt_market", "from_hl_asset", "instrument"]
+__all__ = [
+    "KINDS",
+    "QUOTES",
+    "Instrument",
+    "base_symbol",
+    "from_ccxt_market",
+    "from_hl_asset",
+    "instrument",
+]
 
 KINDS = ("spot", "perps", "futures")
 DUST_FLOOR = 1.0  # a venue without a published notional minimum: no order under $1 (dust)
@@ -116,12 +124,15 @@ def _decimals(step: float) -> int:
     return max(0, -int(exponent))
 
 
-def _base(symbol: str) -> str:
+QUOTES = ("USDT", "USDC", "USD", "ZAR", "EUR", "BUSD", "FDUSD")
+
+
+def base_symbol(symbol: str) -> str:
     """``BTC/USDT``, ``BTC-USDT-SWAP``, ``BTC/USDT:USDT``, ``XBT/ZAR``, ``mes`` -> the root."""
     root = str(symbol).strip().upper()
     for sep in ("/", "-", ":", "_"):
         root = root.split(sep)[0]
-    for quote in ("USDT", "USDC", "USD", "ZAR"):
+    for quote in QUOTES:
         if root.endswith(quote) and len(root) > len(quote):
             root = root[: -len(quote)]
             break
@@ -283,7 +294,7 @@ def instrument(venue: str, symbol: str, kind: str) -> Instrument:
     kind = kind if kind in KINDS else "spot"
     if venue == "okx-swap":
         venue, kind = "okx", "perps"
-    root = _base(symbol)
+    root = base_symbol(symbol)
     if kind == "futures":
         return _futures(venue, symbol, root)
     if kind == "perps":

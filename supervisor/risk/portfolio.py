@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared_tools.book.instruments import base_symbol
 from shared_tools.config.risk import RiskSettings
 from supervisor.risk.breakers import margin_inputs
 from supervisor.state.models import AppState, StrategyState, parse_iso, utc_iso
@@ -35,7 +36,6 @@ EVENTS_KEPT = 50
 WARN_STEP_PP = 1.0  # a warning repeats when the drawdown rises this many points
 WARN_EVERY = timedelta(hours=6)  # ... or after this long in the band
 UNTRUSTED_DEFERRAL = timedelta(minutes=15)  # an over-limit reading on stale marks waits this long
-_QUOTES = ("USDT", "USDC", "USD", "ZAR", "EUR", "BUSD", "FDUSD")
 
 
 @dataclass
@@ -272,15 +272,10 @@ def notional_cap(
 
 
 def base_asset(symbol: str) -> str:
-    """``BTC/USDT``, ``BTC-USD``, ``BTC``, ``XBT/ZAR``, ``BTC/USDC:USDC`` -> ``BTC``."""
-    s = symbol.upper().split(":")[0]
-    for sep in "/-_":
-        s = s.split(sep)[0] if sep in s else s
-    for quote in _QUOTES:
-        if s.endswith(quote) and len(s) > len(quote):
-            s = s[: -len(quote)]
-            break
-    return {"XBT": "BTC", "MES": "ES", "MNQ": "NQ"}.get(s, s)
+    """``BTC/USDT``, ``BTC-USD``, ``BTC``, ``XBT/ZAR``, ``BTC/USDC:USDC`` -> ``BTC``; the micro
+    CME contracts count as their full-size asset (exposure, not contract)."""
+    s = base_symbol(symbol)
+    return {"MES": "ES", "MNQ": "NQ"}.get(s, s)
 
 
 def correlation(
