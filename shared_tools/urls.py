@@ -32,6 +32,6 @@ def insecure_base(name: str, url: str) -> str:
     if parts.scheme == "http" and _loopback(host):
         return ""
     return (
-        f"{name}={url!r} is refused: a chat API base must be https:// "
+        f"{name}={url!r} is refused: an API base must be https:// "
         "(plain http only on 127.0.0.1/localhost, for a local test server)"
     )

@@ -120,7 +120,7 @@ def test_live_mode_is_refused_until_supported(tmp_path):
     )
     with pytest.raises(ConfigError) as exc:
         load_config(cfg)
-    assert "live trading (--mode=live) is not supported" in exc.value.lines[0]
+    assert "live trading (--mode=live) on binanceus spot is not supported" in exc.value.lines[0]
 
 
 def test_non_default_platform_reaches_the_worker(tmp_path):
@@ -258,7 +258,7 @@ def test_pair_symbols_come_from_the_spec(tmp_path):
         (["--atr-method", "wilder"], "--atr-method (set the strategy's atr_method key"),
         (["--position-side", "long"], "--position-side (the scheduler passes"),
         (["--ohlcv-limit", "5"], "--ohlcv-limit: must be in [30, 10000]"),
-        (["--mode", "live"], "live trading (--mode=live) is not supported"),
+        (["--mode", "live"], "live trading (--mode=live) on binanceus spot is not supported"),
         (["--mode=demo"], "invalid choice"),
         (["--"], "bare '--'"),
     ],

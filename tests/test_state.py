@@ -175,6 +175,7 @@ def test_rows_from_before_v3_keep_their_net_pnl(tmp_path):
     con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     con.execute("ALTER TABLE trades DROP COLUMN pnl_gross")
     con.execute("ALTER TABLE trades DROP COLUMN reason")
+    con.execute("ALTER TABLE trades DROP COLUMN order_id")
     cols = (
         "strategy_id, timestamp, symbol, position_id, side, quantity, price, value, fee, "
         "trade_type, is_close, realized_pnl, details, cycle, mark_price, bar_price"

@@ -76,13 +76,17 @@ def open_position(
     entry_atr: float = 0.0,
     regime: str = "",
     now_s: float = 0.0,
+    fill: tuple[float, float] | None = None,
 ) -> tuple[Trade | None, str]:
-    """Open ``side`` at ``price``, stamp the entry ATR and regime, and arm the guard."""
+    """Open ``side`` at ``price``, stamp the entry ATR and regime, and arm the guard.
+
+    ``fill`` = (qty, fee) books a live venue fill instead of sizing from cash.
+    """
     if not usable(price):
         return None, "no valid price"
     if not rules.allows(side):
         return None, f"hold (direction {rules.direction}: no {side} entries)"
-    trade, action = book_for(rules).open(acct, symbol, side, price, now)
+    trade, action = book_for(rules).open(acct, symbol, side, price, now, fill=fill)
     if trade is None:
         return None, action
     pos = acct.positions[symbol]

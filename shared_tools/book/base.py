@@ -32,7 +32,14 @@ class Book:
         return instrument("", symbol, self.kind)
 
     def open(
-        self, acct: Account, symbol: str, side: str, price: float, now: str
+        self,
+        acct: Account,
+        symbol: str,
+        side: str,
+        price: float,
+        now: str,
+        *,
+        fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
         raise NotImplementedError
 
@@ -51,24 +58,37 @@ class Book:
         now: str,
         fraction: float = 1.0,
         reason: str = "",
+        *,
+        fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
-        """Close ``fraction`` (0..1] of the position in ``symbol`` at ``price``."""
+        """Close ``fraction`` (0..1] of the position in ``symbol`` at ``price``.
+
+        ``fill`` = (qty, fee) books a venue's real fill instead (live): that quantity, capped at
+        the position, at that fee; the position closes only when nothing is left.
+        """
         pos = acct.positions[symbol]
         if not usable(price):
             return None, "no valid price"
-        fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
-        if fraction <= 0:
-            return None, "hold (close fraction 0)"
-        full = fraction >= 1.0 - 1e-12
-        qty = pos.quantity if full else self.whole(pos.quantity * fraction)
-        if not full and qty <= 0:
-            return None, "hold (partial close rounds to zero contracts)"
-        rest = pos.quantity - qty
-        if not full and (rest <= 0 or self.instrument(symbol).below_minimum(rest, price)):
-            full, qty = True, pos.quantity  # the rest would be dust the venue takes no order for
+        if fill is not None:
+            qty, fee = min(fill[0], pos.quantity), fill[1]
+            if not (usable(qty) and math.isfinite(fee)):
+                return None, f"refused close: fill {fill!r} is not a quantity and a fee"
+            full = pos.quantity - qty <= pos.quantity * 1e-9
+            qty = pos.quantity if full else qty
+        else:
+            fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+            if fraction <= 0:
+                return None, "hold (close fraction 0)"
+            full = fraction >= 1.0 - 1e-12
+            qty = pos.quantity if full else self.whole(pos.quantity * fraction)
+            if not full and qty <= 0:
+                return None, "hold (partial close rounds to zero contracts)"
+            rest = pos.quantity - qty
+            if not full and (rest <= 0 or self.instrument(symbol).below_minimum(rest, price)):
+                full, qty = True, pos.quantity  # the rest would be dust no venue takes
+            fee = self.fee(pos, qty, price)
         share = qty / pos.quantity
         gross = pos.sign * qty * pos.multiplier * (price - pos.avg_cost)
-        fee = self.fee(pos, qty, price)
         basis = pos.cost_basis * share
         acct.cash += (basis if self.holds_notional else 0.0) + gross - fee
         if full:

@@ -42,8 +42,17 @@ class FuturesBook(Book):
         return price * self.multiplier
 
     def open(
-        self, acct: Account, symbol: str, side: str, price: float, now: str
+        self,
+        acct: Account,
+        symbol: str,
+        side: str,
+        price: float,
+        now: str,
+        *,
+        fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
+        if fill is not None:
+            return None, f"refused {side}: live fills are booked for perps only in this build"
         per = self.margin_per_contract(price)
         n = math.floor(acct.cash / per) if per > 0 and acct.cash > 0 else 0
         if self.max_contracts > 0:

@@ -164,6 +164,15 @@ def arm(pos: Position, rules: Protection) -> list[str]:
     return notes
 
 
+def trail(pos: Position, mark: float) -> bool:
+    """Follow ``mark`` with a trailing stop without judging it (live: the venue's resting stop
+    is the one that fires); True when the stop moved."""
+    before = pos.guard.stop
+    if pos.guard.trailing and usable(mark):
+        _trail(pos, mark)
+    return pos.guard.stop != before
+
+
 def _trail(pos: Position, mark: float) -> None:
     """Move the best mark and, by at least ``min_move``, the trailing stop behind it."""
     g, s = pos.guard, pos.sign

@@ -58,6 +58,12 @@ class Guard:
     trail_distance: float = 0.0
     min_move: float = 0.0
     targets: list[list[float]] = field(default_factory=list)
+    # Live only: the venue's resting orders that carry this guard (docs/architecture.md,
+    # "Live"): the stop's order id, one slot per target (0 = none resting) and whether each
+    # target was ever placed (0 + placed = the tier filled: never placed again).
+    stop_oid: int = 0
+    target_oids: list[int] = field(default_factory=list)
+    target_placed: list[bool] = field(default_factory=list)
 
     @property
     def trailing(self) -> bool:
@@ -72,6 +78,9 @@ class Guard:
             "trail_distance": self.trail_distance,
             "min_move": self.min_move,
             "targets": [list(t) for t in self.targets],
+            "stop_oid": self.stop_oid,
+            "target_oids": list(self.target_oids),
+            "target_placed": list(self.target_placed),
         }
 
     @classmethod
@@ -85,6 +94,12 @@ class Guard:
         g.stop_kind = str(data.get("stop_kind") or "")
         targets = data.get("targets") or []
         g.targets = [[float(p), float(f)] for p, f in targets if usable(p) and usable(f)]
+        oid = data.get("stop_oid")
+        g.stop_oid = oid if isinstance(oid, int) and oid > 0 else 0
+        g.target_oids = [
+            o if isinstance(o, int) and o > 0 else 0 for o in data.get("target_oids") or []
+        ]
+        g.target_placed = [bool(x) for x in data.get("target_placed") or []]
         return g
 
     def numbers(self) -> list[float]:
@@ -166,6 +181,7 @@ class Trade:
     bar_price: float = 0.0  # the check's last closed bar close (0: not from a check)
     pnl_gross: bool = True  # False only for rows written before schema v3 (net P&L, see below)
     reason: str = ""  # what closed it: signal, stop_loss, trailing_stop, take_profit, ...
+    order_id: str = ""  # live: the venue's order id (its fills carry the real price and fee)
 
     @property
     def net_pnl(self) -> float:

@@ -47,16 +47,29 @@ class PerpsBook(Book):
         return cash * self.sizing_leverage
 
     def open(
-        self, acct: Account, symbol: str, side: str, price: float, now: str
+        self,
+        acct: Account,
+        symbol: str,
+        side: str,
+        price: float,
+        now: str,
+        *,
+        fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
-        if acct.cash <= 0:
-            return None, f"skip {side} (no cash: ${acct.cash:.2f})"
-        notional = self.notional(acct.cash)
-        qty = notional / price
-        fee = notional * self.fee_rate
+        """Open at ``price``, sized from cash; ``fill`` = (qty, fee) books a venue's real fill
+        instead (live: the venue sized, filled and charged it, docs/architecture.md "Live")."""
+        if fill is None:
+            if acct.cash <= 0:
+                return None, f"skip {side} (no cash: ${acct.cash:.2f})"
+            notional = self.notional(acct.cash)
+            qty = notional / price
+            fee = notional * self.fee_rate
+        else:
+            qty, fee = fill
+            notional = qty * price
         if not finite_order(qty, notional, fee):
             return None, f"refused {side}: quantity {qty!r} at price {price!r} is not finite"
-        why = self.instrument(symbol).below_minimum(qty, price)
+        why = self.instrument(symbol).below_minimum(qty, price) if fill is None else ""
         if why:
             return None, f"skip {side} ({why})"
         acct.cash -= fee

@@ -22,8 +22,17 @@ class SpotBook(Book):
         return qty * price * self.fee_rate
 
     def open(
-        self, acct: Account, symbol: str, side: str, price: float, now: str
+        self,
+        acct: Account,
+        symbol: str,
+        side: str,
+        price: float,
+        now: str,
+        *,
+        fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
+        if fill is not None:
+            return None, f"refused {side}: live fills are booked for perps only in this build"
         if side != Side.LONG:
             return None, "hold (spot does not short)"
         budget = acct.cash

@@ -115,6 +115,7 @@ TOP_KEYS: tuple[Key, ...] = (
         default="6h",
     ),
     top_key("tradingview_export", "object", "go-trader export tradingview: symbol_overrides"),
+    top_key("hyperliquid", "object", "live Hyperliquid: base_url (keys come from the environment)"),
     *not_yet(
         TOP,
         "log_dir",
@@ -283,6 +284,16 @@ SECTION_KEYS: tuple[Key, ...] = (
     ),
     row_key("telegram", "trade_alert_channels", "map", "channel key -> chat id (trade alerts)"),
     row_key("telegram", "dm_channels", "map", "channel key -> true (the owner) or a chat id"),
+    # -- hyperliquid --------------------------------------------------------------------------
+    row_key(
+        "hyperliquid",
+        "base_url",
+        "string",
+        "the one API base every layer uses: mainnet, testnet or a local venue "
+        "(http only on 127.0.0.1)",
+        default="https://api.hyperliquid.xyz",
+        reload="structural",
+    ),
     # -- tradingview_export ------------------------------------------------------------------
     row_key(
         "tradingview_export",

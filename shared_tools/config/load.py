@@ -38,6 +38,7 @@ from shared_tools.config.checks import (
     unknown_key_line,
 )
 from shared_tools.config.checks import tradingview_problems as tv_problems
+from shared_tools.config.live import live_settings
 from shared_tools.config.migrate import migrate_document, migrated_note, save_migrated
 from shared_tools.config.model import (
     Config,
@@ -165,6 +166,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         raw.get("portfolio_risk"), raw.get("correlation"), f"config {label}", errors, warnings
     )
     notify = notify_settings(raw, f"config {label}", errors, warnings)
+    live = live_settings(raw.get("hyperliquid"), label, errors)
     errors.extend(f"config {label}: {p}" for p in tv_problems(raw.get("tradingview_export")))
     if errors:
         raise ConfigError(_capped(errors, label))
@@ -174,6 +176,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         strategies=strategies,
         risk=risk,
         notify=notify,
+        live=live,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

@@ -23,6 +23,7 @@ from shared_tools.check_argv import (
     script_name,
     script_venue,
 )
+from shared_tools.config.live import LiveSettings
 from shared_tools.config.notify import NotifySettings
 from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
@@ -127,6 +128,11 @@ class StrategyConfig:
         return _parsed(tuple(self.args), script_name(self.script))
 
     @property
+    def live(self) -> bool:
+        """True when the strategy trades real money (``--mode=live`` in its args)."""
+        return self.check_args.mode == "live"
+
+    @property
     def symbol(self) -> str:
         """The traded symbol: the worker's ``symbol`` positional."""
         return self.check_args.symbol or ""
@@ -229,8 +235,13 @@ class Config:
     strategies: list[StrategyConfig]
     risk: RiskSettings = field(default_factory=RiskSettings)  # portfolio_risk and correlation
     notify: NotifySettings = field(default_factory=NotifySettings)  # discord, telegram
+    live: LiveSettings = field(default_factory=LiveSettings)  # hyperliquid.base_url
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
+
+    @property
+    def live_strategies(self) -> list[StrategyConfig]:
+        return [s for s in self.strategies if s.live]
 
     def strategy(self, sid: str) -> StrategyConfig:
         for s in self.strategies:

@@ -41,6 +41,7 @@ from shared_tools.config.checks import (
     text_problem,
     unknown_key_line,
 )
+from shared_tools.config.live import live_refusal
 from shared_tools.config.model import (
     StrategyConfig,
     StrategyRef,
@@ -137,11 +138,6 @@ def _parse_args(
         flag = FLAGS_BY_NAME[name]
         if flag.owner != "config":
             errors.append(f"{where}: args must not set {name} ({flag_hint(flag)})")
-    if parsed.mode == "live":
-        errors.append(
-            f"{where}: live trading (--mode=live) is not supported by this build yet; "
-            "remove it to paper trade"
-        )
     if not (parsed.strategy and parsed.symbol and parsed.timeframe):
         errors.append(f"{where}: args must start with <strategy> <symbol> <timeframe>")
     extra: dict | None = None
@@ -443,6 +439,8 @@ def parse_strategy(
         inst_type = parsed.inst_type if parsed.strategy else ""  # "": args did not parse
         for problem in venue_problems(stype, script, platform, inst_type, platform_by):
             errors.append(f"{e.where}: {problem}")
+        if parsed.mode == "live" and live_refusal(str(platform), stype):
+            errors.append(f"{e.where}: {live_refusal(str(platform), stype)}")
     trading: dict = {}
     if stype in SUPPORTED_TYPES:
         ctx = ctx or TradingContext()

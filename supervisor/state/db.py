@@ -39,9 +39,12 @@ from supervisor.state.rows import (
     cashflow_row,
     cashflows,
     extra_from_json,
+    intent_from_row,
+    intent_row,
     marks,
     message_row,
     meta,
+    order_intents,
     outbox,
     position_from_row,
     position_row,
@@ -188,6 +191,9 @@ class StateDB:
                 strat = state.strategies.get(p.strategy_id)
                 if strat is not None:
                     strat.positions[p.symbol] = position_from_row(p)
+            pending = select(order_intents).where(order_intents.c.status == "pending")
+            for r in conn.execute(pending):
+                state.intents[r.cloid] = intent_from_row(r)
             latest = select(cashflows).order_by(cashflows.c.id.desc()).limit(capital.RECENT_KEPT)
             state.extra[capital.KEY] = [cashflow_from_row(r) for r in conn.execute(latest)][::-1]
             return state
@@ -207,6 +213,8 @@ class StateDB:
             if messages:
                 conn.execute(insert(outbox), messages)
         capital.committed(state, *flows)
+        for cloid in [c for c, i in state.intents.items() if not i.open]:
+            del state.intents[cloid]  # on disk now; only unresolved intents stay in memory
 
     def _save(
         self, conn: Connection, state: AppState, new_trades: list[Trade]
@@ -238,6 +246,13 @@ class StateDB:
                     for (plat, sym), m in state.marks.items()
                 ],
             )
+        for cloid, intent in state.intents.items():
+            values = intent_row(intent)
+            done = conn.execute(
+                update(order_intents).where(order_intents.c.cloid == cloid).values(**values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(order_intents).values(cloid=cloid, **values))
         rows = capital.pending(state)
         ids = [conn.execute(insert(cashflows).values(**cashflow_row(r))).lastrowid for r in rows]
         return rows, ids

@@ -13,9 +13,17 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from supervisor.state.rows import cashflows, marks, metadata, outbox, positions, trades
+from supervisor.state.rows import (
+    cashflows,
+    marks,
+    metadata,
+    order_intents,
+    outbox,
+    positions,
+    trades,
+)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -77,9 +85,15 @@ def _v5(conn: Connection) -> None:
     metadata.create_all(conn, tables=[cashflows])
 
 
+def _v6(conn: Connection) -> None:
+    """Live orders: the intent table, and the venue's order id on trade rows."""
+    metadata.create_all(conn, tables=[order_intents])
+    _add_columns(conn, "trades", {"order_id": "VARCHAR NOT NULL DEFAULT ''"})
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
 # columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 assert len(MIGRATIONS) == SCHEMA_VERSION

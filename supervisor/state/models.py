@@ -17,6 +17,7 @@ from shared_tools.book.venues import mark_venue
 __all__ = [
     "AppState",
     "Guard",
+    "Intent",
     "Mark",
     "Message",
     "Position",
@@ -113,6 +114,43 @@ class Message:
 
 
 @dataclass
+class Intent:
+    """One live order, committed before it is sent (docs/architecture.md, "Live").
+
+    ``cloid`` is the client order id the order carries, derived from the intent, so a crash,
+    a timeout or a dropped connection is resolved by asking the venue for it, never by sending
+    again. ``status``: ``pending`` (committed, maybe sent), ``filled``, ``failed`` (the venue
+    refused it or never saw it), ``resting``. ``purpose`` says how a fill is booked: ``open``
+    (a new position of ``position_side``) or ``close`` (with ``reason``).
+    """
+
+    cloid: str
+    strategy_id: str
+    cycle: int
+    leg: str  # which order of the strategy's cycle: open, close, ...
+    symbol: str
+    side: str  # the order's side: buy | sell
+    size: float  # requested quantity (coin units)
+    reduce_only: bool
+    purpose: str  # open | close
+    position_side: str  # long | short: the position opened or closed
+    reason: str = ""  # the book's close reason (signal, kill_switch, circuit_breaker, ...)
+    status: str = "pending"
+    created_at: str = ""
+    resolved_at: str = ""
+    oid: int = 0
+    fill_price: float = 0.0
+    fill_qty: float = 0.0
+    fee: float = 0.0
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # entry_atr, regime, cancels, full
+
+    @property
+    def open(self) -> bool:
+        return self.status == "pending"
+
+
+@dataclass
 class Mark:
     """A venue's price for a symbol and when the supervisor read it (epoch seconds)."""
 
@@ -129,6 +167,8 @@ class AppState:
     in_cycle: bool = False  # not persisted: True while a cycle's workers run
     unsaved_trades: list[Trade] = field(default_factory=list)  # made but not yet committed
     unsaved_messages: list[Message] = field(default_factory=list)  # outbox rows not committed
+    # Live orders not yet resolved, plus those resolved since the last save (cloid -> intent).
+    intents: dict[str, Intent] = field(default_factory=dict)
     # Book-wide state that must survive a restart and has no table of its own (portfolio
     # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
     extra: dict[str, Any] = field(default_factory=dict)

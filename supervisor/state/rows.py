@@ -22,7 +22,15 @@ from sqlalchemy import (
     Text,
 )
 
-from supervisor.state.models import Guard, Message, Position, RiskState, StrategyState, Trade
+from supervisor.state.models import (
+    Guard,
+    Intent,
+    Message,
+    Position,
+    RiskState,
+    StrategyState,
+    Trade,
+)
 
 metadata = MetaData()
 
@@ -120,6 +128,7 @@ trades = Table(
     # v3: close rows carry gross P&L and their own fee (rows from before: net, see Trade.net_pnl)
     Column("pnl_gross", Boolean, nullable=False, default=True),
     Column("reason", String, nullable=False, default=""),
+    Column("order_id", String, nullable=False, default=""),  # v6: the venue's order id (live)
     Index("idx_trades_strategy_ts", "strategy_id", "timestamp"),
     Index("idx_trades_position", "strategy_id", "position_id"),
 )
@@ -167,6 +176,50 @@ cashflows = Table(
     Column("cycle", Integer, nullable=False, default=0),
     Index("idx_cashflows_strategy", "strategy_id", "id"),
 )
+
+
+# v6: live orders, each committed before it is sent (supervisor/live/).
+order_intents = Table(
+    "order_intents",
+    metadata,
+    Column("cloid", String, primary_key=True),
+    Column("strategy_id", String, nullable=False),
+    Column("cycle", Integer, nullable=False, default=0),
+    Column("leg", String, nullable=False, default=""),
+    Column("symbol", String, nullable=False),
+    Column("side", String, nullable=False),
+    Column("size", Float, nullable=False),
+    Column("reduce_only", Boolean, nullable=False, default=False),
+    Column("purpose", String, nullable=False),
+    Column("position_side", String, nullable=False, default=""),
+    Column("reason", String, nullable=False, default=""),
+    Column("status", String, nullable=False, default="pending"),
+    Column("created_at", String, nullable=False, default=""),
+    Column("resolved_at", String, nullable=False, default=""),
+    Column("oid", Integer, nullable=False, default=0),
+    Column("fill_price", Float, nullable=False, default=0.0),
+    Column("fill_qty", Float, nullable=False, default=0.0),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("error", Text, nullable=False, default=""),
+    Column("extra_json", Text, nullable=False, default="{}"),
+    Index("idx_intents_status", "status"),
+)
+
+INTENT_FIELDS = ["strategy_id", "cycle", "leg", "symbol", "side", "size", "reduce_only", "purpose", "position_side", "reason", "status", "created_at", "resolved_at", "oid", "fill_price", "fill_qty", "fee", "error"]
+
+
+def intent_row(i: Intent) -> dict:
+    row = {k: getattr(i, k) for k in INTENT_FIELDS}
+    row["extra_json"] = json.dumps(i.extra, sort_keys=True, allow_nan=False)
+    return row
+
+
+def intent_from_row(r) -> Intent:
+    return Intent(
+        cloid=r.cloid,
+        **{k: getattr(r, k) for k in INTENT_FIELDS},
+        extra=extra_from_json(r.extra_json),
+    )
 
 
 def position_from_row(p) -> Position:
@@ -312,6 +365,7 @@ def trade_row(t: Trade) -> dict:
         "bar_price": t.bar_price,
         "pnl_gross": t.pnl_gross,
         "reason": t.reason,
+        "order_id": t.order_id,
     }
 
 
