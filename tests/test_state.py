@@ -238,9 +238,11 @@ def test_a_version_4_db_gains_the_cashflow_journal(tmp_path):
     db.close()
     con = sqlite3.connect(path)
     con.execute("DROP TABLE cashflows")
+    con.execute("DROP TABLE order_intents")
+    con.execute("ALTER TABLE trades DROP COLUMN order_id")
     con.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
     con.commit()
     con.close()
     db = StateDB(path)
-    assert db.schema_version() == SCHEMA_VERSION == 5
+    assert db.schema_version() == SCHEMA_VERSION == 6
     assert db.cashflow_journal() == ([], 0) and list(db.load().strategies) == ["a", "b"]
