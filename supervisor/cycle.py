@@ -5,6 +5,8 @@ never saves (the daemon commits the whole cycle in one transaction). What a cycl
 which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 
 1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time;
+   then ``reconcile``: live strategies book what their venue did on its own (stop and target
+   fills, external closes, funding) at the venue's numbers (supervisor/live/reconcile.py);
 2. ``funding``: every perp held across a funding boundary pays or earns it *before* anything
    can close it, so a position closed or flipped this cycle still settles the hours it held;
 3. ``liquidation``: a margin account whose equity is at or below its maintenance margin at
@@ -31,6 +33,7 @@ import copy
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, Protocol
 
 from shared_tools import book
 from shared_tools.book import margin
@@ -64,6 +67,7 @@ from supervisor.state.models import AppState, Mark, StrategyState, Trade, utc_is
 # What a cycle does, in order (see the module docstring); ``Cycle.apply`` runs ``_step_<name>``.
 STEPS: tuple[str, ...] = (
     "marks",
+    "reconcile",
     "funding",
     "liquidation",
     "portfolio",
@@ -74,8 +78,23 @@ STEPS: tuple[str, ...] = (
 )
 
 
+class LiveHooks(Protocol):
+    """The live desk as the cycle sees it (supervisor/live/desk.py)."""
+
+    def reconcile(self, cy: Any) -> None: ...
+
+    def entry_hold(self, sc: StrategyConfig) -> str: ...
+
+    def trail(self, sc: StrategyConfig, strat: StrategyState, mark: float) -> None: ...
+
+
 class Cycle:
-    """The book-side work of one cycle; ``log`` receives one line per notable event."""
+    """The book-side work of one cycle; ``log`` receives one line per notable event.
+
+    Live strategies (``--mode=live``) go through the same steps; their venue funds,
+    liquidates and fires their resting stops and targets, so those steps only trail the stop
+    for them, and what they book here is undone into orders by supervisor/live/decide.py.
+    """
 
     def __init__(
         self,
@@ -86,12 +105,14 @@ class Cycle:
         *,
         log: Callable[[str], None],
         draining: Callable[[], bool] = lambda: False,
+        live: LiveHooks | None = None,
     ) -> None:
         self.app, self.config, self.now, self.report = app, config, now, report
         self.stamp = utc_iso(now)
         self.epoch = now.timestamp()
         self.log = log
         self.draining = draining
+        self.live = live
         self.max_age = mark_max_age(config)
         self.blocked: set[str] = set()
         self.requested: dict[str, set[str]] = {}  # venue -> symbols asked of check_price
@@ -155,16 +176,20 @@ class Cycle:
             if result is not None:
                 self._apply_prices(platform, result)
 
+    def _step_reconcile(self) -> None:
+        if self.live is not None:
+            self.live.reconcile(self)
+
     def _step_funding(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            if sc.type == Kind.PERPS and strat.positions:
+            if sc.type == Kind.PERPS and strat.positions and not sc.live:
                 self._guarded(sc, functools.partial(self._fund, sc, strat))
 
     def _step_liquidation(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
-            if sc.type in (Kind.PERPS, Kind.FUTURES) and strat.positions:
+            if sc.type in (Kind.PERPS, Kind.FUTURES) and strat.positions and not sc.live:
                 self._guarded(sc, functools.partial(self._liquidate, sc, strat))
 
     def _step_portfolio(self) -> None:
@@ -295,6 +320,10 @@ class Cycle:
         pos = strat.positions.get(sc.symbol)
         mark = self.cycle_mark(strat.venue, sc.symbol) if pos is not None else 0.0
         if not mark:
+            return []
+        if sc.live:  # the venue's resting stop and targets fire; the stop only trails here
+            if self.live is not None:
+                self.live.trail(sc, strat, mark)
             return []
         trades = book.protect(
             strat, sc.rules, sc.symbol, mark, self.stamp, outranked_by=outranked_by
@@ -435,6 +464,9 @@ class Cycle:
         """Why entries are held for this check ("" when they may open); closes always run."""
         if self.book_hold:
             return self.book_hold
+        live_hold = self.live.entry_hold(sc) if self.live is not None else ""
+        if live_hold:
+            return live_hold
         if not sig.market_open:
             return "market closed"
         if sc.paused:

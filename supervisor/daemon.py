@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,6 +28,7 @@ from supervisor.cycle import Cycle
 from supervisor.cycle_report import CycleReport, Outcome, new_report
 from supervisor.http.server import NotReady, StatusServer, parse_history_query
 from supervisor.http.views import build_status, health
+from supervisor.live.desk import LiveDesk, start_problems
 from supervisor.notify.hooks import Notifier
 from supervisor.notify.outbox import pending_count as outbox_pending
 from supervisor.reload import (
@@ -82,6 +84,7 @@ class Supervisor:
         self.db: StateDB | None = None
         self.server: StatusServer | None = None
         self.executor: Executor | None = None
+        self.desk: LiveDesk | None = None
         self.ready = False  # the book is loaded; /status and /history may answer
         self.draining = False
         self.save_error = ""
@@ -111,6 +114,13 @@ class Supervisor:
             return EXIT_CONFIG
         if self.stopping:
             return EXIT_OK
+        live_lines = start_problems(self.config, Path(self.config.db_file).exists(), os.environ)
+        if live_lines:
+            for line in live_lines:
+                print(line, file=sys.stderr)
+            print("live start-up checks failed: refusing to start (exit 78)", file=sys.stderr)
+            self.notifier.alert_now(f"**Live start refused** (exit 78): {live_lines[0]}", wait=True)
+            return EXIT_CONFIG
         try:
             self._lock_handle = acquire_lock(self.config.db_file)
         except AlreadyRunning as exc:
@@ -138,6 +148,7 @@ class Supervisor:
             self._reconcile_roster()
             self.ready = True
         self.executor = self._make_executor(self.config)
+        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         self.notifier.start(
             self.db,
             reset_file=risk_portfolio.request_path(self.config.db_file),
@@ -265,15 +276,22 @@ class Supervisor:
         self.sd.sleep(self.wake, wait)
         self.wake.clear()
 
+    def _run_jobs(self, jobs: list) -> dict:
+        assert self.executor is not None
+        return self.executor.run(jobs) if jobs else {}
+
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
         """One cycle. No new trades while earlier ones are not yet on disk.
 
         The book's clock is the market's (GO_TRADER_NOW when pinned, as in offline
         simulations and tests), so trade times, funding hours and latches follow the same
-        time the workers' candles do; so does the schedule.
+        time the workers' candles do; so does the schedule. Live strategies add the desk's
+        phases (supervisor/live/): resolve, account read, reconcile, decide, commit the
+        intents, send, protect, then the cycle's commit.
         """
-        assert self.db is not None and self.executor is not None
+        assert self.db is not None and self.executor is not None and self.desk is not None
         now = market_now()
+        desk = self.desk
         with self.book_lock:
             if self.save_error and not self._retry_save():
                 report = new_report(self.app.cycle_count)
@@ -285,23 +303,42 @@ class Supervisor:
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
             cycle = Cycle(
-                self.app, self.config, now, report, log=log, draining=lambda: self.draining
+                self.app,
+                self.config,
+                now,
+                report,
+                log=log,
+                draining=lambda: self.draining,
+                live=desk if desk.active else None,
             )
-            jobs = cycle.plan(due)
             self.app.in_cycle = True
+        saved, intents = 0, []
         try:
-            results = self.executor.run(jobs) if jobs else {}
+            desk.resolve(cycle)
+            with self.book_lock:
+                jobs = cycle.plan(due) + desk.read_jobs(int(cycle.epoch * 1000))
+            results = self._run_jobs(jobs)
             with self.book_lock:
                 try:
                     cycle.apply(due, results)
+                    intents = desk.decide(cycle, cycle.snapshot)
                 finally:  # whatever happened, trades already made must reach the DB
                     self.app.unsaved_trades.extend(report.trades)
-                    self.notifier.queue_cycle(report, self.app)  # commits with the cycle
-                    self.notifier.queue_events(report, self.app)
+                    saved = len(report.trades)
+                if intents and not self.persist():  # an intent is on disk before it leaves
+                    desk.drop(intents)
+                    intents = []
+            if desk.active:
+                desk.send(intents, cycle)
+                desk.protect(cycle)
+        finally:
+            with self.book_lock:
+                self.app.unsaved_trades.extend(report.trades[saved:])
+                self.notifier.queue_cycle(report, self.app)  # commits with the cycle
+                self.notifier.queue_events(report, self.app)
                 self.app.last_cycle = utc_iso(now)  # the book's clock, as marks and funding
                 self.persist()
-        finally:
-            self.app.in_cycle = False
+                self.app.in_cycle = False
         report.duration_s = time.time() - report.started
         return report
 
@@ -415,6 +452,8 @@ class Supervisor:
             changes = apply_reload(self.config, new, self.app)
             self.config = new
             self.executor = self._make_executor(new)
+            if self.desk is not None:
+                self.desk.config = new
             if self.stopping:  # a stop arrived while we swapped executors
                 self.executor.cancel_read_only()
             if changes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shared_tools.check_argv import DEFAULT_PLATFORM as DEFAULT_VENUE
+from shared_tools.config.live import HL_BASE_URL_ENV
 from shared_tools.config.model import Config
 
 PRICE_SCRIPT = "shared_scripts/check_price.py"
@@ -35,5 +36,8 @@ def price_argv(platform: str, symbols: Iterable[str]) -> list[str]:
 
 
 def worker_env(config: Config) -> dict[str, str]:
-    """Environment overlay for workers: the market-data source when the config names one."""
-    return {"GO_TRADER_MARKET_DATA": config.market_data} if "market_data" in config.raw else {}
+    """Environment overlay for workers: the market-data source when the config names one, and
+    the one Hyperliquid base URL every layer uses (config ``hyperliquid.base_url``)."""
+    env = {"GO_TRADER_MARKET_DATA": config.market_data} if "market_data" in config.raw else {}
+    env[HL_BASE_URL_ENV] = config.live.hl_base_url
+    return env

@@ -205,7 +205,26 @@ order_intents = Table(
     Index("idx_intents_status", "status"),
 )
 
-INTENT_FIELDS = ["strategy_id", "cycle", "leg", "symbol", "side", "size", "reduce_only", "purpose", "position_side", "reason", "status", "created_at", "resolved_at", "oid", "fill_price", "fill_qty", "fee", "error"]
+INTENT_FIELDS = [
+    "strategy_id",
+    "cycle",
+    "leg",
+    "symbol",
+    "side",
+    "size",
+    "reduce_only",
+    "purpose",
+    "position_side",
+    "reason",
+    "status",
+    "created_at",
+    "resolved_at",
+    "oid",
+    "fill_price",
+    "fill_qty",
+    "fee",
+    "error",
+]
 
 
 def intent_row(i: Intent) -> dict:

@@ -1,0 +1,339 @@
+"""The live desk: one cycle's orders from intent to booked fill (see the package docstring).
+
+The daemon calls, in order: :meth:`LiveDesk.resolve` (before planning), :meth:`read_jobs`
+(with the cycle's checks), :meth:`reconcile` (the cycle's ``reconcile`` step),
+:meth:`decide` (after the cycle applied), then :meth:`send` and :meth:`protect` once the
+intents are committed. Jobs run through ``run`` (the executor); the book is touched only
+under ``lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from shared_tools.book.guard import trail
+from shared_tools.config.live import ALLOW_MISSING_STATE_ENV, live_env_problems
+from shared_tools.config.model import Config, StrategyConfig
+from supervisor.live import argv as hl
+from supervisor.live import reconcile as rec
+from supervisor.live.decide import SALT_KEY, orders_from_cycle, owners
+from supervisor.live.fills import book_fill, fail, fill_of
+from supervisor.risk.portfolio import RiskEvent
+from supervisor.run.jobs import Job, Result
+from supervisor.state.models import AppState, Intent, StrategyState, Trade
+
+ACCOUNT_JOB = "live:hyperliquid:account"
+
+
+def start_problems(config: Config, db_exists: bool, env: Mapping[str, str]) -> list[str]:
+    """Why the supervisor must not start live: missing keys, or a missing state DB (upstream
+    #339: a deploy that wiped the directory while positions were open on the venue; upstream
+    only warned, and the bot then opened new positions on top of the unowned ones)."""
+    live = config.live_strategies
+    if not live:
+        return []
+    out = live_env_problems([sc.platform for sc in live], env)
+    if not db_exists and (env.get(ALLOW_MISSING_STATE_ENV) or "").strip() != "1":
+        out.append(
+            f"CRITICAL: state DB {config.db_file} is missing but live strategies are configured; "
+            "open positions and trade history would not be reconciled. If the directory was "
+            "wiped instead of updated in place, restore the DB; to start from an empty book on "
+            f"purpose, set {ALLOW_MISSING_STATE_ENV}=1"
+        )
+    return out
+
+
+Runner = Callable[[list[Job]], dict[str, Result]]
+
+
+class CycleView(Protocol):
+    """What the desk needs of a cycle (supervisor/cycle.py)."""
+
+    app: AppState
+    stamp: str
+    epoch: float
+    results: dict[str, Result]
+    report: Any
+
+    def book_trades(
+        self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar: float = 0.0
+    ) -> None: ...
+
+    def events(self, events: list[RiskEvent]) -> None: ...
+
+    def cycle_mark(self, platform: str, symbol: str) -> float: ...
+
+
+class LiveDesk:
+    def __init__(
+        self,
+        config: Config,
+        app: AppState,
+        run: Runner,
+        log: Callable[[str], None],
+        lock: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self.config, self.app, self.run, self.log = config, app, run, log
+        self.lock = lock or contextlib.nullcontext()
+        self.holds: dict[str, str] = {}  # coin -> why entries on it are held this cycle
+        self.onchain: dict[str, float] = {}
+        self.orphans: list[tuple[str, int]] = []
+        self.read_ok = False
+        self.moved: set[str] = set()  # strategies whose trailing stop moved this cycle
+
+    @property
+    def active(self) -> bool:
+        return bool(self.config.live_strategies)
+
+    def strategy(self, sid: str) -> StrategyConfig | None:
+        for sc in self.config.live_strategies:
+            if sc.id == sid:
+                return sc
+        return None
+
+    # -- 1. resolve what a crash left pending ---------------------------------------------
+    def resolve(self, cy: CycleView) -> None:
+        """Ask the venue about every pending intent (by cloid) and book what filled."""
+        pending = [i for i in self.app.intents.values() if i.open]
+        if not pending:
+            return
+        jobs = [
+            Job(
+                key=f"resolve:{i.cloid}",
+                script=hl.HL_SCRIPT,
+                args=tuple(hl.order_status_argv(i.cloid)),
+            )
+            for i in pending
+        ]
+        results = self.run(jobs)
+        with self.lock:
+            for i in pending:
+                self._book(i, results.get(f"resolve:{i.cloid}"), cy, resolving=True)
+
+    def drop(self, intents: list[Intent]) -> None:
+        """Forget intents that never reached the disk (and so never left)."""
+        for i in intents:
+            self.app.intents.pop(i.cloid, None)
+
+    def _book(self, i: Intent, r: Result | None, cy: CycleView, *, resolving: bool) -> None:
+        trades = self._settle(i, r, cy.stamp, cy.epoch, resolving=resolving)
+        sc = self.strategy(i.strategy_id)
+        if trades and sc is not None:
+            cy.book_trades(sc, self.app.strategies[sc.id], trades)
+
+    # -- 2. read the account with the cycle's checks --------------------------------------
+    def read_jobs(self, now_ms: int) -> list[Job]:
+        if not self.active:
+            return []
+        since = rec.since_ms(self.app.extra, now_ms)
+        return [Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=tuple(hl.account_state_argv(since)))]
+
+    def reconcile(self, cy: CycleView) -> None:
+        """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain."""
+        self.holds, self.orphans, self.read_ok = {}, [], False
+        if not self.active:
+            return
+        r = cy.results.get(ACCOUNT_JOB)
+        if r is None or not r.ok or not isinstance(r.data, dict):
+            why = (r.error if r is not None else None) or "not read"
+            note = f"[live] hyperliquid account not read ({why}): live entries held this cycle"
+            cy.report.notes.append(note)
+            self.log(note)
+            for sc in self.config.live_strategies:
+                self.holds[sc.symbol] = "venue account not read"
+            return
+        self.read_ok = True
+        out = rec.reconcile(
+            self.config, self.app.strategies, self.app.extra, r.data, cy.stamp, int(cy.epoch * 1000)
+        )
+        for sid, trade in out.trades:
+            sc = self.strategy(sid)
+            if sc is not None:
+                cy.book_trades(sc, self.app.strategies[sid], [trade])
+        for note in out.notes:
+            cy.report.notes.append(note)
+            self.log(note)
+        cy.events(out.events)
+        self.onchain, self.orphans = out.onchain, out.orphans
+        for coin in out.gaps:
+            self.holds[coin] = f"reconcile gap on {coin}"
+        for sc in self.config.live_strategies:
+            if any(i.open and i.strategy_id == sc.id for i in self.app.intents.values()):
+                self.holds[sc.symbol] = "an earlier order is not resolved yet"
+
+    def entry_hold(self, sc: StrategyConfig) -> str:
+        return self.holds.get(sc.symbol, "") if sc.live else ""
+
+    def trail(self, sc: StrategyConfig, strat: StrategyState, mark: float) -> None:
+        """Live positions: follow the mark with the trailing stop; the venue's stop fires."""
+        pos = strat.positions.get(sc.symbol)
+        if pos is not None and trail(pos, mark):
+            self.moved.add(sc.id)  # the protection sync replaces the resting stop
+
+    # -- 3. decide: the cycle's wishes become intents -------------------------------------
+    def decide(self, cy: CycleView, before: dict[str, StrategyState]) -> list[Intent]:
+        if not self.active:
+            return []
+        salt = self.app.extra.setdefault(SALT_KEY, secrets.token_hex(8))
+        intents, kept = orders_from_cycle(
+            self.config,
+            self.app.strategies,
+            before,
+            cy.report.trades,
+            cycle=self.app.cycle_count,
+            salt=salt,
+            stamp=cy.stamp,
+        )
+        cy.report.trades[:] = kept
+        unresolved = {i.strategy_id for i in self.app.intents.values() if i.open}
+        out = []
+        for i in intents:
+            if i.strategy_id in unresolved:
+                continue  # never a second order while one is unknown
+            if i.purpose == "open" and (not self.read_ok or self.holds.get(i.symbol)):
+                continue
+            self.app.intents[i.cloid] = i
+            out.append(i)
+        return out
+
+    # -- 4. send ---------------------------------------------------------------------------
+    def send(self, intents: list[Intent], cy: CycleView) -> None:
+        """One order at a time (one account), each booked as soon as it is answered."""
+        for i in intents:
+            job = Job(
+                key=f"order:{i.cloid}",
+                script=hl.HL_SCRIPT,
+                args=tuple(hl.execute_argv(i)),
+                side_effect=True,
+            )
+            r = self.run([job]).get(job.key)
+            resolving = False
+            if r is not None and not r.ok:  # refused, or lost: the venue says which
+                check = Job(
+                    key=f"resolve:{i.cloid}",
+                    script=hl.HL_SCRIPT,
+                    args=tuple(hl.order_status_argv(i.cloid)),
+                )
+                r, resolving = self.run([check]).get(check.key) or r, True
+            with self.lock:
+                self._book(i, r, cy, resolving=resolving)
+
+    def _settle(
+        self, i: Intent, r: Result | None, stamp: str, now_s: float, *, resolving: bool
+    ) -> list[Trade]:
+        """Book ``r`` (an ``--execute`` or ``--order-status`` answer) for intent ``i``."""
+        sc = self.strategy(i.strategy_id)
+        strat = self.app.strategies.get(i.strategy_id)
+        if r is None or sc is None or strat is None:
+            return []
+        data = r.data if isinstance(r.data, dict) else {}
+        fill = fill_of(data)
+        if fill is not None:
+            trade = book_fill(sc, strat, i, fill, stamp, now_s)
+            booked = self.app.extra.setdefault(rec.KEY, {}).setdefault("booked", {})
+            if i.oid:
+                booked[str(i.oid)] = int(now_s * 1000)
+            self._protection_from(strat, i, data)
+            self.log(
+                f"[{i.strategy_id}] live {i.leg} {i.side} {fill['qty']:g} {i.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, oid {i.oid})"
+            )
+            return [trade] if trade is not None else []
+        status = str(data.get("status") or "")
+        if resolving and r.ok and status in ("unknown", "canceled", "rejected"):
+            fail(i, f"the venue {'never received' if status == 'unknown' else status} it", stamp)
+        elif not resolving and r.ok:
+            fail(i, "answered without a fill", stamp)
+        elif resolving and r.ok and status == "resting":
+            i.status, i.resolved_at, i.oid = "resting", stamp, int(data.get("oid") or 0)
+        else:  # unknown outcome: stays pending; the account holds until it is resolved
+            i.error = (r.error or status or "unknown")[:500]
+            return []
+        self.log(
+            f"[{i.strategy_id}] live {i.leg} {i.side} {i.size:g} {i.symbol}: {i.status} ({i.error})"
+        )
+        return []
+
+    def _protection_from(self, strat: StrategyState, i: Intent, data: dict[str, Any]) -> None:
+        if i.purpose == "open" or i.symbol not in strat.positions:
+            return
+        if i.extra.get("cancel_oids") and data.get("cancel_stop_loss_succeeded"):
+            g = strat.positions[i.symbol].guard
+            g.stop_oid, g.target_oids = 0, [0] * len(g.target_oids)
+
+    # -- 5. protection ---------------------------------------------------------------------
+    def protect(self, cy: CycleView) -> None:
+        """Every live position's stop and targets resting as in the book, sized ≤ on-chain."""
+        if not (self.active and self.read_ok):
+            return
+        jobs: list[Job] = []
+        for coin, oid in self.orphans:
+            jobs.append(
+                Job(
+                    key=f"cancel:{coin}:{oid}",
+                    script=hl.HL_SCRIPT,
+                    args=tuple(hl.cancel_argv(coin, oid)),
+                    side_effect=True,
+                )
+            )
+        sync: dict[str, tuple[str, str]] = {}
+        for sc in self.config.live_strategies:
+            strat = self.app.strategies.get(sc.id)
+            pos = strat.positions.get(sc.symbol) if strat else None
+            if pos is None or not (pos.guard.stop or pos.guard.targets):
+                continue
+            chain = abs(self.onchain.get(sc.symbol, 0.0))
+            if len(owners(self.config, sc.symbol, sc.platform)) == 1:
+                cap = min(chain, pos.quantity) if chain > 0 else pos.quantity
+            else:
+                cap = pos.quantity
+            force = sc.id in self.moved
+            key = f"protect:{sc.id}"
+            sync[key] = (sc.id, sc.symbol)
+            jobs.append(
+                Job(
+                    key=key,
+                    script=hl.HL_SCRIPT,
+                    args=tuple(hl.protection_argv(pos, cap, force)),
+                    side_effect=True,
+                )
+            )
+        self.moved.clear()
+        if not jobs:
+            return
+        results = self.run(jobs)
+        with self.lock:
+            for key, (sid, sym) in sync.items():
+                self._apply_sync(sid, sym, results.get(key), cy)
+
+    def _apply_sync(self, sid: str, sym: str, r: Result | None, cy: CycleView) -> None:
+        strat = self.app.strategies.get(sid)
+        pos = strat.positions.get(sym) if strat else None
+        if pos is None or r is None or not isinstance(r.data, dict):
+            return
+        d, g = r.data, pos.guard
+        oid = d.get("stop_loss_oid")
+        if isinstance(oid, int) and oid > 0:
+            g.stop_oid = oid
+        tp = d.get("tp_oids")
+        if isinstance(tp, list):
+            g.target_oids = [int(o) if isinstance(o, int) and o > 0 else 0 for o in tp]
+            placed = list(g.target_placed) + [False] * (len(tp) - len(g.target_placed))
+            g.target_placed = [p or o > 0 for p, o in zip(placed, g.target_oids, strict=False)]
+        problems = [
+            str(d.get(k)) for k in ("stop_loss_error", "open_order_check_error") if d.get(k)
+        ]
+        problems += [str(e) for e in d.get("tp_errors") or [] if e]
+        if r.error:
+            problems.append(r.error)
+        if problems:
+            text = f"[{sid}] HL PROTECTION WARNING {sym} reduce-only SL/TP sync failed: {'; '.join(problems)[:300]}"
+            if any(
+                "open order" in p.lower()
+                and ("max" in p.lower() or "limit" in p.lower() or "too many" in p.lower())
+                for p in problems
+            ):
+                text = f"[{sid}] HL OPEN-ORDER CAP HIT {sym} position is UNPROTECTED: {'; '.join(problems)[:300]}"
+            cy.events([RiskEvent("protection", text, critical=True)])

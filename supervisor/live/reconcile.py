@@ -1,0 +1,261 @@
+"""Reconcile the book with the venue's account, every cycle (docs/architecture.md, "Live").
+
+The venue is the truth for live money. From ``--account-state`` (positions, fills since a
+window start, funding payments) this books, at the venue's price, quantity and fee:
+
+* a fill of a position's resting stop (its exact order id) as the stop's close;
+* a fill of a resting target as that tier's partial close (the tier is then consumed);
+* any other fill that reduces a live position (a close made on the venue's UI, a liquidation)
+  as an ``external`` close, split across the coin's live strategies by their quantities;
+* each hourly funding payment, split the same way.
+
+Fills already booked (an order's own fill, by its order id) and fills seen before (by trade
+id) are skipped, so nothing books twice. ``closedPnl`` is never used: P&L is the book's
+(fill - average cost) x quantity, fees apart (upstream #698).
+
+What remains unexplained (the book's net quantity on a coin differs from the venue's) is a
+*gap*: it is never guessed onto a strategy (upstream #964); entries on that coin are held
+until it clears, and after three cycles the owner is alerted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared_tools import book
+from shared_tools.config.model import Config, StrategyConfig
+from shared_tools.domain import Action, Reason
+from supervisor.risk.portfolio import RiskEvent
+from supervisor.state.models import StrategyState, Trade
+
+KEY = "hl_live"
+WINDOW_MS = 24 * 3600 * 1000
+GAP_ALERT_CYCLES = 3
+TOLERANCE = 1e-9
+
+
+@dataclass
+class Outcome:
+    trades: list[tuple[str, Trade]] = field(default_factory=list)  # (strategy id, trade)
+    events: list[RiskEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gaps: set[str] = field(default_factory=set)  # coins whose entries are held
+    onchain: dict[str, float] = field(default_factory=dict)  # coin -> signed size
+    orphans: list[tuple[str, int]] = field(default_factory=list)  # resting orders to cancel
+
+
+def ledger(extra: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """The reconcile's own memory in ``app.extra``: window start, trade ids seen, booked ids."""
+    st = extra.setdefault(KEY, {})
+    st.setdefault("start_ms", now_ms)  # fills from before the first live cycle are not ours
+    st.setdefault("seen", {})  # tid -> fill time
+    st.setdefault("booked", {})  # order id -> time booked by the order path
+    st.setdefault("funding", {})  # time|coin -> time
+    st.setdefault("gaps", {})
+    return st
+
+
+def since_ms(extra: dict[str, Any], now_ms: int) -> int:
+    st = ledger(extra, now_ms)
+    return max(int(st["start_ms"]), now_ms - WINDOW_MS)
+
+
+def holders(
+    config: Config, strategies: dict[str, StrategyState], coin: str
+) -> list[tuple[StrategyConfig, StrategyState]]:
+    out = []
+    for sc in config.live_strategies:
+        strat = strategies.get(sc.id)
+        if strat is not None and coin in strat.positions:
+            out.append((sc, strat))
+    return out
+
+
+def reconcile(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    extra: dict[str, Any],
+    data: dict[str, Any],
+    stamp: str,
+    now_ms: int,
+) -> Outcome:
+    st = ledger(extra, now_ms)
+    out = Outcome()
+    open_oids = {int(o.get("oid") or 0) for o in data.get("open_orders") or []}
+    for f in sorted(data.get("fills") or [], key=lambda f: (f.get("time") or 0, str(f.get("tid")))):
+        tid = str(f.get("tid") or f"{f.get('oid')}|{f.get('time')}|{f.get('sz')}|{f.get('px')}")
+        if tid in st["seen"] or int(f.get("time") or 0) < int(st["start_ms"]):
+            continue
+        st["seen"][tid] = int(f.get("time") or 0)
+        oid = int(f.get("oid") or 0)
+        if str(oid) in st["booked"]:
+            continue
+        _book_fill(config, strategies, f, oid, open_oids, stamp, out)
+    _book_funding(config, strategies, st, data.get("funding") or [], stamp, out)
+    _gaps(config, strategies, st, data.get("positions") or [], out)
+    cutoff = since_ms(extra, now_ms) - 3600 * 1000
+    for name in ("seen", "booked", "funding"):
+        st[name] = {k: t for k, t in st[name].items() if int(t) >= cutoff}
+    return out
+
+
+def _side(f: dict[str, Any]) -> int:
+    s = str(f.get("side") or "").lower()
+    return 1 if s in ("b", "buy", "bid") else -1
+
+
+def _book_fill(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    f: dict[str, Any],
+    oid: int,
+    open_oids: set[int],
+    stamp: str,
+    out: Outcome,
+) -> None:
+    coin = str(f.get("coin") or "")
+    px, sz, fee = float(f.get("px") or 0), float(f.get("sz") or 0), float(f.get("fee") or 0)
+    if not (px > 0 and sz > 0 and math.isfinite(fee)):
+        return
+    held = holders(config, strategies, coin)
+    for sc, strat in held:
+        pos = strat.positions[coin]
+        g = pos.guard
+        if oid and oid == g.stop_oid:
+            reason = g.stop_kind or Reason.STOP_LOSS
+            rest = [o for o in g.target_oids if o > 0]
+            _close(sc, strat, coin, px, sz, fee, str(reason), oid, stamp, out)
+            if coin not in strat.positions:
+                out.orphans += [(coin, o) for o in rest]
+            return
+        if oid and oid in g.target_oids:
+            i = g.target_oids.index(oid)
+            if oid not in open_oids:
+                g.target_oids[i] = 0  # filled whole: the tier is consumed, never placed again
+            _close(sc, strat, coin, px, sz, fee, "take_profit", oid, stamp, out)
+            if coin not in strat.positions:
+                out.orphans += [(coin, o) for o in [g.stop_oid, *g.target_oids] if o > 0]
+            return
+    net = sum(s.positions[coin].sign * s.positions[coin].quantity for _, s in held)
+    if not held or _side(f) * net >= 0:
+        out.notes.append(
+            f"[live] hyperliquid {coin}: fill of order {oid} ({sz:g} @ {px:g}) is not the "
+            "book's; left to the gap check"
+        )
+        return
+    total = sum(s.positions[coin].quantity for _, s in held)
+    for sc, strat in held:  # a close made outside the bot: split by the strategies' shares
+        share = strat.positions[coin].quantity / total
+        _close(sc, strat, coin, px, sz * share, fee * share, "external", oid, stamp, out)
+
+
+def _close(
+    sc: StrategyConfig,
+    strat: StrategyState,
+    coin: str,
+    px: float,
+    sz: float,
+    fee: float,
+    reason: str,
+    oid: int,
+    stamp: str,
+    out: Outcome,
+) -> None:
+    trade, _ = book.book_for(sc.rules).close(strat, coin, px, stamp, reason=reason, fill=(sz, fee))
+    if trade is not None:
+        strat.trade_count += 1
+        trade.order_id = str(oid) if oid else ""
+        out.trades.append((sc.id, trade))
+
+
+def _book_funding(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    st: dict[str, Any],
+    payments: list[dict[str, Any]],
+    stamp: str,
+    out: Outcome,
+) -> None:
+    for p in payments:
+        coin, at = str(p.get("coin") or ""), int(p.get("time") or 0)
+        key = f"{at}|{coin}"
+        if key in st["funding"] or at < int(st["start_ms"]):
+            continue
+        st["funding"][key] = at
+        amount = float(p.get("usdc") or 0.0)
+        held = holders(config, strategies, coin)
+        total = sum(s.positions[coin].quantity for _, s in held)
+        if not held or not math.isfinite(amount) or total <= 0:
+            continue
+        for sc, strat in held:
+            pos = strat.positions[coin]
+            share = amount * pos.quantity / total
+            strat.cash += share
+            out.trades.append(
+                (
+                    sc.id,
+                    Trade(
+                        strategy_id=sc.id,
+                        timestamp=stamp,
+                        symbol=coin,
+                        position_id=pos.position_id,
+                        side=Action.FUNDING,
+                        quantity=pos.quantity,
+                        price=0.0,
+                        value=0.0,
+                        fee=0.0,
+                        trade_type="funding",
+                        realized_pnl=share,
+                        reason=Reason.FUNDING,
+                        details=f"Funding {coin}: ${share:+,.4f} (venue, rate "
+                        f"{float(p.get('rate') or 0):.6%})",
+                    ),
+                )
+            )
+
+
+def _gaps(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    st: dict[str, Any],
+    positions: list[dict[str, Any]],
+    out: Outcome,
+) -> None:
+    chain = {str(p.get("coin")): float(p.get("szi") or 0.0) for p in positions}
+    out.onchain = chain
+    coins = {sc.symbol for sc in config.live_strategies if sc.platform == "hyperliquid"}
+    for coin in sorted(coins | {c for c in st["gaps"]}):
+        held = holders(config, strategies, coin)
+        virtual = sum(s.positions[coin].sign * s.positions[coin].quantity for _, s in held)
+        onchain = chain.get(coin, 0.0)
+        delta = onchain - virtual
+        gap = st["gaps"].get(coin)
+        if abs(delta) <= TOLERANCE * max(1.0, abs(onchain), abs(virtual)):
+            if gap is not None:
+                del st["gaps"][coin]
+                if gap.get("alerted"):
+                    out.events.append(
+                        RiskEvent("reconcile", f"HL RECONCILE GAP RESOLVED {coin}", critical=True)
+                    )
+            continue
+        gap = gap or {"cycles": 0, "alerted": False}
+        gap.update(cycles=gap["cycles"] + 1, virtual=virtual, onchain=onchain, delta=delta)
+        gap["strategies"] = [sc.id for sc, _ in held]
+        st["gaps"][coin] = gap
+        out.gaps.add(coin)
+        note = (
+            f"[live] hyperliquid {coin}: book {virtual:+g} vs venue {onchain:+g} "
+            f"(gap {delta:+g}, {gap['cycles']} cycle(s)); entries on {coin} held"
+        )
+        out.notes.append(note)
+        if gap["cycles"] >= GAP_ALERT_CYCLES and not gap["alerted"]:
+            gap["alerted"] = True
+            text = (
+                f"HL RECONCILE GAP {coin} ({gap['cycles']} consecutive cycles): virtual="
+                f"{virtual:+g} vs on-chain={onchain:+g}, residual={delta:+g} could not be "
+                "explained by a fill. Entries on the coin are held; check the venue and close "
+                "or adopt the difference by hand."
+            )
+            out.events.append(RiskEvent("reconcile", text, critical=True))
