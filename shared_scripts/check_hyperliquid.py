@@ -8,7 +8,12 @@
 The signal check evaluates a perps strategy on the coin's last closed bar (upstream-contract
 §1.2 keys, ``platform`` "hyperliquid"); ``--mark-price`` (the cycle's mid) replaces only the
 reported ``price``. The funding strategies get a ``funding_rate`` column from the venue's
-funding history. ``--mode=live`` is refused: this build trades paper only.
+funding history. ``--mode=live`` is refused for the signal check.
+
+The live side-effect and account modes (``--execute``, ``--sync-protection``,
+``--update-stop-loss``, ``--limit-open``, ``--limit-status``, ``--cancel-order``,
+``--order-status``, ``--account-state``) are routed by their sentinel flag to
+``shared_scripts/hl_live`` (see its package docstring); each needs ``--mode=live``.
 
 ``--fetch-atr`` prints ``{"atr": F, "candles": N}`` and always exits 0, also when it can only
 report ``{"error": ...}`` (go-trader's manual ATR contract). Market data comes from
@@ -81,6 +86,10 @@ def worker_spec():
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    from shared_scripts.hl_live import cli as live
+
+    if live.wants_live_mode(args) and "--batch" not in args:
+        return live.main(args)
     code = signal_check.main(VENUE, handler=handle, validator=validate, preparer=prepare, argv=args)
     single_atr = "--fetch-atr" in args and "--batch" not in args
     return 0 if single_atr and code == 1 else code  # its errors are reports, exit 0

@@ -1,7 +1,8 @@
 """API base URLs a secret travels to: https only, plain http on loopback alone (test servers).
 
-A bot token sent over plain http to a remote host is a leaked token. The chat sender and the
-supervisor's start-up check both ask :func:`insecure_base`; standard library only.
+A bot token (or a signed order) sent over plain http to a remote host is leaked. The chat sender,
+the supervisor's start-up check and the Hyperliquid endpoint all ask :func:`insecure_base`;
+standard library only.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def insecure_base(name: str, url: str) -> str:
-    """Why ``url`` (named ``name``, e.g. an environment variable) may not carry a secret, or ""."""
+def insecure_base(name: str, url: str, what: str = "a chat API base") -> str:
+    """Why ``url`` (named ``name``, e.g. an environment variable) may not carry a secret, or "".
+
+    ``what`` names the URL's role in the message (e.g. "the Hyperliquid API base").
+    """
     parts = urlsplit(url.strip())
     host = parts.hostname or ""
     if parts.scheme == "https" and host:
@@ -32,6 +36,6 @@ def insecure_base(name: str, url: str) -> str:
     if parts.scheme == "http" and _loopback(host):
         return ""
     return (
-        f"{name}={url!r} is refused: an API base must be https:// "
+        f"{name}={url!r} is refused: {what} must be https:// "
         "(plain http only on 127.0.0.1/localhost, for a local test server)"
     )

@@ -4,8 +4,10 @@ ccxt also lists Hyperliquid, but the SDK is what live trading uses (and upstream
 mids and funding through it), so paper and live see the same numbers. The SDK is imported only
 when a check actually asks Hyperliquid for data.
 
-``GO_TRADER_EXCHANGE_URL`` (e.g. ``http://127.0.0.1:8765``) replaces the API base URL, so tests
-point the real SDK at a fake ``POST /info`` server. The client is built without its websocket
+The API base URL is :func:`platforms.hyperliquid.endpoint.base_url`, the one setting execution
+uses too: ``GO_TRADER_HL_BASE_URL`` (config ``hyperliquid.base_url``), else
+``GO_TRADER_EXCHANGE_URL`` (e.g. ``http://127.0.0.1:8765``, tests point the real SDK at a fake
+``POST /info`` server), else mainnet. The client is built without its websocket
 and without the spot/perp metadata requests its constructor would make; the perp universe is
 loaded once per process, and only when a coin has to be resolved (candles, funding history).
 
@@ -22,7 +24,8 @@ import threading
 import time
 from typing import Any
 
-from shared_tools.market.common import ENV_EXCHANGE_URL, TIMEFRAMES, MarketDataError, one_line
+from platforms.hyperliquid import endpoint
+from shared_tools.market.common import TIMEFRAMES, MarketDataError, one_line
 
 __all__ = [
     "VENUE",
@@ -42,7 +45,7 @@ __all__ = [
 VENUE = "hyperliquid"
 name = VENUE  # the Feed protocol's attributes: this module is the venue's feed
 refusal: str | None = None  # public data: no account needed
-MAINNET_URL = "https://api.hyperliquid.xyz"
+MAINNET_URL = endpoint.MAINNET_URL
 TIMEOUT_S = 10.0
 CANDLE_PAGE = 5000  # the most candles one candleSnapshot answers
 FUNDING_PAGE = 500  # the most records one fundingHistory answers
@@ -56,9 +59,11 @@ _universe: dict[tuple[str, int], dict[str, dict]] = {}  # coin -> its ``meta`` u
 
 
 def base_url() -> str:
-    """The API root: GO_TRADER_EXCHANGE_URL when set (tests), else Hyperliquid mainnet."""
-    url = os.environ.get(ENV_EXCHANGE_URL, "").strip().rstrip("/")
-    return url or MAINNET_URL
+    """The API root shared with execution (see :mod:`platforms.hyperliquid.endpoint`)."""
+    try:
+        return endpoint.base_url()
+    except ValueError as exc:
+        raise MarketDataError(VENUE, str(exc)) from None
 
 
 def reset() -> None:

@@ -41,7 +41,7 @@ def live_settings(raw: object, label: str, errors: list[str]) -> LiveSettings:
         errors.append(f"config {label}: hyperliquid.base_url must be a URL string")
         return LiveSettings()
     url = url.strip().rstrip("/")
-    why = insecure_base("hyperliquid.base_url", url)
+    why = insecure_base("hyperliquid.base_url", url, "the Hyperliquid API base")
     if why:
         errors.append(f"config {label}: {why}")
         return LiveSettings()
