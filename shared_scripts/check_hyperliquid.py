@@ -1,6 +1,6 @@
 """Hyperliquid perps signal check (paper/signal mode), and the manual ATR query.
 
-    check_hyperliquid.py <strategy> <coin> <timeframe> [--mode=paper] [--mark-price=MID]
+    check_hyperliquid.py <strategy> <coin> <timeframe> [--mode=paper|live] [--mark-price=MID]
         [--params JSON] [--strategy-refs JSON] [--position-side ... ] [--regime-enabled ...]
         [--htf-filter] [--atr-method=simple|wilder]
     check_hyperliquid.py --fetch-atr --symbol=BTC --timeframe=1h --period=14 --atr-method=wilder
@@ -8,7 +8,8 @@
 The signal check evaluates a perps strategy on the coin's last closed bar (upstream-contract
 §1.2 keys, ``platform`` "hyperliquid"); ``--mark-price`` (the cycle's mid) replaces only the
 reported ``price``. The funding strategies get a ``funding_rate`` column from the venue's
-funding history. ``--mode=live`` is refused for the signal check.
+funding history. With ``--mode=live`` the signal check is the same read-only evaluation (the
+supervisor sends the orders through the live modes below).
 
 The live side-effect and account modes (``--execute``, ``--sync-protection``,
 ``--update-stop-loss``, ``--limit-open``, ``--limit-status``, ``--cancel-order``,
@@ -36,7 +37,7 @@ VENUE = signal_check.Venue(
     name="hyperliquid",
     product="perps",
     funding=True,
-    paper_only=True,
+    paper_only=False,  # live orders: shared_scripts/hl_live (the signal check is read-only)
     mark_is_price=True,
 )
 _ATR_ONLY = ("symbol_opt", "timeframe_opt")

@@ -56,6 +56,7 @@ def funding_rows(tmp) -> list[float]:
 def test_the_cycle_runs_its_steps_in_the_documented_order():
     assert STEPS == (
         "marks",
+        "reconcile",
         "funding",
         "liquidation",
         "portfolio",

@@ -228,12 +228,16 @@ def test_batch_answers_one_result_per_job_in_order(script, sim_env):
     assert len(out) == len(jobs)
     assert out[0]["strategy"] == "momentum" and "error" not in out[0]
     assert "unknown strategy 'nope'" in out[1]["error"]
-    assert "live trading is not supported" in out[2]["error"]
+    if script == HL:  # live signal checks are read-only: the same evaluation
+        assert out[2]["strategy"] == "rsi" and "error" not in out[2]
+    else:
+        assert "live trading is not supported" in out[2]["error"]
     assert "--platform=binanceus" in out[3]["error"]
     assert out[4]["strategy"] == "ema_crossover" and out[4]["platform"] == VENUE_SCRIPTS[script]
     probe = _run(script, ["--batch", "--probe-only"], sim_env, stdin=json.dumps(jobs))
     verdicts = json.loads(probe.stdout)
-    assert [("error" in v) for v in verdicts] == [False, True, True, True, False]
+    live_ok = script == HL
+    assert [("error" in v) for v in verdicts] == [False, True, not live_ok, True, False]
 
 
 @pytest.mark.parametrize("script", list(VENUE_SCRIPTS))
@@ -247,13 +251,19 @@ def test_platform_must_be_the_scripts_own_venue(script, sim_env):
     assert ok["platform"] == venue
 
 
-@pytest.mark.parametrize("script", list(VENUE_SCRIPTS))
+@pytest.mark.parametrize("script", [s for s in VENUE_SCRIPTS if s != HL])
 def test_live_mode_is_refused_with_one_line(script, sim_env):
     symbol = {TOPSTEP: "ES"}.get(script, "BTC")
     doc = _doc(script, ["momentum", symbol, "1h", "--mode=live"], sim_env, code=1)
     assert set(doc) == {"error"}
     assert "live trading is not supported by this build yet" in doc["error"]
     assert "\n" not in doc["error"]
+
+
+def test_hyperliquid_live_signal_check_is_the_paper_evaluation(sim_env):
+    paper = _doc(HL, ["momentum", "BTC", "1h"], sim_env)
+    live = _doc(HL, ["momentum", "BTC", "1h", "--mode=live"], sim_env)
+    assert live["signal"] == paper["signal"] and live["price"] == paper["price"]
 
 
 def test_mark_price_overrides_only_hyperliquids_price(sim_env):
