@@ -321,7 +321,7 @@ class Supervisor:
             with self.book_lock:
                 try:
                     cycle.apply(due, results)
-                    intents = desk.decide(cycle, cycle.snapshot)
+                    intents = desk.decide(cycle)
                 finally:  # whatever happened, trades already made must reach the DB
                     self.app.unsaved_trades.extend(report.trades)
                     saved = len(report.trades)

@@ -62,6 +62,7 @@ class Guard:
     # "Live"): the stop's order id, one slot per target (0 = none resting) and whether each
     # target was ever placed (0 + placed = the tier filled: never placed again).
     stop_oid: int = 0
+    stop_qty: float = 0.0  # the quantity the resting stop covers (resized when it differs)
     target_oids: list[int] = field(default_factory=list)
     target_placed: list[bool] = field(default_factory=list)
 
@@ -79,6 +80,7 @@ class Guard:
             "min_move": self.min_move,
             "targets": [list(t) for t in self.targets],
             "stop_oid": self.stop_oid,
+            "stop_qty": self.stop_qty,
             "target_oids": list(self.target_oids),
             "target_placed": list(self.target_placed),
         }
@@ -96,6 +98,8 @@ class Guard:
         g.targets = [[float(p), float(f)] for p, f in targets if usable(p) and usable(f)]
         oid = data.get("stop_oid")
         g.stop_oid = oid if isinstance(oid, int) and oid > 0 else 0
+        qty = data.get("stop_qty")
+        g.stop_qty = float(qty) if isinstance(qty, (int, float)) and qty > 0 else 0.0
         g.target_oids = [
             o if isinstance(o, int) and o > 0 else 0 for o in data.get("target_oids") or []
         ]

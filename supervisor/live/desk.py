@@ -10,6 +10,7 @@ under ``lock``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -83,6 +84,8 @@ class LiveDesk:
         self.orphans: list[tuple[str, int]] = []
         self.read_ok = False
         self.moved: set[str] = set()  # strategies whose trailing stop moved this cycle
+        self.before: dict[str, StrategyState] = {}  # live books right after the reconcile
+        self.real_trades = 0  # report.trades[:real_trades] are real (venue) bookings
 
     @property
     def active(self) -> bool:
@@ -132,7 +135,22 @@ class LiveDesk:
         return [Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=tuple(hl.account_state_argv(since)))]
 
     def reconcile(self, cy: CycleView) -> None:
-        """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain."""
+        """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain.
+
+        Then the book as it truly is gets snapshotted: what the rest of the cycle changes
+        from here on is a wish that :meth:`decide` turns into orders.
+        """
+        try:
+            self._reconcile(cy)
+        finally:
+            self.before = {
+                sc.id: copy.deepcopy(self.app.strategies[sc.id])
+                for sc in self.config.live_strategies
+                if sc.id in self.app.strategies
+            }
+            self.real_trades = len(cy.report.trades)
+
+    def _reconcile(self, cy: CycleView) -> None:
         self.holds, self.orphans, self.read_ok = {}, [], False
         if not self.active:
             return
@@ -174,20 +192,22 @@ class LiveDesk:
             self.moved.add(sc.id)  # the protection sync replaces the resting stop
 
     # -- 3. decide: the cycle's wishes become intents -------------------------------------
-    def decide(self, cy: CycleView, before: dict[str, StrategyState]) -> list[Intent]:
+    def decide(self, cy: CycleView) -> list[Intent]:
+        """Intents for what the cycle changed after the reconcile (its virtual bookings)."""
         if not self.active:
             return []
         salt = self.app.extra.setdefault(SALT_KEY, secrets.token_hex(8))
+        real, wished = cy.report.trades[: self.real_trades], cy.report.trades[self.real_trades :]
         intents, kept = orders_from_cycle(
             self.config,
             self.app.strategies,
-            before,
-            cy.report.trades,
+            self.before,
+            wished,
             cycle=self.app.cycle_count,
             salt=salt,
             stamp=cy.stamp,
         )
-        cy.report.trades[:] = kept
+        cy.report.trades[:] = real + kept
         unresolved = {i.strategy_id for i in self.app.intents.values() if i.open}
         out = []
         for i in intents:
@@ -278,7 +298,7 @@ class LiveDesk:
                     side_effect=True,
                 )
             )
-        sync: dict[str, tuple[str, str]] = {}
+        sync: dict[str, tuple[str, str, float]] = {}
         for sc in self.config.live_strategies:
             strat = self.app.strategies.get(sc.id)
             pos = strat.positions.get(sc.symbol) if strat else None
@@ -289,9 +309,10 @@ class LiveDesk:
                 cap = min(chain, pos.quantity) if chain > 0 else pos.quantity
             else:
                 cap = pos.quantity
-            force = sc.id in self.moved
+            resized = pos.guard.stop_oid > 0 and abs(pos.guard.stop_qty - cap) > 1e-12
+            force = sc.id in self.moved or resized  # a trail, a target fill, a partial close
             key = f"protect:{sc.id}"
-            sync[key] = (sc.id, sc.symbol)
+            sync[key] = (sc.id, sc.symbol, cap)
             jobs.append(
                 Job(
                     key=key,
@@ -305,10 +326,10 @@ class LiveDesk:
             return
         results = self.run(jobs)
         with self.lock:
-            for key, (sid, sym) in sync.items():
-                self._apply_sync(sid, sym, results.get(key), cy)
+            for key, (sid, sym, cap) in sync.items():
+                self._apply_sync(sid, sym, cap, results.get(key), cy)
 
-    def _apply_sync(self, sid: str, sym: str, r: Result | None, cy: CycleView) -> None:
+    def _apply_sync(self, sid: str, sym: str, cap: float, r: Result | None, cy: CycleView) -> None:
         strat = self.app.strategies.get(sid)
         pos = strat.positions.get(sym) if strat else None
         if pos is None or r is None or not isinstance(r.data, dict):
@@ -316,6 +337,8 @@ class LiveDesk:
         d, g = r.data, pos.guard
         oid = d.get("stop_loss_oid")
         if isinstance(oid, int) and oid > 0:
+            if oid != g.stop_oid or not g.stop_qty:
+                g.stop_qty = cap
             g.stop_oid = oid
         tp = d.get("tp_oids")
         if isinstance(tp, list):

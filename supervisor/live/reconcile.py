@@ -84,16 +84,23 @@ def reconcile(
     st = ledger(extra, now_ms)
     out = Outcome()
     open_oids = {int(o.get("oid") or 0) for o in data.get("open_orders") or []}
-    for f in sorted(data.get("fills") or [], key=lambda f: (f.get("time") or 0, str(f.get("tid")))):
-        tid = str(f.get("tid") or f"{f.get('oid')}|{f.get('time')}|{f.get('sz')}|{f.get('px')}")
-        if tid in st["seen"] or int(f.get("time") or 0) < int(st["start_ms"]):
+    events = [(int(f.get("time") or 0), 0, f) for f in data.get("fills") or []]
+    events += [(int(p.get("time") or 0), 1, p) for p in data.get("funding") or []]
+    # in the venue's order: a payment made while a position was open is that position's
+    for at, kind, ev in sorted(events, key=lambda e: (e[0], e[1], str(e[2].get("tid")))):
+        if at < int(st["start_ms"]):
             continue
-        st["seen"][tid] = int(f.get("time") or 0)
-        oid = int(f.get("oid") or 0)
+        if kind == 1:
+            _book_funding(config, strategies, st, ev, stamp, out)
+            continue
+        tid = str(ev.get("tid") or f"{ev.get('oid')}|{at}|{ev.get('sz')}|{ev.get('px')}")
+        if tid in st["seen"]:
+            continue
+        st["seen"][tid] = at
+        oid = int(ev.get("oid") or 0)
         if str(oid) in st["booked"]:
             continue
-        _book_fill(config, strategies, f, oid, open_oids, stamp, out)
-    _book_funding(config, strategies, st, data.get("funding") or [], stamp, out)
+        _book_fill(config, strategies, ev, oid, open_oids, stamp, out)
     _gaps(config, strategies, st, data.get("positions") or [], out)
     cutoff = since_ms(extra, now_ms) - 3600 * 1000
     for name in ("seen", "booked", "funding"):
@@ -174,46 +181,47 @@ def _book_funding(
     config: Config,
     strategies: dict[str, StrategyState],
     st: dict[str, Any],
-    payments: list[dict[str, Any]],
+    p: dict[str, Any],
     stamp: str,
     out: Outcome,
 ) -> None:
-    for p in payments:
-        coin, at = str(p.get("coin") or ""), int(p.get("time") or 0)
-        key = f"{at}|{coin}"
-        if key in st["funding"] or at < int(st["start_ms"]):
-            continue
-        st["funding"][key] = at
-        amount = float(p.get("usdc") or 0.0)
-        held = holders(config, strategies, coin)
-        total = sum(s.positions[coin].quantity for _, s in held)
-        if not held or not math.isfinite(amount) or total <= 0:
-            continue
-        for sc, strat in held:
-            pos = strat.positions[coin]
-            share = amount * pos.quantity / total
-            strat.cash += share
-            out.trades.append(
-                (
-                    sc.id,
-                    Trade(
-                        strategy_id=sc.id,
-                        timestamp=stamp,
-                        symbol=coin,
-                        position_id=pos.position_id,
-                        side=Action.FUNDING,
-                        quantity=pos.quantity,
-                        price=0.0,
-                        value=0.0,
-                        fee=0.0,
-                        trade_type="funding",
-                        realized_pnl=share,
-                        reason=Reason.FUNDING,
-                        details=f"Funding {coin}: ${share:+,.4f} (venue, rate "
-                        f"{float(p.get('rate') or 0):.6%})",
-                    ),
-                )
+    coin, at = str(p.get("coin") or ""), int(p.get("time") or 0)
+    key = f"{at}|{coin}"
+    if key in st["funding"]:
+        return
+    st["funding"][key] = at
+    amount = float(p.get("usdc") or 0.0)
+    held = holders(config, strategies, coin)
+    total = sum(s.positions[coin].quantity for _, s in held)
+    if not held or not math.isfinite(amount) or total <= 0:
+        if amount:
+            out.notes.append(f"[live] hyperliquid {coin}: funding ${amount:+.4f} with no holder")
+        return
+    for sc, strat in held:
+        pos = strat.positions[coin]
+        share = amount * pos.quantity / total
+        strat.cash += share
+        out.trades.append(
+            (
+                sc.id,
+                Trade(
+                    strategy_id=sc.id,
+                    timestamp=stamp,
+                    symbol=coin,
+                    position_id=pos.position_id,
+                    side=Action.FUNDING,
+                    quantity=pos.quantity,
+                    price=0.0,
+                    value=0.0,
+                    fee=0.0,
+                    trade_type="funding",
+                    realized_pnl=share,
+                    reason=Reason.FUNDING,
+                    details=f"Funding {coin}: ${share:+,.4f} (venue, rate "
+                    f"{float(p.get('rate') or 0):.6%})",
+                ),
             )
+        )
 
 
 def _gaps(
