@@ -37,11 +37,13 @@ class Signal(IntEnum):
 
 
 class Action(StrEnum):
-    """What a trade row did: the execution side of an order, or a funding payment."""
+    """What a trade row did: the execution side of an order, a funding payment, or (live) a
+    venue fee learned after its fill was booked."""
 
     BUY = "buy"
     SELL = "sell"
     FUNDING = "funding"
+    FEE = "fee"
 
 
 class Kind(StrEnum):
@@ -85,3 +87,5 @@ class Reason(StrEnum):
     KILL_SWITCH = "kill_switch"
     FUNDING = "funding"
     END = "end"
+    EXTERNAL = "external"  # live: closed on the venue, not by the bot (its UI, a liquidation)
+    FEE = "fee"  # live: the fee of an order booked before the venue reported it

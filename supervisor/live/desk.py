@@ -27,6 +27,7 @@ from supervisor.run.jobs import Job, Result
 from supervisor.state.models import AppState, Intent, StrategyState, Trade
 
 ACCOUNT_JOB = "live:hyperliquid:account"
+UNKNOWN_TWICE = 2
 
 
 def start_problems(config: Config, db_exists: bool, env: Mapping[str, str]) -> list[str]:
@@ -232,6 +233,8 @@ class LiveDesk:
             r = self.run([job]).get(job.key)
             resolving = False
             if r is not None and not r.ok:  # refused, or lost: the venue says which
+                if _refused(r):
+                    i.extra["refused"] = (r.error or "refused")[:300]
                 check = Job(
                     key=f"resolve:{i.cloid}",
                     script=hl.HL_SCRIPT,
@@ -253,17 +256,27 @@ class LiveDesk:
         fill = fill_of(data)
         if fill is not None:
             trade = book_fill(sc, strat, i, fill, stamp, now_s)
-            booked = self.app.extra.setdefault(rec.KEY, {}).setdefault("booked", {})
+            ledger = rec.ledger(self.app.extra, int(now_s * 1000))
             if i.oid:
-                booked[str(i.oid)] = int(now_s * 1000)
+                ledger["booked"][str(i.oid)] = int(now_s * 1000)
+                if i.extra.get("fee_pending"):
+                    ledger["fee_due"][str(i.oid)] = [i.strategy_id, i.symbol, int(now_s * 1000)]
             self._protection_from(strat, i, data)
             self.log(
                 f"[{i.strategy_id}] live {i.leg} {i.side} {fill['qty']:g} {i.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, oid {i.oid})"
             )
             return [trade] if trade is not None else []
         status = str(data.get("status") or "")
+        if resolving and r.ok and status == "unknown" and not i.extra.get("refused"):
+            # A lost request may still land: unknown twice, a cycle apart, before it is failed.
+            seen = int(i.extra.get("unknown_seen") or 0) + 1
+            i.extra["unknown_seen"] = seen
+            if seen < UNKNOWN_TWICE:
+                i.error = "the venue does not know it yet; asked again next cycle"
+                return []
         if resolving and r.ok and status in ("unknown", "canceled", "rejected"):
-            fail(i, f"the venue {'never received' if status == 'unknown' else status} it", stamp)
+            why = f"the venue {'never received' if status == 'unknown' else status} it"
+            fail(i, str(i.extra.get("refused") or why), stamp)
         elif not resolving and r.ok:
             fail(i, "answered without a fill", stamp)
         elif resolving and r.ok and status == "resting":
@@ -289,7 +302,7 @@ class LiveDesk:
         if not (self.active and self.read_ok):
             return
         jobs: list[Job] = []
-        for coin, oid in self.orphans:
+        for coin, oid in dict.fromkeys(self.orphans):
             jobs.append(
                 Job(
                     key=f"cancel:{coin}:{oid}",
@@ -360,3 +373,13 @@ class LiveDesk:
             ):
                 text = f"[{sid}] HL OPEN-ORDER CAP HIT {sym} position is UNPROTECTED: {'; '.join(problems)[:300]}"
             cy.events([RiskEvent("protection", text, critical=True)])
+
+
+def _refused(r: Result) -> bool:
+    """The venue answered the order and refused it, or it never left (rounding, leverage):
+    an order that certainly did not fill. A lost answer is not a refusal."""
+    data = r.data if isinstance(r.data, dict) else {}
+    error = str(data.get("error") or "")
+    if "answer lost" in error or "unexpected" in error:
+        return False
+    return data.get("execution", "") is None and bool(error)

@@ -54,6 +54,7 @@ def ledger(extra: dict[str, Any], now_ms: int) -> dict[str, Any]:
     st.setdefault("booked", {})  # order id -> time booked by the order path
     st.setdefault("funding", {})  # time|coin -> time
     st.setdefault("gaps", {})
+    st.setdefault("fee_due", {})  # order id -> [strategy, coin, time]: booked without its fee
     return st
 
 
@@ -98,13 +99,17 @@ def reconcile(
             continue
         st["seen"][tid] = at
         oid = int(ev.get("oid") or 0)
+        if str(oid) in st["fee_due"]:
+            _book_fee(config, strategies, st["fee_due"].pop(str(oid)), ev, stamp, out)
         if str(oid) in st["booked"]:
             continue
         _book_fill(config, strategies, ev, oid, open_oids, stamp, out)
     _gaps(config, strategies, st, data.get("positions") or [], out)
+    _strays(config, strategies, st, data.get("open_orders") or [], out)
     cutoff = since_ms(extra, now_ms) - 3600 * 1000
     for name in ("seen", "booked", "funding"):
         st[name] = {k: t for k, t in st[name].items() if int(t) >= cutoff}
+    st["fee_due"] = {k: v for k, v in st["fee_due"].items() if int(v[2]) >= cutoff}
     return out
 
 
@@ -155,7 +160,7 @@ def _book_fill(
     total = sum(s.positions[coin].quantity for _, s in held)
     for sc, strat in held:  # a close made outside the bot: split by the strategies' shares
         share = strat.positions[coin].quantity / total
-        _close(sc, strat, coin, px, sz * share, fee * share, "external", oid, stamp, out)
+        _close(sc, strat, coin, px, sz * share, fee * share, Reason.EXTERNAL, oid, stamp, out)
 
 
 def _close(
@@ -222,6 +227,70 @@ def _book_funding(
                 ),
             )
         )
+
+
+def _book_fee(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    due: list[Any],
+    f: dict[str, Any],
+    stamp: str,
+    out: Outcome,
+) -> None:
+    """The fee of an order booked before the venue reported it (its fill showed late)."""
+    sid, coin = str(due[0]), str(due[1])
+    strat, fee = strategies.get(sid), float(f.get("fee") or 0.0)
+    if strat is None or not math.isfinite(fee) or fee == 0:
+        return
+    strat.cash -= fee
+    pos = strat.positions.get(coin)
+    out.trades.append(
+        (
+            sid,
+            Trade(
+                strategy_id=sid,
+                timestamp=stamp,
+                symbol=coin,
+                position_id=pos.position_id if pos else "",
+                side=Action.FEE,
+                quantity=0.0,
+                price=0.0,
+                value=0.0,
+                fee=fee,
+                trade_type="fee",
+                reason=Reason.FEE,
+                details=f"Fee {coin}: ${fee:.4f} (venue, order {f.get('oid')}, reported late)",
+                order_id=str(f.get("oid") or ""),
+            ),
+        )
+    )
+
+
+def _strays(
+    config: Config,
+    strategies: dict[str, StrategyState],
+    st: dict[str, Any],
+    orders: list[dict[str, Any]],
+    out: Outcome,
+) -> None:
+    """Resting reduce-only orders no live position claims (a crash between placing a stop
+    and saving its id, a position closed by its stop with its targets left): cancelled once
+    seen in two cycles in a row (a manual command may be about to record one)."""
+    coins = {sc.symbol for sc in config.live_strategies}
+    claimed: set[int] = set()
+    for sc in config.live_strategies:
+        strat = strategies.get(sc.id)
+        pos = strat.positions.get(sc.symbol) if strat else None
+        if pos is not None:
+            claimed.update(o for o in [pos.guard.stop_oid, *pos.guard.target_oids] if o > 0)
+    stray = {
+        str(o.get("oid")): str(o.get("coin"))
+        for o in orders
+        if o.get("reduce_only") and o.get("coin") in coins and int(o.get("oid") or 0) not in claimed
+    }
+    before = st.get("strays") or {}
+    out.orphans += [(coin, int(oid)) for oid, coin in stray.items() if oid in before]
+    st["strays"] = {oid: coin for oid, coin in stray.items() if oid not in before}
 
 
 def _gaps(
