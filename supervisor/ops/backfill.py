@@ -335,10 +335,12 @@ def _run_locked(
             write(db.engine, plans)
         finally:
             db.close()
-    rows = sum(len(p.changes) for p in plans)
-    echo(
-        f"backfill {target}: applied {rows} row change(s) and the cash of {len(plans)} strategy(s)"
-    )
+    if plans:
+        rows = sum(len(p.changes) for p in plans)
+        done = ", ".join(p.strategy_id for p in plans)
+        echo(f"backfill {target}: applied {rows} row change(s) and the cash of {done}")
+    else:
+        echo(f"backfill {target}: nothing applied")
     if refused:
         echo(
             f"backfill {target}: refused {', '.join(refused)}: stored cash does not match the "
