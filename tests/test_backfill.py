@@ -305,3 +305,12 @@ def test_usage_errors_exit_2(env, args):
     argv = [*args, "--config", str(config)] if len(args) > 1 else args
     proc = run_cli(argv, dict(os.environ))
     assert proc.returncode == 2, proc.stdout + proc.stderr
+
+
+def test_cash_start_without_an_opening_deposit_is_the_capital_before_the_journal():
+    from supervisor.ops.backfill_plan import cash_start
+
+    assert cash_start(1500.0, [1000.0, 500.0], ["initial", "reload"]) == 0.0
+    # a book older than the journal: capital 1000 before a +500 reload
+    assert cash_start(1500.0, [500.0], ["reload"]) == 1000.0
+    assert cash_start(1000.0, [], []) == 1000.0
