@@ -221,6 +221,56 @@ def export_tradingview(ctx, ids, all_, output, config_path) -> None:
     sys.exit(export_tv.run(config, list(ids), all_=all_, output=output, echo=click.echo))
 
 
+def backfill_options(fn):
+    """The flags both backfill targets take."""
+    for opt in reversed(
+        [
+            click.option("--strategy", "strategy_id", default=None, help="One strategy id."),
+            click.option("--all", "all_", is_flag=True, help="Every live Hyperliquid strategy."),
+            click.option("--apply", is_flag=True, help="Write (default: a dry run)."),
+            click.option(
+                "--reset-cash", is_flag=True, help="Set cash to the replay even if it drifted."
+            ),
+            config_option,
+            click.pass_context,
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+@main.group()
+def backfill() -> None:
+    """Repair live Hyperliquid trade rows from the venue's fills (dry run unless --apply)."""
+
+
+def _backfill(ctx, target, strategy_id, all_, apply, reset_cash, config_path) -> None:
+    from supervisor.ops import backfill as backfill_cmd
+
+    config = _subcommand_config(ctx.parent, config_path)
+    code = backfill_cmd.run(
+        config, target, strategy_id, all_=all_, apply=apply, reset_cash=reset_cash, echo=click.echo
+    )
+    sys.exit(code)
+
+
+@backfill.command("hl-fees")
+@backfill_options
+def backfill_hl_fees(ctx, strategy_id, all_, apply, reset_cash, config_path) -> None:
+    """Trade fees from the venue's fills by order id; cash replayed."""
+    _backfill(ctx, "hl-fees", strategy_id, all_, apply, reset_cash, config_path)
+
+
+@backfill.command("trade-ledger")
+@backfill_options
+@click.option("--dry-run", is_flag=True, help="The default (accepted for scripts).")
+def backfill_trade_ledger(ctx, strategy_id, all_, apply, reset_cash, config_path, dry_run) -> None:
+    """Legacy net rows to gross, fill prices and fees by order id, close P&L; cash replayed."""
+    if dry_run and apply:
+        raise click.UsageError("give --dry-run or --apply, not both")
+    _backfill(ctx, "trade-ledger", strategy_id, all_, apply, reset_cash, config_path)
+
+
 from supervisor.ops.init_wizard import init_command  # noqa: E402 - the init subcommand (its module)
 
 main.add_command(init_command)
