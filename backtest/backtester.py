@@ -27,7 +27,7 @@ from backtest.engine_walk import Walk, WalkInput
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry
 from shared_tools.book import Protection, Rules
-from shared_tools.book.guard import tiers_from_closes
+from shared_tools.book.guard import stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
@@ -120,7 +120,7 @@ def _guard_tiers(refs: list[tuple[str, dict]]):
             params = {"tp_tiers": [{"profit_pct": pct, "close_fraction": 1.0}]}
             name = "tiered_tp_pct"
         rewritten.append((name, params))
-    return tiers_from_closes(rewritten)
+    return tiers_from_closes(rewritten), stop_after_from_closes(rewritten)
 
 
 def _is_guard_close(name: str, params: dict) -> bool:
@@ -156,7 +156,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
     ]
     if len(stops) > 1:
         raise ValueError(f"set at most one stop, got {', '.join(stops)}")
-    atr_tiers, pct_tiers = _guard_tiers(_close_refs(s))
+    (atr_tiers, pct_tiers), stop_after = _guard_tiers(_close_refs(s))
     protection = Protection(
         stop_loss_pct=s.stop_loss_pct or 0.0,
         stop_loss_atr_mult=s.stop_loss_atr_mult or 0.0,
@@ -164,6 +164,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         trailing_stop_atr_mult=s.trailing_stop_atr_mult or 0.0,
         tp_atr_tiers=atr_tiers,
         tp_pct_tiers=pct_tiers,
+        tp_stop_after=stop_after,
     )
     fee = s.fee_pct / 100.0 if s.fee_pct is not None else taker_fee(s.platform, s.instrument)
     contract = None

@@ -116,3 +116,63 @@ def test_a_close_made_on_the_venue_is_booked_as_external(rig: Rig) -> None:
     book = rig.book()
     assert book["positions"] == {}
     assert [t[5] for t in book["trades"]][-1] == "external"
+
+
+def breakeven_path() -> tuple[int, int, int]:
+    """An entry hour whose path crosses target 1 (+0.3%), then falls back through the entry
+    before target 2 (+0.6%): (open, target-1 time, stop time)."""
+    for k in range(1, 24 * 20):
+        start = T0 + k * 3600
+        e = venue_price(start)
+        t1 = None
+        for m in range(1, 24 * 60):
+            t = start + 60 * m
+            x = venue_price(t)
+            if x <= e * 0.97 or x >= e * 1.006:
+                break
+            if t1 is None and x >= e * 1.003:
+                t1 = t
+            elif t1 is not None and t > t1 + 600 and x < e * 0.999:
+                return start, t1, t
+    raise AssertionError("no such path in the simulated market")
+
+
+def test_the_stop_moves_to_break_even_after_target_one_then_fills_there(tmp_path: Path) -> None:
+    """open -> stop and targets rest -> target 1 fills -> the stop moves to the entry on the
+    venue (sl_after: breakeven) -> the price falls back -> the stop fills -> flat, the book
+    equal to the venue to the cent at every cycle."""
+    closes = [
+        {
+            "name": "tiered_tp_pct",
+            "params": {
+                "tp_tiers": [
+                    {"profit_pct": 0.003, "close_fraction": 0.5, "sl_after": "breakeven"},
+                    {"profit_pct": 0.006, "close_fraction": 1.0},
+                ]
+            },
+        }
+    ]
+    rig = Rig(tmp_path, [strategy(close_strategies=closes)])
+    try:
+        t_open, t1, t_stop = breakeven_path()
+        run(rig, t_open, 1)
+        agree(rig)
+        (_, qty, g), *_ = rig.book()["positions"].values()
+        entry = rig.book()["trades"][0][3]
+        assert g["stop_after"] == [entry, 0.0] and g["stop"] < entry
+        run(rig, t1 + 120, 0)
+        agree(rig)
+        (_, left, g), *_ = rig.book()["positions"].values()
+        assert left == pytest.approx(qty / 2) and g["stop"] == entry
+        stop = rig.server.venue.orders[g["stop_oid"]]
+        assert stop.status == "open" and float(stop.sz) == pytest.approx(left)
+        assert float(stop.trigger_px) == pytest.approx(entry, rel=1e-4)  # 5 significant figures
+        run(rig, t_stop + 120, 0)
+        agree(rig)
+        book = rig.book()
+        assert book["positions"] == {}
+        reasons = [t[5] for t in book["trades"] if t[5] not in ("", "funding")]
+        assert reasons == ["take_profit", "stop_loss"]
+        assert book["trades"][-1][6] == str(g["stop_oid"])  # booked from the stop's own fill
+    finally:
+        rig.close()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from shared_tools.book.base import Book
 from shared_tools.book.futures import FuturesBook
-from shared_tools.book.guard import Hit, Protection, arm, check, fill_price
+from shared_tools.book.guard import Hit, Protection, after_target, arm, check, fill_price
 from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, usable
 from shared_tools.book.perps import PerpsBook
 from shared_tools.book.rules import Plan, Rules, decide
@@ -211,6 +211,10 @@ def protect(
         if trade is not None:
             acct.trade_count += 1
             trades.append(trade)
+    if symbol in acct.positions and any(h.reason == "take_profit" for h in hits):
+        for i, (price, _f) in enumerate(pos.guard.targets):  # sl_after of each tier passed
+            if (mark - price) * pos.sign >= 0:
+                after_target(pos, i)
     return trades
 
 

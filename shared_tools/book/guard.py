@@ -21,6 +21,7 @@ closed once it is reached, exactly as the evaluators read them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ __all__ = [
     "arm",
     "check",
     "fill_price",
+    "after_target",
+    "stop_after_from_closes",
     "tiers_from_closes",
     "worse",
 ]
@@ -66,6 +69,9 @@ class Protection:
     trailing_stop_min_move_pct: float = 0.5
     tp_atr_tiers: tuple[tuple[float, float], ...] = ()
     tp_pct_tiers: tuple[tuple[float, float], ...] = ()
+    # sl_after per target tier, in tier order: ("breakeven", 0) or ("atr_offset", m); ("", 0)
+    # none. Moves the stop once the tier fills, never loosening it (see stop_after_from_closes).
+    tp_stop_after: tuple[tuple[str, float], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -123,6 +129,56 @@ def tiers_from_closes(
     return atr, pct
 
 
+def _stop_rule(raw: object) -> tuple[str, float]:
+    """One ``sl_after`` value the guard can hold: breakeven, or a scalar ATR offset from the
+    entry. Trails from the mark and regime ladders stay with the check's close evaluators
+    (shared_strategies/close/post_tp_sl.py), which own the full rule set."""
+    if isinstance(raw, str) and raw.strip().lower() == "breakeven":
+        return ("breakeven", 0.0)
+    if isinstance(raw, Mapping):
+        kind = str(raw.get("kind") or "atr_offset").lower()
+        if kind == "breakeven":
+            return ("breakeven", 0.0)
+        mult = raw.get("atr_mult", raw.get("atr_offset"))
+        if kind == "atr_offset" and isinstance(mult, (int, float)) and math.isfinite(mult):
+            return ("atr_offset", float(mult))
+    return ("", 0.0)
+
+
+def stop_after_from_closes(
+    closes: Iterable[tuple[str, Mapping[str, Any]]],
+) -> tuple[tuple[str, float], ...]:
+    """The ``sl_after`` rule of each target tier (sorted as the guard's tiers), from the same
+    close ref :func:`tiers_from_closes` arms: a tier's own rule, else the ref's default."""
+    out: tuple[tuple[str, float], ...] = ()
+    for name, params in closes:
+        key = {"tiered_tp_atr": "atr_multiple", "tiered_tp_pct": "profit_pct"}.get(name)
+        if key is None or not isinstance(params.get("tp_tiers"), list):
+            continue
+        default = _stop_rule(params.get("sl_after"))
+        rows = []
+        for tier in params["tp_tiers"]:
+            if isinstance(tier, Mapping) and usable(tier.get(key)):
+                rule = _stop_rule(tier["sl_after"]) if "sl_after" in tier else default
+                rows.append((float(tier[key]), rule))
+        out = tuple(rule for _t, rule in sorted(rows, key=lambda r: r[0]))
+    return out
+
+
+def after_target(pos: Position, index: int) -> bool:
+    """Move the stop by target ``index``'s ``sl_after`` price once that tier filled; only
+    ever tighter (upstream left this clamp to callers that did not apply it). True: moved."""
+    g = pos.guard
+    if not (0 <= index < len(g.stop_after)) or g.stop_after[index] <= 0:
+        return False
+    new = g.stop_after[index]
+    if g.stop > 0 and (new - g.stop) * pos.sign <= 0:
+        return False
+    g.stop = new
+    g.stop_kind = g.stop_kind or "stop_loss"
+    return True
+
+
 def arm(pos: Position, rules: Protection) -> list[str]:
     """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
     g = Guard(best=pos.avg_cost)
@@ -160,6 +216,14 @@ def arm(pos: Position, rules: Protection) -> list[str]:
     elif rules.tp_pct_tiers:
         targets = [[entry * (1 + s * p), f] for p, f in rules.tp_pct_tiers]
     g.targets = [t for t in targets if t[0] > 0]
+    rules_after = list(rules.tp_stop_after)
+    if len(rules_after) == len(targets) and any(k for k, _m in rules_after):
+        prices = []
+        for (price, _f), (kind, mult) in zip(targets, rules_after, strict=True):
+            move = entry if kind == "breakeven" else entry + s * mult * atr
+            ok = kind and price > 0 and move > 0 and (kind == "breakeven" or atr > 0)
+            prices.append(move if ok else 0.0)
+        g.stop_after = [p for p, t in zip(prices, targets, strict=True) if t[0] > 0]
     pos.guard = g
     return notes
 

@@ -58,11 +58,13 @@ class Guard:
     trail_distance: float = 0.0
     min_move: float = 0.0
     targets: list[list[float]] = field(default_factory=list)
+    stop_after: list[float] = field(default_factory=list)  # per target: stop once it fills (0)
     # Live only: the venue's resting orders that carry this guard (docs/architecture.md,
     # "Live"): the stop's order id, one slot per target (0 = none resting) and whether each
     # target was ever placed (0 + placed = the tier filled: never placed again).
     stop_oid: int = 0
     stop_qty: float = 0.0  # the quantity the resting stop covers (resized when it differs)
+    stop_px: float = 0.0  # the trigger the resting stop was placed at (moved when it differs)
     target_oids: list[int] = field(default_factory=list)
     target_placed: list[bool] = field(default_factory=list)
 
@@ -79,8 +81,10 @@ class Guard:
             "trail_distance": self.trail_distance,
             "min_move": self.min_move,
             "targets": [list(t) for t in self.targets],
+            "stop_after": list(self.stop_after),
             "stop_oid": self.stop_oid,
             "stop_qty": self.stop_qty,
+            "stop_px": self.stop_px,
             "target_oids": list(self.target_oids),
             "target_placed": list(self.target_placed),
         }
@@ -98,8 +102,10 @@ class Guard:
         g.targets = [[float(p), float(f)] for p, f in targets if usable(p) and usable(f)]
         oid = data.get("stop_oid")
         g.stop_oid = oid if isinstance(oid, int) and oid > 0 else 0
-        qty = data.get("stop_qty")
-        g.stop_qty = float(qty) if isinstance(qty, (int, float)) and qty > 0 else 0.0
+        for key in ("stop_qty", "stop_px"):
+            x = data.get(key)
+            setattr(g, key, float(x) if isinstance(x, (int, float)) and x > 0 else 0.0)
+        g.stop_after = [float(x) if usable(x) else 0.0 for x in data.get("stop_after") or []]
         g.target_oids = [
             o if isinstance(o, int) and o > 0 else 0 for o in data.get("target_oids") or []
         ]

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared_tools.book.guard import Protection, tiers_from_closes
+from shared_tools.book.guard import Protection, stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.model import Position
 from shared_tools.book.rules import Rules
@@ -211,6 +211,9 @@ class StrategyConfig:
                 trailing_stop_min_move_pct=self.trailing_stop_min_move_pct,
                 tp_atr_tiers=atr_tiers,
                 tp_pct_tiers=pct_tiers,
+                tp_stop_after=stop_after_from_closes(
+                    (c.name, c.params) for c in self.close_strategies
+                ),
             ),
             instrument=instrument(self.platform, self.symbol, kind),
         )

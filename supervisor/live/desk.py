@@ -311,7 +311,7 @@ class LiveDesk:
                     side_effect=True,
                 )
             )
-        sync: dict[str, tuple[str, str, float]] = {}
+        sync: dict[str, tuple[str, str, float, float]] = {}
         for sc in self.config.live_strategies:
             strat = self.app.strategies.get(sc.id)
             pos = strat.positions.get(sc.symbol) if strat else None
@@ -322,10 +322,12 @@ class LiveDesk:
                 cap = min(chain, pos.quantity) if chain > 0 else pos.quantity
             else:
                 cap = pos.quantity
-            resized = pos.guard.stop_oid > 0 and abs(pos.guard.stop_qty - cap) > 1e-12
-            force = sc.id in self.moved or resized  # a trail, a target fill, a partial close
+            g = pos.guard
+            resized = g.stop_oid > 0 and abs(g.stop_qty - cap) > 1e-12
+            moved = g.stop_oid > 0 and g.stop_px > 0 and abs(g.stop - g.stop_px) > 1e-9 * g.stop
+            force = sc.id in self.moved or resized or moved  # trail, sl_after, target fill
             key = f"protect:{sc.id}"
-            sync[key] = (sc.id, sc.symbol, cap)
+            sync[key] = (sc.id, sc.symbol, cap, g.stop)
             jobs.append(
                 Job(
                     key=key,
@@ -339,10 +341,12 @@ class LiveDesk:
             return
         results = self.run(jobs)
         with self.lock:
-            for key, (sid, sym, cap) in sync.items():
-                self._apply_sync(sid, sym, cap, results.get(key), cy)
+            for key, (sid, sym, cap, stop) in sync.items():
+                self._apply_sync(sid, sym, cap, stop, results.get(key), cy)
 
-    def _apply_sync(self, sid: str, sym: str, cap: float, r: Result | None, cy: CycleView) -> None:
+    def _apply_sync(
+        self, sid: str, sym: str, cap: float, stop: float, r: Result | None, cy: CycleView
+    ) -> None:
         strat = self.app.strategies.get(sid)
         pos = strat.positions.get(sym) if strat else None
         if pos is None or r is None or not isinstance(r.data, dict):
@@ -351,7 +355,7 @@ class LiveDesk:
         oid = d.get("stop_loss_oid")
         if isinstance(oid, int) and oid > 0:
             if oid != g.stop_oid or not g.stop_qty:
-                g.stop_qty = cap
+                g.stop_qty, g.stop_px = cap, stop
             g.stop_oid = oid
         tp = d.get("tp_oids")
         if isinstance(tp, list):

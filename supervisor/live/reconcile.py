@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools import book
+from shared_tools.book.guard import after_target
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Action, Reason
 from supervisor.risk.portfolio import RiskEvent
@@ -147,6 +148,8 @@ def _book_fill(
             if oid not in open_oids:
                 g.target_oids[i] = 0  # filled whole: the tier is consumed, never placed again
             _close(sc, strat, coin, px, sz, fee, "take_profit", oid, stamp, out)
+            if coin in strat.positions and g.target_oids[i] == 0:
+                after_target(strat.positions[coin], i)  # sl_after: the stop moves (tighter)
             if coin not in strat.positions:
                 out.orphans += [(coin, o) for o in [g.stop_oid, *g.target_oids] if o > 0]
             return
