@@ -167,6 +167,9 @@ class Rig:
             con.close()
         return {"cash": cash, "positions": pos, "trades": trades, "intents": intents}
 
+    def book_cash(self) -> float:
+        return sum(self.book()["cash"].values())
+
     def book_size(self, coin: str) -> float:
         total = 0.0
         for (_sid, sym), (side, qty, _g) in self.book()["positions"].items():
