@@ -111,8 +111,9 @@ class Rig:
         os.environ["GO_TRADER_NOW"] = str(self.now)
         self.server.venue.clock.set_ms(self.now * 1000)
 
-    def signal(self, sid: str, coin: str, signal: int) -> None:
+    def signal(self, sid: str, coin: str, signal: int, **extra: Any) -> None:
         doc = {"symbol": coin, "timeframe": "1h", "signal": signal, "price": sim(coin, self.now)}
+        doc.update(extra)
         (self.tmp / f"answer-{sid}.json").write_text(json.dumps(doc))
 
     def cycle(self, timeout: float = 120) -> subprocess.CompletedProcess:

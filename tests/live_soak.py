@@ -55,7 +55,9 @@ def fills_per_cloid(rig: Rig) -> Counter:
     return Counter(cloids.get(f["oid"]) for f in rig.account().fills if cloids.get(f["oid"]))
 
 
-def soak(points: int, seed: int = 1, tmp: Path | None = None, max_delay_s: float = 4.0) -> SoakReport:
+def soak(
+    points: int, seed: int = 1, tmp: Path | None = None, max_delay_s: float = 4.0
+) -> SoakReport:
     rng = random.Random(seed)
     tmp = tmp or Path(tempfile.mkdtemp(prefix="go-trader-soak-"))
     rig = Rig(tmp, [strategy()])

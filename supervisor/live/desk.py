@@ -370,12 +370,11 @@ class LiveDesk:
             problems.append(r.error)
         if problems:
             text = f"[{sid}] HL PROTECTION WARNING {sym} reduce-only SL/TP sync failed: {'; '.join(problems)[:300]}"
-            if any(
-                "open order" in p.lower()
-                and ("max" in p.lower() or "limit" in p.lower() or "too many" in p.lower())
-                for p in problems
-            ):
-                text = f"[{sid}] HL OPEN-ORDER CAP HIT {sym} position is UNPROTECTED: {'; '.join(problems)[:300]}"
+            if any(_order_cap(p) for p in problems):
+                text = (
+                    f"[{sid}] HL OPEN-ORDER CAP HIT {sym} position is UNPROTECTED: "
+                    f"SL/TP placement rejected: {'; '.join(problems)[:300]}"
+                )
             cy.events([RiskEvent("protection", text, critical=True)])
 
 
@@ -387,3 +386,10 @@ def _refused(r: Result) -> bool:
     if "answer lost" in error or "unexpected" in error:
         return False
     return data.get("execution", "") is None and bool(error)
+
+
+def _order_cap(text: str) -> bool:
+    """The venue's open-order cap (upstream #479): escalated, the position is unprotected."""
+    t = text.lower()
+    capped = any(w in t for w in ("too many", "rate limit", "max", "limit", "exceed"))
+    return capped and any(w in t for w in ("trigger order", "open order"))

@@ -26,6 +26,9 @@ from shared_tools.book.instruments import HL_MIN_NOTIONAL
 __all__ = ["ActionsMixin"]
 
 
+REJECT_TEXT = "Order rejected by the local venue (fault)."
+
+
 class ActionsMixin:
     """``POST /exchange`` handlers; the state they change is :class:`.exchange.LocalExchange`'s."""
 
@@ -149,8 +152,9 @@ class ActionsMixin:
                 return {"error": f"Order has invalid tif. asset={asset}"}
         sz, px = float(size), float(limit)
         mid = self.mid(coin, now)
-        if self.faults.take("order", frozenset({"reject"})) is not None:
-            return {"error": "Order rejected by the local venue (fault)."}
+        refused = self.faults.take("order", frozenset({"reject"}))
+        if refused is not None:
+            return {"error": str(refused.params.get("error") or REJECT_TEXT)}
         if not reduce_only and sz * px < HL_MIN_NOTIONAL:
             return {
                 "error": f"Order must have minimum value of ${HL_MIN_NOTIONAL:g}. asset={asset}"
