@@ -105,8 +105,8 @@ def test_a_late_fill_is_a_gap_until_it_shows_then_booked_once(rig: Rig) -> None:
     (_side, _qty, guard), *_ = rig.book()["positions"].values()
     rig.server.venue.faults.add("*", "late_fill", count=5, delay_s=900)
     rig.at(T0 + 3900)
-    from hyperliquid.exchange import Exchange
     import eth_account
+    from hyperliquid.exchange import Exchange
     from live_rig import AGENT_KEY, owner
 
     ex = Exchange(eth_account.Account.from_key(AGENT_KEY), rig.server.url, account_address=owner())

@@ -102,8 +102,8 @@ def test_signal_close_is_reduce_only_and_cancels_protection(rig: Rig) -> None:
 
 
 def test_a_close_made_on_the_venue_is_booked_as_external(rig: Rig) -> None:
-    from hyperliquid.exchange import Exchange
     import eth_account
+    from hyperliquid.exchange import Exchange
     from live_rig import AGENT_KEY, owner
 
     run(rig, T0 + 3600, 1)
