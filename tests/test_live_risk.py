@@ -149,3 +149,27 @@ def test_a_missing_state_db_refuses_a_live_start_unless_allowed(rig: Rig) -> Non
     assert not rig.db.exists() and rig.server.venue.orders == {}
     run(rig, T0 + 3600, 0)  # with the override (the rig sets it), it starts
     assert rig.db.exists()
+
+
+def test_an_upstream_testnet_switch_with_a_mainnet_url_refuses_to_start(rig: Rig) -> None:
+    """Upstream chose the network with HYPERLIQUID_TESTNET=1; here the URL decides, so the old
+    switch beside a mainnet URL must not silently trade mainnet."""
+    import subprocess
+    import sys
+
+    from live_rig import REPO
+
+    cfg = json.loads(rig.config.read_text())
+    cfg["hyperliquid"]["base_url"] = "https://api.hyperliquid.xyz"
+    rig.config.write_text(json.dumps(cfg))
+    env = rig.env()
+    env["HYPERLIQUID_TESTNET"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "--config", str(rig.config), "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 78 and "HYPERLIQUID_TESTNET" in proc.stderr

@@ -38,6 +38,13 @@ def start_problems(config: Config, db_exists: bool, env: Mapping[str, str]) -> l
     if not live:
         return []
     out = live_env_problems([sc.platform for sc in live], env)
+    testnet = (env.get("HYPERLIQUID_TESTNET") or "").strip().lower() in ("1", "true", "yes")
+    if testnet and "testnet" not in config.live.hl_base_url:
+        out.append(
+            f"HYPERLIQUID_TESTNET is set but hyperliquid.base_url is {config.live.hl_base_url}: "
+            "this build takes the network from the config only; set hyperliquid.base_url to "
+            "https://api.hyperliquid-testnet.xyz (or unset HYPERLIQUID_TESTNET for mainnet)"
+        )
     if not db_exists and (env.get(ALLOW_MISSING_STATE_ENV) or "").strip() != "1":
         out.append(
             f"CRITICAL: state DB {config.db_file} is missing but live strategies are configured; "
