@@ -176,9 +176,9 @@ class LiveDesk:
             self.config, self.app.strategies, self.app.extra, r.data, cy.stamp, int(cy.epoch * 1000)
         )
         for sid, trade in out.trades:
-            sc = self.strategy(sid)
-            if sc is not None:
-                cy.book_trades(sc, self.app.strategies[sid], [trade])
+            owner = self.strategy(sid)
+            if owner is not None:
+                cy.book_trades(owner, self.app.strategies[sid], [trade])
         for note in out.notes:
             cy.report.notes.append(note)
             self.log(note)

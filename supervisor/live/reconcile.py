@@ -49,7 +49,7 @@ class Outcome:
 
 def ledger(extra: dict[str, Any], now_ms: int) -> dict[str, Any]:
     """The reconcile's own memory in ``app.extra``: window start, trade ids seen, booked ids."""
-    st = extra.setdefault(KEY, {})
+    st: dict[str, Any] = extra.setdefault(KEY, {})
     st.setdefault("start_ms", now_ms)  # fills from before the first live cycle are not ours
     st.setdefault("seen", {})  # tid -> fill time
     st.setdefault("booked", {})  # order id -> time booked by the order path
