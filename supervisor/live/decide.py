@@ -18,8 +18,8 @@ flattened.
 
 from __future__ import annotations
 
+import binascii
 import copy
-import hashlib
 
 from shared_tools.book.model import Position
 from shared_tools.config.model import Config, StrategyConfig
@@ -31,9 +31,15 @@ SALT_KEY = "live_cloid_salt"
 
 def cloid_for(salt: str, strategy_id: str, cycle: int, leg: str) -> str:
     """The client order id of one leg of one strategy's cycle: stable across restarts (a re-run
-    of the same leg carries the same id, which the venue refuses twice), distinct per book."""
-    digest = hashlib.sha256(f"{salt}|{strategy_id}|{cycle}|{leg}".encode()).hexdigest()
-    return "0x" + digest[:32]
+    of the same leg carries the same id, which the venue refuses twice), distinct per book.
+
+    16 bytes: the book's random salt (4), the strategy and leg (8, two CRC-32s: no hashlib,
+    which would load OpenSSL into the supervisor) and the cycle (4).
+    """
+    name = f"{strategy_id}|{leg}".encode()
+    head = int(salt[:8] or "0", 16) & 0xFFFFFFFF
+    a, b = binascii.crc32(name), binascii.crc32(b"go-trader|" + name)
+    return f"0x{head:08x}{a:08x}{b:08x}{cycle & 0xFFFFFFFF:08x}"
 
 
 def owners(config: Config, symbol: str, platform: str) -> list[str]:

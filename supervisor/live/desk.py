@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import secrets
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -204,7 +204,7 @@ class LiveDesk:
         """Intents for what the cycle changed after the reconcile (its virtual bookings)."""
         if not self.active:
             return []
-        salt = self.app.extra.setdefault(SALT_KEY, secrets.token_hex(8))
+        salt = self.app.extra.setdefault(SALT_KEY, os.urandom(8).hex())
         real, wished = cy.report.trades[: self.real_trades], cy.report.trades[self.real_trades :]
         intents, kept = orders_from_cycle(
             self.config,
