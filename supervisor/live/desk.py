@@ -322,7 +322,11 @@ class LiveDesk:
         for sc in self.config.live_strategies:
             strat = self.app.strategies.get(sc.id)
             pos = strat.positions.get(sc.symbol) if strat else None
-            if pos is None or not (pos.guard.stop or pos.guard.targets):
+            if pos is None:
+                continue
+            if not pos.guard.stop:
+                self._unprotected(sc, pos.position_id, cy)
+            if not (pos.guard.stop or pos.guard.targets):
                 continue
             chain = abs(self.onchain.get(sc.symbol, 0.0))
             if len(owners(self.config, sc.symbol, sc.platform)) == 1:
@@ -350,6 +354,21 @@ class LiveDesk:
         with self.lock:
             for key, (sid, sym, cap, stop) in sync.items():
                 self._apply_sync(sid, sym, cap, stop, results.get(key), cy)
+
+    def _unprotected(self, sc: StrategyConfig, position_id: str, cy: CycleView) -> None:
+        """A live position without a stop (no entry ATR for an ATR stop, or none configured):
+        one critical alert per position, so it is never silent (upstream #885)."""
+        seen = rec.ledger(self.app.extra, int(cy.epoch * 1000)).setdefault("unprotected", [])
+        if position_id in seen:
+            return
+        seen.append(position_id)
+        del seen[:-50]
+        text = (
+            f"[{sc.id}] HL POSITION WITHOUT A STOP {sc.symbol}: no stop-loss is resting on the "
+            "venue (no stop configured, or an ATR stop without an entry ATR); protect it by hand "
+            "or set stop_loss_pct"
+        )
+        cy.events([RiskEvent("protection", text, critical=True)])
 
     def _apply_sync(
         self, sid: str, sym: str, cap: float, stop: float, r: Result | None, cy: CycleView
