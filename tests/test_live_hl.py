@@ -176,3 +176,25 @@ def test_the_stop_moves_to_break_even_after_target_one_then_fills_there(tmp_path
         assert book["trades"][-1][6] == str(g["stop_oid"])  # booked from the stop's own fill
     finally:
         rig.close()
+
+
+def test_inspect_shows_live_orders_and_outcomes(rig: Rig) -> None:
+    import subprocess
+    import sys
+
+    from live_rig import REPO
+
+    rig.server.venue.faults.add("order", "reject")
+    run(rig, T0 + 3600, 1)
+    run(rig, T0 + 3900, 1)
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.cli", "inspect", "hl-live", "--config", str(rig.config)],
+        cwd=REPO,
+        env=rig.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "live orders (2 newest)" in proc.stdout
+    assert "open buy" in proc.stdout and "failed" in proc.stdout and "filled" in proc.stdout

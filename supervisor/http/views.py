@@ -100,7 +100,29 @@ def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
         "portfolio_risk": portfolio_risk_view(app),
         "correlation": app.extra.get("correlation", {}),
         "cashflows": cashflows_view(app),
+        "live": live_view(app),
     }
+
+
+def live_view(app: AppState) -> dict:
+    """Live trading as an operator reads it: orders not resolved yet and reconcile gaps (coins
+    whose book and venue disagree; entries on them are held)."""
+    ledger = app.extra.get("hl_live") or {}
+    pending = [
+        {
+            "cloid": i.cloid,
+            "strategy": i.strategy_id,
+            "leg": i.leg,
+            "symbol": i.symbol,
+            "side": i.side,
+            "size": i.size,
+            "since": i.created_at,
+            "note": i.error,
+        }
+        for i in app.intents.values()
+        if i.open
+    ]
+    return {"pending_orders": pending, "reconciliation_gaps": dict(ledger.get("gaps") or {})}
 
 
 CASHFLOWS_SHOWN = 20

@@ -147,6 +147,8 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     view["cashflows"], view["cashflows_stored"] = db.cashflow_journal(
         strategy=sc.id, limit=CASHFLOWS_SHOWN
     )
+    if sc.live:
+        view["live_orders"] = db.order_history(strategy=sc.id, limit=n_trades)
     return view
 
 
@@ -314,6 +316,18 @@ def _state_lines(st: dict) -> list[str]:
             f"    {t['timestamp']} {kind} {t['side']} {_num(t['quantity'])} {t['symbol']} "
             f"@ {_num(t['price'])}, fee {_money(t['fee'])}{pnl}{why}"
         )
+    orders = st.get("live_orders")
+    if orders is not None:
+        out.append(f"  live orders ({len(orders)} newest):")
+        for o in orders:
+            what = (
+                f"{o['fill_qty']:g} @ {_money(o['fill_price'])}" if o["status"] == "filled" else ""
+            )
+            why = f" ({o['error']})" if o["error"] else ""
+            out.append(
+                f"    cycle {o['cycle']} {o['leg']} {o['side']} {o['size']:g} {o['symbol']} "
+                f"{o['status']} {what}{why} cloid {o['cloid']}"
+            )
     flows = st.get("cashflows", [])
     out.append(f"  cashflows ({len(flows)} newest of {st.get('cashflows_stored', 0)}):")
     for c in flows:

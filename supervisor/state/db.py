@@ -278,6 +278,17 @@ class StateDB:
         return gone
 
     # -- queries --------------------------------------------------------------------------
+    def order_history(self, *, strategy: str, limit: int = 10) -> list[dict]:
+        """A strategy's newest live orders (intents) with their outcome, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(order_intents)
+                .where(order_intents.c.strategy_id == strategy)
+                .order_by(order_intents.c.cycle.desc(), order_intents.c.created_at.desc())
+                .limit(limit)
+            )
+            return [dict(r._mapping) for r in rows]
+
     def trade_history(
         self,
         *,
