@@ -76,13 +76,6 @@ def rows(rig: Rig) -> list[tuple]:
         con.close()
 
 
-def venue_orders(rig: Rig) -> int:
-    """Orders the venue accepted that opened or closed (not the resting protection)."""
-    return len([f for f in rig.account().fills if f.coin == COIN]) if hasattr(
-        rig.account(), "fills"
-    ) else -1
-
-
 def resting(rig: Rig) -> set[int]:
     return {o.oid for o in rig.server.venue.orders.values() if o.status == "open"}
 
@@ -126,3 +119,143 @@ def test_open_then_cycle_books_the_venue_fill_and_protects_it(rig: Rig) -> None:
     book = rig.book()
     assert book["positions"] == {}
     assert [tr[5] for tr in book["trades"] if tr[5] not in ("", "funding")] == ["manual"]
+
+
+def fills(rig: Rig) -> int:
+    """Orders that traded on the venue (distinct order ids of the account's fills)."""
+    return len({f["oid"] for f in rig.account().fills})
+
+
+def set_db(rig: Rig, sql: str) -> None:
+    con = sqlite3.connect(rig.db)
+    try:
+        con.execute(sql)
+        con.commit()
+    finally:
+        con.close()
+
+
+def refused(rig: Rig, text: str, *args: str) -> None:
+    before = fills(rig), len(rows(rig))
+    out = cli(rig, *args)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert text in out.stderr, out.stderr
+    assert (fills(rig), len(rows(rig))) == before  # nothing reached the venue or the queue
+
+
+def test_guards_refuse_before_any_order(rig: Rig) -> None:
+    rig.at(T0 + 3600 + 60)
+    open_ = ("manual-open", SID, "--size", "0.5", "--atr", "25")
+    set_db(
+        rig,
+        "UPDATE app_state SET extra_json = json_set(extra_json, '$.portfolio_risk.kill_switch', json('true'))",
+    )
+    refused(rig, "kill switch is latched", *open_)
+    set_db(
+        rig,
+        "UPDATE app_state SET extra_json = json_set(extra_json, '$.portfolio_risk.kill_switch', json('false'))",
+    )
+    set_db(rig, f"UPDATE strategies SET risk_circuit_breaker = 1 WHERE id = '{SID}'")
+    refused(rig, "circuit breaker is latched", *open_)
+    set_db(rig, f"UPDATE strategies SET risk_circuit_breaker = 0 WHERE id = '{SID}'")
+    refused(rig, "holds no ETH position", "manual-close", SID)
+    assert cli(rig, *open_).returncode == 0
+    refused(rig, "queued action", *open_)  # not booked yet: the daemon has not run
+    cycle(rig, T0 + 3600 + 300)
+    refused(rig, "already holds long 0.5 ETH", *open_)
+    out = cli(rig, "manual-update-sl", SID, "--trigger", "999999")
+    assert out.returncode == 1 and "would fire at once" in out.stderr
+    out = cli(rig, "force-close", SID)
+    assert out.returncode == 1 and "live Hyperliquid perps" in out.stderr
+    assert cli(rig, "manual-open", "--size", "1", "--notional", "5", SID).returncode == 2
+
+
+def test_dry_run_sends_nothing(rig: Rig) -> None:
+    rig.at(T0 + 3600 + 60)
+    out = cli(rig, "manual-open", "--dry-run", SID, "--notional", "500", "--atr", "25")
+    assert out.returncode == 0 and "dry run" in out.stdout and "nothing sent" in out.stdout
+    assert fills(rig) == 0 and rows(rig) == [] and rig.venue_size(COIN) == 0.0
+
+
+def test_a_held_lock_refuses_the_second_action(rig: Rig) -> None:
+    import fcntl
+    import os
+
+    from supervisor.live.manual_queue import lock_path
+
+    rig.at(T0 + 3600 + 60)
+    fd = os.open(lock_path(rig.db), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another manual action in flight
+    try:
+        started = time.monotonic()
+        refused(
+            rig,
+            "refusing to avoid double-firing an on-chain order",
+            "manual-open",
+            SID,
+            "--size",
+            "0.5",
+            "--atr",
+            "25",
+        )
+        assert time.monotonic() - started >= 8.0
+    finally:
+        os.close(fd)
+
+
+def test_manual_open_racing_a_daemon_cycle_is_one_order(rig: Rig) -> None:
+    t = T0 + 3600 + 60
+    rig.at(t)
+    daemon = rig.popen()
+    manual = popen(rig, "manual-open", SID, "--size", "0.5", "--atr", "25")
+    assert manual.wait(120) == 0, manual.communicate()[1]
+    assert daemon.wait(120) == 0, daemon.communicate()[1]
+    cycle(rig, t + 300)
+    agree(rig)
+    assert fills(rig) == 1 and rig.venue_size(COIN) == pytest.approx(0.5)
+    assert [r[2] for r in rows(rig)] == ["applied"]
+    assert len([tr for tr in rig.book()["trades"] if tr[0] == SID and tr[5] == ""]) == 1
+
+
+def test_a_cli_killed_mid_flight_is_resolved_by_its_cloid(rig: Rig) -> None:
+    """kill -9 after the row is committed and while the venue holds the order request: the
+    order lands anyway; a second action is refused (queued); the daemon's next cycle asks the
+    venue by the row's cloid and books the one position once."""
+    t = T0 + 3600 + 60
+    rig.at(t)
+    rig.server.venue.faults.add("order", "timeout", hold_s=6)
+    proc = popen(rig, "manual-open", SID, "--size", "0.5", "--atr", "25")
+    deadline = time.monotonic() + 60
+    while not rows(rig) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r[2] for r in rows(rig)] == ["sending"]
+    time.sleep(1.5)  # the worker's request is in the venue's hands
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    refused(rig, "queued action", "manual-open", SID, "--size", "0.5", "--atr", "25")
+    while rig.venue_size(COIN) == 0.0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert rig.venue_size(COIN) == pytest.approx(0.5)
+    cycle(rig, t + 300)
+    agree(rig)
+    (row,) = rows(rig)
+    assert row[2] == "applied" and row[3] == pytest.approx(0.5) and row[4] > 0
+    assert fills(rig) == 1
+    cycle(rig, t + 600)
+    agree(rig)
+    assert len([tr for tr in rig.book()["trades"] if tr[0] == SID and tr[5] == ""]) == 1
+
+
+def test_a_failed_action_is_kept_and_reported(rig: Rig) -> None:
+    rig.at(T0 + 3600 + 60)
+    rig.server.venue.faults.add("order", "reject")
+    out = cli(rig, "manual-open", SID, "--size", "0.5", "--atr", "25")
+    assert out.returncode == 1 and "not filled" in out.stderr, out.stderr
+    assert [r[2] for r in rows(rig)] == ["failed"]
+    err = cycle(rig, T0 + 3600 + 300)
+    assert "MANUAL ACTION FAILED" in err
+    (row,) = rows(rig)
+    assert row[2] == "dead" and row[5]  # kept, with why
+    assert rig.book()["positions"] == {} and rig.venue_size(COIN) == 0.0
+    out = cli(rig, "manual-open", SID, "--size", "0.5", "--atr", "25")  # not in the way
+    assert out.returncode == 0, out.stderr

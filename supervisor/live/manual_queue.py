@@ -18,9 +18,11 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,14 @@ from supervisor.live import reconcile as rec
 from supervisor.live.fills import book_fill, fill_of
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
-from supervisor.state.models import AppState, Intent, Position, StrategyState, Trade
+from supervisor.state.models import (
+    AppState,
+    Intent,
+    Position,
+    StrategyState,
+    Trade,
+    parse_iso,
+)
 from supervisor.state.rows import manual_actions
 
 LOCK_POLL_S = 0.025
@@ -40,6 +49,7 @@ LOCK_WAIT_S = 8.0
 ORDER_ACTIONS = ("open", "add", "close")
 OPEN_STATES = ("sending", "filled", "failed")  # rows the drain still has to act on
 REASON = "manual"
+SETTLE_S = 120.0  # a request the CLI sent may still land this long after its row was committed
 
 Runner = Callable[[list[Job]], dict[str, Result]]
 
@@ -161,7 +171,9 @@ def _apply(app: AppState, config: Config, row: Any, answer: Result | None, cy: A
         fill = fill_of(data)
         status = str(data.get("status") or "")
         if fill is None:
-            if answer is not None and answer.ok and status in ("unknown", "canceled", "rejected"):
+            if status == "unknown" and _age_s(row.created_at) < SETTLE_S:
+                _note(cy, f"[manual] #{row.id} {row.action} {row.symbol}: not on the venue yet")
+            elif answer is not None and answer.ok and status in ("unknown", "canceled", "rejected"):
                 why = "never reached the venue" if status == "unknown" else f"the venue {status} it"
                 _report_failed(app, row, why, cy)
             else:
@@ -291,6 +303,14 @@ def grow(
     trade.details = f"Add {pos.side} {qty:.6g} {pos.symbol} @ ${px:,.2f} (manual, fee ${fee:.2f})"
     trade.order_id = str(oid) if oid else ""
     return trade
+
+
+def _age_s(created_at: str) -> float:
+    """Seconds (wall clock) since a row was committed; large when unreadable."""
+    try:
+        return (datetime.now(UTC) - parse_iso(created_at)).total_seconds()
+    except ValueError:
+        return math.inf
 
 
 def _report_failed(app: AppState, row: Any, why: str, cy: Any) -> None:

@@ -117,7 +117,9 @@ class Desk:
     def _no_fill(self, rid: int, r: Result, check: Result, status: str) -> dict[str, float]:
         data = r.data if isinstance(r.data, dict) else {}
         why = str(data.get("error") or r.error or status or "no fill")[:300]
-        if check.ok and status in ("unknown", "canceled", "rejected"):
+        # Failed only when the venue answered the order itself (a timeout may still land):
+        answered = why.startswith("order not filled") or bool(data.get("already_flat"))
+        if answered and check.ok and status in ("unknown", "canceled", "rejected"):
             update_row(self.db, rid, status="failed", error=why)
             raise ManualError(f"error: order not filled: {why} (queue row #{rid}, kept as failed)")
         raise ManualError(
