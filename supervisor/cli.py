@@ -275,6 +275,11 @@ from supervisor.ops.init_wizard import init_command  # noqa: E402 - the init sub
 
 main.add_command(init_command)
 
+from supervisor.ops.manual_cli import COMMANDS as MANUAL_COMMANDS  # noqa: E402 - manual trades
+
+for _command in MANUAL_COMMANDS:
+    main.add_command(_command)
+
 
 if __name__ == "__main__":
     main()

@@ -135,6 +135,9 @@ class Cycle:
         for sc in due:
             strat = self.app.strategies[sc.id]
             self.requested.setdefault(sc.venue, set()).update(sc.symbols())
+            if sc.type == "manual":  # the operator trades it (go-trader manual-*): no check
+                self.blocked.add(sc.id)  # its position is still watched, reconciled, protected
+                continue
             if kill["kill_switch"]:  # no checks while latched: nothing may trade
                 self.blocked.add(sc.id)
                 self.report.outcomes.append(Outcome(sc.id, action="kill switch active"))

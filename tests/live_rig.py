@@ -69,6 +69,7 @@ def strategy(sid: str = "hl-live", coin: str = "ETH", **extra: Any) -> dict:
 class Rig:
     def __init__(self, tmp: Path, strategies: list[dict], usd: float = 10_000.0) -> None:
         self.tmp = tmp
+        self._saved_now = os.environ.get("GO_TRADER_NOW")  # restored by close()
         os.environ["GO_TRADER_NOW"] = str(T0)
         self.server = LocalVenueServer(port=0, seed=SEED, initial_usd=usd).start()
         self.server.venue.add_account(owner())
@@ -88,6 +89,10 @@ class Rig:
 
     def close(self) -> None:
         self.server.stop()
+        if self._saved_now is None:  # later tests in this process run on the real clock
+            os.environ.pop("GO_TRADER_NOW", None)
+        else:
+            os.environ["GO_TRADER_NOW"] = self._saved_now
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

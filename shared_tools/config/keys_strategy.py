@@ -26,7 +26,7 @@ STRATEGY_KEYS: tuple[Key, ...] = (
     strategy_key(
         "type",
         "choice",
-        "what it trades (options and manual: not built yet)",
+        "what it trades (options: not built yet; manual: operator-driven HL perps)",
         choices=("spot", "options", "perps", "futures", "manual"),
         reload="structural",
         attr="type",
@@ -311,10 +311,21 @@ STRATEGY_KEYS: tuple[Key, ...] = (
     strategy_key(
         "futures", "object", "futures terms: fee_per_contract, max_contracts", reload="structural"
     ),
+    strategy_key(
+        "symbol",
+        "string",
+        "type manual: the coin; builds args hold <symbol> <timeframe> --mode=live",
+        reload="structural",
+    ),
+    strategy_key(
+        "timeframe",
+        "string",
+        "type manual: the candle timeframe its ATR is read on",
+        default_text="1h",
+        reload="structural",
+    ),
     *not_yet(
         STRATEGY,
-        "symbol",
-        "timeframe",
         "capital_pct",
         "regime_atr_window",
         "regime_directional_window",

@@ -189,7 +189,8 @@ class StrategyConfig:
     def rules(self) -> Rules:
         """The book's terms for this strategy: fees, direction, sizing, contract, protection."""
         atr_tiers, pct_tiers = tiers_from_closes((c.name, c.params) for c in self.close_strategies)
-        kind = self.type if self.type in ("perps", "futures") else "spot"
+        kind = "perps" if self.type == "manual" else self.type  # a manual book is perps
+        kind = kind if kind in ("perps", "futures") else "spot"
         return Rules(
             kind=kind,
             platform=self.platform,

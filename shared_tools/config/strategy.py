@@ -42,6 +42,7 @@ from shared_tools.config.checks import (
     unknown_key_line,
 )
 from shared_tools.config.live import live_refusal
+from shared_tools.config.manual import MANUAL, manual_entry, manual_key_problems
 from shared_tools.config.model import (
     StrategyConfig,
     StrategyRef,
@@ -60,7 +61,7 @@ from shared_tools.text import exc_line, one_line, show
 
 __all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
 
-SUPPORTED_TYPES = ("spot", "perps", "futures")
+SUPPORTED_TYPES = ("spot", "perps", "futures", "manual")
 KNOWN_TYPES = schema.row(schema.STRATEGY, "type").choices
 MAX_CAPITAL = schema.MAX_CAPITAL
 MAX_COOLDOWN_MINUTES = schema.MAX_COOLDOWN_MINUTES
@@ -71,7 +72,7 @@ MAX_REFS_CHARS = 16384  # --strategy-refs JSON, well under the kernel's 128 KiB 
 PLATFORM_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 # Type defaults for max_drawdown_pct, as upstream.
-DEFAULT_MAX_DRAWDOWN = {"options": 40.0, "perps": 50.0, "futures": 45.0}
+DEFAULT_MAX_DRAWDOWN = {"options": 40.0, "perps": 50.0, "futures": 45.0, "manual": 50.0}
 DEFAULT_MAX_DRAWDOWN_OTHER = 60.0
 
 
@@ -430,22 +431,27 @@ def parse_strategy(
     n_errors = len(errors)
 
     e.check_keys()
+    if entry.get("type") == MANUAL:  # upstream's load-time defaults (config/manual.py)
+        entry = e.raw = manual_entry(entry, e.where, errors)
+    else:
+        errors.extend(manual_key_problems(entry, e.where))
     stype = e.stype()
+    kind = "perps" if stype == MANUAL else stype  # a manual book is a perps book
     declared, declared_by = e.declared_platform(sid)
     script, allow_external = e.script()
     args, parsed, extra_params = e.args(stype, script)
     platform, platform_by = e.platform(sid, stype, declared, declared_by, parsed, script)
     if stype in SUPPORTED_TYPES and isinstance(script, str):
         inst_type = parsed.inst_type if parsed.strategy else ""  # "": args did not parse
-        for problem in venue_problems(stype, script, platform, inst_type, platform_by):
+        for problem in venue_problems(kind, script, platform, inst_type, platform_by):
             errors.append(f"{e.where}: {problem}")
-        if parsed.mode == "live" and live_refusal(str(platform), stype):
-            errors.append(f"{e.where}: {live_refusal(str(platform), stype)}")
+        if parsed.mode == "live" and live_refusal(str(platform), kind):
+            errors.append(f"{e.where}: {live_refusal(str(platform), kind)}")
     trading: dict = {}
     if stype in SUPPORTED_TYPES:
         ctx = ctx or TradingContext()
-        trading = trading_fields(entry, e.where, stype, platform, ctx, errors, warnings)
-        if stype == "perps" and parsed.symbol:
+        trading = trading_fields(entry, e.where, kind, platform, ctx, errors, warnings)
+        if kind == "perps" and parsed.symbol:
             warnings.extend(leverage_warnings(e.where, str(platform), parsed.symbol, trading))
     capital, initial = e.capital()
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)

@@ -450,7 +450,7 @@ def peer_problems(strategies: Iterable[StrategyConfig]) -> list[str]:
     first: dict[str, StrategyConfig] = {}
     out = []
     for sc in strategies:
-        if sc.type != "perps" or sc.platform != "hyperliquid" or not sc.symbol:
+        if sc.type not in ("perps", "manual") or sc.platform != "hyperliquid" or not sc.symbol:
             continue
         coin = _coin(sc.symbol)
         peer = first.setdefault(coin, sc)

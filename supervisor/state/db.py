@@ -41,6 +41,7 @@ from supervisor.state.rows import (
     extra_from_json,
     intent_from_row,
     intent_row,
+    manual_actions,
     marks,
     message_row,
     meta,
@@ -213,6 +214,7 @@ class StateDB:
             if messages:
                 conn.execute(insert(outbox), messages)
         capital.committed(state, *flows)
+        state.manual_updates.clear()  # committed with the book
         for cloid in [c for c, i in state.intents.items() if not i.open]:
             del state.intents[cloid]  # on disk now; only unresolved intents stay in memory
 
@@ -253,6 +255,10 @@ class StateDB:
             )
             if done.rowcount == 0:
                 conn.execute(insert(order_intents).values(cloid=cloid, **values))
+        for row_id, values in state.manual_updates.items():
+            conn.execute(
+                update(manual_actions).where(manual_actions.c.id == row_id).values(**values)
+            )
         rows = capital.pending(state)
         ids = [conn.execute(insert(cashflows).values(**cashflow_row(r))).lastrowid for r in rows]
         return rows, ids

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from supervisor.state.rows import (
     cashflows,
+    manual_actions,
     marks,
     metadata,
     order_intents,
@@ -86,8 +87,9 @@ def _v5(conn: Connection) -> None:
 
 
 def _v6(conn: Connection) -> None:
-    """Live orders: the intent table, and the venue's order id on trade rows."""
-    metadata.create_all(conn, tables=[order_intents])
+    """Live orders: the intent table, the operator's manual-order queue, and the venue's order
+    id on trade rows."""
+    metadata.create_all(conn, tables=[order_intents, manual_actions])
     _add_columns(conn, "trades", {"order_id": "VARCHAR NOT NULL DEFAULT ''"})
 
 

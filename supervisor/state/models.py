@@ -169,6 +169,9 @@ class AppState:
     unsaved_messages: list[Message] = field(default_factory=list)  # outbox rows not committed
     # Live orders not yet resolved, plus those resolved since the last save (cloid -> intent).
     intents: dict[str, Intent] = field(default_factory=dict)
+    # Manual-queue rows booked this cycle (row id -> column values), written with the book in
+    # one transaction (supervisor/live/manual_queue.py), so a row is applied exactly once.
+    manual_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Book-wide state that must survive a restart and has no table of its own (portfolio
     # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
     extra: dict[str, Any] = field(default_factory=dict)

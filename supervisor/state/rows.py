@@ -205,6 +205,34 @@ order_intents = Table(
     Index("idx_intents_status", "status"),
 )
 
+# v6: the operator's manual orders (go-trader manual-*, supervisor/ops/manual.py). The CLI
+# commits a row (``sending``) before its order leaves and records the fill (``filled``) or
+# ``failed``; the daemon books it (``applied``, supervisor/live/manual_queue.py). Failed rows
+# are kept: once reported they become ``dead``, never deleted.
+manual_actions = Table(
+    "manual_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("strategy_id", String, nullable=False),
+    Column("action", String, nullable=False),  # open | add | close | update-sl | cancel-sl
+    Column("symbol", String, nullable=False),
+    Column("side", String, nullable=False, default=""),  # position side: long | short
+    Column("qty", Float, nullable=False, default=0.0),  # requested (coin units)
+    Column("cloid", String, nullable=False, default=""),
+    Column("status", String, nullable=False, default="sending"),
+    Column("fill_price", Float, nullable=False, default=0.0),
+    Column("fill_qty", Float, nullable=False, default=0.0),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("oid", Integer, nullable=False, default=0),
+    Column("trigger", Float, nullable=False, default=0.0),  # update-sl: the new stop
+    Column("entry_atr", Float, nullable=False, default=0.0),
+    Column("created_at", String, nullable=False, default=""),
+    Column("applied_at", String, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("extra_json", Text, nullable=False, default="{}"),
+    Index("idx_manual_status", "status", "id"),
+)
+
 INTENT_FIELDS = [
     "strategy_id",
     "cycle",
