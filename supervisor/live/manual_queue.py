@@ -257,10 +257,11 @@ def _book(
 
 def _with_stop(sc: StrategyConfig, extra: dict[str, Any]) -> StrategyConfig:
     """The strategy with the open's own stop (``--stop-loss-atr-mult`` / ``--stop-loss-pct``)."""
-    stops = {k: float(extra[k]) for k in ("stop_loss_atr_mult", "stop_loss_pct") if k in extra}
+    keys: tuple[str, ...] = ("stop_loss_atr_mult", "stop_loss_pct")
+    stops: dict[str, float] = {k: float(extra[k]) for k in keys if k in extra}
     if not stops:
         return sc
-    cleared = dict.fromkeys(
+    cleared: dict[str, float] = dict.fromkeys(
         (
             "stop_loss_pct",
             "stop_loss_margin_pct",
@@ -270,7 +271,8 @@ def _with_stop(sc: StrategyConfig, extra: dict[str, Any]) -> StrategyConfig:
         ),
         0.0,
     )
-    return dataclasses.replace(sc, **{**cleared, **stops})
+    merged: dict[str, Any] = {**cleared, **stops}
+    return dataclasses.replace(sc, **merged)
 
 
 def grow(
