@@ -1,8 +1,18 @@
-"""Regression tests for upstream's live failure stories (docs: upstream issue numbers in each
-docstring). Stories covered elsewhere: #885, #621, #604, #1416 and #341/#356/#418 in
-test_live_hl.py, test_live_shared.py and test_live_risk.py; #258, #601, #1029 in
-test_live_shared.py; #339 in test_live_risk.py; rounding (#425, #421), the fee lookup
-(#585/#588) and consumed tiers at the worker (#749) in test_hl_execution.py.
+"""Regression tests for upstream's live failure stories (section 8 of the upstream notes; the
+upstream issue number is in each docstring).
+
+Covered elsewhere: #885 (stop rests in the open's cycle), #621/#714 (stop never above the
+on-chain size), #604 (no software target beside an on-chain one: live skips the book's
+triggers), #585/#588 (the venue's fee, by order id) in test_live_hl.py; #1416 (trailing) and
+#258/#601/#565/#1029 (shared coins) in test_live_shared.py; #341/#350/#356/#418/#433 (kill
+switch and breakers) and #339 (missing state DB) in test_live_risk.py; #635/#619/#1261
+(manual) in test_manual.py; rounding (#425, #421), lost answers and 429s (#768/#1128) and
+consumed tiers at the worker (#749, #592/#628 tier sizes) in test_hl_execution.py.
+
+Not applicable to this build: #822 (regime-direction orphans: no regime-driven direction
+yet), #873/#882 and #1046 (no scale-ins by signal; a latched breaker closes instead of
+managing), #596/#685/#777 (fills are matched by exact order id only, never by coin and
+size), #346 (Robinhood).
 """
 
 from __future__ import annotations
@@ -219,5 +229,47 @@ def test_464_kill_switch_closes_on_a_shared_coin_book_each_share_at_its_fill(
         fills = {f["oid"]: float(f["px"]) for f in rig.account().fills}
         assert all(t[3] == pytest.approx(fills[int(t[6])]) for t in kills)
         assert rig.venue_size(COIN) == 0
+    finally:
+        rig.close()
+
+
+def test_412_a_stop_that_fills_as_it_is_placed_is_booked_as_the_stop(tmp_path: Path) -> None:
+    """#412/#421: a stop filling at submit was logged as an error, leaving a phantom position.
+    Here the stop is gone from the venue while the price falls through its level; the next
+    sync places it, it fills at once, and the fill is booked as the stop (its own order id)."""
+    from test_live_hl import first_cross
+
+    rig = Rig(tmp_path, [strategy(stop_loss_pct=0.3, close_strategies=[])])
+    try:
+        t_open = T0 + 3600
+        run(rig, t_open, {"hl-live": 1})
+        (_s, _q, g), *_ = rig.book()["positions"].values()
+        rig.at(t_open + 30)
+        Exchange(
+            eth_account.Account.from_key(AGENT_KEY), rig.server.url, account_address=owner()
+        ).cancel(COIN, g["stop_oid"])
+        t_below = first_cross(t_open, g["stop"] * 0.999, above=False)
+        run(rig, t_below, {"hl-live": 0})  # the sync re-places the stop: it fills at once
+        run(rig, t_below + 120, {"hl-live": 0})  # the reconcile books that fill as the stop
+        agree(rig)
+        book = rig.book()
+        assert book["positions"] == {}
+        stops = [t for t in book["trades"] if t[5] == "stop_loss"]
+        assert len(stops) == 1 and stops[0][6] not in ("", str(g["stop_oid"]))
+    finally:
+        rig.close()
+
+
+def test_486_leverage_and_margin_mode_are_set_when_opening_from_flat(tmp_path: Path) -> None:
+    """#486/#491: update_leverage on an open position is refused by the venue and aborted
+    peers' orders. Here leverage and margin mode go with opens only (from flat), and the venue
+    holds the configured isolated leverage."""
+    rig = Rig(tmp_path, [strategy(leverage=3)])
+    try:
+        run(rig, T0 + 3600, {"hl-live": 1})
+        lev = rig.account().leverage.get(COIN)
+        assert lev == (3, False)  # isolated
+        intents = rig.book()["intents"]
+        assert len(intents) == 1 and intents[0][2] == "filled"
     finally:
         rig.close()

@@ -151,7 +151,8 @@ def _sync_stop(hl: Any, res: _Resolver, ns: argparse.Namespace, size: float, doc
     if out.kind == "resting":
         doc["stop_loss_oid"] = out.oid
     elif out.kind == "filled":
-        doc.update(stop_loss_oid=0, stop_loss_filled_immediately=True)
+        # the oid still identifies the fill, so the book attributes it to the stop (#412)
+        doc.update(stop_loss_oid=0, stop_loss_filled_immediately=True, stop_loss_filled_oid=out.oid)
     else:
         doc["stop_loss_error"] = out.describe()
 
@@ -184,6 +185,7 @@ def _sync_tier(hl: Any, res: _Resolver, i: int, tier: dict, ctx: dict, doc: dict
         doc["tp_oids"][i] = out.oid
     elif out.kind == "filled":
         doc["tp_oids"][i], doc["tp_filled_immediately"][i] = 0, True
+        doc["tp_filled_oids"][i] = out.oid
     else:
         doc["tp_oids"][i], doc["tp_errors"][i] = 0, out.describe()
 
@@ -244,6 +246,7 @@ def sync_protection(ns: argparse.Namespace) -> dict:
         "tp_filled_externally": [False] * n,
         "tp_fills": [None] * n,
         "tp_filled_immediately": [False] * n,
+        "tp_filled_oids": [0] * n,
         "tp_cancel_failed_oids": [],
         "tp_cancel_filled_oids": [],
         "open_order_check_error": None,

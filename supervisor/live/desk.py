@@ -383,9 +383,17 @@ class LiveDesk:
             if oid != g.stop_oid or not g.stop_qty:
                 g.stop_qty, g.stop_px = cap, stop
             g.stop_oid = oid
+        filled = d.get("stop_loss_filled_oid")
+        if d.get("stop_loss_filled_immediately") and isinstance(filled, int) and filled > 0:
+            g.stop_oid = filled  # filled at submit: its fill is booked as the stop (#412)
         tp = d.get("tp_oids")
         if isinstance(tp, list):
-            g.target_oids = [int(o) if isinstance(o, int) and o > 0 else 0 for o in tp]
+            at_once = d.get("tp_filled_oids") or []
+            oids = [int(o) if isinstance(o, int) and o > 0 else 0 for o in tp]
+            for i, o in enumerate(at_once[: len(oids)]):
+                if isinstance(o, int) and o > 0 and not oids[i]:
+                    oids[i] = o  # filled at submit: booked as that tier by the reconcile
+            g.target_oids = oids
             placed = list(g.target_placed) + [False] * (len(tp) - len(g.target_placed))
             g.target_placed = [p or o > 0 for p, o in zip(placed, g.target_oids, strict=False)]
         problems = [
