@@ -27,6 +27,7 @@ from supervisor.ops.manual_state import (
     insert_row,
     open_db,
     read_view,
+    refuse_limits,
     refuse_queued,
     refuse_risk,
     update_row,
@@ -268,3 +269,4 @@ def _guards_open(view: View, sc: StrategyConfig, what: str, add: bool) -> None:
             f"error: {sc.id} already holds {p.side} {p.quantity:g} {sc.symbol} — {what} refused (use manual-add)"
         )
     refuse_queued(view, sc, what)
+    refuse_limits(view, sc, what)
