@@ -34,7 +34,7 @@ from supervisor.live import reconcile as rec
 from supervisor.live.fills import book_fill
 from supervisor.live.manual_queue import REASON, Runner, action_lock, grow, order_side, with_stop
 from supervisor.risk.portfolio import RiskEvent
-from supervisor.run.jobs import Job, Result
+from supervisor.run.jobs import Job
 from supervisor.state.models import AppState, Intent, Trade, parse_iso
 from supervisor.state.rows import pending_limit_orders
 
@@ -154,26 +154,26 @@ def _resolve_placing(app: AppState, rows: list[dict[str, Any]], run_jobs: Runner
 
 
 def _limit_status(rows: list[dict[str, Any]], run_jobs: Runner) -> dict[int, dict[str, Any]]:
-    """One ``--limit-status`` for every watched oid; oid -> its entry."""
-    if not rows:
-        return {}
-    since = min(_ms(r["created_at"]) for r in rows) - SINCE_SLACK_MS
-    job = Job(
-        key="limit-status",
-        script=hl.HL_SCRIPT,
-        args=(
+    """One ``--limit-status`` per coin for its watched oids; oid -> its entry."""
+    jobs = []
+    for symbol in sorted({r["symbol"] for r in rows}):
+        mine = [r for r in rows if r["symbol"] == symbol]
+        since = min(_ms(r["created_at"]) for r in mine) - SINCE_SLACK_MS
+        argv = (
             "--limit-status",
-            "--oids-json=" + json.dumps([r["order_oid"] for r in rows]),
+            f"--symbol={symbol}",
+            "--oids-json=" + json.dumps([r["order_oid"] for r in mine]),
             f"--since-ms={since}",
             hl.LIVE,
-        ),
-    )
-    result: Result | None = run_jobs([job]).get(job.key)
-    data = result.data if result is not None and isinstance(result.data, dict) else {}
-    orders = data.get("orders")
-    if not isinstance(orders, list):
-        return {}
-    return {int(o["oid"]): o for o in orders if isinstance(o, dict) and o.get("oid")}
+        )
+        jobs.append(Job(key=f"limit-status:{symbol}", script=hl.HL_SCRIPT, args=argv))
+    out: dict[int, dict[str, Any]] = {}
+    for result in run_jobs(jobs).values() if jobs else ():
+        data = result.data if isinstance(result.data, dict) else {}
+        orders = data.get("orders")
+        if isinstance(orders, list):
+            out.update({int(o["oid"]): o for o in orders if isinstance(o, dict) and o.get("oid")})
+    return out
 
 
 def _apply(
