@@ -172,3 +172,41 @@ def test_a_cli_killed_after_its_placing_row_is_resolved_by_cloid(rig: Rig) -> No
     agree(rig)
     assert limits(rig)[0][1] == "done" and len(opens(rig)) == 1
     assert len({f["oid"] for f in venue_fills(rig)}) == 1
+
+
+def test_user_defaults_manual_fill_manual_strategies_and_manual_open(tmp_path: Path) -> None:
+    import json
+
+    from shared_tools.config.load import load_config
+
+    tiers = [{"atr_multiple": 1.5, "close_fraction": 1.0}]
+    r = Rig(tmp_path, [manual_strategy(), manual_strategy(id="own", margin_per_trade_usd=80)])
+    try:
+        doc = json.loads(r.config.read_text())
+        doc["user_defaults"] = {
+            "manual": {
+                "side": "short",
+                "margin_usd": 120,
+                "stop_loss_atr_mult": 3,
+                "tp_tiers": tiers,
+            }
+        }
+        r.config.write_text(json.dumps(doc))
+        config = load_config(r.config)
+        sc, own = config.strategies
+        assert config.manual_defaults.side == "short"
+        assert sc.margin_per_trade_usd == 120 and own.margin_per_trade_usd == 80
+        assert sc.stop_loss_atr_mult == 3
+        assert sc.close_strategies[0].params["tp_tiers"] == tiers
+        r.at(T0 + 3600)
+        assert r.cycle().returncode == 0
+        r.at(T)
+        out = cli(r, "manual-open", SID, "--dry-run", "--limit-price", "1500", "--atr", "25")
+        assert out.returncode == 0, out.stderr
+        assert "sell" in out.stdout and "short" in out.stdout and "0.16 ETH" in out.stdout
+        doc["user_defaults"]["manual"]["side"] = "up"
+        r.config.write_text(json.dumps(doc))
+        bad = cli(r, "manual-open", SID, "--dry-run", "--size", "1", "--atr", "25")
+        assert bad.returncode == 1 and "user_defaults.manual.side" in bad.stderr
+    finally:
+        r.close()

@@ -189,7 +189,7 @@ def open_position(
     d = Desk(config, sc, echo)
     try:
         view = read_view(d.db, sc)
-        side = _side(view, sc, side, add, what)
+        side = _side(view, sc, side or (None if add else config.manual_defaults.side), add, what)
         price = fill_price if record_only else d.mark()
         assert price is not None
         qty = size or (notional or (margin or sc.margin_per_trade_usd) * sc.leverage) / price

@@ -60,7 +60,7 @@ def _sizing(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--side",
                 type=click.Choice(["long", "short"]),
                 default=None,
-                help="Position side [default: long; add: the position's].",
+                help="Position side [default: user_defaults.manual.side, long; add: the position's].",
             ),
             click.option("--size", type=POSITIVE, default=None, help="Quantity in coins."),
             click.option("--notional", type=POSITIVE, default=None, help="Notional in USD."),

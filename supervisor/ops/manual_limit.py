@@ -85,7 +85,7 @@ def open_limit(
             2,
         ) from None
     sc = strategy(config, sid)
-    side = side or "long"
+    side = side or config.manual_defaults.side
     qty = size or (notional or (margin or sc.margin_per_trade_usd) * sc.leverage) / limit_price
     order = order_side("open", side)
     plan = (
