@@ -28,7 +28,7 @@ from supervisor.cycle import Cycle
 from supervisor.cycle_report import CycleReport, Outcome, new_report
 from supervisor.http.server import NotReady, StatusServer, parse_history_query
 from supervisor.http.views import build_status, health
-from supervisor.live import manual_queue
+from supervisor.live import limit_orders, manual_queue
 from supervisor.live.desk import LiveDesk, start_problems
 from supervisor.notify.hooks import Notifier
 from supervisor.notify.outbox import pending_count as outbox_pending
@@ -317,6 +317,7 @@ class Supervisor:
         try:
             desk.resolve(cycle)
             manual_queue.drain(self.app, self.config, self._run_jobs, cycle, lock=self.book_lock)
+            limit_orders.sync(self.app, self.config, self._run_jobs, cycle, lock=self.book_lock)
             with self.book_lock:
                 jobs = cycle.plan(due) + desk.read_jobs(int(cycle.epoch * 1000))
             results = self._run_jobs(jobs)

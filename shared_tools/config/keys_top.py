@@ -128,7 +128,12 @@ TOP_KEYS: tuple[Key, ...] = (
     ),
     *not_yet(TOP, "atr_method", since=17),
     *not_yet(TOP, "notify_tp_sl_fills", "notify_ratchet_triggers", "alert_throttle_interval"),
-    *not_yet(TOP, "user_defaults", since=16),
+    top_key(
+        "user_defaults",
+        "object",
+        "defaults of new things: manual (type: manual strategies and manual-open)",
+        since=16,
+    ),
     *not_yet(TOP, "tuning"),
 )
 
@@ -293,6 +298,55 @@ SECTION_KEYS: tuple[Key, ...] = (
         "(http only on 127.0.0.1)",
         default="https://api.hyperliquid.xyz",
         reload="structural",
+    ),
+    # -- user_defaults ------------------------------------------------------------------------
+    row_key(
+        "user_defaults",
+        "manual",
+        "object",
+        "the defaults of type: manual strategies and manual-open (user_defaults.manual)",
+        since=16,
+    ),
+    *not_yet("user_defaults", "close", "regime_atr", since=16),
+    row_key(
+        "user_defaults.manual",
+        "side",
+        "choice",
+        "manual-open's side when --side is not given",
+        default="long",
+        choices=("long", "short"),
+        since=16,
+    ),
+    row_key(
+        "user_defaults.manual",
+        "margin_usd",
+        "number",
+        "a manual strategy's margin_per_trade_usd when it sets none (manual-open without a size)",
+        default=50.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        since=16,
+    ),
+    row_key(
+        "user_defaults.manual",
+        "stop_loss_atr_mult",
+        "number",
+        "a manual strategy's ATR stop when it sets no stop key",
+        default=2.0,
+        lo=0.0,
+        hi=MAX_ATR_MULT,
+        lo_open=True,
+        since=16,
+    ),
+    row_key(
+        "user_defaults.manual",
+        "tp_tiers",
+        "list",
+        "a manual strategy's tiered_tp_atr tiers when it sets no close "
+        "([{atr_multiple, close_fraction}, ...])",
+        default_text="2.0 ATR: half, 3.0 ATR: the rest",
+        since=16,
     ),
     # -- tradingview_export ------------------------------------------------------------------
     row_key(

@@ -39,6 +39,7 @@ from shared_tools.config.checks import (
 )
 from shared_tools.config.checks import tradingview_problems as tv_problems
 from shared_tools.config.live import live_settings
+from shared_tools.config.manual import manual_defaults
 from shared_tools.config.migrate import migrate_document, migrated_note, save_migrated
 from shared_tools.config.model import (
     Config,
@@ -156,7 +157,8 @@ def parse_config(raw: dict, path: Path) -> Config:
 
     settings = _top_level(raw, label, errors)
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
-    ctx = TradingContext(_default_stop(raw, label, errors), regime)
+    manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
+    ctx = TradingContext(_default_stop(raw, label, errors), regime, manual)
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
     for sc in strategies:
@@ -177,6 +179,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         risk=risk,
         notify=notify,
         live=live,
+        manual_defaults=manual,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

@@ -10,17 +10,28 @@ perps entry with upstream's load-time defaults filled in before the usual checks
 * ``margin_mode`` isolated (the perps default), ``direction`` both (either side may be opened);
 * ``stop_loss_atr_mult`` 2.0 when no stop key is set;
 * take-profit tiers ``tiered_tp_atr`` [2.0 ATR: half, 3.0 ATR: the rest] when no close is set;
-* ``margin_per_trade_usd`` 50: the margin of a ``manual-open`` given no size (upstream's
-  ``user_defaults.manual.margin_usd``, not read by this build: set it per strategy).
+* ``margin_per_trade_usd`` 50: the margin of a ``manual-open`` given no size.
+
+The stop multiple, the tiers and the margin come from ``user_defaults.manual``
+(``stop_loss_atr_mult``, ``tp_tiers``, ``margin_usd``) when it sets them; its ``side`` is
+``manual-open``'s default side (:class:`ManualDefaults`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.text import show
 
-__all__ = ["MANUAL", "MANUAL_ONLY_KEYS", "manual_entry", "manual_key_problems"]
+__all__ = [
+    "MANUAL",
+    "MANUAL_ONLY_KEYS",
+    "ManualDefaults",
+    "manual_defaults",
+    "manual_entry",
+    "manual_key_problems",
+]
 
 MANUAL = "manual"
 MANUAL_ONLY_KEYS = ("symbol", "timeframe")
@@ -32,6 +43,82 @@ DEFAULT_TP_TIERS = [
     {"atr_multiple": 2.0, "close_fraction": 0.5},
     {"atr_multiple": 3.0, "close_fraction": 1.0},
 ]
+SIDES = ("long", "short")
+MAX_MARGIN_USD = 1e9
+MAX_ATR_MULT = 100.0
+
+
+@dataclass(frozen=True)
+class ManualDefaults:
+    """``user_defaults.manual``: what a manual strategy or ``manual-open`` leaves unset."""
+
+    side: str = "long"
+    margin_usd: float = DEFAULT_MARGIN_USD
+    stop_loss_atr_mult: float = DEFAULT_STOP_ATR_MULT
+    tp_tiers: list[dict[str, Any]] = field(
+        default_factory=lambda: [dict(t) for t in DEFAULT_TP_TIERS]
+    )
+
+
+def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]) -> ManualDefaults:
+    """The ``user_defaults`` section's ``manual`` object, checked (upstream's defaults when unset)."""
+    where = f"config {label}: user_defaults"
+    if raw is None:
+        return ManualDefaults()
+    if not isinstance(raw, dict):
+        errors.append(f'{where} must be an object like {{"manual": {{"side": "long"}}}}')
+        return ManualDefaults()
+    for key in raw:
+        if key in ("close", "regime_atr"):
+            warnings.append(f"{where}.{key} is not built yet; ignored")
+        elif key != "manual":
+            warnings.append(f"{where}: unknown key {show(key)}; ignored")
+    m = raw.get("manual")
+    if m is None:
+        return ManualDefaults()
+    if not isinstance(m, dict):
+        errors.append(f'{where}.manual must be an object like {{"side": "long", "margin_usd": 50}}')
+        return ManualDefaults()
+    where += ".manual"
+    out = ManualDefaults()
+    for key in m:
+        if key not in ("side", "margin_usd", "stop_loss_atr_mult", "tp_tiers"):
+            warnings.append(f"{where}: unknown key {show(key)}; ignored")
+    side = m.get("side", out.side)
+    if side not in SIDES:
+        errors.append(f"{where}.side must be long or short, got {show(side)}")
+        side = out.side
+    margin = _positive(m, "margin_usd", out.margin_usd, MAX_MARGIN_USD, where, errors)
+    mult = _positive(m, "stop_loss_atr_mult", out.stop_loss_atr_mult, MAX_ATR_MULT, where, errors)
+    tiers = m.get("tp_tiers", out.tp_tiers)
+    if not (isinstance(tiers, list) and tiers and all(_tier_ok(t) for t in tiers)):
+        errors.append(
+            f"{where}.tp_tiers must be a non-empty list like "
+            '[{"atr_multiple": 2.0, "close_fraction": 0.5}], got ' + show(tiers)
+        )
+        tiers = out.tp_tiers
+    return ManualDefaults(side, margin, mult, [dict(t) for t in tiers])
+
+
+def _positive(
+    m: dict[str, Any], key: str, default: float, hi: float, where: str, errors: list[str]
+) -> float:
+    value = m.get(key, default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= hi
+    if not ok:
+        errors.append(f"{where}.{key} must be a number in (0, {hi:g}], got {show(value)}")
+        return default
+    return float(value)
+
+
+def _tier_ok(t: Any) -> bool:
+    if not isinstance(t, dict):
+        return False
+    mult, frac = t.get("atr_multiple"), t.get("close_fraction")
+    nums = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (mult, frac))
+    return nums and mult > 0 and 0 < frac <= 1  # type: ignore[operator]
+
+
 STOP_FIELDS = (
     "stop_loss_pct",
     "stop_loss_margin_pct",
@@ -41,8 +128,14 @@ STOP_FIELDS = (
 )
 
 
-def manual_entry(raw: dict[str, Any], where: str, errors: list[str]) -> dict[str, Any]:
+def manual_entry(
+    raw: dict[str, Any],
+    where: str,
+    errors: list[str],
+    defaults: ManualDefaults | None = None,
+) -> dict[str, Any]:
     """``raw`` with the manual defaults filled in (a copy); problems go to ``errors``."""
+    d = defaults or ManualDefaults()
     entry = dict(raw)
     platform = entry.get("platform")
     if platform not in (None, "", "hyperliquid"):
@@ -65,11 +158,11 @@ def manual_entry(raw: dict[str, Any], where: str, errors: list[str]) -> dict[str
         tf = (timeframe or DEFAULT_TIMEFRAME).strip()
         entry["args"] = ["hold", symbol.strip().upper(), tf, "--mode=live"]
     entry.setdefault("direction", "both")
-    entry.setdefault("margin_per_trade_usd", DEFAULT_MARGIN_USD)
+    entry.setdefault("margin_per_trade_usd", d.margin_usd)
     if all(entry.get(k) is None for k in STOP_FIELDS):
-        entry["stop_loss_atr_mult"] = DEFAULT_STOP_ATR_MULT
+        entry["stop_loss_atr_mult"] = d.stop_loss_atr_mult
     if "close_strategy" not in entry and "close_strategies" not in entry:
-        tiers = [dict(t) for t in DEFAULT_TP_TIERS]
+        tiers = [dict(t) for t in d.tp_tiers]
         entry["close_strategies"] = [{"name": "tiered_tp_atr", "params": {"tp_tiers": tiers}}]
     return entry
 

@@ -24,6 +24,7 @@ from shared_tools.check_argv import (
     script_venue,
 )
 from shared_tools.config.live import LiveSettings
+from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
 from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
@@ -240,6 +241,7 @@ class Config:
     risk: RiskSettings = field(default_factory=RiskSettings)  # portfolio_risk and correlation
     notify: NotifySettings = field(default_factory=NotifySettings)  # discord, telegram
     live: LiveSettings = field(default_factory=LiveSettings)  # hyperliquid.base_url
+    manual_defaults: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
 

@@ -432,7 +432,7 @@ def parse_strategy(
 
     e.check_keys()
     if entry.get("type") == MANUAL:  # upstream's load-time defaults (config/manual.py)
-        entry = e.raw = manual_entry(entry, e.where, errors)
+        entry = e.raw = manual_entry(entry, e.where, errors, ctx.manual if ctx else None)
     else:
         errors.extend(manual_key_problems(entry, e.where))
     stype = e.stype()

@@ -29,6 +29,7 @@ from shared_tools.book.venues import mark_venue
 from shared_tools.check_argv import DEFAULT_SCRIPT, SCRIPT_VENUES, script_name, script_venue
 from shared_tools.config import schema
 from shared_tools.config.checks import in_range, is_number, range_text, show_key
+from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.model import StrategyConfig
 from shared_tools.config.regime import RegimeSettings
 from shared_tools.regime_labels import LABELS_ADX, LABELS_COMPOSITE
@@ -110,6 +111,7 @@ class TradingContext:
 
     default_stop_loss_atr_mult: float = DEFAULT_STOP_LOSS_ATR_MULT
     regime: RegimeSettings = field(default_factory=RegimeSettings)
+    manual: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
 
 
 def unset(value: object) -> bool:

@@ -251,11 +251,11 @@ def _book(
         reason=str(extra.get("reason") or REASON),
         extra={"entry_atr": row.entry_atr},
     )
-    trade = book_fill(_with_stop(sc, extra), strat, intent, fill, stamp, now_s)
+    trade = book_fill(with_stop(sc, extra), strat, intent, fill, stamp, now_s)
     return trade, intent.error
 
 
-def _with_stop(sc: StrategyConfig, extra: dict[str, Any]) -> StrategyConfig:
+def with_stop(sc: StrategyConfig, extra: dict[str, Any]) -> StrategyConfig:
     """The strategy with the open's own stop (``--stop-loss-atr-mult`` / ``--stop-loss-pct``)."""
     keys: tuple[str, ...] = ("stop_loss_atr_mult", "stop_loss_pct")
     stops: dict[str, float] = {k: float(extra[k]) for k in keys if k in extra}

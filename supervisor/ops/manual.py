@@ -27,6 +27,7 @@ from supervisor.ops.manual_state import (
     insert_row,
     open_db,
     read_view,
+    refuse_limits,
     refuse_queued,
     refuse_risk,
     update_row,
@@ -188,7 +189,7 @@ def open_position(
     d = Desk(config, sc, echo)
     try:
         view = read_view(d.db, sc)
-        side = _side(view, sc, side, add, what)
+        side = _side(view, sc, side or (None if add else config.manual_defaults.side), add, what)
         price = fill_price if record_only else d.mark()
         assert price is not None
         qty = size or (notional or (margin or sc.margin_per_trade_usd) * sc.leverage) / price
@@ -268,3 +269,4 @@ def _guards_open(view: View, sc: StrategyConfig, what: str, add: bool) -> None:
             f"error: {sc.id} already holds {p.side} {p.quantity:g} {sc.symbol} — {what} refused (use manual-add)"
         )
     refuse_queued(view, sc, what)
+    refuse_limits(view, sc, what)

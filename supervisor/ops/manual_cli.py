@@ -60,7 +60,7 @@ def _sizing(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--side",
                 type=click.Choice(["long", "short"]),
                 default=None,
-                help="Position side [default: long; add: the position's].",
+                help="Position side [default: user_defaults.manual.side, long; add: the position's].",
             ),
             click.option("--size", type=POSITIVE, default=None, help="Quantity in coins."),
             click.option("--notional", type=POSITIVE, default=None, help="Notional in USD."),
@@ -104,6 +104,23 @@ def _sizing(f: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="This position's stop: % from the entry.",
 )
+@click.option(
+    "--limit-price",
+    type=POSITIVE,
+    default=None,
+    help="Rest a limit order at this price instead of a market order (sized at it).",
+)
+@click.option(
+    "--tif",
+    type=click.Choice(["Alo", "Gtc"]),
+    default="Alo",
+    help="With --limit-price: Alo (post-only, refused if it would cross) or Gtc.",
+)
+@click.option(
+    "--expire-after",
+    default="0",
+    help="With --limit-price: cancel it after this long (30m, 2h; 0 = never).",
+)
 @click.pass_context
 def manual_open(
     ctx,
@@ -119,9 +136,13 @@ def manual_open(
     atr,
     stop_loss_atr_mult,
     stop_loss_pct,
+    limit_price,
+    tif,
+    expire_after,
 ) -> None:
-    """Open a manual strategy's position (a market order, then its stop and targets)."""
+    """Open a manual strategy's position: a market order, or a resting limit (--limit-price)."""
     from supervisor.ops.manual import open_position
+    from supervisor.ops.manual_limit import open_limit
 
     if stop_loss_atr_mult is not None and stop_loss_pct is not None:
         click.echo("error: give --stop-loss-atr-mult or --stop-loss-pct, not both", err=True)
@@ -131,6 +152,32 @@ def manual_open(
         for k, v in (("stop_loss_atr_mult", stop_loss_atr_mult), ("stop_loss_pct", stop_loss_pct))
         if v is not None
     }
+    if limit_price is not None:
+        if record_only or fill_price is not None:
+            click.echo(
+                "error: --limit-price places an order; drop --record-only/--fill-price", err=True
+            )
+            sys.exit(2)
+        _run(
+            ctx,
+            config_path,
+            open_limit,
+            strategy_id,
+            side=side,
+            size=size,
+            notional=notional,
+            margin=margin,
+            atr=atr,
+            stop=stop,
+            limit_price=limit_price,
+            tif=tif,
+            expire_after=expire_after,
+            dry_run=dry_run,
+        )
+        return
+    if expire_after != "0" or tif != "Alo":
+        click.echo("error: --tif and --expire-after go only with --limit-price", err=True)
+        sys.exit(2)
     _run(
         ctx,
         config_path,
@@ -234,15 +281,10 @@ def manual_cancel_sl(ctx, strategy_id, symbol, dry_run, config_path) -> None:
 @config_option
 @click.pass_context
 def manual_cancel(ctx, strategy_id, config_path) -> None:
-    """Cancel a manual strategy's resting limit orders (this build places market orders only)."""
+    """Cancel a manual strategy's resting limit orders (the daemon cancels them next cycle)."""
+    from supervisor.ops.manual_limit import cancel_limits
 
-    def core(config, sid, echo) -> None:
-        from supervisor.ops.manual import strategy
-
-        strategy(config, sid)
-        echo(f"manual-cancel {sid}: no resting limit order (this build places market orders only)")
-
-    _run(ctx, config_path, core, strategy_id)
+    _run(ctx, config_path, cancel_limits, strategy_id)
 
 
 COMMANDS = (

@@ -22,12 +22,14 @@ from supervisor.state.rows import (
     app_state,
     extra_from_json,
     manual_actions,
+    pending_limit_orders,
     position_from_row,
     positions,
     strategies,
 )
 
 QUEUED = ("sending", "filled")  # rows the daemon has not booked yet
+LIMIT_OPEN = ("placing", "resting", "filled")  # limit rows the daemon still watches
 
 
 class ManualError(Exception):
@@ -48,6 +50,7 @@ class View:
     position: Position | None
     queued: list[str]  # "#id action (status)" of rows not booked yet
     salt: str
+    limits: list[str]  # "#id limit <tif> @ <price> (status)" of open resting-limit rows
 
 
 def open_db(config: Config) -> StateDB:
@@ -85,6 +88,13 @@ def read_view(db: StateDB, sc: StrategyConfig) -> View:
                 manual_actions.c.status.in_(QUEUED),
             )
         ).all()
+        limits = conn.execute(
+            select(pending_limit_orders).where(
+                pending_limit_orders.c.strategy_id == sc.id,
+                pending_limit_orders.c.symbol == sc.symbol,
+                pending_limit_orders.c.status.in_(LIMIT_OPEN),
+            )
+        ).all()
     risk = extra.get(risk_portfolio.KEY) or {}
     salt = str(extra.get(SALT_KEY) or "")
     if not salt:  # before the first live cycle: a salt of this DB file
@@ -96,6 +106,7 @@ def read_view(db: StateDB, sc: StrategyConfig) -> View:
         position=position_from_row(pos_row) if pos_row is not None else None,
         queued=[f"#{r.id} {r.action} ({r.status})" for r in queued],
         salt=salt,
+        limits=[f"#{r.id} limit {r.tif} @ {r.limit_price:g} ({r.status})" for r in limits],
     )
 
 
@@ -104,6 +115,14 @@ def refuse_queued(view: View, sc: StrategyConfig, what: str) -> None:
         raise ManualError(
             f"error: {sc.id} {sc.symbol} has a queued action the daemon has not booked yet "
             f"({', '.join(view.queued)}) — {what} refused; wait for the next cycle"
+        )
+
+
+def refuse_limits(view: View, sc: StrategyConfig, what: str) -> None:
+    if view.limits:
+        raise ManualError(
+            f"error: {sc.id} {sc.symbol} has a resting limit order ({', '.join(view.limits)}) "
+            f"— {what} refused; cancel it with go-trader manual-cancel {sc.id} first"
         )
 
 
@@ -148,3 +167,31 @@ def rows_of(db: StateDB, strategy_id: str) -> list[dict[str, Any]]:
                 .order_by(manual_actions.c.id)
             )
         ]
+
+
+def insert_limit(db: StateDB, salt: str, **values: Any) -> tuple[int, str]:
+    """Commit a resting-limit row (``placing``); returns its id and its order's cloid."""
+    values["extra_json"] = json.dumps(values.get("extra_json") or {}, sort_keys=True)
+    with db.engine.begin() as conn:
+        rid = int(conn.execute(insert(pending_limit_orders).values(**values)).lastrowid or 0)
+        cloid = cloid_for(salt, values["strategy_id"], rid, "manual:limit")
+        conn.execute(
+            update(pending_limit_orders).where(pending_limit_orders.c.id == rid).values(cloid=cloid)
+        )
+    return rid, cloid
+
+
+def update_limit(db: StateDB, rid: int, **values: Any) -> None:
+    with db.engine.begin() as conn:
+        t = pending_limit_orders
+        conn.execute(update(t).where(t.c.id == rid).values(**values))
+
+
+def request_cancel(db: StateDB, strategy_id: str) -> list[dict[str, Any]]:
+    """Flag the strategy's open resting-limit rows for the daemon to cancel; returns them."""
+    t = pending_limit_orders
+    with db.engine.begin() as conn:
+        where = (t.c.strategy_id == strategy_id) & t.c.status.in_(LIMIT_OPEN)
+        found = [dict(r._mapping) for r in conn.execute(select(t).where(where).order_by(t.c.id))]
+        conn.execute(update(t).where(where).values(cancel_requested=True))
+    return found

@@ -47,6 +47,7 @@ from supervisor.state.rows import (
     meta,
     order_intents,
     outbox,
+    pending_limit_orders,
     position_from_row,
     position_row,
     positions,
@@ -215,6 +216,7 @@ class StateDB:
                 conn.execute(insert(outbox), messages)
         capital.committed(state, *flows)
         state.manual_updates.clear()  # committed with the book
+        state.limit_updates.clear()
         for cloid in [c for c, i in state.intents.items() if not i.open]:
             del state.intents[cloid]  # on disk now; only unresolved intents stay in memory
 
@@ -258,6 +260,12 @@ class StateDB:
         for row_id, values in state.manual_updates.items():
             conn.execute(
                 update(manual_actions).where(manual_actions.c.id == row_id).values(**values)
+            )
+        for row_id, values in state.limit_updates.items():
+            conn.execute(
+                update(pending_limit_orders)
+                .where(pending_limit_orders.c.id == row_id)
+                .values(**values)
             )
         rows = capital.pending(state)
         ids = [conn.execute(insert(cashflows).values(**cashflow_row(r))).lastrowid for r in rows]

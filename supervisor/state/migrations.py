@@ -20,11 +20,12 @@ from supervisor.state.rows import (
     metadata,
     order_intents,
     outbox,
+    pending_limit_orders,
     positions,
     trades,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -93,9 +94,14 @@ def _v6(conn: Connection) -> None:
     _add_columns(conn, "trades", {"order_id": "VARCHAR NOT NULL DEFAULT ''"})
 
 
+def _v7(conn: Connection) -> None:
+    """The operator's resting limit orders (manual-open --limit-price)."""
+    metadata.create_all(conn, tables=[pending_limit_orders])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
 # columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 assert len(MIGRATIONS) == SCHEMA_VERSION

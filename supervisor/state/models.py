@@ -172,6 +172,9 @@ class AppState:
     # Manual-queue rows booked this cycle (row id -> column values), written with the book in
     # one transaction (supervisor/live/manual_queue.py), so a row is applied exactly once.
     manual_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Resting-limit rows changed this cycle (row id -> column values), committed with the book
+    # the fills they booked (supervisor/live/limit_orders.py).
+    limit_updates: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Book-wide state that must survive a restart and has no table of its own (portfolio
     # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
     extra: dict[str, Any] = field(default_factory=dict)

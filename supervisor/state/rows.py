@@ -233,6 +233,34 @@ manual_actions = Table(
     Index("idx_manual_status", "status", "id"),
 )
 
+# v7: the operator's resting limit orders (go-trader manual-open --limit-price,
+# supervisor/ops/manual_limit.py). The CLI commits a row (``placing``, with a cloid) before the
+# order leaves and records ``resting`` (its oid), ``filled`` (crossed at once) or ``failed``;
+# the daemon books each new cumulative fill at the venue's numbers (``filled_qty`` booked so
+# far), cancels it when asked or expired, and ends it ``done`` (supervisor/live/limit_orders.py).
+pending_limit_orders = Table(
+    "pending_limit_orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("strategy_id", String, nullable=False),
+    Column("symbol", String, nullable=False),
+    Column("side", String, nullable=False, default=""),  # position side: long | short
+    Column("order_oid", Integer, nullable=False, default=0),
+    Column("cloid", String, nullable=False, default=""),
+    Column("limit_price", Float, nullable=False, default=0.0),
+    Column("order_size", Float, nullable=False, default=0.0),
+    Column("tif", String, nullable=False, default="Alo"),
+    Column("entry_atr", Float, nullable=False, default=0.0),
+    Column("created_at", String, nullable=False, default=""),
+    Column("expires_at", String, nullable=False, default=""),  # "" = never
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("filled_qty", Float, nullable=False, default=0.0),  # booked so far
+    Column("status", String, nullable=False, default="placing"),
+    Column("error", Text, nullable=False, default=""),
+    Column("extra_json", Text, nullable=False, default="{}"),
+    Index("idx_limit_status", "status", "id"),
+)
+
 INTENT_FIELDS = [
     "strategy_id",
     "cycle",
