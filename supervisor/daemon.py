@@ -43,6 +43,7 @@ from supervisor.run.executor import Executor
 from supervisor.run.probe import probe_config
 from supervisor.run.workers import worker_env
 from supervisor.schedule import (
+    cadence_changes,
     due_strategies,
     mark_max_age,
     risk_pass_due,
@@ -94,6 +95,7 @@ class Supervisor:
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
+        self.fast_cadence: set[str] = set()  # ids on the drawdown-warning 90 s cadence
         self.started_at = market_now().timestamp()  # on the book's clock, as last_cycle
         self._lock_handle = None
         self.notifier = Notifier(lambda: self.config, log)
@@ -269,6 +271,9 @@ class Supervisor:
                 self.print_summary(report)
         if self.stopping:
             return
+        self.fast_cadence, changes = cadence_changes(self.config, self.app, self.fast_cadence)
+        for line in changes:
+            log(line)
         wait = seconds_until_due(self.config, self.app, market_now())
         if self.save_error:
             wait = max(wait, self.retry_save_at - time.monotonic())
