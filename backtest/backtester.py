@@ -35,7 +35,7 @@ from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
 __all__ = ["BacktestResult", "BacktestSettings", "BacktestTrade", "rules_for", "run", "run_signals"]
 
 INSTRUMENTS = ("spot", "perps", "futures")
-ATR_PERIOD = 14  # the checks' entry ATR: shared_tools.regime.standard_atr(df, 14, "simple")
+ATR_PERIOD = 14  # the checks' entry ATR: shared_tools.regime.standard_atr(df, 14, atr_method)
 REGIME_PERIOD = 14
 REGIME_ADX_THRESHOLD = 20.0
 # Close refs the guard handles inside the bar (resting targets), as the supervisor arms them.
@@ -66,6 +66,7 @@ class BacktestSettings:
     timeframe: str = "1h"
     fee_per_contract: float = 0.0  # futures: dollars per contract per fill
     max_contracts: int = 0  # futures: 0 = no cap
+    atr_method: str = "simple"  # the strategy's effective atr_method, as its live check reads ATR
 
 
 @dataclass
@@ -307,7 +308,7 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
     if needs_atr:
         from shared_tools.regime import standard_atr
 
-        atr = standard_atr(df, ATR_PERIOD, "simple").to_numpy(float)
+        atr = standard_atr(df, ATR_PERIOD, settings.atr_method).to_numpy(float)
     regimes = None
     if settings.regime_enabled or any("regime" in n for n, _p in evaluators):
         regimes = _regime_labels(df)

@@ -161,6 +161,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         timeframe=s.timeframe,
         fee_per_contract=float(s.futures_fee_per_contract),
         max_contracts=int(s.futures_max_contracts),
+        atr_method=s.atr_method,  # its own, else the config's top-level atr_method
     )
     return Job(
         strategy=s.open_strategy.name,

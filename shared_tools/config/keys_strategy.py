@@ -144,9 +144,10 @@ STRATEGY_KEYS: tuple[Key, ...] = (
     strategy_key(
         "atr_method",
         "choice",
-        "how ATR is averaged",
-        default="simple",
+        "how ATR is averaged (a change waits until the strategy is flat)",
+        default_text="the top-level atr_method",
         choices=("simple", "wilder"),
+        reload="flat-only",
         since=17,
         attr="atr_method",
         init="atrMethod",

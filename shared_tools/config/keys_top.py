@@ -126,7 +126,14 @@ TOP_KEYS: tuple[Key, ...] = (
         "leaderboard_summaries",
         "risk_free_rate",
     ),
-    *not_yet(TOP, "atr_method", since=17),
+    top_key(
+        "atr_method",
+        "choice",
+        "how ATR is averaged, for every strategy that sets no atr_method of its own",
+        default="simple",
+        choices=("simple", "wilder"),
+        since=17,
+    ),
     *not_yet(TOP, "notify_tp_sl_fills", "notify_ratchet_triggers", "alert_throttle_interval"),
     top_key(
         "user_defaults",

@@ -158,7 +158,9 @@ def parse_config(raw: dict, path: Path) -> Config:
     settings = _top_level(raw, label, errors)
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
-    ctx = TradingContext(_default_stop(raw, label, errors), regime, manual)
+    ctx = TradingContext(
+        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors)
+    )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
     for sc in strategies:
@@ -263,6 +265,21 @@ def _default_stop(raw: dict, label: str, errors: list[str]) -> float:
         )
         return DEFAULT_STOP_LOSS_ATR_MULT
     return float(value)
+
+
+def _atr_method(raw: dict, label: str, errors: list[str]) -> str:
+    """The top-level ``atr_method``: the default of every strategy that sets none ("" = simple,
+    as upstream's Go zero value)."""
+    row = schema.row(schema.TOP, "atr_method")
+    value = raw.get("atr_method")
+    if value is None or value == "":
+        return str(row.default)
+    if value not in row.choices:
+        errors.append(
+            f"config {label}: atr_method must be {' or '.join(row.choices)}, got {show(value)}"
+        )
+        return str(row.default)
+    return str(value)
 
 
 def _strategies(

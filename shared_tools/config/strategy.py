@@ -392,16 +392,20 @@ class _Entry:
                 "as JSON)"
             )
 
-    def atr_method(self) -> str:
+    def atr_method(self, default: str) -> str:
+        """The strategy's own atr_method, else ``default`` (the top-level one); "" is unset,
+        as upstream's Go zero value."""
         row = schema.row(schema.STRATEGY, "atr_method")
-        atr_method = self.raw.get("atr_method", row.default)
+        atr_method = self.raw.get("atr_method")
+        if atr_method is None or atr_method == "":
+            return default
         if atr_method not in row.choices:
             self.errors.append(
                 f"{self.where}: atr_method must be {' or '.join(row.choices)}, "
                 f"got {show(atr_method)}"
             )
-            atr_method = row.default
-        return atr_method
+            return default
+        return str(atr_method)
 
 
 def parse_strategy(
@@ -464,7 +468,7 @@ def parse_strategy(
     cb_dd = e.opt("cb_drawdown_cooldown_minutes")
     cb_n = e.opt("cb_loss_streak_threshold")
     cb_ls = e.opt("cb_loss_streak_cooldown_minutes")
-    atr_method = e.atr_method()
+    atr_method = e.atr_method(ctx.atr_method if ctx else TradingContext.atr_method)
     paused = e.flag("paused")
     allow_deprecated = e.flag("allow_deprecated")
     htf_filter = e.flag("htf_filter")

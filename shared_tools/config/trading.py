@@ -112,6 +112,7 @@ class TradingContext:
     default_stop_loss_atr_mult: float = DEFAULT_STOP_LOSS_ATR_MULT
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     manual: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
+    atr_method: str = "simple"  # the top-level atr_method: strategies that set none take it
 
 
 def unset(value: object) -> bool:
