@@ -377,11 +377,11 @@ def test_stop_loss_key_names_the_five_stops(tmp_path):
         assert key in line
 
 
-def test_risk_per_trade_pct_is_still_not_built(tmp_path):
+def test_risk_per_trade_pct_is_built(tmp_path):
+    """Built now (tests/test_sizing.py has its rules): loaded, no not-built warning."""
     config = _load(tmp_path, _perps(risk_per_trade_pct=1))
-    assert any(
-        "'risk_per_trade_pct' is not supported by this build yet" in w for w in config.warnings
-    )
+    assert not any("risk_per_trade_pct" in w for w in config.warnings)
+    assert config.strategies[0].rules.risk_per_trade_pct == 1.0
 
 
 @pytest.mark.parametrize("stype", ["options"])
