@@ -7,9 +7,9 @@ into a close only. The formula is written out here, independently of the book.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,9 @@ from conftest import base_env, run_cli, write_config
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from backtest import data as bd
 from backtest import run_backtest
-from backtest.backtester import BacktestSettings, rules_for, run_signals
+from backtest.backtester import BacktestSettings, rules_for, run, run_signals
 from shared_tools.book import Position, Protection, Rules, apply_signal, open_position
 from shared_tools.book.instruments import Instrument
 from shared_tools.book.sizing import NO_STOP
@@ -273,3 +274,77 @@ def test_run_backtest_flag_reaches_the_settings():
     run_backtest._check_args(args)
     job = run_backtest.build_job(args)
     assert job.settings.risk_per_trade_pct == 1.5
+
+
+# ------------------------------------------------- supervisor and backtester, same candles
+
+OPEN_AT = datetime(2026, 11, 19, 17, tzinfo=UTC)  # the simulated market's sma cross: a short
+
+
+def hl_sma(**extra) -> dict:
+    return perp(
+        "hl-sz",
+        open_strategy={"name": "sma_crossover", "params": {"fast_period": 2, "slow_period": 5}},
+        direction="both",
+        stop_loss_atr_mult=2.0,
+        allow_deprecated=True,
+        **extra,
+    )
+
+
+def supervisor_open(tmp_path, **extra) -> tuple[float, float, float]:
+    """(quantity, price, entry ATR) of the open one `go-trader --once` books at OPEN_AT."""
+    tmp_path.mkdir()
+    cfg = write_config(tmp_path, [hl_sma(**extra)])
+    env = base_env(tmp_path, GO_TRADER_NOW=OPEN_AT.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    env.pop("GO_TRADER_SIM_SEED", None)
+    proc = run_cli(["--config", str(cfg), "--once"], env)
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        qty, price = db.execute("SELECT quantity, price FROM trades WHERE side = 'sell'").fetchone()
+        (atr,) = db.execute("SELECT entry_atr FROM positions").fetchone()
+    return qty, price, atr
+
+
+def backtest_open(tmp_path, monkeypatch, risk: float | None) -> tuple[float, float]:
+    """(quantity, price) of the backtester's first open on the same simulated candles."""
+    monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(tmp_path / "bt-ohlcv.db"))
+    monkeypatch.delenv("GO_TRADER_SIM_SEED", raising=False)
+    since = OPEN_AT - timedelta(hours=5)
+    candles = bd.load_candles(
+        "BTC",
+        "1h",
+        since,
+        OPEN_AT + timedelta(hours=2),
+        source="simulated",
+        platform="hyperliquid",
+        instrument="perps",
+    )
+    s = BacktestSettings(
+        platform="hyperliquid",
+        instrument="perps",
+        direction="both",
+        leverage=3,
+        stop_loss_atr_mult=2.0,
+        symbol="BTC",
+        risk_per_trade_pct=risk,
+    )
+    result = run(
+        candles.df, "sma_crossover", {"fast_period": 2, "slow_period": 5}, s, candles.since
+    )
+    first = result.trades[0]
+    assert first.entry_time == pd.Timestamp(OPEN_AT) and first.side == "short"
+    return first.quantity, first.entry_price
+
+
+def test_the_key_resizes_the_supervisors_open_and_the_backtesters_alike(tmp_path, monkeypatch):
+    qty, price, atr = supervisor_open(tmp_path / "plain")
+    risk_qty, risk_price, risk_atr = supervisor_open(tmp_path / "risk", risk_per_trade_pct=1)
+    assert (price, atr) == (risk_price, risk_atr) and atr > 0  # the same candles and cycle
+    assert qty * price == pytest.approx(1000 * 3)  # cash x leverage
+    assert risk_qty * price == pytest.approx(min(1000 * 0.01 / (2 * atr) * price, 3000))
+    assert risk_qty < qty
+    bt_qty, bt_price = backtest_open(tmp_path, monkeypatch, None)
+    bt_risk_qty, _ = backtest_open(tmp_path, monkeypatch, 1.0)
+    assert bt_price == pytest.approx(price, rel=1e-12)
+    assert (bt_qty, bt_risk_qty) == pytest.approx((qty, risk_qty), rel=1e-9)
