@@ -592,6 +592,12 @@ def _held(sid: str, *, quantity: float = 1.0, entry_atr: float = 0.0) -> AppStat
             "the stop in use changed (stop_loss_atr_mult -> trailing_stop_pct)",
         ),
         ({}, {"stop_loss_atr_mult": 0}, "the stop in use changed (stop_loss_atr_mult -> none)"),
+        ({}, {"risk_per_trade_pct": 1}, "risk_per_trade_pct changed (off -> 1.0)"),
+        (
+            {"risk_per_trade_pct": 1},
+            {"risk_per_trade_pct": None},
+            "risk_per_trade_pct changed (1.0 -> off)",
+        ),
     ],
 )
 def test_trading_rules_of_a_held_position_change_only_when_flat(tmp_path, before, after, what):
