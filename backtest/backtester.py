@@ -55,6 +55,7 @@ class BacktestSettings:
     direction: str = "long"  # "long" | "short" | "both"
     invert_signal: bool = False
     leverage: float = 1.0  # perps sizing leverage
+    risk_per_trade_pct: float | None = None  # perps: size from the stop distance (book/sizing.py)
     close_strategies: tuple = ()  # close evaluator refs: ({"name": ..., "params": {...}}, ...)
     stop_loss_pct: float | None = None
     stop_loss_atr_mult: float | None = None
@@ -157,6 +158,12 @@ def rules_for(settings: BacktestSettings) -> Rules:
     ]
     if len(stops) > 1:
         raise ValueError(f"set at most one stop, got {', '.join(stops)}")
+    risk = s.risk_per_trade_pct or 0.0
+    if risk and (s.instrument != "perps" or not 0 < risk <= 10 or not stops):
+        raise ValueError(
+            f"risk_per_trade_pct {risk:g} needs instrument perps, a value in (0, 10] and a stop "
+            "to size from"
+        )
     (atr_tiers, pct_tiers), stop_after = _guard_tiers(_close_refs(s))
     protection = Protection(
         stop_loss_pct=s.stop_loss_pct or 0.0,
@@ -178,6 +185,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         direction=s.direction,
         invert_signal=s.invert_signal,
         leverage=max(s.leverage, 1.0),
+        risk_per_trade_pct=risk,
         fee_per_contract=s.fee_per_contract,
         max_contracts=s.max_contracts,
         contract=contract,

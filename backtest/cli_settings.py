@@ -150,6 +150,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         direction="long" if instrument == "spot" else s.direction,
         invert_signal=bool(s.invert_signal),
         leverage=float(s.sizing_leverage or s.leverage or 1.0),  # the book sizes by this
+        risk_per_trade_pct=_unset(s.risk_per_trade_pct),
         close_strategies=tuple(c.as_json() for c in s.close_strategies),
         stop_loss_pct=stop_pct,
         stop_loss_atr_mult=_unset(s.stop_loss_atr_mult),

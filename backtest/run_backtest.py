@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     a("--direction", choices=("long", "short", "both"), help="default long")
     a("--invert-signal", action="store_true", default=None, help="trade the opposite signal")
     a("--leverage", type=float, help="perps sizing leverage (default 1)")
+    a(
+        "--risk-per-trade-pct",
+        type=float,
+        help="perps: size so a stop hit loses this %% of cash (needs a stop flag)",
+    )
     a("--stop-loss-pct", type=float)
     a("--stop-loss-atr-mult", type=float)
     a("--trailing-stop-pct", type=float)
@@ -154,6 +159,7 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "direction": args.direction,
         "invert_signal": args.invert_signal,
         "leverage": args.leverage,
+        "risk_per_trade_pct": args.risk_per_trade_pct,
         "close_strategies": cs.close_refs(args.close_strategy) or None,
         "stop_loss_pct": args.stop_loss_pct,
         "stop_loss_atr_mult": args.stop_loss_atr_mult,

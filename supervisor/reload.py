@@ -93,6 +93,14 @@ def flat_only_problems(old: Config, new: Config, app: AppState) -> list[str]:
         if _stop_mode(prev) != _stop_mode(sc):
             modes = (", ".join(_stop_mode(c)) or "none" for c in (prev, sc))
             changed.append(("the stop in use", *modes))
+        if bool(prev.risk_per_trade_pct) != bool(sc.risk_per_trade_pct):  # upstream: on<->off
+            changed.append(
+                (
+                    "risk_per_trade_pct",
+                    prev.risk_per_trade_pct or "off",
+                    sc.risk_per_trade_pct or "off",
+                )
+            )
         for what, was, now in changed:
             out.append(
                 f"strategy[{sc.id}]: {what} changed ({was} -> {now}) while it holds a position; "

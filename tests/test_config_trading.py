@@ -377,11 +377,11 @@ def test_stop_loss_key_names_the_five_stops(tmp_path):
         assert key in line
 
 
-def test_risk_per_trade_pct_is_still_not_built(tmp_path):
+def test_risk_per_trade_pct_is_built(tmp_path):
+    """Built now (tests/test_sizing.py has its rules): loaded, no not-built warning."""
     config = _load(tmp_path, _perps(risk_per_trade_pct=1))
-    assert any(
-        "'risk_per_trade_pct' is not supported by this build yet" in w for w in config.warnings
-    )
+    assert not any("risk_per_trade_pct" in w for w in config.warnings)
+    assert config.strategies[0].rules.risk_per_trade_pct == 1.0
 
 
 @pytest.mark.parametrize("stype", ["options"])
@@ -592,6 +592,12 @@ def _held(sid: str, *, quantity: float = 1.0, entry_atr: float = 0.0) -> AppStat
             "the stop in use changed (stop_loss_atr_mult -> trailing_stop_pct)",
         ),
         ({}, {"stop_loss_atr_mult": 0}, "the stop in use changed (stop_loss_atr_mult -> none)"),
+        ({}, {"risk_per_trade_pct": 1}, "risk_per_trade_pct changed (off -> 1.0)"),
+        (
+            {"risk_per_trade_pct": 1},
+            {"risk_per_trade_pct": None},
+            "risk_per_trade_pct changed (1.0 -> off)",
+        ),
     ],
 )
 def test_trading_rules_of_a_held_position_change_only_when_flat(tmp_path, before, after, what):

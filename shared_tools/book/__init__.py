@@ -21,12 +21,20 @@ from __future__ import annotations
 
 from shared_tools.book.base import Book
 from shared_tools.book.futures import FuturesBook
-from shared_tools.book.guard import Hit, Protection, after_target, arm, check, fill_price
+from shared_tools.book.guard import (
+    Hit,
+    Protection,
+    after_target,
+    arm,
+    check,
+    fill_price,
+    stop_distance,
+)
 from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, usable
 from shared_tools.book.perps import PerpsBook
 from shared_tools.book.rules import Plan, Rules, decide
 from shared_tools.book.spot import SpotBook
-from shared_tools.domain import Kind
+from shared_tools.domain import Kind, Side
 
 __all__ = [
     "Account",
@@ -55,7 +63,11 @@ def book_for(rules: Rules) -> Book:
     book: Book
     if rules.kind == Kind.PERPS:
         book = PerpsBook(
-            rules.fee_rate, rules.leverage, rules.sizing_leverage, rules.margin_per_trade_usd
+            rules.fee_rate,
+            rules.leverage,
+            rules.sizing_leverage,
+            rules.margin_per_trade_usd,
+            rules.risk_per_trade_pct,
         )
     elif rules.kind == Kind.FUTURES:
         book = FuturesBook(rules.contract, rules.fee_per_contract, rules.max_contracts)
@@ -80,18 +92,25 @@ def open_position(
 ) -> tuple[Trade | None, str]:
     """Open ``side`` at ``price``, stamp the entry ATR and regime, and arm the guard.
 
-    ``fill`` = (qty, fee) books a live venue fill instead of sizing from cash.
+    ``fill`` = (qty, fee) books a live venue fill instead of sizing from cash. The entry ATR
+    is screened before the open, so risk sizing reads the stop distance the guard then arms.
     """
     if not usable(price):
         return None, "no valid price"
     if not rules.allows(side):
         return None, f"hold (direction {rules.direction}: no {side} entries)"
-    trade, action = book_for(rules).open(acct, symbol, side, price, now, fill=fill)
+    atr = entry_atr if 0 < entry_atr < MAX_ENTRY_ATR_SHARE * price else 0.0
+    book = book_for(rules)
+    if isinstance(book, PerpsBook):
+        sign = 1 if side == Side.LONG else -1
+        distance = stop_distance(rules.protection, price, atr, book.leverage, sign)
+        trade, action = book.open(acct, symbol, side, price, now, fill=fill, stop_distance=distance)
+    else:
+        trade, action = book.open(acct, symbol, side, price, now, fill=fill)
     if trade is None:
         return None, action
     pos = acct.positions[symbol]
-    if 0 < entry_atr < MAX_ENTRY_ATR_SHARE * price:
-        pos.entry_atr = entry_atr
+    pos.entry_atr = atr
     pos.regime = regime
     if rules.kind == Kind.PERPS:
         pos.funded_at = now_s

@@ -34,6 +34,7 @@ __all__ = [
     "Hit",
     "Protection",
     "arm",
+    "stop_distance",
     "check",
     "fill_price",
     "after_target",
@@ -179,31 +180,55 @@ def after_target(pos: Position, index: int) -> bool:
     return True
 
 
-def arm(pos: Position, rules: Protection) -> list[str]:
-    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
-    g = Guard(best=pos.avg_cost)
-    notes: list[str] = []
-    s, entry, atr = pos.sign, pos.avg_cost, pos.entry_atr
+def stop_distance(rules: Protection, entry: float, atr: float, leverage: float, sign: int) -> float:
+    """The price distance from ``entry`` to the stop :func:`arm` sets (0: no stop can be armed).
+
+    One function for the guard and for ``risk_per_trade_pct`` sizing, so the size a position
+    gets and the stop it is armed with never disagree. ``atr`` is the entry ATR (0: unknown);
+    a long's distance must stay below the entry (a stop at or under zero is no stop).
+    """
     distance = 0.0
     if rules.stop_loss_pct:
         distance = entry * rules.stop_loss_pct / 100.0
     elif rules.stop_loss_margin_pct:
-        distance = entry * rules.stop_loss_margin_pct / 100.0 / max(pos.leverage, 1.0)
+        distance = entry * rules.stop_loss_margin_pct / 100.0 / max(leverage, 1.0)
     elif rules.stop_loss_atr_mult:
-        if atr > 0:
-            distance = rules.stop_loss_atr_mult * atr
-        else:
-            notes.append("no entry ATR: the ATR stop is not armed")
+        distance = rules.stop_loss_atr_mult * atr if atr > 0 else 0.0
     elif rules.trailing_stop_pct:
-        g.trail_pct = rules.trailing_stop_pct / 100.0
-        distance = entry * g.trail_pct
+        distance = entry * rules.trailing_stop_pct / 100.0
     elif rules.trailing_stop_atr_mult:
-        if atr > 0:
-            g.trail_distance = rules.trailing_stop_atr_mult * atr
-            distance = g.trail_distance
-        else:
-            notes.append("no entry ATR: the trailing ATR stop is not armed")
-    if distance > 0 and (s > 0 and distance < entry or s < 0):
+        distance = rules.trailing_stop_atr_mult * atr if atr > 0 else 0.0
+    if not (math.isfinite(distance) and distance > 0) or (sign > 0 and distance >= entry):
+        return 0.0
+    return distance
+
+
+def _stop_note(rules: Protection, atr: float) -> str:
+    """Why an ATR stop could not be armed ("" when it could, or none is configured)."""
+    if atr > 0:
+        return ""
+    if rules.stop_loss_pct or rules.stop_loss_margin_pct:
+        return ""
+    if rules.stop_loss_atr_mult:
+        return "no entry ATR: the ATR stop is not armed"
+    if not rules.trailing_stop_pct and rules.trailing_stop_atr_mult:
+        return "no entry ATR: the trailing ATR stop is not armed"
+    return ""
+
+
+def arm(pos: Position, rules: Protection) -> list[str]:
+    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
+    g = Guard(best=pos.avg_cost)
+    s, entry, atr = pos.sign, pos.avg_cost, pos.entry_atr
+    note = _stop_note(rules, atr)
+    notes: list[str] = [note] if note else []
+    distance = stop_distance(rules, entry, atr, pos.leverage, s)
+    if distance > 0:
+        fixed = rules.stop_loss_pct or rules.stop_loss_margin_pct or rules.stop_loss_atr_mult
+        if not fixed and rules.trailing_stop_pct:
+            g.trail_pct = rules.trailing_stop_pct / 100.0
+        elif not fixed and rules.trailing_stop_atr_mult:
+            g.trail_distance = distance
         g.stop = entry - s * distance
         g.stop_kind = "trailing_stop" if g.trailing else "stop_loss"
         g.min_move = rules.trailing_stop_min_move_pct / 100.0 if g.trailing else 0.0

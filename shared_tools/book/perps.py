@@ -1,9 +1,8 @@
 """Perpetual swaps, margin-style: an open pays only its fee; the notional stays virtual.
 
-Sizing (upstream §1.4), one mode applies:
-
-* default: notional = cash * sizing_leverage (which defaults to the exchange leverage);
-* ``margin_per_trade_usd``: notional = min(margin_per_trade_usd, cash) * leverage.
+Sizing (upstream §1.4) is :func:`shared_tools.book.sizing.perps_notional`: cash x
+sizing_leverage, ``margin_per_trade_usd`` x leverage, or ``risk_per_trade_pct`` of cash over
+the stop distance (refused when there is none).
 
 Leverage sets the margin a position ties up (notional / leverage, shown in /status and used by
 the margin stop); it does not scale P&L, which is quantity * price move. Funding is booked as
@@ -18,6 +17,7 @@ import math
 from shared_tools.book.base import Book, finite_order
 from shared_tools.book.funding import funding_due
 from shared_tools.book.model import Account, Position, Trade, fmt_money, new_position_id
+from shared_tools.book.sizing import Sizing, perps_notional
 from shared_tools.domain import Action, Kind, Reason, Side
 
 HOUR = 3600
@@ -32,19 +32,20 @@ class PerpsBook(Book):
         leverage: float = 1.0,
         sizing_leverage: float = 0.0,
         margin_per_trade_usd: float = 0.0,
+        risk_per_trade_pct: float = 0.0,
     ) -> None:
         self.fee_rate = fee_rate
         self.leverage = max(leverage, 1.0)
-        self.sizing_leverage = sizing_leverage or self.leverage
-        self.margin_per_trade_usd = margin_per_trade_usd
+        self.sizing = Sizing(
+            self.leverage, sizing_leverage, margin_per_trade_usd, risk_per_trade_pct
+        )
 
     def fee(self, pos: Position, qty: float, price: float) -> float:
         return qty * price * self.fee_rate
 
-    def notional(self, cash: float) -> float:
-        if self.margin_per_trade_usd > 0:
-            return min(self.margin_per_trade_usd, cash) * self.leverage
-        return cash * self.sizing_leverage
+    def notional(self, cash: float, price: float = 0.0, stop_distance: float = 0.0) -> float:
+        """The notional a fresh open at ``price`` gets (0: refused, see :meth:`open`)."""
+        return perps_notional(cash, price, self.sizing, stop_distance)[0]
 
     def open(
         self,
@@ -55,13 +56,20 @@ class PerpsBook(Book):
         now: str,
         *,
         fill: tuple[float, float] | None = None,
+        stop_distance: float = 0.0,
     ) -> tuple[Trade | None, str]:
         """Open at ``price``, sized from cash; ``fill`` = (qty, fee) books a venue's real fill
-        instead (live: the venue sized, filled and charged it, docs/architecture.md "Live")."""
+        instead (live: the venue sized, filled and charged it, docs/architecture.md "Live").
+
+        ``stop_distance`` is the distance to the stop this open will be armed with
+        (:func:`shared_tools.book.guard.stop_distance`); risk sizing refuses the open without it.
+        """
         if fill is None:
             if acct.cash <= 0:
                 return None, f"skip {side} (no cash: ${acct.cash:.2f})"
-            notional = self.notional(acct.cash)
+            notional, why = perps_notional(acct.cash, price, self.sizing, stop_distance)
+            if why:
+                return None, f"skip {side} ({why})"
             qty = notional / price
             fee = notional * self.fee_rate
         else:

@@ -28,6 +28,7 @@ class Rules:
     leverage: float = 1.0
     sizing_leverage: float = 0.0  # 0 = leverage
     margin_per_trade_usd: float = 0.0
+    risk_per_trade_pct: float = 0.0  # perps: size so a stop hit loses this % of cash; 0 = off
     fee_per_contract: float = 0.0  # futures
     max_contracts: int = 0  # futures; 0 = no cap
     contract: ContractSpec | None = None  # futures; None = multiplier 1, margin = price

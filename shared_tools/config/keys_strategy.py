@@ -173,6 +173,18 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         attr="margin_per_trade_usd",
     ),
     strategy_key(
+        "risk_per_trade_pct",
+        "number",
+        "Hyperliquid perps: notional = (cash x pct/100) / stop distance x price, capped at "
+        "cash x leverage; no stop distance refuses the open; excludes sizing_leverage and "
+        "margin_per_trade_usd; switching it on or off waits until flat",
+        default=0.0,
+        lo=0,
+        hi=10,
+        lo_open=True,
+        attr="risk_per_trade_pct",
+    ),
+    strategy_key(
         "stop_loss_pct",
         "number",
         "stop this % of price from the entry (one stop at most)",
@@ -333,7 +345,6 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "hurst_gate",
         "notify_ratchet_triggers",
         "llm_entry_analysis",
-        "risk_per_trade_pct",
         "stop_loss_atr_regime",
         "trailing_stop_atr_regime",
         "theta_harvest",

@@ -110,6 +110,7 @@ class StrategyConfig:
     leverage: float = 1.0  # exchange leverage (perps)
     sizing_leverage: float = 0.0  # notional = cash * sizing_leverage; 0 = use leverage
     margin_per_trade_usd: float = 0.0  # 0 = off; else notional = min(this, cash) * leverage
+    risk_per_trade_pct: float = 0.0  # 0 = off; else sized from the stop distance (book/sizing.py)
     margin_mode: str = "isolated"
     stop_loss_pct: float = 0.0  # the five stop keys are mutually exclusive; 0 = unset
     stop_loss_margin_pct: float = 0.0
@@ -201,6 +202,7 @@ class StrategyConfig:
             leverage=self.leverage,
             sizing_leverage=self.sizing_leverage,
             margin_per_trade_usd=self.margin_per_trade_usd,
+            risk_per_trade_pct=self.risk_per_trade_pct,
             fee_per_contract=self.futures_fee_per_contract,
             max_contracts=self.futures_max_contracts,
             contract=CONTRACT_SPECS.get(self.symbol.upper()) if kind == "futures" else None,

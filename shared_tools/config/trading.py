@@ -10,7 +10,9 @@ false -> long); ``invert_signal``, ``leverage``, ``sizing_leverage``, ``margin_p
 and ``margin_mode`` on perps only; the five stop keys mutually exclusive, and an HL perps
 strategy that sets none of them gets ``stop_loss_atr_mult = default_stop_loss_atr_mult``;
 Hyperliquid peers on one coin share an on-chain position, so they must agree on ``leverage``
-and ``margin_mode``. A zero, false or empty value counts as not set, as in upstream's Go
+and ``margin_mode``. ``risk_per_trade_pct`` (in (0, 10]) is Hyperliquid perps only, as upstream
+(scheduler/risk_sizing.go), excludes ``sizing_leverage``, ``margin_per_trade_usd`` and
+``allow_scale_in``, and needs a stop to size from. A zero, false or empty value counts as not set, as in upstream's Go
 structs, so a key a generator wrote as ``0`` never trips a type rule.
 
 Deliberate extensions over upstream: futures take ``direction`` (default ``both``, since
@@ -81,6 +83,7 @@ KEY_TYPES: dict[str, tuple[str, ...]] = {
     "leverage": ("perps",),
     "sizing_leverage": ("perps",),
     "margin_per_trade_usd": ("perps",),
+    "risk_per_trade_pct": ("perps",),
     "margin_mode": ("perps",),
     **{key: ("perps", "futures") for key in STOP_KEYS},
     "trailing_stop_min_move_pct": ("perps", "futures"),
@@ -254,6 +257,18 @@ class _Keys:
                 f"{self.where}: sizing_leverage is ignored when margin_per_trade_usd is set "
                 "(notional = margin x leverage); remove one"
             )
+        risk = float(self.number("risk_per_trade_pct"))
+        if risk:
+            clash = [
+                k
+                for k in ("sizing_leverage", "margin_per_trade_usd", "allow_scale_in")
+                if not unset(self.raw.get(k))
+            ]
+            if clash:
+                self.error(
+                    f"risk_per_trade_pct sizes from the stop distance; {', '.join(clash)} "
+                    "sizes another way: keep one"
+                )
         invert = self.raw.get("invert_signal", False)
         if not isinstance(invert, bool):
             self.error(f"invert_signal must be true or false, got {show(invert)}")
@@ -262,6 +277,7 @@ class _Keys:
             "leverage": leverage,
             "sizing_leverage": sizing,
             "margin_per_trade_usd": margin_usd,
+            "risk_per_trade_pct": risk,
             "margin_mode": self.choice(
                 "margin_mode", schema.default(_S, "margin_mode"), MARGIN_MODES
             ),
@@ -421,9 +437,26 @@ def trading_fields(
         no_stop = all(raw.get(key) is None for key in STOP_KEYS)
         if stype == "perps" and platform == "hyperliquid" and no_stop:
             fields["stop_loss_atr_mult"] = ctx.default_stop_loss_atr_mult  # upstream's auto stop
+    if fields.get("risk_per_trade_pct"):
+        _risk_owner(keys, platform, fields)
     if stype == "futures":
         fields["futures_fee_per_contract"], fields["futures_max_contracts"] = keys.futures()
     return {**fields, **keys.regime_gate(ctx.regime)}
+
+
+def _risk_owner(keys: _Keys, platform: str, fields: dict[str, Any]) -> None:
+    """``risk_per_trade_pct`` needs Hyperliquid (upstream's only venue for it) and a stop."""
+    if platform != "hyperliquid":
+        keys.error(
+            f"risk_per_trade_pct applies to Hyperliquid perps only, not platform {platform}; "
+            "remove it (or use sizing_leverage / margin_per_trade_usd)"
+        )
+        fields["risk_per_trade_pct"] = 0.0
+    elif not any(fields.get(key) for key in STOP_KEYS):
+        keys.error(
+            "risk_per_trade_pct needs a stop to size from (stop_loss_pct, stop_loss_margin_pct, "
+            "stop_loss_atr_mult, trailing_stop_pct or trailing_stop_atr_mult); set one"
+        )
 
 
 def leverage_warnings(where: str, platform: str, symbol: str, fields: dict[str, Any]) -> list[str]:
