@@ -12,12 +12,12 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 3. ``liquidation``: a margin account whose equity is at or below its maintenance margin at
    the marks is closed by the margin model (shared_tools/book/margin.py), with an alert;
 4. ``portfolio``: the kill switch (judge, flatten, auto-reset) and the book-wide entry holds
-   (daily loss, notional cap), before any strategy trades;
+   (daily loss, notional cap, exposure caps), before any strategy trades;
 5. ``protect``: per strategy, its breakers, then its stop and targets against this cycle's
    mark, for every strategy that holds a position (due or not: a 1d strategy is watched
    every cycle); a stop gapped through fills at the worse of its trigger and the mark;
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
-   then opens (entries gated), filled at this cycle's mark (the check's bar close is the
+   then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
    fallback; both are recorded on the trade);
 7. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
 8. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
@@ -39,9 +39,9 @@ from shared_tools import book
 from shared_tools.book import margin
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
-from shared_tools.regime_labels import gate_allows, payload_label
+from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_portfolio
+from supervisor import cycle_gates, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk.breakers import (
@@ -50,6 +50,7 @@ from supervisor.risk.breakers import (
     record_trade_result,
     update_drawdown,
 )
+from supervisor.risk.exposure import Exposure
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
 from supervisor.run.results import (
@@ -119,7 +120,9 @@ class Cycle:
         self.funding: dict[str, dict[str, float]] = {}  # venue -> symbol -> hourly rate
         self.snapshot: dict[str, StrategyState] = {}
         self.halted = ""  # why no strategy trades this cycle (the kill switch)
-        self.book_hold = ""  # why no strategy opens this cycle (daily loss, notional cap)
+        self.daily_hold = ""  # why no strategy opens this cycle: today's losses
+        self.notional_hold = ""  # ... the book's notional cap
+        self.exposure = Exposure()  # the book's nets per asset, for the exposure caps
         self._fresh: dict[str, dict[str, float]] = {}  # venue -> fresh marks, once prices are in
         self.due: list[StrategyConfig] = []
         self.results: dict[str, Result] = {}
@@ -442,7 +445,7 @@ class Cycle:
         self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
-        held = self._entry_hold(sc, sig)
+        held = cycle_gates.entry_hold(self, sc, strat, sig)  # "" = may open
         regime = payload_label(sig.regime, sc.regime_gate_window)
         trades, action = book.apply_signal(
             strat,
@@ -462,24 +465,6 @@ class Cycle:
         if held and action.endswith("entry held"):
             action = f"{action} ({held})"
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
-
-    def _entry_hold(self, sc: StrategyConfig, sig: WorkerSignal) -> str:
-        """Why entries are held for this check ("" when they may open); closes always run."""
-        if self.book_hold:
-            return self.book_hold
-        live_hold = self.live.entry_hold(sc) if self.live is not None else ""
-        if live_hold:
-            return live_hold
-        if not sig.market_open:
-            return "market closed"
-        if sc.paused:
-            return "paused"
-        if "--regime-enabled" not in sc.regime_args:  # upstream: the gate needs regime.enabled
-            return ""
-        label = payload_label(sig.regime, sc.regime_gate_window)
-        if not gate_allows(label, sc.allowed_regimes, sc.regime_gate_on_failure):
-            return f"regime gate: {label or 'unknown regime'} not in allowed_regimes"
-        return ""
 
     def _audit(self) -> None:
         """Put back any strategy whose book is no longer finite; drop the trades it made."""

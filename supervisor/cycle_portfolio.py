@@ -2,8 +2,8 @@
 
 Book-wide state and its rules live in :mod:`supervisor.risk.portfolio`; this step reads the
 cycle's fresh marks, asks those rules, flattens the book when the kill switch holds and sets
-the holds every later step obeys (``cy.halted``: nothing trades; ``cy.book_hold``: nothing
-opens).
+the holds every later step obeys (``cy.halted``: nothing trades; ``cy.daily_hold`` and
+``cy.notional_hold``: nothing opens; ``cy.exposure``: what the exposure caps read).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from shared_tools import book
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Reason
 from supervisor.cycle_report import CycleReport, Outcome
+from supervisor.risk import exposure as risk_exposure
 from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk.exposure import Exposure
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.state.models import AppState, StrategyState, Trade
 
@@ -29,7 +31,9 @@ class Cycle(Protocol):
     stamp: str
     report: CycleReport
     halted: str
-    book_hold: str
+    daily_hold: str
+    notional_hold: str
+    exposure: Exposure
 
     def events(self, events: list[RiskEvent]) -> None: ...
 
@@ -87,7 +91,11 @@ def judge_book(cy: Cycle) -> None:
     )
     capped, events = risk_portfolio.notional_cap(cy.app, settings, notional)
     cy.events(events)
-    cy.book_hold = why or capped
+    cy.daily_hold, cy.notional_hold = why, capped
+    venues = {st.venue for st in cy.app.strategies.values()}
+    latest = {v: cy.app.prices_for(v) for v in venues}
+    cy.exposure = risk_exposure.measure(cy.app.strategies.values(), marks, latest, total)
+    cy.events(risk_exposure.alerts(cy.app, cy.exposure, settings))
 
 
 def flatten(cy: Cycle, marks: dict[str, dict[str, float] | None]) -> None:

@@ -49,13 +49,14 @@ def test_bad_values_are_one_line_errors(tmp_path, top, needle):
     assert all("\n" not in line for line in err.value.lines)
 
 
-def test_unbuilt_and_unknown_keys_warn(tmp_path):
+def test_unknown_keys_warn_and_the_exposure_caps_do_not(tmp_path):
     cfg = _load(
         tmp_path,
         portfolio_risk={"max_asset_concentration_pct": 50, "bogus": 1},
         correlation={"nope": 1},
     )
     text = "\n".join(cfg.warnings)
-    assert "max_asset_concentration_pct is not supported yet" in text
+    assert "max_asset_concentration_pct" not in text
+    assert cfg.risk.max_asset_concentration_pct == 50
     assert "portfolio_risk key 'bogus' is not known" in text
     assert "correlation key 'nope' is not known" in text

@@ -132,7 +132,7 @@ def test_the_regime_gate_holds_entries_only(tmp_path, sup_for, clock):
     say(tmp_path, "rg", 1, 100.0, regime="ranging")
     report = sup.run_cycle(sup.config.strategies)
     assert not sup.app.strategies["rg"].positions
-    assert any("regime gate" in o.action for o in report.outcomes)
+    assert any("regime_gate: " in o.action for o in report.outcomes)
     clock(1)
     say(tmp_path, "rg", 1, 100.0, regime="trending_up")
     sup.run_cycle(sup.config.strategies)

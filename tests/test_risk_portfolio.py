@@ -114,7 +114,7 @@ def test_daily_loss_limit_holds_entries_and_alerts_once(tmp_path, sup_for, owner
     report = sup.run_cycle(sup.config.strategies)
     assert not sup.app.strategies["a"].positions
     assert [e.kind for e in report.events] == ["daily_loss"]
-    assert any("daily loss limit" in o.action for o in report.outcomes)
+    assert any("(daily_loss: $" in o.action for o in report.outcomes)
     assert sup.run_cycle(sup.config.strategies).events == []  # once a day
 
 

@@ -1,8 +1,8 @@
 """The top-level ``portfolio_risk`` and ``correlation`` sections (upstream §2.4-2.5).
 
 Every problem is one line naming the file and the key. Defaults as upstream: the kill switch at
-25% drawdown of the whole book, a warning band from 60% of that, correlation warnings off
-unless enabled (60% concentration, 75% same-direction).
+25% drawdown of the whole book, a warning band from 60% of that, the exposure caps off (0),
+correlation warnings off unless enabled (60% concentration, 75% same-direction).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class RiskSettings:
     max_notional_usd: float = 0.0  # 0 = off
     daily_max_loss_usd: float = 0.0  # 0 = off
     daily_max_loss_pct: float = 0.0  # of the summed initial capital; 0 = off
+    max_same_direction_notional_usd: float = 0.0  # Σ long or Σ short per-asset nets; 0 = off
+    max_asset_concentration_pct: float = 0.0  # one asset's |net| of the book's value; 0 = off
     correlation_enabled: bool = False
     max_concentration_pct: float = 60.0
     max_same_direction_pct: float = 75.0

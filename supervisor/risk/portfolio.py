@@ -42,7 +42,7 @@ UNTRUSTED_DEFERRAL = timedelta(minutes=15)  # an over-limit reading on stale mar
 class RiskEvent:
     """Something an operator must hear about; ``critical`` ones also go to the owner's DM."""
 
-    kind: str  # kill_switch | warning | reset | daily_loss | notional_cap | correlation
+    kind: str  # kill_switch | warning | reset | daily_loss | notional_cap | exposure_cap | ...
     text: str
     critical: bool = False
 
@@ -248,12 +248,13 @@ def daily_loss(app: AppState, settings: RiskSettings, now: datetime) -> tuple[st
     limit = min(limits)
     if -pnl < limit:
         return "", []
-    why = f"daily loss limit: ${-pnl:,.2f} lost today >= ${limit:,.2f}"
+    why = f"${-pnl:,.2f} lost today >= ${limit:,.2f}"
     s = state(app)
     if s["daily_loss_day"] == today:
         return why, []
     s["daily_loss_day"] = today
-    return why, [RiskEvent("daily_loss", f"{why}; entries held until 00:00 UTC", critical=True)]
+    text = f"daily loss limit: {why}; entries held until 00:00 UTC"
+    return why, [RiskEvent("daily_loss", text, critical=True)]
 
 
 def notional_cap(
@@ -264,11 +265,11 @@ def notional_cap(
     if settings.max_notional_usd <= 0 or notional <= settings.max_notional_usd:
         s["notional_capped"] = False
         return "", []
-    why = f"notional cap: ${notional:,.2f} > ${settings.max_notional_usd:,.2f}"
+    why = f"notional ${notional:,.2f} > ${settings.max_notional_usd:,.2f}"
     if s["notional_capped"]:
         return why, []
     s["notional_capped"] = True
-    return why, [RiskEvent("notional_cap", f"{why}; entries held")]
+    return why, [RiskEvent("notional_cap", f"notional cap: {why}; entries held")]
 
 
 def base_asset(symbol: str) -> str:
