@@ -348,9 +348,9 @@ class LiveDesk:
                 )
             )
         self.moved.clear()
-        if not jobs:
-            return
-        results = self.run(jobs)
+        results: dict[str, Result] = {}
+        for job in jobs:  # one signed action at a time per account: the venue orders nonces
+            results.update(self.run([job]))
         with self.lock:
             for key, (sid, sym, cap, stop) in sync.items():
                 self._apply_sync(sid, sym, cap, stop, results.get(key), cy)

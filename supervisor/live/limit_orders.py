@@ -34,7 +34,7 @@ from supervisor.live import reconcile as rec
 from supervisor.live.fills import book_fill
 from supervisor.live.manual_queue import REASON, Runner, action_lock, grow, order_side, with_stop
 from supervisor.risk.portfolio import RiskEvent
-from supervisor.run.jobs import Job
+from supervisor.run.jobs import Job, Result
 from supervisor.state.models import AppState, Intent, Trade, parse_iso
 from supervisor.state.rows import pending_limit_orders
 
@@ -278,7 +278,9 @@ def _cancel(app: AppState, rows: list[dict[str, Any]], run_jobs: Runner, cy: Any
     }
     if not jobs:
         return
-    results = run_jobs(list(jobs.values()))
+    results: dict[str, Result] = {}
+    for job in jobs.values():  # one signed action at a time per account (nonces)
+        results.update(run_jobs([job]))
     for row in rows:
         answer = results.get(jobs[row["id"]].key)
         data = answer.data if answer is not None and isinstance(answer.data, dict) else {}
