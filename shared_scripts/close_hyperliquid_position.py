@@ -63,19 +63,7 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
         doc["notes"] = outcome.notes
     if outcome.kind != "filled":
         return {**doc, "error": f"close not filled: {outcome.describe()}"}
-    fill = {
-        "avg_px": outcome.avg_px,
-        "total_sz": outcome.total_sz,
-        "oid": outcome.oid,
-        "fee": None,
-        "closed_pnl": None,
-        "cloid": outcome.cloid,
-    }
-    summary, warning = hl.fill_by_oid(outcome.oid, since)
-    if summary:
-        fill["fee"], fill["closed_pnl"] = summary["fee"], summary["closed_pnl"]
-    else:
-        doc["fee_warning"] = warning
+    fill = common.order_fill(hl, outcome, since, doc)
     doc["close"] = {"symbol": ns.symbol, "size": sent, "fill": fill}
     if ns.cancel_protection_after_close:
         common.cancel_oids(hl, name, ns.cancel_stop_loss_oid, doc)

@@ -91,3 +91,22 @@ def fill_doc(summary: dict | None) -> dict | None:
         "closed_pnl": summary["closed_pnl"],
         "count": summary["count"],
     }
+
+
+def order_fill(hl: Any, outcome: Any, since_ms: int, doc: dict[str, Any]) -> dict[str, Any]:
+    """A filled order's ``fill`` block, its fee and closedPnl from the account's fills by order
+    id (a lookup that fails leaves them null and says so in ``doc["fee_warning"]``)."""
+    fill: dict[str, Any] = {
+        "avg_px": outcome.avg_px,
+        "total_sz": outcome.total_sz,
+        "oid": outcome.oid,
+        "fee": None,
+        "closed_pnl": None,
+        "cloid": outcome.cloid,
+    }
+    summary, warning = hl.fill_by_oid(outcome.oid, since_ms)
+    if summary:
+        fill["fee"], fill["closed_pnl"] = summary["fee"], summary["closed_pnl"]
+    else:
+        doc["fee_warning"] = warning
+    return fill

@@ -69,19 +69,7 @@ def execute(ns: argparse.Namespace) -> dict:
         doc["notes"] = outcome.notes
     if outcome.kind != "filled":
         return {**doc, "error": f"order not filled: {outcome.describe()}"}
-    fill: dict[str, Any] = {
-        "avg_px": outcome.avg_px,
-        "total_sz": outcome.total_sz,
-        "oid": outcome.oid,
-        "fee": None,
-        "closed_pnl": None,
-        "cloid": outcome.cloid,
-    }
-    summary, warning = hl.fill_by_oid(outcome.oid, since)
-    if summary:
-        fill["fee"], fill["closed_pnl"] = summary["fee"], summary["closed_pnl"]
-    else:
-        doc["fee_warning"] = warning
+    fill = common.order_fill(hl, outcome, since, doc)
     doc["execution"] = {"action": ns.side, "symbol": ns.symbol, "size": sent, "fill": fill}
     net_new = max(outcome.total_sz - max(ns.prev_pos_qty or 0.0, 0.0), 0.0)
     pct = ns.stop_loss_pct or 0.0

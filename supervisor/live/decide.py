@@ -135,42 +135,29 @@ def _legs(
     sole = owners(config, (old or new).symbol, sc.platform) == [sc.id]  # type: ignore[union-attr]
     latched = strat.risk.circuit_breaker
     same = old is not None and new is not None and old.side == new.side
+
+    def close(leg: str, held: Position, size: float, why: str, whole: bool) -> None:
+        """A reduce-only close of ``size``; a whole close also cancels the protection."""
+        intent(
+            leg,
+            symbol=held.symbol,
+            side="sell" if held.side == Side.LONG else "buy",
+            size=size,
+            reduce_only=True,
+            purpose="close",
+            position_side=str(held.side),
+            reason=str(why),
+            extra={"full_close": sole, "cancel_oids": protection_oids(held)} if whole else {},
+        )
+
     if old is not None and (new is None or not same):
         why = reason or (Reason.CIRCUIT_BREAKER if latched else Reason.SIGNAL)
-        intent(
-            "close",
-            symbol=old.symbol,
-            side="sell" if old.side == Side.LONG else "buy",
-            size=old.quantity,
-            reduce_only=True,
-            purpose="close",
-            position_side=str(old.side),
-            reason=str(why),
-            extra={"full_close": sole, "cancel_oids": protection_oids(old)},
-        )
+        close("close", old, old.quantity, why, whole=True)
     elif old is not None and new is not None and new.quantity < old.quantity - 1e-12:
-        intent(
-            "reduce",
-            symbol=old.symbol,
-            side="sell" if old.side == Side.LONG else "buy",
-            size=old.quantity - new.quantity,
-            reduce_only=True,
-            purpose="close",
-            position_side=str(old.side),
-            reason=reason or Reason.SIGNAL,
-        )
+        close("reduce", old, old.quantity - new.quantity, reason or Reason.SIGNAL, whole=False)
     elif old is not None and new is not None and latched:
-        intent(  # a latched breaker still holding: close again (upstream #356)
-            "close",
-            symbol=old.symbol,
-            side="sell" if old.side == Side.LONG else "buy",
-            size=old.quantity,
-            reduce_only=True,
-            purpose="close",
-            position_side=str(old.side),
-            reason=Reason.CIRCUIT_BREAKER,
-            extra={"full_close": sole, "cancel_oids": protection_oids(old)},
-        )
+        # a latched breaker still holding: close again (upstream #356)
+        close("close", old, old.quantity, Reason.CIRCUIT_BREAKER, whole=True)
     if new is not None and (old is None or not same):
         intent(
             "open",
