@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from backtest import close_stacks
+from backtest.close_stacks import STOP_KEYS
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry as open_registry
 
@@ -188,3 +190,36 @@ def user_defaults_to_apply(settings: Any) -> list[str]:
     """
     del settings
     return []
+
+
+def check_engine_flags(args: Any) -> None:
+    """Upstream's rejections for its engine flags (exit 2, one line)."""
+    if args.mode == "optimize":
+        for flag in ("intrabar_resolution", "atr_method"):
+            if getattr(args, flag):
+                raise UsageError(f"--{flag.replace('_', '-')}: not supported in optimize mode")
+    if args.atr_method and args.config:
+        raise UsageError("--atr-method: not with --config (the config's atr_method is used)")
+    if args.close_stacks_json:
+        args.sweep_close = True
+    if args.sweep_close:
+        if args.mode != "optimize":
+            raise UsageError("--sweep-close/--close-stacks-json: optimize mode only")
+        given = [f for f in ("close_strategy", *STOP_KEYS) if getattr(args, f) is not None]
+        if given:
+            raise UsageError(
+                f"--sweep-close: the close stacks own the exits; drop --{given[0].replace('_', '-')}"
+            )
+
+
+def close_stacks_from_json(text: str | None) -> list:
+    """--sweep-close's stacks: upstream's 25 defaults, or --close-stacks-json's."""
+    if not text:
+        return close_stacks.default_stacks()
+    try:
+        return close_stacks.parse_stacks_json(text, lambda ref: close_refs([ref])[0])
+    except ValueError as exc:
+        msg = str(exc)
+        raise UsageError(
+            msg if msg.startswith("--close-stacks-json") else f"--close-stacks-json: {msg}"
+        ) from None

@@ -88,7 +88,10 @@ def _stack(item: Any, n: int, close_ref: Callable[[str], dict]) -> CloseStack:
     refs = item.get("close_strategies") or []
     if not isinstance(refs, list):
         raise ValueError(f"{where}: close_strategies must be an array")
-    parsed = tuple(close_ref(r if isinstance(r, str) else json.dumps(r)) for r in refs)
+    try:
+        parsed = tuple(close_ref(r if isinstance(r, str) else json.dumps(r)) for r in refs)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {str(exc).removeprefix('--close-strategy: ')}") from None
     stops = [k for k in STOP_KEYS if item.get(k)]
     if len(stops) > 1:
         raise ValueError(f"{where}: one stop per stack, got {', '.join(stops)}")

@@ -165,27 +165,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise cs.UsageError("--warmup must be 0 or more")
     if args.mode == "optimize" and args.direction == "short":
         raise cs.UsageError("--direction short is not supported in optimize mode")
-    _check_upstream_flags(args)
-
-
-def _check_upstream_flags(args: argparse.Namespace) -> None:
-    """Upstream's rejections for its engine flags (exit 2, one line)."""
-    if args.mode == "optimize":
-        for flag in ("intrabar_resolution", "atr_method"):
-            if getattr(args, flag):
-                raise cs.UsageError(f"--{flag.replace('_', '-')}: not supported in optimize mode")
-    if args.atr_method and args.config:
-        raise cs.UsageError("--atr-method: not with --config (the config's atr_method is used)")
-    if args.close_stacks_json:
-        args.sweep_close = True
-    if args.sweep_close:
-        if args.mode != "optimize":
-            raise cs.UsageError("--sweep-close/--close-stacks-json: optimize mode only")
-        given = [f for f in ("close_strategy", *STOP_KEYS) if getattr(args, f) is not None]
-        if given:
-            raise cs.UsageError(
-                f"--sweep-close: the close stacks own the exits; drop --{given[0].replace('_', '-')}"
-            )
+    cs.check_engine_flags(args)
 
 
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -248,7 +228,7 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         single = job.strategy if job.strategy and "," not in job.strategy else None
         job.params = cs.parse_params(args.params, single, registry)
     if args.sweep_close:
-        job.close_stacks = _close_stacks(args.close_stacks_json)
+        job.close_stacks = cs.close_stacks_from_json(args.close_stacks_json)
     if job.settings.defaults == "user" and not cs.user_defaults_to_apply(job.settings):
         print(
             f"{PROG}: note: --defaults user: no user_defaults to apply yet; "
@@ -256,19 +236,6 @@ def build_job(args: argparse.Namespace) -> cs.Job:
             file=sys.stderr,
         )
     return job
-
-
-def _close_stacks(text: str | None) -> list:
-    from backtest import close_stacks
-
-    if not text:
-        return close_stacks.default_stacks()
-    try:
-        return close_stacks.parse_stacks_json(text, lambda ref: cs.close_refs([ref])[0])
-    except ValueError as exc:
-        raise cs.UsageError(
-            f"--close-stacks-json: {one_line(exc)}".replace(": --close", ": ")
-        ) from None
 
 
 def _strategy_names(text: str, registry: str) -> list[str]:
