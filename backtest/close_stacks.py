@@ -39,7 +39,7 @@ class CloseStack:
     """One candidate exit: close refs and at most one stop (the engine settings it replaces)."""
 
     label: str
-    close_strategies: tuple[dict, ...] = ()
+    close_strategies: tuple[dict[str, Any], ...] = ()
     stop_key: str = ""  # one of STOP_KEYS, "" = no stop
     stop_value: float = 0.0
 
@@ -53,7 +53,7 @@ class CloseStack:
         return out
 
 
-def _ladder(name: str) -> dict:
+def _ladder(name: str) -> dict[str, Any]:
     tiers = [{"atr_multiple": m, "close_fraction": f} for m, f in LADDERS[name]]
     return {"name": "tiered_tp_atr", "params": {"tp_tiers": tiers}}
 
@@ -76,7 +76,7 @@ def default_stacks() -> list[CloseStack]:
     return stacks
 
 
-def _stack(item: Any, n: int, close_ref: Callable[[str], dict]) -> CloseStack:
+def _stack(item: Any, n: int, close_ref: Callable[[str], dict[str, Any]]) -> CloseStack:
     where = f"--close-stacks-json item {n}"
     if isinstance(item, list):
         item = {"close_strategies": item}
@@ -103,7 +103,7 @@ def _stack(item: Any, n: int, close_ref: Callable[[str], dict]) -> CloseStack:
     return CloseStack(str(label or "baseline"), parsed, key, float(value))
 
 
-def parse_stacks_json(text: str, close_ref: Callable[[str], dict]) -> list[CloseStack]:
+def parse_stacks_json(text: str, close_ref: Callable[[str], dict[str, Any]]) -> list[CloseStack]:
     """``--close-stacks-json``: the stacks to sweep (ValueError with one line when bad).
 
     ``close_ref`` checks one ref as ``--close-strategy`` does (name or JSON text -> ref).

@@ -123,7 +123,7 @@ def sweep(
     registry.get(strategy, strategy_registry(settings))  # an unknown name fails here, once
     if not grid:
         return []
-    jobs: list[Job] = [(dict(p), None, since) for p in grid]
+    jobs: list[Job] = [(dict(p), None, since, None) for p in grid]
     with Runner(df, strategy, settings, workers, dask_address) as runner:
         rows = runner.map(jobs, progress, f"{strategy}: {len(jobs)} combos")
     _all_failed(rows, strategy)
@@ -302,9 +302,7 @@ def walk_forward(
 
 def _job(params: dict, stack: CloseStack | None, stop: int, since: pd.Timestamp) -> Job:
     """One backtest job; a close stack rides along as settings overrides."""
-    if stack is None:
-        return (dict(params), stop, since)
-    return (dict(params), stop, since, stack.overrides())
+    return (dict(params), stop, since, stack.overrides() if stack else None)
 
 
 def _values(rows: list[dict], key: str) -> list[float]:

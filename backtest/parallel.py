@@ -1,6 +1,6 @@
 """Run many backtests of one strategy on one frame: in-process, over local cores, or on Dask.
 
-The optimizer hands over a list of jobs ``(params, stop, since[, overrides])``: run ``strategy``
+The optimizer hands over a list of jobs ``(params, stop, since, overrides)``: run ``strategy``
 with ``params`` on the first ``stop`` bars of the frame (all when None), trading from ``since``,
 with the settings ``overrides`` (a close stack under ``--sweep-close``) applied.
 The frame goes to each worker once (pool initializer, or a Dask broadcast), never per job, and
@@ -30,11 +30,8 @@ from backtest import metrics as metrics_mod
 
 __all__ = ["Job", "OptimizerError", "Runner", "evaluate"]
 
-# params, bars used (None = all), since[, settings overrides (a close stack, --sweep-close)]
-Job = (
-    tuple[dict, int | None, pd.Timestamp | None]
-    | tuple[dict, int | None, pd.Timestamp | None, dict]
-)
+# params, bars used (None = all), since, settings overrides (a close stack, --sweep-close; None)
+Job = tuple[dict, int | None, pd.Timestamp | None, dict | None]
 Chunk = list[tuple[int, Job]]
 
 CHUNKS_PER_WORKER = 4  # enough to balance uneven combos, few enough to keep overhead low
@@ -49,9 +46,9 @@ class OptimizerError(ValueError):
 def evaluate(df: pd.DataFrame, strategy: str, settings: Any, job: Job) -> dict[str, Any]:
     """Metrics of one backtest; a failing combo gets None metrics and an ``error`` text so one
     bad corner of a 900-combo grid does not sink the sweep (the caller checks for all-failed)."""
-    params, stop, since = job[0], job[1], job[2]
-    if len(job) > 3 and job[3]:  # type: ignore[misc]
-        settings = replace(settings, **job[3])  # type: ignore[misc]
+    params, stop, since, overrides = job
+    if overrides:
+        settings = replace(settings, **overrides)
     frame = df if stop is None else df.iloc[:stop]
     try:
         result = backtester.run(frame, strategy, params, settings, since=since)
