@@ -310,13 +310,23 @@ class StateDB:
         symbol: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        since: str | None = None,
+        until: str | None = None,
+        closes_only: bool = False,
     ) -> tuple[list[dict], int]:
-        """Newest-first trades, optionally filtered; returns (rows, total matching)."""
+        """Newest-first trades, optionally filtered (``since``/``until``: ISO times, inclusive;
+        ``closes_only``: close legs); returns (rows, total matching)."""
         conds = []
         if strategy:
             conds.append(trades.c.strategy_id == strategy)
         if symbol:
             conds.append(trades.c.symbol == symbol)
+        if since:
+            conds.append(trades.c.timestamp >= since)
+        if until:
+            conds.append(trades.c.timestamp <= until)
+        if closes_only:
+            conds.append(trades.c.is_close)
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(trades).where(*conds)).scalar()
             rows = conn.execute(
@@ -343,6 +353,22 @@ class StateDB:
                 select(cashflows).where(*conds).order_by(cashflows.c.id.desc()).limit(limit)
             )
             return [cashflow_from_row(r) for r in rows], int(total or 0)
+
+    def close_tally(self) -> dict[str, tuple[int, int]]:
+        """Per strategy, (wins, losses) over its lifetime: close legs by net P&L sign
+        (:attr:`Trade.net_pnl`; a close at exactly 0 is neither)."""
+        net = case(
+            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee), else_=trades.c.realized_pnl
+        )
+        won = func.sum(case((net > 0, 1), else_=0))
+        lost = func.sum(case((net < 0, 1), else_=0))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trades.c.strategy_id, won, lost)
+                .where(trades.c.is_close)
+                .group_by(trades.c.strategy_id)
+            )
+            return {sid: (int(w or 0), int(lo or 0)) for sid, w, lo in rows}
 
     def realized_pnl(self) -> dict[str, float]:
         """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""
