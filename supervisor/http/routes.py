@@ -69,10 +69,12 @@ ApiView = Callable[[str, dict], tuple[int, dict]]  # (path, query) -> (code, JSO
 
 UNAUTHORIZED = 'WWW-Authenticate: Bearer realm="go-trader"\r\n'
 # The page and its files: no inline script, nothing from elsewhere, never framed, and the
-# address (which may carry ?token= once) never sent on as a Referer.
+# address (which may carry ?token= once) never sent on as a Referer. Inline styles are allowed:
+# lightweight-charts sets style attributes on the elements it builds (scripts stay 'self').
 PAGE_HEADERS = (
     "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
-    "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'\r\n"
     "Referrer-Policy: no-referrer\r\n"
     "X-Frame-Options: DENY\r\n"
