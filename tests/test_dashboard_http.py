@@ -324,9 +324,14 @@ def test_candles_from_trades_bucket_by_timeframe():
 
 def test_trade_sharpe_and_win_rate():
     assert api.win_rate(0, 0) is None and api.win_rate(3, 1) == 75.0
-    assert api.trade_sharpe([1.0, 2.0], 100) is None  # under 3 closes
-    assert api.trade_sharpe([1.0, 1.0, 1.0], 100) is None  # no spread
-    assert api.trade_sharpe([1.0, -1.0, 3.0], 100) == pytest.approx(1.0 / 1.632993, rel=1e-5)
+
+    def stats(nets: list[float]) -> api.CloseStats:
+        wins, losses = sum(n > 0 for n in nets), sum(n < 0 for n in nets)
+        return (wins, losses, len(nets), sum(nets), sum(n * n for n in nets))
+
+    assert api.trade_sharpe(stats([1.0, 2.0])) is None  # under 3 closes
+    assert api.trade_sharpe(stats([1.0, 1.0, 1.0])) is None  # no spread
+    assert api.trade_sharpe(stats([1.0, -1.0, 3.0])) == pytest.approx(1.0 / 1.632993, rel=1e-5)
 
 
 # -- /metrics text ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ default. ``from``/``to`` take unix seconds or RFC 3339; a bad value is ignored.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -114,18 +113,26 @@ def win_rate(wins: int, losses: int) -> float | None:
     return wins / decided * 100.0 if decided else None
 
 
-def trade_sharpe(net_pnls: list[float], capital: float) -> float | None:
-    """Sharpe of per-close returns on initial capital (mean / stdev, not annualised).
+CloseStats = tuple[int, int, int, float, float]  # wins, losses, closes, sum net, sum net^2
+NO_CLOSES: CloseStats = (0, 0, 0, 0.0, 0.0)
+
+
+def trade_sharpe(stats: CloseStats) -> float | None:
+    """Sharpe of per-close net P&L (mean / population stdev, not annualised; the capital the
+    returns would be divided by cancels out).
 
     Deliberately not upstream's figure (its overview Sharpe comes from the daily equity series of
     its own DB); the supervisor keeps no daily series and never imports pandas, so this is the
     per-trade ratio, None below 3 closes or with no spread.
     """
-    if capital <= 0 or len(net_pnls) < MIN_SHARPE_CLOSES:
+    _w, _l, n, total, squares = stats
+    if n < MIN_SHARPE_CLOSES:
         return None
-    rets = [p / capital for p in net_pnls]
-    spread = statistics.pstdev(rets)
-    return statistics.fmean(rets) / spread if spread > 0 else None
+    mean = total / n
+    var = squares / n - mean * mean
+    if var <= 1e-12 * max(1.0, mean * mean):  # no spread (rounding aside)
+        return None
+    return mean / math.sqrt(var)
 
 
 def regime_label(strat: StrategyState) -> str:
@@ -136,13 +143,7 @@ def regime_label(strat: StrategyState) -> str:
     return ""
 
 
-def overview_row(
-    sc: StrategyConfig,
-    strat: StrategyState,
-    view: dict,
-    tally: tuple[int, int],
-    closes: list[float],
-) -> dict:
+def overview_row(sc: StrategyConfig, strat: StrategyState, view: dict, stats: CloseStats) -> dict:
     """One ``/api/strategies/overview`` row; ``view`` is the strategy's /status view."""
     row: dict = {
         "id": sc.id,
@@ -153,10 +154,10 @@ def overview_row(
         "portfolio_value": view["portfolio_value"],
         "initial_capital": view["initial_capital"],
     }
-    rate = win_rate(*tally)
+    rate = win_rate(stats[0], stats[1])
     if rate is not None:
         row["win_rate"] = rate
-    sharpe = trade_sharpe(closes, strat.initial_capital)
+    sharpe = trade_sharpe(stats)
     if sharpe is not None:
         row["sharpe"] = sharpe
     regime = regime_label(strat)
@@ -169,16 +170,10 @@ def overview_row(
     return row
 
 
-def status_detail(
-    sc: StrategyConfig,
-    strat: StrategyState,
-    view: dict,
-    tally: tuple[int, int],
-    closes: list[float],
-) -> dict:
+def status_detail(sc: StrategyConfig, strat: StrategyState, view: dict, stats: CloseStats) -> dict:
     """``…/status``: the overview row plus the book's detail (positions, risk, lifetime)."""
-    out = overview_row(sc, strat, view, tally, closes)
-    wins, losses = tally
+    out = overview_row(sc, strat, view, stats)
+    wins, losses, closed, realized, _squares = stats
     out.update(
         type=sc.type,
         timeframe=sc.timeframe,
@@ -187,8 +182,8 @@ def status_detail(
         lifetime_stats={
             "wins": wins,
             "losses": losses,
-            "closed": len(closes),
-            "realized_pnl": sum(closes),
+            "closed": closed,
+            "realized_pnl": realized,
         },
         risk_state=view["risk_state"],
         positions=view["positions"],

@@ -71,9 +71,9 @@ class Board:
     def _config(self, sid: str) -> StrategyConfig | None:
         return next((sc for sc in self.sup.config.strategies if sc.id == sid), None)
 
-    def _tallies(self) -> dict[str, tuple[int, int]]:
+    def _stats(self) -> dict[str, api.CloseStats]:
         assert self.sup.db is not None
-        return self.sup.db.close_tally()
+        return self.sup.db.close_stats()
 
     def _closes(self, sid: str, limit: int = api.EQUITY_CLOSES) -> list[dict]:
         """The strategy's newest close rows (newest first)."""
@@ -82,7 +82,7 @@ class Board:
         return rows
 
     # -- /api/* --------------------------------------------------------------------------------
-    def api(self, path: str, query: dict) -> tuple[int, dict]:
+    def api(self, path: str, query: dict) -> tuple[int, Any]:
         """Route one /api/* GET; unknown paths are 404 (exact routes win over the prefix)."""
         self._ready()
         parts = path.rstrip("/").split("/")[2:]  # "", "api", ...
@@ -98,8 +98,7 @@ class Board:
         return NOT_FOUND, {"error": f"no such endpoint {path}"}
 
     def overview(self) -> dict:
-        tallies = self._tallies()
-        closes = {sc.id: self._closes(sc.id) for sc in self.sup.config.strategies}
+        stats = self._stats()  # one query for every strategy
         rows = []
         app = self.sup.app
         with self.sup.book_lock:
@@ -108,12 +107,11 @@ class Board:
                 if strat is None:
                     continue
                 view = strategy_view(strat, app.prices_for(strat.venue))
-                nets = [api.net_pnl(r) for r in closes[sc.id]]
-                rows.append(api.overview_row(sc, strat, view, tallies.get(sc.id, (0, 0)), nets))
+                rows.append(api.overview_row(sc, strat, view, stats.get(sc.id, api.NO_CLOSES)))
         rows.sort(key=lambda r: (r["platform"], r["id"]))
         return {"strategies": rows}
 
-    def per_strategy(self, sid: str, resource: str, query: dict) -> tuple[int, dict]:
+    def per_strategy(self, sid: str, resource: str, query: dict) -> tuple[int, Any]:
         sc = self._config(sid)
         if sc is None:
             return NOT_FOUND, {"error": f"unknown strategy {sid!r}"}
@@ -123,13 +121,12 @@ class Board:
         return handler(sc, query)
 
     def _status(self, sc: StrategyConfig, _query: dict) -> tuple[int, dict]:
-        tally = self._tallies().get(sc.id, (0, 0))
-        nets = [api.net_pnl(r) for r in self._closes(sc.id)]
+        stats = self._stats().get(sc.id, api.NO_CLOSES)
         app = self.sup.app
         with self.sup.book_lock:
             strat = app.strategies[sc.id]
             view = strategy_view(strat, app.prices_for(strat.venue))
-            return 200, api.status_detail(sc, strat, view, tally, nets)
+            return 200, api.status_detail(sc, strat, view, stats)
 
     def _trade_rows(self, sid: str, query: dict, limit: int) -> tuple[list[dict], int]:
         since, until = api.window(query)
@@ -151,13 +148,15 @@ class Board:
             points = api.equity_points(strat, closes, utc_iso(now_utc()), limit)
         return 200, {"strategy_id": sc.id, "points": points}
 
-    def _candles(self, sc: StrategyConfig, query: dict) -> tuple[int, dict]:
+    def _candles(self, sc: StrategyConfig, query: dict) -> tuple[int, Any]:
+        """Candles, cached as their encoded JSON (a few hundred KiB at most, where the parsed
+        dicts of 256 charts would cost the idle supervisor megabytes)."""
         limit = api.parse_limit(query, api.CANDLES_DEFAULT, api.CANDLES_MAX)
         since, until = api.window(query)
         key = candles.cache_key(sc.id, since, until, limit)
         hit = self.cache.get(key)
         if hit is not None:
-            return 200, {**hit, "source": hit["source"] + ":cached"}
+            return 200, candles.encode(sc.id, hit[0] + ":cached", hit[1])
         got = self._fetch(sc, limit, since, until)
         if got is None:
             rows, _ = self._trade_rows(sc.id, query, api.TRADES_MAX)
@@ -165,9 +164,9 @@ class Board:
             if not bars:
                 return 502, {"error": "no candles: the fetch failed and there are no trades"}
             got = ("trades", bars)
-        doc = {"strategy_id": sc.id, "source": got[0], "candles": got[1]}
-        self.cache.set(key, doc)
-        return 200, doc
+        source, body = got[0], candles.encode_list(got[1])
+        self.cache.set(key, (source, body))
+        return 200, candles.encode(sc.id, source, body)
 
     def _fetch(
         self, sc: StrategyConfig, limit: int, since: float | None, until: float | None

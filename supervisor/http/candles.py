@@ -7,9 +7,11 @@ The supervisor never imports pandas: the worker reads the same market door the c
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from supervisor.run.jobs import Job, Result
 
@@ -31,19 +33,19 @@ class CandleCache:
     ) -> None:
         self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, dict]] = {}
+        self._entries: dict[str, tuple[float, Any]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> Any:
         with self._lock:
             hit = self._entries.get(key)
             if hit is None or hit[0] <= self.clock():
                 return None
             return hit[1]
 
-    def set(self, key: str, value: dict) -> None:
+    def set(self, key: str, value: Any) -> None:
         now = self.clock()
         with self._lock:
             for k in [k for k, (exp, _) in self._entries.items() if exp <= now]:
@@ -80,3 +82,14 @@ def candles_of(result: Result) -> tuple[str, list[dict]] | None:
     if not isinstance(candles, list) or not candles:
         return None
     return str(data.get("source") or "market"), candles
+
+
+def encode_list(bars: list[dict]) -> bytes:
+    """A candle list as compact JSON (what the cache keeps)."""
+    return json.dumps(bars, separators=(",", ":"), allow_nan=False).encode()
+
+
+def encode(sid: str, source: str, bars_json: bytes) -> tuple[bytes, str]:
+    """The ``…/candles`` response body ``{strategy_id, source, candles}`` around cached JSON."""
+    head = json.dumps({"strategy_id": sid, "source": source})[:-1].encode()
+    return head + b', "candles": ' + bars_json + b"}", "application/json"

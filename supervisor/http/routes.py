@@ -65,7 +65,8 @@ class NotReady(Exception):
         return body
 
 
-ApiView = Callable[[str, dict], tuple[int, dict]]  # (path, query) -> (code, JSON body)
+# (path, query) -> (code, a JSON body, or already encoded (bytes, content type))
+ApiView = Callable[[str, dict], "tuple[int, dict | tuple[bytes, str]]"]
 
 UNAUTHORIZED = 'WWW-Authenticate: Bearer realm="go-trader"\r\n'
 # The page and its files: no inline script, nothing from elsewhere, never framed, and the
@@ -159,8 +160,8 @@ def route(req: Request, views: Views, auth: bytes | None) -> Answer:
             text = views.metrics().encode()
             return 200, (text, "text/plain; version=0.0.4; charset=utf-8"), ""
         if path.startswith("/api/"):
-            code, body = views.api(path, query)
-            return code, body, ""
+            api_code, api_body = views.api(path, query)
+            return api_code, api_body, ""
         try:
             return 200, views.history(query), ""
         except ValueError as exc:

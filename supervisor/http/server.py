@@ -89,7 +89,7 @@ class _Conn:
         self.events = 0  # what the selector watches for; 0 while a worker has it (or closed)
 
 
-def _no_api(path: str, _query: dict) -> tuple[int, dict]:
+def _no_api(path: str, _query: dict) -> tuple[int, dict | tuple[bytes, str]]:
     return 404, {"error": f"no such endpoint {path}"}
 
 

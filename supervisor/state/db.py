@@ -354,21 +354,31 @@ class StateDB:
             )
             return [cashflow_from_row(r) for r in rows], int(total or 0)
 
-    def close_tally(self) -> dict[str, tuple[int, int]]:
-        """Per strategy, (wins, losses) over its lifetime: close legs by net P&L sign
-        (:attr:`Trade.net_pnl`; a close at exactly 0 is neither)."""
+    def close_stats(self) -> dict[str, tuple[int, int, int, float, float]]:
+        """Per strategy, over its lifetime's close legs: (wins, losses, closes, sum of net P&L,
+        sum of its squares), by net P&L sign (:attr:`Trade.net_pnl`; exactly 0 is neither).
+        One query for every strategy: the dashboard's overview reads it on each poll."""
         net = case(
-            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee), else_=trades.c.realized_pnl
+            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee),
+            else_=trades.c.realized_pnl,
         )
-        won = func.sum(case((net > 0, 1), else_=0))
-        lost = func.sum(case((net < 0, 1), else_=0))
+        cols = (
+            func.sum(case((net > 0, 1), else_=0)),
+            func.sum(case((net < 0, 1), else_=0)),
+            func.count(),
+            func.sum(net),
+            func.sum(net * net),
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(trades.c.strategy_id, won, lost)
+                select(trades.c.strategy_id, *cols)
                 .where(trades.c.is_close)
                 .group_by(trades.c.strategy_id)
             )
-            return {sid: (int(w or 0), int(lo or 0)) for sid, w, lo in rows}
+            return {
+                sid: (int(w or 0), int(lo or 0), int(n or 0), float(t or 0.0), float(q or 0.0))
+                for sid, w, lo, n, t, q in rows
+            }
 
     def realized_pnl(self) -> dict[str, float]:
         """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""
