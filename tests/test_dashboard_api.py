@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import urllib.request
+from datetime import datetime
 
 import pytest
 from conftest import base_env, http_get, run_cli
@@ -105,13 +106,15 @@ def test_trade_limit_and_window(rig):
 
 
 def test_equity_points_and_caps(rig):
-    d, _db, _tmp = rig
+    d, db, _tmp = rig
     sid = IDS[0]
     code, doc = d.get(f"/api/strategies/{sid}/equity")
     assert code == 200 and set(doc) == {"strategy_id", "points"}
     points = doc["points"]
     assert 2 <= len(points) <= 40 and all(set(p) == {"t", "v"} for p in points)
-    assert points[0]["v"] == 1000  # initial capital before the first close
+    assert points[0]["v"] == 1000  # initial capital at the first closed position's open
+    first_open = datetime.fromisoformat(book_trades(db, sid)[0][0].replace("Z", "+00:00"))
+    assert points[0]["t"] == int(first_open.timestamp())
     _, status = d.get(f"/api/strategies/{sid}/status")
     assert points[-1]["v"] == pytest.approx(
         status["cash"] + sum(p["avg_cost"] * p["quantity"] for p in status["positions"].values())

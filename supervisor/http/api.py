@@ -251,7 +251,7 @@ def markers_doc(sid: str, newest_first: list[dict], total: int) -> dict:
 
 
 def equity_points(
-    strat: StrategyState, closes_newest_first: list[dict], now_iso: str, limit: int
+    strat: StrategyState, closes_newest_first: list[dict], opened_iso: str, now_iso: str, limit: int
 ) -> list[dict]:
     """``…/equity`` points ``{t, v}``: initial capital at the first closed position's open time,
     then capital plus cumulative realized net P&L at each close (the last ``EQUITY_CLOSES``),
@@ -259,8 +259,7 @@ def equity_points(
     closes = list(reversed(closes_newest_first))
     points: list[dict] = []
     if closes:
-        first = closes[0]
-        opened = _opened_at(first) or first["timestamp"]
+        opened = opened_iso or closes[0]["timestamp"]  # the first closed position's open time
         points.append({"t": epoch(opened), "v": strat.initial_capital})
         running = strat.initial_capital
         for row in closes:
@@ -268,11 +267,6 @@ def equity_points(
             points.append({"t": epoch(row["timestamp"]), "v": running})
     points.append({"t": epoch(now_iso), "v": strat.value({})})
     return points[-limit:]
-
-
-def _opened_at(row: dict) -> str:
-    """The open time of a close row's position when its ``details`` carry none: ""."""
-    return str(row.get("opened_at") or "")
 
 
 # -- candles -------------------------------------------------------------------------------------

@@ -143,10 +143,24 @@ class Board:
     def _equity(self, sc: StrategyConfig, query: dict) -> tuple[int, dict]:
         limit = api.parse_limit(query, api.EQUITY_DEFAULT, api.EQUITY_MAX)
         closes = self._closes(sc.id)
+        opened = self._opened_at(sc.id, closes[-1]) if closes else ""
         with self.sup.book_lock:
             strat = self.sup.app.strategies[sc.id]
-            points = api.equity_points(strat, closes, utc_iso(now_utc()), limit)
+            points = api.equity_points(strat, closes, opened, utc_iso(now_utc()), limit)
         return 200, {"strategy_id": sc.id, "points": points}
+
+    def _opened_at(self, sid: str, close: dict) -> str:
+        """When the position a close row closed was opened (its oldest leg); "" if unknown."""
+        assert self.sup.db is not None
+        pid = close.get("position_id")
+        if not pid:
+            return ""
+        rows, total = self.sup.db.trade_history(strategy=sid, position_id=pid, limit=1, offset=0)
+        if total > 1:  # newest first: the oldest leg is the last one
+            rows, _ = self.sup.db.trade_history(
+                strategy=sid, position_id=pid, limit=1, offset=total - 1
+            )
+        return str(rows[0]["timestamp"]) if rows else ""
 
     def _candles(self, sc: StrategyConfig, query: dict) -> tuple[int, Any]:
         """Candles, cached as their encoded JSON (a few hundred KiB at most, where the parsed

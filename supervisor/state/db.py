@@ -313,9 +313,11 @@ class StateDB:
         since: str | None = None,
         until: str | None = None,
         closes_only: bool = False,
+        position_id: str | None = None,
     ) -> tuple[list[dict], int]:
         """Newest-first trades, optionally filtered (``since``/``until``: ISO times, inclusive;
-        ``closes_only``: close legs); returns (rows, total matching)."""
+        ``closes_only``: close legs; ``position_id``: one position's legs); returns (rows, total
+        matching)."""
         conds = []
         if strategy:
             conds.append(trades.c.strategy_id == strategy)
@@ -327,6 +329,8 @@ class StateDB:
             conds.append(trades.c.timestamp <= until)
         if closes_only:
             conds.append(trades.c.is_close)
+        if position_id:
+            conds.append(trades.c.position_id == position_id)
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(trades).where(*conds)).scalar()
             rows = conn.execute(
