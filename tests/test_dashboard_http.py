@@ -167,7 +167,7 @@ def test_post_guard_order_token_then_json_then_origin(srv):
     assert post(srv, {**AUTH, **JSON, "Origin": "http://evil.example"}) == 403
     assert post(srv, {**AUTH, **JSON, "Origin": "null"}) == 403
     assert post(srv, {**AUTH, **JSON, "Origin": f"https://127.0.0.1:{srv.port}"}) == 403
-    # passes the guard; no action exists yet in this version
+    # passes the guard; this server has no actions wired
     assert post(srv, {**AUTH, **JSON, **origin}) == 404
     assert srv.state["api_calls"] == []
 

@@ -9,6 +9,7 @@ candles through the ``fetch_candles.py`` worker (never pandas here). JSON shapes
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,8 @@ from shared_tools.clock import now_utc
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.text import one_line
 from supervisor import __version__
-from supervisor.http import api, candles, metrics, token
+from supervisor.http import api, candles, metrics, token, tuner
+from supervisor.http.post import Actions
 from supervisor.http.routes import NotReady
 from supervisor.http.server import StatusServer
 from supervisor.http.views import portfolio_risk_view, rss_mb, strategy_view
@@ -41,6 +43,8 @@ class Supervisor(Protocol):
     ready: bool
     draining: bool
     status_port: int
+    reload_requested: bool  # set by the POST actions after a config write: the loop reloads
+    wake: threading.Event
 
     def status_view(self) -> dict: ...
     def health_view(self) -> tuple[int, dict]: ...
@@ -49,7 +53,10 @@ class Supervisor(Protocol):
 
 
 PAGE_SCRIPT = "shared_scripts/render_dashboard.py"
-RESOURCES = ("candles", "trades", "status", "equity")
+RESOURCES = ("candles", "trades", "status", "equity", "config")
+SCHEMA_SCRIPT = "shared_scripts/strategy_tuner_schema.py"
+SIMULATE_SCRIPT = "shared_scripts/simulate_strategy.py"
+SIMULATE_DEFAULT, SIMULATE_MAX = 400, 1000
 NOT_FOUND = 404
 
 
@@ -62,6 +69,8 @@ class Board:
         self.run = metrics.RunMetrics()
         self._page: bytes | None = None
         self._page_lock = threading.Lock()
+        self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
+        self.actions = Actions(sup, self)  # the POSTs (supervisor/http/post.py)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _ready(self) -> None:
@@ -117,7 +126,7 @@ class Board:
             return NOT_FOUND, {"error": f"unknown strategy {sid!r}"}
         if sid not in self.sup.app.strategies:
             return NOT_FOUND, {"error": "strategy state not found"}
-        handler = getattr(self, f"_{resource}")
+        handler = getattr(self, "_config_doc" if resource == "config" else f"_{resource}")
         return handler(sc, query)
 
     def _status(self, sc: StrategyConfig, _query: dict) -> tuple[int, dict]:
@@ -148,6 +157,58 @@ class Board:
             strat = self.sup.app.strategies[sc.id]
             points = api.equity_points(strat, closes, opened, utc_iso(now_utc()), limit)
         return 200, {"strategy_id": sc.id, "points": points}
+
+    def _config_doc(self, sc: StrategyConfig, _query: dict) -> tuple[int, dict]:
+        """The tuner's form: the strategy's params over the registry's defaults (worker)."""
+        schema = self._schema(sc)
+        if schema is None:
+            return 502, {"error": f"strategy_tuner_schema.py failed for {sc.open_strategy.name!r}"}
+        with self.sup.book_lock:
+            strat = self.sup.app.strategies[sc.id]
+            held = any(p.quantity for p in strat.positions.values())
+        return 200, tuner.config_doc(sc, schema, held)
+
+    def _schema(self, sc: StrategyConfig) -> dict | None:
+        key = (sc.type, sc.open_strategy.name)
+        if key in self._schemas:
+            return self._schemas[key]
+        executor = self.sup.executor
+        if executor is None or not sc.open_strategy.name:
+            return {"default_params": {}} if executor is not None else None
+        args = (f"--type={sc.type}", f"--strategy={sc.open_strategy.name}")
+        result = executor.run_one(Job(key="schema", script=SCHEMA_SCRIPT, args=args), timeout_s=30)
+        if not isinstance(result.data, dict) or result.error:
+            return None
+        self._schemas[key] = result.data
+        return result.data
+
+    def simulate(self, sc: StrategyConfig, body: dict) -> tuple[int, dict]:
+        """``POST …/simulate``: live vs simulated markers on the chart's candles (the cache the
+        chart fills), by the simulate_strategy.py worker (the backtester's own run)."""
+        overrides: dict = {}
+        if body.get("overrides"):
+            try:
+                overrides = tuner.parse_overrides(body)
+            except tuner.BadOverrides as exc:
+                return 400, {"error": str(exc)}
+        limit = api.parse_limit(body, SIMULATE_DEFAULT, SIMULATE_MAX)
+        code, got = self._candles(sc, {"limit": str(limit)})
+        if code != 200:
+            return code, got
+        bars = json.loads(got[0])["candles"]
+        executor = self.sup.executor
+        if executor is None:
+            raise NotReady("starting")
+        job = Job(
+            key="simulate",
+            script=SIMULATE_SCRIPT,
+            args=(f"--config={self.sup.config.path}", f"--strategy-id={sc.id}"),
+            stdin=json.dumps({"candles": bars, "overrides": overrides}),
+        )
+        result = executor.run_one(job, timeout_s=60)
+        if not isinstance(result.data, dict) or result.error:
+            return 502, {"error": one_line(f"simulate_strategy.py: {result.error}", 300)}
+        return 200, {"strategy_id": sc.id, **result.data}
 
     def _opened_at(self, sid: str, close: dict) -> str:
         """When the position a close row closed was opened (its oldest leg); "" if unknown."""
@@ -245,6 +306,7 @@ def make_server(sup: Supervisor, board: Board, log: Any) -> StatusServer | None:
         health=sup.health_view,
         history=sup.history_view,
         api=board.api,
+        post=board.actions.post,
         page=board.page,
         metrics=board.metrics,
         draining=lambda: sup.draining,

@@ -16,6 +16,7 @@ and history callables raise :class:`NotReady`, which becomes ``503 {"status": "s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Protocol
@@ -67,6 +68,8 @@ class NotReady(Exception):
 
 # (path, query) -> (code, a JSON body, or already encoded (bytes, content type))
 ApiView = Callable[[str, dict], "tuple[int, dict | tuple[bytes, str]]"]
+# (path, the decoded JSON body) -> (code, JSON body): the /api/* POST actions (supervisor/http/post.py)
+PostView = Callable[[str, dict], "tuple[int, dict]"]
 
 UNAUTHORIZED = 'WWW-Authenticate: Bearer realm="go-trader"\r\n'
 # The page and its files: no inline script, nothing from elsewhere, never framed, and the
@@ -90,6 +93,7 @@ class Views(Protocol):
     health: Callable[[], tuple[int, dict]]
     history: Callable[[dict], dict]
     api: ApiView  # /api/* reads (supervisor/http/board.py)
+    post: PostView  # /api/* actions, past the guard (supervisor/http/post.py)
     page: Callable[[], bytes]  # the dashboard's HTML shell
     metrics: Callable[[], str]  # Prometheus text
     draining: Callable[[], bool]
@@ -176,8 +180,8 @@ def post_route(req: Request, views: Views, auth: bytes | None, body: bytes) -> A
     """A POST: the guard, stricter than upstream (reference A.2), then the action.
 
     Token (401), then ``Content-Type: application/json`` (415), then a same-origin ``Origin``
-    that must be present (403). No mutation is built yet (issue 22, later tranche), so a POST
-    that passes the guard gets 404; the guard is in place for them and tested by the browser.
+    that must be present (403), on every POST (simulate too, where upstream skips it); then the
+    body must be one JSON object (400) and the action is ``views.post``.
     """
     if not local_host(req.header("host")):
         return 403, {"error": "host not allowed"}, ""
@@ -190,8 +194,21 @@ def post_route(req: Request, views: Views, auth: bytes | None, body: bytes) -> A
         return 403, {"error": "cross-origin request refused (Origin missing or foreign)"}, ""
     if req.path.startswith("/api/") and views.draining():
         return 503, {"status": "draining"}, "Retry-After: 5\r\n"
-    del body  # read and bounded (MAX_BODY_BYTES); no POST action exists yet
-    return 404, {"error": f"no such action {show(req.path)}"}, ""
+    if not req.path.startswith("/api/"):
+        return 404, {"error": f"no such action {show(req.path)}"}, ""
+    try:
+        doc = json.loads(body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return 400, {"error": "the body must be a JSON object"}, ""
+    if not isinstance(doc, dict):
+        return 400, {"error": "the body must be a JSON object"}, ""
+    try:
+        code, out = views.post(req.path.rstrip("/"), doc)
+        return code, out, ""
+    except NotReady as exc:
+        return 503, exc.body(), "Retry-After: 1\r\n"
+    except Exception as exc:  # an action bug answers 500 and the server keeps going
+        return 500, {"error": exc_line(exc)}, ""
 
 
 def _dashboard(path: str, views: Views) -> Answer:

@@ -37,7 +37,14 @@ import time
 from collections.abc import Callable
 
 from shared_tools.text import exc_line
-from supervisor.http.routes import ApiView, NotReady, expected_auth, handle, parse_history_query
+from supervisor.http.routes import (
+    ApiView,
+    NotReady,
+    PostView,
+    expected_auth,
+    handle,
+    parse_history_query,
+)
 from supervisor.http.wire import (
     HEAD_END,
     MAX_BODY_BYTES,
@@ -93,6 +100,10 @@ def _no_api(path: str, _query: dict) -> tuple[int, dict | tuple[bytes, str]]:
     return 404, {"error": f"no such endpoint {path}"}
 
 
+def _no_post(path: str, _body: dict) -> tuple[int, dict]:
+    return 404, {"error": f"no such action {path}"}
+
+
 def _no_page() -> bytes:
     raise NotReady("starting", "the dashboard is not wired in this server")
 
@@ -114,6 +125,7 @@ class StatusServer:
         health: Callable[[], tuple[int, dict]],
         history: Callable[[dict], dict],
         api: ApiView | None = None,
+        post: PostView | None = None,
         page: Callable[[], bytes] | None = None,
         metrics: Callable[[], str] | None = None,
         draining: Callable[[], bool] | None = None,
@@ -126,6 +138,7 @@ class StatusServer:
     ) -> None:
         self.status, self.health, self.history = status, health, history
         self.api: ApiView = api or _no_api
+        self.post: PostView = post or _no_post
         self.page: Callable[[], bytes] = page or _no_page
         self.metrics: Callable[[], str] = metrics or _no_metrics
         self.draining: Callable[[], bool] = draining or (lambda: False)

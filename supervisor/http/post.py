@@ -1,0 +1,243 @@
+"""The dashboard's POST actions (reference A.4, A.5), behind the guard of supervisor/http/routes.py.
+
+- ``/api/strategies/{id}/config`` (tuner apply), ``…/pause``, ``…/notifications``: one config
+  write path (supervisor/http/config_write.py): patch, validate with the startup loader, check
+  with the SIGHUP reload's own refusals, write atomically, then ask the daemon's loop for the
+  SIGHUP reload, which applies it before the next cycle.
+- ``/api/confirm``: a nonce for one trade action (supervisor/http/nonce.py).
+- ``…/open|add|close|force-close|update-sl|cancel-sl`` with ``{nonce, params}``: the SAME cores
+  as the CLI commands (supervisor/ops/manual*.py), which queue through ``manual_actions`` under
+  the manual-action file lock and refuse while a row is queued; a per-strategy lock here makes a
+  double click wait for nothing: the second request is refused (409) while the first runs.
+- ``…/simulate``: live vs simulated markers (supervisor/http/simulate.py).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from shared_tools.config.model import Config
+from shared_tools.text import one_line
+from supervisor.http import config_write, tuner
+from supervisor.http.nonce import Nonces
+from supervisor.http.routes import NotReady
+from supervisor.reload import capital_problems, flat_only_problems, structural_changes
+
+APPLIED = "Applied via SIGHUP hot-reload; effective next cycle."
+# action -> (params it takes, of which text, the manual core's name)
+TRADE_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "open": (
+        frozenset({"side", "size", "notional", "margin", "atr", "sl_atr_mult", "sl_pct"}),
+        frozenset({"side"}),
+    ),
+    "add": (frozenset({"size", "notional", "margin"}), frozenset()),
+    "close": (frozenset({"qty"}), frozenset()),
+    "force-close": (frozenset({"qty"}), frozenset()),
+    "update-sl": (frozenset({"symbol", "trigger"}), frozenset({"symbol"})),
+    "cancel-sl": (frozenset({"symbol"}), frozenset({"symbol"})),
+}
+
+
+class BadParams(ValueError):
+    """A trade action's params are malformed (HTTP 400)."""
+
+
+def trade_params(action: str, params: object) -> dict[str, Any]:
+    """Checked params: known keys, numbers finite and >= 0, text where text goes."""
+    if not isinstance(params, dict):
+        raise BadParams('"params" must be a JSON object')
+    known, text = TRADE_PARAMS[action]
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key not in known:
+            raise BadParams(f"{action}: unknown param {key!r} (takes {', '.join(sorted(known))})")
+        if value is None or value == "":
+            continue
+        if key in text:
+            if not isinstance(value, str) or len(value) > 40:
+                raise BadParams(f"{action}: {key} must be short text")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise BadParams(f"{action}: {key} must be a number")
+        elif not (math.isfinite(value) and value >= 0):
+            raise BadParams(f"{action}: {key} must be a finite number >= 0")
+        out[key] = value
+    if action == "open" and out.get("side") not in (None, "long", "short"):
+        raise BadParams("open: side must be long or short")
+    return out
+
+
+def run_trade(config: Config, sid: str, action: str, p: dict, echo: Callable[[str], None]) -> None:
+    """One trade action through the CLI's own core (never a second implementation)."""
+    from supervisor.ops.manual import open_position
+    from supervisor.ops.manual_close import cancel_stop, close_position, update_stop
+
+    pos = {k: float(p[k]) if k in p and p[k] else None for k in ("size", "notional", "margin")}
+    if action in ("open", "add"):
+        stop = {}
+        if p.get("sl_atr_mult"):
+            stop["stop_loss_atr_mult"] = float(p["sl_atr_mult"])
+        if p.get("sl_pct"):
+            stop["stop_loss_pct"] = float(p["sl_pct"])
+        open_position(
+            config,
+            sid,
+            echo,
+            add=action == "add",
+            side=p.get("side"),
+            atr=float(p["atr"]) if p.get("atr") else None,
+            stop=stop,
+            record_only=False,
+            fill_price=None,
+            dry_run=False,
+            **pos,
+        )
+    elif action in ("close", "force-close"):
+        qty = float(p["qty"]) if p.get("qty") else None
+        close_position(config, sid, echo, qty=qty, dry_run=False, force=action == "force-close")
+    elif action == "update-sl":
+        trigger = float(p.get("trigger") or 0)
+        update_stop(config, sid, echo, trigger=trigger, symbol=p.get("symbol"), dry_run=False)
+    else:
+        cancel_stop(config, sid, echo, symbol=p.get("symbol"), dry_run=False)
+
+
+class Actions:
+    """The POST side of the board, bound to the supervisor ``sup`` (see board.Supervisor)."""
+
+    def __init__(self, sup: Any, board: Any) -> None:
+        self.sup, self.board = sup, board
+        self.nonces = Nonces()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        """Route one POST past the guard; unknown paths are 404."""
+        if not self.sup.ready or self.sup.db is None:
+            raise NotReady("starting")
+        parts = path.split("/")[2:]
+        if parts == ["confirm"]:
+            return self.confirm(body)
+        if len(parts) != 3 or parts[0] != "strategies":
+            return 404, {"error": f"no such action {path}"}
+        sid, what = unquote(parts[1]), parts[2]
+        sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
+        if sc is None:
+            return 404, {"error": f"unknown strategy {sid!r}"}
+        if what == "config":
+            return self.tune(sid, body)
+        if what == "pause":
+            return self.toggle(sid, "paused", body, bool)
+        if what == "notifications":
+            return self.toggle(sid, "notify_ratchet_triggers", body, (bool, type(None)))
+        if what == "simulate":
+            return self.board.simulate(sc, body)
+        if what in TRADE_PARAMS:
+            return self.trade(sid, what, body)
+        return 404, {"error": f"no such action {path}"}
+
+    # -- config writes -------------------------------------------------------------------------
+    def _check(self, new: Config) -> list[str]:
+        """The SIGHUP reload's refusals for ``new`` against the running book (supervisor/reload.py)."""
+        sup = self.sup
+        problems = structural_changes(sup.config, new)
+        with sup.book_lock:
+            problems += capital_problems(new, sup.app)
+            problems += flat_only_problems(sup.config, new, sup.app)
+        return problems
+
+    def write(self, sid: str, patch: config_write.Patch) -> tuple[int, dict]:
+        """Patch, validate, check, write; then the loop reloads it (as SIGHUP does)."""
+        try:
+            config_write.patch_config(self.sup.config.path, sid, patch, self._check)
+        except config_write.WriteRefused as exc:
+            return exc.code, {
+                "ok": False,
+                "error": one_line(exc.lines[0], 500),
+                "problems": exc.lines,
+            }
+        self.sup.reload_requested = True
+        self.sup.wake.set()
+        return 200, {"ok": True, "restart_required": False, "message": APPLIED}
+
+    def tune(self, sid: str, body: dict) -> tuple[int, dict]:
+        sc = self.sup.config.strategy(sid)
+        try:
+            overrides = tuner.parse_overrides(body)
+        except tuner.BadOverrides as exc:
+            return 400, {"ok": False, "error": str(exc)}
+        return self.write(sid, tuner.patcher(sc, overrides))
+
+    def toggle(self, sid: str, key: str, body: dict, kinds: Any) -> tuple[int, dict]:
+        if key not in body or not isinstance(body[key], kinds):
+            return 400, {"ok": False, "error": f'the body needs "{key}"'}
+        code, out = self.write(sid, tuner.patcher(self.sup.config.strategy(sid), {key: body[key]}))
+        if code == 200 and key == "paused":
+            out["message"] = f"Strategy {sid} {'paused' if body[key] else 'resumed'}. {APPLIED}"
+        return code, out
+
+    # -- nonces and trade actions ----------------------------------------------------------------
+    def confirm(self, body: dict) -> tuple[int, dict]:
+        action, sid, params = body.get("action"), body.get("strategy_id"), body.get("params", {})
+        if action not in TRADE_PARAMS:
+            return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
+        sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
+        if sc is None or not isinstance(sid, str):
+            return 404, {"error": f"unknown strategy {sid!r}"}
+        try:
+            checked = trade_params(action, params)
+        except BadParams as exc:
+            return 400, {"error": str(exc)}
+        force_ok = sc.type == "perps" and sc.platform == "hyperliquid" and sc.live
+        if (action == "force-close" and not force_ok) or (
+            action != "force-close" and sc.type != "manual"
+        ):
+            need = (
+                "a live Hyperliquid perps strategy"
+                if action == "force-close"
+                else "a manual strategy"
+            )
+            return 409, {"error": f"{action} needs {need}; {sid} is {sc.type} on {sc.platform}"}
+        nonce, ttl = self.nonces.issue(action, sid, checked)
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(checked.items()))
+        return 200, {
+            "nonce": nonce,
+            "expires_in_seconds": ttl,
+            "confirm_phrase": sid,
+            "description": f"{action} on {sid}" + (f" ({shown})" if shown else ""),
+        }
+
+    def _lock(self, sid: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(sid, threading.Lock())
+
+    def trade(self, sid: str, action: str, body: dict) -> tuple[int, dict]:
+        try:
+            checked = trade_params(action, body.get("params", {}))
+        except BadParams as exc:
+            return 400, {"ok": False, "error": str(exc)}
+        if not self.nonces.take(body.get("nonce"), action, sid, checked):
+            return 403, {
+                "ok": False,
+                "error": "confirmation missing, used, expired or for another action",
+            }
+        lock = self._lock(sid)
+        if not lock.acquire(blocking=False):
+            return 409, {"ok": False, "error": f"another action on {sid} is still running"}
+        lines: list[str] = []
+        try:
+            from supervisor.ops.manual_state import ManualError
+
+            try:
+                run_trade(self.sup.config, sid, action, checked, lines.append)
+            except ManualError as exc:
+                return (400 if exc.code == 2 else 409), {
+                    "ok": False,
+                    "error": one_line(str(exc), 500),
+                }
+        finally:
+            lock.release()
+        return 200, {"ok": True, "queued": True, "message": one_line(" ".join(lines), 1000)}
