@@ -52,7 +52,15 @@ def rig(tmp_path_factory):
         "capital": 1000,
         "max_drawdown_pct": 99,
     }
-    cfg = write_config(tmp, [fake_strategy("alpha", "flip", "BTC/USDT"), gamma], interval_seconds=3600)
+    cfg = write_config(
+        tmp,
+        [
+            fake_strategy("alpha", "flip", "BTC/USDT"),
+            fake_strategy("delta", "buy", "ETH", type="perps", leverage=2),
+            gamma,
+        ],
+        interval_seconds=3600,
+    )
     os.chmod(cfg, 0o640)
     env = base_env(tmp)
     for _ in range(2):
@@ -68,7 +76,15 @@ def test_tuner_config_shape(rig):
     d, _cfg = rig
     code, doc = d.get(f"/api/strategies/{GAMMA}/config")
     assert code == 200, doc
-    for key in ("strategy_id", "type", "platform", "symbol", "timeframe", "open_strategy", "paused"):
+    for key in (
+        "strategy_id",
+        "type",
+        "platform",
+        "symbol",
+        "timeframe",
+        "open_strategy",
+        "paused",
+    ):
         assert key in doc
     assert doc["open_strategy"]["name"] == "sma_crossover"
     assert doc["default_params"] == {"fast_period": 20, "slow_period": 50}
@@ -81,7 +97,11 @@ def test_tuner_config_shape(rig):
 
 def test_tuner_apply_writes_atomically_and_the_reload_applies_it(rig):
     d, cfg = rig
-    code, out = post(d, f"/api/strategies/{GAMMA}/config", {"overrides": {"open_strategy.params.fast_period": 12}})
+    code, out = post(
+        d,
+        f"/api/strategies/{GAMMA}/config",
+        {"overrides": {"open_strategy.params.fast_period": 12}},
+    )
     assert code == 200, out
     assert out["ok"] and out["restart_required"] is False and "SIGHUP" in out["message"]
     raw = json.loads(cfg.read_text())
@@ -119,16 +139,10 @@ def test_bad_overrides_leave_the_file_untouched(rig, overrides, code):
 
 def test_a_change_the_reload_refuses_is_reported_and_not_written(rig):
     d, cfg = rig
-    status = d.get("/status")[1]
-    held = [
-        sid
-        for sid, s in status["strategies"].items()
-        if any(p.get("quantity") for p in (s.get("positions") or {}).values())
-    ]
-    if not held:
-        pytest.skip("no strategy holds a position in this run")
+    code, status = d.get("/api/strategies/delta/status")  # "buy": it holds ETH
+    assert code == 200 and status["positions"], status
     before = cfg.read_bytes()
-    code, out = post(d, f"/api/strategies/{held[0]}/config", {"overrides": {"invert_signal": True}})
+    code, out = post(d, "/api/strategies/delta/config", {"overrides": {"leverage": 3}})
     assert code == 409, out
     assert "while it holds a position" in out["error"]
     assert cfg.read_bytes() == before
