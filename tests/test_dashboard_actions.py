@@ -136,3 +136,18 @@ def test_force_close_needs_live_hyperliquid_perps():
         perps.post("/api/confirm", {"action": "force-close", "strategy_id": "m", "params": {}})[0]
         == 200
     )
+
+
+def test_a_cashflow_read_error_is_500_not_an_empty_journal():
+    """Story PR #1254: a DB error rendered as an empty journal."""
+    from sqlalchemy.exc import OperationalError
+
+    from supervisor.http import ops
+
+    class BrokenDB:
+        def cashflow_journal(self, **_kw):
+            raise OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    board = types.SimpleNamespace(sup=types.SimpleNamespace(db=BrokenDB()))
+    code, out = ops.cashflow(board, {})
+    assert code == 500 and "disk I/O error" in out["error"] and "journal" not in out

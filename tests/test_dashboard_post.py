@@ -183,3 +183,50 @@ def test_trade_actions_need_a_manual_strategy_at_confirm(rig):
     code, out = post(d, "/api/strategies/alpha/open", {"nonce": "0" * 32, "params": {}})
     assert code == 403
     assert post(d, "/api/confirm", {"action": "rm -rf", "strategy_id": "alpha"})[0] == 400
+
+
+# -- ops panels (reference A.3) ------------------------------------------------------------------
+def test_leaderboard_ranks_by_pnl_pct_then_id(rig):
+    d, _cfg = rig
+    code, doc = d.get("/api/leaderboard")
+    assert code == 200
+    entries = doc["entries"]
+    assert {e["id"] for e in entries} == {"alpha", "delta", GAMMA}
+    keys = {"id", "type", "value", "capital", "pnl", "pnl_pct", "trades", "sharpe", "timeframe"}
+    assert all(keys | {"interval", "positions_opened", "wins", "losses"} <= set(e) for e in entries)
+    assert [(-e["pnl_pct"], e["id"]) for e in entries] == sorted(
+        (-e["pnl_pct"], e["id"]) for e in entries
+    )
+
+
+def test_diagnostics_pages_in_sql_with_caps(rig):
+    d, _cfg = rig
+    code, doc = d.get("/api/diagnostics")
+    assert code == 200 and set(doc) == {"rows", "total", "limit", "offset"}
+    assert doc["limit"] == 50 and doc["offset"] == 0
+    assert d.get("/api/diagnostics?limit=9999")[1]["limit"] == 500  # clamped
+    total = doc["total"]
+    if total:
+        row = doc["rows"][0]
+        assert {"net_pnl", "metrics_status", "llm_verdict", "mfe_pct"} <= set(row)
+        one = d.get("/api/diagnostics?limit=1&offset=0")[1]
+        assert len(one["rows"]) == 1 and one["total"] == total
+    assert d.get("/api/diagnostics?offset=-1")[0] == 400
+    assert d.get("/api/diagnostics?strategy=nope")[1]["total"] == 0
+
+
+def test_other_panels_shapes(rig):
+    d, _cfg = rig
+    code, doc = d.get("/api/cashflow")
+    assert code == 200 and {"wallets", "drift", "alarm_enabled", "journal"} <= set(doc)
+    code, doc = d.get("/api/strategies/dead")
+    assert code == 200 and doc["total"] == len(doc["dead"])
+    code, doc = d.get("/api/closing-strategies")
+    assert code == 200 and doc["evaluators"]
+    assert {"name", "description", "platforms", "default_params"} <= set(doc["evaluators"][0])
+    code, doc = d.get("/api/correlation")
+    assert code == 200 and "correlation" in doc
+    if doc["correlation"] is not None:
+        assert doc["correlation"]["portfolio_gross_usd"] > 0
+    code, doc = d.get("/api/regime")
+    assert code == 200 and set(doc) == {"built_at", "regimes"}

@@ -21,7 +21,7 @@ from shared_tools.clock import now_utc
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.text import one_line
 from supervisor import __version__
-from supervisor.http import api, candles, metrics, token, tuner
+from supervisor.http import api, candles, metrics, ops, token, tuner
 from supervisor.http.post import Actions
 from supervisor.http.routes import NotReady
 from supervisor.http.server import StatusServer
@@ -70,6 +70,7 @@ class Board:
         self._page: bytes | None = None
         self._page_lock = threading.Lock()
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
+        self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
         self.actions = Actions(sup, self)  # the POSTs (supervisor/http/post.py)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -100,6 +101,8 @@ class Board:
                 return 200, api.strategies_list(self.sup.config.strategies)
             if parts == ["strategies", "overview"]:
                 return 200, self.overview()
+            if tuple(parts) in ops.ROUTES:  # exact routes win over the per-strategy prefix
+                return ops.ROUTES[tuple(parts)](self, query)
             if len(parts) == 3 and parts[0] == "strategies" and parts[2] in RESOURCES:
                 return self.per_strategy(unquote(parts[1]), parts[2], query)
         except SQLAlchemyError as exc:
