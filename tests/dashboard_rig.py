@@ -28,11 +28,13 @@ def book_trades(db: Path, sid: str) -> list[tuple[str, str, int, float]]:
         con.close()
 
 
-def start_still_daemon(tmp: Path) -> tuple[Daemon, Path]:
-    """(daemon, state DB): trades made, then a daemon that will not trade for an hour."""
+def start_still_daemon(tmp: Path, extra: tuple[dict, ...] = ()) -> tuple[Daemon, Path]:
+    """(daemon, state DB): trades made, then a daemon that will not trade for an hour;
+    ``extra`` strategies run next to :data:`IDS`."""
     strategies = [
         fake_strategy(IDS[0], "flip", "BTC/USDT"),
         fake_strategy(IDS[1], "flip", "ETH/USDT"),
+        *extra,
     ]
     cfg = write_config(tmp, strategies, interval_seconds=3600)
     env = base_env(tmp)

@@ -10,9 +10,12 @@ never a Playwright download; without it the test is skipped with the reason.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 
 import pytest
+from conftest import fake_strategy
 from dashboard_rig import IDS, book_trades, start_still_daemon
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,6 +30,8 @@ ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 30_000
+# perps, always long, with a wide stop that never fires here: the chart draws its stop line
+HELD = fake_strategy("held", "buy", "SOL", type="perps", leverage=2, stop_loss_pct=40)
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright (the test extra) is not installed"
@@ -41,7 +46,7 @@ if not os.path.exists(CHROMIUM):
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    d, db = start_still_daemon(tmp)
+    d, db = start_still_daemon(tmp, extra=(HELD,))
     yield d, db
     d.stop()
 
@@ -109,12 +114,12 @@ def test_page_loads_draws_the_books_trades_and_switches(rig, page):
     canvas = page.locator("#chart canvas").first
     box = canvas.bounding_box()
     assert box is not None and box["width"] > 100 and box["height"] > 100
-    assert page.locator("#overview tbody tr").count() == len(IDS)
+    assert page.locator("#overview tbody tr").count() == len(IDS) + 1  # + HELD
     assert page.locator("#trades tbody tr").count() == len(book_trades(db, IDS[0]))
     page.wait_for_function(
         "() => document.querySelectorAll('#strategy-list polyline').length === 2",
         timeout=WAIT_MS,
-    )  # the equity sparklines
+    )  # the equity sparklines (HELD has closed nothing: one point, no line)
 
     page.locator(f'#strategy-list li[data-id="{IDS[1]}"]').click()
     state = wait_loaded(page, IDS[1])
@@ -202,3 +207,98 @@ def test_every_post_without_the_token_or_from_a_foreign_origin_is_refused(rig, p
     # the book did not change
     state = wait_loaded(page, IDS[0])
     assert state["selected"] == IDS[0]
+
+
+# -- the acting side (panels.js): stop/target lines, pause, trade actions, the tuner ------------
+def test_stop_and_target_lines_are_the_books_guard(rig, page):
+    d, _db = rig
+    page.goto(f"{base(d)}/dashboard?token={d.token}")
+    page.locator('#strategy-list li[data-id="held"]').click()
+    wait_loaded(page, "held")
+    _code, status = d.get("/api/strategies/held/status")
+    want = []
+    for pos in status["positions"].values():
+        if pos["stop"]:
+            want.append({"kind": "stop", "price": pos["stop"]})
+        want += [{"kind": "target", "price": t["price"]} for t in pos["targets"]]
+    page.wait_for_function(
+        "n => window.goTraderDashboard.priceLines.length === n", arg=len(want), timeout=WAIT_MS
+    )
+    assert page.evaluate("window.goTraderDashboard.priceLines") == want
+    assert want, "the rig's strategies hold a position with a stop (dashboard_rig.py)"
+    page.locator("#tuner-form [data-key='interval_seconds']").wait_for(timeout=WAIT_MS)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_trade_actions_are_refused_at_confirm_for_a_non_manual_strategy(rig, page):
+    d, _db = rig
+    page.goto(f"{base(d)}/dashboard?token={d.token}")
+    wait_loaded(page, IDS[0])
+    page.select_option("#action", "close")
+    page.locator("#action-go").click()
+    page.wait_for_function(
+        "() => document.getElementById('action-msg').textContent.includes('manual strategy')",
+        timeout=WAIT_MS,
+    )
+    # a made-up nonce is refused (403), and so is the same request again
+    replay = """async ([path, nonce]) => {
+      const r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json',
+        'Authorization': 'Bearer ' + localStorage.getItem('goTraderStatusToken')},
+        body: JSON.stringify({nonce: nonce, params: {}})});
+      return r.status; }"""
+    path = f"/api/strategies/{IDS[0]}/close"
+    assert page.evaluate(replay, [path, "0" * 32]) == 403
+    assert page.evaluate(replay, [path, "0" * 32]) == 403
+
+
+def test_pause_through_the_page_is_written_and_reloaded(rig, page):
+    d, db = rig
+    page.goto(f"{base(d)}/dashboard?token={d.token}")
+    wait_loaded(page, IDS[0])
+    page.wait_for_function(
+        "() => document.getElementById('pause-toggle').textContent === 'Pause'", timeout=WAIT_MS
+    )
+    page.locator("#pause-toggle").click()
+    page.wait_for_function(
+        "() => document.getElementById('tuner-msg').textContent.includes('paused')",
+        timeout=WAIT_MS,
+    )
+    raw = json.loads((db.parent / "config.json").read_text())
+    assert next(s for s in raw["strategies"] if s["id"] == IDS[0])["paused"] is True
+    deadline = time.time() + 30
+    while "paused False -> True" not in d.log() and time.time() < deadline:
+        time.sleep(0.2)
+    assert "paused False -> True" in d.log()
+    page.reload()
+    wait_loaded(page, IDS[0])
+    page.wait_for_function(
+        "() => document.getElementById('pause-toggle').textContent === 'Resume'", timeout=WAIT_MS
+    )
+    page.locator("#pause-toggle").click()
+    page.wait_for_function(
+        "() => document.getElementById('tuner-msg').textContent.includes('resumed')",
+        timeout=WAIT_MS,
+    )
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_tuner_change_applied_through_the_page_is_used_by_the_next_cycle(rig, page):
+    """Last in this file: the next cycle changes the book the tests above compare with."""
+    d, db = rig
+    page.goto(f"{base(d)}/dashboard?token={d.token}")
+    wait_loaded(page, IDS[0])
+    field = page.locator("#tuner-form [data-key='interval_seconds']")
+    field.wait_for(timeout=WAIT_MS)
+    before = d.get("/status")[1]["cycle_count"]
+    field.fill("2")
+    page.locator("#tuner-apply").click()
+    page.wait_for_function(
+        "() => window.goTraderDashboard.lastAction !== null", timeout=WAIT_MS
+    )
+    result = page.evaluate("window.goTraderDashboard.lastAction")
+    assert result["ok"] and "SIGHUP" in result["message"], result
+    raw = json.loads((db.parent / "config.json").read_text())
+    assert next(s for s in raw["strategies"] if s["id"] == IDS[0])["interval_seconds"] == 2
+    # the loop reloads before its next cycle, which comes 2 s later instead of an hour
+    d.wait_status(lambda s: s["cycle_count"] > before, timeout=60)
+    assert f"{IDS[0]} interval_seconds 0 -> 2" in d.log()

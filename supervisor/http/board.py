@@ -162,28 +162,35 @@ class Board:
         return 200, {"strategy_id": sc.id, "points": points}
 
     def _config_doc(self, sc: StrategyConfig, _query: dict) -> tuple[int, dict]:
-        """The tuner's form: the strategy's params over the registry's defaults (worker)."""
-        schema = self._schema(sc)
-        if schema is None:
-            return 502, {"error": f"strategy_tuner_schema.py failed for {sc.open_strategy.name!r}"}
+        """The tuner's form: the strategy's params over the registry's defaults (worker).
+
+        Unlike upstream (502), a strategy the registry does not know (a custom script) still
+        gets its form, with no defaults and ``schema_error`` saying why."""
+        schema, error = self._schema(sc)
         with self.sup.book_lock:
             strat = self.sup.app.strategies[sc.id]
             held = any(p.quantity for p in strat.positions.values())
-        return 200, tuner.config_doc(sc, schema, held)
+        doc = tuner.config_doc(sc, schema, held)
+        if error:
+            doc["schema_error"] = error
+        return 200, doc
 
-    def _schema(self, sc: StrategyConfig) -> dict | None:
+    def _schema(self, sc: StrategyConfig) -> tuple[dict, str]:
+        """(the registry's answer, "" or why there is none), cached per (type, strategy)."""
         key = (sc.type, sc.open_strategy.name)
         if key in self._schemas:
-            return self._schemas[key]
+            return self._schemas[key], ""
         executor = self.sup.executor
-        if executor is None or not sc.open_strategy.name:
-            return {"default_params": {}} if executor is not None else None
+        if executor is None:
+            raise NotReady("starting")
+        if not sc.open_strategy.name:
+            return {}, "no open strategy named"
         args = (f"--type={sc.type}", f"--strategy={sc.open_strategy.name}")
         result = executor.run_one(Job(key="schema", script=SCHEMA_SCRIPT, args=args), timeout_s=30)
         if not isinstance(result.data, dict) or result.error:
-            return None
+            return {}, one_line(f"strategy_tuner_schema.py: {result.error or 'no answer'}", 300)
         self._schemas[key] = result.data
-        return result.data
+        return result.data, ""
 
     def simulate(self, sc: StrategyConfig, body: dict) -> tuple[int, dict]:
         """``POST …/simulate``: live vs simulated markers on the chart's candles (the cache the

@@ -1,6 +1,6 @@
 // go-trader dashboard: reads /api/* with the operator's token; draws candles with the book's
 // trades as markers (lightweight-charts, vendored), the overview, sparklines and trade history.
-// Read-only in this version: no action is sent from here.
+// The tuner, trade actions, ops panels and stop/target lines are in panels.js (state.onLoad).
 (function () {
   "use strict";
 
@@ -20,7 +20,10 @@
     sortKey: "id",
     sortDir: 1,
     timer: null,
-    loads: 0
+    loads: 0,
+    api: null, // set below, for panels.js
+    series: function () { return series; },
+    onLoad: [] // panels.js: function (id) after a strategy's chart is drawn
   };
   window.goTraderDashboard = state; // read by the browser test and handy in the console
 
@@ -47,6 +50,7 @@
   }
 
   function token() { return storage("get", TOKEN_KEY) || ""; }
+  state.token = token;
 
   function showLogin(message) {
     stopTimer();
@@ -72,6 +76,8 @@
       });
     });
   }
+
+  state.api = api;
 
   // -- formatting ---------------------------------------------------------------------------------
   function num(x, digits) {
@@ -266,6 +272,7 @@
       $("chart-title").textContent = id + " · " + (s.symbol || "") + " " + (s.timeframe || "");
       $("chart-source").textContent = "candles: " + docs[0].source;
       renderTrades(docs[1]);
+      state.onLoad.forEach(function (f) { f(id); });
       state.loads += 1;
       document.body.dataset.loaded = id;
     });
