@@ -292,9 +292,7 @@ def test_a_tuner_change_applied_through_the_page_is_used_by_the_next_cycle(rig, 
     before = d.get("/status")[1]["cycle_count"]
     field.fill("2")
     page.locator("#tuner-apply").click()
-    page.wait_for_function(
-        "() => window.goTraderDashboard.lastAction !== null", timeout=WAIT_MS
-    )
+    page.wait_for_function("() => window.goTraderDashboard.lastAction !== null", timeout=WAIT_MS)
     result = page.evaluate("window.goTraderDashboard.lastAction")
     assert result["ok"] and "SIGHUP" in result["message"], result
     raw = json.loads((db.parent / "config.json").read_text())
