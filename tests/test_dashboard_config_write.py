@@ -43,6 +43,7 @@ def test_patch_writes_keeps_mode_and_order(cfg):
         ("a", lambda e: e.update(capital=-5), lambda c: [], 400),
         ("a", lambda e: e.update(paused=True), lambda c: ["the reload refuses it"], 409),
     ],
+    ids=["unknown-strategy", "loader-refuses", "reload-refuses"],
 )
 def test_refusals_write_nothing(cfg, sid, patch, check, code):
     before = cfg.read_bytes()
@@ -70,3 +71,14 @@ def test_write_atomic_replaces_whole(tmp_path):
     target.write_text("old")
     config_write.write_atomic(target, b"new", 0o600)
     assert target.read_bytes() == b"new" and leftovers(target) == []
+
+
+def test_an_old_config_version_is_not_patched(cfg):
+    raw = json.loads(cfg.read_text())
+    raw["config_version"] = 16
+    cfg.write_text(json.dumps(raw))
+    before = cfg.read_bytes()
+    with pytest.raises(WriteRefused) as exc:
+        patch_config(cfg, "a", lambda e: e.update(paused=True), lambda c: [])
+    assert exc.value.code == 409 and "restart go-trader" in exc.value.lines[0]
+    assert cfg.read_bytes() == before and leftovers(cfg) == []

@@ -7,7 +7,8 @@ loader the daemon starts with (:func:`shared_tools.config.load_config`), ask ``c
 SIGHUP reload's own refusals, supervisor/reload.py) whether a running book would take it, then
 fsync and rename it over the live file with the live file's mode, and fsync the directory.
 
-Stricter than upstream: the write is fsynced; a file edited by hand while we patched it is not
+Stricter than upstream: a file not at the current config_version is refused (the loader would
+migrate and rewrite it); the write is fsynced; a file edited by hand while we patched it is not
 overwritten (its bytes are compared just before the rename); a change the reload would refuse
 is refused here and nothing is written, so it is never half-applied. Writers in this process
 serialise on :data:`WRITE_LOCK`. The temp name comes from ``os.urandom`` (``tempfile`` loads
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shared_tools.config.load import load_config
+from shared_tools.config.migrate import CURRENT_CONFIG_VERSION
 from shared_tools.config.model import Config, ConfigError
 
 WRITE_LOCK = threading.Lock()
@@ -94,6 +96,15 @@ def patch_config(
             raise WriteRefused(500, [f"cannot read {path}: {exc}"]) from None
         if not isinstance(raw, dict):
             raise WriteRefused(500, [f"{path}: the top level is not a JSON object"])
+        if raw.get("config_version") != CURRENT_CONFIG_VERSION:  # the loader would migrate it
+            raise WriteRefused(
+                409,
+                [
+                    f"{path}: config_version {raw.get('config_version')!r} is not "
+                    f"{CURRENT_CONFIG_VERSION}; restart go-trader (it migrates the file), then "
+                    "edit from the dashboard"
+                ],
+            )
         patch(_entry(raw, sid))
         data = (json.dumps(raw, indent=2, ensure_ascii=False) + "\n").encode()
         probe = path.with_name(f".{path.name}.{os.urandom(6).hex()}.probe.json")
