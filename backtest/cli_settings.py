@@ -103,8 +103,13 @@ def _unset(value: float) -> float | None:
     return float(value) if value else None
 
 
-def from_config(path: str, sid: str, settings_cls: type) -> Job:
-    """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
+def from_config(path: str, sid: str, settings_cls: type, defaults: str = "user") -> Job:
+    """A live strategy as configured: open ref, closes, direction, stops, venue, market.
+
+    ``defaults`` is upstream's ``--defaults``: ``user`` runs the strategy as the supervisor
+    does, with the file's ``user_defaults`` injected; ``system`` takes them back out, so every
+    close ref without its own ``tp_tiers`` runs on the evaluator's built-in tiers.
+    """
     # The supervisor's own config loader (shared_tools.config, below both): reading the file
     # with it is what makes the backtest match the live strategy.
     from shared_tools.config.load import load_config
@@ -151,7 +156,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         invert_signal=bool(s.invert_signal),
         leverage=float(s.sizing_leverage or s.leverage or 1.0),  # the book sizes by this
         risk_per_trade_pct=_unset(s.risk_per_trade_pct),
-        close_strategies=tuple(c.as_json() for c in s.close_strategies),
+        close_strategies=_closes(s, defaults),
         stop_loss_pct=stop_pct,
         stop_loss_atr_mult=_unset(s.stop_loss_atr_mult),
         trailing_stop_pct=_unset(s.trailing_stop_pct),
@@ -170,6 +175,17 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         settings=settings,
         market_data=cfg.market_data,
     )
+
+
+def _closes(s: Any, defaults: str) -> tuple[dict, ...]:
+    """The strategy's close refs; with ``system`` defaults, without the injected user tiers."""
+    refs = [c.as_json() for c in s.close_strategies]
+    if defaults == "system":
+        for i, ref in enumerate(refs):
+            injected = (f"close_strategies[{i}].tp_tiers", "close_strategy.tp_tiers")
+            if any(s.sources.get(k) == "user_defaults" for k in injected):
+                ref["params"] = {k: v for k, v in ref["params"].items() if k != "tp_tiers"}
+    return tuple(refs)
 
 
 def override(settings: Any, **changes: Any) -> Any:

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--allowed-regimes", nargs="+", action="extend", choices=cs.REGIMES)
     a("--config", help="live config file (with --strategy-id): backtest that strategy as set")
     a("--strategy-id", help="the strategy id inside --config")
+    a(
+        "--defaults",
+        choices=("user", "system"),
+        help="with --config: user (default) applies the file's user_defaults as the bot does; "
+        "system runs on the built-in defaults",
+    )
     a("--splits", type=int, default=5, help="optimize: walk-forward folds (default 5)")
     a(
         "--optimize-metric",
@@ -125,6 +131,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise cs.UsageError(f"--config: single mode only (got --mode {args.mode})")
         if args.strategy or args.params:
             raise cs.UsageError("--config: the strategy and params come from the config")
+    if args.defaults and not args.config:
+        raise cs.UsageError("--defaults: needs --config (user_defaults come from the file)")
     if args.params and not args.config:
         if args.mode == "optimize":
             raise cs.UsageError(
@@ -176,7 +184,7 @@ def build_job(args: argparse.Namespace) -> cs.Job:
     """The strategy, params and BacktestSettings the flags (and --config) describe."""
     settings_cls = _engine().BacktestSettings
     if args.config:
-        job = cs.from_config(args.config, args.strategy_id, settings_cls)
+        job = cs.from_config(args.config, args.strategy_id, settings_cls, args.defaults or "user")
     else:
         job = cs.Job(strategy=args.strategy or "", settings=settings_cls(timeframe="1d"))
     flags = _flag_settings(args)

@@ -54,6 +54,7 @@ from shared_tools.config.regime import regime_settings
 from shared_tools.config.risk import risk_settings
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.config.user_defaults import user_defaults
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, exc_line, one_line, show
 
@@ -158,8 +159,9 @@ def parse_config(raw: dict, path: Path) -> Config:
     settings = _top_level(raw, label, errors)
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
+    user = user_defaults(raw.get("user_defaults"), label, errors)
     ctx = TradingContext(
-        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors)
+        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors), user
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))

@@ -69,9 +69,9 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
         errors.append(f'{where} must be an object like {{"manual": {{"side": "long"}}}}')
         return ManualDefaults()
     for key in raw:
-        if key in ("close", "regime_atr"):
+        if key == "regime_atr":
             warnings.append(f"{where}.{key} is not built yet; ignored")
-        elif key != "manual":
+        elif key not in ("manual", "close"):  # close: config/user_defaults.py
             warnings.append(f"{where}: unknown key {show(key)}; ignored")
     m = raw.get("manual")
     if m is None:

@@ -123,6 +123,8 @@ class StrategyConfig:
     allowed_regimes: tuple[str, ...] = ()
     regime_gate_window: str = ""  # "" = the payload's first window (or its flat label)
     regime_gate_on_failure: str = "open"  # open | closed: what an unknown regime does
+    # Values a default supplied, by key path -> "user_defaults" | "default" (config/effective.py).
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def check_args(self) -> CheckArgs:
