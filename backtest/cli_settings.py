@@ -140,6 +140,7 @@ def from_config(path: str, sid: str, settings_cls: type, defaults: str = "user")
             ("htf_filter", s.htf_filter),
             ("margin_per_trade_usd", s.margin_per_trade_usd),
             ("regime_gate_window", s.regime_gate_window),
+            ("hedge", s.hedge is not None and s.hedge.enabled),  # upstream's backtest neither
         )
         if on
     ]

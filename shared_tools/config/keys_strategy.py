@@ -354,7 +354,69 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "allow_scale_in",
         "scale_in",
         "replay_sharing",
+    ),
+    strategy_key(
         "hedge",
+        "object",
+        "a second Hyperliquid perps leg opposite the primary position, resized each cycle "
+        "(paper only; see strategies[].hedge)",
+        reload="flat-only",
+        attr="hedge",
+    ),
+    # -- strategies[].hedge ------------------------------------------------------------------
+    row_key("strategies[].hedge", "enabled", "bool", "turn the hedge leg on", default=False),
+    row_key(
+        "strategies[].hedge",
+        "symbol",
+        "string",
+        "the hedge coin: no strategy's primary coin, no other hedge's",
+    ),
+    row_key(
+        "strategies[].hedge",
+        "side",
+        "choice",
+        'the leg\'s side: opposite the primary ("" means inverse)',
+        default="inverse",
+        choices=("", "inverse"),
+    ),
+    row_key(
+        "strategies[].hedge",
+        "ratio",
+        "number",
+        "hedge notional / primary notional (0 = 1)",
+        default=1.0,
+        lo=0.0,
+        hi=10.0,
+        lo_open=True,
+    ),
+    row_key(
+        "strategies[].hedge",
+        "platform",
+        "choice",
+        "hyperliquid only",
+        default="hyperliquid",
+        choices=("", "hyperliquid"),
+    ),
+    row_key(
+        "strategies[].hedge", "type", "choice", "perps only", default="perps", choices=("", "perps")
+    ),
+    row_key(
+        "strategies[].hedge",
+        "margin_mode",
+        "choice",
+        "the leg's own margin mode (never the primary's)",
+        default="isolated",
+        choices=("isolated", "cross"),
+    ),
+    row_key(
+        "strategies[].hedge",
+        "leverage",
+        "number",
+        "the leg's own leverage (0 = 1; never the primary's)",
+        default=1.0,
+        lo=0.0,
+        hi=50.0,
+        lo_open=True,
     ),
     # -- strategies[].futures ----------------------------------------------------------------
     row_key(

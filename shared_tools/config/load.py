@@ -38,6 +38,7 @@ from shared_tools.config.checks import (
     unknown_key_line,
 )
 from shared_tools.config.checks import tradingview_problems as tv_problems
+from shared_tools.config.hedge import hedge_cross_problems
 from shared_tools.config.live import live_settings
 from shared_tools.config.manual import manual_defaults
 from shared_tools.config.migrate import migrate_document, migrated_note, save_migrated
@@ -165,6 +166,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
+    errors.extend(f"config {label}: {line}" for line in hedge_cross_problems(strategies))
     for sc in strategies:
         if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
             sc.regime_args = regime.flags

@@ -41,6 +41,7 @@ from shared_tools.config.checks import (
     text_problem,
     unknown_key_line,
 )
+from shared_tools.config.hedge import hedge_settings
 from shared_tools.config.live import live_refusal
 from shared_tools.config.manual import MANUAL, manual_entry, manual_key_problems
 from shared_tools.config.model import (
@@ -479,6 +480,15 @@ def parse_strategy(
     allow_deprecated = e.flag("allow_deprecated")
     htf_filter = e.flag("htf_filter")
     e.check_status(open_ref.name, allow_deprecated)
+    hedge = hedge_settings(
+        entry.get("hedge"),
+        e.where,
+        kind=kind,
+        platform=str(platform),
+        direction=str(trading.get("direction", "long")),
+        live=parsed.mode == "live",
+        errors=errors,
+    )
 
     if len(errors) > n_errors:
         return None
@@ -504,5 +514,6 @@ def parse_strategy(
         allow_deprecated=allow_deprecated,
         htf_filter=htf_filter,
         sources=sources,
+        hedge=hedge,
         **trading,
     )
