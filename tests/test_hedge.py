@@ -233,3 +233,74 @@ def test_the_backtester_says_it_does_not_model_the_hedge(tmp_path, capsys):
     from_config(str(path), "hl-sma-btc-long", BacktestSettings)
     err = capsys.readouterr().err
     assert "hedge not modelled by the backtester" in err
+
+
+# -- the simulated market: the example strategy with and without a hedge ---------------------
+
+
+@pytest.fixture
+def market_env(tmp_path, monkeypatch):
+    """The config's simulated market reaches the workers; the clock is pinned and moved."""
+    monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(tmp_path / "ohlcv.db"))
+    monkeypatch.delenv("GO_TRADER_MARKET_DATA", raising=False)
+    monkeypatch.delenv("GO_TRADER_SIM_SEED", raising=False)
+
+    def at(when) -> None:
+        monkeypatch.setenv("GO_TRADER_NOW", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    return at
+
+
+def _simulated(tmp_path, market_env, hedge: dict | None) -> tuple[list, dict]:
+    import io
+    from datetime import timedelta
+
+    from test_offline_perps import START, _check_book
+
+    from supervisor.daemon import Supervisor
+
+    cfg = json.loads((REPO / "examples" / "offline-perps.json").read_text())
+    entry = next(s for s in cfg["strategies"] if s["id"] == "hl-sma-btc-long")
+    if hedge is not None:
+        entry["hedge"] = hedge
+    cfg["strategies"], cfg["db_file"] = [entry], str(tmp_path / "perps.db")
+    path = tmp_path / "perps.json"
+    path.write_text(json.dumps(cfg))
+    market_env(START)
+    sup = Supervisor(load_config(path), once=True, out=io.StringIO())
+    assert sup.start() == 0
+    db = sqlite3.connect(tmp_path / "perps.db")
+    db.row_factory = sqlite3.Row
+    trades = []
+    try:
+        for i in range(10):
+            market_env(START + timedelta(hours=i))
+            report = sup.run_cycle(sup.config.strategies)
+            assert not [o for o in report.outcomes if o.error], report.outcomes
+            _check_book(sup, db)  # value = cash + positions, fees, net P&L: hedge included
+            trades += report.trades
+            held = sup.app.strategies["hl-sma-btc-long"].positions
+            if "BTC" in held and hedge is not None:
+                assert held["SOL"].side == "short" and held["SOL"].hedge_basis == pytest.approx(
+                    held["BTC"].quantity
+                )
+            if "BTC" not in held:
+                assert "SOL" not in held  # the hedge never outlives its primary
+    finally:
+        sup.shutdown()
+    return trades, dict(held)
+
+
+def test_on_the_simulated_market_the_hedge_follows_the_primary(tmp_path, market_env):
+    with_hedge, _ = _simulated(tmp_path, market_env, {"enabled": True, "symbol": "SOL"})
+    kinds = {(t.symbol, t.trade_type, t.is_close) for t in with_hedge}
+    assert ("SOL", "hedge", False) in kinds and ("SOL", "hedge", True) in kinds
+    primary = [
+        (t.side, t.quantity) for t in with_hedge if t.symbol == "BTC" and t.trade_type != "funding"
+    ]
+    assert primary
+
+
+def test_on_the_simulated_market_without_the_key_only_the_primary_trades(tmp_path, market_env):
+    plain, _ = _simulated(tmp_path, market_env, None)
+    assert plain and {t.symbol for t in plain} == {"BTC"}

@@ -271,3 +271,22 @@ def test_the_supervisor_and_backtester_read_the_same_injected_refs(tmp_path):
     assert list(job.settings.close_strategies) == [c.as_json() for c in sc.close_strategies]
     system = from_config(path, "hl-sma-eth-tp", BacktestSettings, "system")
     assert system.settings.close_strategies[0]["params"] == {}
+
+
+# -- user_defaults.manual details upstream has (reference C.1) -------------------------------
+
+
+def test_manual_stop_zero_opts_manual_strategies_out_and_the_last_tier_closes_all(tmp_path):
+    manual = {"id": "m", "type": "manual", "symbol": "ETH", "capital": 1000}
+    tiers = [
+        {"atr_multiple": 2.0, "close_fraction": 0.5},
+        {"atr_multiple": 4.0, "close_fraction": 0.8},
+    ]
+    user = {"manual": {"stop_loss_atr_mult": 0, "tp_tiers": tiers}}
+    cfg = load_config(write_config(tmp_path, [manual], user_defaults=user))
+    m = cfg.strategies[0]
+    assert m.stop_loss_atr_mult == 0 and m.rules.protection.stop_loss_atr_mult == 0  # no stop
+    assert m.close_strategies[0].params["tp_tiers"][-1]["close_fraction"] == 1.0
+    assert effective_values(m, cfg)["stop"] == {"value": "none", "source": "user_defaults"}
+    plain = load_config(write_config(tmp_path, [manual])).strategies[0]
+    assert plain.stop_loss_atr_mult == 2.0  # without the key: upstream's 2 ATR

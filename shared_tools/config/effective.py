@@ -69,7 +69,9 @@ def effective_values(sc: StrategyConfig, config: Config) -> dict[str, dict[str, 
         out[key] = src(key)
     out["atr_method"] = src("atr_method", "atr_method")
     stop = next((k for k in STOP_KEYS if getattr(sc, k)), "")
-    if not stop:
+    if not stop and "stop_loss_atr_mult" in sc.sources:  # user_defaults.manual's 0: no stop
+        out["stop"] = _row("none", sc.sources["stop_loss_atr_mult"])
+    elif not stop:
         out["stop"] = _row("none", "config" if any(k in raw for k in STOP_KEYS) else "default")
     elif stop in sc.sources or raw.get(stop) is not None:
         out["stop"] = {"key": stop, **src(stop)}

@@ -367,11 +367,10 @@ SECTION_KEYS: tuple[Key, ...] = (
         "user_defaults.manual",
         "stop_loss_atr_mult",
         "number",
-        "a manual strategy's ATR stop when it sets no stop key",
+        "a manual strategy's ATR stop when it sets no stop key (0: no stop)",
         default=2.0,
         lo=0.0,
         hi=MAX_ATR_MULT,
-        lo_open=True,
         since=16,
     ),
     row_key(
