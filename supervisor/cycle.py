@@ -227,7 +227,7 @@ class Cycle:
 
     def _step_hedge(self) -> None:
         for sc in self.config.strategies:
-            if sc.hedge is not None and sc.hedge.enabled and not sc.live:
+            if not sc.live:
                 self._guarded(sc, functools.partial(cycle_hedge.reconcile, self, sc))
 
     def _step_risk(self) -> None:

@@ -304,3 +304,27 @@ def test_on_the_simulated_market_the_hedge_follows_the_primary(tmp_path, market_
 def test_on_the_simulated_market_without_the_key_only_the_primary_trades(tmp_path, market_env):
     plain, _ = _simulated(tmp_path, market_env, None)
     assert plain and {t.symbol for t in plain} == {"BTC"}
+
+
+def test_a_latch_holds_hedge_growth_but_not_its_close():
+    acct = _acct(3.0, hedge_qty=4.0, basis=2.0)
+    assert reconcile_hedge(acct, "BTC", LEG, MARKS, "t", may_open=False) == (
+        [],
+        "hedge held: a latch holds new exposure",
+    )
+    del acct.positions["BTC"]
+    trades, _ = reconcile_hedge(acct, "BTC", LEG, MARKS, "t", may_open=False)
+    assert [t.reason for t in trades] == ["hedge_primary_flat"]
+
+
+def test_a_leg_no_hedge_block_asks_for_is_closed_after_a_restart(tmp_path, sup_for):
+    sup, _ = _run_open(tmp_path, sup_for, _hedged())
+    sup.shutdown()
+    later = sup_for([perp("p", "p", direction="long")])  # the block removed, then a restart
+    marks(tmp_path, BTC=100.0, ETH=50.0)
+    _say(tmp_path, 0, 100.0)
+    report = later.run_cycle(later.config.strategies)
+    assert [(t.symbol, t.trade_type, t.reason) for t in report.trades] == [
+        ("ETH", "hedge", "hedge_removed")
+    ]
+    assert list(later.app.strategies["p"].positions) == ["BTC"]

@@ -53,8 +53,14 @@ def reconcile_hedge(
     marks: Mapping[str, float],
     now: str,
     now_s: float = 0.0,
+    *,
+    may_open: bool = True,
 ) -> tuple[list[Trade], str]:
-    """Bring the hedge leg in line with the primary position; (rows booked, what happened)."""
+    """Bring the hedge leg in line with the primary position; (rows booked, what happened).
+
+    ``may_open`` False (a kill switch or breaker latched) holds opens and growth; cuts and
+    closes still run.
+    """
     pos = acct.positions.get(primary)
     hedge = acct.positions.get(leg.symbol)
     if hedge is not None and hedge.hedge_for != primary:
@@ -71,6 +77,9 @@ def reconcile_hedge(
         why = "hedge_primary_flat" if pos is None else "hedge_wrong_side"
         return _close(acct, book, leg.symbol, h_px, now, 1.0, why)
     assert usable(p_px)
+    grows = hedge is None or pos.quantity > hedge.hedge_basis * (1 + 1e-9)
+    if grows and not may_open:
+        return [], "hedge held: a latch holds new exposure"
     if hedge is None:
         qty = pos.quantity * p_px * leg.ratio / h_px
         return _open(acct, book, primary, leg, _opposite(pos.side), qty, h_px, now, now_s, pos)
