@@ -250,8 +250,10 @@ def test_backtest_defaults_user_applies_the_tiers_and_system_does_not(tmp_path, 
     assert user == default_user  # user is the default, as the supervisor runs it
     assert system["trades"] == plain["trades"]  # system: the evaluator's own tiers
     assert user["trades"] != system["trades"]  # the user's 3/5 ATR tiers change the exits
-    reasons = {t.get("exit_reason") or t.get("reason") for t in user["trades"]}
-    assert not any("tiered_tp_atr:1" in str(r) or str(r) == "tiered_tp_atr:2" for r in reasons)
+    def take_profits(doc: dict) -> int:
+        return sum(t["reason"] == "take_profit" for t in doc["trades"])
+
+    assert 0 < take_profits(user) < take_profits(system)  # 3/5 ATR is hit less than 1.5/3/5
 
 
 def test_defaults_flag_needs_a_config(capsys):
@@ -290,3 +292,69 @@ def test_manual_stop_zero_opts_manual_strategies_out_and_the_last_tier_closes_al
     assert effective_values(m, cfg)["stop"] == {"value": "none", "source": "user_defaults"}
     plain = load_config(write_config(tmp_path, [manual])).strategies[0]
     assert plain.stop_loss_atr_mult == 2.0  # without the key: upstream's 2 ATR
+
+
+def test_older_tier_spellings_are_renamed_before_injection(tmp_path):
+    user = {
+        "close": {
+            "tiered_tp_atr": {"tp_tiers": [{"atr": 2.5, "fraction": 1.0}]},
+            "tiered_tp_pct": {"tp_tiers": [{"pct": 4, "close_fraction": 1.0}]},
+        }
+    }
+    refs = [{"name": "tiered_tp_atr"}, {"name": "tiered_tp_pct"}]
+    cfg = load_config(write_config(tmp_path, [_perp(close_strategies=refs)], user_defaults=user))
+    atr, pct = cfg.strategies[0].close_strategies
+    assert atr.params["tp_tiers"] == [{"atr_multiple": 2.5, "close_fraction": 1.0}]
+    assert pct.params["tp_tiers"] == [{"profit_pct": 4, "close_fraction": 1.0}]
+
+
+# -- the supervisor on the simulated market: the same strategy with and without the key ------
+
+
+@pytest.fixture
+def sim_clock(tmp_path, monkeypatch):
+    monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(tmp_path / "ohlcv.db"))
+    monkeypatch.delenv("GO_TRADER_MARKET_DATA", raising=False)  # the config's reaches workers
+    monkeypatch.delenv("GO_TRADER_SIM_SEED", raising=False)
+
+    def at(when) -> None:
+        monkeypatch.setenv("GO_TRADER_NOW", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    return at
+
+
+def _target_multiples(tmp_path, sim_clock, **top) -> set[tuple[float, ...]]:
+    """The ATR multiples of the targets armed on every open over a few simulated hours."""
+    import io
+    from datetime import timedelta
+
+    from test_offline_perps import START
+
+    from supervisor.daemon import Supervisor
+
+    sup = Supervisor(load_config(_backtest_config(tmp_path, **top)), once=True, out=io.StringIO())
+    sim_clock(START)
+    assert sup.start() == 0
+    seen = set()
+    try:
+        for i in range(12):
+            sim_clock(START + timedelta(hours=i))
+            sup.run_cycle(sup.config.strategies)
+            pos = sup.app.strategies["hl-sma-eth-tp"].positions.get("ETH")
+            if pos is not None and pos.entry_atr:
+                seen.add(
+                    tuple(
+                        round(abs(p - pos.avg_cost) / pos.entry_atr, 6)
+                        for p, _ in pos.guard.targets
+                    )
+                )
+    finally:
+        sup.shutdown()
+    return seen
+
+
+def test_on_the_simulated_market_opens_arm_the_user_tiers(tmp_path, sim_clock):
+    (tmp_path / "user").mkdir()
+    (tmp_path / "plain").mkdir()
+    assert _target_multiples(tmp_path / "user", sim_clock, user_defaults=USER) == {(3.0, 5.0)}
+    assert _target_multiples(tmp_path / "plain", sim_clock) == {(1.5, 3.0, 5.0)}

@@ -142,11 +142,12 @@ def close_defaults(raw: Any, where: str, errors: list[str]) -> CloseDefaults:
             continue
         checked: dict[str, Any] = {}
         if "tp_tiers" in entry:
-            problem = _tiers_problem(name, entry["tp_tiers"])
+            tiers = _canonical(name, entry["tp_tiers"])
+            problem = _tiers_problem(name, tiers)
             if problem:
                 errors.append(f"{at}.tp_tiers {problem}")
                 continue
-            checked["tp_tiers"] = copy.deepcopy(entry["tp_tiers"])
+            checked["tp_tiers"] = tiers
         if REGIME_TRAIL in entry:
             if schema.row(schema.STRATEGY, REGIME_TRAIL).status != "built":
                 errors.append(
@@ -157,6 +158,31 @@ def close_defaults(raw: Any, where: str, errors: list[str]) -> CloseDefaults:
             checked[REGIME_TRAIL] = copy.deepcopy(entry[REGIME_TRAIL])
         out[name] = checked
     return CloseDefaults(out)
+
+
+# Older tier spellings (as the v15 migration renames them in close refs): the evaluators read
+# only the canonical keys, so an injected table must carry them.
+_TIER_ALIASES = {"atr": "atr_multiple", "multiple": "atr_multiple", "fraction": "close_fraction"}
+
+
+def _canonical(name: str, tiers: Any) -> Any:
+    """A deep copy of ``tiers`` with the older key spellings renamed (a canonical key wins)."""
+    if isinstance(tiers, dict):
+        return {label: _canonical(name, ladder) for label, ladder in tiers.items()}
+    if not isinstance(tiers, list):
+        return copy.deepcopy(tiers)
+    aliases = dict(_TIER_ALIASES)
+    if name == "tiered_tp_pct":
+        aliases = {"pct": "profit_pct", "fraction": "close_fraction"}
+    out: list[Any] = []
+    for tier in tiers:
+        if isinstance(tier, dict):
+            tier = {
+                aliases.get(k, k) if aliases.get(k, k) not in tier else k: v
+                for k, v in tier.items()
+            }
+        out.append(copy.deepcopy(tier))
+    return out
 
 
 def _number(value: Any) -> bool:
