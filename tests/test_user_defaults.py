@@ -250,6 +250,7 @@ def test_backtest_defaults_user_applies_the_tiers_and_system_does_not(tmp_path, 
     assert user == default_user  # user is the default, as the supervisor runs it
     assert system["trades"] == plain["trades"]  # system: the evaluator's own tiers
     assert user["trades"] != system["trades"]  # the user's 3/5 ATR tiers change the exits
+
     def take_profits(doc: dict) -> int:
         return sum(t["reason"] == "take_profit" for t in doc["trades"])
 
