@@ -359,3 +359,10 @@ def test_on_the_simulated_market_opens_arm_the_user_tiers(tmp_path, sim_clock):
     (tmp_path / "plain").mkdir()
     assert _target_multiples(tmp_path / "user", sim_clock, user_defaults=USER) == {(3.0, 5.0)}
     assert _target_multiples(tmp_path / "plain", sim_clock) == {(1.5, 3.0, 5.0)}
+
+
+def test_the_status_server_reads_the_same_effective_values(tmp_path, sup_for):
+    sup = sup_for([_perp(close_strategies=_tp())], user_defaults=USER)
+    view = sup.status_view()["strategies"]["p"]["effective_values"]
+    assert view == effective_values(sup.config.strategy("p"), sup.config)
+    assert view["close_strategies[0](tiered_tp_atr).tp_tiers"]["source"] == "user_defaults"
