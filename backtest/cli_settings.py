@@ -14,12 +14,15 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from backtest import close_stacks
+from backtest.close_stacks import STOP_KEYS
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry as open_registry
 
 __all__ = ["Job", "UsageError", "close_refs", "from_config", "parse_params", "registry_for"]
 
 REGIMES = ("trending_up", "trending_down", "ranging")
+DEFAULTS = ("system", "user")
 
 
 class UsageError(ValueError):
@@ -34,11 +37,16 @@ class Job:
     params: dict = field(default_factory=dict)
     settings: Any = None  # BacktestSettings
     market_data: str | None = None  # the config's market_data, when from --config
+    close_stacks: list | None = None  # --sweep-close: the CloseStacks to co-optimise
+    # --config: the close refs without the injected user_defaults.close tiers (--defaults
+    # system), and the user_defaults parts the config's strategy took (--defaults user)
+    system_closes: tuple | None = None
+    user_parts: tuple[str, ...] = ()
 
 
-def registry_for(instrument: str) -> str:
-    """The open-strategy registry of an instrument: spot, or futures for perps/futures."""
-    return "spot" if instrument == "spot" else "futures"
+def registry_for(instrument: str, chosen: str = "") -> str:
+    """The open-strategy registry: ``--registry``, else spot, or futures for perps/futures."""
+    return chosen or ("spot" if instrument == "spot" else "futures")
 
 
 def parse_params(text: str | None, strategy: str | None, registry: str) -> dict:
@@ -103,12 +111,17 @@ def _unset(value: float) -> float | None:
     return float(value) if value else None
 
 
-def from_config(path: str, sid: str, settings_cls: type, defaults: str = "user") -> Job:
+def _windows_spec(regime_args: tuple[str, ...]) -> str:
+    """The windows spec the config's regime section hands every check ("" = none)."""
+    flag = "--regime-windows-spec-json="
+    return next((a[len(flag) :] for a in regime_args if a.startswith(flag)), "")
+
+
+def from_config(path: str, sid: str, settings_cls: type) -> Job:
     """A live strategy as configured: open ref, closes, direction, stops, venue, market.
 
-    ``defaults`` is upstream's ``--defaults``: ``user`` runs the strategy as the supervisor
-    does, with the file's ``user_defaults`` injected; ``system`` takes them back out, so every
-    close ref without its own ``tp_tiers`` runs on the evaluator's built-in tiers.
+    It runs as the supervisor runs it, with the file's ``user_defaults`` injected
+    (``defaults`` = ``user``); ``--defaults system`` takes them back out (:func:`apply_defaults`).
     """
     # The supervisor's own config loader (shared_tools.config, below both): reading the file
     # with it is what makes the backtest match the live strategy.
@@ -134,30 +147,23 @@ def from_config(path: str, sid: str, settings_cls: type, defaults: str = "user")
     stop_pct = _unset(s.stop_loss_pct)
     if not stop_pct and s.stop_loss_margin_pct:
         stop_pct = s.stop_loss_margin_pct / max(s.leverage, 1e-9)  # margin % -> price move %
-    ignored = [
-        k
-        for k, on in (
-            ("htf_filter", s.htf_filter),
-            ("margin_per_trade_usd", s.margin_per_trade_usd),
-            ("regime_gate_window", s.regime_gate_window),
-            ("hedge", s.hedge is not None and s.hedge.enabled),  # upstream's backtest neither
-        )
-        if on
-    ]
-    if ignored:
-        print(
-            f"run_backtest: note: {sid}: {', '.join(ignored)} not modelled by the backtester",
-            file=sys.stderr,
-        )
+    if s.hedge is not None and s.hedge.enabled:  # upstream's backtester does not either
+        print(f"run_backtest: note: {sid}: hedge not modelled by the backtester", file=sys.stderr)
+    user_parts = tuple(sorted({k for k, v in s.sources.items() if v == "user_defaults"}))
     settings = settings_cls(
+        defaults="user" if user_parts else "system",  # as the supervisor runs it
         capital=float(s.capital),
         platform=s.platform,
         instrument=instrument,
         direction="long" if instrument == "spot" else s.direction,
         invert_signal=bool(s.invert_signal),
-        leverage=float(s.sizing_leverage or s.leverage or 1.0),  # the book sizes by this
+        # the book sizes by this; margin_per_trade_usd multiplies by the exchange leverage
+        leverage=float(
+            (s.leverage if s.margin_per_trade_usd else s.sizing_leverage or s.leverage) or 1.0
+        ),
+        margin_per_trade_usd=_unset(s.margin_per_trade_usd),
         risk_per_trade_pct=_unset(s.risk_per_trade_pct),
-        close_strategies=_closes(s, defaults),
+        close_strategies=tuple(c.as_json() for c in s.close_strategies),
         stop_loss_pct=stop_pct,
         stop_loss_atr_mult=_unset(s.stop_loss_atr_mult),
         trailing_stop_pct=_unset(s.trailing_stop_pct),
@@ -169,23 +175,27 @@ def from_config(path: str, sid: str, settings_cls: type, defaults: str = "user")
         fee_per_contract=float(s.futures_fee_per_contract),
         max_contracts=int(s.futures_max_contracts),
         atr_method=s.atr_method,  # its own, else the config's top-level atr_method
+        htf_filter=bool(s.htf_filter),
+        regime_windows=_windows_spec(s.regime_args),
+        regime_gate_window=s.regime_gate_window,
     )
     return Job(
         strategy=s.open_strategy.name,
         params=dict(s.open_strategy.params),
         settings=settings,
         market_data=cfg.market_data,
+        system_closes=_system_closes(s),
+        user_parts=user_parts,
     )
 
 
-def _closes(s: Any, defaults: str) -> tuple[dict, ...]:
-    """The strategy's close refs; with ``system`` defaults, without the injected user tiers."""
+def _system_closes(s: Any) -> tuple[dict, ...]:
+    """The strategy's close refs without the tiers ``user_defaults.close`` injected."""
     refs = [c.as_json() for c in s.close_strategies]
-    if defaults == "system":
-        for i, ref in enumerate(refs):
-            injected = (f"close_strategies[{i}].tp_tiers", "close_strategy.tp_tiers")
-            if any(s.sources.get(k) == "user_defaults" for k in injected):
-                ref["params"] = {k: v for k, v in ref["params"].items() if k != "tp_tiers"}
+    for i, ref in enumerate(refs):
+        injected = (f"close_strategies[{i}].tp_tiers", "close_strategy.tp_tiers")
+        if any(s.sources.get(k) == "user_defaults" for k in injected):
+            ref["params"] = {k: v for k, v in ref["params"].items() if k != "tp_tiers"}
     return tuple(refs)
 
 
@@ -193,3 +203,52 @@ def override(settings: Any, **changes: Any) -> Any:
     """The settings with the flags the operator gave explicitly (None = not given)."""
     given = {k: v for k, v in changes.items() if v is not None}
     return replace(settings, **given) if given else settings
+
+
+def user_defaults_to_apply(job: Job) -> list[str]:
+    """The ``user_defaults`` values ``--defaults user`` applies to this run (key paths).
+
+    The config loader injects ``user_defaults`` (shared_tools/config/user_defaults.py) as the
+    supervisor sees it; a run from flags alone has none to apply.
+    """
+    return list(job.user_parts) if job.system_closes is not None else []
+
+
+def apply_defaults(job: Job, closes_given: bool) -> None:
+    """``--defaults system`` on a ``--config`` run: the close refs without the user tiers
+    (unless ``--close-strategy`` replaced the refs anyway)."""
+    if job.settings.defaults == "system" and job.system_closes is not None and not closes_given:
+        job.settings = replace(job.settings, close_strategies=job.system_closes)
+
+
+def check_engine_flags(args: Any) -> None:
+    """Upstream's rejections for its engine flags (exit 2, one line)."""
+    if args.mode == "optimize":
+        for flag in ("intrabar_resolution", "atr_method"):
+            if getattr(args, flag):
+                raise UsageError(f"--{flag.replace('_', '-')}: not supported in optimize mode")
+    if args.atr_method and args.config:
+        raise UsageError("--atr-method: not with --config (the config's atr_method is used)")
+    if args.close_stacks_json:
+        args.sweep_close = True
+    if args.sweep_close:
+        if args.mode != "optimize":
+            raise UsageError("--sweep-close/--close-stacks-json: optimize mode only")
+        given = [f for f in ("close_strategy", *STOP_KEYS) if getattr(args, f) is not None]
+        if given:
+            raise UsageError(
+                f"--sweep-close: the close stacks own the exits; drop --{given[0].replace('_', '-')}"
+            )
+
+
+def close_stacks_from_json(text: str | None) -> list:
+    """--sweep-close's stacks: upstream's 25 defaults, or --close-stacks-json's."""
+    if not text:
+        return close_stacks.default_stacks()
+    try:
+        return close_stacks.parse_stacks_json(text, lambda ref: close_refs([ref])[0])
+    except ValueError as exc:
+        msg = str(exc)
+        raise UsageError(
+            msg if msg.startswith("--close-stacks-json") else f"--close-stacks-json: {msg}"
+        ) from None

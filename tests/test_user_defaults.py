@@ -257,13 +257,6 @@ def test_backtest_defaults_user_applies_the_tiers_and_system_does_not(tmp_path, 
     assert 0 < take_profits(user) < take_profits(system)  # 3/5 ATR is hit less than 1.5/3/5
 
 
-def test_defaults_flag_needs_a_config(capsys):
-    from backtest import run_backtest
-
-    code = run_backtest.main(["--mode", "single", "--strategy", "momentum", "--defaults", "user"])
-    assert code == 2 and "--defaults: needs --config" in capsys.readouterr().err
-
-
 def test_the_supervisor_and_backtester_read_the_same_injected_refs(tmp_path):
     from backtest.backtester import BacktestSettings
     from backtest.cli_settings import from_config
@@ -272,8 +265,9 @@ def test_the_supervisor_and_backtester_read_the_same_injected_refs(tmp_path):
     sc = load_config(path).strategy("hl-sma-eth-tp")
     job = from_config(path, "hl-sma-eth-tp", BacktestSettings)
     assert list(job.settings.close_strategies) == [c.as_json() for c in sc.close_strategies]
-    system = from_config(path, "hl-sma-eth-tp", BacktestSettings, "system")
-    assert system.settings.close_strategies[0]["params"] == {}
+    assert job.settings.defaults == "user"
+    assert job.user_parts == ("close_strategies[0].tp_tiers",)
+    assert job.system_closes[0]["params"] == {}  # what --defaults system runs
 
 
 # -- user_defaults.manual details upstream has (reference C.1) -------------------------------

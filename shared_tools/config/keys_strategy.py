@@ -10,6 +10,7 @@ from shared_tools.config.key import (
     PCT,
     STRATEGY,
     Key,
+    no_effect,
     not_yet,
     row_key,
     strategy_key,
@@ -343,7 +344,6 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "regime_atr_window",
         "regime_directional_window",
         "hurst_gate",
-        "notify_ratchet_triggers",
         "llm_entry_analysis",
         "stop_loss_atr_regime",
         "trailing_stop_atr_regime",
@@ -418,6 +418,7 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         hi=50.0,
         lo_open=True,
     ),
+    *no_effect(STRATEGY, "notification tuning", "notify_ratchet_triggers"),
     # -- strategies[].futures ----------------------------------------------------------------
     row_key(
         "strategies[].futures",

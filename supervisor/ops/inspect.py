@@ -19,6 +19,7 @@ from datetime import datetime
 from shared_tools.config.checks import loads_json
 from shared_tools.config.effective import effective_values
 from shared_tools.config.model import Config, StrategyConfig
+from supervisor.cycle_gates import last_hold
 from supervisor.state.models import AppState, StrategyState, parse_iso
 
 EXIT_USAGE = 2
@@ -142,6 +143,7 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
         return None
     view = strategy_view(strat, app.prices_for(strat.venue))
     view["latches"] = latches(strat, sc, now)
+    view["last_entry_held"] = last_hold(app, sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
     view["trades_stored"] = total
@@ -298,6 +300,12 @@ def _state_lines(st: dict) -> list[str]:
         f"  last error: {st['last_error'] or 'none'}"
         + (f" (at {st['last_error_at']})" if st["last_error"] else ""),
     ]
+    held = st.get("last_entry_held")
+    if held:
+        out.append(
+            f"  last entry held: {held['side']} by {held['gate']}: {held['reason']} "
+            f"(at {held['at']}, cycle {held['cycle']})"
+        )
     if not st["positions"]:
         out.append("  positions: none")
     for sym, p in sorted(st["positions"].items()):
