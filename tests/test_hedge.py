@@ -328,3 +328,24 @@ def test_a_leg_no_hedge_block_asks_for_is_closed_after_a_restart(tmp_path, sup_f
         ("ETH", "hedge", "hedge_removed")
     ]
     assert list(later.app.strategies["p"].positions) == ["BTC"]
+
+
+def test_a_version_7_db_gains_the_hedge_columns(tmp_path, sup_for):
+    from supervisor.state.db import StateDB
+    from supervisor.state.migrations import SCHEMA_VERSION
+
+    sup = sup_for([perp("p", "p", direction="long")])
+    marks(tmp_path, BTC=100.0)
+    _say(tmp_path, 1, 100.0)
+    sup.run_cycle(sup.config.strategies)
+    sup.shutdown()
+    con = sqlite3.connect(tmp_path / "state.db")
+    con.execute("ALTER TABLE positions DROP COLUMN hedge_for")
+    con.execute("ALTER TABLE positions DROP COLUMN hedge_basis")
+    con.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    db = StateDB(tmp_path / "state.db")
+    assert db.schema_version() == SCHEMA_VERSION == 8
+    btc = db.load().strategies["p"].positions["BTC"]
+    assert btc.hedge_for == "" and btc.hedge_basis == 0.0  # an old position is no hedge leg
