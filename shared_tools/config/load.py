@@ -162,7 +162,11 @@ def parse_config(raw: dict, path: Path) -> Config:
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
     user = user_defaults(raw.get("user_defaults"), label, errors)
     ctx = TradingContext(
-        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors), user
+        _default_stop(raw, label, errors),
+        regime,
+        manual,
+        _atr_method(raw, label, errors),
+        user=user,
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))

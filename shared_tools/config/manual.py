@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
 from shared_tools.config.checks import unbuilt_key
 from shared_tools.text import show
 
@@ -71,8 +72,8 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
         return ManualDefaults()
     for key in raw:
         if unbuilt_key("user_defaults", where, key, raw[key], errors, warnings):
-            continue  # regime_atr: refused unless off, as every unbuilt trading key (checks.py)
-        if key not in ("manual", "close"):  # close: config/user_defaults.py
+            continue  # an unbuilt trading key: refused unless off (checks.py)
+        if key not in schema.names("user_defaults"):  # close: config/user_defaults.py
             warnings.append(f"{where}: unknown key {show(key)}; ignored")
     m = raw.get("manual")
     if m is None:
