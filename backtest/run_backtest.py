@@ -100,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stops inside the bar (default ohlc_walk) or on the close, filled next open",
     )
     a("--atr-method", choices=("simple", "wilder"), help="ATR for stops and targets (simple)")
-    a("--defaults", choices=cs.DEFAULTS, help="system (default) or the config's user_defaults")
+    a(
+        "--defaults",
+        choices=cs.DEFAULTS,
+        help="user: the config's user_defaults apply (the default with --config, as the bot "
+        "runs); system: the built-in defaults",
+    )
     a("--sweep-close", action="store_true", help="optimize: co-optimise 25 close stacks")
     a("--close-stacks-json", help="optimize: the close stacks to sweep, a JSON array")
     a("--config", help="live config file (with --strategy-id): backtest that strategy as set")
@@ -229,10 +234,11 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         job.params = cs.parse_params(args.params, single, registry)
     if args.sweep_close:
         job.close_stacks = cs.close_stacks_from_json(args.close_stacks_json)
-    if job.settings.defaults == "user" and not cs.user_defaults_to_apply(job.settings):
+    cs.apply_defaults(job, closes_given=flags["close_strategies"] is not None)
+    if args.defaults == "user" and not cs.user_defaults_to_apply(job):
         print(
-            f"{PROG}: note: --defaults user: no user_defaults to apply yet; "
-            "the strategy runs with its own settings",
+            f"{PROG}: note: --defaults user: no user_defaults apply to this strategy; "
+            "it runs with its own settings",
             file=sys.stderr,
         )
     return job

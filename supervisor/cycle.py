@@ -19,8 +19,10 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
    then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
    fallback; both are recorded on the trade);
-7. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
-8. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
+7. ``hedge``: each paper strategy's ``hedge`` leg brought in line with its primary position
+   (shared_tools/book/hedge.py): opened, grown, cut or closed at this cycle's marks;
+8. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
+9. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
    of the cycle and marked failed, so one poisoned answer never blocks the save of the others.
 
 A stop or target that fires this cycle outranks the check unless the check closes a larger
@@ -37,11 +39,12 @@ from typing import Any, Protocol
 
 from shared_tools import book
 from shared_tools.book import margin
+from shared_tools.book.hedge import HEDGE
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_gates, cycle_portfolio
+from supervisor import cycle_gates, cycle_hedge, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk.breakers import (
@@ -74,6 +77,7 @@ STEPS: tuple[str, ...] = (
     "portfolio",
     "protect",
     "signals",
+    "hedge",
     "risk",
     "audit",
 )
@@ -156,6 +160,9 @@ class Cycle:
         for strat in self.app.strategies.values():
             if strat.positions:
                 self.requested.setdefault(strat.venue, set()).update(strat.positions)
+        for sc in self.config.strategies:  # a hedge leg needs its coin's mark every cycle
+            if sc.hedge is not None and sc.hedge.enabled:
+                self.requested.setdefault(sc.venue, set()).add(sc.hedge.symbol)
         for platform, syms in sorted(self.requested.items()):
             if syms:
                 jobs.append(
@@ -217,6 +224,11 @@ class Cycle:
     def _step_signals(self) -> None:
         for sc in self.handled:
             self._guarded(sc, functools.partial(self._apply_result, sc))
+
+    def _step_hedge(self) -> None:
+        for sc in self.config.strategies:
+            if not sc.live:
+                self._guarded(sc, functools.partial(cycle_hedge.reconcile, self, sc))
 
     def _step_risk(self) -> None:
         for strat in self.app.strategies.values():
@@ -309,13 +321,15 @@ class Cycle:
         """Stamp, log and report trades just booked.
 
         Every row's cash effect (fees, funding, close P&L) counts toward the day's loss; a close
-        also feeds the loss streak, unless a breaker or the kill switch forced it (as upstream).
+        also feeds the loss streak, unless a breaker or the kill switch forced it or it is a
+        hedge leg's (as upstream).
         """
         for t in trades:
             t.cycle = self.app.cycle_count
             t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
             forced = t.reason in (Reason.CIRCUIT_BREAKER, Reason.KILL_SWITCH)
-            record_trade_result(strat, t.net_pnl, self.now, streak=t.is_close and not forced)
+            streak = t.is_close and not forced and t.trade_type != HEDGE  # upstream: not hedges
+            record_trade_result(strat, t.net_pnl, self.now, streak=streak)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
 

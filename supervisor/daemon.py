@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc as market_now
+from shared_tools.config.effective import effective_values
 from shared_tools.config.load import load_config
 from shared_tools.config.model import Config, ConfigError, StrategyConfig
 from shared_tools.paths import REPO_ROOT
@@ -188,6 +189,9 @@ class Supervisor:
             raise NotReady("starting")
         with self.book_lock:
             view = build_status(self.app, mark_max_age_s=mark_max_age(self.config))
+        for sc in self.config.strategies:  # each defaultable value and its source
+            if sc.id in view["strategies"]:
+                view["strategies"][sc.id]["effective_values"] = effective_values(sc, self.config)
         view["notifications"] = {"pending": self._outbox_pending()}  # read outside the lock
         return view
 

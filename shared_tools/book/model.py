@@ -136,6 +136,10 @@ class Position:
     regime: str = ""  # regime label when opened (sent back to the check as --position-regime)
     funded_at: float = 0.0  # epoch seconds funding was last accrued to (perps)
     guard: Guard = field(default_factory=Guard)
+    # A hedge leg (book/hedge.py): the primary symbol it hedges ("" = not a hedge) and the
+    # primary quantity it was last sized against (upstream's HedgePrimaryQtyBasis watermark).
+    hedge_for: str = ""
+    hedge_basis: float = 0.0
 
     @property
     def sign(self) -> int:
@@ -168,6 +172,7 @@ class Position:
             self.leverage,
             self.margin,
             self.funded_at,
+            self.hedge_basis,
         ] + self.guard.numbers()
 
 

@@ -141,7 +141,8 @@ TOP_KEYS: tuple[Key, ...] = (
     top_key(
         "user_defaults",
         "object",
-        "defaults of new things: manual (type: manual strategies and manual-open)",
+        "defaults of new things: close (take-profit tiers by evaluator), manual (type: manual "
+        "strategies and manual-open); legacy user_close_defaults/manual_defaults fold into it",
         since=16,
     ),
     *no_effect(TOP, "the dashboard tuner is not built", "tuning"),
@@ -336,7 +337,17 @@ SECTION_KEYS: tuple[Key, ...] = (
         "the defaults of type: manual strategies and manual-open (user_defaults.manual)",
         since=16,
     ),
-    *not_yet("user_defaults", "close", "regime_atr", since=16),
+    row_key(
+        "user_defaults",
+        "close",
+        "map",
+        "close evaluator -> {tp_tiers}: the tiers injected at load into that evaluator's close "
+        "refs that set no tp_tiers (tiered_tp_pct, tiered_tp_atr, tiered_tp_atr_live, "
+        "trailing_tp_ratchet, trailing_tp_ratchet_regime)",
+        default_text="none (each evaluator's own tiers)",
+        since=16,
+    ),
+    *not_yet("user_defaults", "regime_atr", since=16),
     row_key(
         "user_defaults.manual",
         "side",
@@ -361,11 +372,10 @@ SECTION_KEYS: tuple[Key, ...] = (
         "user_defaults.manual",
         "stop_loss_atr_mult",
         "number",
-        "a manual strategy's ATR stop when it sets no stop key",
+        "a manual strategy's ATR stop when it sets no stop key (0: no stop)",
         default=2.0,
         lo=0.0,
         hi=MAX_ATR_MULT,
-        lo_open=True,
         since=16,
     ),
     row_key(

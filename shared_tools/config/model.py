@@ -23,6 +23,7 @@ from shared_tools.check_argv import (
     script_name,
     script_venue,
 )
+from shared_tools.config.hedge import HedgeSettings
 from shared_tools.config.live import LiveSettings
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
@@ -123,6 +124,9 @@ class StrategyConfig:
     allowed_regimes: tuple[str, ...] = ()
     regime_gate_window: str = ""  # "" = the payload's first window (or its flat label)
     regime_gate_on_failure: str = "open"  # open | closed: what an unknown regime does
+    hedge: HedgeSettings | None = None  # the hedge block (config/hedge.py); None = none
+    # Values a default supplied, by key path -> "user_defaults" | "default" (config/effective.py).
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def check_args(self) -> CheckArgs:

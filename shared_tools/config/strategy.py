@@ -42,6 +42,7 @@ from shared_tools.config.checks import (
     unbuilt_key,
     unknown_key_line,
 )
+from shared_tools.config.hedge import hedge_settings
 from shared_tools.config.live import live_refusal
 from shared_tools.config.manual import MANUAL, manual_entry, manual_key_problems
 from shared_tools.config.model import (
@@ -57,6 +58,7 @@ from shared_tools.config.trading import (
     trading_fields,
     venue_problems,
 )
+from shared_tools.config.user_defaults import UserDefaults, inject_close_defaults, manual_sources
 from shared_tools.paths import SCRIPTS_DIR
 from shared_tools.text import exc_line, one_line, show
 
@@ -434,10 +436,15 @@ def parse_strategy(
     n_errors = len(errors)
 
     e.check_keys()
+    sources: dict[str, str] = {}
     if entry.get("type") == MANUAL:  # upstream's load-time defaults (config/manual.py)
+        before = entry
         entry = e.raw = manual_entry(entry, e.where, errors, ctx.manual if ctx else None)
+        sources.update(manual_sources(before, entry, ctx.user if ctx else UserDefaults()))
     else:
         errors.extend(manual_key_problems(entry, e.where))
+    if ctx is not None:  # user_defaults.close, before the checks (config/user_defaults.py)
+        entry = e.raw = inject_close_defaults(entry, ctx.user.close, sources)
     stype = e.stype()
     kind = "perps" if stype == MANUAL else stype  # a manual book is a perps book
     declared, declared_by = e.declared_platform(sid)
@@ -472,6 +479,15 @@ def parse_strategy(
     allow_deprecated = e.flag("allow_deprecated")
     htf_filter = e.flag("htf_filter")
     e.check_status(open_ref.name, allow_deprecated)
+    hedge = hedge_settings(
+        entry.get("hedge"),
+        e.where,
+        kind=kind,
+        platform=str(platform),
+        direction=str(trading.get("direction", "long")),
+        live=parsed.mode == "live",
+        errors=errors,
+    )
 
     if len(errors) > n_errors:
         return None
@@ -496,5 +512,7 @@ def parse_strategy(
         allow_external_script=allow_external,
         allow_deprecated=allow_deprecated,
         htf_filter=htf_filter,
+        sources=sources,
+        hedge=hedge,
         **trading,
     )

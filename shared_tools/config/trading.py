@@ -34,6 +34,7 @@ from shared_tools.config.checks import in_range, is_number, range_text, show_key
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.model import StrategyConfig
 from shared_tools.config.regime import RegimeSettings
+from shared_tools.config.user_defaults import UserDefaults
 from shared_tools.regime_labels import LABELS_ADX, LABELS_COMPOSITE
 from shared_tools.text import show
 
@@ -116,6 +117,7 @@ class TradingContext:
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     manual: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
     atr_method: str = "simple"  # the top-level atr_method: strategies that set none take it
+    user: UserDefaults = field(default_factory=UserDefaults)  # user_defaults.close (+ provenance)
 
 
 def unset(value: object) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 
 from shared_tools.config.checks import loads_json
+from shared_tools.config.effective import effective_values
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.cycle_gates import last_hold
 from supervisor.state.models import AppState, StrategyState, parse_iso
@@ -186,6 +187,7 @@ def build_document(
                 {
                     "id": sc.id,
                     "effective": effective_config(sc, config),
+                    "effective_values": effective_values(sc, config),
                     "raw": raw,
                     "explicit": explicit,
                     "defaulted": defaulted,
@@ -272,6 +274,12 @@ def _strategy_lines(entry: dict) -> list[str]:
         out.append(f"  {'*' if key in explicit else ' '} {key}: {_compact(eff[key])}")
     for key, value in der.items():
         out.append(f"    {key}: {_compact(value)} (derived)")
+    out.append("values a default can supply (source: config, user_defaults or default):")
+    for key, row in entry.get("effective_values", {}).items():
+        shown = {k: v for k, v in row.items() if k not in ("source", "via")}
+        via = f" via {row['via']}" if row.get("via") else ""
+        value = shown["value"] if list(shown) == ["value"] else shown
+        out.append(f"  {key}: {_compact(value)} [{row['source']}{via}]")
     out.append("raw entry in the file:")
     out.extend("  " + line for line in json.dumps(raw, indent=2, sort_keys=True).splitlines())
     state = entry["state"]

@@ -103,6 +103,8 @@ positions = Table(
     Column("regime", String, nullable=False, default=""),
     Column("funded_at", Float, nullable=False, default=0.0),
     Column("guard_json", Text, nullable=False, default="{}"),
+    Column("hedge_for", String, nullable=False, default=""),  # schema v8 (hedge legs)
+    Column("hedge_basis", Float, nullable=False, default=0.0),
 )
 
 trades = Table(
@@ -315,6 +317,8 @@ def position_from_row(p) -> Position:
         regime=p.regime,
         funded_at=p.funded_at,
         guard=guard_from_json(p.guard_json),
+        hedge_for=p.hedge_for,
+        hedge_basis=p.hedge_basis,
     )
 
 
@@ -391,6 +395,8 @@ def position_row(strategy_id: str, p: Position) -> dict:
         "regime": p.regime,
         "funded_at": p.funded_at,
         "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
+        "hedge_for": p.hedge_for,
+        "hedge_basis": p.hedge_basis,
     }
 
 
