@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared_tools import book
+from shared_tools import book, regime_policy
 from shared_tools.book import margin
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
@@ -43,6 +43,7 @@ from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor import cycle_gates, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
+from supervisor.notify import regime_transitions
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk.breakers import (
     evaluate_breakers,
@@ -76,6 +77,7 @@ STEPS: tuple[str, ...] = (
     "signals",
     "risk",
     "audit",
+    "transitions",
 )
 
 
@@ -228,6 +230,10 @@ class Cycle:
 
     def _step_audit(self) -> None:
         self._audit()
+
+    def _step_transitions(self) -> None:
+        """regime.transitions: closed-bar label history and the owner's DMs (alerting only)."""
+        regime_transitions.observe(self)
 
     # -- book-wide risk --------------------------------------------------------------------
     def events(self, events: list[RiskEvent]) -> None:
@@ -445,11 +451,13 @@ class Cycle:
         self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
-        held = cycle_gates.entry_hold(self, sc, strat, sig)  # "" = may open
-        regime = payload_label(sig.regime, sc.regime_gate_window)
+        rules, eff = cycle_gates.directional(sc, strat, sig)
+        held = cycle_gates.entry_hold(self, sc, strat, sig, rules, eff)  # "" = may open
+        regime = payload_label(sig.regime, sc.regime_atr_window or sc.regime_gate_window)
+        had = strat.positions.get(sc.symbol)
         trades, action = book.apply_signal(
             strat,
-            sc.rules,
+            rules,
             sc.symbol,
             sig.signal,
             fill,
@@ -461,6 +469,9 @@ class Cycle:
             now_s=self.epoch,
             may_open=not held,
         )
+        pos = strat.positions.get(sc.symbol)
+        if pos is not None and pos is not had:
+            regime_policy.stamp(pos, eff)  # the verdict frozen at entry (upstream #1085)
         self.book_trades(sc, strat, trades, bar=sig.price)
         if held and action.endswith("entry held"):
             action = f"{action} ({held})"

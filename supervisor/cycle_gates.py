@@ -9,6 +9,9 @@ which refusal an operator sees when several would refuse. :data:`GATES` is that 
 2. ``market_closed``: the check's own answer (step 1, the check script; the HTF filter is
    applied inside the check script, so it never reaches the supervisor as a gate);
 3. ``regime_gate``: ``allowed_regimes`` against the label of ``regime_gate_window``;
+3b. ``regime_directional_policy``: a certified policy's direction for the directional window's
+   label holds an open the base rules would make (shared_tools/regime_policy.py); the
+   open it allows instead (e.g. the inverted side) passes the remaining gates;
 4. ``hurst_gate``: not built (upstream #1411); its slot is skipped;
 5. ``paused``: the strategy's ``paused`` flag;
 6. ``daily_loss``: ``portfolio_risk.daily_max_loss_usd``/``_pct``;
@@ -16,8 +19,7 @@ which refusal an operator sees when several would refuse. :data:`GATES` is that 
 8. ``max_same_direction_notional_usd`` then ``max_asset_concentration_pct``: the exposure caps
    (supervisor/risk/exposure.py).
 
-Not gates here: ``regime_directional_policy`` changes the direction rules (not built), the
-correlation warnings are advisory only, and the breakers stop a strategy before its check runs.
+Not gates here: the correlation warnings are advisory only, and the breakers stop a strategy before its check runs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared_tools import book
+from shared_tools import book, regime_policy
+from shared_tools.book.rules import Rules
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.config.risk import RiskSettings
 from shared_tools.regime_labels import gate_allows, payload_label
@@ -60,6 +63,7 @@ class Entry:
     regime_label: str = ""
     allowed_regimes: tuple[str, ...] = ()
     regime_on_failure: str = "open"
+    policy_hold: str = ""  # why regime_directional_policy holds this open ("" = not)
     paused: bool = False
     daily_loss: str = ""  # why today's losses hold entries ("" = not)
     notional: str = ""  # why the book's notional holds entries ("" = not)
@@ -79,6 +83,7 @@ GATES: tuple[tuple[str, Gate | None], ...] = (
     ("live", lambda e: e.live_hold),
     ("market_closed", lambda e: "" if e.market_open else "the check reports its market closed"),
     ("regime_gate", _regime),
+    ("regime_directional_policy", lambda e: e.policy_hold),
     ("hurst_gate", None),  # not built: skipped in its slot
     ("paused", lambda e: "the strategy is paused" if e.paused else ""),
     ("daily_loss", lambda e: e.daily_loss),
@@ -122,20 +127,54 @@ class Cycle(Protocol):
     def log(self, line: str) -> None: ...
 
 
-def entry_hold(cy: Cycle, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal) -> str:
+def directional(
+    sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal
+) -> tuple[Rules, regime_policy.Effective]:
+    """The rules this check trades under: ``regime_directional_policy`` when certified (a held
+    position keeps its frozen verdict and stamped label), else the base ``sc.rules``."""
+    policy = sc.directional_policy
+    if not policy:
+        return sc.rules, regime_policy.Effective(sc.direction, sc.invert_signal, "", "")
+    eff = regime_policy.judge(
+        sc.direction,
+        sc.invert_signal,
+        policy,
+        sc.symbol,
+        sc.timeframe,
+        payload_label(sig.regime, policy.window),
+        strat.positions.get(sc.symbol),
+    )
+    return regime_policy.apply(sc.rules, eff), eff
+
+
+def entry_hold(
+    cy: Cycle,
+    sc: StrategyConfig,
+    strat: StrategyState,
+    sig: WorkerSignal,
+    rules: Rules | None = None,
+    eff: regime_policy.Effective | None = None,
+) -> str:
     """Why this check's open is held ("" when it may open, or opens nothing at all)."""
     pos = strat.positions.get(sc.symbol)
+    side = pos.side if pos else ""
+    composed, fraction = sig.composed, sig.close_fraction
     plan = book.decide(
-        pos.side if pos else "",
-        sig.signal,
-        sc.rules,
-        composed=sig.composed,
-        close_fraction=sig.close_fraction,
+        side, sig.signal, rules or sc.rules, composed=composed, close_fraction=fraction
     )
+    policy_hold = ""
+    if not plan.open_side and rules is not None and eff is not None and eff.overridden:
+        base = book.decide(side, sig.signal, sc.rules, composed=composed, close_fraction=fraction)
+        if base.open_side:
+            plan = base
+            policy_hold = (
+                f"{eff.regime}: policy direction {eff.direction} holds a {base.open_side} entry"
+            )
     if not plan.open_side:
         return ""
     entry = Entry(
         side=plan.open_side,
+        policy_hold=policy_hold,
         asset=base_asset(sc.symbol),
         live_hold=cy.live.entry_hold(sc) if cy.live is not None else "",
         market_open=sig.market_open,

@@ -64,6 +64,7 @@ def test_the_cycle_runs_its_steps_in_the_documented_order():
         "signals",
         "risk",
         "audit",
+        "transitions",
     )
 
 

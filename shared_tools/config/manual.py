@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
 from shared_tools.text import show
 
 __all__ = [
@@ -69,7 +70,7 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
         errors.append(f'{where} must be an object like {{"manual": {{"side": "long"}}}}')
         return ManualDefaults()
     for key in raw:
-        if key in ("close", "regime_atr"):
+        if key in schema.names("user_defaults", "not-yet"):
             warnings.append(f"{where}.{key} is not built yet; ignored")
         elif key != "manual":
             warnings.append(f"{where}: unknown key {show(key)}; ignored")

@@ -25,7 +25,7 @@ from supervisor.state.rows import (
     trades,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -99,9 +99,25 @@ def _v7(conn: Connection) -> None:
     metadata.create_all(conn, tables=[pending_limit_orders])
 
 
+def _v8(conn: Connection) -> None:
+    """Regime policies (issue 20, regime part): the directional policy's label and verdict
+    frozen on positions, and the regime transitions' history tables."""
+    from supervisor.state.regime_history import regime_window_history, regime_window_transitions
+
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "policy_regime": "VARCHAR NOT NULL DEFAULT ''",
+            "policy_verdict": "VARCHAR NOT NULL DEFAULT ''",
+        },
+    )
+    metadata.create_all(conn, tables=[regime_window_history, regime_window_transitions])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
 # columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -103,6 +103,9 @@ positions = Table(
     Column("regime", String, nullable=False, default=""),
     Column("funded_at", Float, nullable=False, default=0.0),
     Column("guard_json", Text, nullable=False, default="{}"),
+    # v8: regime_directional_policy's label and verdict, frozen at entry
+    Column("policy_regime", String, nullable=False, default=""),
+    Column("policy_verdict", String, nullable=False, default=""),
 )
 
 trades = Table(
@@ -315,6 +318,8 @@ def position_from_row(p) -> Position:
         regime=p.regime,
         funded_at=p.funded_at,
         guard=guard_from_json(p.guard_json),
+        policy_regime=p.policy_regime,
+        policy_verdict=p.policy_verdict,
     )
 
 
@@ -391,6 +396,8 @@ def position_row(strategy_id: str, p: Position) -> dict:
         "regime": p.regime,
         "funded_at": p.funded_at,
         "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
+        "policy_regime": p.policy_regime,
+        "policy_verdict": p.policy_verdict,
     }
 
 
