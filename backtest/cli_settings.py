@@ -134,7 +134,6 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         for k, on in (
             ("htf_filter", s.htf_filter),
             ("margin_per_trade_usd", s.margin_per_trade_usd),
-            ("regime_gate_window", s.regime_gate_window),
         )
         if on
     ]
@@ -158,6 +157,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         trailing_stop_atr_mult=_unset(s.trailing_stop_atr_mult),
         regime_enabled="--regime-enabled" in s.regime_args,
         allowed_regimes=tuple(s.allowed_regimes),
+        **_regime(cfg, s),
         symbol=s.symbol,
         timeframe=s.timeframe,
         fee_per_contract=float(s.futures_fee_per_contract),
@@ -170,6 +170,21 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         settings=settings,
         market_data=cfg.market_data,
     )
+
+
+def _regime(cfg: Any, s: Any) -> dict[str, Any]:
+    """The regime section and the strategy's regime policies, as the supervisor reads them."""
+    import json
+
+    specs = cfg.regime.specs
+    return {
+        "regime_windows_json": json.dumps(specs, sort_keys=True) if specs else "",
+        "regime_gate_window": s.regime_gate_window,
+        "regime_atr_window": s.regime_atr_window,
+        "stop_loss_atr_regime": tuple(s.stop_loss_atr_regime),
+        "trailing_stop_atr_regime": tuple(s.trailing_stop_atr_regime),
+        "directional_policy": s.directional_policy,
+    }
 
 
 def override(settings: Any, **changes: Any) -> Any:

@@ -43,8 +43,8 @@ from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
 from supervisor import cycle_gates, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
-from supervisor.notify import regime_transitions
 from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk import regime_transitions
 from supervisor.risk.breakers import (
     evaluate_breakers,
     latched,
@@ -470,8 +470,11 @@ class Cycle:
             may_open=not held,
         )
         pos = strat.positions.get(sc.symbol)
-        if pos is not None and pos is not had:
-            regime_policy.stamp(pos, eff)  # the verdict frozen at entry (upstream #1085)
+        if pos is not None and pos is not had and sc.directional_policy:
+            # the verdict frozen at entry (upstream #1085), judged flat: a flip's new position
+            # never inherits the closed one's (upstream #1026)
+            flat = StrategyState(strat.id, strat.type, strat.platform, 0.0, 0.0)
+            regime_policy.stamp(pos, cycle_gates.directional(sc, flat, sig)[1])
         self.book_trades(sc, strat, trades, bar=sig.price)
         if held and action.endswith("entry held"):
             action = f"{action} ({held})"

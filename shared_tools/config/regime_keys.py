@@ -53,7 +53,7 @@ def _classifier(regime: RegimeSettings, window: str) -> str:
         return regime.windows.get(window, "adx")
     if not regime.windows:
         return "adx"
-    key = PRIMARY_WINDOW if PRIMARY_WINDOW in regime.windows else next(iter(regime.windows))
+    key = PRIMARY_WINDOW if PRIMARY_WINDOW in regime.windows else sorted(regime.windows)[0]
     return regime.windows[key]
 
 
