@@ -452,6 +452,9 @@ class Cycle:
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
         rules, eff = cycle_gates.directional(sc, strat, sig)
+        if sc.regime_args:
+            views = self.app.extra.setdefault(cycle_gates.VIEW_KEY, {})
+            views[sc.id] = cycle_gates.regime_view(sc, self.config, sig, eff)
         held = cycle_gates.entry_hold(self, sc, strat, sig, rules, eff)  # "" = may open
         regime = payload_label(sig.regime, sc.regime_atr_window or sc.regime_gate_window)
         had = strat.positions.get(sc.symbol)

@@ -193,3 +193,25 @@ def entry_hold(
         return ""
     cy.log(f"[{sc.id}] {plan.open_side} entry held ({refusal})")
     return str(refusal)
+
+
+VIEW_KEY = "regime_view"  # app.extra: strategy id -> its regime view (status and inspect)
+
+
+def regime_view(
+    sc: StrategyConfig, config: Config, sig: WorkerSignal, eff: regime_policy.Effective
+) -> dict[str, object]:
+    """What an operator reads about a strategy's regime this cycle: the labels of the display
+    windows (all windows when none are named), the base and effective direction rules, the
+    policy's label and its certification status (upstream's /status fields)."""
+    windows = config.regime.display_windows or tuple(sorted(config.regime.windows)) or ("",)
+    return {
+        "labels": {w or "primary": payload_label(sig.regime, w) for w in windows},
+        "base_direction": sc.direction,
+        "base_invert_signal": sc.invert_signal,
+        "effective_direction": eff.direction,
+        "effective_invert_signal": eff.invert_signal,
+        "regime_directional_policy": bool(sc.directional_policy),
+        "effective_policy_regime": eff.regime,
+        "directional_certification_status": eff.status,
+    }
