@@ -479,8 +479,7 @@ class Cycle:
             flat = StrategyState(strat.id, strat.type, strat.platform, 0.0, 0.0)
             regime_policy.stamp(pos, cycle_gates.directional(sc, flat, sig)[1])
         self.book_trades(sc, strat, trades, bar=sig.price)
-        if held and action.endswith("entry held"):
-            action = f"{action} ({held})"
+        action = cycle_gates.outcome(action, held)
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
 
     def _audit(self) -> None:

@@ -195,6 +195,19 @@ def entry_hold(
     return str(refusal)
 
 
+def outcome(action: str, held: str) -> str:
+    """The book's action with the gate that held its open named. A policy hold leaves the book
+    nothing to open under the effective rules, so the held side is taken from the refusal."""
+    if not held:
+        return action
+    if action.endswith("entry held"):
+        return f"{action} ({held})"
+    if held.startswith("regime_directional_policy: "):
+        side = held.rsplit(" holds a ", 1)[-1].split(" ", 1)[0]
+        return f"{action}; {side} entry held ({held})"
+    return action
+
+
 VIEW_KEY = "regime_view"  # app.extra: strategy id -> its regime view (status and inspect)
 
 

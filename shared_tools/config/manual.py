@@ -72,7 +72,7 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
     for key in raw:
         if key in schema.names("user_defaults", "not-yet"):
             warnings.append(f"{where}.{key} is not built yet; ignored")
-        elif key != "manual":
+        elif key not in schema.names("user_defaults"):  # regime_atr: config/regime_keys.py
             warnings.append(f"{where}: unknown key {show(key)}; ignored")
     m = raw.get("manual")
     if m is None:
