@@ -434,3 +434,31 @@ def test_labels_never_look_ahead():
     for i in (20, 45, 61):
         cut = regime_bars.labels_by_window(df.iloc[: i + 1], {"w", "a"}, spec, 14, 20.0)
         assert cut["w"][i] == full["w"][i] and cut["a"][i] == full["a"][i]
+
+
+def test_inspect_shows_the_policy_its_certification_and_the_last_regime(
+    tmp_path, sup_for, monkeypatch
+):
+    from supervisor.ops.inspect import build_document, render
+
+    _certify(tmp_path, monkeypatch, ("trending_down", "short"))
+    regime = {**REGIME, "windows": {"medium": 14, "slow": 50}, "display_windows": ["slow"]}
+    sup = sup_for([_perp(regime_directional_policy=POLICY)], regime=regime)
+    marks(tmp_path, BTC=100.0)
+    payload = {"medium": {"regime": "trending_down"}, "slow": {"regime": "ranging"}}
+    answer(tmp_path, "p", {"symbol": "BTC", "signal": -1, "price": 100.0, "regime": payload})
+    sup.run_cycle(sup.config.strategies)
+    doc, error = build_document(sup.config, sup.config.strategies, datetime.now(UTC), 3)
+    (entry,) = doc["strategies"]
+    derived = entry["effective"]["derived"]["regime"]
+    assert derived["display_windows"] == ["slow"]
+    policy = derived["regime_directional_policy"]
+    assert policy["trending_down"]["directional_certification_status"] == "certified"
+    assert policy["trending_up"]["directional_certification_status"] == "uncertified"
+    state = entry["state"]["regime"]
+    assert state["labels"] == {"slow": "ranging"}  # display windows only
+    assert (state["effective_direction"], state["effective_policy_regime"]) == (
+        "short",
+        "trending_down",
+    )
+    assert "effective_direction" in render(doc)

@@ -142,3 +142,25 @@ def test_a_transition_dm_goes_to_the_owner_only(tmp_path, monkeypatch, owner_onl
     Notifier(lambda: config, print).queue_events(SimpleNamespace(events=[event], cycle=1), app)
     targets = sorted(m.target for m in app.unsaved_messages)
     assert targets == (["owner"] if owner_only else ["7", "owner"])
+
+
+def test_through_the_supervisor_the_dm_is_queued_with_the_cycle(tmp_path, sup_for, monkeypatch):
+    from test_cycle import answer, marks
+
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "x")
+    regime = {"enabled": True, "windows": {"medium": 14}, "transitions": {"enabled": True}}
+    discord = {"enabled": True, "owner_id": "42"}
+    monkeypatch.setenv("GO_TRADER_NOW", T0.isoformat())
+    sup = sup_for([strat("a", "a")], regime=regime, discord=discord)
+    for i, label in enumerate(("ranging", "ranging", "trending_up", "trending_up")):
+        monkeypatch.setenv("GO_TRADER_NOW", (T0 + timedelta(hours=i)).isoformat())
+        marks(tmp_path, BTC_USDT=100.0)
+        doc = {"symbol": "BTC/USDT", "signal": 0, "price": 100.0}
+        answer(tmp_path, "a", {**doc, "regime": {"medium": {"regime": label}}})
+        sup.run_cycle(sup.config.strategies)
+    con = sqlite3.connect(tmp_path / "state.db")
+    assert con.execute("SELECT COUNT(*) FROM regime_window_history").fetchone()[0] == 4
+    sent = con.execute("SELECT target, body FROM outbox WHERE body LIKE '%Regime transition%'")
+    rows = sent.fetchall()
+    assert len(rows) == 1 and rows[0][0] == "owner"
+    assert "window medium: ranging → trending_up" in rows[0][1]
