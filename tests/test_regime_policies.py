@@ -462,3 +462,48 @@ def test_inspect_shows_the_policy_its_certification_and_the_last_regime(
         "trending_down",
     )
     assert "effective_direction" in render(doc)
+
+
+def test_reload_takes_a_transitions_edit_and_holds_policy_changes_until_flat(
+    tmp_path, sup_for, capsys
+):
+    """#1224: a regime.transitions edit never rejects the reload; the regime policies are
+    flat-only (a held position keeps the rules it opened under)."""
+    table = _block(TABLE)
+    regime = {**REGIME, "transitions": {"enabled": True}}
+    sup = sup_for([_perp(stop_loss_atr_regime=table)], regime=regime)
+    _cycle(tmp_path, sup, "p", 1, "trending_up")
+    assert sup.app.strategies["p"].positions
+    edited = {**REGIME, "transitions": {"enabled": True, "debounce_cycles": 5}}
+    write_config(tmp_path, [_perp(stop_loss_atr_regime=table)], regime=edited)
+    assert sup.reload() and sup.config.regime.transitions.debounce_cycles == 5
+    write_config(
+        tmp_path, [_perp(stop_loss_atr_regime=_block({**TABLE, "trending_up": 1}))], regime=edited
+    )
+    assert not sup.reload()
+    assert "stop_loss_atr_regime changed" in capsys.readouterr().err
+    write_config(
+        tmp_path,
+        [_perp(stop_loss_atr_regime=table, regime_directional_policy=POLICY)],
+        regime=edited,
+    )
+    assert not sup.reload()
+    assert "directional_policy changed" in capsys.readouterr().err
+
+
+def test_run_backtest_config_carries_the_regime_policies(tmp_path, capsys):
+    from backtest import cli_settings as cs
+
+    entry = _perp(
+        args=["sma_crossover", "BTC", "1h"],
+        stop_loss_atr_regime=_block(TABLE),
+        regime_gate_window="fast",
+        regime_directional_policy=POLICY,
+    )
+    regime = {**REGIME, "windows": {"fast": 10, "medium": 20}}
+    path = write_config(tmp_path, [entry], regime=regime)
+    s = cs.from_config(str(path), "p", BacktestSettings).settings
+    assert dict(s.stop_loss_atr_regime) == TABLE and s.regime_gate_window == "fast"
+    assert json.loads(s.regime_windows_json) == {"fast": 10, "medium": 20}
+    assert s.directional_policy.rules[1] == ("trending_down", "short", False)
+    assert "not modelled" not in capsys.readouterr().err

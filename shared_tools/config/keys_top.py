@@ -279,7 +279,6 @@ SECTION_KEYS: tuple[Key, ...] = (
             "1mo",
             "3mo",
         ),
-        reload="structural",
     ),
     row_key(
         "regime",
