@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared_tools import book, regime_policy
+from shared_tools import book
 from shared_tools.book import margin
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
@@ -452,9 +452,7 @@ class Cycle:
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
         rules, eff = cycle_gates.directional(sc, strat, sig)
-        if sc.regime_args:
-            views = self.app.extra.setdefault(cycle_gates.VIEW_KEY, {})
-            views[sc.id] = cycle_gates.regime_view(sc, self.config, sig, eff)
+        cycle_gates.show_regime(self.app, self.config, sc, sig, eff)
         held = cycle_gates.entry_hold(self, sc, strat, sig, rules, eff)  # "" = may open
         regime = payload_label(sig.regime, sc.regime_atr_window or sc.regime_gate_window)
         had = strat.positions.get(sc.symbol)
@@ -472,12 +470,7 @@ class Cycle:
             now_s=self.epoch,
             may_open=not held,
         )
-        pos = strat.positions.get(sc.symbol)
-        if pos is not None and pos is not had and sc.directional_policy:
-            # the verdict frozen at entry (upstream #1085), judged flat: a flip's new position
-            # never inherits the closed one's (upstream #1026)
-            flat = StrategyState(strat.id, strat.type, strat.platform, 0.0, 0.0)
-            regime_policy.stamp(pos, cycle_gates.directional(sc, flat, sig)[1])
+        cycle_gates.freeze_verdict(sc, strat, sig, had)
         self.book_trades(sc, strat, trades, bar=sig.price)
         action = cycle_gates.outcome(action, held)
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))

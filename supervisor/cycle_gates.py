@@ -33,11 +33,12 @@ from shared_tools.book.rules import Rules
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.config.risk import RiskSettings
 from shared_tools.regime_labels import gate_allows, payload_label
+from shared_tools.regime_policy import Effective
 from supervisor.risk import exposure as risk_exposure
 from supervisor.risk.exposure import Exposure
 from supervisor.risk.portfolio import base_asset
 from supervisor.run.results import WorkerSignal
-from supervisor.state.models import StrategyState
+from supervisor.state.models import AppState, Position, StrategyState
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,27 @@ def outcome(action: str, held: str) -> str:
     return action
 
 
+def freeze_verdict(
+    sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, had: Position | None
+) -> None:
+    """A position this check opened gets the policy's verdict frozen (upstream #1085), judged
+    flat: a flip's new position never inherits the closed one's (upstream #1026)."""
+    pos = strat.positions.get(sc.symbol)
+    if pos is None or pos is had or not sc.directional_policy:
+        return
+    flat = StrategyState(strat.id, strat.type, strat.platform, 0.0, 0.0)
+    regime_policy.stamp(pos, directional(sc, flat, sig)[1])
+
+
 VIEW_KEY = "regime_view"  # app.extra: strategy id -> its regime view (status and inspect)
+
+
+def show_regime(
+    app: AppState, config: Config, sc: StrategyConfig, sig: WorkerSignal, eff: Effective
+) -> None:
+    """Keep this cycle's regime view of ``sc`` for /status and inspect (saved with the book)."""
+    if sc.regime_args:
+        app.extra.setdefault(VIEW_KEY, {})[sc.id] = regime_view(sc, config, sig, eff)
 
 
 def regime_view(
