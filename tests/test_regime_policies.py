@@ -18,7 +18,6 @@ import pytest
 from conftest import write_config
 from test_cycle import answer, marks, strat
 
-from backtest import regime_bars
 from backtest.backtester import BacktestSettings, run_signals
 from shared_tools.book import guard
 from shared_tools.book.model import Position
@@ -27,7 +26,6 @@ from shared_tools.config.model import ConfigError
 from shared_tools.domain import Kind, Side
 from shared_tools.regime_policy import (
     CERT_ENV,
-    DirectionalPolicy,
     atr_multiple,
     default_multiples,
     load_certifications,
@@ -285,24 +283,6 @@ def test_supervisor_arms_the_stop_of_the_stamped_label(tmp_path, sup_for, extra,
         assert "regime ATR stop is not armed" in action
 
 
-def test_backtester_stops_at_the_stamped_labels_multiple():
-    df = _trend()
-    assert regime_bars.adx_labels(df, 14, 20.0)[40] == "trending_up"
-    sig = _signal(df, 40, 1)
-    exits = {}
-    for name, kw in {
-        "regime": {"stop_loss_atr_regime": tuple(TABLE.items())},
-        "scalar3": {"stop_loss_atr_mult": 3.0},
-        "scalar1.5": {"stop_loss_atr_mult": 1.5},
-        "trail": {"trailing_stop_atr_regime": tuple(TABLE.items())},
-        "trail3": {"trailing_stop_atr_mult": 3.0},
-    }.items():
-        (trade,) = _bt(df, sig, **kw)
-        exits[name] = (trade.reason, trade.exit_price, trade.exit_time)
-    assert exits["regime"] == exits["scalar3"] != exits["scalar1.5"]  # trending_up -> 3.0
-    assert exits["trail"] == exits["trail3"] and exits["trail"][0] == "trailing_stop"
-
-
 # -- regime_directional_policy --------------------------------------------------------------
 def test_uncertified_policy_trades_the_base_direction(tmp_path, sup_for, monkeypatch):
     _certify(tmp_path, monkeypatch)  # an artifact that certifies nothing (as shipped)
@@ -370,72 +350,7 @@ def test_an_expired_artifact_is_uncertified(tmp_path, sup_for, monkeypatch):
     assert view["directional_certification_status"] == "expired"
 
 
-def test_backtester_applies_the_same_policy_on_the_same_rules(tmp_path, monkeypatch):
-    df = _trend(step=-1.0)
-    assert regime_bars.adx_labels(df, 14, 20.0)[40] == "trending_down"
-    sig = _signal(df, 40, -1)
-    policy = DirectionalPolicy(
-        (
-            ("trending_up", "long", False),
-            ("trending_down", "short", False),
-            ("ranging", "long", False),
-        )
-    )
-    assert _bt(df, sig) == []  # base long: the sell opens nothing
-    _certify(tmp_path, monkeypatch)
-    assert _bt(df, sig, directional_policy=policy) == []  # uncertified: the base direction
-    _certify(tmp_path, monkeypatch, ("trending_down", "short"))
-    (trade,) = _bt(df, sig, directional_policy=policy, stop_loss_atr_mult=2.0)
-    assert trade.side == "short"
-
-
 # -- the backtester's regime flags -----------------------------------------------------------
-def test_regime_flags_change_the_labels_and_so_the_gate():
-    df = _trend()
-    sig = _signal(df, 40, 1)
-    gate = {"allowed_regimes": ("trending_up",), "stop_loss_atr_mult": 2.0}
-    assert len(_bt(df, sig, **gate)) == 1
-    assert _bt(df, sig, regime_period=60, **gate) == []  # still warming up: ranging, held
-    spec = json.dumps({"medium": {"classifier": "adx", "period": 60}})
-    assert _bt(df, sig, regime_windows_json=spec, **gate) == []
-
-
-def test_run_backtest_accepts_the_regime_flags(capsys):
-    from backtest import cli_settings as cs
-    from backtest.run_backtest import build_job, build_parser
-
-    base = ["--strategy", "sma_crossover", "--regime-enabled"]
-    args = build_parser().parse_args(
-        [
-            *base,
-            "--regime-period",
-            "30",
-            "--regime-adx-threshold",
-            "25",
-            "--regime-windows-spec-json",
-            '{"fast": 10}',
-        ]
-    )
-    s = build_job(args).settings
-    assert (s.regime_period, s.regime_adx_threshold, s.regime_windows_json) == (
-        30,
-        25.0,
-        '{"fast": 10}',
-    )
-    bad = build_parser().parse_args([*base, "--regime-windows-spec-json", '{"x": "y"}'])
-    with pytest.raises(cs.UsageError, match="--regime-windows-spec-json"):
-        build_job(bad)
-
-
-def test_labels_never_look_ahead():
-    df = _trend(n=70)
-    spec = {"w": {"classifier": "composite", "period": 10}, "a": 14}
-    full = regime_bars.labels_by_window(df, {"w", "a"}, spec, 14, 20.0)
-    for i in (20, 45, 61):
-        cut = regime_bars.labels_by_window(df.iloc[: i + 1], {"w", "a"}, spec, 14, 20.0)
-        assert cut["w"][i] == full["w"][i] and cut["a"][i] == full["a"][i]
-
-
 def test_inspect_shows_the_policy_its_certification_and_the_last_regime(
     tmp_path, sup_for, monkeypatch
 ):
@@ -491,19 +406,37 @@ def test_reload_takes_a_transitions_edit_and_holds_policy_changes_until_flat(
     assert "directional_policy changed" in capsys.readouterr().err
 
 
-def test_run_backtest_config_carries_the_regime_policies(tmp_path, capsys):
-    from backtest import cli_settings as cs
-
-    entry = _perp(
-        args=["sma_crossover", "BTC", "1h"],
-        stop_loss_atr_regime=_block(TABLE),
-        regime_gate_window="fast",
-        regime_directional_policy=POLICY,
+# -- upstream's fixed stories ----------------------------------------------------------------
+def test_regime_trailing_takes_a_min_move_and_trails_on_hold_cycles(tmp_path, sup_for):
+    """#1113 rejected trailing_stop_min_move_pct beside a regime trail; #1018: paper regime
+    trails could not resolve on hold cycles. Here the trail distance is armed at entry."""
+    sup = sup_for(
+        [_perp(trailing_stop_atr_regime=_block(TABLE), trailing_stop_min_move_pct=1.0)],
+        regime=REGIME,
     )
-    regime = {**REGIME, "windows": {"fast": 10, "medium": 20}}
-    path = write_config(tmp_path, [entry], regime=regime)
-    s = cs.from_config(str(path), "p", BacktestSettings).settings
-    assert dict(s.stop_loss_atr_regime) == TABLE and s.regime_gate_window == "fast"
-    assert json.loads(s.regime_windows_json) == {"fast": 10, "medium": 20}
-    assert s.directional_policy.rules[1] == ("trending_down", "short", False)
-    assert "not modelled" not in capsys.readouterr().err
+    _cycle(tmp_path, sup, "p", 1, "trending_up")  # 3 x ATR 1 behind the best mark
+    pos = sup.app.strategies["p"].positions["BTC"]
+    assert (pos.guard.stop, pos.guard.min_move) == (97.0, pytest.approx(0.01))
+    _cycle(tmp_path, sup, "p", 0, "ranging", price=110.0)  # a hold cycle: the stamp holds
+    assert pos.guard.stop == pytest.approx(107.0) and pos.regime == "trending_up"
+    _cycle(tmp_path, sup, "p", 0, "ranging", price=106.0)
+    assert not sup.app.strategies["p"].positions  # the trailed stop fired
+
+
+def test_a_flips_new_position_is_judged_flat_not_on_the_closed_ones_stamp(
+    tmp_path, sup_for, monkeypatch
+):
+    """#1026: a same-cycle close -> reopen must not inherit the closed position's regime."""
+    _certify(tmp_path, monkeypatch, ("trending_down", "short"), ("trending_up", "long"))
+    both = {"trend_regime": {k: {"direction": "both"} for k in TABLE}}
+    sup = sup_for([_perp(regime_directional_policy=both)], regime=REGIME)
+    _cycle(tmp_path, sup, "p", -1, "trending_down")
+    short = sup.app.strategies["p"].positions["BTC"]
+    assert (short.side, short.policy_regime) == ("short", "trending_down")
+    _cycle(tmp_path, sup, "p", 1, "trending_up")
+    long = sup.app.strategies["p"].positions["BTC"]
+    assert (long.side, long.policy_regime, long.policy_verdict) == (
+        "long",
+        "trending_up",
+        "certified",
+    )

@@ -299,7 +299,10 @@ class _Keys:
                 f"stop_loss_margin_pct {margin:g} at leverage {leverage:g} is a "
                 f"{margin / leverage:g}% price move; keep stop_loss_margin_pct / leverage <= 50"
             )
-        trailing = any(values[k] for k in TRAILING_KEYS)
+        # a regime trailing block trails too (upstream #1113 rejected its min move)
+        trailing = any(values[k] for k in TRAILING_KEYS) or not unset(
+            self.raw.get("trailing_stop_atr_regime")
+        )
         values["trailing_stop_min_move_pct"] = self._min_move(trailing)
         return values
 
