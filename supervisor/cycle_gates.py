@@ -117,7 +117,9 @@ class _Live(Protocol):
 class Cycle(Protocol):
     """What the gates read of :class:`supervisor.cycle.Cycle` (no import back up)."""
 
+    app: AppState
     config: Config
+    stamp: str
     daily_hold: str
     notional_hold: str
     exposure: Exposure
@@ -193,7 +195,12 @@ def entry_hold(
     if refusal is None:
         return ""
     cy.log(f"[{sc.id}] {plan.open_side} entry held ({refusal})")
+    held = {"at": cy.stamp, "side": plan.open_side, "gate": refusal.gate, "reason": refusal.reason}
+    cy.app.extra.setdefault(HOLDS_KEY, {})[sc.id] = held  # inspect and /status show the last
     return str(refusal)
+
+
+HOLDS_KEY = "entry_holds"  # app.extra: strategy id -> its last refused open (gate, reason)
 
 
 def outcome(action: str, held: str) -> str:

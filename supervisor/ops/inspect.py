@@ -168,6 +168,7 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     view = strategy_view(strat, app.prices_for(strat.venue))
     view["latches"] = latches(strat, sc, now)
     view["regime"] = app.extra.get("regime_view", {}).get(sc.id)
+    view["last_entry_held"] = app.extra.get("entry_holds", {}).get(sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
     view["trades_stored"] = total
@@ -319,6 +320,11 @@ def _state_lines(st: dict) -> list[str]:
     ]
     if st.get("regime"):  # the last cycle's labels and effective direction rules
         out.append(f"  regime: {_compact(st['regime'])}")
+    held = st.get("last_entry_held")
+    if held:  # supervisor/cycle_gates.py: the gate that last refused an open
+        out.append(
+            f"  last entry held: {held['side']} at {held['at']} ({held['gate']}: {held['reason']})"
+        )
     if not st["positions"]:
         out.append("  positions: none")
     for sym, p in sorted(st["positions"].items()):
