@@ -124,3 +124,19 @@ def test_run_backtest_config_carries_the_regime_policies(tmp_path, capsys):
     assert json.loads(s.regime_windows_json) == {"fast": 10, "medium": 20}
     assert s.directional_policy.rules[1] == ("trending_down", "short", False)
     assert "not modelled" not in capsys.readouterr().err
+
+
+def test_backtester_inverts_the_signal_as_the_supervisor_does(tmp_path, monkeypatch):
+    df = _trend(step=-1.0)
+    sig = _signal(df, 40, -1)
+    fade = DirectionalPolicy(
+        (
+            ("trending_up", "long", False),
+            ("trending_down", "long", True),
+            ("ranging", "long", False),
+        )
+    )
+    _certify(tmp_path, monkeypatch, ("trending_down", "long"))
+    assert _bt(df, sig, stop_loss_atr_mult=2.0) == []
+    (trade,) = _bt(df, sig, directional_policy=fade, stop_loss_atr_mult=2.0)
+    assert trade.side == "long"

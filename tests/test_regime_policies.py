@@ -446,3 +446,15 @@ def test_a_flips_new_position_is_judged_flat_not_on_the_closed_ones_stamp(
         "trending_up",
         "certified",
     )
+
+
+@pytest.mark.parametrize("with_key", [False, True])
+def test_a_certified_policy_inverts_the_signal(tmp_path, sup_for, monkeypatch, with_key):
+    _certify(tmp_path, monkeypatch, ("trending_down", "long"))
+    fade = {"trend_regime": {**POLICY["trend_regime"]}}
+    fade["trend_regime"]["trending_down"] = {"direction": "long", "invert_signal": True}
+    extra = {"regime_directional_policy": fade} if with_key else {}
+    sup = sup_for([_perp(**extra)], regime=REGIME)
+    _cycle(tmp_path, sup, "p", -1, "trending_down")  # a sell, faded into a buy
+    positions = sup.app.strategies["p"].positions
+    assert (positions["BTC"].side if positions else None) == ("long" if with_key else None)
