@@ -30,7 +30,13 @@ from shared_tools.regime_labels import (
     LABELS_COMPOSITE,
     PRIMARY_WINDOW,
 )
-from shared_tools.regime_policy import DirectionalPolicy, default_multiples, policy_from_mapping
+from shared_tools.regime_policy import (
+    DirectionalPolicy,
+    cert_path,
+    default_multiples,
+    load_certifications,
+    policy_from_mapping,
+)
 from shared_tools.text import show
 
 __all__ = ["ATR_REGIME_KEYS", "check_regime_atr_block", "regime_policy_fields", "vocabulary"]
@@ -280,8 +286,6 @@ def policy_problems(
     """Book-wide checks: ``regime.timeframe`` other than a strategy's own is refused (classifying
     on another timeframe is not built: a wrong-timeframe label must not trade); a configured
     directional policy the artifact does not certify trades the base direction (a WARN)."""
-    from shared_tools.regime_policy import cert_path, load_certifications
-
     certs = None
     for sc in strategies:
         if regime.timeframe and sc.type != "options" and sc.timeframe != regime.timeframe:
