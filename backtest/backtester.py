@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backtest import regime_bars
+from backtest import htf_bars, regime_bars
 from backtest.engine_walk import Walk, WalkInput
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry
@@ -32,12 +32,21 @@ from shared_tools.book.guard import stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
-from shared_tools.regime import parse_windows_spec_json
 from shared_tools.regime_policy import DirectionalPolicy, load_certifications
 
-__all__ = ["BacktestResult", "BacktestSettings", "BacktestTrade", "rules_for", "run", "run_signals"]
+__all__ = [
+    "BacktestResult",
+    "BacktestSettings",
+    "BacktestTrade",
+    "rules_for",
+    "run",
+    "run_signals",
+    "strategy_registry",
+]
 
 INSTRUMENTS = ("spot", "perps", "futures")
+INTRABAR = ("ohlc_walk", "bar_close")
+REGISTRIES = ("spot", "futures")
 ATR_PERIOD = 14  # the checks' entry ATR: shared_tools.regime.standard_atr(df, 14, atr_method)
 REGIME_PERIOD = 14
 REGIME_ADX_THRESHOLD = 20.0
@@ -68,11 +77,9 @@ class BacktestSettings:
     allowed_regimes: tuple = ()
     # The regime section and policies, as the live check and the supervisor read them
     # (backtest/regime_bars.py, shared_tools/regime_policy.py).
-    regime_period: int = REGIME_PERIOD
+    regime_period: int = REGIME_PERIOD  # the default ADX window (no regime_windows)
     regime_adx_threshold: float = REGIME_ADX_THRESHOLD
-    regime_windows_json: str = ""  # --regime-windows-spec-json; "" = one default ADX window
-    regime_gate_window: str = ""
-    regime_atr_window: str = ""
+    regime_atr_window: str = ""  # the window whose label is stamped ("" = the gate's)
     stop_loss_atr_regime: tuple = ()  # ((label, ATR multiple), ...)
     trailing_stop_atr_regime: tuple = ()
     directional_policy: DirectionalPolicy = DirectionalPolicy()
@@ -81,6 +88,14 @@ class BacktestSettings:
     fee_per_contract: float = 0.0  # futures: dollars per contract per fill
     max_contracts: int = 0  # futures: 0 = no cap
     atr_method: str = "simple"  # the strategy's effective atr_method, as its live check reads ATR
+    # issue 20 (upstream's run_backtest flags and config keys the engine now models):
+    intrabar_resolution: str = "ohlc_walk"  # | "bar_close": stops judged on the close (legacy)
+    htf_filter: bool = False  # the live HTF filter; the frame carries htf_bars.COLUMN
+    margin_per_trade_usd: float | None = None  # perps: notional = min(this, cash) * leverage
+    regime_windows: str = ""  # the check's --regime-windows-spec-json ("" = one ADX 14/20)
+    regime_gate_window: str = ""  # the window the entry gate reads ("" = the primary one)
+    registry: str = ""  # open-strategy registry: spot | futures ("" = by instrument)
+    defaults: str = "system"  # --defaults system | user (user_defaults injection, see README)
 
 
 @dataclass
@@ -144,6 +159,13 @@ def _is_guard_close(name: str, params: dict) -> bool:
     return name in GUARD_CLOSES
 
 
+def strategy_registry(settings: BacktestSettings) -> str:
+    """The open-strategy registry the run looks names up in (``--registry``, else by instrument)."""
+    if settings.registry and settings.registry not in REGISTRIES:
+        raise ValueError(f"registry must be spot or futures, got {settings.registry!r}")
+    return settings.registry or settings.instrument
+
+
 def rules_for(settings: BacktestSettings) -> Rules:
     """The book's trading terms for a backtest, as the supervisor builds them from a config."""
     s = settings
@@ -184,6 +206,17 @@ def rules_for(settings: BacktestSettings) -> Rules:
             f"risk_per_trade_pct {risk:g} needs instrument perps, a value in (0, 10] and a stop "
             "to size from"
         )
+    margin_usd = s.margin_per_trade_usd or 0.0
+    if margin_usd and (s.instrument != "perps" or not margin_usd > 0 or risk):
+        raise ValueError(
+            f"margin_per_trade_usd {margin_usd:g} needs instrument perps, a positive value and "
+            "no risk_per_trade_pct"
+        )
+    if s.intrabar_resolution not in INTRABAR:
+        raise ValueError(
+            f"intrabar_resolution must be one of {', '.join(INTRABAR)}, "
+            f"got {s.intrabar_resolution!r}"
+        )
     (atr_tiers, pct_tiers), stop_after = _guard_tiers(_close_refs(s))
     protection = Protection(
         stop_loss_pct=s.stop_loss_pct or 0.0,
@@ -208,6 +241,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         invert_signal=s.invert_signal,
         leverage=max(s.leverage, 1.0),
         risk_per_trade_pct=risk,
+        margin_per_trade_usd=margin_usd,
         fee_per_contract=s.fee_per_contract,
         max_contracts=s.max_contracts,
         contract=contract,
@@ -238,23 +272,28 @@ def _since_index(df: pd.DataFrame, since: pd.Timestamp | None) -> int:
 
 def _regime_labels(df: pd.DataFrame) -> np.ndarray:
     """ADX regime label of every bar (the check's default classifier, warm-up -> ranging)."""
-    return regime_bars.adx_labels(df, REGIME_PERIOD, REGIME_ADX_THRESHOLD)
+    spec = {"classifier": "adx", "period": REGIME_PERIOD, "adx_threshold": REGIME_ADX_THRESHOLD}
+    return regime_bars.window_labels(df, spec)
 
 
 def _regimes(df: pd.DataFrame, settings: BacktestSettings, evaluators: list) -> dict:
-    """Label arrays per consumer: gate, atr (stamp, close evaluators), directional policy."""
+    """Label arrays per consumer: the gate's window, the ATR window (the position's stamp and
+    the close evaluators' live label) and the directional policy's window."""
     s = settings
+    if not (s.regime_enabled or any("regime" in n for n, _p in evaluators)):
+        return {}
     wanted = {
         "gate": s.regime_gate_window,
         "atr": s.regime_atr_window or s.regime_gate_window,
         "policy": s.directional_policy.window,
     }
-    if not (s.regime_enabled or any("regime" in n for n, _p in evaluators)):
-        return {}
-    windows = parse_windows_spec_json(s.regime_windows_json)
-    by = regime_bars.labels_by_window(
-        df, set(wanted.values()), windows, s.regime_period, s.regime_adx_threshold
-    )
+    if not s.regime_windows:  # one ADX window, as the check without a windows spec
+        spec = {"classifier": "adx", "period": s.regime_period}
+        labels = regime_bars.window_labels(df, {**spec, "adx_threshold": s.regime_adx_threshold})
+        return dict.fromkeys(wanted, labels)
+    by: dict[str, np.ndarray] = {}
+    for name in set(wanted.values()):
+        by[name] = regime_bars.gate_labels(df, s.regime_windows, name)
     return {use: by[name] for use, name in wanted.items()}
 
 
@@ -305,7 +344,7 @@ def run(
     """Signals from shared_strategies.open.registry.signals on the whole df (bars before `since`
     warm the indicators up); trades only from `since` on. Signal on bar N fills at bar N+1's open."""
     _check_frame(df)
-    platform = settings.instrument
+    platform = strategy_registry(settings)
     wants_avwap = any(
         close_registry.canonical(n) == "avwap_stop" for n, _p in _close_refs(settings)
     )
@@ -337,7 +376,9 @@ def run_signals(
 def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestResult:
     rules = rules_for(settings)
     refs = _close_refs(settings)
-    evaluators, open_closes, extra = _evaluator_inputs(df, refs, settings.instrument, open_frame)
+    evaluators, open_closes, extra = _evaluator_inputs(
+        df, refs, strategy_registry(settings), open_frame
+    )
     prot = rules.protection
     needs_atr = bool(
         prot.stop_loss_atr_mult
@@ -358,6 +399,8 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
     if settings.instrument == "perps" and column is not None:
         funding = np.nan_to_num(pd.to_numeric(df[column], errors="coerce").to_numpy(float))
     sig = np.sign(np.nan_to_num(np.asarray(signal, dtype=float))).astype(np.int64)
+    if settings.htf_filter:
+        sig = htf_bars.filter_signals(sig, df, strategy)
     walk = Walk(
         WalkInput(
             times=df.index,
@@ -384,6 +427,7 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
             certs=load_certifications() if settings.directional_policy else None,
             timeframe=settings.timeframe,
             funding=funding,
+            bar_close=settings.intrabar_resolution == "bar_close",
         )
     )
     walk.run()

@@ -1,79 +1,87 @@
-"""Regime labels of every bar for the backtester, per configured window.
+"""Regime labels of every bar for a windows spec: what a live check would print at each close.
 
-The live check classifies the last closed bar with :mod:`shared_tools.regime`; here the same
-classifiers label every bar, each from bars up to and including it only (a decision at bar i's
-close reads label i, never a later bar's: upstream #1153 was a look-ahead across timeframes;
-``regime.timeframe`` other than the strategy's is refused at load, so one timeframe is used).
+The live check classifies the last closed bar of its frame (``shared_tools.regime``
+``classify_window``); the backtest needs that label at every bar, so the indicators are computed
+once over the whole frame (they are causal: the value at bar t only reads bars <= t) and the
+label rules are the live ones (``adx_label``, ``map_composite_label``). A test checks the two
+agree bar by bar.
 
-Windows: without a spec, one ADX window of ``period`` / ``adx_threshold`` (the check's default);
-with ``{name: spec}``, each window by its classifier, and ``""`` means the primary window
-(``medium``, else the first name), as :func:`shared_tools.regime_labels.payload_label` reads.
+``regime_gate_window`` picks the window the entry gate reads, as the supervisor does with
+``payload_label``: the named window, else the primary one (``medium``, else the first name).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shared_tools.regime import (
-    CLASSIFIER_COMPOSITE,
-    classify_window,
-    normalize_spec,
-    primary_window,
-    required_ohlcv_limit,
-)
+from shared_tools import indicators
+from shared_tools import regime as rg
 
-__all__ = ["adx_labels", "labels_by_window"]
+__all__ = ["gate_labels", "window_labels"]
 
 
-def adx_labels(df: pd.DataFrame, period: int, threshold: float) -> np.ndarray:
-    """ADX label of every bar (warm-up -> ranging), from bars up to each one only."""
-    from shared_tools import indicators
+def _adx(df: pd.DataFrame, period: int) -> np.ndarray:
+    """ADX per bar, warm-up (and frames too short for ``period``) read as 0, as live."""
+    return np.nan_to_num(indicators.adx(df, period)["adx"].to_numpy(float))
 
+
+def _adx_labels(df: pd.DataFrame, period: int, threshold: float) -> np.ndarray:
     frame = indicators.adx(df, period)
-    adx = np.nan_to_num(frame["adx"].to_numpy(float))
-    plus = np.nan_to_num(frame["plus_di"].to_numpy(float))
-    minus = np.nan_to_num(frame["minus_di"].to_numpy(float))
-    trend = np.where(
-        plus > minus, "trending_up", np.where(minus > plus, "trending_down", "ranging")
+    adx, plus, minus = (
+        np.nan_to_num(frame[c].to_numpy(float)) for c in ("adx", "plus_di", "minus_di")
     )
-    return np.where(adx < threshold, "ranging", trend).astype(object)
+    labels = [rg.adx_label(a, p, m, threshold) for a, p, m in zip(adx, plus, minus, strict=True)]
+    return np.array(labels, dtype=object)
 
 
-def _composite_labels(df: pd.DataFrame, spec: Mapping[str, Any]) -> np.ndarray:
-    """Composite label of every bar: the classifier on the trailing frame a check would read."""
-    limit = required_ohlcv_limit(windows={"w": spec})
-    out = np.empty(len(df), dtype=object)
-    for i in range(len(df)):
-        out[i] = classify_window(df.iloc[max(0, i + 1 - limit) : i + 1], spec)["regime"]
-    return out
+def _composite_labels(df: pd.DataFrame, period: int, thresholds: Mapping[str, Any]) -> np.ndarray:
+    """``latest_regime_composite`` of ``df[: t + 1]`` for every t, in one pass."""
+    th = rg.normalize_thresholds(thresholds)
+    close = df["close"].astype(float)
+    atr = rg.standard_atr(df, period, "simple").to_numpy(float)  # pinned to simple, as live
+    start = close.shift(period - 1).fillna(close.iloc[0]).to_numpy(float)  # window's first close
+    net = close.to_numpy(float) - start
+    path = close.diff().abs().fillna(0.0).rolling(max(period - 1, 1), min_periods=1).sum()
+    high = df["high"].astype(float).rolling(period, min_periods=1).max().to_numpy(float)
+    low = df["low"].astype(float).rolling(period, min_periods=1).min().to_numpy(float)
+    adx = _adx(df, min(period, rg.COMPOSITE_ADX_PERIOD_CAP))
+    labels = []
+    for t in range(len(df)):
+        a = atr[t]
+        if not (math.isfinite(a) and a > 0):
+            labels.append("ranging_quiet")
+            continue
+        denom = a * period
+        p = float(path.iloc[t])
+        eff = abs(net[t]) / p if p > 0 else 0.0
+        labels.append(
+            rg.map_composite_label(net[t] / denom, adx[t], (high[t] - low[t]) / denom, eff, th)
+        )
+    return np.array(labels, dtype=object)
 
 
-def labels_by_window(
-    df: pd.DataFrame,
-    names: set[str],
-    windows: Mapping[str, Any] | None,
-    period: int,
-    threshold: float,
-) -> dict[str, np.ndarray]:
-    """``{name: labels}`` for each of ``names`` ("" = the primary window / the default one)."""
+def window_labels(df: pd.DataFrame, spec: Any) -> np.ndarray:
+    """The label of one window spec (as ``--regime-windows-spec-json`` holds it) at every bar."""
+    norm = rg.normalize_spec(spec)
+    if norm["classifier"] == rg.CLASSIFIER_COMPOSITE:
+        return _composite_labels(df, norm["period"], norm["thresholds"])
+    return _adx_labels(df, norm["period"], norm["adx_threshold"])
+
+
+def gate_labels(df: pd.DataFrame, windows_json: str, window: str = "") -> np.ndarray:
+    """Labels the entry gate reads: ``window``'s, else the primary window's (live's rule)."""
+    windows = rg.parse_windows_spec_json(windows_json)
     if not windows:
-        labels = adx_labels(df, period, threshold)
-        return dict.fromkeys(names, labels)
-    out: dict[str, np.ndarray] = {}
-    cache: dict[str, np.ndarray] = {}
-    for name in names:
-        key = name or primary_window(windows)
-        if key not in windows:
-            raise ValueError(f"regime window {key!r} is not in the windows spec")
-        if key not in cache:
-            spec = normalize_spec(windows[key])
-            if spec["classifier"] == CLASSIFIER_COMPOSITE:
-                cache[key] = _composite_labels(df, spec)
-            else:
-                cache[key] = adx_labels(df, spec["period"], spec["adx_threshold"])
-        out[name] = cache[key]
-    return out
+        raise ValueError("regime windows spec: empty")
+    name = window or rg.primary_window(windows)
+    if name not in windows:
+        raise ValueError(
+            f"regime_gate_window {name!r} is not a window of the spec "
+            f"({', '.join(sorted(windows))})"
+        )
+    return window_labels(df, windows[name])

@@ -130,6 +130,19 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
     click.echo(f"probe: OK ({n} unique check scripts, version={__version__})")
 
 
+@main.command("check-config")
+@config_option
+@click.pass_context
+def check_config(ctx: click.Context, config_path: str | None) -> None:
+    """Load the config as the daemon would and print its warnings; exit 0, or 78 when refused."""
+    config = _subcommand_config(ctx, config_path)
+    for line in config.warnings:
+        click.echo(f"warning: {line}")
+    click.echo(
+        f"check-config: OK ({len(config.strategies)} strategies, {len(config.warnings)} warnings)"
+    )
+
+
 @main.command("reset-kill-switch")
 @config_option
 @click.pass_context

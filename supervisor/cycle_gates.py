@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared_tools import book, regime_policy
 from shared_tools.book.rules import Rules
@@ -114,6 +114,32 @@ class _Live(Protocol):
     def entry_hold(self, sc: StrategyConfig) -> str: ...
 
 
+HOLDS_KEY = "entry_holds"  # AppState.extra: each strategy's latest held open (inspect shows it)
+
+
+def record_hold(app: AppState, sid: str, side: str, refusal: Refusal, stamp: str) -> None:
+    """Keep the latest refusal per strategy, so `inspect` can name the gate after the fact."""
+    holds = app.extra.get(HOLDS_KEY)
+    holds = (
+        {k: v for k, v in holds.items() if k in app.strategies} if isinstance(holds, dict) else {}
+    )
+    holds[sid] = {
+        "gate": refusal.gate,
+        "reason": refusal.reason,
+        "side": side,
+        "at": stamp,
+        "cycle": app.cycle_count,
+    }
+    app.extra[HOLDS_KEY] = holds
+
+
+def last_hold(app: AppState, sid: str) -> dict[str, Any] | None:
+    """The latest held open of ``sid`` ({gate, reason, side, at, cycle}), or None."""
+    holds = app.extra.get(HOLDS_KEY)
+    hold = holds.get(sid) if isinstance(holds, dict) else None
+    return hold if isinstance(hold, dict) else None
+
+
 class Cycle(Protocol):
     """What the gates read of :class:`supervisor.cycle.Cycle` (no import back up)."""
 
@@ -195,12 +221,8 @@ def entry_hold(
     if refusal is None:
         return ""
     cy.log(f"[{sc.id}] {plan.open_side} entry held ({refusal})")
-    held = {"at": cy.stamp, "side": plan.open_side, "gate": refusal.gate, "reason": refusal.reason}
-    cy.app.extra.setdefault(HOLDS_KEY, {})[sc.id] = held  # inspect and /status show the last
+    record_hold(cy.app, sc.id, plan.open_side, refusal, cy.stamp)
     return str(refusal)
-
-
-HOLDS_KEY = "entry_holds"  # app.extra: strategy id -> its last refused open (gate, reason)
 
 
 def outcome(action: str, held: str) -> str:

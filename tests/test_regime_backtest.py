@@ -27,7 +27,7 @@ from shared_tools.regime_policy import DirectionalPolicy
 
 def test_backtester_stops_at_the_stamped_labels_multiple():
     df = _trend()
-    assert regime_bars.adx_labels(df, 14, 20.0)[40] == "trending_up"
+    assert regime_bars.window_labels(df, 14)[40] == "trending_up"
     sig = _signal(df, 40, 1)
     exits = {}
     for name, kw in {
@@ -45,7 +45,7 @@ def test_backtester_stops_at_the_stamped_labels_multiple():
 
 def test_backtester_applies_the_same_policy_on_the_same_rules(tmp_path, monkeypatch):
     df = _trend(step=-1.0)
-    assert regime_bars.adx_labels(df, 14, 20.0)[40] == "trending_down"
+    assert regime_bars.window_labels(df, 14)[40] == "trending_down"
     sig = _signal(df, 40, -1)
     policy = DirectionalPolicy(
         (
@@ -69,7 +69,7 @@ def test_regime_flags_change_the_labels_and_so_the_gate():
     assert len(_bt(df, sig, **gate)) == 1
     assert _bt(df, sig, regime_period=60, **gate) == []  # still warming up: ranging, held
     spec = json.dumps({"medium": {"classifier": "adx", "period": 60}})
-    assert _bt(df, sig, regime_windows_json=spec, **gate) == []
+    assert _bt(df, sig, regime_windows=spec, **gate) == []
 
 
 def test_run_backtest_accepts_the_regime_flags(capsys):
@@ -89,7 +89,7 @@ def test_run_backtest_accepts_the_regime_flags(capsys):
         ]
     )
     s = build_job(args).settings
-    assert (s.regime_period, s.regime_adx_threshold, s.regime_windows_json) == (
+    assert (s.regime_period, s.regime_adx_threshold, s.regime_windows) == (
         30,
         25.0,
         '{"fast": 10}',
@@ -101,11 +101,10 @@ def test_run_backtest_accepts_the_regime_flags(capsys):
 
 def test_labels_never_look_ahead():
     df = _trend(n=70)
-    spec = {"w": {"classifier": "composite", "period": 10}, "a": 14}
-    full = regime_bars.labels_by_window(df, {"w", "a"}, spec, 14, 20.0)
-    for i in (20, 45, 61):
-        cut = regime_bars.labels_by_window(df.iloc[: i + 1], {"w", "a"}, spec, 14, 20.0)
-        assert cut["w"][i] == full["w"][i] and cut["a"][i] == full["a"][i]
+    for spec in ({"classifier": "composite", "period": 10}, 14):
+        full = regime_bars.window_labels(df, spec)
+        for i in (20, 45, 61):
+            assert regime_bars.window_labels(df.iloc[: i + 1], spec)[i] == full[i]
 
 
 def test_run_backtest_config_carries_the_regime_policies(tmp_path, capsys):
@@ -121,7 +120,7 @@ def test_run_backtest_config_carries_the_regime_policies(tmp_path, capsys):
     path = write_config(tmp_path, [entry], regime=regime)
     s = cs.from_config(str(path), "p", BacktestSettings).settings
     assert dict(s.stop_loss_atr_regime) == TABLE and s.regime_gate_window == "fast"
-    assert json.loads(s.regime_windows_json) == {"fast": 10, "medium": 20}
+    assert json.loads(s.regime_windows) == {"fast": 10, "medium": 20}
     assert s.directional_policy.rules[1] == ("trending_down", "short", False)
     assert "not modelled" not in capsys.readouterr().err
 

@@ -343,7 +343,7 @@ def test_the_policy_refusal_names_its_gate(tmp_path, sup_for, monkeypatch, with_
         doc, _ = build_document(sup.config, sup.config.strategies, datetime.now(UTC), 3)
         held = doc["strategies"][0]["state"]["last_entry_held"]
         assert (held["side"], held["gate"]) == ("short", "regime_directional_policy")
-        assert f"(regime_directional_policy: {held['reason']})" in render(doc)
+        assert f"by regime_directional_policy: {held['reason']}" in render(doc)
 
 
 def test_an_expired_artifact_is_uncertified(tmp_path, sup_for, monkeypatch):

@@ -10,6 +10,7 @@ from shared_tools.config.key import (
     PCT,
     STRATEGY,
     Key,
+    no_effect,
     not_yet,
     row_key,
     strategy_key,
@@ -380,7 +381,6 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         STRATEGY,
         "capital_pct",
         "hurst_gate",
-        "notify_ratchet_triggers",
         "llm_entry_analysis",
         "theta_harvest",
         "regime_window_divergence",
@@ -390,6 +390,7 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "replay_sharing",
         "hedge",
     ),
+    *no_effect(STRATEGY, "notification tuning", "notify_ratchet_triggers"),
     # -- strategies[].futures ----------------------------------------------------------------
     row_key(
         "strategies[].futures",

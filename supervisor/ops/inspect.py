@@ -18,6 +18,7 @@ from datetime import datetime
 
 from shared_tools.config.checks import loads_json
 from shared_tools.config.model import Config, StrategyConfig
+from supervisor.cycle_gates import last_hold
 from supervisor.state.models import AppState, StrategyState, parse_iso
 
 EXIT_USAGE = 2
@@ -168,7 +169,7 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     view = strategy_view(strat, app.prices_for(strat.venue))
     view["latches"] = latches(strat, sc, now)
     view["regime"] = app.extra.get("regime_view", {}).get(sc.id)
-    view["last_entry_held"] = app.extra.get("entry_holds", {}).get(sc.id)
+    view["last_entry_held"] = last_hold(app, sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
     view["trades_stored"] = total
@@ -321,9 +322,10 @@ def _state_lines(st: dict) -> list[str]:
     if st.get("regime"):  # the last cycle's labels and effective direction rules
         out.append(f"  regime: {_compact(st['regime'])}")
     held = st.get("last_entry_held")
-    if held:  # supervisor/cycle_gates.py: the gate that last refused an open
+    if held:
         out.append(
-            f"  last entry held: {held['side']} at {held['at']} ({held['gate']}: {held['reason']})"
+            f"  last entry held: {held['side']} by {held['gate']}: {held['reason']} "
+            f"(at {held['at']}, cycle {held['cycle']})"
         )
     if not st["positions"]:
         out.append("  positions: none")
