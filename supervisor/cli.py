@@ -189,6 +189,26 @@ def notify_test(ctx: click.Context, config_path: str | None) -> None:
 
 
 @main.command()
+@config_option
+@click.pass_context
+def token(ctx: click.Context, config_path: str | None) -> None:
+    """Print the status server's API token (made in the state directory when missing)."""
+    from supervisor.http import token as tokens
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        secret, where = tokens.resolve(config.db_file)
+    except OSError as exc:
+        path = tokens.token_path(config.db_file)
+        click.echo(f"token: cannot write {path} ({exc.strerror}); check db_file", err=True)
+        sys.exit(1)
+    click.echo(secret)
+    source = where.removeprefix("new:")
+    made = " (new)" if where.startswith("new:") else ""
+    click.echo(f"token: from {source}{made}; send it as 'Authorization: Bearer <token>'", err=True)
+
+
+@main.command()
 def version() -> None:
     """Print the version and the running code's commit."""
     from supervisor.service.version import version_line
