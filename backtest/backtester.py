@@ -32,6 +32,7 @@ from shared_tools.book.guard import stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
+from shared_tools.regime_policy import DirectionalPolicy, load_certifications
 
 __all__ = [
     "BacktestResult",
@@ -74,6 +75,14 @@ class BacktestSettings:
     trailing_stop_atr_mult: float | None = None
     regime_enabled: bool = False
     allowed_regimes: tuple = ()
+    # The regime section and policies, as the live check and the supervisor read them
+    # (backtest/regime_bars.py, shared_tools/regime_policy.py).
+    regime_period: int = REGIME_PERIOD  # the default ADX window (no regime_windows)
+    regime_adx_threshold: float = REGIME_ADX_THRESHOLD
+    regime_atr_window: str = ""  # the window whose label is stamped ("" = the gate's)
+    stop_loss_atr_regime: tuple = ()  # ((label, ATR multiple), ...)
+    trailing_stop_atr_regime: tuple = ()
+    directional_policy: DirectionalPolicy = DirectionalPolicy()
     symbol: str = "BTC/USDT"
     timeframe: str = "1h"
     fee_per_contract: float = 0.0  # futures: dollars per contract per fill
@@ -179,9 +188,16 @@ def rules_for(settings: BacktestSettings) -> Rules:
             "stop_loss_atr_mult",
             "trailing_stop_pct",
             "trailing_stop_atr_mult",
+            "stop_loss_atr_regime",
+            "trailing_stop_atr_regime",
         )
         if getattr(s, k)
     ]
+    regime_stop = s.stop_loss_atr_regime or s.trailing_stop_atr_regime
+    if (regime_stop or s.directional_policy) and not s.regime_enabled:
+        raise ValueError("regime stops and regime_directional_policy need regime_enabled")
+    if regime_stop and s.risk_per_trade_pct:
+        raise ValueError("a regime ATR stop cannot size risk_per_trade_pct; use a scalar stop")
     if len(stops) > 1:
         raise ValueError(f"set at most one stop, got {', '.join(stops)}")
     risk = s.risk_per_trade_pct or 0.0
@@ -207,6 +223,8 @@ def rules_for(settings: BacktestSettings) -> Rules:
         stop_loss_atr_mult=s.stop_loss_atr_mult or 0.0,
         trailing_stop_pct=s.trailing_stop_pct or 0.0,
         trailing_stop_atr_mult=s.trailing_stop_atr_mult or 0.0,
+        stop_loss_atr_regime=tuple(s.stop_loss_atr_regime),
+        trailing_stop_atr_regime=tuple(s.trailing_stop_atr_regime),
         tp_atr_tiers=atr_tiers,
         tp_pct_tiers=pct_tiers,
         tp_stop_after=stop_after,
@@ -254,16 +272,29 @@ def _since_index(df: pd.DataFrame, since: pd.Timestamp | None) -> int:
 
 def _regime_labels(df: pd.DataFrame) -> np.ndarray:
     """ADX regime label of every bar (the check's default classifier, warm-up -> ranging)."""
-    from shared_tools import indicators
+    spec = {"classifier": "adx", "period": REGIME_PERIOD, "adx_threshold": REGIME_ADX_THRESHOLD}
+    return regime_bars.window_labels(df, spec)
 
-    frame = indicators.adx(df, REGIME_PERIOD)
-    adx = np.nan_to_num(frame["adx"].to_numpy(float))
-    plus = np.nan_to_num(frame["plus_di"].to_numpy(float))
-    minus = np.nan_to_num(frame["minus_di"].to_numpy(float))
-    trend = np.where(
-        plus > minus, "trending_up", np.where(minus > plus, "trending_down", "ranging")
-    )
-    return np.where(adx < REGIME_ADX_THRESHOLD, "ranging", trend).astype(object)
+
+def _regimes(df: pd.DataFrame, settings: BacktestSettings, evaluators: list) -> dict:
+    """Label arrays per consumer: the gate's window, the ATR window (the position's stamp and
+    the close evaluators' live label) and the directional policy's window."""
+    s = settings
+    if not (s.regime_enabled or any("regime" in n for n, _p in evaluators)):
+        return {}
+    wanted = {
+        "gate": s.regime_gate_window,
+        "atr": s.regime_atr_window or s.regime_gate_window,
+        "policy": s.directional_policy.window,
+    }
+    if not s.regime_windows:  # one ADX window, as the check without a windows spec
+        spec = {"classifier": "adx", "period": s.regime_period}
+        labels = regime_bars.window_labels(df, {**spec, "adx_threshold": s.regime_adx_threshold})
+        return dict.fromkeys(wanted, labels)
+    by: dict[str, np.ndarray] = {}
+    for name in set(wanted.values()):
+        by[name] = regime_bars.gate_labels(df, s.regime_windows, name)
+    return {use: by[name] for use, name in wanted.items()}
 
 
 def _zscore(close: pd.Series, lookback: int) -> np.ndarray:
@@ -350,21 +381,19 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
     )
     prot = rules.protection
     needs_atr = bool(
-        prot.stop_loss_atr_mult or prot.trailing_stop_atr_mult or prot.tp_atr_tiers or evaluators
+        prot.stop_loss_atr_mult
+        or prot.trailing_stop_atr_mult
+        or prot.stop_loss_atr_regime
+        or prot.trailing_stop_atr_regime
+        or prot.tp_atr_tiers
+        or evaluators
     )
     atr = None
     if needs_atr:
         from shared_tools.regime import standard_atr
 
         atr = standard_atr(df, ATR_PERIOD, settings.atr_method).to_numpy(float)
-    regimes = None
-    if settings.regime_enabled or any("regime" in n for n, _p in evaluators):
-        if settings.regime_windows:  # the configured windows; the gate reads its window's label
-            regimes = regime_bars.gate_labels(
-                df, settings.regime_windows, settings.regime_gate_window
-            )
-        else:
-            regimes = _regime_labels(df)
+    regimes = _regimes(df, settings, evaluators)
     funding = None
     column = next((c for c in FUNDING_COLUMNS if c in df.columns), None)
     if settings.instrument == "perps" and column is not None:
@@ -390,8 +419,13 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
             open_closes=open_closes,
             extra=extra,
             atr=atr,
-            regimes=regimes,
+            regimes=regimes.get("gate"),
             allowed_regimes=tuple(settings.allowed_regimes) if settings.regime_enabled else None,
+            atr_regimes=regimes.get("atr"),
+            policy_regimes=regimes.get("policy") if settings.directional_policy else None,
+            policy=settings.directional_policy,
+            certs=load_certifications() if settings.directional_policy else None,
+            timeframe=settings.timeframe,
             funding=funding,
             bar_close=settings.intrabar_resolution == "bar_close",
         )

@@ -170,6 +170,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         trailing_stop_atr_mult=_unset(s.trailing_stop_atr_mult),
         regime_enabled="--regime-enabled" in s.regime_args,
         allowed_regimes=tuple(s.allowed_regimes),
+        **_regime(cfg, s),
         symbol=s.symbol,
         timeframe=s.timeframe,
         fee_per_contract=float(s.futures_fee_per_contract),
@@ -197,6 +198,17 @@ def _system_closes(s: Any) -> tuple[dict, ...]:
         if any(s.sources.get(k) == "user_defaults" for k in injected):
             ref["params"] = {k: v for k, v in ref["params"].items() if k != "tp_tiers"}
     return tuple(refs)
+
+
+def _regime(cfg: Any, s: Any) -> dict[str, Any]:
+    """The strategy's regime policies, as the supervisor reads them (the windows spec and the
+    gate's window come from its argv, below)."""
+    return {
+        "regime_atr_window": s.regime_atr_window,
+        "stop_loss_atr_regime": tuple(s.stop_loss_atr_regime),
+        "trailing_stop_atr_regime": tuple(s.trailing_stop_atr_regime),
+        "directional_policy": s.directional_policy,
+    }
 
 
 def override(settings: Any, **changes: Any) -> Any:

@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--trailing-stop-atr-mult", type=float)
     a("--regime-enabled", action="store_true", default=None, help="gate entries on the regime")
     a("--allowed-regimes", nargs="+", action="extend", choices=cs.REGIMES)
+    a("--regime-period", type=int, help="the default ADX window's period (default 14)")
+    a("--regime-adx-threshold", type=float, help="the default ADX window's threshold (20)")
+    a(
+        "--regime-windows-spec-json",
+        help='regime windows as the check gets them: {"name": period | {classifier, period, ...}}',
+    )
     a(
         "--registry",
         choices=("spot", "futures"),
@@ -192,6 +198,9 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "trailing_stop_atr_mult": args.trailing_stop_atr_mult,
         "regime_enabled": args.regime_enabled,
         "allowed_regimes": tuple(args.allowed_regimes) if args.allowed_regimes else None,
+        "regime_period": args.regime_period,
+        "regime_adx_threshold": args.regime_adx_threshold,
+        "regime_windows": args.regime_windows_spec_json,
         "symbol": args.symbol,
         "timeframe": args.timeframe,
         "registry": args.registry,
@@ -200,6 +209,22 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "atr_method": args.atr_method,
         "defaults": args.defaults,
     }
+
+
+def _check_regime_flags(settings: Any) -> None:
+    """The --regime-* flags in the ranges the config allows; a bad windows spec is a usage error."""
+    from shared_tools.regime import parse_windows_spec_json
+
+    if not 2 <= settings.regime_period <= 500:
+        raise cs.UsageError(f"--regime-period must be in [2, 500], got {settings.regime_period}")
+    if not 0 < settings.regime_adx_threshold <= 100:
+        raise cs.UsageError(
+            f"--regime-adx-threshold must be in (0, 100], got {settings.regime_adx_threshold:g}"
+        )
+    try:
+        parse_windows_spec_json(settings.regime_windows)
+    except ValueError as exc:
+        raise cs.UsageError(f"--regime-windows-spec-json: {exc}") from None
 
 
 def build_job(args: argparse.Namespace) -> cs.Job:
@@ -216,6 +241,9 @@ def build_job(args: argparse.Namespace) -> cs.Job:
     try:
         if given_stops:  # a stop flag replaces the config's stop rather than adding a second
             job.settings = replace(job.settings, **dict.fromkeys(STOP_KEYS))
+            job.settings = replace(
+                job.settings, stop_loss_atr_regime=(), trailing_stop_atr_regime=()
+            )
         job.settings = cs.override(job.settings, **flags)
     except TypeError as exc:
         raise cs.UsageError(f"settings: {exc}") from None
@@ -226,6 +254,7 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         )
     if job.settings.allowed_regimes and not job.settings.regime_enabled:
         raise cs.UsageError("--allowed-regimes needs --regime-enabled")
+    _check_regime_flags(job.settings)
     registry = cs.registry_for(job.settings.instrument, job.settings.registry)
     for name in _strategy_names(job.strategy, registry):
         cs.check_strategy(name, registry)

@@ -47,6 +47,7 @@ from shared_tools.text import exc_line, one_line
 from supervisor import cycle_gates, cycle_hedge, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk import regime_transitions
 from supervisor.risk.breakers import (
     evaluate_breakers,
     latched,
@@ -80,6 +81,7 @@ STEPS: tuple[str, ...] = (
     "hedge",
     "risk",
     "audit",
+    "transitions",
 )
 
 
@@ -240,6 +242,10 @@ class Cycle:
 
     def _step_audit(self) -> None:
         self._audit()
+
+    def _step_transitions(self) -> None:
+        """regime.transitions: closed-bar label history and the owner's DMs (alerting only)."""
+        regime_transitions.observe(self)
 
     # -- book-wide risk --------------------------------------------------------------------
     def events(self, events: list[RiskEvent]) -> None:
@@ -459,11 +465,14 @@ class Cycle:
         self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
-        held = cycle_gates.entry_hold(self, sc, strat, sig)  # "" = may open
-        regime = payload_label(sig.regime, sc.regime_gate_window)
+        rules, eff = cycle_gates.directional(sc, strat, sig)
+        cycle_gates.show_regime(self.app, self.config, sc, sig, eff)
+        held = cycle_gates.entry_hold(self, sc, strat, sig, rules, eff)  # "" = may open
+        regime = payload_label(sig.regime, sc.regime_atr_window or sc.regime_gate_window)
+        had = strat.positions.get(sc.symbol)
         trades, action = book.apply_signal(
             strat,
-            sc.rules,
+            rules,
             sc.symbol,
             sig.signal,
             fill,
@@ -475,9 +484,9 @@ class Cycle:
             now_s=self.epoch,
             may_open=not held,
         )
+        cycle_gates.freeze_verdict(sc, strat, sig, had)
         self.book_trades(sc, strat, trades, bar=sig.price)
-        if held and action.endswith("entry held"):
-            action = f"{action} ({held})"
+        action = cycle_gates.outcome(action, held)
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
 
     def _audit(self) -> None:

@@ -65,6 +65,7 @@ def test_the_cycle_runs_its_steps_in_the_documented_order():
         "hedge",
         "risk",
         "audit",
+        "transitions",
     )
 
 

@@ -76,7 +76,7 @@ def test_without_user_defaults_nothing_is_injected(tmp_path):
         ({"tiered_tp_atr": {"tp_tiers": USER_TIERS, "sl_after": 1}}, "only tp_tiers may be set"),
         (
             {"trailing_tp_ratchet_regime": {"trailing_stop_atr_regime": {"ranging": 2}}},
-            "the regime ATR trail is not built in this version; remove it",
+            "trailing_stop_atr_regime has unknown key(s)",
         ),
         ([1], "user_defaults.close must be an object"),
     ],

@@ -103,7 +103,7 @@ def open_position(
     book = book_for(rules)
     if isinstance(book, PerpsBook):
         sign = 1 if side == Side.LONG else -1
-        distance = stop_distance(rules.protection, price, atr, book.leverage, sign)
+        distance = stop_distance(rules.protection, price, atr, book.leverage, sign, regime)
         trade, action = book.open(acct, symbol, side, price, now, fill=fill, stop_distance=distance)
     else:
         trade, action = book.open(acct, symbol, side, price, now, fill=fill)

@@ -134,6 +134,10 @@ class Position:
     leverage: float = 1.0
     margin: float = 0.0  # collateral tied up (perps: notional / leverage; futures: n * margin)
     regime: str = ""  # regime label when opened (sent back to the check as --position-regime)
+    # regime_directional_policy at entry, frozen for the position's life: the directional
+    # window's label and the certification verdict (shared_tools/regime_policy.py)
+    policy_regime: str = ""
+    policy_verdict: str = ""  # certified | expired | uncertified | "" (no policy)
     funded_at: float = 0.0  # epoch seconds funding was last accrued to (perps)
     guard: Guard = field(default_factory=Guard)
     # A hedge leg (book/hedge.py): the primary symbol it hedges ("" = not a hedge) and the

@@ -52,6 +52,7 @@ from shared_tools.config.model import (
 )
 from shared_tools.config.notify import notify_settings
 from shared_tools.config.regime import regime_settings
+from shared_tools.config.regime_keys import policy_problems, user_regime_atr
 from shared_tools.config.risk import risk_settings
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
@@ -161,16 +162,24 @@ def parse_config(raw: dict, path: Path) -> Config:
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
     user = user_defaults(raw.get("user_defaults"), label, errors)
+    defaults = raw.get("user_defaults")
+    regime_atr = user_regime_atr(
+        defaults.get("regime_atr") if isinstance(defaults, dict) else None,
+        f"config {label}: user_defaults.regime_atr",
+        errors,
+    )
     ctx = TradingContext(
         _default_stop(raw, label, errors),
         regime,
         manual,
         _atr_method(raw, label, errors),
         user=user,
+        regime_atr=regime_atr,
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
     errors.extend(f"config {label}: {line}" for line in hedge_cross_problems(strategies))
+    policy_problems(strategies, regime, f"config {label}", errors, warnings)
     for sc in strategies:
         if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
             sc.regime_args = regime.flags
@@ -190,6 +199,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         notify=notify,
         live=live,
         manual_defaults=manual,
+        regime=regime,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

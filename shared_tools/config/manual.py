@@ -73,7 +73,7 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
     for key in raw:
         if unbuilt_key("user_defaults", where, key, raw[key], errors, warnings):
             continue  # an unbuilt trading key: refused unless off (checks.py)
-        if key not in schema.names("user_defaults"):  # close: config/user_defaults.py
+        if key not in schema.names("user_defaults"):  # close, regime_atr: their own modules
             warnings.append(f"{where}: unknown key {show(key)}; ignored")
     m = raw.get("manual")
     if m is None:

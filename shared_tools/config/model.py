@@ -27,8 +27,10 @@ from shared_tools.config.hedge import HedgeSettings
 from shared_tools.config.live import LiveSettings
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
+from shared_tools.config.regime import RegimeSettings
 from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
+from shared_tools.regime_policy import DirectionalPolicy
 from shared_tools.text import LINE_LIMIT, one_line
 
 __all__ = [
@@ -127,6 +129,13 @@ class StrategyConfig:
     hedge: HedgeSettings | None = None  # the hedge block (config/hedge.py); None = none
     # Values a default supplied, by key path -> "user_defaults" | "default" (config/effective.py).
     sources: dict[str, str] = field(default_factory=dict)
+    # Regime policies (config/regime_keys.py): which window each reads ("" = primary), the
+    # per-label ATR stop multiples, and the directional policy (shared_tools/regime_policy.py).
+    regime_atr_window: str = ""
+    regime_directional_window: str = ""
+    stop_loss_atr_regime: tuple[tuple[str, float], ...] = ()
+    trailing_stop_atr_regime: tuple[tuple[str, float], ...] = ()
+    directional_policy: DirectionalPolicy = field(default_factory=DirectionalPolicy)
 
     @property
     def check_args(self) -> CheckArgs:
@@ -177,6 +186,8 @@ class StrategyConfig:
         if self.htf_filter:
             argv.append("--htf-filter")
         argv.extend(self.regime_args)
+        if self.regime_atr_window and self.regime_args:
+            argv.append(f"--regime-atr-window={self.regime_atr_window}")
         if self.open_strategy.params or self.close_strategies:
             refs: dict = {"open": self.open_strategy.as_json()}
             if self.close_strategies:
@@ -217,6 +228,8 @@ class StrategyConfig:
                 trailing_stop_pct=self.trailing_stop_pct,
                 trailing_stop_atr_mult=self.trailing_stop_atr_mult,
                 trailing_stop_min_move_pct=self.trailing_stop_min_move_pct,
+                stop_loss_atr_regime=self.stop_loss_atr_regime,
+                trailing_stop_atr_regime=self.trailing_stop_atr_regime,
                 tp_atr_tiers=atr_tiers,
                 tp_pct_tiers=pct_tiers,
                 tp_stop_after=stop_after_from_closes(
@@ -248,6 +261,7 @@ class Config:
     notify: NotifySettings = field(default_factory=NotifySettings)  # discord, telegram
     live: LiveSettings = field(default_factory=LiveSettings)  # hyperliquid.base_url
     manual_defaults: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
+    regime: RegimeSettings = field(default_factory=RegimeSettings)  # the regime section
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
 

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared_tools.config import schema
+from shared_tools.config.regime_keys import check_regime_atr_block
 from shared_tools.text import show
 
 __all__ = [
@@ -149,11 +149,10 @@ def close_defaults(raw: Any, where: str, errors: list[str]) -> CloseDefaults:
                 continue
             checked["tp_tiers"] = tiers
         if REGIME_TRAIL in entry:
-            if schema.row(schema.STRATEGY, REGIME_TRAIL).status != "built":
-                errors.append(
-                    f"{at}.{REGIME_TRAIL}: the regime ATR trail is not built in this version; "
-                    "remove it (set the strategy's own stop)"
-                )
+            # the shape here; the labels against each receiving strategy's window at injection
+            _table, problems = check_regime_atr_block(REGIME_TRAIL, entry[REGIME_TRAIL], None)
+            if problems:
+                errors.extend(f"{at}.{p}" for p in problems)
                 continue
             checked[REGIME_TRAIL] = copy.deepcopy(entry[REGIME_TRAIL])
         out[name] = checked

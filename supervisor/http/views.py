@@ -84,6 +84,9 @@ def marks_view(app: AppState, now: float, max_age_s: float) -> dict[str, dict]:
 
 def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
     views = {sid: strategy_view(s, app.prices_for(s.venue)) for sid, s in app.strategies.items()}
+    for sid, regime in app.extra.get("regime_view", {}).items():  # supervisor/cycle_gates.py
+        if sid in views:
+            views[sid]["regime"] = regime
     total_value = sum(v["portfolio_value"] for v in views.values())
     total_initial = sum(v["initial_capital"] for v in views.values())
     return {

@@ -170,6 +170,8 @@ def _legs(
             extra={
                 "entry_atr": new.entry_atr,
                 "regime": new.regime,
+                "policy_regime": new.policy_regime,
+                "policy_verdict": new.policy_verdict,
                 "margin_mode": sc.margin_mode,
                 "leverage": sc.leverage,
             },

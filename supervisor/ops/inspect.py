@@ -88,6 +88,32 @@ def effective_config(sc: StrategyConfig, config: Config) -> dict:
         "protection": json.loads(json.dumps(asdict(sc.rules.protection))),
         "fee_rate": sc.rules.fee_rate,
     }
+    if sc.regime_args:
+        out["derived"]["regime"] = _regime_derived(sc, config)
+    return out
+
+
+def _regime_derived(sc: StrategyConfig, config: Config) -> dict:
+    """The regime policies as they resolve: display windows, and per policy label the
+    direction it would trade and whether the artifact certifies it (status now)."""
+    from shared_tools import regime_policy
+
+    out: dict = {"display_windows": list(config.regime.display_windows)}
+    policy = sc.directional_policy
+    if policy:
+        certs = regime_policy.load_certifications()
+        out["base_direction"] = sc.direction
+        out["certification_artifact"] = f"{regime_policy.cert_path()} ({certs.reason})"
+        out["regime_directional_policy"] = {
+            label: {
+                "direction": d,
+                "invert_signal": inv,
+                "directional_certification_status": regime_policy.verdict(
+                    policy, certs, sc.symbol, sc.timeframe, label
+                ),
+            }
+            for label, d, inv in policy.rules
+        }
     return out
 
 
@@ -143,6 +169,7 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
         return None
     view = strategy_view(strat, app.prices_for(strat.venue))
     view["latches"] = latches(strat, sc, now)
+    view["regime"] = app.extra.get("regime_view", {}).get(sc.id)
     view["last_entry_held"] = last_hold(app, sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
@@ -300,6 +327,8 @@ def _state_lines(st: dict) -> list[str]:
         f"  last error: {st['last_error'] or 'none'}"
         + (f" (at {st['last_error_at']})" if st["last_error"] else ""),
     ]
+    if st.get("regime"):  # the last cycle's labels and effective direction rules
+        out.append(f"  regime: {_compact(st['regime'])}")
     held = st.get("last_entry_held")
     if held:
         out.append(

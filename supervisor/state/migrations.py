@@ -25,7 +25,7 @@ from supervisor.state.rows import (
     trades,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -109,6 +109,22 @@ def _v8_hedge(conn: Connection) -> None:
     )
 
 
+def _v9_regime(conn: Connection) -> None:
+    """Regime policies (issue 20, regime part): the directional policy's label and verdict
+    frozen on positions, and the regime transitions' history tables."""
+    from supervisor.state.regime_history import regime_window_history, regime_window_transitions
+
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "policy_regime": "VARCHAR NOT NULL DEFAULT ''",
+            "policy_verdict": "VARCHAR NOT NULL DEFAULT ''",
+        },
+    )
+    metadata.create_all(conn, tables=[regime_window_history, regime_window_transitions])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
@@ -122,5 +138,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6,
     _v7,
     _v8_hedge,
+    _v9_regime,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

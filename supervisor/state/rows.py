@@ -105,6 +105,9 @@ positions = Table(
     Column("guard_json", Text, nullable=False, default="{}"),
     Column("hedge_for", String, nullable=False, default=""),  # schema v8 (hedge legs)
     Column("hedge_basis", Float, nullable=False, default=0.0),
+    # v9: regime_directional_policy's label and verdict, frozen at entry
+    Column("policy_regime", String, nullable=False, default=""),
+    Column("policy_verdict", String, nullable=False, default=""),
 )
 
 trades = Table(
@@ -319,6 +322,8 @@ def position_from_row(p) -> Position:
         guard=guard_from_json(p.guard_json),
         hedge_for=p.hedge_for,
         hedge_basis=p.hedge_basis,
+        policy_regime=p.policy_regime,
+        policy_verdict=p.policy_verdict,
     )
 
 
@@ -397,6 +402,8 @@ def position_row(strategy_id: str, p: Position) -> dict:
         "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
         "hedge_for": p.hedge_for,
         "hedge_basis": p.hedge_basis,
+        "policy_regime": p.policy_regime,
+        "policy_verdict": p.policy_verdict,
     }
 
 
