@@ -143,8 +143,11 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
             f"run_backtest: note: {sid}: {', '.join(ignored)} not modelled by the backtester",
             file=sys.stderr,
         )
+    balance = float(s.capital) or settings_cls.capital  # capital_pct without capital: --capital
     settings = settings_cls(
-        capital=float(s.capital),
+        capital=balance,
+        capital_pct=s.capital_pct or None,  # the backtest's capital = this x the balance
+        scale_in=s.scale_in if s.scale_in.enabled else None,
         platform=s.platform,
         instrument=instrument,
         direction="long" if instrument == "spot" else s.direction,

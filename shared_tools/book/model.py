@@ -136,6 +136,12 @@ class Position:
     regime: str = ""  # regime label when opened (sent back to the check as --position-regime)
     funded_at: float = 0.0  # epoch seconds funding was last accrued to (perps)
     guard: Guard = field(default_factory=Guard)
+    # pyramiding (book/scale_in.py): adds made, the last add's price, the filled notional the
+    # adds added, and the pre-blend average frozen by the first add (0: no add yet)
+    scale_in_count: int = 0
+    last_add_price: float = 0.0
+    added_notional_usd: float = 0.0
+    risk_anchor_price: float = 0.0
 
     @property
     def sign(self) -> int:
@@ -168,6 +174,9 @@ class Position:
             self.leverage,
             self.margin,
             self.funded_at,
+            self.last_add_price,
+            self.added_notional_usd,
+            self.risk_anchor_price,
         ] + self.guard.numbers()
 
 

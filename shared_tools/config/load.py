@@ -52,6 +52,7 @@ from shared_tools.config.model import (
 from shared_tools.config.notify import notify_settings
 from shared_tools.config.regime import regime_settings
 from shared_tools.config.risk import risk_settings
+from shared_tools.config.sizing_keys import global_capital_pct
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
 from shared_tools.paths import REPO_ROOT
@@ -159,7 +160,11 @@ def parse_config(raw: dict, path: Path) -> Config:
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
     ctx = TradingContext(
-        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors)
+        _default_stop(raw, label, errors),
+        regime,
+        manual,
+        _atr_method(raw, label, errors),
+        global_capital_pct(raw, label, errors),
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))

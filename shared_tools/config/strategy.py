@@ -50,6 +50,7 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
+from shared_tools.config.sizing_keys import capital_pct, scale_in_terms
 from shared_tools.config.trading import (
     TradingContext,
     leverage_warnings,
@@ -291,10 +292,14 @@ class _Entry:
             return venue or infer_platform(sid, stype), "inferred"
         return platform, declared_by
 
-    def capital(self) -> tuple[Any, Any]:
+    def capital(self, optional: bool = False) -> tuple[Any, Any]:
+        """``capital`` and ``initial_capital``; ``optional`` (capital_pct set): capital may be
+        absent (0), it is then only the fallback when no balance can be read."""
         where, entry = self.where, self.raw
         capital = entry.get("capital")
-        if not in_range(capital, 0, MAX_CAPITAL, integer=False, lo_open=True):
+        if optional and capital is None:
+            capital = 0.0
+        elif not in_range(capital, 0, MAX_CAPITAL, integer=False, lo_open=True):
             if is_number(capital):
                 self.errors.append(
                     f"{where}: capital must be > 0 and at most 1e12, got {show(capital)}"
@@ -457,7 +462,10 @@ def parse_strategy(
         trading = trading_fields(entry, e.where, kind, platform, ctx, errors, warnings)
         if kind == "perps" and parsed.symbol:
             warnings.extend(leverage_warnings(e.where, str(platform), parsed.symbol, trading))
-    capital, initial = e.capital()
+        live = parsed.mode == "live"
+        trading["scale_in"] = scale_in_terms(entry, e.where, kind, platform, live, trading, errors)
+    pct = capital_pct(entry, e.where, (ctx or TradingContext()).capital_pct, errors, warnings)
+    capital, initial = e.capital(optional=pct > 0)
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd)
     interval = e.interval(global_interval)
@@ -484,6 +492,7 @@ def parse_strategy(
         args=list(args),
         capital=float(capital),
         initial_capital=float(initial),
+        capital_pct=pct,
         max_drawdown_pct=float(max_dd),
         interval_seconds=int(interval),
         open_strategy=open_ref,

@@ -116,6 +116,7 @@ class TradingContext:
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     manual: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
     atr_method: str = "simple"  # the top-level atr_method: strategies that set none take it
+    capital_pct: float = 0.0  # the top-level capital_pct: strategies that set none take it
 
 
 def unset(value: object) -> bool:
