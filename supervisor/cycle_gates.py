@@ -1,7 +1,7 @@
 """The entry gates of one open, in upstream's order (§2.6); the first refusal is the one named.
 
-A gate holds an *open* (a fresh entry, or the open half of a flip); closes never reach the
-gates. Every gate reads one fact of :class:`Entry`, so the order is the only thing that decides
+A gate holds an *open* (a fresh entry, the open half of a flip, or a scale-in add); closes
+never reach the gates. Every gate reads one fact of :class:`Entry`, so the order is the only thing that decides
 which refusal an operator sees when several would refuse. :data:`GATES` is that order:
 
 1. ``live``: the live desk's venue holds (account not read, a reconcile gap, an order not
@@ -132,10 +132,11 @@ def entry_hold(cy: Cycle, sc: StrategyConfig, strat: StrategyState, sig: WorkerS
         composed=sig.composed,
         close_fraction=sig.close_fraction,
     )
-    if not plan.open_side:
+    side = plan.open_side or (str(pos.side) if plan.add and pos is not None else "")
+    if not side:  # an add (scale_in) increases the position: gated like an open
         return ""
     entry = Entry(
-        side=plan.open_side,
+        side=side,
         asset=base_asset(sc.symbol),
         live_hold=cy.live.entry_hold(sc) if cy.live is not None else "",
         market_open=sig.market_open,
@@ -152,5 +153,5 @@ def entry_hold(cy: Cycle, sc: StrategyConfig, strat: StrategyState, sig: WorkerS
     refusal = first_refusal(entry)
     if refusal is None:
         return ""
-    cy.log(f"[{sc.id}] {plan.open_side} entry held ({refusal})")
+    cy.log(f"[{sc.id}] {side} {'add' if plan.add else 'entry'} held ({refusal})")
     return str(refusal)

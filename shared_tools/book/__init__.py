@@ -224,7 +224,7 @@ def apply_signal(
             if trade is not None:
                 trades.append(trade)
         else:
-            actions.append(f"{pos.side} add held")
+            actions.append(f"{pos.side} scale-in entry held")
     if plan.open_side and symbol not in acct.positions:
         if may_open:
             trade, action = open_position(

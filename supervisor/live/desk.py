@@ -221,7 +221,7 @@ class LiveDesk:
         for i in intents:
             if i.strategy_id in unresolved:
                 continue  # never a second order while one is unknown
-            if i.purpose == "open" and (not self.read_ok or self.holds.get(i.symbol)):
+            if i.purpose in ("open", "add") and (not self.read_ok or self.holds.get(i.symbol)):
                 continue
             self.app.intents[i.cloid] = i
             out.append(i)
