@@ -269,6 +269,11 @@ class LiveDesk:
                 if i.extra.get("fee_pending"):
                     ledger["fee_due"][str(i.oid)] = [i.strategy_id, i.symbol, int(now_s * 1000)]
             self._protection_from(strat, i, data)
+            if i.purpose == "add" and i.symbol in self.onchain:
+                # the cycle's read predates the add: the protection sync caps the stop at the
+                # on-chain size, so count the fill in and the stop grows in this cycle (#873)
+                sign = 1.0 if i.side == "buy" else -1.0
+                self.onchain[i.symbol] += sign * fill["qty"]
             self.log(
                 f"[{i.strategy_id}] live {i.leg} {i.side} {fill['qty']:g} {i.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, oid {i.oid})"
             )
