@@ -38,6 +38,7 @@ from supervisor.reload import (
     flat_only_problems,
     structural_changes,
 )
+from supervisor.risk import capital_pct
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.run.executor import Executor
 from supervisor.run.probe import probe_config
@@ -147,11 +148,12 @@ class Supervisor:
             return EXIT_OK
         if not self._prune():
             return EXIT_CONFIG
-        with self.book_lock:
-            self._reconcile_roster()
-            self.ready = True
         self.executor = self._make_executor(self.config)
         self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
+        with self.book_lock:
+            self._resolve_capital(startup=True)
+            self._reconcile_roster()
+            self.ready = True
         self.notifier.start(
             self.db,
             reset_file=risk_portfolio.request_path(self.config.db_file),
@@ -188,7 +190,12 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
-        roster.reconcile(self.app, self.config, log=log)
+        capitals = capital_pct.capitals(self.app, self.config)  # joins with the resolved capital
+        roster.reconcile(self.app, self.config, log=log, capitals=capitals)
+
+    def _resolve_capital(self, *, startup: bool = False) -> None:
+        if self.desk is not None:  # capital_pct, from the desk's latest account read
+            capital_pct.refresh(self.app, self.config, self.desk, log, startup=startup)
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
@@ -306,6 +313,8 @@ class Supervisor:
                 ]
                 return report
             self.app.cycle_count += 1
+            self._resolve_capital()
+            due = capital_pct.tradable(self.app, due, log)
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
             cycle = Cycle(

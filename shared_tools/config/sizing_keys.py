@@ -20,11 +20,13 @@ import math
 from typing import Any
 
 from shared_tools.book.scale_in import ScaleIn
-from shared_tools.config.checks import is_number, show_key
+from shared_tools.config import schema
+from shared_tools.config.checks import in_range, is_number, show_key
 from shared_tools.text import show
 
 __all__ = [
     "SCALE_IN_FIELDS",
+    "capital_fields",
     "capital_pct",
     "global_capital_pct",
     "scale_in_block",
@@ -64,6 +66,29 @@ def capital_pct(
             "when no balance can be read)"
         )
     return pct
+
+
+def capital_fields(entry: dict, where: str, pct: float, errors: list[str]) -> tuple[float, float]:
+    """(capital, initial_capital) of one entry. With ``capital_pct`` set, ``capital`` may be
+    absent (it is only the fallback when no balance can be read) and the P&L baseline defaults
+    to the resolved capital the strategy joins with (0 here: resolved by the supervisor)."""
+    top = schema.MAX_CAPITAL
+    capital = entry.get("capital")
+    if pct and capital is None:
+        capital = 0.0
+    elif not in_range(capital, 0, top, integer=False, lo_open=True):
+        if is_number(capital):
+            errors.append(f"{where}: capital must be > 0 and at most 1e12, got {show(capital)}")
+        else:
+            errors.append(f"{where}: capital must be a number in (0, 1e12], got {show(capital)}")
+        capital = 0.0
+    initial = entry.get("initial_capital", 0.0 if pct else capital)
+    if "initial_capital" in entry and not in_range(initial, 0, top, integer=False, lo_open=False):
+        errors.append(
+            f"{where}: initial_capital must be a number in [0, 1e12], got {show(initial)}"
+        )
+        initial = 0.0 if pct else capital
+    return float(capital), float(initial)
 
 
 def scale_in_terms(

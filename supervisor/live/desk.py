@@ -94,6 +94,7 @@ class LiveDesk:
         self.moved: set[str] = set()  # strategies whose trailing stop moved this cycle
         self.before: dict[str, StrategyState] = {}  # live books right after the reconcile
         self.real_trades = 0  # report.trades[:real_trades] are real (venue) bookings
+        self.account_value: float | None = None  # the last read's accountValue (capital_pct)
 
     @property
     def active(self) -> bool:
@@ -142,6 +143,13 @@ class LiveDesk:
         since = rec.since_ms(self.app.extra, now_ms)
         return [Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=tuple(hl.account_state_argv(since)))]
 
+    def read_balance(self, now_ms: int) -> float | None:
+        """Startup: one account read for capital_pct (cycles reuse the reconcile's read)."""
+        jobs = self.read_jobs(now_ms)
+        if jobs:
+            self.account_value = _account_value(self.run(jobs).get(ACCOUNT_JOB))
+        return self.account_value
+
     def reconcile(self, cy: CycleView) -> None:
         """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain.
 
@@ -163,6 +171,7 @@ class LiveDesk:
         if not self.active:
             return
         r = cy.results.get(ACCOUNT_JOB)
+        self.account_value = _account_value(r)
         if r is None or not r.ok or not isinstance(r.data, dict):
             why = (r.error if r is not None else None) or "not read"
             note = f"[live] hyperliquid account not read ({why}): live entries held this cycle"
@@ -415,6 +424,15 @@ class LiveDesk:
                     f"SL/TP placement rejected: {'; '.join(problems)[:300]}"
                 )
             cy.events([RiskEvent("protection", text, critical=True)])
+
+
+def _account_value(r: Result | None) -> float | None:
+    """The account's ``accountValue`` in an ``--account-state`` answer (None: not read)."""
+    data = r.data if r is not None and r.ok and isinstance(r.data, dict) else {}
+    value = data.get("account_value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
 
 
 def _refused(r: Result) -> bool:

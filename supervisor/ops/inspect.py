@@ -135,11 +135,13 @@ def latches(strat: StrategyState, sc: StrategyConfig, now: datetime) -> dict:
 def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: int) -> dict | None:
     """The strategy's stored book (the status server's view) with latches and recent trades."""
     from supervisor.http.views import strategy_view
+    from supervisor.risk.capital_pct import view as capital_pct_view
 
     strat = app.strategies.get(sc.id)
     if strat is None:
         return None
     view = strategy_view(strat, app.prices_for(strat.venue))
+    view["capital_pct"] = capital_pct_view(app, sc.id)  # None: not a capital_pct strategy
     view["latches"] = latches(strat, sc, now)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
@@ -290,6 +292,9 @@ def _state_lines(st: dict) -> list[str]:
         f"  last error: {st['last_error'] or 'none'}"
         + (f" (at {st['last_error_at']})" if st["last_error"] else ""),
     ]
+    if st.get("capital_pct"):
+        cp = st["capital_pct"]
+        out.append(f"  capital_pct: resolved capital {_money(cp['capital'])} from {cp['source']}")
     if not st["positions"]:
         out.append("  positions: none")
     for sym, p in sorted(st["positions"].items()):
