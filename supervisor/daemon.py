@@ -314,7 +314,7 @@ class Supervisor:
                 return report
             self.app.cycle_count += 1
             self._resolve_capital()
-            due = capital_pct.tradable(self.app, due, log)
+            due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
             cycle = Cycle(

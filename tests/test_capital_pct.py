@@ -106,8 +106,9 @@ def test_a_strategy_resolving_to_zero_is_skipped_and_funded_once_it_resolves(tmp
     app, lines = AppState(), []
     app.strategies["z"] = StrategyState("z", "perps", "hyperliquid", 0.0, 0.0)
     capital_pct.resolve(app, cfg, {}, lines.append)
-    assert capital_pct.tradable(app, cfg.strategies, lines.append) == []
+    assert capital_pct.tradable(app, cfg.strategies, lines.append, "2026-01-01T00:00:00Z") == []
     assert "skipped: capital_pct capital resolves to 0" in lines[-1]
+    assert app.strategies["z"].last_run == "2026-01-01T00:00:00Z"  # due again after its interval
     capital_pct.view(app, "z")  # paper strategies never get a balance: stays skipped
     app.extra["capital_pct"]["z"] = {"capital": 0.0, "source": "x", "balance": 0.0}
     capital_pct._fund_once(app, cfg.strategies[0], 700.0, lines.append)

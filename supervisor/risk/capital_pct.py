@@ -132,15 +132,19 @@ def capitals(app: AppState, config: Config) -> dict[str, float]:
 
 
 def tradable(
-    app: AppState, due: list[StrategyConfig], log: Callable[[str], None]
+    app: AppState, due: list[StrategyConfig], log: Callable[[str], None], stamp: str = ""
 ) -> list[StrategyConfig]:
-    """``due`` without the ``capital_pct`` strategies whose capital resolves to <= 0."""
+    """``due`` without the ``capital_pct`` strategies whose capital resolves to <= 0; a skipped
+    one counts as run at ``stamp`` (it is looked at again after its interval, not every tick)."""
     state = _state(app)
     out = []
     for sc in due:
         row = state.get(sc.id)
         if sc.capital_pct and row is not None and float(row.get("capital") or 0) <= 0:
             log(f"[{sc.id}] skipped: capital_pct capital resolves to 0 ({row.get('source')})")
+            strat = app.strategies.get(sc.id)
+            if strat is not None and stamp:
+                strat.last_run = stamp
             continue
         out.append(sc)
     return out
