@@ -468,3 +468,25 @@ def test_the_backtester_reads_the_config_and_the_flags(tmp_path):
     with pytest.raises(Exception, match="max_adds must be"):
         run_backtest.build_job(bad)
     assert math.isfinite(job.settings.capital)
+
+
+def test_backtest_stops_stay_at_the_anchor_after_adds(tmp_path, monkeypatch):
+    """A position that scaled in is stopped at its first entry - 2 x entry ATR (the risk anchor),
+    not at the blended average's: the same guard as the supervisor's."""
+    df = sim_candles(tmp_path, monkeypatch)
+    sig = trend_signal(df)
+    atr = standard_atr(df, 14, "simple").to_numpy(float)
+    down = {"add_spacing_atr": -0.5, "add_notional_usd": 300, "max_adds": 2}  # average down
+    s = BacktestSettings(**{**replace_si(BT, down).__dict__, "stop_loss_atr_mult": 2.0})
+    got = run_signals(df, pd.Series(sig, index=df.index), s)
+    opens = df["open"].to_numpy()
+    checked = 0
+    for leg in got.trades:
+        j0 = df.index.get_loc(leg.entry_time)
+        if leg.reason != "stop_loss" or leg.entry_price == pytest.approx(opens[j0]):
+            continue  # only stops of positions that scaled in (the leg's avg is the blend)
+        trigger = opens[j0] - 2.0 * atr[j0 - 1]
+        j1 = df.index.get_loc(leg.exit_time)
+        assert leg.exit_price == pytest.approx(min(trigger, opens[j1]), rel=1e-12)
+        checked += 1
+    assert checked >= 1
