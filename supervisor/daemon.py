@@ -151,7 +151,6 @@ class Supervisor:
         self.executor = self._make_executor(self.config)
         self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         with self.book_lock:
-            self._resolve_capital(startup=True)
             self._reconcile_roster()
             self.ready = True
         self.notifier.start(
@@ -190,12 +189,11 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
-        capitals = capital_pct.capitals(self.app, self.config)  # joins with the resolved capital
+        """The roster from the config; capital_pct strategies join with the capital resolved
+        from a fresh account read (supervisor/risk/capital_pct.py)."""
+        capital_pct.refresh(self.app, self.config, self.desk, log, startup=True)
+        capitals = capital_pct.capitals(self.app, self.config)
         roster.reconcile(self.app, self.config, log=log, capitals=capitals)
-
-    def _resolve_capital(self, *, startup: bool = False) -> None:
-        if self.desk is not None:  # capital_pct, from the desk's latest account read
-            capital_pct.refresh(self.app, self.config, self.desk, log, startup=startup)
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
@@ -313,7 +311,7 @@ class Supervisor:
                 ]
                 return report
             self.app.cycle_count += 1
-            self._resolve_capital()
+            capital_pct.refresh(self.app, self.config, desk, log)  # the latest account read
             due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))

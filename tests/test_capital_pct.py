@@ -217,3 +217,21 @@ def test_status_shows_the_resolution(tmp_path, sup_for):
     view = build_status(sup.app)["strategies"]["st"]
     assert view["capital_pct"]["capital"] == 1000.0
     assert json.dumps(view["capital_pct"])  # JSON-able for /status
+
+
+def test_reload_capital_pct_is_structural_and_capital_no_longer_a_cashflow(tmp_path):
+    from supervisor import reload
+
+    old = load_config(write_config(tmp_path, [perp(capital_pct=0.5)]))
+    pct = load_config(write_config(tmp_path, [perp(capital_pct=0.4)]))
+    top = load_config(write_config(tmp_path, [perp()], capital_pct=0.5))
+    assert "strategy[hl-a]: capital_pct changed" in reload.structural_changes(old, pct)
+    assert "strategy[hl-a]: capital_pct changed" in reload.structural_changes(old, old) + [
+        *reload.structural_changes(load_config(write_config(tmp_path, [perp()])), top)
+    ]
+    app = AppState()
+    app.strategies["hl-a"] = StrategyState("hl-a", "perps", "hyperliquid", 2500.0, 2500.0)
+    cap = load_config(write_config(tmp_path, [perp(capital_pct=0.5, capital=300)]))
+    assert reload.capital_problems(cap, app) == []
+    reload.apply_reload(old, cap, app)
+    assert app.strategies["hl-a"].initial_capital == 2500.0  # the resolved baseline stays

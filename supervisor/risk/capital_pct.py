@@ -151,6 +151,7 @@ def tradable(
 
 
 def view(app: AppState, sid: str) -> dict[str, Any] | None:
-    """The strategy's resolved capital and its source, for inspect and /status."""
-    row = _state(app).get(sid)
+    """The strategy's resolved capital and its source, for inspect and /status (read-only)."""
+    got = app.extra.get(KEY)
+    row = got.get(sid) if isinstance(got, dict) else None
     return dict(row) if isinstance(row, dict) else None
