@@ -490,3 +490,17 @@ def test_backtest_stops_stay_at_the_anchor_after_adds(tmp_path, monkeypatch):
         assert leg.exit_price == pytest.approx(min(trigger, opens[j1]), rel=1e-12)
         checked += 1
     assert checked >= 1
+
+
+def test_the_backtest_report_lists_the_adds(tmp_path, monkeypatch):
+    import json
+
+    from backtest import reporter
+    from backtest.metrics import metrics
+
+    df = sim_candles(tmp_path, monkeypatch)
+    got = run_signals(df, pd.Series(trend_signal(df), index=df.index), replace_si(BT, TERMS))
+    doc = reporter.json_document(got, metrics(got))
+    assert json.dumps(doc) and len(doc["adds"]) == len(got.adds) > 0
+    assert doc["settings"]["scale_in"]["max_adds"] == 3
+    assert f"Scale-in   {len(got.adds)} adds" in reporter.text_report(got, metrics(got))
