@@ -385,7 +385,10 @@ def json_document(result: Any, m: Mapping[str, Any]) -> dict[str, Any]:
         "final_equity": _clean(float(result.final_equity)),
         "funding_pnl": _clean(float(getattr(result, "funding_pnl", 0.0))),
         "notes": list(getattr(result, "notes", None) or []),
-        "adds": [_clean(dataclasses.asdict(a)) for a in getattr(result, "adds", None) or []],
+        "adds": [
+            _clean({**dataclasses.asdict(a), "time": iso(a.time)})
+            for a in getattr(result, "adds", None) or []
+        ],
     }
 
 
