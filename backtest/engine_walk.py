@@ -208,13 +208,11 @@ class Walk:
         pending, self.pending = self.pending, None
         if inp.composed and was_held:
             # the close refs answered at the last close; a held position never adds or
-            # reverses, and an answer closes only (decide's composed rule)
+            # reverses, and an answer closes only (decide's composed rule; the check's composed
+            # signal is 0 while holding, so scale-in never adds to a composed strategy)
             pos = positions.get(sym)
             if pending is not None and pending[0] == j and pos is not None:
                 self._decision(j, -pos.sign, True, pending[1], pending[2])
-            pos = positions.get(sym)
-            if inp.rules.scale_in.enabled and pos is not None and j - 1 >= self.act_from:
-                self._scale_in(j, int(inp.signal[j - 1]))  # the open signal may still add
         elif j - 1 >= self.act_from and inp.signal[j - 1] != 0:
             self._decision(j, int(inp.signal[j - 1]), inp.composed, 1.0, "signal")
         pos = positions.get(sym)
