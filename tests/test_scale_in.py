@@ -36,6 +36,7 @@ from supervisor.state.db import StateDB
 from supervisor.state.models import AppState, StrategyState
 
 NOW = "2026-01-01T00:00:00Z"
+LIVE_ARGS = ["sma_crossover", "BTC", "1h", "--mode=live"]
 ANY_SIZE = Instrument("test", "BTC", "perps", min_notional=0.0)
 
 
@@ -189,6 +190,14 @@ def test_config_loads_the_keys_without_a_warning(tmp_path):
             "scale_in.max_added_notional_usd must be",
         ),
         ({"allow_scale_in": True, "scale_in": {"adds": 2}}, "unknown key(s) 'adds'"),
+        (
+            {"allow_scale_in": True, "stop_loss_pct": 2, "args": LIVE_ARGS},
+            "stop_loss_pct is a scalar stop",  # live: rejected at load
+        ),
+        (
+            {"allow_scale_in": True, "stop_loss_atr_mult": 0, "args": LIVE_ARGS},
+            "the drawdown backstop is not one",
+        ),
         (
             {"allow_scale_in": True, "platform": "okx", "script": "shared_scripts/check_okx.py"},
             "Hyperliquid perps and manual strategies only",
