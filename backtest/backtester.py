@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from backtest import htf_bars, regime_bars
 from backtest.engine_walk import Walk, WalkInput
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry
@@ -41,9 +42,12 @@ __all__ = [
     "rules_for",
     "run",
     "run_signals",
+    "strategy_registry",
 ]
 
 INSTRUMENTS = ("spot", "perps", "futures")
+INTRABAR = ("ohlc_walk", "bar_close")
+REGISTRIES = ("spot", "futures")
 ATR_PERIOD = 14  # the checks' entry ATR: shared_tools.regime.standard_atr(df, 14, atr_method)
 REGIME_PERIOD = 14
 REGIME_ADX_THRESHOLD = 20.0
@@ -79,6 +83,14 @@ class BacktestSettings:
     fee_per_contract: float = 0.0  # futures: dollars per contract per fill
     max_contracts: int = 0  # futures: 0 = no cap
     atr_method: str = "simple"  # the strategy's effective atr_method, as its live check reads ATR
+    # issue 20 (upstream's run_backtest flags and config keys the engine now models):
+    intrabar_resolution: str = "ohlc_walk"  # | "bar_close": stops judged on the close (legacy)
+    htf_filter: bool = False  # the live HTF filter; the frame carries htf_bars.COLUMN
+    margin_per_trade_usd: float | None = None  # perps: notional = min(this, cash) * leverage
+    regime_windows: str = ""  # the check's --regime-windows-spec-json ("" = one ADX 14/20)
+    regime_gate_window: str = ""  # the window the entry gate reads ("" = the primary one)
+    registry: str = ""  # open-strategy registry: spot | futures ("" = by instrument)
+    defaults: str = "system"  # --defaults system | user (user_defaults injection, see README)
 
 
 @dataclass
@@ -155,6 +167,13 @@ def _is_guard_close(name: str, params: dict) -> bool:
     return name in GUARD_CLOSES
 
 
+def strategy_registry(settings: BacktestSettings) -> str:
+    """The open-strategy registry the run looks names up in (``--registry``, else by instrument)."""
+    if settings.registry and settings.registry not in REGISTRIES:
+        raise ValueError(f"registry must be spot or futures, got {settings.registry!r}")
+    return settings.registry or settings.instrument
+
+
 def rules_for(settings: BacktestSettings) -> Rules:
     """The book's trading terms for a backtest, as the supervisor builds them from a config."""
     s = settings
@@ -193,6 +212,17 @@ def rules_for(settings: BacktestSettings) -> Rules:
     scale_in = s.scale_in or ScaleIn()
     if scale_in.enabled and (s.instrument != "perps" or risk):
         raise ValueError("scale_in needs instrument perps and excludes risk_per_trade_pct")
+    margin_usd = s.margin_per_trade_usd or 0.0
+    if margin_usd and (s.instrument != "perps" or not margin_usd > 0 or risk):
+        raise ValueError(
+            f"margin_per_trade_usd {margin_usd:g} needs instrument perps, a positive value and "
+            "no risk_per_trade_pct"
+        )
+    if s.intrabar_resolution not in INTRABAR:
+        raise ValueError(
+            f"intrabar_resolution must be one of {', '.join(INTRABAR)}, "
+            f"got {s.intrabar_resolution!r}"
+        )
     (atr_tiers, pct_tiers), stop_after = _guard_tiers(_close_refs(s))
     protection = Protection(
         stop_loss_pct=s.stop_loss_pct or 0.0,
@@ -216,6 +246,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         leverage=max(s.leverage, 1.0),
         risk_per_trade_pct=risk,
         scale_in=scale_in,
+        margin_per_trade_usd=margin_usd,
         fee_per_contract=s.fee_per_contract,
         max_contracts=s.max_contracts,
         contract=contract,
@@ -305,7 +336,7 @@ def run(
     """Signals from shared_strategies.open.registry.signals on the whole df (bars before `since`
     warm the indicators up); trades only from `since` on. Signal on bar N fills at bar N+1's open."""
     _check_frame(df)
-    platform = settings.instrument
+    platform = strategy_registry(settings)
     wants_avwap = any(
         close_registry.canonical(n) == "avwap_stop" for n, _p in _close_refs(settings)
     )
@@ -340,7 +371,9 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
         settings = replace(settings, capital=settings.capital * settings.capital_pct)
         settings = replace(settings, capital_pct=None)
     refs = _close_refs(settings)
-    evaluators, open_closes, extra = _evaluator_inputs(df, refs, settings.instrument, open_frame)
+    evaluators, open_closes, extra = _evaluator_inputs(
+        df, refs, strategy_registry(settings), open_frame
+    )
     prot = rules.protection
     needs_atr = bool(
         prot.stop_loss_atr_mult
@@ -356,12 +389,19 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
         atr = standard_atr(df, ATR_PERIOD, settings.atr_method).to_numpy(float)
     regimes = None
     if settings.regime_enabled or any("regime" in n for n, _p in evaluators):
-        regimes = _regime_labels(df)
+        if settings.regime_windows:  # the configured windows; the gate reads its window's label
+            regimes = regime_bars.gate_labels(
+                df, settings.regime_windows, settings.regime_gate_window
+            )
+        else:
+            regimes = _regime_labels(df)
     funding = None
     column = next((c for c in FUNDING_COLUMNS if c in df.columns), None)
     if settings.instrument == "perps" and column is not None:
         funding = np.nan_to_num(pd.to_numeric(df[column], errors="coerce").to_numpy(float))
     sig = np.sign(np.nan_to_num(np.asarray(signal, dtype=float))).astype(np.int64)
+    if settings.htf_filter:
+        sig = htf_bars.filter_signals(sig, df, strategy)
     walk = Walk(
         WalkInput(
             times=df.index,
@@ -383,6 +423,7 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
             regimes=regimes,
             allowed_regimes=tuple(settings.allowed_regimes) if settings.regime_enabled else None,
             funding=funding,
+            bar_close=settings.intrabar_resolution == "bar_close",
         )
     )
     walk.run()

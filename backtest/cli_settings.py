@@ -10,16 +10,18 @@ Problems raise :class:`UsageError` with one line naming the flag or config key.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from backtest import close_stacks
+from backtest.close_stacks import STOP_KEYS
 from shared_strategies.close import registry as close_registry
 from shared_strategies.open import registry as open_registry
 
 __all__ = ["Job", "UsageError", "close_refs", "from_config", "parse_params", "registry_for"]
 
 REGIMES = ("trending_up", "trending_down", "ranging")
+DEFAULTS = ("system", "user")
 
 
 class UsageError(ValueError):
@@ -34,11 +36,12 @@ class Job:
     params: dict = field(default_factory=dict)
     settings: Any = None  # BacktestSettings
     market_data: str | None = None  # the config's market_data, when from --config
+    close_stacks: list | None = None  # --sweep-close: the CloseStacks to co-optimise
 
 
-def registry_for(instrument: str) -> str:
-    """The open-strategy registry of an instrument: spot, or futures for perps/futures."""
-    return "spot" if instrument == "spot" else "futures"
+def registry_for(instrument: str, chosen: str = "") -> str:
+    """The open-strategy registry: ``--registry``, else spot, or futures for perps/futures."""
+    return chosen or ("spot" if instrument == "spot" else "futures")
 
 
 def parse_params(text: str | None, strategy: str | None, registry: str) -> dict:
@@ -103,6 +106,12 @@ def _unset(value: float) -> float | None:
     return float(value) if value else None
 
 
+def _windows_spec(regime_args: tuple[str, ...]) -> str:
+    """The windows spec the config's regime section hands every check ("" = none)."""
+    flag = "--regime-windows-spec-json="
+    return next((a[len(flag) :] for a in regime_args if a.startswith(flag)), "")
+
+
 def from_config(path: str, sid: str, settings_cls: type) -> Job:
     """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
     # The supervisor's own config loader (shared_tools.config, below both): reading the file
@@ -129,20 +138,6 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
     stop_pct = _unset(s.stop_loss_pct)
     if not stop_pct and s.stop_loss_margin_pct:
         stop_pct = s.stop_loss_margin_pct / max(s.leverage, 1e-9)  # margin % -> price move %
-    ignored = [
-        k
-        for k, on in (
-            ("htf_filter", s.htf_filter),
-            ("margin_per_trade_usd", s.margin_per_trade_usd),
-            ("regime_gate_window", s.regime_gate_window),
-        )
-        if on
-    ]
-    if ignored:
-        print(
-            f"run_backtest: note: {sid}: {', '.join(ignored)} not modelled by the backtester",
-            file=sys.stderr,
-        )
     balance = float(s.capital) or settings_cls.capital  # capital_pct without capital: --capital
     settings = settings_cls(
         capital=balance,
@@ -152,7 +147,11 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         instrument=instrument,
         direction="long" if instrument == "spot" else s.direction,
         invert_signal=bool(s.invert_signal),
-        leverage=float(s.sizing_leverage or s.leverage or 1.0),  # the book sizes by this
+        # the book sizes by this; margin_per_trade_usd multiplies by the exchange leverage
+        leverage=float(
+            (s.leverage if s.margin_per_trade_usd else s.sizing_leverage or s.leverage) or 1.0
+        ),
+        margin_per_trade_usd=_unset(s.margin_per_trade_usd),
         risk_per_trade_pct=_unset(s.risk_per_trade_pct),
         close_strategies=tuple(c.as_json() for c in s.close_strategies),
         stop_loss_pct=stop_pct,
@@ -166,6 +165,9 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         fee_per_contract=float(s.futures_fee_per_contract),
         max_contracts=int(s.futures_max_contracts),
         atr_method=s.atr_method,  # its own, else the config's top-level atr_method
+        htf_filter=bool(s.htf_filter),
+        regime_windows=_windows_spec(s.regime_args),
+        regime_gate_window=s.regime_gate_window,
     )
     return Job(
         strategy=s.open_strategy.name,
@@ -179,3 +181,48 @@ def override(settings: Any, **changes: Any) -> Any:
     """The settings with the flags the operator gave explicitly (None = not given)."""
     given = {k: v for k, v in changes.items() if v is not None}
     return replace(settings, **given) if given else settings
+
+
+def user_defaults_to_apply(settings: Any) -> list[str]:
+    """The ``user_defaults`` parts ``--defaults user`` applies to this run (none yet).
+
+    Upstream's ``--defaults user`` fills what a strategy leaves unset from the config's
+    ``user_defaults`` (its ``close`` stack first). The value is plumbed into the settings
+    (``BacktestSettings.defaults``) so the injection, when it lands in the config loader, is
+    wired here; until then the run says on stderr that nothing was applied.
+    """
+    del settings
+    return []
+
+
+def check_engine_flags(args: Any) -> None:
+    """Upstream's rejections for its engine flags (exit 2, one line)."""
+    if args.mode == "optimize":
+        for flag in ("intrabar_resolution", "atr_method"):
+            if getattr(args, flag):
+                raise UsageError(f"--{flag.replace('_', '-')}: not supported in optimize mode")
+    if args.atr_method and args.config:
+        raise UsageError("--atr-method: not with --config (the config's atr_method is used)")
+    if args.close_stacks_json:
+        args.sweep_close = True
+    if args.sweep_close:
+        if args.mode != "optimize":
+            raise UsageError("--sweep-close/--close-stacks-json: optimize mode only")
+        given = [f for f in ("close_strategy", *STOP_KEYS) if getattr(args, f) is not None]
+        if given:
+            raise UsageError(
+                f"--sweep-close: the close stacks own the exits; drop --{given[0].replace('_', '-')}"
+            )
+
+
+def close_stacks_from_json(text: str | None) -> list:
+    """--sweep-close's stacks: upstream's 25 defaults, or --close-stacks-json's."""
+    if not text:
+        return close_stacks.default_stacks()
+    try:
+        return close_stacks.parse_stacks_json(text, lambda ref: close_refs([ref])[0])
+    except ValueError as exc:
+        msg = str(exc)
+        raise UsageError(
+            msg if msg.startswith("--close-stacks-json") else f"--close-stacks-json: {msg}"
+        ) from None

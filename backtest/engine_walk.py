@@ -19,6 +19,10 @@ previous bar's decision at the open, then the guard and the margin model inside 
 evaluators (their answer fills at the next bar's open). Stops and liquidations fill with the
 book's rules (``guard.fill_price``, ``margin.liquidate``): at the worse of the trigger and the
 first price seen past it, which is the bar's open.
+
+``bar_close`` (upstream's legacy ``intrabar_resolution``): stops and targets are judged on the
+bar's close only and fill at the next bar's open; the margin model still liquidates inside
+the bar (the venue does not wait for a close).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pandas as pd
 from shared_strategies.close import registry as close_registry
 from shared_tools.book import (
     Account,
+    Hit,
     Position,
     Rules,
     Trade,
@@ -72,6 +77,7 @@ class WalkInput:
     regimes: np.ndarray | None = None
     allowed_regimes: tuple | None = None  # None: no regime gate
     funding: np.ndarray | None = None  # hourly funding rate per bar (perps)
+    bar_close: bool = False  # intrabar_resolution bar_close: triggers judged on the close
 
 
 @dataclass
@@ -119,6 +125,7 @@ class Walk:
         self.fill_at = 0
         self.entry: tuple[int, float, float] = (0, 0.0, 1.0)  # bar, fee, initial quantity
         self.pending: tuple[int, float, str] | None = None  # evaluator answer: bar, fraction, why
+        self.exits: tuple[int, list[Hit]] | None = None  # bar_close: hits to fill at that open
         prot = inp.rules.protection
         # margin-style books (perps, futures) can lose more than the cash: they are liquidated
         self.guarded = not prot.empty or not self.book.holds_notional
@@ -161,6 +168,8 @@ class Walk:
 
     def _next(self, j: int) -> int:
         """The first bar from ``j`` on where the book may change."""
+        if self.exits is not None:  # bar_close: a trigger seen on the last close fills now
+            return self.exits[0]
         fills, k = self.fills, self.fill_at
         while k < len(fills) and fills[k] < j:  # j only grows: a moving pointer, no search
             k += 1
@@ -183,9 +192,12 @@ class Walk:
             return k
         lo, hi = self.inp.low[j:k], self.inp.high[j:k]
         adverse, favour = (lo, hi) if s > 0 else (hi, lo)
+        seen = adverse  # where the stop is judged: inside the bar, or (bar_close) its close
+        if self.inp.bar_close:
+            seen = favour = self.inp.close[j:k]
         hit = np.zeros(k - j, dtype=bool)
         if g.stop > 0:
-            hit |= (adverse - g.stop) * s <= 0
+            hit |= (seen - g.stop) * s <= 0
         if liq:
             hit |= (adverse - liq) * s <= 0
         closed = 1.0 - pos.quantity / pos.initial_quantity
@@ -203,7 +215,10 @@ class Walk:
         pos = positions.get(sym)
         was_held = pos is not None
         if was_held and self.guarded:
-            self._guard(j, pos, float(inp.open[j]))
+            if inp.bar_close:
+                self._fill_exits(j)
+            else:
+                self._guard(j, pos, float(inp.open[j]))
             self._liquidate(j, float(inp.open[j]))
         pending, self.pending = self.pending, None
         if inp.composed and was_held:
@@ -216,7 +231,13 @@ class Walk:
         elif j - 1 >= self.act_from and inp.signal[j - 1] != 0:
             self._decision(j, int(inp.signal[j - 1]), inp.composed, 1.0, "signal")
         pos = positions.get(sym)
-        if pos is not None and self.guarded:
+        if pos is not None and self.guarded and inp.bar_close:
+            self._liquidate(j, float(inp.low[j] if pos.sign > 0 else inp.high[j]))
+            pos = positions.get(sym)
+            if pos is not None:  # the legacy mode: a trigger on the close fills at the next open
+                hits = check(pos, float(inp.close[j]))
+                self.exits = (j + 1, hits) if hits else None
+        elif pos is not None and self.guarded:
             long = pos.sign > 0
             adverse = float(inp.low[j] if long else inp.high[j])
             favour = float(inp.high[j] if long else inp.low[j])
@@ -251,6 +272,16 @@ class Walk:
         )
         for trade in trades:
             self._leg(j, trade, side, avg)
+
+    def _fill_exits(self, j: int) -> None:
+        """bar_close: the stop or targets seen on the last close fill at this bar's open."""
+        exits, self.exits = self.exits, None
+        if exits is None or exits[0] != j:
+            return
+        for hit in exits[1]:
+            if self.positions.get(self.sym) is None:
+                break
+            self._close(j, float(self.inp.open[j]), hit.fraction, hit.reason)
 
     def _guard(self, j: int, pos: Position, mark: float) -> None:
         """Book what the stop and targets trigger at ``mark`` (the book's guard decides).

@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from backtest.backtester import BacktestSettings
+from backtest.backtester import BacktestSettings, strategy_registry
+from backtest.close_stacks import CloseStack
 from backtest.metrics import LIQUIDATED_FLOOR
 from backtest.parallel import Job, OptimizerError, Runner
 from shared_strategies.open import registry
@@ -119,10 +120,10 @@ def sweep(
     """``(params, metrics)`` per combo, in grid order. Each metrics dict also carries ``score``
     (by ``metric``; None when undefined) and, for a combo that raised, ``error``."""
     _check_metric(metric)
-    registry.get(strategy, settings.instrument)  # an unknown name fails here, once
+    registry.get(strategy, strategy_registry(settings))  # an unknown name fails here, once
     if not grid:
         return []
-    jobs: list[Job] = [(dict(p), None, since) for p in grid]
+    jobs: list[Job] = [(dict(p), None, since, None) for p in grid]
     with Runner(df, strategy, settings, workers, dask_address) as runner:
         rows = runner.map(jobs, progress, f"{strategy}: {len(jobs)} combos")
     _all_failed(rows, strategy)
@@ -146,6 +147,7 @@ class Fold:
     train_bars: int
     test_bars: int
     best_params: dict = field(default_factory=dict)
+    close_stack: str = ""  # --sweep-close: the label of the fold's best close stack
     in_sample: dict = field(default_factory=dict)
     out_of_sample: dict = field(default_factory=dict)
 
@@ -157,6 +159,7 @@ class Fold:
             "train_bars": self.train_bars,
             "test_bars": self.test_bars,
             "best_params": self.best_params,
+            "close_stack": self.close_stack,
             "in_sample": self.in_sample,
             "out_of_sample": self.out_of_sample,
         }
@@ -237,17 +240,21 @@ def walk_forward(
     dask_address: str | None = None,
     progress: bool = False,
     since: pd.Timestamp | None = None,
+    close_stacks: list[CloseStack] | None = None,
 ) -> WalkForwardResult:
     """Grid-search each fold's training bars, then backtest the winner on its test bars.
 
     The folds cover the bars from ``since`` (all when None). Bars before a part's first bar
     stay in the frame to warm the indicators up (the engine trades only from its ``since``);
-    bars after it are cut off, so nothing peeks ahead.
+    bars after it are cut off, so nothing peeks ahead. With ``close_stacks`` (--sweep-close)
+    every param combo is tried with every stack and the best pair wins each fold.
     """
     _check_metric(metric)
-    grid = param_grid(strategy, settings.instrument) if grid is None else list(grid)
-    if not grid:
+    params_grid = param_grid(strategy, strategy_registry(settings)) if grid is None else list(grid)
+    if not params_grid:
         raise OptimizerError(f"{strategy}: the parameter grid is empty")
+    stacks: list[CloseStack | None] = list(close_stacks) if close_stacks else [None]
+    combos = [(p, st) for p in params_grid for st in stacks]
     start = _first_bar(df.index, since)
     bounds, skipped = fold_bounds(len(df) - start, n_splits, train_pct)
     bounds = [(k, *(start + b for b in rest)) for k, *rest in bounds]
@@ -258,15 +265,16 @@ def walk_forward(
         )
     idx = df.index
     train_jobs: list[Job] = [
-        (dict(p), t_hi, idx[t_lo]) for _, t_lo, t_hi, _, _ in bounds for p in grid
+        _job(p, st, t_hi, idx[t_lo]) for _, t_lo, t_hi, _, _ in bounds for p, st in combos
     ]
     with Runner(df, strategy, settings, workers, dask_address) as runner:
         train_rows = runner.map(train_jobs, progress, f"{strategy}: train {len(bounds)} folds")
         _all_failed(train_rows, strategy)
         folds = []
         for n, (k, t_lo, t_hi, s_lo, s_hi) in enumerate(bounds):
-            rows = train_rows[n * len(grid) : (n + 1) * len(grid)]
+            rows = train_rows[n * len(combos) : (n + 1) * len(combos)]
             best = best_index(rows, metric)
+            best_stack = combos[best][1]
             folds.append(
                 Fold(
                     index=k,
@@ -274,12 +282,14 @@ def walk_forward(
                     test=(idx[s_lo], idx[s_hi - 1]),
                     train_bars=t_hi - t_lo,
                     test_bars=s_hi - s_lo,
-                    best_params=dict(grid[best]),
+                    best_params=dict(combos[best][0]),
+                    close_stack=best_stack.label if best_stack else "",
                     in_sample=rows[best],
                 )
             )
+        by_label = {st.label: st for st in stacks if st is not None}
         test_jobs: list[Job] = [
-            (f.best_params, s_hi, idx[s_lo])
+            _job(f.best_params, by_label.get(f.close_stack), s_hi, idx[s_lo])
             for f, (_, _, _, s_lo, s_hi) in zip(folds, bounds, strict=True)
         ]
         test_rows = runner.map(test_jobs, progress, f"{strategy}: test {len(bounds)} folds")
@@ -288,6 +298,11 @@ def walk_forward(
         m["score"] = _finite(score(m, metric))
         fold.out_of_sample = m
     return WalkForwardResult(strategy, metric, folds, _summary(folds), skipped)
+
+
+def _job(params: dict, stack: CloseStack | None, stop: int, since: pd.Timestamp) -> Job:
+    """One backtest job; a close stack rides along as settings overrides."""
+    return (dict(params), stop, since, stack.overrides() if stack else None)
 
 
 def _values(rows: list[dict], key: str) -> list[float]:
@@ -317,4 +332,5 @@ def _summary(folds: list[Fold]) -> dict[str, Any]:
         "is_mean_sharpe": statistics.fmean(is_sharpes) if is_sharpes else None,
         "most_common_params": dict(folds[keys.index(common)].best_params),
         "most_common_count": count,
+        "most_common_close_stack": Counter(f.close_stack for f in folds).most_common(1)[0][0],
     }

@@ -1,7 +1,8 @@
 """Run many backtests of one strategy on one frame: in-process, over local cores, or on Dask.
 
-The optimizer hands over a list of jobs ``(params, stop, since)``: run ``strategy`` with
-``params`` on the first ``stop`` bars of the frame (all when None), trading from ``since``.
+The optimizer hands over a list of jobs ``(params, stop, since, overrides)``: run ``strategy``
+with ``params`` on the first ``stop`` bars of the frame (all when None), trading from ``since``,
+with the settings ``overrides`` (a close stack under ``--sweep-close``) applied.
 The frame goes to each worker once (pool initializer, or a Dask broadcast), never per job, and
 jobs travel in chunks so a 100-combo grid on two cores costs a handful of round trips.
 Results always come back in job order, whatever order the workers finish in.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -28,7 +30,8 @@ from backtest import metrics as metrics_mod
 
 __all__ = ["Job", "OptimizerError", "Runner", "evaluate"]
 
-Job = tuple[dict, int | None, pd.Timestamp | None]  # params, bars used (None = all), since
+# params, bars used (None = all), since, settings overrides (a close stack, --sweep-close; None)
+Job = tuple[dict, int | None, pd.Timestamp | None, dict | None]
 Chunk = list[tuple[int, Job]]
 
 CHUNKS_PER_WORKER = 4  # enough to balance uneven combos, few enough to keep overhead low
@@ -43,7 +46,9 @@ class OptimizerError(ValueError):
 def evaluate(df: pd.DataFrame, strategy: str, settings: Any, job: Job) -> dict[str, Any]:
     """Metrics of one backtest; a failing combo gets None metrics and an ``error`` text so one
     bad corner of a 900-combo grid does not sink the sweep (the caller checks for all-failed)."""
-    params, stop, since = job
+    params, stop, since, overrides = job
+    if overrides:
+        settings = replace(settings, **overrides)
     frame = df if stop is None else df.iloc[:stop]
     try:
         result = backtester.run(frame, strategy, params, settings, since=since)

@@ -306,7 +306,8 @@ def walk_forward_table(wf: Any) -> str:
                 str(_get(fold, "index", i)),
                 _range(fold, "train"),
                 _range(fold, "test"),
-                _params(_get(fold, "best_params", {})),
+                _params(_get(fold, "best_params", {}))
+                + (f" | {_get(fold, 'close_stack', '')}" if _get(fold, "close_stack", "") else ""),
                 fmt("total_return_pct", ins.get("total_return_pct")),
                 fmt("total_return_pct", oos.get("total_return_pct")),
                 fmt("sharpe", ins.get("sharpe")),
@@ -341,6 +342,8 @@ def _wf_summary(summary: Mapping[str, Any]) -> list[str]:
         count = summary.get("most_common_count")
         times = f" ({count} of {summary.get('folds')} folds)" if count else ""
         lines.append(f"  most common best params: {_params(common)}{times}")
+    if summary.get("most_common_close_stack"):
+        lines.append(f"  most common close stack: {summary['most_common_close_stack']}")
     return lines
 
 

@@ -28,9 +28,13 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from backtest import cli_settings as cs  # noqa: E402
 from backtest import data as bd  # noqa: E402
-from backtest import reporter  # noqa: E402
+from backtest import (
+    htf_bars,  # noqa: E402
+    reporter,  # noqa: E402
+)
 from backtest.metrics import metrics  # noqa: E402
 from shared_strategies.open import registry as open_registry  # noqa: E402
+from shared_tools import htf_filter  # noqa: E402
 from shared_tools.book.scale_in import ScaleIn  # noqa: E402
 from shared_tools.config.sizing_keys import scale_in_block  # noqa: E402
 from shared_tools.market.common import TIMEFRAMES, MarketDataError, now_utc  # noqa: E402
@@ -97,6 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
     a("--trailing-stop-atr-mult", type=float)
     a("--regime-enabled", action="store_true", default=None, help="gate entries on the regime")
     a("--allowed-regimes", nargs="+", action="extend", choices=cs.REGIMES)
+    a(
+        "--registry",
+        choices=("spot", "futures"),
+        help="open-strategy registry to run and iterate (default spot; futures for perps/futures)",
+    )
+    a("--htf-filter", action="store_true", default=None, help="the live higher-timeframe filter")
+    a(
+        "--intrabar-resolution",
+        choices=("ohlc_walk", "bar_close"),
+        help="stops inside the bar (default ohlc_walk) or on the close, filled next open",
+    )
+    a("--atr-method", choices=("simple", "wilder"), help="ATR for stops and targets (simple)")
+    a("--defaults", choices=cs.DEFAULTS, help="system (default) or the config's user_defaults")
+    a("--sweep-close", action="store_true", help="optimize: co-optimise 25 close stacks")
+    a("--close-stacks-json", help="optimize: the close stacks to sweep, a JSON array")
     a("--config", help="live config file (with --strategy-id): backtest that strategy as set")
     a("--strategy-id", help="the strategy id inside --config")
     a("--splits", type=int, default=5, help="optimize: walk-forward folds (default 5)")
@@ -159,6 +178,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise cs.UsageError("--warmup must be 0 or more")
     if args.mode == "optimize" and args.direction == "short":
         raise cs.UsageError("--direction short is not supported in optimize mode")
+    cs.check_engine_flags(args)
 
 
 def _scale_in(text: str | None) -> ScaleIn | None:
@@ -199,6 +219,11 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "allowed_regimes": tuple(args.allowed_regimes) if args.allowed_regimes else None,
         "symbol": args.symbol,
         "timeframe": args.timeframe,
+        "registry": args.registry,
+        "htf_filter": args.htf_filter,
+        "intrabar_resolution": args.intrabar_resolution,
+        "atr_method": args.atr_method,
+        "defaults": args.defaults,
     }
 
 
@@ -226,12 +251,20 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         )
     if job.settings.allowed_regimes and not job.settings.regime_enabled:
         raise cs.UsageError("--allowed-regimes needs --regime-enabled")
-    registry = cs.registry_for(job.settings.instrument)
+    registry = cs.registry_for(job.settings.instrument, job.settings.registry)
     for name in _strategy_names(job.strategy, registry):
         cs.check_strategy(name, registry)
     if not args.config:
         single = job.strategy if job.strategy and "," not in job.strategy else None
         job.params = cs.parse_params(args.params, single, registry)
+    if args.sweep_close:
+        job.close_stacks = cs.close_stacks_from_json(args.close_stacks_json)
+    if job.settings.defaults == "user" and not cs.user_defaults_to_apply(job.settings):
+        print(
+            f"{PROG}: note: --defaults user: no user_defaults to apply yet; "
+            "the strategy runs with its own settings",
+            file=sys.stderr,
+        )
     return job
 
 
@@ -260,7 +293,7 @@ class Runner:
     def candles(self, symbol: str) -> bd.Candles:
         if symbol not in self._candles:
             s = self.job.settings
-            self._candles[symbol] = bd.load_candles(
+            candles = bd.load_candles(
                 symbol,
                 s.timeframe,
                 self.since,
@@ -270,7 +303,30 @@ class Runner:
                 instrument=s.instrument,
                 warmup=self.args.warmup,
             )
+            if s.htf_filter:
+                candles.df = htf_bars.attach(candles.df, s.timeframe, self._htf(symbol, candles))
+            self._candles[symbol] = candles
         return self._candles[symbol]
+
+    def _htf(self, symbol: str, candles: bd.Candles) -> Any:
+        """The higher-timeframe candles the live filter reads, from the same source."""
+        s = self.job.settings
+        tf = htf_filter.htf_timeframe(s.timeframe)
+        if tf not in TIMEFRAMES:  # live: an HTF the market does not serve is a 0 trend
+            print(
+                f"{PROG}: note: --htf-filter: no {tf} candles; every signal passes", file=sys.stderr
+            )
+            return None
+        return bd.load_candles(
+            symbol,
+            tf,
+            candles.df.index[0].to_pydatetime(),
+            self.until,
+            source=self.source,
+            platform=s.platform,
+            instrument=s.instrument,
+            warmup=htf_filter.HTF_CANDLES,
+        ).df
 
     def run(self, strategy: str, symbol: str, params: dict | None = None) -> Any:
         candles = self.candles(symbol)
@@ -322,7 +378,7 @@ def _rows(runner: Runner, strategies: list[str], symbols: list[str]) -> list[dic
 
 
 def mode_table(runner: Runner, multi: bool) -> int:
-    registry = cs.registry_for(runner.job.settings.instrument)
+    registry = cs.registry_for(runner.job.settings.instrument, runner.job.settings.registry)
     strategies = _strategy_names(runner.job.strategy, registry)
     symbols = (
         list(runner.args.symbols or DEFAULT_SYMBOLS) if multi else [runner.job.settings.symbol]
@@ -346,7 +402,7 @@ def mode_optimize(runner: Runner) -> int:
     except ImportError as exc:
         raise RunError(f"optimizer unavailable ({exc})") from None
     args, job = runner.args, runner.job
-    registry = cs.registry_for(job.settings.instrument)
+    registry = cs.registry_for(job.settings.instrument, job.settings.registry)
     docs = []
     for name in _strategy_names(job.strategy, registry):
         candles = runner.candles(job.settings.symbol)
@@ -360,6 +416,7 @@ def mode_optimize(runner: Runner) -> int:
             dask_address=args.dask,
             progress=True,
             since=candles.since,
+            close_stacks=job.close_stacks,
         )
         if args.json:
             doc = wf.to_dict()

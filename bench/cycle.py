@@ -108,9 +108,15 @@ def _config(workdir: Path, n: int, interval: int) -> Path:
     return path
 
 
+TOKEN = "bench-token"  # the daemon always requires one (supervisor/http/token.py)
+
+
 def _get(port: int, path: str) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, {}
@@ -136,6 +142,7 @@ def daemon_run(workdir: Path, n: int, cycles: int) -> dict:
     port = _free_port()
     cfg = _config(workdir, n, interval=5)
     env = {**os.environ, "GO_TRADER_OHLCV_CACHE": str(workdir / "ohlcv.db")}
+    env["STATUS_AUTH_TOKEN"] = TOKEN
     env.pop("GO_TRADER_NOW", None)  # a pinned clock is frozen time: the daemon would cycle once
     t0 = time.perf_counter()
     proc = subprocess.Popen(

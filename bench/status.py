@@ -40,7 +40,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CYCLE_LINE = re.compile(r"cycle \d+: \d+ strategies in ([0-9.]+)s")
-REQUEST = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+TOKEN = "bench-token"  # the daemon always requires one (supervisor/http/token.py)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REQUEST = (
+    b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench-token\r\n"
+    b"Connection: close\r\n\r\n"
+)
 
 
 def free_port() -> int:
@@ -93,7 +98,7 @@ def threads_of(pid: int) -> int:
 def get_json(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=AUTH)
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read() or b"{}")
     finally:
@@ -187,7 +192,7 @@ def keepalive_run(port: int, n: int) -> dict:
     lat = []
     for _ in range(n):
         t0 = time.perf_counter()
-        conn.request("GET", "/status")
+        conn.request("GET", "/status", headers=AUTH)
         resp = conn.getresponse()
         resp.read()
         lat.append(time.perf_counter() - t0)
@@ -273,6 +278,7 @@ def main() -> None:
     port = free_port()
     config = write_config(workdir, args.interval)
     env = {k: v for k, v in os.environ.items() if k != "STATUS_AUTH_TOKEN"}
+    env["STATUS_AUTH_TOKEN"] = TOKEN
     env.update(
         GO_TRADER_MARKET_DATA="simulated",
         GO_TRADER_OHLCV_CACHE=str(workdir / "ohlcv.db"),

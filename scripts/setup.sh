@@ -18,6 +18,18 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install --quiet -e '.[test]' >&2
   touch .venv/.installed
 fi
+# The dashboard's browser test (tests/test_dashboard_browser.py) drives Debian's Chromium through
+# Playwright; Playwright's own browser download is never used. Installed here when missing and
+# root (CI); otherwise the test skips and says why.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt) for the dashboard's browser test" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+      || echo "setup: WARNING: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "setup: note: /usr/bin/chromium is missing (apt-get install chromium as root); the dashboard's browser test will be skipped" >&2
+  fi
+fi
 # Byte-compile the project once here, so the first worker launches after a deploy do not each
 # pay for compiling (and, with several at once, race to write the same .pyc files).
 .venv/bin/python -m compileall -q supervisor supervisor_entry shared_tools shared_strategies shared_scripts platforms backtest >&2

@@ -74,11 +74,18 @@ def htf_trend(symbol: str, timeframe: str, fetch: Fetch, ema_period: int = EMA_P
         last = float(close.iloc[-1])
         if not (math.isfinite(ema) and math.isfinite(last)):
             return info
-        trend = 1 if last > ema else -1 if last < ema else 0
+        trend = trend_sign(last, ema)
         info.update({"htf_trend": trend, "htf_ema": round(ema, 6), "htf_close": last})
     except Exception as exc:  # the filter fails open: a 0 trend, never a failed check
         print(f"HTF filter: no {tf} trend for {symbol}: {exc}", file=sys.stderr)
     return info
+
+
+def trend_sign(close: float, ema: float) -> int:
+    """+1 when the HTF close is above its EMA, -1 below, 0 equal or unknown (live and backtest)."""
+    if not (math.isfinite(close) and math.isfinite(ema)):
+        return 0
+    return 1 if close > ema else -1 if close < ema else 0
 
 
 def apply_htf_filter(signal: int, trend: int) -> int:

@@ -130,6 +130,19 @@ def probe(ctx: click.Context, config_path: str | None) -> None:
     click.echo(f"probe: OK ({n} unique check scripts, version={__version__})")
 
 
+@main.command("check-config")
+@config_option
+@click.pass_context
+def check_config(ctx: click.Context, config_path: str | None) -> None:
+    """Load the config as the daemon would and print its warnings; exit 0, or 78 when refused."""
+    config = _subcommand_config(ctx, config_path)
+    for line in config.warnings:
+        click.echo(f"warning: {line}")
+    click.echo(
+        f"check-config: OK ({len(config.strategies)} strategies, {len(config.warnings)} warnings)"
+    )
+
+
 @main.command("reset-kill-switch")
 @config_option
 @click.pass_context
@@ -173,6 +186,26 @@ def notify_test(ctx: click.Context, config_path: str | None) -> None:
         click.echo("notify-test: no chat target is configured (discord/telegram sections)")
         ok = False
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+@config_option
+@click.pass_context
+def token(ctx: click.Context, config_path: str | None) -> None:
+    """Print the status server's API token (made in the state directory when missing)."""
+    from supervisor.http import token as tokens
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        secret, where = tokens.resolve(config.db_file)
+    except OSError as exc:
+        path = tokens.token_path(config.db_file)
+        click.echo(f"token: cannot write {path} ({exc.strerror}); check db_file", err=True)
+        sys.exit(1)
+    click.echo(secret)
+    source = where.removeprefix("new:")
+    made = " (new)" if where.startswith("new:") else ""
+    click.echo(f"token: from {source}{made}; send it as 'Authorization: Bearer <token>'", err=True)
 
 
 @main.command()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared_tools import book
 from shared_tools.config.model import Config, StrategyConfig
@@ -34,7 +34,7 @@ from supervisor.risk import exposure as risk_exposure
 from supervisor.risk.exposure import Exposure
 from supervisor.risk.portfolio import base_asset
 from supervisor.run.results import WorkerSignal
-from supervisor.state.models import StrategyState
+from supervisor.state.models import AppState, StrategyState
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,37 @@ class _Live(Protocol):
     def entry_hold(self, sc: StrategyConfig) -> str: ...
 
 
+HOLDS_KEY = "entry_holds"  # AppState.extra: each strategy's latest held open (inspect shows it)
+
+
+def record_hold(app: AppState, sid: str, side: str, refusal: Refusal, stamp: str) -> None:
+    """Keep the latest refusal per strategy, so `inspect` can name the gate after the fact."""
+    holds = app.extra.get(HOLDS_KEY)
+    holds = (
+        {k: v for k, v in holds.items() if k in app.strategies} if isinstance(holds, dict) else {}
+    )
+    holds[sid] = {
+        "gate": refusal.gate,
+        "reason": refusal.reason,
+        "side": side,
+        "at": stamp,
+        "cycle": app.cycle_count,
+    }
+    app.extra[HOLDS_KEY] = holds
+
+
+def last_hold(app: AppState, sid: str) -> dict[str, Any] | None:
+    """The latest held open of ``sid`` ({gate, reason, side, at, cycle}), or None."""
+    holds = app.extra.get(HOLDS_KEY)
+    hold = holds.get(sid) if isinstance(holds, dict) else None
+    return hold if isinstance(hold, dict) else None
+
+
 class Cycle(Protocol):
     """What the gates read of :class:`supervisor.cycle.Cycle` (no import back up)."""
 
+    app: AppState
+    stamp: str
     config: Config
     daily_hold: str
     notional_hold: str
@@ -154,4 +182,5 @@ def entry_hold(cy: Cycle, sc: StrategyConfig, strat: StrategyState, sig: WorkerS
     if refusal is None:
         return ""
     cy.log(f"[{sc.id}] {side} {'add' if plan.add else 'entry'} held ({refusal})")
+    record_hold(cy.app, sc.id, side, refusal, cy.stamp)
     return str(refusal)

@@ -26,6 +26,7 @@ from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
 from supervisor.cycle import Cycle
 from supervisor.cycle_report import CycleReport, Outcome, new_report
+from supervisor.http.board import Board, make_server
 from supervisor.http.server import NotReady, StatusServer, parse_history_query
 from supervisor.http.views import build_status, health
 from supervisor.live import limit_orders, manual_queue
@@ -100,6 +101,7 @@ class Supervisor:
         self.started_at = market_now().timestamp()  # on the book's clock, as last_cycle
         self._lock_handle = None
         self.notifier = Notifier(lambda: self.config, log)
+        self.board = Board(self)  # the dashboard's reads and /metrics (supervisor/http/board.py)
         self.sd = SdNotify()  # systemd Type=notify: READY/WATCHDOG/STOPPING; no-op outside
 
     # -- startup ----------------------------------------------------------------------------
@@ -162,17 +164,7 @@ class Supervisor:
         return EXIT_OK
 
     def _start_server(self) -> None:
-        self.server = StatusServer(
-            status=self.status_view,
-            health=self.health_view,
-            history=self.history_view,
-            token=os.environ.get("STATUS_AUTH_TOKEN") or None,
-        )
-        port = self.server.start(self.status_port)
-        if port:
-            log(f"[status] http://127.0.0.1:{port}/status")
-            if self.server.token is None:
-                log("[status] NOTE: STATUS_AUTH_TOKEN is not set; any local user can read /status")
+        self.server = make_server(self, self.board, log)  # always behind a token
 
     def _prune(self) -> bool:
         """Drop strategies no longer configured; refuse (False) while they hold positions."""
@@ -289,7 +281,9 @@ class Supervisor:
 
     def _run_jobs(self, jobs: list) -> dict:
         assert self.executor is not None
-        return self.executor.run(jobs) if jobs else {}
+        results = self.executor.run(jobs) if jobs else {}
+        self.board.run.jobs_done(jobs, results)
+        return results
 
     def run_cycle(self, due: list[StrategyConfig]) -> CycleReport:
         """One cycle. No new trades while earlier ones are not yet on disk.
@@ -355,6 +349,7 @@ class Supervisor:
                 self.persist()
                 self.app.in_cycle = False
         report.duration_s = time.time() - report.started
+        self.board.run.cycle_done(report.duration_s)
         return report
 
     def _kill_switch_at(self) -> str:

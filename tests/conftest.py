@@ -98,6 +98,9 @@ class Daemon:
 
     def __init__(self, config: Path, env: dict, port: int, log: Path) -> None:
         self.port = port
+        self.env_token = env.get("STATUS_AUTH_TOKEN") or None
+        self.token_file = Path(json.loads(config.read_text())["db_file"]).resolve().parent
+        self.token_file /= "status_token"
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -121,6 +124,21 @@ class Daemon:
         self._log.flush()
         return self.log_path.read_text()
 
+    @property
+    def token(self) -> str | None:
+        """The API token the daemon requires: its STATUS_AUTH_TOKEN, else the one it made in
+        the state directory on start (None until it exists)."""
+        if self.env_token:
+            return self.env_token
+        try:
+            return self.token_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def get(self, path: str) -> tuple[int, dict]:
+        """GET ``path`` with the daemon's token."""
+        return http_get(self.port, path, self.token)
+
     def wait_status(self, predicate, timeout: float = 60, token: str | None = None) -> dict:
         deadline = time.time() + timeout
         last: dict = {}
@@ -128,7 +146,7 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
             try:
-                code, body = http_get(self.port, "/status", token)
+                code, body = http_get(self.port, "/status", token or self.token)
                 if code == 200:
                     last = body
                     if predicate(body):

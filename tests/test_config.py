@@ -521,17 +521,54 @@ def test_bad_reload_is_one_line_and_keeps_running(tmp_path, daemons):
     assert d.stop() == 0
 
 
-# -- upstream sections not built yet warn (issue 6 item 9) ---------------------------------------
+# -- upstream keys this build lacks: refused when they change trading, else a warning -----------
+# (issue 6 item 9, issue 20 item 8)
 
 
-def test_every_unbuilt_top_level_section_warns_once(tmp_path):
-    from shared_tools.config.checks import TOP_LEVEL_PASSTHROUGH
+def test_every_display_only_top_level_key_warns_once_without_saying_ignored(tmp_path):
+    from shared_tools.config import schema
 
-    sections = {key: {} for key in sorted(TOP_LEVEL_PASSTHROUGH)}
-    config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]), **sections)
-    for key in sections:
-        hits = [w for w in config.warnings if f"section '{key}' is not built yet; ignored" in w]
+    keys = schema.names(schema.TOP, "no-effect")
+    assert {"log_dir", "tuning", "notify_tp_sl_fills"} <= keys
+    config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]), **{k: 1 for k in keys})
+    for key in keys:
+        hits = [w for w in config.warnings if f": {key} has no effect in this build (" in w]
         assert len(hits) == 1, (key, config.warnings)
+    assert not any("ignored" in w for w in config.warnings)
+
+
+def test_unbuilt_trading_keys_are_refused_when_on_and_silent_when_off(tmp_path):
+    from shared_tools.config import schema
+
+    keys = sorted(schema.names(schema.STRATEGY, "not-yet"))
+    assert keys, "nothing left to refuse: drop this test's loop"
+    for key in keys:
+        on = {"enabled": True, "x": 1}
+        errors = _errors(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"], **{key: on}))
+        assert any(f"{key} is an upstream feature this build does not have" in e for e in errors), (
+            key,
+            errors,
+        )
+        for off in (None, False, {}, {"enabled": False}, "none"):
+            config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"], **{key: off}))
+            assert not any(key in w for w in config.warnings), (key, off, config.warnings)
+    if "platforms" in schema.names(schema.TOP, "not-yet"):
+        errors = _errors(
+            tmp_path,
+            _spot("a", ["momentum", "BTC/USDT", "1h"]),
+            platforms={"hyperliquid": {"risk": {"max_drawdown_pct": 5}}},
+        )
+        assert any("platforms is an upstream feature" in e for e in errors), errors
+
+
+def test_refused_unbuilt_key_exits_78_from_the_cli(tmp_path):
+    from shared_tools.config import schema
+
+    key = sorted(schema.names(schema.STRATEGY, "not-yet"))[0]
+    path = write_config(tmp_path, [_spot("a", ["momentum", "BTC/USDT", "1h"], **{key: {"x": 1}})])
+    proc = run_cli(["--config", str(path), "--once"], base_env(tmp_path))
+    assert proc.returncode == 78, proc.stderr
+    assert f"{key} is an upstream feature" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_plain_config_has_no_warnings(tmp_path):
@@ -663,7 +700,7 @@ def test_an_enabled_regime_section_reaches_every_signal_check(tmp_path):
     (sc,) = _load(
         tmp_path,
         _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
-        regime={"enabled": True, "windows": windows, "transitions": {"enabled": True}},
+        regime={"enabled": True, "windows": windows},
     ).strategies
     argv = sc.check_argv()
     assert "--regime-enabled" in argv
@@ -676,12 +713,6 @@ def test_an_enabled_regime_section_reaches_every_signal_check(tmp_path):
         regime={"enabled": True, "windows": {"slow": 200}},
     )
     assert "--ohlcv-limit=409" in config.strategies[0].check_argv()  # max(300, 2*200-1+10)
-    warned = _load(
-        tmp_path,
-        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
-        regime={"enabled": True, "transitions": {}},
-    )
-    assert any("regime.transitions is not built yet" in w for w in warned.warnings)
     off = _load(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"]), regime={"enabled": False})
     assert not any(a.startswith("--regime") for a in off.strategies[0].check_argv())
     bad = _errors(

@@ -271,3 +271,14 @@ def test_config_bad_values_are_one_line_errors(tmp_path, risk):
         _load(tmp_path, **risk)
     (key,) = risk
     assert any(f"portfolio_risk.{key}" in line for line in err.value.lines)
+
+
+def test_inspect_names_the_gate_of_the_latest_held_open(tmp_path, sup_for):
+    from supervisor.cycle_gates import last_hold
+
+    sup = _book(tmp_path, sup_for, max_same_direction_notional_usd=500)
+    _then_all_open(tmp_path, sup)
+    held = last_hold(sup.app, "b")
+    assert held is not None and held["gate"] == "max_same_direction_notional_usd"
+    assert held["side"] == "long" and held["cycle"] == sup.app.cycle_count
+    assert last_hold(sup.app, "p") is None  # it opened

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO, base_env, http_get, run_cli
+from conftest import REPO, base_env, run_cli
 
 from supervisor.service.lock import acquire_lock
 from supervisor.state.models import parse_iso
@@ -309,7 +309,7 @@ def test_inspect_and_export_work_while_the_daemon_runs(tmp_path_factory, tmp_pat
     )
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().startswith("Symbol,Side,Qty,Status,Fill Price,Commission,Closing Time\n")
-    code, status = http_get(d.port, "/status")
+    code, status = d.get("/status")
     assert code == 200 and d.proc.poll() is None  # the daemon never noticed the readers
     assert status["cycle_count"] >= doc["cycle_count"]
     assert d.stop() == 0

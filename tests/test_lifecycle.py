@@ -55,7 +55,9 @@ def test_health_says_starting_during_the_probe_and_sigterm_then_exits_0(tmp_path
     try:
         body = wait_health(port, proc, "starting")
         assert body["pid"] == proc.pid
-        code, _ = http_get(port, "/status")
+        assert http_get(port, "/status")[0] == 401  # the token comes first, even while starting
+        token = (tmp_path / "status_token").read_text().strip()
+        code, _ = http_get(port, "/status", token)
         assert code == 503
         # A reload request while starting is not fatal: had SIGHUP killed it, it would have
         # died of that signal (delivered before the later SIGTERM), not exited 0 below.

@@ -9,7 +9,7 @@ import threading
 import time
 
 import psutil
-from conftest import base_env, fake_strategy, http_get, run_cli, write_config
+from conftest import base_env, fake_strategy, run_cli, write_config
 from fakes.fake_chat import DISCORD_TOKEN, TELEGRAM_TOKEN
 
 DISCORD = {"enabled": True, "owner_id": "42", "channels": {"spot": "100"}}
@@ -133,7 +133,7 @@ def test_kill_9_between_enqueue_and_delivery_then_restart(tmp_path, daemons, fak
     d2 = daemons(cfg, env)
     d2.wait_status(lambda s: s.get("cycle_count", 0) >= 5, timeout=90)
     assert wait_for(lambda: all(r[5] for r in outbox(tmp_path / "state.db")[: len(queued)]), 60)
-    code, body = http_get(d2.port, "/status")
+    code, body = d2.get("/status")
     assert code == 200 and DISCORD_TOKEN not in json.dumps(body)
     d2.stop()
     rows = outbox(tmp_path / "state.db")

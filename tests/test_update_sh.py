@@ -273,7 +273,7 @@ def test_update_lands_a_good_commit_and_rolls_back_a_failing_probe(checkout, tmp
         assert not alive(first["pid"])
         assert body["pid"] == int(pidfile.read_text())
         assert "rollback" not in out.stdout + out.stderr
-        code, status = http_get(port, "/status")
+        code, status = http_get(port, "/status", (db.parent / "status_token").read_text().strip())
         assert code == 200 and status["commit"] == good and status["version"] == body["version"]
 
         # (b) a commit whose probe fails: rolled back, the running supervisor never stopped

@@ -39,6 +39,7 @@ __all__ = [
     "scan",
     "show_key",
     "text_problem",
+    "unbuilt_key",
     "unknown_key_line",
 ]
 
@@ -54,13 +55,12 @@ _BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 # The key sets come from the schema table (shared_tools/config/schema.py).
 TOP_LEVEL_KEYS = set(schema.names(schema.TOP, "built"))
-# Upstream top-level sections a go-trader config may carry; later issues give them meaning.
-# Until then each one present gets a warning, so nobody believes e.g. discord alerts are on.
-TOP_LEVEL_PASSTHROUGH = set(schema.names(schema.TOP, "not-yet"))
+# Upstream top-level keys this build lacks: refused when they would change trading, loaded with
+# a warning when they only change display or alerts (unbuilt_key below).
+TOP_LEVEL_PASSTHROUGH = set(schema.names(schema.TOP, "not-yet", "no-effect"))
 STRATEGY_KEYS = set(schema.names(schema.STRATEGY, "built"))
-# Upstream per-strategy keys that belong to features this build does not have yet: accepted
-# (so a go-trader config loads) with a warning that they are ignored.
-STRATEGY_KEYS_NOT_YET = set(schema.names(schema.STRATEGY, "not-yet"))
+# Upstream per-strategy keys of features this build lacks (unbuilt_key below).
+STRATEGY_KEYS_NOT_YET = set(schema.names(schema.STRATEGY, "not-yet", "no-effect"))
 KEY_HINTS = {
     "params": 'per-strategy params moved into open_strategy: {"name": ..., "params": {...}}',
     "open": 'use open_strategy: {"name": ..., "params": {...}}',
@@ -191,6 +191,46 @@ def key_hint(key: str) -> str | None:
     if key.startswith("take_profit") or key in ("tp_tiers", "tp"):
         return TAKE_PROFIT_HINT
     return KEY_HINTS.get(key)
+
+
+_OFF_WORDS = ("", "none", "off", "false", "disabled")
+
+
+def is_off(value: object) -> bool:
+    """Whether an upstream feature's value leaves it off (null, false, 0, "none", {}, enabled:false)."""
+    if value is None or value is False or value == 0 and not isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in _OFF_WORDS
+    if isinstance(value, (list, dict)) and not value:
+        return True
+    return isinstance(value, dict) and value.get("enabled") is False
+
+
+def unbuilt_key(
+    section: str, where: str, key: str, value: object, errors: list[str], warnings: list[str]
+) -> bool:
+    """Refuse or warn about an upstream key this build lacks; False when ``key`` is not one.
+
+    A key that changes trading (status ``not-yet``) is refused unless its value leaves the
+    feature off: a config that would trade differently here than upstream must not start
+    (docs/architecture.md, "Config"). A display/notification key (``no-effect``) only warns.
+    """
+    try:
+        row = schema.row(section, key)
+    except KeyError:
+        return False
+    if row.status == "no-effect":
+        warnings.append(f"{where}: {key} has no effect in this build ({row.doc})")
+    elif row.status == "not-yet":
+        if not is_off(value):
+            errors.append(
+                f"{where}: {key} is an upstream feature this build does not have and it changes "
+                f"trading; remove the key or turn it off, got {show(value, 60)}"
+            )
+    else:
+        return False
+    return True
 
 
 def unknown_key_line(where: str, key: str, known: set[str]) -> str:

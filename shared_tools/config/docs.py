@@ -70,7 +70,9 @@ def render() -> str:
         "A strategy's capital change is a cashflow; the stop values are live but which stop is on "
         "is flat-only. **since**: the `config_version` that added the key (blank: before "
         "versioning). **init**: the `go-trader init --json` option that sets it. Keys marked "
-        "*not built* are accepted with a warning and ignored; *env only* keys are ignored with a "
+        "*not built* change trading and are refused (exit 78) unless their value is off (null, "
+        'false, 0, "none", {} or enabled: false); keys marked *no effect here* only change '
+        "display or alerts upstream and load with a warning; *env only* keys are ignored with a "
         "warning (the value belongs in the environment).",
     ]
     for section in schema.SECTIONS:
@@ -87,6 +89,8 @@ def render() -> str:
             if k.status == "not-yet":
                 doc = "*not built*: " + doc.removeprefix("upstream key; not built yet")
                 doc = doc.rstrip(": ") if doc.endswith(": ") else doc
+            elif k.status == "no-effect":
+                doc = "*no effect here*: " + doc
             elif k.status == "env-only":
                 doc = "*env only*: " + doc
             cells = (

@@ -26,7 +26,9 @@ RELOAD_CLASSES = {
 # Whether this build reads the key:
 STATUSES = {
     "built": "read and checked",
-    "not-yet": "accepted with a warning and ignored (an upstream feature this build lacks)",
+    "not-yet": "an upstream feature this build lacks that changes trading: refused (exit 78) "
+    "when set to anything but off",
+    "no-effect": "an upstream display/notification feature this build lacks: loads with a warning",
     "env-only": "ignored with a warning: the value belongs in the environment",
 }
 
@@ -74,10 +76,16 @@ def strategy_key(name: str, type_: str, doc: str, **kw: Any) -> Key:
 
 
 def not_yet(section: str, *names: str, since: int = 0) -> list[Key]:
+    """Upstream keys this build lacks that change trading: a value other than off is refused."""
     return [
         row_key(section, n, "any", "upstream key; not built yet", status="not-yet", since=since)
         for n in names
     ]
+
+
+def no_effect(section: str, why: str, *names: str) -> list[Key]:
+    """Upstream keys this build lacks that only change display, alerts or housekeeping."""
+    return [row_key(section, n, "any", why, status="no-effect") for n in names]
 
 
 PCT = {"lo": 0.0, "hi": 100.0, "lo_open": True}

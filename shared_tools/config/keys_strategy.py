@@ -10,6 +10,7 @@ from shared_tools.config.key import (
     PCT,
     STRATEGY,
     Key,
+    no_effect,
     not_yet,
     row_key,
     strategy_key,
@@ -369,7 +370,6 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "regime_atr_window",
         "regime_directional_window",
         "hurst_gate",
-        "notify_ratchet_triggers",
         "llm_entry_analysis",
         "stop_loss_atr_regime",
         "trailing_stop_atr_regime",
@@ -380,6 +380,7 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         "replay_sharing",
         "hedge",
     ),
+    *no_effect(STRATEGY, "notification tuning", "notify_ratchet_triggers"),
     # -- strategies[].scale_in (0 = unlimited / off) -------------------------------------------
     row_key(
         "strategies[].scale_in",

@@ -9,6 +9,7 @@ from shared_tools.config.key import (
     PCT,
     TOP,
     Key,
+    no_effect,
     not_yet,
     row_key,
     top_key,
@@ -116,16 +117,12 @@ TOP_KEYS: tuple[Key, ...] = (
     ),
     top_key("tradingview_export", "object", "go-trader export tradingview: symbol_overrides"),
     top_key("hyperliquid", "object", "live Hyperliquid: base_url (keys come from the environment)"),
-    *not_yet(
-        TOP,
-        "log_dir",
-        "replay_log_path",
-        "auto_update",
-        "leaderboard_post_time",
-        "platforms",
-        "leaderboard_summaries",
-        "risk_free_rate",
-    ),
+    *no_effect(TOP, "logs go to the systemd journal", "log_dir"),
+    *no_effect(TOP, "replay sharing is not built", "replay_log_path"),
+    *no_effect(TOP, "run scripts/update.sh yourself or from a timer", "auto_update"),
+    *no_effect(TOP, "leaderboards are not built", "leaderboard_post_time", "leaderboard_summaries"),
+    *not_yet(TOP, "platforms"),
+    *no_effect(TOP, "options pricing; type options is not built", "risk_free_rate"),
     top_key(
         "capital_pct",
         "number",
@@ -144,14 +141,20 @@ TOP_KEYS: tuple[Key, ...] = (
         choices=("simple", "wilder"),
         since=17,
     ),
-    *not_yet(TOP, "notify_tp_sl_fills", "notify_ratchet_triggers", "alert_throttle_interval"),
+    *no_effect(
+        TOP,
+        "notification tuning",
+        "notify_tp_sl_fills",
+        "notify_ratchet_triggers",
+        "alert_throttle_interval",
+    ),
     top_key(
         "user_defaults",
         "object",
         "defaults of new things: manual (type: manual strategies and manual-open)",
         since=16,
     ),
-    *not_yet(TOP, "tuning"),
+    *no_effect(TOP, "the dashboard tuner is not built", "tuning"),
 )
 
 SECTION_KEYS: tuple[Key, ...] = (
@@ -264,7 +267,8 @@ SECTION_KEYS: tuple[Key, ...] = (
         default="open",
         choices=("open", "closed"),
     ),
-    *not_yet("regime", "timeframe", "display_windows", "transitions", "hurst_gate_on_failure"),
+    *not_yet("regime", "timeframe", "display_windows", "transitions"),
+    *no_effect("regime", "hurst_gate is not built", "hurst_gate_on_failure"),
     row_key(
         "regime.windows.*",
         "classifier",
@@ -299,8 +303,9 @@ SECTION_KEYS: tuple[Key, ...] = (
     ),
     row_key("discord", "trade_alert_channels", "map", "channel key -> channel id (trade alerts)"),
     row_key("discord", "dm_channels", "map", "channel key -> true (the owner) or a user id"),
-    *not_yet(
+    *no_effect(
         "discord",
+        "leaderboards, ephemeral replies and report uploads are not built",
         "leaderboard_top_n",
         "leaderboard_channel",
         "ephemeral_replies",

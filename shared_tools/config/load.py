@@ -33,8 +33,8 @@ from shared_tools.config.checks import (
     loads_json,
     range_text,
     scan,
-    show_key,
     text_problem,
+    unbuilt_key,
     unknown_key_line,
 )
 from shared_tools.config.checks import tradingview_problems as tv_problems
@@ -152,7 +152,7 @@ def parse_config(raw: dict, path: Path) -> Config:
 
     for key in raw:
         if key in TOP_LEVEL_PASSTHROUGH:
-            warnings.append(f"config {label}: section {show_key(key)} is not built yet; ignored")
+            unbuilt_key(schema.TOP, f"config {label}", key, raw[key], errors, warnings)
         elif key not in TOP_LEVEL_KEYS:
             warnings.append(unknown_key_line(f"config {label}", key, TOP_LEVEL_KEYS) + "; ignored")
 

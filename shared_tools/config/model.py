@@ -112,9 +112,7 @@ class StrategyConfig:
     sizing_leverage: float = 0.0  # notional = cash * sizing_leverage; 0 = use leverage
     margin_per_trade_usd: float = 0.0  # 0 = off; else notional = min(this, cash) * leverage
     risk_per_trade_pct: float = 0.0  # 0 = off; else sized from the stop distance (book/sizing.py)
-    capital_pct: float = (
-        0.0  # 0 = off; else capital = balance x this (supervisor/risk/capital_pct.py)
-    )
+    capital_pct: float = 0.0  # 0 = off; capital = balance x this (risk/capital_pct.py)
     scale_in: ScaleIn = ScaleIn()  # allow_scale_in + the scale_in block (book/scale_in.py)
     margin_mode: str = "isolated"
     stop_loss_pct: float = 0.0  # the five stop keys are mutually exclusive; 0 = unset

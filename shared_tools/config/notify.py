@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.config import schema
-from shared_tools.config.checks import ID_PATTERN, is_int, show_key
+from shared_tools.config.checks import ID_PATTERN, is_int, show_key, unbuilt_key
 from shared_tools.text import show
 from shared_tools.urls import insecure_base
 
@@ -30,7 +30,7 @@ API_BASE_ENV = ("GO_TRADER_DISCORD_API", "GO_TRADER_TELEGRAM_API")  # overrides,
 _TOKEN_KEYS = {"discord": "token", "telegram": "bot_token"}
 _OWNER_KEYS = {"discord": "owner_id", "telegram": "owner_chat_id"}
 # Upstream keys this build reads nothing from (leaderboards, slash-command replies, reports).
-_IGNORED = {t: set(schema.names(t, "not-yet")) for t in TRANSPORTS}
+_IGNORED = {t: set(schema.names(t, "not-yet", "no-effect")) for t in TRANSPORTS}
 _MAPS = ("channels", "trade_alert_channels", "dm_channels")
 _EVERY = ("every", "per_check", "always")
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
@@ -140,7 +140,7 @@ def _chat(
     known = schema.names(transport, "built", "env-only")
     for key in sorted(set(raw) - known):
         if key in _IGNORED[transport]:
-            warnings.append(f"{where}.{key} is not supported yet; ignored")
+            unbuilt_key(transport, where, key, raw[key], errors, warnings)
         else:
             warnings.append(f"{where}.{show_key(key)} is not a known key; ignored")
     if enabled and not os.environ.get(TOKEN_ENV[transport]):

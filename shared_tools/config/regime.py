@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared_tools.config import schema
-from shared_tools.config.checks import in_range, is_int, is_number
+from shared_tools.config.checks import in_range, is_int, is_number, unbuilt_key
 from shared_tools.text import show
 
 DEFAULT_PERIOD = schema.default("regime", "period")
@@ -25,7 +25,7 @@ DEFAULT_ADX_THRESHOLD = 20.0  # what adx_threshold 0 means (upstream)
 OUR_OHLCV_WINDOW = 300  # the worker's default window; regime never shortens it
 MAX_PERIOD = int(schema.bounds("regime", "period")[1])
 CLASSIFIERS = schema.row("regime.windows.*", "classifier").choices
-NOT_BUILT = tuple(k.name for k in schema.rows("regime", "not-yet"))
+NOT_BUILT = tuple(k.name for k in schema.KEYS if k.section == "regime" and k.status != "built")
 KNOWN = schema.names("regime", "built")
 WINDOW_KEYS = schema.names("regime.windows.*")
 GATE_ON_FAILURE = schema.row("regime", "gate_on_failure").choices
@@ -108,7 +108,7 @@ def regime_settings(
         return RegimeSettings()
     for key in sorted(value):
         if key in NOT_BUILT:
-            warnings.append(f"{where}.{key} is not built yet; ignored")
+            unbuilt_key("regime", where, key, value[key], errors, warnings)
         elif key not in KNOWN:
             errors.append(f"{where}: unknown key {show(key)}")
     gate = value.get("gate_on_failure") or "open"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_tools.config import schema
-from shared_tools.config.checks import in_range, range_text, show_key
+from shared_tools.config.checks import in_range, range_text, show_key, unbuilt_key
 from shared_tools.text import show
 
 
@@ -25,7 +25,7 @@ def _numbers_of(section: str) -> dict[str, tuple[float, float, float, bool]]:
 
 
 PORTFOLIO_KEYS = _numbers_of("portfolio_risk")
-PORTFOLIO_NOT_BUILT = tuple(k.name for k in schema.rows("portfolio_risk", "not-yet"))
+PORTFOLIO_NOT_BUILT = schema.names("portfolio_risk", "not-yet", "no-effect")
 CORRELATION_KEYS = _numbers_of("correlation")
 
 
@@ -76,7 +76,9 @@ def risk_settings(
     values.update(_numbers(portfolio, "portfolio_risk", PORTFOLIO_KEYS, label, errors))
     for key in sorted(set(portfolio) - set(PORTFOLIO_KEYS)):
         if key in PORTFOLIO_NOT_BUILT:
-            warnings.append(f"{label}: portfolio_risk.{key} is not supported yet; ignored")
+            unbuilt_key(
+                "portfolio_risk", f"{label}: portfolio_risk", key, portfolio[key], errors, warnings
+            )
         else:
             warnings.append(f"{label}: portfolio_risk key {show_key(key)} is not known; ignored")
     if correlation is None:

@@ -38,6 +38,7 @@ from shared_tools.config.checks import (
     scan,
     show_key,
     text_problem,
+    unbuilt_key,
     unknown_key_line,
 )
 from shared_tools.config.live import live_refusal
@@ -194,9 +195,7 @@ class _Entry:
             if key in STRATEGY_KEYS:
                 continue
             if key in STRATEGY_KEYS_NOT_YET:
-                self.warnings.append(
-                    f"{where}: key '{key}' is not supported by this build yet; ignored"
-                )
+                unbuilt_key(schema.STRATEGY, where, key, self.raw[key], self.errors, self.warnings)
                 continue
             self.errors.append(unknown_key_line(where, key, STRATEGY_KEYS | STRATEGY_KEYS_NOT_YET))
 

@@ -1,9 +1,12 @@
-"""What the status server's endpoints answer: ``/status``, ``/health``, ``/history``.
+"""What the status server's endpoints answer: ``/status``, ``/health``, ``/history``,
+``/metrics``, the dashboard's page and files, and the ``/api/*`` reads.
 
-:func:`handle` turns one request head into the response bytes. Only GET and HEAD are allowed;
-the Host header must name the loopback; when a token is set (STATUS_AUTH_TOKEN), every endpoint
-but ``/health`` needs ``Authorization: Bearer <token>``, compared in constant time without
-importing ``hmac`` (which loads OpenSSL).
+:func:`handle` turns one request head into the response bytes. GET and HEAD read; a POST passes
+the guard (token, JSON, same-origin) first. The Host header must name the loopback. Every
+endpoint but ``/health`` and the dashboard's page and files needs ``Authorization: Bearer
+<token>`` (the daemon always has one: supervisor/http/token.py), compared in constant time
+without importing ``hmac`` (which loads OpenSSL). A server built with ``token=None`` (unit tests)
+checks none. While draining, ``/api/*`` and ``/dashboard`` answer 503 ``{"status":"draining"}``.
 
 The views are callables looked up on every request (the owner swaps them once the book exists).
 While starting, the health callable answers ``(503, {"status": "starting", ...})`` and the status
@@ -19,7 +22,16 @@ from typing import Protocol
 from urllib.parse import parse_qs
 
 from shared_tools.text import exc_line, one_line, show
-from supervisor.http.wire import BadRequest, Request, local_host, parse_head, response
+from supervisor.http import assets
+from supervisor.http.wire import (
+    BadRequest,
+    Request,
+    local_host,
+    parse_head,
+    raw_response,
+    response,
+    same_origin,
+)
 
 try:  # the C helper hmac.compare_digest wraps, without importing hmac/_hashlib
     from _operator import _compare_digest
@@ -53,12 +65,34 @@ class NotReady(Exception):
         return body
 
 
+# (path, query) -> (code, a JSON body, or already encoded (bytes, content type))
+ApiView = Callable[[str, dict], "tuple[int, dict | tuple[bytes, str]]"]
+
+UNAUTHORIZED = 'WWW-Authenticate: Bearer realm="go-trader"\r\n'
+# The page and its files: no inline script, nothing from elsewhere, never framed, and the
+# address (which may carry ?token= once) never sent on as a Referer. Inline styles are allowed:
+# lightweight-charts sets style attributes on the elements it builds (scripts stay 'self').
+PAGE_HEADERS = (
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: DENY\r\n"
+)
+GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard"})
+
+
 class Views(Protocol):
     """The callables behind the endpoints (attributes, so the owner can swap them)."""
 
     status: Callable[[], dict]
     health: Callable[[], tuple[int, dict]]
     history: Callable[[dict], dict]
+    api: ApiView  # /api/* reads (supervisor/http/board.py)
+    page: Callable[[], bytes]  # the dashboard's HTML shell
+    metrics: Callable[[], str]  # Prometheus text
+    draining: Callable[[], bool]
 
 
 def expected_auth(token: str | None) -> bytes | None:
@@ -67,8 +101,8 @@ def expected_auth(token: str | None) -> bytes | None:
     return b"Bearer " + token.encode("utf-8", "surrogateescape") if token else None
 
 
-def handle(head: bytes, views: Views, auth: bytes | None) -> tuple[bytes, bool]:
-    """(response bytes, keep the connection open) for one request head.
+def handle(head: bytes, views: Views, auth: bytes | None, body: bytes = b"") -> tuple[bytes, bool]:
+    """(response bytes, keep the connection open) for one request head (and POST body).
 
     ``auth`` is the expected Authorization header (:func:`expected_auth`), or None for no token.
     """
@@ -78,17 +112,28 @@ def handle(head: bytes, views: Views, auth: bytes | None) -> tuple[bytes, bool]:
         return response(exc.code, {"error": str(exc)}, close=True), False
     keep = not req.wants_close()
     extra = "Connection: keep-alive\r\n" if keep and req.version == "HTTP/1.0" else ""
-    if req.method not in ("GET", "HEAD"):
-        extra += "Allow: GET, HEAD\r\n"
-        code, body = 405, {"error": f"method {show(req.method)} not allowed"}
+    head_only = req.method == "HEAD"
+    if req.method in ("GET", "HEAD"):
+        got = route(req, views, auth)
+    elif req.method == "POST" and (req.path.rstrip("/") or "/") not in GET_ONLY:
+        got = post_route(req, views, auth, body)
     else:
-        code, body, more = route(req, views, auth)
-        extra += more
-    data = response(code, body, head_only=req.method == "HEAD", close=not keep, extra=extra)
-    return data, keep
+        extra += "Allow: GET, HEAD\r\n"
+        got = 405, {"error": f"method {show(req.method)} not allowed"}, ""
+    code, out, more = got
+    extra += more
+    if isinstance(out, tuple):  # (bytes, content type): the page, a file, /metrics
+        data, ctype = out
+        return raw_response(
+            code, data, ctype, head_only=head_only, close=not keep, extra=extra
+        ), keep
+    return response(code, out, head_only=head_only, close=not keep, extra=extra), keep
 
 
-def route(req: Request, views: Views, auth: bytes | None) -> tuple[int, dict, str]:
+Answer = tuple[int, "dict | tuple[bytes, str]", str]  # code, JSON body or (bytes, type), headers
+
+
+def route(req: Request, views: Views, auth: bytes | None) -> Answer:
     """(code, body, extra header lines) for a GET or HEAD."""
     if not local_host(req.header("host")):
         return 403, {"error": "host not allowed"}, ""
@@ -97,21 +142,26 @@ def route(req: Request, views: Views, auth: bytes | None) -> tuple[int, dict, st
         if path == "/health":
             code, body = views.health()
             return code, body, ""
-        if path not in ("/status", "/history"):
+        dashboard = path == "/dashboard" or path.startswith("/dashboard/")
+        if (dashboard or path.startswith("/api/")) and views.draining():
+            return 503, {"status": "draining"}, "Retry-After: 5\r\n"
+        if dashboard:  # the page and its files hold no data: no token (the page asks for it)
+            return _dashboard(path, views)
+        if path not in ("/status", "/history", "/metrics") and not path.startswith("/api/"):
             return 404, {"error": f"no such endpoint {show(path)}"}, ""
         if not authorized(req, auth):
-            return (
-                401,
-                {"error": "unauthorized"},
-                'WWW-Authenticate: Bearer realm="go-trader"\r\n',
-            )
+            return 401, {"error": "unauthorized"}, UNAUTHORIZED
         if path == "/status":
             return 200, views.status(), ""
-        try:
-            fields = parse_qs(req.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
-        except ValueError:
+        query = _query(req)
+        if query is None:
             return 400, {"error": f"too many query parameters (at most {MAX_QUERY_FIELDS})"}, ""
-        query = {k: v[-1] for k, v in fields.items()}
+        if path == "/metrics":
+            text = views.metrics().encode()
+            return 200, (text, "text/plain; version=0.0.4; charset=utf-8"), ""
+        if path.startswith("/api/"):
+            api_code, api_body = views.api(path, query)
+            return api_code, api_body, ""
         try:
             return 200, views.history(query), ""
         except ValueError as exc:
@@ -120,6 +170,46 @@ def route(req: Request, views: Views, auth: bytes | None) -> tuple[int, dict, st
         return 503, exc.body(), "Retry-After: 1\r\n"
     except Exception as exc:  # a view bug answers 500 and the server keeps going
         return 500, {"error": exc_line(exc)}, ""
+
+
+def post_route(req: Request, views: Views, auth: bytes | None, body: bytes) -> Answer:
+    """A POST: the guard, stricter than upstream (reference A.2), then the action.
+
+    Token (401), then ``Content-Type: application/json`` (415), then a same-origin ``Origin``
+    that must be present (403). No mutation is built yet (issue 22, later tranche), so a POST
+    that passes the guard gets 404; the guard is in place for them and tested by the browser.
+    """
+    if not local_host(req.header("host")):
+        return 403, {"error": "host not allowed"}, ""
+    if not authorized(req, auth):
+        return 401, {"error": "unauthorized"}, UNAUTHORIZED
+    ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        return 415, {"error": "Content-Type must be application/json"}, ""
+    if not same_origin(req.header("origin"), req.header("host")):
+        return 403, {"error": "cross-origin request refused (Origin missing or foreign)"}, ""
+    if req.path.startswith("/api/") and views.draining():
+        return 503, {"status": "draining"}, "Retry-After: 5\r\n"
+    del body  # read and bounded (MAX_BODY_BYTES); no POST action exists yet
+    return 404, {"error": f"no such action {show(req.path)}"}, ""
+
+
+def _dashboard(path: str, views: Views) -> Answer:
+    if path == "/dashboard":
+        return 200, (views.page(), "text/html; charset=utf-8"), PAGE_HEADERS
+    found = assets.read(path.removeprefix("/dashboard/"))
+    if found is None:
+        return 404, {"error": f"no such file {show(path)}"}, ""
+    return 200, found, PAGE_HEADERS
+
+
+def _query(req: Request) -> dict | None:
+    """The query string's fields (last value wins), None when there are too many."""
+    try:
+        fields = parse_qs(req.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return None
+    return {k: v[-1] for k, v in fields.items()}
 
 
 def authorized(req: Request, auth: bytes | None) -> bool:

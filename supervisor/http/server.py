@@ -37,8 +37,16 @@ import time
 from collections.abc import Callable
 
 from shared_tools.text import exc_line
-from supervisor.http.routes import NotReady, expected_auth, handle, parse_history_query
-from supervisor.http.wire import HEAD_END, MAX_HEAD_BYTES, OVERLOADED, local_host, response
+from supervisor.http.routes import ApiView, NotReady, expected_auth, handle, parse_history_query
+from supervisor.http.wire import (
+    HEAD_END,
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    OVERLOADED,
+    body_length,
+    local_host,
+    response,
+)
 
 # re-exported: the daemon and the tests import these from here
 __all__ = ["NotReady", "StatusServer", "local_host", "parse_history_query"]
@@ -81,6 +89,21 @@ class _Conn:
         self.events = 0  # what the selector watches for; 0 while a worker has it (or closed)
 
 
+def _no_api(path: str, _query: dict) -> tuple[int, dict | tuple[bytes, str]]:
+    return 404, {"error": f"no such endpoint {path}"}
+
+
+def _no_page() -> bytes:
+    raise NotReady("starting", "the dashboard is not wired in this server")
+
+
+def _no_metrics() -> str:
+    return ""
+
+
+_Job = tuple[_Conn, bytes, bytes]  # a connection, its request head, its body (POST)
+
+
 class StatusServer:
     """Serve JSON views produced by callables, so the server owns no state of its own."""
 
@@ -90,6 +113,10 @@ class StatusServer:
         status: Callable[[], dict],
         health: Callable[[], tuple[int, dict]],
         history: Callable[[dict], dict],
+        api: ApiView | None = None,
+        page: Callable[[], bytes] | None = None,
+        metrics: Callable[[], str] | None = None,
+        draining: Callable[[], bool] | None = None,
         token: str | None = None,
         host: str = "127.0.0.1",
         max_connections: int = MAX_CONNECTIONS,
@@ -98,6 +125,10 @@ class StatusServer:
         request_timeout: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.status, self.health, self.history = status, health, history
+        self.api: ApiView = api or _no_api
+        self.page: Callable[[], bytes] = page or _no_page
+        self.metrics: Callable[[], str] = metrics or _no_metrics
+        self.draining: Callable[[], bool] = draining or (lambda: False)
         self.token = token or None
         self._expected_auth = expected_auth(self.token)  # None without a token
         self.host = host
@@ -115,7 +146,7 @@ class StatusServer:
         self._stopping = threading.Event()
         self._conns: dict[socket.socket, _Conn] = {}  # every open connection; I/O thread only
         self._returns: queue.SimpleQueue[_Conn] = queue.SimpleQueue()  # worker -> I/O thread
-        self._jobs: queue.SimpleQueue[tuple[_Conn, bytes] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards the worker counts below
         self._workers = 0  # worker threads alive
         self._idle = 0  # of which waiting for a job
@@ -380,9 +411,18 @@ class StatusServer:
         if m.start() > MAX_HEAD_BYTES:
             self._fail(conn, 431, "request head too large")
             return
-        head, conn.buf = conn.buf[: m.start()], conn.buf[m.end() :]
+        head = conn.buf[: m.start()]
+        need = body_length(head)
+        if need > MAX_BODY_BYTES:  # refused by the route (413) without reading the body
+            need = 0
+        if len(conn.buf) - m.end() < need:  # a POST body still on its way
+            if not conn.events:
+                self._set_events(conn, selectors.EVENT_READ)
+            return
+        body = conn.buf[m.end() : m.end() + need]
+        conn.buf = conn.buf[m.end() + need :]
         self._unregister(conn)
-        self._submit(conn, head)
+        self._submit(conn, head, body)
 
     def _write(self, conn: _Conn) -> None:
         try:
@@ -436,9 +476,9 @@ class StatusServer:
                 self._close(conn)  # idle keep-alive, or a client that stopped reading
 
     # -- workers: run the views, off the I/O thread (a view may wait on the book's lock) ----------
-    def _submit(self, conn: _Conn, head: bytes) -> None:
+    def _submit(self, conn: _Conn, head: bytes, body: bytes = b"") -> None:
         with self._lock:
-            self._jobs.put((conn, head))
+            self._jobs.put((conn, head, body))
             if self._jobs.qsize() <= self._idle or self._workers >= self.max_workers:
                 return  # a waiting worker takes it, or the next one to finish does
             self._workers += 1
@@ -458,7 +498,7 @@ class StatusServer:
         while (job := self._take_job()) is not None:
             self._run(job)
 
-    def _take_job(self) -> tuple[_Conn, bytes] | None:
+    def _take_job(self) -> _Job | None:
         with self._lock:
             self._idle += 1
         try:
@@ -478,10 +518,10 @@ class StatusServer:
                 self._workers -= 1
         return job
 
-    def _run(self, job: tuple[_Conn, bytes]) -> None:
-        conn, head = job
+    def _run(self, job: _Job) -> None:
+        conn, head, body = job
         try:
-            data, keep = handle(head, self, self._expected_auth)
+            data, keep = handle(head, self, self._expected_auth, body)
         except Exception as exc:  # a bug here must not take the server down or spam stderr
             data, keep = response(500, {"error": exc_line(exc)}, close=True), False
         conn.close_after = not keep

@@ -17,6 +17,7 @@ from shared_tools.text import exc_line, show
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
+MAX_BODY_BYTES = 64 * 1024  # upstream's cap for the small JSON POSTs (mutations, confirms)
 
 REASONS = {
     200: "OK",
@@ -26,12 +27,15 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*([0-9]{1,12})[ \t]*\r?$")
 _HOST = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::(?P<port>[0-9]{1,5}))?")
 
 
@@ -89,12 +93,38 @@ def parse_head(head: bytes) -> Request:
         headers.setdefault(name.lower(), []).append(value.strip())
     if len(headers.get("host", [])) > 1:
         raise BadRequest(400, "more than one Host header")
-    if "transfer-encoding" in headers or any(v != "0" for v in headers.get("content-length", [])):
-        raise BadRequest(400, "request bodies are not accepted")
+    if "transfer-encoding" in headers:
+        raise BadRequest(400, "chunked request bodies are not accepted; send Content-Length")
+    lengths = set(headers.get("content-length", []))
+    if len(lengths) > 1 or not all(v.isdigit() for v in lengths):
+        raise BadRequest(400, "malformed Content-Length")
+    if lengths - {"0"} and method != "POST":
+        raise BadRequest(400, "request bodies are accepted on POST only")
+    if lengths and int(next(iter(lengths))) > MAX_BODY_BYTES:
+        raise BadRequest(413, f"request body over {MAX_BODY_BYTES} bytes")
     if not target.startswith("/"):
         raise BadRequest(400, f"request target must be a path, got {show(target)}")
     path, _, query = target.partition("?")
     return Request(method, path, query, version, headers)
+
+
+def body_length(head: bytes) -> int:
+    """The Content-Length a request head announces (0 when none or malformed: parse_head then
+    refuses it), so the I/O thread knows how many body bytes to wait for."""
+    m = _CONTENT_LENGTH.search(head)
+    return int(m.group(1)) if m else 0
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """True when a POST's Origin is this server itself (``http://`` + the Host header).
+
+    Stricter than upstream: a missing Origin is refused (browsers always send one on a POST),
+    and the Host it is compared with has already passed :func:`local_host`, so a rebound DNS
+    name cannot make a foreign page "same-origin".
+    """
+    if not origin or not host or not local_host(host):
+        return False
+    return origin.strip().lower() == f"http://{host.strip().lower()}"
 
 
 def local_host(value: str | None) -> bool:
@@ -116,12 +146,28 @@ def response(
         data = json.dumps(body, allow_nan=False, default=str).encode()
     except (ValueError, TypeError, RecursionError) as exc:
         code, data = 500, json.dumps({"error": exc_line(exc)}).encode()
+    return raw_response(
+        code, data, "application/json", head_only=head_only, close=close, extra=extra
+    )
+
+
+def raw_response(
+    code: int,
+    data: bytes,
+    content_type: str,
+    *,
+    head_only: bool = False,
+    close: bool = False,
+    extra: str = "",
+) -> bytes:
+    """A complete response with any body (the dashboard's page and files, /metrics)."""
     if close:
         extra += "Connection: close\r\n"
     head = (
         f"HTTP/1.1 {code} {REASONS.get(code, 'Error')}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(data)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
         f"Cache-Control: no-store\r\n{extra}\r\n"
     ).encode("latin-1")
     return head if head_only else head + data

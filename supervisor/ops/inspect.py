@@ -18,6 +18,7 @@ from datetime import datetime
 
 from shared_tools.config.checks import loads_json
 from shared_tools.config.model import Config, StrategyConfig
+from supervisor.cycle_gates import last_hold
 from supervisor.state.models import AppState, StrategyState, parse_iso
 
 EXIT_USAGE = 2
@@ -143,6 +144,7 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     view = strategy_view(strat, app.prices_for(strat.venue))
     view["capital_pct"] = capital_pct_view(app, sc.id)  # None: not a capital_pct strategy
     view["latches"] = latches(strat, sc, now)
+    view["last_entry_held"] = last_hold(app, sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
     view["trades_stored"] = total
@@ -295,6 +297,12 @@ def _state_lines(st: dict) -> list[str]:
     if st.get("capital_pct"):
         cp = st["capital_pct"]
         out.append(f"  capital_pct: resolved capital {_money(cp['capital'])} from {cp['source']}")
+    held = st.get("last_entry_held")
+    if held:
+        out.append(
+            f"  last entry held: {held['side']} by {held['gate']}: {held['reason']} "
+            f"(at {held['at']}, cycle {held['cycle']})"
+        )
     if not st["positions"]:
         out.append("  positions: none")
     for sym, p in sorted(st["positions"].items()):

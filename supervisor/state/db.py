@@ -310,13 +310,27 @@ class StateDB:
         symbol: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        since: str | None = None,
+        until: str | None = None,
+        closes_only: bool = False,
+        position_id: str | None = None,
     ) -> tuple[list[dict], int]:
-        """Newest-first trades, optionally filtered; returns (rows, total matching)."""
+        """Newest-first trades, optionally filtered (``since``/``until``: ISO times, inclusive;
+        ``closes_only``: close legs; ``position_id``: one position's legs); returns (rows, total
+        matching)."""
         conds = []
         if strategy:
             conds.append(trades.c.strategy_id == strategy)
         if symbol:
             conds.append(trades.c.symbol == symbol)
+        if since:
+            conds.append(trades.c.timestamp >= since)
+        if until:
+            conds.append(trades.c.timestamp <= until)
+        if closes_only:
+            conds.append(trades.c.is_close)
+        if position_id:
+            conds.append(trades.c.position_id == position_id)
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(trades).where(*conds)).scalar()
             rows = conn.execute(
@@ -343,6 +357,32 @@ class StateDB:
                 select(cashflows).where(*conds).order_by(cashflows.c.id.desc()).limit(limit)
             )
             return [cashflow_from_row(r) for r in rows], int(total or 0)
+
+    def close_stats(self) -> dict[str, tuple[int, int, int, float, float]]:
+        """Per strategy, over its lifetime's close legs: (wins, losses, closes, sum of net P&L,
+        sum of its squares), by net P&L sign (:attr:`Trade.net_pnl`; exactly 0 is neither).
+        One query for every strategy: the dashboard's overview reads it on each poll."""
+        net = case(
+            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee),
+            else_=trades.c.realized_pnl,
+        )
+        cols = (
+            func.sum(case((net > 0, 1), else_=0)),
+            func.sum(case((net < 0, 1), else_=0)),
+            func.count(),
+            func.sum(net),
+            func.sum(net * net),
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trades.c.strategy_id, *cols)
+                .where(trades.c.is_close)
+                .group_by(trades.c.strategy_id)
+            )
+            return {
+                sid: (int(w or 0), int(lo or 0), int(n or 0), float(t or 0.0), float(q or 0.0))
+                for sid, w, lo, n, t, q in rows
+            }
 
     def realized_pnl(self) -> dict[str, float]:
         """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""
