@@ -18,7 +18,7 @@ the venue's maintenance margin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -31,10 +31,12 @@ from shared_tools.book import Protection, Rules
 from shared_tools.book.guard import stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
+from shared_tools.book.scale_in import ScaleIn
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
 from shared_tools.regime_policy import DirectionalPolicy, load_certifications
 
 __all__ = [
+    "BacktestAdd",
     "BacktestResult",
     "BacktestSettings",
     "BacktestTrade",
@@ -68,6 +70,8 @@ class BacktestSettings:
     invert_signal: bool = False
     leverage: float = 1.0  # perps sizing leverage
     risk_per_trade_pct: float | None = None  # perps: size from the stop distance (book/sizing.py)
+    capital_pct: float | None = None  # (0, 1]: the book starts with capital x this
+    scale_in: ScaleIn | None = None  # perps: allow_scale_in + scale_in (book/scale_in.py)
     close_strategies: tuple = ()  # close evaluator refs: ({"name": ..., "params": {...}}, ...)
     stop_loss_pct: float | None = None
     stop_loss_atr_mult: float | None = None
@@ -123,6 +127,19 @@ class BacktestResult:
     final_equity: float
     funding_pnl: float = 0.0  # perps funding received (+) or paid (-), already in the equity
     notes: list[str] = field(default_factory=list)  # e.g. guard arming problems
+    adds: list[BacktestAdd] = field(default_factory=list)  # scale-in legs, in order
+
+
+@dataclass
+class BacktestAdd:  # one scale-in leg (it adds to the held position; no P&L of its own)
+    time: pd.Timestamp
+    side: str
+    price: float  # the fill (slippage included)
+    quantity: float
+    notional: float
+    fee: float
+    count: int  # the position's adds so far, this one included
+    avg_cost: float  # the blended average after it
 
 
 # --------------------------------------------------------------------------- settings
@@ -206,6 +223,11 @@ def rules_for(settings: BacktestSettings) -> Rules:
             f"risk_per_trade_pct {risk:g} needs instrument perps, a value in (0, 10] and a stop "
             "to size from"
         )
+    if s.capital_pct is not None and not 0 < s.capital_pct <= 1:
+        raise ValueError(f"capital_pct must be in (0, 1], got {s.capital_pct!r}")
+    scale_in = s.scale_in or ScaleIn()
+    if scale_in.enabled and (s.instrument != "perps" or risk):
+        raise ValueError("scale_in needs instrument perps and excludes risk_per_trade_pct")
     margin_usd = s.margin_per_trade_usd or 0.0
     if margin_usd and (s.instrument != "perps" or not margin_usd > 0 or risk):
         raise ValueError(
@@ -241,6 +263,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         invert_signal=s.invert_signal,
         leverage=max(s.leverage, 1.0),
         risk_per_trade_pct=risk,
+        scale_in=scale_in,
         margin_per_trade_usd=margin_usd,
         fee_per_contract=s.fee_per_contract,
         max_contracts=s.max_contracts,
@@ -375,6 +398,9 @@ def run_signals(
 
 def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestResult:
     rules = rules_for(settings)
+    if settings.capital_pct:  # upstream: capital = balance x pct; here --capital is the balance
+        settings = replace(settings, capital=settings.capital * settings.capital_pct)
+        settings = replace(settings, capital_pct=None)
     refs = _close_refs(settings)
     evaluators, open_closes, extra = _evaluator_inputs(
         df, refs, strategy_registry(settings), open_frame
@@ -387,6 +413,7 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
         or prot.trailing_stop_atr_regime
         or prot.tp_atr_tiers
         or evaluators
+        or rules.scale_in.add_spacing_atr
     )
     atr = None
     if needs_atr:
@@ -459,6 +486,10 @@ def _result(df, walk: Walk, settings, strategy: str, params: dict) -> BacktestRe
         )
         for leg, entry, exit_ in zip(walk.legs, entries, exits, strict=True)
     ]
+    adds = [
+        BacktestAdd(pd.Timestamp(t.timestamp), a, t.price, t.quantity, t.value, t.fee, n, avg)
+        for t, a, n, avg in walk.adds
+    ]
     final = float(equity.iloc[-1]) if len(equity) else float(settings.capital)
     return BacktestResult(
         strategy=strategy,
@@ -471,4 +502,5 @@ def _result(df, walk: Walk, settings, strategy: str, params: dict) -> BacktestRe
         final_equity=final,
         funding_pnl=walk.funding_pnl,
         notes=sorted(set(walk.notes)),
+        adds=adds,
     )

@@ -150,9 +150,12 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
     if s.hedge is not None and s.hedge.enabled:  # upstream's backtester does not either
         print(f"run_backtest: note: {sid}: hedge not modelled by the backtester", file=sys.stderr)
     user_parts = tuple(sorted({k for k, v in s.sources.items() if v == "user_defaults"}))
+    balance = float(s.capital) or settings_cls.capital  # capital_pct without capital: --capital
     settings = settings_cls(
         defaults="user" if user_parts else "system",  # as the supervisor runs it
-        capital=float(s.capital),
+        capital=balance,
+        capital_pct=s.capital_pct or None,  # the backtest's capital = this x the balance
+        scale_in=s.scale_in if s.scale_in.enabled else None,
         platform=s.platform,
         instrument=instrument,
         direction="long" if instrument == "spot" else s.direction,

@@ -44,6 +44,7 @@ from shared_tools.book import (
     Rules,
     Trade,
     accrue_funding,
+    add_to_position,
     book_for,
     check,
     decide,
@@ -119,6 +120,7 @@ class Walk:
         self.positions, self.sym = self.acct.positions, inp.symbol
         self.book = book_for(inp.rules)
         self.legs: list[Leg] = []
+        self.adds: list[tuple[Trade, str, int, float]] = []  # scale-in: row, side, count, avg
         self.notes: list[str] = []
         self.funding_pnl = 0.0
         self.marks: dict[int, tuple[float, float, float]] = {}
@@ -230,7 +232,8 @@ class Walk:
         pending, self.pending = self.pending, None
         if inp.composed and was_held:
             # the close refs answered at the last close; a held position never adds or
-            # reverses, and an answer closes only (decide's composed rule)
+            # reverses, and an answer closes only (decide's composed rule; the check's composed
+            # signal is 0 while holding, so scale-in never adds to a composed strategy)
             pos = positions.get(sym)
             if pending is not None and pending[0] == j and pos is not None:
                 self._decision(j, -pos.sign, True, pending[1], pending[2])
@@ -312,6 +315,8 @@ class Walk:
         )
         if plan.close_fraction > 0 and pos is not None:
             self._close(j, float(inp.open[j]), plan.close_fraction, reason)
+        if plan.add and pos is not None:
+            self._scale_in(j, signal)
         if plan.open_side and self.positions.get(self.sym) is None:
             label = _label(inp.regimes, j - 1)
             if inp.allowed_regimes is not None and not gate_allows(label, inp.allowed_regimes):
@@ -335,6 +340,28 @@ class Walk:
             pos,
             inp.certs,
         )
+
+    def _scale_in(self, j: int, signal: int) -> None:
+        """Add to the held position at bar j's open when bar j-1's signal is for its side and
+        the book's scale-in gates let it (the regime gate holds adds as it holds opens)."""
+        inp = self.inp
+        pos = self.positions.get(self.sym)
+        if pos is None or signal == 0:
+            return
+        plan = decide(pos.side, signal, inp.rules, composed=inp.composed)
+        if not plan.add:
+            return
+        label = str(inp.regimes[j - 1]) if inp.regimes is not None and j > 0 else ""
+        if inp.allowed_regimes is not None and not gate_allows(label, inp.allowed_regimes):
+            return
+        slip = inp.slippage if pos.sign > 0 else -inp.slippage
+        price = float(inp.open[j]) * (1.0 + slip)
+        trade, action = add_to_position(self.acct, inp.rules, self.sym, price, self._stamp(j))
+        if trade is None:
+            return
+        bar, fee, initial = self.entry  # the legs share every entry fee by quantity
+        self.entry = (bar, fee + trade.fee, initial + trade.quantity)
+        self.adds.append((trade, str(pos.side), pos.scale_in_count, pos.avg_cost))
 
     # ------------------------------------------------------------------ fills
 

@@ -35,6 +35,8 @@ from backtest import (
 from backtest.metrics import metrics  # noqa: E402
 from shared_strategies.open import registry as open_registry  # noqa: E402
 from shared_tools import htf_filter  # noqa: E402
+from shared_tools.book.scale_in import ScaleIn  # noqa: E402
+from shared_tools.config.sizing_keys import scale_in_block  # noqa: E402
 from shared_tools.market.common import TIMEFRAMES, MarketDataError, now_utc  # noqa: E402
 from shared_tools.text import one_line  # noqa: E402
 
@@ -81,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--risk-per-trade-pct",
         type=float,
         help="perps: size so a stop hit loses this %% of cash (needs a stop flag)",
+    )
+    a(
+        "--capital-pct",
+        type=float,
+        help="(0, 1]: trade with --capital x this (upstream: that share of the venue balance)",
+    )
+    a(
+        "--scale-in",
+        metavar="JSON",
+        help='perps: allow_scale_in with this scale_in block, e.g. \'{"max_adds": 2, '
+        '"add_spacing_atr": 1}\' ({} = unlimited adds)',
     )
     a("--stop-loss-pct", type=float)
     a("--stop-loss-atr-mult", type=float)
@@ -179,6 +192,21 @@ def _check_args(args: argparse.Namespace) -> None:
     cs.check_engine_flags(args)
 
 
+def _scale_in(text: str | None) -> ScaleIn | None:
+    """``--scale-in`` JSON, checked as the config's block is (config/sizing_keys.py)."""
+    if text is None:
+        return None
+    try:
+        block = json.loads(text)
+    except ValueError as exc:
+        raise cs.UsageError(f"--scale-in: not JSON ({exc})") from None
+    errors: list[str] = []
+    terms = scale_in_block(block, "--scale-in", errors)
+    if errors:
+        raise cs.UsageError(errors[0])
+    return terms
+
+
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Settings the operator set by flag (None = not given: keep the config's or default)."""
     return {
@@ -191,6 +219,8 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "invert_signal": args.invert_signal,
         "leverage": args.leverage,
         "risk_per_trade_pct": args.risk_per_trade_pct,
+        "capital_pct": args.capital_pct,
+        "scale_in": _scale_in(args.scale_in),
         "close_strategies": cs.close_refs(args.close_strategy) or None,
         "stop_loss_pct": args.stop_loss_pct,
         "stop_loss_atr_mult": args.stop_loss_atr_mult,

@@ -1,7 +1,7 @@
 """The entry gates of one open, in upstream's order (§2.6); the first refusal is the one named.
 
-A gate holds an *open* (a fresh entry, or the open half of a flip); closes never reach the
-gates. Every gate reads one fact of :class:`Entry`, so the order is the only thing that decides
+A gate holds an *open* (a fresh entry, the open half of a flip, or a scale-in add); closes
+never reach the gates. Every gate reads one fact of :class:`Entry`, so the order is the only thing that decides
 which refusal an operator sees when several would refuse. :data:`GATES` is that order:
 
 1. ``live``: the live desk's venue holds (account not read, a reconcile gap, an order not
@@ -186,23 +186,26 @@ def entry_hold(
 ) -> str:
     """Why this check's open is held ("" when it may open, or opens nothing at all)."""
     pos = strat.positions.get(sc.symbol)
-    side = pos.side if pos else ""
+    held_side = pos.side if pos else ""
     composed, fraction = sig.composed, sig.close_fraction
     plan = book.decide(
-        side, sig.signal, rules or sc.rules, composed=composed, close_fraction=fraction
+        held_side, sig.signal, rules or sc.rules, composed=composed, close_fraction=fraction
     )
     policy_hold = ""
     if not plan.open_side and rules is not None and eff is not None and eff.overridden:
-        base = book.decide(side, sig.signal, sc.rules, composed=composed, close_fraction=fraction)
+        base = book.decide(
+            held_side, sig.signal, sc.rules, composed=composed, close_fraction=fraction
+        )
         if base.open_side:
             plan = base
             policy_hold = (
                 f"{eff.regime}: policy direction {eff.direction} holds a {base.open_side} entry"
             )
-    if not plan.open_side:
+    side = plan.open_side or (str(pos.side) if plan.add and pos is not None else "")
+    if not side:  # an add (scale_in) increases the position: gated like an open
         return ""
     entry = Entry(
-        side=plan.open_side,
+        side=side,
         policy_hold=policy_hold,
         asset=base_asset(sc.symbol),
         live_hold=cy.live.entry_hold(sc) if cy.live is not None else "",
@@ -220,8 +223,8 @@ def entry_hold(
     refusal = first_refusal(entry)
     if refusal is None:
         return ""
-    cy.log(f"[{sc.id}] {plan.open_side} entry held ({refusal})")
-    record_hold(cy.app, sc.id, plan.open_side, refusal, cy.stamp)
+    cy.log(f"[{sc.id}] {side} {'add' if plan.add else 'entry'} held ({refusal})")
+    record_hold(cy.app, sc.id, side, refusal, cy.stamp)
     return str(refusal)
 
 

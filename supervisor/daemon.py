@@ -40,6 +40,7 @@ from supervisor.reload import (
     flat_only_problems,
     structural_changes,
 )
+from supervisor.risk import capital_pct
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.run.executor import Executor
 from supervisor.run.probe import probe_config
@@ -150,11 +151,11 @@ class Supervisor:
             return EXIT_OK
         if not self._prune():
             return EXIT_CONFIG
+        self.executor = self._make_executor(self.config)
+        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         with self.book_lock:
             self._reconcile_roster()
             self.ready = True
-        self.executor = self._make_executor(self.config)
-        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         self.notifier.start(
             self.db,
             reset_file=risk_portfolio.request_path(self.config.db_file),
@@ -181,7 +182,11 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
-        roster.reconcile(self.app, self.config, log=log)
+        """The roster from the config; capital_pct strategies join with the capital resolved
+        from a fresh account read (supervisor/risk/capital_pct.py)."""
+        capital_pct.refresh(self.app, self.config, self.desk, log, startup=True)
+        capitals = capital_pct.capitals(self.app, self.config)
+        roster.reconcile(self.app, self.config, log=log, capitals=capitals)
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
@@ -304,6 +309,8 @@ class Supervisor:
                 ]
                 return report
             self.app.cycle_count += 1
+            capital_pct.refresh(self.app, self.config, desk, log)  # the latest account read
+            due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
             cycle = Cycle(

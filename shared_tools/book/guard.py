@@ -241,9 +241,14 @@ def _stop_note(rules: Protection, atr: float, regime: str = "") -> str:
 
 
 def arm(pos: Position, rules: Protection) -> list[str]:
-    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
-    g = Guard(best=pos.avg_cost)
-    s, entry, atr = pos.sign, pos.avg_cost, pos.entry_atr
+    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed.
+
+    A position that scaled in is armed from its risk anchor (the average before the first add,
+    book/scale_in.py), not the blended average: its triggers never move with an add.
+    """
+    entry = pos.risk_anchor_price or pos.avg_cost
+    g = Guard(best=entry)
+    s, atr = pos.sign, pos.entry_atr
     note = _stop_note(rules, atr, pos.regime)
     notes: list[str] = [note] if note else []
     distance = stop_distance(rules, entry, atr, pos.leverage, s, pos.regime)

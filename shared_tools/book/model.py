@@ -144,6 +144,12 @@ class Position:
     # primary quantity it was last sized against (upstream's HedgePrimaryQtyBasis watermark).
     hedge_for: str = ""
     hedge_basis: float = 0.0
+    # pyramiding (book/scale_in.py): adds made, the last add's price, the filled notional the
+    # adds added, and the pre-blend average frozen by the first add (0: no add yet)
+    scale_in_count: int = 0
+    last_add_price: float = 0.0
+    added_notional_usd: float = 0.0
+    risk_anchor_price: float = 0.0
 
     @property
     def sign(self) -> int:
@@ -177,6 +183,9 @@ class Position:
             self.margin,
             self.funded_at,
             self.hedge_basis,
+            self.last_add_price,
+            self.added_notional_usd,
+            self.risk_anchor_price,
         ] + self.guard.numbers()
 
 

@@ -377,16 +377,40 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         reload="flat-only",
         attr="directional_policy",
     ),
+    strategy_key(
+        "capital_pct",
+        "number",
+        "capital = this share of the venue balance (live Hyperliquid: accountValue), resolved "
+        "at startup and every cycle; no balance: the last one, else capital; wins over capital",
+        default_text="the top-level capital_pct",
+        lo=0,
+        hi=1,
+        lo_open=True,
+        reload="structural",
+        attr="capital_pct",
+    ),
+    strategy_key(
+        "allow_scale_in",
+        "bool",
+        "Hyperliquid perps/manual: a signal for the held side adds to it (see scale_in)",
+        default=False,
+        reload="flat-only",
+        attr="scale_in",
+    ),
+    strategy_key(
+        "scale_in",
+        "object",
+        "pyramiding terms {max_adds, max_added_notional_usd, add_notional_usd, "
+        "add_spacing_atr}; needs allow_scale_in",
+        reload="flat-only",  # compared with allow_scale_in: one field holds both
+    ),
     *not_yet(
         STRATEGY,
-        "capital_pct",
         "hurst_gate",
         "llm_entry_analysis",
         "theta_harvest",
         "regime_window_divergence",
         "regime_profile_allocation",
-        "allow_scale_in",
-        "scale_in",
         "replay_sharing",
     ),
     strategy_key(
@@ -453,6 +477,48 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         lo_open=True,
     ),
     *no_effect(STRATEGY, "notification tuning", "notify_ratchet_triggers"),
+    # -- strategies[].scale_in (0 = unlimited / off) -------------------------------------------
+    row_key(
+        "strategies[].scale_in",
+        "max_adds",
+        "int",
+        "adds allowed per position",
+        default=0,
+        lo=0,
+        hi=1_000_000,
+        reload="flat-only",
+    ),
+    row_key(
+        "strategies[].scale_in",
+        "max_added_notional_usd",
+        "number",
+        "cap on the filled add notional plus the requested add (the open excluded)",
+        default=0.0,
+        lo=0,
+        hi=MAX_CAPITAL,
+        reload="flat-only",
+    ),
+    row_key(
+        "strategies[].scale_in",
+        "add_notional_usd",
+        "number",
+        "notional per add (0 = the normal open notional)",
+        default=0.0,
+        lo=0,
+        hi=MAX_CAPITAL,
+        reload="flat-only",
+    ),
+    row_key(
+        "strategies[].scale_in",
+        "add_spacing_atr",
+        "number",
+        "signed: > 0 add after a favourable move of N x entry ATR from the last add (or the "
+        "average cost), < 0 after an adverse one",
+        default=0.0,
+        lo=-MAX_ATR_MULT,
+        hi=MAX_ATR_MULT,
+        reload="flat-only",
+    ),
     # -- strategies[].futures ----------------------------------------------------------------
     row_key(
         "strategies[].futures",

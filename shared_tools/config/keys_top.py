@@ -124,6 +124,16 @@ TOP_KEYS: tuple[Key, ...] = (
     *not_yet(TOP, "platforms"),
     *no_effect(TOP, "options pricing; type options is not built", "risk_free_rate"),
     top_key(
+        "capital_pct",
+        "number",
+        "the capital_pct of every strategy that sets none (0 = off)",
+        default=0.0,
+        lo=0,
+        hi=1,
+        lo_open=True,
+        reload="structural",
+    ),
+    top_key(
         "atr_method",
         "choice",
         "how ATR is averaged, for every strategy that sets no atr_method of its own",

@@ -54,6 +54,7 @@ from shared_tools.config.notify import notify_settings
 from shared_tools.config.regime import regime_settings
 from shared_tools.config.regime_keys import policy_problems, user_regime_atr
 from shared_tools.config.risk import risk_settings
+from shared_tools.config.sizing_keys import global_capital_pct
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
 from shared_tools.config.user_defaults import user_defaults
@@ -175,6 +176,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         _atr_method(raw, label, errors),
         user=user,
         regime_atr=regime_atr,
+        capital_pct=global_capital_pct(raw, label, errors),
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))

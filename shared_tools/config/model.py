@@ -14,6 +14,7 @@ from shared_tools.book.guard import Protection, stop_after_from_closes, tiers_fr
 from shared_tools.book.instruments import instrument
 from shared_tools.book.model import Position
 from shared_tools.book.rules import Rules
+from shared_tools.book.scale_in import ScaleIn
 from shared_tools.book.venues import CONTRACT_SPECS, mark_venue, taker_fee
 from shared_tools.check_argv import (
     DEFAULT_PLATFORM,
@@ -114,6 +115,8 @@ class StrategyConfig:
     sizing_leverage: float = 0.0  # notional = cash * sizing_leverage; 0 = use leverage
     margin_per_trade_usd: float = 0.0  # 0 = off; else notional = min(this, cash) * leverage
     risk_per_trade_pct: float = 0.0  # 0 = off; else sized from the stop distance (book/sizing.py)
+    capital_pct: float = 0.0  # 0 = off; capital = balance x this (risk/capital_pct.py)
+    scale_in: ScaleIn = ScaleIn()  # allow_scale_in + the scale_in block (book/scale_in.py)
     margin_mode: str = "isolated"
     stop_loss_pct: float = 0.0  # the five stop keys are mutually exclusive; 0 = unset
     stop_loss_margin_pct: float = 0.0
@@ -218,6 +221,7 @@ class StrategyConfig:
             sizing_leverage=self.sizing_leverage,
             margin_per_trade_usd=self.margin_per_trade_usd,
             risk_per_trade_pct=self.risk_per_trade_pct,
+            scale_in=self.scale_in,
             fee_per_contract=self.futures_fee_per_contract,
             max_contracts=self.futures_max_contracts,
             contract=CONTRACT_SPECS.get(self.symbol.upper()) if kind == "futures" else None,

@@ -33,7 +33,6 @@ from shared_tools.config.checks import (
     STRATEGY_KEYS_NOT_YET,
     in_range,
     is_int,
-    is_number,
     loads_json,
     range_text,
     scan,
@@ -52,6 +51,7 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
+from shared_tools.config.sizing_keys import capital_fields, capital_pct, scale_in_terms
 from shared_tools.config.trading import (
     TradingContext,
     leverage_warnings,
@@ -292,29 +292,6 @@ class _Entry:
             return venue or infer_platform(sid, stype), "inferred"
         return platform, declared_by
 
-    def capital(self) -> tuple[Any, Any]:
-        where, entry = self.where, self.raw
-        capital = entry.get("capital")
-        if not in_range(capital, 0, MAX_CAPITAL, integer=False, lo_open=True):
-            if is_number(capital):
-                self.errors.append(
-                    f"{where}: capital must be > 0 and at most 1e12, got {show(capital)}"
-                )
-            else:
-                self.errors.append(
-                    f"{where}: capital must be a number in (0, 1e12], got {show(capital)}"
-                )
-            capital = 0.0
-        initial = entry.get("initial_capital", capital)
-        if "initial_capital" in entry and not in_range(
-            initial, 0, MAX_CAPITAL, integer=False, lo_open=False
-        ):
-            self.errors.append(
-                f"{where}: initial_capital must be a number in [0, 1e12], got {show(initial)}"
-            )
-            initial = capital
-        return capital, initial
-
     def interval(self, global_interval: int) -> Any:
         interval = self.raw.get("interval_seconds", 0)
         if interval != 0 or not is_int(interval):
@@ -463,7 +440,10 @@ def parse_strategy(
         trading = trading_fields(entry, e.where, kind, platform, ctx, errors, warnings)
         if kind == "perps" and parsed.symbol:
             warnings.extend(leverage_warnings(e.where, str(platform), parsed.symbol, trading))
-    capital, initial = e.capital()
+        live = parsed.mode == "live"
+        trading["scale_in"] = scale_in_terms(entry, e.where, kind, platform, live, trading, errors)
+    pct = capital_pct(entry, e.where, (ctx or TradingContext()).capital_pct, errors, warnings)
+    capital, initial = capital_fields(entry, e.where, pct, errors)
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd)
     interval = e.interval(global_interval)
@@ -499,6 +479,7 @@ def parse_strategy(
         args=list(args),
         capital=float(capital),
         initial_capital=float(initial),
+        capital_pct=pct,
         max_drawdown_pct=float(max_dd),
         interval_seconds=int(interval),
         open_strategy=open_ref,

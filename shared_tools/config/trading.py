@@ -120,6 +120,7 @@ class TradingContext:
     atr_method: str = "simple"  # the top-level atr_method: strategies that set none take it
     user: UserDefaults = field(default_factory=UserDefaults)  # user_defaults.close (+ provenance)
     regime_atr: dict[str, Any] = field(default_factory=dict)  # user_defaults.regime_atr
+    capital_pct: float = 0.0  # the top-level capital_pct: strategies that set none take it
 
 
 def unset(value: object) -> bool:

@@ -85,10 +85,14 @@ def book_fill(
         )
         if trade is not None:
             regime_policy.stamp(strat.positions.get(intent.symbol), eff)
+    elif intent.symbol not in strat.positions:
+        intent.error = "filled, but the book no longer holds the position"
+        return None
+    elif intent.purpose == "add":  # scale-in: blend the venue's fill into the position
+        trade, _ = book.add_to_position(
+            strat, sc.rules, intent.symbol, fill["price"], stamp, fill=(fill["qty"], fee)
+        )
     else:
-        if intent.symbol not in strat.positions:
-            intent.error = "filled, but the book no longer holds the position"
-            return None
         trade, _ = book.book_for(sc.rules).close(
             strat,
             intent.symbol,

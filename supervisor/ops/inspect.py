@@ -163,11 +163,13 @@ def latches(strat: StrategyState, sc: StrategyConfig, now: datetime) -> dict:
 def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: int) -> dict | None:
     """The strategy's stored book (the status server's view) with latches and recent trades."""
     from supervisor.http.views import strategy_view
+    from supervisor.risk.capital_pct import view as capital_pct_view
 
     strat = app.strategies.get(sc.id)
     if strat is None:
         return None
     view = strategy_view(strat, app.prices_for(strat.venue))
+    view["capital_pct"] = capital_pct_view(app, sc.id)  # None: not a capital_pct strategy
     view["latches"] = latches(strat, sc, now)
     view["regime"] = app.extra.get("regime_view", {}).get(sc.id)
     view["last_entry_held"] = last_hold(app, sc.id)
@@ -329,6 +331,9 @@ def _state_lines(st: dict) -> list[str]:
     ]
     if st.get("regime"):  # the last cycle's labels and effective direction rules
         out.append(f"  regime: {_compact(st['regime'])}")
+    if st.get("capital_pct"):
+        cp = st["capital_pct"]
+        out.append(f"  capital_pct: resolved capital {_money(cp['capital'])} from {cp['source']}")
     held = st.get("last_entry_held")
     if held:
         out.append(

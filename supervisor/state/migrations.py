@@ -25,7 +25,7 @@ from supervisor.state.rows import (
     trades,
 )
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -125,6 +125,22 @@ def _v9_regime(conn: Connection) -> None:
     metadata.create_all(conn, tables=[regime_window_history, regime_window_transitions])
 
 
+def _v10_scale_in(conn: Connection) -> None:
+    """Pyramiding state on positions: adds made, last add price, added notional, risk anchor
+    (issue 20, scale_in)."""
+    ddl = "FLOAT NOT NULL DEFAULT 0"
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "scale_in_count": "INTEGER NOT NULL DEFAULT 0",
+            "last_add_price": ddl,
+            "added_notional_usd": ddl,
+            "risk_anchor_price": ddl,
+        },
+    )
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
@@ -139,5 +155,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v7,
     _v8_hedge,
     _v9_regime,
+    _v10_scale_in,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

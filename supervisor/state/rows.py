@@ -108,6 +108,11 @@ positions = Table(
     # v9: regime_directional_policy's label and verdict, frozen at entry
     Column("policy_regime", String, nullable=False, default=""),
     Column("policy_verdict", String, nullable=False, default=""),
+    # v10 (scale_in): pyramiding state (shared_tools/book/scale_in.py)
+    Column("scale_in_count", Integer, nullable=False, default=0),
+    Column("last_add_price", Float, nullable=False, default=0.0),
+    Column("added_notional_usd", Float, nullable=False, default=0.0),
+    Column("risk_anchor_price", Float, nullable=False, default=0.0),
 )
 
 trades = Table(
@@ -324,6 +329,10 @@ def position_from_row(p) -> Position:
         hedge_basis=p.hedge_basis,
         policy_regime=p.policy_regime,
         policy_verdict=p.policy_verdict,
+        scale_in_count=p.scale_in_count,
+        last_add_price=p.last_add_price,
+        added_notional_usd=p.added_notional_usd,
+        risk_anchor_price=p.risk_anchor_price,
     )
 
 
@@ -404,6 +413,10 @@ def position_row(strategy_id: str, p: Position) -> dict:
         "hedge_basis": p.hedge_basis,
         "policy_regime": p.policy_regime,
         "policy_verdict": p.policy_verdict,
+        "scale_in_count": p.scale_in_count,
+        "last_add_price": p.last_add_price,
+        "added_notional_usd": p.added_notional_usd,
+        "risk_anchor_price": p.risk_anchor_price,
     }
 
 
