@@ -513,3 +513,25 @@ def test_the_backtest_report_lists_the_adds(tmp_path, monkeypatch):
     assert json.dumps(doc) and len(doc["adds"]) == len(got.adds) > 0
     assert doc["settings"]["scale_in"]["max_adds"] == 3
     assert f"Scale-in   {len(got.adds)} adds" in reporter.text_report(got, metrics(got))
+
+
+def test_parity_on_real_candles():
+    """The same reference formulas on real Binance BTC/USDT 4h candles (tests/data, 2022; no
+    real 1h candles ship with the repo, and the formulas do not depend on the bar size)."""
+    from pathlib import Path
+
+    raw = pd.read_csv(Path(__file__).resolve().parent / "data" / "btc_usdt_4h_2022.csv")
+    raw.index = pd.to_datetime(raw.pop("time"), unit="ms", utc=True)
+    df = raw.iloc[:900]
+    sig = trend_signal(df)
+    atr = standard_atr(df, 14, "simple").to_numpy(float)
+    for terms in (TERMS, {"max_added_notional_usd": 1000, "add_notional_usd": 300}):
+        got = run_signals(df, pd.Series(sig, index=df.index), replace_si(BT, terms))
+        want = expected_adds(df, sig, terms, atr)
+        assert len(want) >= 3, terms
+        assert [(a.time, a.price, a.count) for a in got.adds] == [
+            (df.index[j], px, n) for j, px, _q, n, _avg in want
+        ]
+        for a, (_j, _px, q, _n, avg) in zip(got.adds, want, strict=True):
+            assert a.quantity == pytest.approx(q, rel=1e-12)
+            assert a.avg_cost == pytest.approx(avg, rel=1e-12)
