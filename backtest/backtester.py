@@ -18,7 +18,7 @@ the venue's maintenance margin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,12 @@ from shared_tools.book import Protection, Rules
 from shared_tools.book.guard import stop_after_from_closes, tiers_from_closes
 from shared_tools.book.instruments import instrument
 from shared_tools.book.rules import DIRECTIONS
+from shared_tools.book.scale_in import ScaleIn
 from shared_tools.book.venues import CONTRACT_SPECS, taker_fee
+from shared_tools.regime_policy import DirectionalPolicy, load_certifications
 
 __all__ = [
+    "BacktestAdd",
     "BacktestResult",
     "BacktestSettings",
     "BacktestTrade",
@@ -67,6 +70,8 @@ class BacktestSettings:
     invert_signal: bool = False
     leverage: float = 1.0  # perps sizing leverage
     risk_per_trade_pct: float | None = None  # perps: size from the stop distance (book/sizing.py)
+    capital_pct: float | None = None  # (0, 1]: the book starts with capital x this
+    scale_in: ScaleIn | None = None  # perps: allow_scale_in + scale_in (book/scale_in.py)
     close_strategies: tuple = ()  # close evaluator refs: ({"name": ..., "params": {...}}, ...)
     stop_loss_pct: float | None = None
     stop_loss_atr_mult: float | None = None
@@ -74,6 +79,14 @@ class BacktestSettings:
     trailing_stop_atr_mult: float | None = None
     regime_enabled: bool = False
     allowed_regimes: tuple = ()
+    # The regime section and policies, as the live check and the supervisor read them
+    # (backtest/regime_bars.py, shared_tools/regime_policy.py).
+    regime_period: int = REGIME_PERIOD  # the default ADX window (no regime_windows)
+    regime_adx_threshold: float = REGIME_ADX_THRESHOLD
+    regime_atr_window: str = ""  # the window whose label is stamped ("" = the gate's)
+    stop_loss_atr_regime: tuple = ()  # ((label, ATR multiple), ...)
+    trailing_stop_atr_regime: tuple = ()
+    directional_policy: DirectionalPolicy = DirectionalPolicy()
     symbol: str = "BTC/USDT"
     timeframe: str = "1h"
     fee_per_contract: float = 0.0  # futures: dollars per contract per fill
@@ -114,6 +127,19 @@ class BacktestResult:
     final_equity: float
     funding_pnl: float = 0.0  # perps funding received (+) or paid (-), already in the equity
     notes: list[str] = field(default_factory=list)  # e.g. guard arming problems
+    adds: list[BacktestAdd] = field(default_factory=list)  # scale-in legs, in order
+
+
+@dataclass
+class BacktestAdd:  # one scale-in leg (it adds to the held position; no P&L of its own)
+    time: pd.Timestamp
+    side: str
+    price: float  # the fill (slippage included)
+    quantity: float
+    notional: float
+    fee: float
+    count: int  # the position's adds so far, this one included
+    avg_cost: float  # the blended average after it
 
 
 # --------------------------------------------------------------------------- settings
@@ -179,9 +205,16 @@ def rules_for(settings: BacktestSettings) -> Rules:
             "stop_loss_atr_mult",
             "trailing_stop_pct",
             "trailing_stop_atr_mult",
+            "stop_loss_atr_regime",
+            "trailing_stop_atr_regime",
         )
         if getattr(s, k)
     ]
+    regime_stop = s.stop_loss_atr_regime or s.trailing_stop_atr_regime
+    if (regime_stop or s.directional_policy) and not s.regime_enabled:
+        raise ValueError("regime stops and regime_directional_policy need regime_enabled")
+    if regime_stop and s.risk_per_trade_pct:
+        raise ValueError("a regime ATR stop cannot size risk_per_trade_pct; use a scalar stop")
     if len(stops) > 1:
         raise ValueError(f"set at most one stop, got {', '.join(stops)}")
     risk = s.risk_per_trade_pct or 0.0
@@ -190,6 +223,11 @@ def rules_for(settings: BacktestSettings) -> Rules:
             f"risk_per_trade_pct {risk:g} needs instrument perps, a value in (0, 10] and a stop "
             "to size from"
         )
+    if s.capital_pct is not None and not 0 < s.capital_pct <= 1:
+        raise ValueError(f"capital_pct must be in (0, 1], got {s.capital_pct!r}")
+    scale_in = s.scale_in or ScaleIn()
+    if scale_in.enabled and (s.instrument != "perps" or risk):
+        raise ValueError("scale_in needs instrument perps and excludes risk_per_trade_pct")
     margin_usd = s.margin_per_trade_usd or 0.0
     if margin_usd and (s.instrument != "perps" or not margin_usd > 0 or risk):
         raise ValueError(
@@ -207,6 +245,8 @@ def rules_for(settings: BacktestSettings) -> Rules:
         stop_loss_atr_mult=s.stop_loss_atr_mult or 0.0,
         trailing_stop_pct=s.trailing_stop_pct or 0.0,
         trailing_stop_atr_mult=s.trailing_stop_atr_mult or 0.0,
+        stop_loss_atr_regime=tuple(s.stop_loss_atr_regime),
+        trailing_stop_atr_regime=tuple(s.trailing_stop_atr_regime),
         tp_atr_tiers=atr_tiers,
         tp_pct_tiers=pct_tiers,
         tp_stop_after=stop_after,
@@ -223,6 +263,7 @@ def rules_for(settings: BacktestSettings) -> Rules:
         invert_signal=s.invert_signal,
         leverage=max(s.leverage, 1.0),
         risk_per_trade_pct=risk,
+        scale_in=scale_in,
         margin_per_trade_usd=margin_usd,
         fee_per_contract=s.fee_per_contract,
         max_contracts=s.max_contracts,
@@ -254,16 +295,29 @@ def _since_index(df: pd.DataFrame, since: pd.Timestamp | None) -> int:
 
 def _regime_labels(df: pd.DataFrame) -> np.ndarray:
     """ADX regime label of every bar (the check's default classifier, warm-up -> ranging)."""
-    from shared_tools import indicators
+    spec = {"classifier": "adx", "period": REGIME_PERIOD, "adx_threshold": REGIME_ADX_THRESHOLD}
+    return regime_bars.window_labels(df, spec)
 
-    frame = indicators.adx(df, REGIME_PERIOD)
-    adx = np.nan_to_num(frame["adx"].to_numpy(float))
-    plus = np.nan_to_num(frame["plus_di"].to_numpy(float))
-    minus = np.nan_to_num(frame["minus_di"].to_numpy(float))
-    trend = np.where(
-        plus > minus, "trending_up", np.where(minus > plus, "trending_down", "ranging")
-    )
-    return np.where(adx < REGIME_ADX_THRESHOLD, "ranging", trend).astype(object)
+
+def _regimes(df: pd.DataFrame, settings: BacktestSettings, evaluators: list) -> dict:
+    """Label arrays per consumer: the gate's window, the ATR window (the position's stamp and
+    the close evaluators' live label) and the directional policy's window."""
+    s = settings
+    if not (s.regime_enabled or any("regime" in n for n, _p in evaluators)):
+        return {}
+    wanted = {
+        "gate": s.regime_gate_window,
+        "atr": s.regime_atr_window or s.regime_gate_window,
+        "policy": s.directional_policy.window,
+    }
+    if not s.regime_windows:  # one ADX window, as the check without a windows spec
+        spec = {"classifier": "adx", "period": s.regime_period}
+        labels = regime_bars.window_labels(df, {**spec, "adx_threshold": s.regime_adx_threshold})
+        return dict.fromkeys(wanted, labels)
+    by: dict[str, np.ndarray] = {}
+    for name in set(wanted.values()):
+        by[name] = regime_bars.gate_labels(df, s.regime_windows, name)
+    return {use: by[name] for use, name in wanted.items()}
 
 
 def _zscore(close: pd.Series, lookback: int) -> np.ndarray:
@@ -344,27 +398,29 @@ def run_signals(
 
 def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestResult:
     rules = rules_for(settings)
+    if settings.capital_pct:  # upstream: capital = balance x pct; here --capital is the balance
+        settings = replace(settings, capital=settings.capital * settings.capital_pct)
+        settings = replace(settings, capital_pct=None)
     refs = _close_refs(settings)
     evaluators, open_closes, extra = _evaluator_inputs(
         df, refs, strategy_registry(settings), open_frame
     )
     prot = rules.protection
     needs_atr = bool(
-        prot.stop_loss_atr_mult or prot.trailing_stop_atr_mult or prot.tp_atr_tiers or evaluators
+        prot.stop_loss_atr_mult
+        or prot.trailing_stop_atr_mult
+        or prot.stop_loss_atr_regime
+        or prot.trailing_stop_atr_regime
+        or prot.tp_atr_tiers
+        or evaluators
+        or rules.scale_in.add_spacing_atr
     )
     atr = None
     if needs_atr:
         from shared_tools.regime import standard_atr
 
         atr = standard_atr(df, ATR_PERIOD, settings.atr_method).to_numpy(float)
-    regimes = None
-    if settings.regime_enabled or any("regime" in n for n, _p in evaluators):
-        if settings.regime_windows:  # the configured windows; the gate reads its window's label
-            regimes = regime_bars.gate_labels(
-                df, settings.regime_windows, settings.regime_gate_window
-            )
-        else:
-            regimes = _regime_labels(df)
+    regimes = _regimes(df, settings, evaluators)
     funding = None
     column = next((c for c in FUNDING_COLUMNS if c in df.columns), None)
     if settings.instrument == "perps" and column is not None:
@@ -390,8 +446,13 @@ def _run(df, signal, settings, since, strategy, params, open_frame) -> BacktestR
             open_closes=open_closes,
             extra=extra,
             atr=atr,
-            regimes=regimes,
+            regimes=regimes.get("gate"),
             allowed_regimes=tuple(settings.allowed_regimes) if settings.regime_enabled else None,
+            atr_regimes=regimes.get("atr"),
+            policy_regimes=regimes.get("policy") if settings.directional_policy else None,
+            policy=settings.directional_policy,
+            certs=load_certifications() if settings.directional_policy else None,
+            timeframe=settings.timeframe,
             funding=funding,
             bar_close=settings.intrabar_resolution == "bar_close",
         )
@@ -425,6 +486,10 @@ def _result(df, walk: Walk, settings, strategy: str, params: dict) -> BacktestRe
         )
         for leg, entry, exit_ in zip(walk.legs, entries, exits, strict=True)
     ]
+    adds = [
+        BacktestAdd(pd.Timestamp(t.timestamp), a, t.price, t.quantity, t.value, t.fee, n, avg)
+        for t, a, n, avg in walk.adds
+    ]
     final = float(equity.iloc[-1]) if len(equity) else float(settings.capital)
     return BacktestResult(
         strategy=strategy,
@@ -437,4 +502,5 @@ def _result(df, walk: Walk, settings, strategy: str, params: dict) -> BacktestRe
         final_equity=final,
         funding_pnl=walk.funding_pnl,
         notes=sorted(set(walk.notes)),
+        adds=adds,
     )

@@ -10,6 +10,7 @@ Problems raise :class:`UsageError` with one line naming the flag or config key.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +38,10 @@ class Job:
     settings: Any = None  # BacktestSettings
     market_data: str | None = None  # the config's market_data, when from --config
     close_stacks: list | None = None  # --sweep-close: the CloseStacks to co-optimise
+    # --config: the close refs without the injected user_defaults.close tiers (--defaults
+    # system), and the user_defaults parts the config's strategy took (--defaults user)
+    system_closes: tuple | None = None
+    user_parts: tuple[str, ...] = ()
 
 
 def registry_for(instrument: str, chosen: str = "") -> str:
@@ -113,7 +118,11 @@ def _windows_spec(regime_args: tuple[str, ...]) -> str:
 
 
 def from_config(path: str, sid: str, settings_cls: type) -> Job:
-    """A live strategy as configured: open ref, closes, direction, stops, venue, market."""
+    """A live strategy as configured: open ref, closes, direction, stops, venue, market.
+
+    It runs as the supervisor runs it, with the file's ``user_defaults`` injected
+    (``defaults`` = ``user``); ``--defaults system`` takes them back out (:func:`apply_defaults`).
+    """
     # The supervisor's own config loader (shared_tools.config, below both): reading the file
     # with it is what makes the backtest match the live strategy.
     from shared_tools.config.load import load_config
@@ -138,8 +147,15 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
     stop_pct = _unset(s.stop_loss_pct)
     if not stop_pct and s.stop_loss_margin_pct:
         stop_pct = s.stop_loss_margin_pct / max(s.leverage, 1e-9)  # margin % -> price move %
+    if s.hedge is not None and s.hedge.enabled:  # upstream's backtester does not either
+        print(f"run_backtest: note: {sid}: hedge not modelled by the backtester", file=sys.stderr)
+    user_parts = tuple(sorted({k for k, v in s.sources.items() if v == "user_defaults"}))
+    balance = float(s.capital) or settings_cls.capital  # capital_pct without capital: --capital
     settings = settings_cls(
-        capital=float(s.capital),
+        defaults="user" if user_parts else "system",  # as the supervisor runs it
+        capital=balance,
+        capital_pct=s.capital_pct or None,  # the backtest's capital = this x the balance
+        scale_in=s.scale_in if s.scale_in.enabled else None,
         platform=s.platform,
         instrument=instrument,
         direction="long" if instrument == "spot" else s.direction,
@@ -157,6 +173,7 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         trailing_stop_atr_mult=_unset(s.trailing_stop_atr_mult),
         regime_enabled="--regime-enabled" in s.regime_args,
         allowed_regimes=tuple(s.allowed_regimes),
+        **_regime(cfg, s),
         symbol=s.symbol,
         timeframe=s.timeframe,
         fee_per_contract=float(s.futures_fee_per_contract),
@@ -171,7 +188,30 @@ def from_config(path: str, sid: str, settings_cls: type) -> Job:
         params=dict(s.open_strategy.params),
         settings=settings,
         market_data=cfg.market_data,
+        system_closes=_system_closes(s),
+        user_parts=user_parts,
     )
+
+
+def _system_closes(s: Any) -> tuple[dict, ...]:
+    """The strategy's close refs without the tiers ``user_defaults.close`` injected."""
+    refs = [c.as_json() for c in s.close_strategies]
+    for i, ref in enumerate(refs):
+        injected = (f"close_strategies[{i}].tp_tiers", "close_strategy.tp_tiers")
+        if any(s.sources.get(k) == "user_defaults" for k in injected):
+            ref["params"] = {k: v for k, v in ref["params"].items() if k != "tp_tiers"}
+    return tuple(refs)
+
+
+def _regime(cfg: Any, s: Any) -> dict[str, Any]:
+    """The strategy's regime policies, as the supervisor reads them (the windows spec and the
+    gate's window come from its argv, below)."""
+    return {
+        "regime_atr_window": s.regime_atr_window,
+        "stop_loss_atr_regime": tuple(s.stop_loss_atr_regime),
+        "trailing_stop_atr_regime": tuple(s.trailing_stop_atr_regime),
+        "directional_policy": s.directional_policy,
+    }
 
 
 def override(settings: Any, **changes: Any) -> Any:
@@ -180,16 +220,20 @@ def override(settings: Any, **changes: Any) -> Any:
     return replace(settings, **given) if given else settings
 
 
-def user_defaults_to_apply(settings: Any) -> list[str]:
-    """The ``user_defaults`` parts ``--defaults user`` applies to this run (none yet).
+def user_defaults_to_apply(job: Job) -> list[str]:
+    """The ``user_defaults`` values ``--defaults user`` applies to this run (key paths).
 
-    Upstream's ``--defaults user`` fills what a strategy leaves unset from the config's
-    ``user_defaults`` (its ``close`` stack first). The value is plumbed into the settings
-    (``BacktestSettings.defaults``) so the injection, when it lands in the config loader, is
-    wired here; until then the run says on stderr that nothing was applied.
+    The config loader injects ``user_defaults`` (shared_tools/config/user_defaults.py) as the
+    supervisor sees it; a run from flags alone has none to apply.
     """
-    del settings
-    return []
+    return list(job.user_parts) if job.system_closes is not None else []
+
+
+def apply_defaults(job: Job, closes_given: bool) -> None:
+    """``--defaults system`` on a ``--config`` run: the close refs without the user tiers
+    (unless ``--close-strategy`` replaced the refs anyway)."""
+    if job.settings.defaults == "system" and job.system_closes is not None and not closes_given:
+        job.settings = replace(job.settings, close_strategies=job.system_closes)
 
 
 def check_engine_flags(args: Any) -> None:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from shared_strategies.close import registry as close_registry
+from shared_tools import regime_policy
 from shared_tools.book import (
     Account,
     Hit,
@@ -43,6 +44,7 @@ from shared_tools.book import (
     Rules,
     Trade,
     accrue_funding,
+    add_to_position,
     book_for,
     check,
     decide,
@@ -51,6 +53,7 @@ from shared_tools.book import (
     open_position,
 )
 from shared_tools.regime_labels import gate_allows
+from shared_tools.regime_policy import Certifications, DirectionalPolicy
 
 SYMBOL_ACCOUNT = "backtest"
 
@@ -73,8 +76,13 @@ class WalkInput:
     open_closes: list[tuple[str, np.ndarray]] = field(default_factory=list)
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # avwap, zscore:<name>
     atr: np.ndarray | None = None
-    regimes: np.ndarray | None = None
+    regimes: np.ndarray | None = None  # the regime gate window's label per bar
     allowed_regimes: tuple | None = None  # None: no regime gate
+    atr_regimes: np.ndarray | None = None  # regime_atr_window's: the position's stamp
+    policy_regimes: np.ndarray | None = None  # regime_directional_window's
+    policy: DirectionalPolicy = field(default_factory=DirectionalPolicy)
+    certs: Certifications | None = None
+    timeframe: str = ""
     funding: np.ndarray | None = None  # hourly funding rate per bar (perps)
     bar_close: bool = False  # intrabar_resolution bar_close: triggers judged on the close
 
@@ -112,6 +120,7 @@ class Walk:
         self.positions, self.sym = self.acct.positions, inp.symbol
         self.book = book_for(inp.rules)
         self.legs: list[Leg] = []
+        self.adds: list[tuple[Trade, str, int, float]] = []  # scale-in: row, side, count, avg
         self.notes: list[str] = []
         self.funding_pnl = 0.0
         self.marks: dict[int, tuple[float, float, float]] = {}
@@ -128,7 +137,9 @@ class Walk:
         # margin-style books (perps, futures) can lose more than the cash: they are liquidated
         self.guarded = not prot.empty or not self.book.holds_notional
         self.evaluates = bool(inp.evaluators or inp.open_closes)
-        trailing = bool(prot.trailing_stop_pct or prot.trailing_stop_atr_mult)
+        trailing = bool(
+            prot.trailing_stop_pct or prot.trailing_stop_atr_mult or prot.trailing_stop_atr_regime
+        )
         self.per_bar = bool(
             trailing or inp.evaluators or inp.open_closes or inp.funding is not None
         )
@@ -221,7 +232,8 @@ class Walk:
         pending, self.pending = self.pending, None
         if inp.composed and was_held:
             # the close refs answered at the last close; a held position never adds or
-            # reverses, and an answer closes only (decide's composed rule)
+            # reverses, and an answer closes only (decide's composed rule; the check's composed
+            # signal is 0 while holding, so scale-in never adds to a composed strategy)
             pos = positions.get(sym)
             if pending is not None and pending[0] == j and pos is not None:
                 self._decision(j, -pos.sign, True, pending[1], pending[2])
@@ -296,27 +308,71 @@ class Walk:
         """A decision from bar j-1, filled at bar j's open under the book's direction rules."""
         inp = self.inp
         pos = self.positions.get(self.sym)
+        eff = self._directional(j, pos)
+        rules = regime_policy.apply(inp.rules, eff)
         plan = decide(
-            pos.side if pos else "", signal, inp.rules, composed=composed, close_fraction=fraction
+            pos.side if pos else "", signal, rules, composed=composed, close_fraction=fraction
         )
         if plan.close_fraction > 0 and pos is not None:
             self._close(j, float(inp.open[j]), plan.close_fraction, reason)
+        if plan.add and pos is not None:
+            self._scale_in(j, signal)
         if plan.open_side and self.positions.get(self.sym) is None:
-            label = str(inp.regimes[j - 1]) if inp.regimes is not None and j > 0 else ""
+            label = _label(inp.regimes, j - 1)
             if inp.allowed_regimes is not None and not gate_allows(label, inp.allowed_regimes):
                 return
-            self._open(j, plan.open_side, label)
+            stamp = _label(inp.atr_regimes, j - 1) if inp.atr_regimes is not None else label
+            self._open(j, plan.open_side, stamp, rules)
+            # a fresh position's verdict is judged flat, never inherited from the position a
+            # flip closed (upstream #1026), as the supervisor stamps it
+            regime_policy.stamp(self.positions.get(self.sym), self._directional(j, None))
+
+    def _directional(self, j: int, pos: Position | None) -> regime_policy.Effective:
+        """regime_directional_policy at the decision bar (j-1), the supervisor's rule."""
+        inp, r = self.inp, self.inp.rules
+        return regime_policy.judge(
+            r.direction,
+            r.invert_signal,
+            inp.policy,
+            inp.symbol,
+            inp.timeframe,
+            _label(inp.policy_regimes, j - 1),
+            pos,
+            inp.certs,
+        )
+
+    def _scale_in(self, j: int, signal: int) -> None:
+        """Add to the held position at bar j's open when bar j-1's signal is for its side and
+        the book's scale-in gates let it (the regime gate holds adds as it holds opens)."""
+        inp = self.inp
+        pos = self.positions.get(self.sym)
+        if pos is None or signal == 0:
+            return
+        plan = decide(pos.side, signal, inp.rules, composed=inp.composed)
+        if not plan.add:
+            return
+        label = str(inp.regimes[j - 1]) if inp.regimes is not None and j > 0 else ""
+        if inp.allowed_regimes is not None and not gate_allows(label, inp.allowed_regimes):
+            return
+        slip = inp.slippage if pos.sign > 0 else -inp.slippage
+        price = float(inp.open[j]) * (1.0 + slip)
+        trade, action = add_to_position(self.acct, inp.rules, self.sym, price, self._stamp(j))
+        if trade is None:
+            return
+        bar, fee, initial = self.entry  # the legs share every entry fee by quantity
+        self.entry = (bar, fee + trade.fee, initial + trade.quantity)
+        self.adds.append((trade, str(pos.side), pos.scale_in_count, pos.avg_cost))
 
     # ------------------------------------------------------------------ fills
 
-    def _open(self, j: int, side: str, regime: str) -> None:
+    def _open(self, j: int, side: str, regime: str, rules: Rules) -> None:
         inp = self.inp
         slip = inp.slippage if side == "long" else -inp.slippage
         price = float(inp.open[j]) * (1.0 + slip)
         atr = float(inp.atr[j - 1]) if inp.atr is not None and j > 0 else 0.0
         trade, action = open_position(
             self.acct,
-            inp.rules,
+            rules,
             inp.symbol,
             side,
             price,
@@ -386,8 +442,9 @@ class Walk:
         market: dict[str, Any] = {"mark_price": float(inp.close[j])}
         if inp.atr is not None and inp.atr[j] > 0:
             market["atr"] = float(inp.atr[j])
-        if inp.regimes is not None:
-            market["regime"] = str(inp.regimes[j])
+        live = inp.atr_regimes if inp.atr_regimes is not None else inp.regimes
+        if live is not None:
+            market["regime"] = str(live[j])
         avwap = inp.extra.get("avwap")
         if avwap is not None and avwap[j] > 0:
             market["avwap"] = float(avwap[j])
@@ -436,3 +493,7 @@ class Walk:
         if stamp is None:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(self.secs[j])))
         return stamp
+
+
+def _label(labels: np.ndarray | None, i: int) -> str:
+    return str(labels[i]) if labels is not None and 0 <= i < len(labels) else ""

@@ -8,6 +8,7 @@ or opened offline.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -69,10 +70,14 @@ def _clean(value: Any) -> Any:
     """JSON-safe scalars: NaN/inf -> None, numpy numbers -> Python numbers."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. scale_in terms
+        return _clean(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. the policy
+        return _clean(dataclasses.asdict(value))
     if hasattr(value, "item"):  # numpy scalar
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -161,6 +166,10 @@ def _header(result: Any) -> list[str]:
     funding = getattr(result, "funding_pnl", 0.0)
     if funding:
         lines.append(f"Funding    {funding:+,.2f} (in the equity)")
+    adds = getattr(result, "adds", None) or []
+    if adds:
+        added = sum(a.notional for a in adds)
+        lines.append(f"Scale-in   {len(adds)} adds, ${added:,.2f} notional added")
     lines += [f"Note       {note}" for note in getattr(result, "notes", None) or []]
     return lines
 
@@ -381,6 +390,10 @@ def json_document(result: Any, m: Mapping[str, Any]) -> dict[str, Any]:
         "final_equity": _clean(float(result.final_equity)),
         "funding_pnl": _clean(float(getattr(result, "funding_pnl", 0.0))),
         "notes": list(getattr(result, "notes", None) or []),
+        "adds": [
+            _clean({**dataclasses.asdict(a), "time": iso(a.time)})
+            for a in getattr(result, "adds", None) or []
+        ],
     }
 
 

@@ -35,6 +35,8 @@ from backtest import (
 from backtest.metrics import metrics  # noqa: E402
 from shared_strategies.open import registry as open_registry  # noqa: E402
 from shared_tools import htf_filter  # noqa: E402
+from shared_tools.book.scale_in import ScaleIn  # noqa: E402
+from shared_tools.config.sizing_keys import scale_in_block  # noqa: E402
 from shared_tools.market.common import TIMEFRAMES, MarketDataError, now_utc  # noqa: E402
 from shared_tools.text import one_line  # noqa: E402
 
@@ -82,12 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="perps: size so a stop hit loses this %% of cash (needs a stop flag)",
     )
+    a(
+        "--capital-pct",
+        type=float,
+        help="(0, 1]: trade with --capital x this (upstream: that share of the venue balance)",
+    )
+    a(
+        "--scale-in",
+        metavar="JSON",
+        help='perps: allow_scale_in with this scale_in block, e.g. \'{"max_adds": 2, '
+        '"add_spacing_atr": 1}\' ({} = unlimited adds)',
+    )
     a("--stop-loss-pct", type=float)
     a("--stop-loss-atr-mult", type=float)
     a("--trailing-stop-pct", type=float)
     a("--trailing-stop-atr-mult", type=float)
     a("--regime-enabled", action="store_true", default=None, help="gate entries on the regime")
     a("--allowed-regimes", nargs="+", action="extend", choices=cs.REGIMES)
+    a("--regime-period", type=int, help="the default ADX window's period (default 14)")
+    a("--regime-adx-threshold", type=float, help="the default ADX window's threshold (20)")
+    a(
+        "--regime-windows-spec-json",
+        help='regime windows as the check gets them: {"name": period | {classifier, period, ...}}',
+    )
     a(
         "--registry",
         choices=("spot", "futures"),
@@ -100,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stops inside the bar (default ohlc_walk) or on the close, filled next open",
     )
     a("--atr-method", choices=("simple", "wilder"), help="ATR for stops and targets (simple)")
-    a("--defaults", choices=cs.DEFAULTS, help="system (default) or the config's user_defaults")
+    a(
+        "--defaults",
+        choices=cs.DEFAULTS,
+        help="user: the config's user_defaults apply (the default with --config, as the bot "
+        "runs); system: the built-in defaults",
+    )
     a("--sweep-close", action="store_true", help="optimize: co-optimise 25 close stacks")
     a("--close-stacks-json", help="optimize: the close stacks to sweep, a JSON array")
     a("--config", help="live config file (with --strategy-id): backtest that strategy as set")
@@ -168,6 +192,21 @@ def _check_args(args: argparse.Namespace) -> None:
     cs.check_engine_flags(args)
 
 
+def _scale_in(text: str | None) -> ScaleIn | None:
+    """``--scale-in`` JSON, checked as the config's block is (config/sizing_keys.py)."""
+    if text is None:
+        return None
+    try:
+        block = json.loads(text)
+    except ValueError as exc:
+        raise cs.UsageError(f"--scale-in: not JSON ({exc})") from None
+    errors: list[str] = []
+    terms = scale_in_block(block, "--scale-in", errors)
+    if errors:
+        raise cs.UsageError(errors[0])
+    return terms
+
+
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Settings the operator set by flag (None = not given: keep the config's or default)."""
     return {
@@ -180,6 +219,8 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "invert_signal": args.invert_signal,
         "leverage": args.leverage,
         "risk_per_trade_pct": args.risk_per_trade_pct,
+        "capital_pct": args.capital_pct,
+        "scale_in": _scale_in(args.scale_in),
         "close_strategies": cs.close_refs(args.close_strategy) or None,
         "stop_loss_pct": args.stop_loss_pct,
         "stop_loss_atr_mult": args.stop_loss_atr_mult,
@@ -187,6 +228,9 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "trailing_stop_atr_mult": args.trailing_stop_atr_mult,
         "regime_enabled": args.regime_enabled,
         "allowed_regimes": tuple(args.allowed_regimes) if args.allowed_regimes else None,
+        "regime_period": args.regime_period,
+        "regime_adx_threshold": args.regime_adx_threshold,
+        "regime_windows": args.regime_windows_spec_json,
         "symbol": args.symbol,
         "timeframe": args.timeframe,
         "registry": args.registry,
@@ -195,6 +239,22 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         "atr_method": args.atr_method,
         "defaults": args.defaults,
     }
+
+
+def _check_regime_flags(settings: Any) -> None:
+    """The --regime-* flags in the ranges the config allows; a bad windows spec is a usage error."""
+    from shared_tools.regime import parse_windows_spec_json
+
+    if not 2 <= settings.regime_period <= 500:
+        raise cs.UsageError(f"--regime-period must be in [2, 500], got {settings.regime_period}")
+    if not 0 < settings.regime_adx_threshold <= 100:
+        raise cs.UsageError(
+            f"--regime-adx-threshold must be in (0, 100], got {settings.regime_adx_threshold:g}"
+        )
+    try:
+        parse_windows_spec_json(settings.regime_windows)
+    except ValueError as exc:
+        raise cs.UsageError(f"--regime-windows-spec-json: {exc}") from None
 
 
 def build_job(args: argparse.Namespace) -> cs.Job:
@@ -211,6 +271,9 @@ def build_job(args: argparse.Namespace) -> cs.Job:
     try:
         if given_stops:  # a stop flag replaces the config's stop rather than adding a second
             job.settings = replace(job.settings, **dict.fromkeys(STOP_KEYS))
+            job.settings = replace(
+                job.settings, stop_loss_atr_regime=(), trailing_stop_atr_regime=()
+            )
         job.settings = cs.override(job.settings, **flags)
     except TypeError as exc:
         raise cs.UsageError(f"settings: {exc}") from None
@@ -221,6 +284,7 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         )
     if job.settings.allowed_regimes and not job.settings.regime_enabled:
         raise cs.UsageError("--allowed-regimes needs --regime-enabled")
+    _check_regime_flags(job.settings)
     registry = cs.registry_for(job.settings.instrument, job.settings.registry)
     for name in _strategy_names(job.strategy, registry):
         cs.check_strategy(name, registry)
@@ -229,10 +293,11 @@ def build_job(args: argparse.Namespace) -> cs.Job:
         job.params = cs.parse_params(args.params, single, registry)
     if args.sweep_close:
         job.close_stacks = cs.close_stacks_from_json(args.close_stacks_json)
-    if job.settings.defaults == "user" and not cs.user_defaults_to_apply(job.settings):
+    cs.apply_defaults(job, closes_given=flags["close_strategies"] is not None)
+    if args.defaults == "user" and not cs.user_defaults_to_apply(job):
         print(
-            f"{PROG}: note: --defaults user: no user_defaults to apply yet; "
-            "the strategy runs with its own settings",
+            f"{PROG}: note: --defaults user: no user_defaults apply to this strategy; "
+            "it runs with its own settings",
             file=sys.stderr,
         )
     return job

@@ -19,8 +19,10 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
    then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
    fallback; both are recorded on the trade);
-7. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
-8. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
+7. ``hedge``: each paper strategy's ``hedge`` leg brought in line with its primary position
+   (shared_tools/book/hedge.py): opened, grown, cut or closed at this cycle's marks;
+8. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
+9. ``audit``: a strategy whose numbers are no longer finite is put back as it was at the start
    of the cycle and marked failed, so one poisoned answer never blocks the save of the others.
 
 A stop or target that fires this cycle outranks the check unless the check closes a larger
@@ -37,13 +39,15 @@ from typing import Any, Protocol
 
 from shared_tools import book
 from shared_tools.book import margin
+from shared_tools.book.hedge import HEDGE
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_gates, cycle_portfolio
+from supervisor import cycle_gates, cycle_hedge, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
+from supervisor.risk import regime_transitions
 from supervisor.risk.breakers import (
     evaluate_breakers,
     latched,
@@ -74,8 +78,10 @@ STEPS: tuple[str, ...] = (
     "portfolio",
     "protect",
     "signals",
+    "hedge",
     "risk",
     "audit",
+    "transitions",
 )
 
 
@@ -156,6 +162,9 @@ class Cycle:
         for strat in self.app.strategies.values():
             if strat.positions:
                 self.requested.setdefault(strat.venue, set()).update(strat.positions)
+        for sc in self.config.strategies:  # a hedge leg needs its coin's mark every cycle
+            if sc.hedge is not None and sc.hedge.enabled:
+                self.requested.setdefault(sc.venue, set()).add(sc.hedge.symbol)
         for platform, syms in sorted(self.requested.items()):
             if syms:
                 jobs.append(
@@ -218,6 +227,11 @@ class Cycle:
         for sc in self.handled:
             self._guarded(sc, functools.partial(self._apply_result, sc))
 
+    def _step_hedge(self) -> None:
+        for sc in self.config.strategies:
+            if not sc.live:
+                self._guarded(sc, functools.partial(cycle_hedge.reconcile, self, sc))
+
     def _step_risk(self) -> None:
         for strat in self.app.strategies.values():
             marks = self.risk_marks(strat)
@@ -228,6 +242,10 @@ class Cycle:
 
     def _step_audit(self) -> None:
         self._audit()
+
+    def _step_transitions(self) -> None:
+        """regime.transitions: closed-bar label history and the owner's DMs (alerting only)."""
+        regime_transitions.observe(self)
 
     # -- book-wide risk --------------------------------------------------------------------
     def events(self, events: list[RiskEvent]) -> None:
@@ -309,13 +327,15 @@ class Cycle:
         """Stamp, log and report trades just booked.
 
         Every row's cash effect (fees, funding, close P&L) counts toward the day's loss; a close
-        also feeds the loss streak, unless a breaker or the kill switch forced it (as upstream).
+        also feeds the loss streak, unless a breaker or the kill switch forced it or it is a
+        hedge leg's (as upstream).
         """
         for t in trades:
             t.cycle = self.app.cycle_count
             t.mark_price, t.bar_price = self.cycle_mark(strat.venue, t.symbol), bar
             forced = t.reason in (Reason.CIRCUIT_BREAKER, Reason.KILL_SWITCH)
-            record_trade_result(strat, t.net_pnl, self.now, streak=t.is_close and not forced)
+            streak = t.is_close and not forced and t.trade_type != HEDGE  # upstream: not hedges
+            record_trade_result(strat, t.net_pnl, self.now, streak=streak)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
 
@@ -445,11 +465,14 @@ class Cycle:
         self, sc: StrategyConfig, strat: StrategyState, sig: WorkerSignal, fill: float
     ) -> None:
         """The signal through the book: closes, then opens (entries gated)."""
-        held = cycle_gates.entry_hold(self, sc, strat, sig)  # "" = may open
-        regime = payload_label(sig.regime, sc.regime_gate_window)
+        rules, eff = cycle_gates.directional(sc, strat, sig)
+        cycle_gates.show_regime(self.app, self.config, sc, sig, eff)
+        held = cycle_gates.entry_hold(self, sc, strat, sig, rules, eff)  # "" = may open
+        regime = payload_label(sig.regime, sc.regime_atr_window or sc.regime_gate_window)
+        had = strat.positions.get(sc.symbol)
         trades, action = book.apply_signal(
             strat,
-            sc.rules,
+            rules,
             sc.symbol,
             sig.signal,
             fill,
@@ -461,9 +484,9 @@ class Cycle:
             now_s=self.epoch,
             may_open=not held,
         )
+        cycle_gates.freeze_verdict(sc, strat, sig, had)
         self.book_trades(sc, strat, trades, bar=sig.price)
-        if held and action.endswith("entry held"):
-            action = f"{action} ({held})"
+        action = cycle_gates.outcome(action, held)
         self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
 
     def _audit(self) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc as market_now
+from shared_tools.config.effective import effective_values
 from shared_tools.config.load import load_config
 from shared_tools.config.model import Config, ConfigError, StrategyConfig
 from shared_tools.paths import REPO_ROOT
@@ -39,6 +40,7 @@ from supervisor.reload import (
     flat_only_problems,
     structural_changes,
 )
+from supervisor.risk import capital_pct
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.run.executor import Executor
 from supervisor.run.probe import probe_config
@@ -149,11 +151,11 @@ class Supervisor:
             return EXIT_OK
         if not self._prune():
             return EXIT_CONFIG
+        self.executor = self._make_executor(self.config)
+        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         with self.book_lock:
             self._reconcile_roster()
             self.ready = True
-        self.executor = self._make_executor(self.config)
-        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         self.notifier.start(
             self.db,
             reset_file=risk_portfolio.request_path(self.config.db_file),
@@ -180,7 +182,11 @@ class Supervisor:
         )
 
     def _reconcile_roster(self) -> None:
-        roster.reconcile(self.app, self.config, log=log)
+        """The roster from the config; capital_pct strategies join with the capital resolved
+        from a fresh account read (supervisor/risk/capital_pct.py)."""
+        capital_pct.refresh(self.app, self.config, self.desk, log, startup=True)
+        capitals = capital_pct.capitals(self.app, self.config)
+        roster.reconcile(self.app, self.config, log=log, capitals=capitals)
 
     # -- views for the status server --------------------------------------------------------
     def status_view(self) -> dict:
@@ -188,6 +194,9 @@ class Supervisor:
             raise NotReady("starting")
         with self.book_lock:
             view = build_status(self.app, mark_max_age_s=mark_max_age(self.config))
+        for sc in self.config.strategies:  # each defaultable value and its source
+            if sc.id in view["strategies"]:
+                view["strategies"][sc.id]["effective_values"] = effective_values(sc, self.config)
         view["notifications"] = {"pending": self._outbox_pending()}  # read outside the lock
         return view
 
@@ -300,6 +309,8 @@ class Supervisor:
                 ]
                 return report
             self.app.cycle_count += 1
+            capital_pct.refresh(self.app, self.config, desk, log)  # the latest account read
+            due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
             cycle = Cycle(

@@ -179,6 +179,8 @@ def capital_problems(new: Config, app: AppState) -> list[str]:
     out = []
     for sc in new.strategies:
         strat = app.strategies.get(sc.id)
+        if sc.capital_pct:  # the resolved capital is its baseline: capital is only a fallback
+            continue
         if strat is not None and (why := capital.cut_problem(strat, capital.baseline(sc))):
             out.append(why)
     return out
@@ -218,7 +220,12 @@ def apply_reload(old: Config, new: Config, app: AppState) -> list[str]:
         prev = old.strategy(sc.id)
         strat = app.strategies[sc.id]
         was = strat.initial_capital
-        flow = capital.set_capital(app, strat, capital.baseline(sc), "reload")
+        # upstream: capital is hot-reloaded only when capital_pct is off (a cashflow)
+        flow = (
+            None
+            if sc.capital_pct
+            else capital.set_capital(app, strat, capital.baseline(sc), "reload")
+        )
         if flow is not None:
             changes.append(
                 f"{sc.id} capital {was:g} -> {strat.initial_capital:g} ({capital.describe(flow)})"

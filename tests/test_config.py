@@ -713,6 +713,13 @@ def test_an_enabled_regime_section_reaches_every_signal_check(tmp_path):
         regime={"enabled": True, "windows": {"slow": 200}},
     )
     assert "--ohlcv-limit=409" in config.strategies[0].check_argv()  # max(300, 2*200-1+10)
+    warned = _load(
+        tmp_path,
+        _spot("a", ["momentum_pro", "BTC/USDT", "1h"]),
+        regime={"enabled": True, "transitions": {}},
+    )
+    assert not any("transitions" in w for w in warned.warnings)  # built (issue 20)
+    assert warned.regime.transitions.debounce_cycles == 2
     off = _load(tmp_path, _spot("a", ["momentum_pro", "BTC/USDT", "1h"]), regime={"enabled": False})
     assert not any(a.startswith("--regime") for a in off.strategies[0].check_argv())
     bad = _errors(

@@ -62,8 +62,10 @@ def test_the_cycle_runs_its_steps_in_the_documented_order():
         "portfolio",
         "protect",
         "signals",
+        "hedge",
         "risk",
         "audit",
+        "transitions",
     )
 
 

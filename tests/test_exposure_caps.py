@@ -100,6 +100,7 @@ ALL_HOLD = {
         "regime_label": "ranging",
         "allowed_regimes": ("trending_up",),
     },
+    "regime_directional_policy": {"policy_hold": "trending_down: policy direction short"},
     "paused": {"paused": True},
     "daily_loss": {"daily_loss": "$60.00 lost today >= $50.00"},
     "max_notional_usd": {"notional": "notional $2,000.00 > $1,500.00"},
@@ -114,6 +115,7 @@ def test_the_order_is_upstreams():
         "live",
         "market_closed",
         "regime_gate",
+        "regime_directional_policy",
         "hurst_gate",  # not built: skipped in its slot
         "paused",
         "daily_loss",

@@ -75,7 +75,8 @@ def _check_book(sup: Supervisor, db: sqlite3.Connection) -> None:
         net = sum(r["realized_pnl"] - r["fee"] for r in rows)
         held = 0.0
         for sym, pos in strat.positions.items():
-            assert sc.direction == "both" or pos.side == sc.direction, (sc.id, pos.side)
+            hedge = bool(pos.hedge_for)  # a hedge leg stands opposite its primary
+            assert sc.direction == "both" or pos.side == sc.direction or hedge, (sc.id, pos.side)
             assert sc.type != "spot" or pos.side == "long"
             mark = status[sc.id]["positions"][sym]["mark"] or pos.avg_cost
             sign = 1 if pos.side == "long" else -1

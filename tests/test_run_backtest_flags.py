@@ -98,11 +98,11 @@ def test_atr_method_reaches_the_atr_stops(capsys):
     assert trades(simple) != trades(wilder)
 
 
-def test_defaults_user_is_plumbed_and_says_nothing_is_applied_yet(capsys):
+def test_defaults_user_without_a_config_says_nothing_is_applied(capsys):
     code, out, err = cli(capsys, *SINGLE, "--defaults", "user", "--json")
     assert code == 0
     assert json.loads(out)["settings"]["defaults"] == "user"
-    assert "--defaults user: no user_defaults to apply yet" in err
+    assert "--defaults user: no user_defaults apply to this strategy" in err
     code, out, err = cli(capsys, *SINGLE, "--defaults", "system", "--json")
     assert code == 0 and err == ""
 

@@ -7,6 +7,7 @@ Pure Python (no pandas, numpy or SDKs), so the always-running supervisor can imp
 * :mod:`instruments`  one row per venue and symbol: lots, ticks, minimums, margin, funding;
 * :mod:`rules`   a strategy's trading terms and the direction rules for a signal;
 * :mod:`guard`   stops and take-profit targets, armed at open and checked on every mark;
+* :mod:`sizing`  how large a perps open is; :mod:`scale_in` pyramiding (adds to a position);
 * :mod:`spot`, :mod:`perps`, :mod:`futures`  one book per instrument type (open, fee, lots);
   the close leg they share is in :mod:`base`;
 * :mod:`funding`  the funding owed over a venue's funding intervals;
@@ -33,8 +34,9 @@ from shared_tools.book.guard import (
 from shared_tools.book.model import Account, Guard, Position, Trade, fmt_money, usable
 from shared_tools.book.perps import PerpsBook
 from shared_tools.book.rules import Plan, Rules, decide
+from shared_tools.book.scale_in import ScaleIn, add_refusal, blend
 from shared_tools.book.spot import SpotBook
-from shared_tools.domain import Kind, Side
+from shared_tools.domain import Action, Kind, Side
 
 __all__ = [
     "Account",
@@ -45,8 +47,10 @@ __all__ = [
     "Position",
     "Protection",
     "Rules",
+    "ScaleIn",
     "Trade",
     "accrue_funding",
+    "add_to_position",
     "apply_signal",
     "book_for",
     "close_all",
@@ -103,7 +107,7 @@ def open_position(
     book = book_for(rules)
     if isinstance(book, PerpsBook):
         sign = 1 if side == Side.LONG else -1
-        distance = stop_distance(rules.protection, price, atr, book.leverage, sign)
+        distance = stop_distance(rules.protection, price, atr, book.leverage, sign, regime)
         trade, action = book.open(acct, symbol, side, price, now, fill=fill, stop_distance=distance)
     else:
         trade, action = book.open(acct, symbol, side, price, now, fill=fill)
@@ -121,6 +125,51 @@ def open_position(
         action += " (" + "; ".join(notes) + ")"
     acct.trade_count += 1
     return trade, action
+
+
+def add_to_position(
+    acct: Account,
+    rules: Rules,
+    symbol: str,
+    price: float,
+    now: str,
+    *,
+    fill: tuple[float, float] | None = None,
+) -> tuple[Trade | None, str]:
+    """Scale in: add to the held position at ``price`` if ``rules.scale_in`` lets it.
+
+    The add is sized ``add_notional_usd`` (0: the notional a fresh open would get now) and
+    gated by :func:`shared_tools.book.scale_in.add_refusal`; ``fill`` = (qty, fee) books a live
+    venue fill as is. The guard's triggers stay put (they hold absolute prices) and the stop
+    and targets close the grown size. Not counted in the trade count (upstream's #T).
+    """
+    pos = acct.positions.get(symbol)
+    book = book_for(rules)
+    if pos is None or not isinstance(book, PerpsBook) or not usable(price):
+        return None, "hold (nothing to add to)"
+    if fill is None:
+        notional = rules.scale_in.add_notional_usd
+        if notional <= 0:
+            distance = stop_distance(
+                rules.protection, price, pos.entry_atr, book.leverage, pos.sign
+            )
+            notional = book.notional(acct.cash, price, distance)
+        why = add_refusal(pos, price, rules.scale_in, notional)
+        if why:
+            return None, why
+        if acct.cash <= 0 or notional <= 0:
+            return None, f"hold (scale_in: no cash to add with: ${acct.cash:.2f})"
+        qty, fee = notional / price, notional * book.fee_rate
+        small = book.instrument(symbol).below_minimum(qty, price)
+        if small:
+            return None, f"hold (scale_in: {small})"
+    else:
+        qty, fee = fill
+    trade = blend(acct, pos, qty, price, fee, now)
+    if trade is None:
+        return None, f"refused add: quantity {qty!r} at price {price!r} is not finite"
+    verb = Action.BUY if pos.side == Side.LONG else Action.SELL
+    return trade, f"{verb.upper()} {qty:.6g} @ {fmt_money(price)} (scale-in #{pos.scale_in_count})"
 
 
 def _guard_text(pos: Position) -> str:
@@ -168,6 +217,14 @@ def apply_signal(
         if trade is not None:
             acct.trade_count += 1
             trades.append(trade)
+    if plan.add and pos is not None:
+        if may_open:
+            trade, action = add_to_position(acct, rules, symbol, price, now)
+            actions.append(action)
+            if trade is not None:
+                trades.append(trade)
+        else:
+            actions.append(f"{pos.side} scale-in entry held")
     if plan.open_side and symbol not in acct.positions:
         if may_open:
             trade, action = open_position(

@@ -109,7 +109,7 @@ class Book:
             price=price,
             value=qty * pos.multiplier * price,
             fee=fee,
-            trade_type=self.kind,
+            trade_type="hedge" if pos.hedge_for else self.kind,  # a hedge leg (book/hedge.py)
             is_close=True,
             realized_pnl=gross,
             reason=reason,

@@ -12,7 +12,10 @@ Stop keys (upstream names; the config allows at most one):
 * ``stop_loss_margin_pct``  fixed, percent of the margin: a price move of pct / leverage;
 * ``stop_loss_atr_mult``    fixed, multiples of the ATR stamped at entry;
 * ``trailing_stop_pct``     trails the best mark since open by percent of it;
-* ``trailing_stop_atr_mult`` trails the best mark by multiples of the entry ATR.
+* ``trailing_stop_atr_mult`` trails the best mark by multiples of the entry ATR;
+* ``stop_loss_atr_regime`` / ``trailing_stop_atr_regime``: the same ATR stops with the multiple
+  of the position's stamped regime label (:mod:`shared_tools.regime_policy`); an empty or
+  unknown stamp arms no stop from them (upstream scheduler/regime_atr.go).
 
 Targets come from the scalar take-profit close evaluators (``tiered_tp_atr`` and
 ``tiered_tp_pct``): each tier is a trigger and the cumulative share of the initial quantity
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_tools.book.model import Guard, Position, usable
+from shared_tools.regime_policy import atr_multiple
 
 __all__ = [
     "DEFAULT_ATR_TIERS",
@@ -68,6 +72,9 @@ class Protection:
     trailing_stop_pct: float = 0.0
     trailing_stop_atr_mult: float = 0.0
     trailing_stop_min_move_pct: float = 0.5
+    # (label, ATR multiple) per regime label; resolved against the position's regime stamp
+    stop_loss_atr_regime: tuple[tuple[str, float], ...] = ()
+    trailing_stop_atr_regime: tuple[tuple[str, float], ...] = ()
     tp_atr_tiers: tuple[tuple[float, float], ...] = ()
     tp_pct_tiers: tuple[tuple[float, float], ...] = ()
     # sl_after per target tier, in tier order: ("breakeven", 0) or ("atr_offset", m); ("", 0)
@@ -82,6 +89,8 @@ class Protection:
             or self.stop_loss_atr_mult
             or self.trailing_stop_pct
             or self.trailing_stop_atr_mult
+            or self.stop_loss_atr_regime
+            or self.trailing_stop_atr_regime
             or self.tp_atr_tiers
             or self.tp_pct_tiers
         )
@@ -180,12 +189,16 @@ def after_target(pos: Position, index: int) -> bool:
     return True
 
 
-def stop_distance(rules: Protection, entry: float, atr: float, leverage: float, sign: int) -> float:
+def stop_distance(
+    rules: Protection, entry: float, atr: float, leverage: float, sign: int, regime: str = ""
+) -> float:
     """The price distance from ``entry`` to the stop :func:`arm` sets (0: no stop can be armed).
 
     One function for the guard and for ``risk_per_trade_pct`` sizing, so the size a position
     gets and the stop it is armed with never disagree. ``atr`` is the entry ATR (0: unknown);
-    a long's distance must stay below the entry (a stop at or under zero is no stop).
+    ``regime`` the position's stamped label (the regime ATR stops' key); a long's distance must
+    stay below the entry (a stop at or under zero is no stop). The scalar stops outrank the
+    regime ones (upstream's precedence; the config allows only one owner anyway).
     """
     distance = 0.0
     if rules.stop_loss_pct:
@@ -198,13 +211,22 @@ def stop_distance(rules: Protection, entry: float, atr: float, leverage: float, 
         distance = entry * rules.trailing_stop_pct / 100.0
     elif rules.trailing_stop_atr_mult:
         distance = rules.trailing_stop_atr_mult * atr if atr > 0 else 0.0
+    elif rules.stop_loss_atr_regime:
+        distance = atr_multiple(rules.stop_loss_atr_regime, regime) * max(atr, 0.0)
+    elif rules.trailing_stop_atr_regime:
+        distance = atr_multiple(rules.trailing_stop_atr_regime, regime) * max(atr, 0.0)
     if not (math.isfinite(distance) and distance > 0) or (sign > 0 and distance >= entry):
         return 0.0
     return distance
 
 
-def _stop_note(rules: Protection, atr: float) -> str:
+def _stop_note(rules: Protection, atr: float, regime: str = "") -> str:
     """Why an ATR stop could not be armed ("" when it could, or none is configured)."""
+    table = rules.stop_loss_atr_regime or rules.trailing_stop_atr_regime
+    scalar = rules.stop_loss_pct or rules.stop_loss_margin_pct or rules.stop_loss_atr_mult
+    trail = rules.trailing_stop_pct or rules.trailing_stop_atr_mult
+    if table and not scalar and not trail and not atr_multiple(table, regime):
+        return f"no regime stamp ({regime or 'empty'}): the regime ATR stop is not armed"
     if atr > 0:
         return ""
     if rules.stop_loss_pct or rules.stop_loss_margin_pct:
@@ -213,21 +235,29 @@ def _stop_note(rules: Protection, atr: float) -> str:
         return "no entry ATR: the ATR stop is not armed"
     if not rules.trailing_stop_pct and rules.trailing_stop_atr_mult:
         return "no entry ATR: the trailing ATR stop is not armed"
+    if table:
+        return "no entry ATR: the regime ATR stop is not armed"
     return ""
 
 
 def arm(pos: Position, rules: Protection) -> list[str]:
-    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed."""
-    g = Guard(best=pos.avg_cost)
-    s, entry, atr = pos.sign, pos.avg_cost, pos.entry_atr
-    note = _stop_note(rules, atr)
+    """Set ``pos.guard`` from ``rules`` at open; returns notes on what could not be armed.
+
+    A position that scaled in is armed from its risk anchor (the average before the first add,
+    book/scale_in.py), not the blended average: its triggers never move with an add.
+    """
+    entry = pos.risk_anchor_price or pos.avg_cost
+    g = Guard(best=entry)
+    s, atr = pos.sign, pos.entry_atr
+    note = _stop_note(rules, atr, pos.regime)
     notes: list[str] = [note] if note else []
-    distance = stop_distance(rules, entry, atr, pos.leverage, s)
+    distance = stop_distance(rules, entry, atr, pos.leverage, s, pos.regime)
     if distance > 0:
-        fixed = rules.stop_loss_pct or rules.stop_loss_margin_pct or rules.stop_loss_atr_mult
+        fixed = bool(rules.stop_loss_pct or rules.stop_loss_margin_pct or rules.stop_loss_atr_mult)
+        fixed = fixed or bool(rules.stop_loss_atr_regime and not rules.trailing_stop_pct)
         if not fixed and rules.trailing_stop_pct:
             g.trail_pct = rules.trailing_stop_pct / 100.0
-        elif not fixed and rules.trailing_stop_atr_mult:
+        elif not fixed and (rules.trailing_stop_atr_mult or rules.trailing_stop_atr_regime):
             g.trail_distance = distance
         g.stop = entry - s * distance
         g.stop_kind = "trailing_stop" if g.trailing else "stop_loss"

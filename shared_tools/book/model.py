@@ -134,8 +134,22 @@ class Position:
     leverage: float = 1.0
     margin: float = 0.0  # collateral tied up (perps: notional / leverage; futures: n * margin)
     regime: str = ""  # regime label when opened (sent back to the check as --position-regime)
+    # regime_directional_policy at entry, frozen for the position's life: the directional
+    # window's label and the certification verdict (shared_tools/regime_policy.py)
+    policy_regime: str = ""
+    policy_verdict: str = ""  # certified | expired | uncertified | "" (no policy)
     funded_at: float = 0.0  # epoch seconds funding was last accrued to (perps)
     guard: Guard = field(default_factory=Guard)
+    # A hedge leg (book/hedge.py): the primary symbol it hedges ("" = not a hedge) and the
+    # primary quantity it was last sized against (upstream's HedgePrimaryQtyBasis watermark).
+    hedge_for: str = ""
+    hedge_basis: float = 0.0
+    # pyramiding (book/scale_in.py): adds made, the last add's price, the filled notional the
+    # adds added, and the pre-blend average frozen by the first add (0: no add yet)
+    scale_in_count: int = 0
+    last_add_price: float = 0.0
+    added_notional_usd: float = 0.0
+    risk_anchor_price: float = 0.0
 
     @property
     def sign(self) -> int:
@@ -168,6 +182,10 @@ class Position:
             self.leverage,
             self.margin,
             self.funded_at,
+            self.hedge_basis,
+            self.last_add_price,
+            self.added_notional_usd,
+            self.risk_anchor_price,
         ] + self.guard.numbers()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from shared_tools.book.guard import Protection
 from shared_tools.book.instruments import Instrument, instrument
+from shared_tools.book.scale_in import ScaleIn
 from shared_tools.book.venues import ContractSpec
 from shared_tools.domain import Direction, Kind, Side
 
@@ -33,6 +34,7 @@ class Rules:
     max_contracts: int = 0  # futures; 0 = no cap
     contract: ContractSpec | None = None  # futures; None = multiplier 1, margin = price
     protection: Protection = field(default_factory=Protection)
+    scale_in: ScaleIn = field(default_factory=ScaleIn)  # perps: allow_scale_in + scale_in
     instrument: Instrument | None = None  # None: the table's row for each symbol traded
 
     def instrument_of(self, symbol: str) -> Instrument:
@@ -54,6 +56,7 @@ class Plan:
 
     close_fraction: float = 0.0  # of the held quantity
     open_side: str = ""  # long | short | "" (none)
+    add: bool = False  # scale in: add to the held side (allow_scale_in, book/scale_in.py)
     note: str = ""  # why nothing (or less) happens
 
 
@@ -71,7 +74,8 @@ def decide(
     evaluators) never reverses: a signal against the held side closes ``close_fraction`` of
     it and opens nothing, and ``invert_signal`` does not apply to it (the evaluators already
     reason about the held side). A plain signal against the held side closes all of it and,
-    when the direction allows the other side, opens that side (a flip).
+    when the direction allows the other side, opens that side (a flip). A signal for the held
+    side adds to it when ``allow_scale_in`` is on (never a flip), else it is skipped.
     """
     if signal not in (-1, 1):
         return Plan(note="hold")
@@ -80,7 +84,7 @@ def decide(
     want = Side.LONG if signal > 0 else Side.SHORT
     if held:
         if held == want:
-            return Plan(note=f"hold (already {held})")
+            return Plan(add=rules.scale_in.enabled, note=f"hold (already {held})")
         if composed:
             return Plan(close_fraction=close_fraction)
         return Plan(close_fraction=1.0, open_side=want if rules.allows(want) else "")

@@ -38,6 +38,7 @@ from shared_tools.config.checks import (
     unknown_key_line,
 )
 from shared_tools.config.checks import tradingview_problems as tv_problems
+from shared_tools.config.hedge import hedge_cross_problems
 from shared_tools.config.live import live_settings
 from shared_tools.config.manual import manual_defaults
 from shared_tools.config.migrate import migrate_document, migrated_note, save_migrated
@@ -51,9 +52,12 @@ from shared_tools.config.model import (
 )
 from shared_tools.config.notify import notify_settings
 from shared_tools.config.regime import regime_settings
+from shared_tools.config.regime_keys import policy_problems, user_regime_atr
 from shared_tools.config.risk import risk_settings
+from shared_tools.config.sizing_keys import global_capital_pct
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.config.user_defaults import user_defaults
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, exc_line, one_line, show
 
@@ -158,11 +162,26 @@ def parse_config(raw: dict, path: Path) -> Config:
     settings = _top_level(raw, label, errors)
     regime = regime_settings(raw.get("regime"), label, errors, warnings)
     manual = manual_defaults(raw.get("user_defaults"), label, errors, warnings)
+    user = user_defaults(raw.get("user_defaults"), label, errors)
+    defaults = raw.get("user_defaults")
+    regime_atr = user_regime_atr(
+        defaults.get("regime_atr") if isinstance(defaults, dict) else None,
+        f"config {label}: user_defaults.regime_atr",
+        errors,
+    )
     ctx = TradingContext(
-        _default_stop(raw, label, errors), regime, manual, _atr_method(raw, label, errors)
+        _default_stop(raw, label, errors),
+        regime,
+        manual,
+        _atr_method(raw, label, errors),
+        user=user,
+        regime_atr=regime_atr,
+        capital_pct=global_capital_pct(raw, label, errors),
     )
     strategies = _strategies(raw, label, settings["interval_seconds"], ctx, errors, warnings)
     errors.extend(f"config {label}: {line}" for line in peer_problems(strategies))
+    errors.extend(f"config {label}: {line}" for line in hedge_cross_problems(strategies))
+    policy_problems(strategies, regime, f"config {label}", errors, warnings)
     for sc in strategies:
         if sc.type != "options" and "--ohlcv-limit" not in sc.check_args.given:
             sc.regime_args = regime.flags
@@ -182,6 +201,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         notify=notify,
         live=live,
         manual_defaults=manual,
+        regime=regime,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

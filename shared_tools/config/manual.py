@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.config import schema
+from shared_tools.config.checks import unbuilt_key
 from shared_tools.text import show
 
 __all__ = [
@@ -69,9 +71,9 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
         errors.append(f'{where} must be an object like {{"manual": {{"side": "long"}}}}')
         return ManualDefaults()
     for key in raw:
-        if key in ("close", "regime_atr"):
-            warnings.append(f"{where}.{key} is not built yet; ignored")
-        elif key != "manual":
+        if unbuilt_key("user_defaults", where, key, raw[key], errors, warnings):
+            continue  # an unbuilt trading key: refused unless off (checks.py)
+        if key not in schema.names("user_defaults"):  # close, regime_atr: their own modules
             warnings.append(f"{where}: unknown key {show(key)}; ignored")
     m = raw.get("manual")
     if m is None:
@@ -89,7 +91,9 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
         errors.append(f"{where}.side must be long or short, got {show(side)}")
         side = out.side
     margin = _positive(m, "margin_usd", out.margin_usd, MAX_MARGIN_USD, where, errors)
-    mult = _positive(m, "stop_loss_atr_mult", out.stop_loss_atr_mult, MAX_ATR_MULT, where, errors)
+    mult = _positive(  # 0: manual strategies get no ATR stop (upstream's manual-only opt-out)
+        m, "stop_loss_atr_mult", out.stop_loss_atr_mult, MAX_ATR_MULT, where, errors, zero=True
+    )
     tiers = m.get("tp_tiers", out.tp_tiers)
     if not (isinstance(tiers, list) and tiers and all(_tier_ok(t) for t in tiers)):
         errors.append(
@@ -97,16 +101,26 @@ def manual_defaults(raw: Any, label: str, errors: list[str], warnings: list[str]
             '[{"atr_multiple": 2.0, "close_fraction": 0.5}], got ' + show(tiers)
         )
         tiers = out.tp_tiers
-    return ManualDefaults(side, margin, mult, [dict(t) for t in tiers])
+    tiers = [dict(t) for t in tiers]
+    tiers[-1]["close_fraction"] = 1.0  # upstream: the last tier closes the rest
+    return ManualDefaults(side, margin, mult, tiers)
 
 
 def _positive(
-    m: dict[str, Any], key: str, default: float, hi: float, where: str, errors: list[str]
+    m: dict[str, Any],
+    key: str,
+    default: float,
+    hi: float,
+    where: str,
+    errors: list[str],
+    *,
+    zero: bool = False,
 ) -> float:
     value = m.get(key, default)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= hi
-    if not ok:
-        errors.append(f"{where}.{key} must be a number in (0, {hi:g}], got {show(value)}")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and (value >= 0 if zero else value > 0) and value <= hi):
+        span = f"[0, {hi:g}]" if zero else f"(0, {hi:g}]"
+        errors.append(f"{where}.{key} must be a number in {span}, got {show(value)}")
         return default
     return float(value)
 

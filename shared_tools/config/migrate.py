@@ -93,6 +93,10 @@ def migrate(raw: dict) -> tuple[dict, int]:
         version = 0
     if isinstance(version, bool) or not isinstance(version, int):
         return raw, -1
+    if version == CURRENT_CONFIG_VERSION and any(old in raw for old in _V16_ALIASES):
+        doc = copy.deepcopy(raw)  # upstream folds the legacy aliases at any version
+        _v16_user_defaults(doc)
+        return doc, version
     if version < 0 or version > _MAX_VERSION or version == CURRENT_CONFIG_VERSION:
         return raw, version
     if version > CURRENT_CONFIG_VERSION:
@@ -252,8 +256,11 @@ def _tier(item: Any, pct_key: str) -> Any:
     return out
 
 
+_V16_ALIASES = {"user_close_defaults": "close", "manual_defaults": "manual"}
+
+
 def _v16_user_defaults(doc: dict) -> None:
-    moves = [("user_close_defaults", "close"), ("manual_defaults", "manual")]
+    moves = list(_V16_ALIASES.items())
     if not any(old in doc for old, _ in moves):
         return
     defaults = doc.get("user_defaults", {})
@@ -408,7 +415,7 @@ def migrate_document(raw: dict, label: str) -> tuple[dict, int]:
 
 def save_migrated(path: Path, original: bytes, doc: dict, old: int, label: str) -> str:
     """Rewrite a migrated file; the one line to report (done, or kept in memory only)."""
-    what = f"v{old}" if old else "a version-less file"
+    what = _what(old)
     try:
         backup = rewrite(path, original, doc)
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
@@ -426,8 +433,14 @@ def save_migrated(path: Path, original: bytes, doc: dict, old: int, label: str) 
 
 def migrated_note(label: str, old: int) -> str:
     """The line added to load errors found after a migration (the file was left as it was)."""
-    what = f"v{old}" if old else "a version-less file"
+    what = _what(old)
     return (
         f"config {label}: (the problems above are in the file as migrated from {what} to "
         f"config_version {CURRENT_CONFIG_VERSION}; the file itself was not changed)"
     )
+
+
+def _what(old: int) -> str:
+    if old == CURRENT_CONFIG_VERSION:  # only the legacy aliases were folded
+        return f"v{old} with user_close_defaults/manual_defaults"
+    return f"v{old}" if old else "a version-less file"

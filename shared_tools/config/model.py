@@ -14,6 +14,7 @@ from shared_tools.book.guard import Protection, stop_after_from_closes, tiers_fr
 from shared_tools.book.instruments import instrument
 from shared_tools.book.model import Position
 from shared_tools.book.rules import Rules
+from shared_tools.book.scale_in import ScaleIn
 from shared_tools.book.venues import CONTRACT_SPECS, mark_venue, taker_fee
 from shared_tools.check_argv import (
     DEFAULT_PLATFORM,
@@ -23,11 +24,14 @@ from shared_tools.check_argv import (
     script_name,
     script_venue,
 )
+from shared_tools.config.hedge import HedgeSettings
 from shared_tools.config.live import LiveSettings
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
+from shared_tools.config.regime import RegimeSettings
 from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
+from shared_tools.regime_policy import DirectionalPolicy
 from shared_tools.text import LINE_LIMIT, one_line
 
 __all__ = [
@@ -111,6 +115,8 @@ class StrategyConfig:
     sizing_leverage: float = 0.0  # notional = cash * sizing_leverage; 0 = use leverage
     margin_per_trade_usd: float = 0.0  # 0 = off; else notional = min(this, cash) * leverage
     risk_per_trade_pct: float = 0.0  # 0 = off; else sized from the stop distance (book/sizing.py)
+    capital_pct: float = 0.0  # 0 = off; capital = balance x this (risk/capital_pct.py)
+    scale_in: ScaleIn = ScaleIn()  # allow_scale_in + the scale_in block (book/scale_in.py)
     margin_mode: str = "isolated"
     stop_loss_pct: float = 0.0  # the five stop keys are mutually exclusive; 0 = unset
     stop_loss_margin_pct: float = 0.0
@@ -123,6 +129,16 @@ class StrategyConfig:
     allowed_regimes: tuple[str, ...] = ()
     regime_gate_window: str = ""  # "" = the payload's first window (or its flat label)
     regime_gate_on_failure: str = "open"  # open | closed: what an unknown regime does
+    hedge: HedgeSettings | None = None  # the hedge block (config/hedge.py); None = none
+    # Values a default supplied, by key path -> "user_defaults" | "default" (config/effective.py).
+    sources: dict[str, str] = field(default_factory=dict)
+    # Regime policies (config/regime_keys.py): which window each reads ("" = primary), the
+    # per-label ATR stop multiples, and the directional policy (shared_tools/regime_policy.py).
+    regime_atr_window: str = ""
+    regime_directional_window: str = ""
+    stop_loss_atr_regime: tuple[tuple[str, float], ...] = ()
+    trailing_stop_atr_regime: tuple[tuple[str, float], ...] = ()
+    directional_policy: DirectionalPolicy = field(default_factory=DirectionalPolicy)
 
     @property
     def check_args(self) -> CheckArgs:
@@ -173,6 +189,8 @@ class StrategyConfig:
         if self.htf_filter:
             argv.append("--htf-filter")
         argv.extend(self.regime_args)
+        if self.regime_atr_window and self.regime_args:
+            argv.append(f"--regime-atr-window={self.regime_atr_window}")
         if self.open_strategy.params or self.close_strategies:
             refs: dict = {"open": self.open_strategy.as_json()}
             if self.close_strategies:
@@ -203,6 +221,7 @@ class StrategyConfig:
             sizing_leverage=self.sizing_leverage,
             margin_per_trade_usd=self.margin_per_trade_usd,
             risk_per_trade_pct=self.risk_per_trade_pct,
+            scale_in=self.scale_in,
             fee_per_contract=self.futures_fee_per_contract,
             max_contracts=self.futures_max_contracts,
             contract=CONTRACT_SPECS.get(self.symbol.upper()) if kind == "futures" else None,
@@ -213,6 +232,8 @@ class StrategyConfig:
                 trailing_stop_pct=self.trailing_stop_pct,
                 trailing_stop_atr_mult=self.trailing_stop_atr_mult,
                 trailing_stop_min_move_pct=self.trailing_stop_min_move_pct,
+                stop_loss_atr_regime=self.stop_loss_atr_regime,
+                trailing_stop_atr_regime=self.trailing_stop_atr_regime,
                 tp_atr_tiers=atr_tiers,
                 tp_pct_tiers=pct_tiers,
                 tp_stop_after=stop_after_from_closes(
@@ -244,6 +265,7 @@ class Config:
     notify: NotifySettings = field(default_factory=NotifySettings)  # discord, telegram
     live: LiveSettings = field(default_factory=LiveSettings)  # hyperliquid.base_url
     manual_defaults: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
+    regime: RegimeSettings = field(default_factory=RegimeSettings)  # the regime section
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
 

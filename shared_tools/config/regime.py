@@ -5,8 +5,9 @@ spec and an OHLCV window long enough for the slowest window (contract reference 
 check script then classifies and reports ``regime`` in upstream's shape. ``gate_on_failure``
 is the default of every strategy's ``regime_gate_on_failure``, and the window names and
 classifiers are what a strategy's regime gate may refer to (:mod:`shared_tools.config.trading`).
-Keys that drive features not built yet (transitions, display windows) warn instead of passing
-silently.
+``timeframe`` (allow-listed, lower-cased; empty = each strategy's own timeframe),
+``display_windows`` (display only; names of ``windows``) and ``transitions`` (alerting only:
+supervisor/regime_transitions.py) are checked here too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ NOT_BUILT = tuple(k.name for k in schema.KEYS if k.section == "regime" and k.sta
 KNOWN = schema.names("regime", "built")
 WINDOW_KEYS = schema.names("regime.windows.*")
 GATE_ON_FAILURE = schema.row("regime", "gate_on_failure").choices
+TIMEFRAMES = schema.row("regime", "timeframe").choices
+TRANSITION_KEYS = schema.names("regime.transitions")
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """``regime.transitions``: alerting on closed-bar label changes (upstream #1224)."""
+
+    enabled: bool = False
+    debounce_cycles: int = 2  # closed bars a new label must hold (0 -> 2)
+    retention_days: int = 30  # history kept (0 -> 30)
+    reversal_min_opposing: int = 0  # 0 = every shorter window must oppose
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,10 @@ class RegimeSettings:
     enabled: bool = False
     gate_on_failure: str = "open"  # the default of each strategy's regime_gate_on_failure
     windows: dict[str, str] = field(default_factory=dict)  # configured name -> classifier
+    timeframe: str = ""  # "" = each strategy's own timeframe
+    display_windows: tuple[str, ...] = ()
+    transitions: Transitions = field(default_factory=Transitions)
+    specs: dict[str, Any] = field(default_factory=dict)  # the windows spec the worker gets
 
 
 _WINDOW_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -140,8 +157,13 @@ def regime_settings(
         name: (spec.get("classifier", "adx") if isinstance(spec, dict) else "adx")
         for name, spec in checked.items()
     }
+    extras = {
+        "timeframe": _timeframe(value.get("timeframe"), where, errors),
+        "display_windows": _display(value.get("display_windows"), classifiers, where, errors),
+        "transitions": _transitions(value.get("transitions"), where, errors),
+    }
     if not enabled:
-        return RegimeSettings(gate_on_failure=gate, windows=classifiers)
+        return RegimeSettings(gate_on_failure=gate, windows=classifiers, **extras)
     if not windows and (period != DEFAULT_PERIOD or threshold):
         # upstream's flags carry no bare period/threshold: express them as the one window
         checked = {
@@ -155,4 +177,61 @@ def regime_settings(
     if checked:
         flags.append("--regime-windows-spec-json=" + json.dumps(checked, sort_keys=True))
     flags.append(f"--ohlcv-limit={required_ohlcv_limit(periods)}")
-    return RegimeSettings(tuple(flags), True, gate, classifiers)
+    return RegimeSettings(tuple(flags), True, gate, classifiers, specs=checked, **extras)
+
+
+def _timeframe(value: object, where: str, errors: list[str]) -> str:
+    if value is None or value == "":
+        return ""
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text not in TIMEFRAMES:
+        errors.append(
+            f"{where}.timeframe must be one of {', '.join(TIMEFRAMES)}, got {show(value)}"
+        )
+        return ""
+    return str(text)
+
+
+def _display(value: object, windows: dict[str, str], where: str, errors: list[str]) -> tuple:
+    """Display only, but a typo must not fall back silently to the primary label (#1062)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.append(f"{where}.display_windows must be a list of regime.windows names")
+        return ()
+    bad = [v for v in value if v not in windows]
+    if bad:
+        names = ", ".join(sorted(windows)) or "none configured"
+        errors.append(
+            f"{where}.display_windows {show(bad)} not in regime.windows ({names}); fix the name"
+        )
+    return tuple(v for v in value if v in windows)
+
+
+def _transitions(value: object, where: str, errors: list[str]) -> Transitions:
+    if value is None:
+        return Transitions()
+    if not isinstance(value, dict):
+        errors.append(f"{where}.transitions must be an object {{enabled, debounce_cycles, ...}}")
+        return Transitions()
+    unknown = sorted(set(value) - TRANSITION_KEYS)
+    if unknown:
+        errors.append(f"{where}.transitions: unknown key(s) {show(unknown)}")
+    enabled = value.get("enabled", False)
+    if not isinstance(enabled, bool):
+        errors.append(f"{where}.transitions.enabled must be true or false, got {show(enabled)}")
+        enabled = False
+    ints = {}
+    for key, zero_means in (("debounce_cycles", 2), ("retention_days", 30)):
+        ints[key] = _count(value, key, zero_means, where, errors)
+    opposing = _count(value, "reversal_min_opposing", 0, where, errors)
+    return Transitions(enabled, ints["debounce_cycles"], ints["retention_days"], opposing)
+
+
+def _count(value: dict, key: str, zero_means: int, where: str, errors: list[str]) -> int:
+    raw = value.get(key, 0)
+    hi = int(schema.bounds("regime.transitions", key)[1])
+    if not is_int(raw) or not 0 <= raw <= hi:
+        errors.append(f"{where}.transitions.{key} must be an integer in [0, {hi}], got {show(raw)}")
+        return zero_means
+    return int(raw) or zero_means

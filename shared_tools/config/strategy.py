@@ -33,7 +33,6 @@ from shared_tools.config.checks import (
     STRATEGY_KEYS_NOT_YET,
     in_range,
     is_int,
-    is_number,
     loads_json,
     range_text,
     scan,
@@ -42,6 +41,7 @@ from shared_tools.config.checks import (
     unbuilt_key,
     unknown_key_line,
 )
+from shared_tools.config.hedge import hedge_settings
 from shared_tools.config.live import live_refusal
 from shared_tools.config.manual import MANUAL, manual_entry, manual_key_problems
 from shared_tools.config.model import (
@@ -51,12 +51,14 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
+from shared_tools.config.sizing_keys import capital_fields, capital_pct, scale_in_terms
 from shared_tools.config.trading import (
     TradingContext,
     leverage_warnings,
     trading_fields,
     venue_problems,
 )
+from shared_tools.config.user_defaults import UserDefaults, inject_close_defaults, manual_sources
 from shared_tools.paths import SCRIPTS_DIR
 from shared_tools.text import exc_line, one_line, show
 
@@ -290,29 +292,6 @@ class _Entry:
             return venue or infer_platform(sid, stype), "inferred"
         return platform, declared_by
 
-    def capital(self) -> tuple[Any, Any]:
-        where, entry = self.where, self.raw
-        capital = entry.get("capital")
-        if not in_range(capital, 0, MAX_CAPITAL, integer=False, lo_open=True):
-            if is_number(capital):
-                self.errors.append(
-                    f"{where}: capital must be > 0 and at most 1e12, got {show(capital)}"
-                )
-            else:
-                self.errors.append(
-                    f"{where}: capital must be a number in (0, 1e12], got {show(capital)}"
-                )
-            capital = 0.0
-        initial = entry.get("initial_capital", capital)
-        if "initial_capital" in entry and not in_range(
-            initial, 0, MAX_CAPITAL, integer=False, lo_open=False
-        ):
-            self.errors.append(
-                f"{where}: initial_capital must be a number in [0, 1e12], got {show(initial)}"
-            )
-            initial = capital
-        return capital, initial
-
     def interval(self, global_interval: int) -> Any:
         interval = self.raw.get("interval_seconds", 0)
         if interval != 0 or not is_int(interval):
@@ -434,10 +413,15 @@ def parse_strategy(
     n_errors = len(errors)
 
     e.check_keys()
+    sources: dict[str, str] = {}
     if entry.get("type") == MANUAL:  # upstream's load-time defaults (config/manual.py)
+        before = entry
         entry = e.raw = manual_entry(entry, e.where, errors, ctx.manual if ctx else None)
+        sources.update(manual_sources(before, entry, ctx.user if ctx else UserDefaults()))
     else:
         errors.extend(manual_key_problems(entry, e.where))
+    if ctx is not None:  # user_defaults.close, before the checks (config/user_defaults.py)
+        entry = e.raw = inject_close_defaults(entry, ctx.user.close, sources)
     stype = e.stype()
     kind = "perps" if stype == MANUAL else stype  # a manual book is a perps book
     declared, declared_by = e.declared_platform(sid)
@@ -456,7 +440,10 @@ def parse_strategy(
         trading = trading_fields(entry, e.where, kind, platform, ctx, errors, warnings)
         if kind == "perps" and parsed.symbol:
             warnings.extend(leverage_warnings(e.where, str(platform), parsed.symbol, trading))
-    capital, initial = e.capital()
+        live = parsed.mode == "live"
+        trading["scale_in"] = scale_in_terms(entry, e.where, kind, platform, live, trading, errors)
+    pct = capital_pct(entry, e.where, (ctx or TradingContext()).capital_pct, errors, warnings)
+    capital, initial = capital_fields(entry, e.where, pct, errors)
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd)
     interval = e.interval(global_interval)
@@ -472,6 +459,15 @@ def parse_strategy(
     allow_deprecated = e.flag("allow_deprecated")
     htf_filter = e.flag("htf_filter")
     e.check_status(open_ref.name, allow_deprecated)
+    hedge = hedge_settings(
+        entry.get("hedge"),
+        e.where,
+        kind=kind,
+        platform=str(platform),
+        direction=str(trading.get("direction", "long")),
+        live=parsed.mode == "live",
+        errors=errors,
+    )
 
     if len(errors) > n_errors:
         return None
@@ -483,6 +479,7 @@ def parse_strategy(
         args=list(args),
         capital=float(capital),
         initial_capital=float(initial),
+        capital_pct=pct,
         max_drawdown_pct=float(max_dd),
         interval_seconds=int(interval),
         open_strategy=open_ref,
@@ -496,5 +493,7 @@ def parse_strategy(
         allow_external_script=allow_external,
         allow_deprecated=allow_deprecated,
         htf_filter=htf_filter,
+        sources=sources,
+        hedge=hedge,
         **trading,
     )

@@ -34,6 +34,8 @@ from shared_tools.config.checks import in_range, is_number, range_text, show_key
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.model import StrategyConfig
 from shared_tools.config.regime import RegimeSettings
+from shared_tools.config.regime_keys import ATR_REGIME_KEYS, regime_policy_fields
+from shared_tools.config.user_defaults import UserDefaults
 from shared_tools.regime_labels import LABELS_ADX, LABELS_COMPOSITE
 from shared_tools.text import show
 
@@ -116,6 +118,9 @@ class TradingContext:
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     manual: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
     atr_method: str = "simple"  # the top-level atr_method: strategies that set none take it
+    user: UserDefaults = field(default_factory=UserDefaults)  # user_defaults.close (+ provenance)
+    regime_atr: dict[str, Any] = field(default_factory=dict)  # user_defaults.regime_atr
+    capital_pct: float = 0.0  # the top-level capital_pct: strategies that set none take it
 
 
 def unset(value: object) -> bool:
@@ -297,7 +302,10 @@ class _Keys:
                 f"stop_loss_margin_pct {margin:g} at leverage {leverage:g} is a "
                 f"{margin / leverage:g}% price move; keep stop_loss_margin_pct / leverage <= 50"
             )
-        trailing = any(values[k] for k in TRAILING_KEYS)
+        # a regime trailing block trails too (upstream #1113 rejected its min move)
+        trailing = any(values[k] for k in TRAILING_KEYS) or not unset(
+            self.raw.get("trailing_stop_atr_regime")
+        )
         values["trailing_stop_min_move_pct"] = self._min_move(trailing)
         return values
 
@@ -434,13 +442,17 @@ def trading_fields(
         fields.update(keys.perps())
     if stype in ("perps", "futures"):
         fields.update(keys.stops(fields.get("leverage", 1.0)))
-        no_stop = all(raw.get(key) is None for key in STOP_KEYS)
+        no_stop = all(raw.get(key) is None for key in (*STOP_KEYS, *ATR_REGIME_KEYS))
         if stype == "perps" and platform == "hyperliquid" and no_stop:
             fields["stop_loss_atr_mult"] = ctx.default_stop_loss_atr_mult  # upstream's auto stop
     if fields.get("risk_per_trade_pct"):
         _risk_owner(keys, platform, fields)
     if stype == "futures":
         fields["futures_fee_per_contract"], fields["futures_max_contracts"] = keys.futures()
+    problems: list[str] = []
+    fields.update(regime_policy_fields(raw, stype, platform, ctx.regime, ctx.regime_atr, problems))
+    for problem in problems:
+        keys.error(problem)
     return {**fields, **keys.regime_gate(ctx.regime)}
 
 

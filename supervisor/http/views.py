@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from shared_tools.clock import now_epoch
 from supervisor import __version__
+from supervisor.risk.capital_pct import view as capital_pct_view
 from supervisor.service.version import COMMIT
 from supervisor.state.capital import KEY as CASHFLOWS_KEY
 from supervisor.state.models import AppState, Position, StrategyState, parse_iso
@@ -84,6 +85,12 @@ def marks_view(app: AppState, now: float, max_age_s: float) -> dict[str, dict]:
 
 def build_status(app: AppState, *, mark_max_age_s: float = 1800.0) -> dict:
     views = {sid: strategy_view(s, app.prices_for(s.venue)) for sid, s in app.strategies.items()}
+    for sid, regime in app.extra.get("regime_view", {}).items():  # supervisor/cycle_gates.py
+        if sid in views:
+            views[sid]["regime"] = regime
+    for sid, v in views.items():  # capital_pct strategies: the resolved capital and its source
+        if resolved := capital_pct_view(app, sid):
+            v["capital_pct"] = resolved
     total_value = sum(v["portfolio_value"] for v in views.values())
     total_initial = sum(v["initial_capital"] for v in views.values())
     return {

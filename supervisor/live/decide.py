@@ -11,6 +11,8 @@ reports them, are booked by :mod:`supervisor.live.fills` at the venue's numbers.
 Closes are always reduce-only (a close can never open the other side, upstream's #1009),
 a full close by the coin's sole live owner closes the whole on-chain size (no dust left) and
 cancels the position's resting stop and targets first; a flip is two orders, close then open.
+A scale-in add (book/scale_in.py) is a same-side order that is not reduce-only, sized as the
+add; the protection sync then grows the resting stop to the new size in the same cycle.
 A strategy whose breaker is latched while it still holds a position gets its close again every
 cycle until the venue confirms it (upstream #356), and so does every position the kill switch
 flattened.
@@ -158,6 +160,16 @@ def _legs(
     elif old is not None and new is not None and latched:
         # a latched breaker still holding: close again (upstream #356)
         close("close", old, old.quantity, Reason.CIRCUIT_BREAKER, whole=True)
+    if same and not latched and new.scale_in_count > old.scale_in_count:  # type: ignore[union-attr]
+        intent(
+            "add",
+            symbol=new.symbol,  # type: ignore[union-attr]
+            side="buy" if new.side == Side.LONG else "sell",  # type: ignore[union-attr]
+            size=new.quantity - old.quantity,  # type: ignore[union-attr]
+            reduce_only=False,
+            purpose="add",
+            position_side=str(new.side),  # type: ignore[union-attr]
+        )
     if new is not None and (old is None or not same):
         intent(
             "open",
@@ -170,6 +182,8 @@ def _legs(
             extra={
                 "entry_atr": new.entry_atr,
                 "regime": new.regime,
+                "policy_regime": new.policy_regime,
+                "policy_verdict": new.policy_verdict,
                 "margin_mode": sc.margin_mode,
                 "leverage": sc.leverage,
             },

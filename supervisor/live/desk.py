@@ -94,6 +94,7 @@ class LiveDesk:
         self.moved: set[str] = set()  # strategies whose trailing stop moved this cycle
         self.before: dict[str, StrategyState] = {}  # live books right after the reconcile
         self.real_trades = 0  # report.trades[:real_trades] are real (venue) bookings
+        self.account_value: float | None = None  # the last read's accountValue (capital_pct)
 
     @property
     def active(self) -> bool:
@@ -142,6 +143,13 @@ class LiveDesk:
         since = rec.since_ms(self.app.extra, now_ms)
         return [Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=tuple(hl.account_state_argv(since)))]
 
+    def read_balance(self, now_ms: int) -> float | None:
+        """Startup: one account read for capital_pct (cycles reuse the reconcile's read)."""
+        jobs = self.read_jobs(now_ms)
+        if jobs:
+            self.account_value = _account_value(self.run(jobs).get(ACCOUNT_JOB))
+        return self.account_value
+
     def reconcile(self, cy: CycleView) -> None:
         """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain.
 
@@ -163,6 +171,7 @@ class LiveDesk:
         if not self.active:
             return
         r = cy.results.get(ACCOUNT_JOB)
+        self.account_value = _account_value(r)
         if r is None or not r.ok or not isinstance(r.data, dict):
             why = (r.error if r is not None else None) or "not read"
             note = f"[live] hyperliquid account not read ({why}): live entries held this cycle"
@@ -221,7 +230,7 @@ class LiveDesk:
         for i in intents:
             if i.strategy_id in unresolved:
                 continue  # never a second order while one is unknown
-            if i.purpose == "open" and (not self.read_ok or self.holds.get(i.symbol)):
+            if i.purpose in ("open", "add") and (not self.read_ok or self.holds.get(i.symbol)):
                 continue
             self.app.intents[i.cloid] = i
             out.append(i)
@@ -269,6 +278,11 @@ class LiveDesk:
                 if i.extra.get("fee_pending"):
                     ledger["fee_due"][str(i.oid)] = [i.strategy_id, i.symbol, int(now_s * 1000)]
             self._protection_from(strat, i, data)
+            if i.purpose == "add" and i.symbol in self.onchain:
+                # the cycle's read predates the add: the protection sync caps the stop at the
+                # on-chain size, so count the fill in and the stop grows in this cycle (#873)
+                sign = 1.0 if i.side == "buy" else -1.0
+                self.onchain[i.symbol] += sign * fill["qty"]
             self.log(
                 f"[{i.strategy_id}] live {i.leg} {i.side} {fill['qty']:g} {i.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, oid {i.oid})"
             )
@@ -410,6 +424,15 @@ class LiveDesk:
                     f"SL/TP placement rejected: {'; '.join(problems)[:300]}"
                 )
             cy.events([RiskEvent("protection", text, critical=True)])
+
+
+def _account_value(r: Result | None) -> float | None:
+    """The account's ``accountValue`` in an ``--account-state`` answer (None: not read)."""
+    data = r.data if r is not None and r.ok and isinstance(r.data, dict) else {}
+    value = data.get("account_value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
 
 
 def _refused(r: Result) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shared_tools import book
+from shared_tools import book, regime_policy
 from shared_tools.book.model import usable
 from shared_tools.config.model import StrategyConfig
 from shared_tools.domain import Kind
@@ -64,9 +64,16 @@ def book_fill(
         intent.extra["fee_pending"] = True
     trade: Trade | None
     if intent.purpose == "open":
+        eff = regime_policy.effective(  # the rules the decision opened under (frozen verdict)
+            sc.direction,
+            sc.invert_signal,
+            sc.directional_policy,
+            str(intent.extra.get("policy_regime") or ""),
+            str(intent.extra.get("policy_verdict") or ""),
+        )
         trade, _ = book.open_position(
             strat,
-            sc.rules,
+            regime_policy.apply(sc.rules, eff),
             intent.symbol,
             intent.position_side,
             fill["price"],
@@ -76,10 +83,16 @@ def book_fill(
             now_s=now_s if sc.rules.kind == Kind.PERPS else 0.0,
             fill=(fill["qty"], fee),
         )
+        if trade is not None:
+            regime_policy.stamp(strat.positions.get(intent.symbol), eff)
+    elif intent.symbol not in strat.positions:
+        intent.error = "filled, but the book no longer holds the position"
+        return None
+    elif intent.purpose == "add":  # scale-in: blend the venue's fill into the position
+        trade, _ = book.add_to_position(
+            strat, sc.rules, intent.symbol, fill["price"], stamp, fill=(fill["qty"], fee)
+        )
     else:
-        if intent.symbol not in strat.positions:
-            intent.error = "filled, but the book no longer holds the position"
-            return None
         trade, _ = book.book_for(sc.rules).close(
             strat,
             intent.symbol,

@@ -71,7 +71,8 @@ class Notifier:
         try:
             config = self.config()
             for event in getattr(report, "events", []):
-                broadcast(app, config, event.text, report.cycle)
+                if not getattr(event, "owner_only", False):
+                    broadcast(app, config, event.text, report.cycle)
                 if event.critical:
                     critical(app, config, event.text, report.cycle)
         except Exception as exc:

@@ -88,7 +88,7 @@ def builtin_symbol(sc: StrategyConfig, symbol: str, trade_type: str) -> str:
     if ":" in symbol:
         return symbol.strip().upper()
     pair = _pair(symbol)
-    perp = trade_type == "perps" or "SWAP" in symbol.upper()
+    perp = trade_type in ("perps", "hedge") or "SWAP" in symbol.upper()  # hedge: a perps leg
     if sc.platform == "binanceus" and pair:
         return f"BINANCEUS:{ticker(symbol)}"
     if sc.platform == "okx" and perp:

@@ -17,6 +17,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 
 from shared_tools.config.checks import loads_json
+from shared_tools.config.effective import effective_values
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.cycle_gates import last_hold
 from supervisor.state.models import AppState, StrategyState, parse_iso
@@ -87,6 +88,32 @@ def effective_config(sc: StrategyConfig, config: Config) -> dict:
         "protection": json.loads(json.dumps(asdict(sc.rules.protection))),
         "fee_rate": sc.rules.fee_rate,
     }
+    if sc.regime_args:
+        out["derived"]["regime"] = _regime_derived(sc, config)
+    return out
+
+
+def _regime_derived(sc: StrategyConfig, config: Config) -> dict:
+    """The regime policies as they resolve: display windows, and per policy label the
+    direction it would trade and whether the artifact certifies it (status now)."""
+    from shared_tools import regime_policy
+
+    out: dict = {"display_windows": list(config.regime.display_windows)}
+    policy = sc.directional_policy
+    if policy:
+        certs = regime_policy.load_certifications()
+        out["base_direction"] = sc.direction
+        out["certification_artifact"] = f"{regime_policy.cert_path()} ({certs.reason})"
+        out["regime_directional_policy"] = {
+            label: {
+                "direction": d,
+                "invert_signal": inv,
+                "directional_certification_status": regime_policy.verdict(
+                    policy, certs, sc.symbol, sc.timeframe, label
+                ),
+            }
+            for label, d, inv in policy.rules
+        }
     return out
 
 
@@ -136,12 +163,15 @@ def latches(strat: StrategyState, sc: StrategyConfig, now: datetime) -> dict:
 def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: int) -> dict | None:
     """The strategy's stored book (the status server's view) with latches and recent trades."""
     from supervisor.http.views import strategy_view
+    from supervisor.risk.capital_pct import view as capital_pct_view
 
     strat = app.strategies.get(sc.id)
     if strat is None:
         return None
     view = strategy_view(strat, app.prices_for(strat.venue))
+    view["capital_pct"] = capital_pct_view(app, sc.id)  # None: not a capital_pct strategy
     view["latches"] = latches(strat, sc, now)
+    view["regime"] = app.extra.get("regime_view", {}).get(sc.id)
     view["last_entry_held"] = last_hold(app, sc.id)
     rows, total = db.trade_history(strategy=sc.id, limit=n_trades)
     view["recent_trades"] = rows
@@ -186,6 +216,7 @@ def build_document(
                 {
                     "id": sc.id,
                     "effective": effective_config(sc, config),
+                    "effective_values": effective_values(sc, config),
                     "raw": raw,
                     "explicit": explicit,
                     "defaulted": defaulted,
@@ -272,6 +303,12 @@ def _strategy_lines(entry: dict) -> list[str]:
         out.append(f"  {'*' if key in explicit else ' '} {key}: {_compact(eff[key])}")
     for key, value in der.items():
         out.append(f"    {key}: {_compact(value)} (derived)")
+    out.append("values a default can supply (source: config, user_defaults or default):")
+    for key, row in entry.get("effective_values", {}).items():
+        shown = {k: v for k, v in row.items() if k not in ("source", "via")}
+        via = f" via {row['via']}" if row.get("via") else ""
+        value = shown["value"] if list(shown) == ["value"] else shown
+        out.append(f"  {key}: {_compact(value)} [{row['source']}{via}]")
     out.append("raw entry in the file:")
     out.extend("  " + line for line in json.dumps(raw, indent=2, sort_keys=True).splitlines())
     state = entry["state"]
@@ -292,6 +329,11 @@ def _state_lines(st: dict) -> list[str]:
         f"  last error: {st['last_error'] or 'none'}"
         + (f" (at {st['last_error_at']})" if st["last_error"] else ""),
     ]
+    if st.get("regime"):  # the last cycle's labels and effective direction rules
+        out.append(f"  regime: {_compact(st['regime'])}")
+    if st.get("capital_pct"):
+        cp = st["capital_pct"]
+        out.append(f"  capital_pct: resolved capital {_money(cp['capital'])} from {cp['source']}")
     held = st.get("last_entry_held")
     if held:
         out.append(

@@ -45,6 +45,7 @@ class RiskEvent:
     kind: str  # kill_switch | warning | reset | daily_loss | notional_cap | exposure_cap | ...
     text: str
     critical: bool = False
+    owner_only: bool = False  # an owner DM only, no channel broadcast (regime transitions)
 
 
 def state(app: AppState) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from supervisor.state import capital
+from supervisor.state import capital, regime_history
 from supervisor.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from supervisor.state.models import AppState, Mark, Message, Trade
 from supervisor.state.rows import (
@@ -214,6 +214,12 @@ class StateDB:
             messages = [message_row(m) for m in new_messages]
             if messages:
                 conn.execute(insert(outbox), messages)
+            regime_history.write(
+                conn, state.regime_history, state.regime_changes, state.regime_prune_before
+            )
+        state.regime_history.clear()
+        state.regime_changes.clear()
+        state.regime_prune_before = ""
         capital.committed(state, *flows)
         state.manual_updates.clear()  # committed with the book
         state.limit_updates.clear()

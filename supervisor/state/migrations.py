@@ -25,7 +25,7 @@ from supervisor.state.rows import (
     trades,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 10
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -99,9 +99,62 @@ def _v7(conn: Connection) -> None:
     metadata.create_all(conn, tables=[pending_limit_orders])
 
 
+def _v8_hedge(conn: Connection) -> None:
+    """Hedge legs (issue 20, ``hedge``): the primary symbol a position hedges and the primary
+    quantity it was sized against (upstream's hedge_for / hedge_primary_qty_basis)."""
+    _add_columns(
+        conn,
+        "positions",
+        {"hedge_for": "VARCHAR NOT NULL DEFAULT ''", "hedge_basis": "FLOAT NOT NULL DEFAULT 0"},
+    )
+
+
+def _v9_regime(conn: Connection) -> None:
+    """Regime policies (issue 20, regime part): the directional policy's label and verdict
+    frozen on positions, and the regime transitions' history tables."""
+    from supervisor.state.regime_history import regime_window_history, regime_window_transitions
+
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "policy_regime": "VARCHAR NOT NULL DEFAULT ''",
+            "policy_verdict": "VARCHAR NOT NULL DEFAULT ''",
+        },
+    )
+    metadata.create_all(conn, tables=[regime_window_history, regime_window_transitions])
+
+
+def _v10_scale_in(conn: Connection) -> None:
+    """Pyramiding state on positions: adds made, last add price, added notional, risk anchor
+    (issue 20, scale_in)."""
+    ddl = "FLOAT NOT NULL DEFAULT 0"
+    _add_columns(
+        conn,
+        "positions",
+        {
+            "scale_in_count": "INTEGER NOT NULL DEFAULT 0",
+            "last_add_price": ddl,
+            "added_notional_usd": ddl,
+            "risk_anchor_price": ddl,
+        },
+    )
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
 # columns, the old version.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+    _v8_hedge,
+    _v9_regime,
+    _v10_scale_in,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -178,6 +178,11 @@ class AppState:
     # Book-wide state that must survive a restart and has no table of its own (portfolio
     # risk latch and peak, summary cadence, ...): JSON-able values, saved as app_state.extra_json.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Regime transitions' rows made this cycle, committed with the book
+    # (supervisor/state/regime_history.py): history rows, alerted changes, prune cutoff.
+    regime_history: list[dict[str, Any]] = field(default_factory=list)
+    regime_changes: list[dict[str, Any]] = field(default_factory=list)
+    regime_prune_before: str = ""
 
     def prices_for(self, platform: str) -> dict[str, float]:
         """The latest mark of every symbol on ``platform``, whatever its age (for valuation)."""

@@ -43,19 +43,34 @@ def prune(
     return True
 
 
-def reconcile(app: AppState, config: Config, *, log: Callable[[str], None]) -> None:
-    """Bring the book to the config's roster and capitals, each change as a cashflow."""
+def reconcile(
+    app: AppState,
+    config: Config,
+    *,
+    log: Callable[[str], None],
+    capitals: dict[str, float] | None = None,
+) -> None:
+    """Bring the book to the config's roster and capitals, each change as a cashflow.
+
+    ``capitals``: the resolved capital of each ``capital_pct`` strategy
+    (supervisor/risk/capital_pct.py): what it is deposited with when it joins; as upstream, it
+    never re-capitalises a strategy already in the book (its stored baseline stays).
+    """
     first = not app.strategies and not app.cycle_count
+    resolved = capitals or {}
     for sc in config.strategies:
         strat = app.strategies.get(sc.id)
         base = capital.baseline(sc)
         if strat is None:
+            deposit = resolved.get(sc.id, sc.capital)
+            if sc.id in resolved:
+                base = float(sc.initial_capital or deposit)
             strat = StrategyState(sc.id, sc.type, sc.platform, cash=0.0, initial_capital=0.0)
-            flow = capital.add_strategy(
-                app, strat, sc.capital, base, "initial" if first else "added"
-            )
+            flow = capital.add_strategy(app, strat, deposit, base, "initial" if first else "added")
             if not first:
                 log(f"[state] {sc.id}: added to the book ({capital.describe(flow)})")
+        elif sc.id in resolved:
+            pass  # capital_pct: the stored baseline stays (upstream EffectiveInitialCapital)
         elif why := capital.cut_problem(strat, base):
             log(f"[state] {why}; the stored capital {strat.initial_capital:g} stays for now")
         elif abs(strat.initial_capital - base) > capital.EPS:

@@ -103,6 +103,16 @@ positions = Table(
     Column("regime", String, nullable=False, default=""),
     Column("funded_at", Float, nullable=False, default=0.0),
     Column("guard_json", Text, nullable=False, default="{}"),
+    Column("hedge_for", String, nullable=False, default=""),  # schema v8 (hedge legs)
+    Column("hedge_basis", Float, nullable=False, default=0.0),
+    # v9: regime_directional_policy's label and verdict, frozen at entry
+    Column("policy_regime", String, nullable=False, default=""),
+    Column("policy_verdict", String, nullable=False, default=""),
+    # v10 (scale_in): pyramiding state (shared_tools/book/scale_in.py)
+    Column("scale_in_count", Integer, nullable=False, default=0),
+    Column("last_add_price", Float, nullable=False, default=0.0),
+    Column("added_notional_usd", Float, nullable=False, default=0.0),
+    Column("risk_anchor_price", Float, nullable=False, default=0.0),
 )
 
 trades = Table(
@@ -315,6 +325,14 @@ def position_from_row(p) -> Position:
         regime=p.regime,
         funded_at=p.funded_at,
         guard=guard_from_json(p.guard_json),
+        hedge_for=p.hedge_for,
+        hedge_basis=p.hedge_basis,
+        policy_regime=p.policy_regime,
+        policy_verdict=p.policy_verdict,
+        scale_in_count=p.scale_in_count,
+        last_add_price=p.last_add_price,
+        added_notional_usd=p.added_notional_usd,
+        risk_anchor_price=p.risk_anchor_price,
     )
 
 
@@ -391,6 +409,14 @@ def position_row(strategy_id: str, p: Position) -> dict:
         "regime": p.regime,
         "funded_at": p.funded_at,
         "guard_json": json.dumps(p.guard.as_json(), allow_nan=False),
+        "hedge_for": p.hedge_for,
+        "hedge_basis": p.hedge_basis,
+        "policy_regime": p.policy_regime,
+        "policy_verdict": p.policy_verdict,
+        "scale_in_count": p.scale_in_count,
+        "last_add_price": p.last_add_price,
+        "added_notional_usd": p.added_notional_usd,
+        "risk_anchor_price": p.risk_anchor_price,
     }
 
 
