@@ -162,6 +162,20 @@ def test_pause_and_resume(rig):
     assert "paused" not in entry  # paused:false deletes the key, as upstream
 
 
+def test_notifications_set_then_inherit(rig):
+    d, cfg = rig
+    path = "/api/strategies/alpha/notifications"
+    code, out = post(d, path, {"notify_ratchet_triggers": True})
+    assert code == 200 and out["ok"], out
+    assert any("notify_ratchet_triggers" in w and "config.json" in w for w in out["warnings"])
+    entry = next(s for s in json.loads(cfg.read_text())["strategies"] if s["id"] == "alpha")
+    assert entry["notify_ratchet_triggers"] is True
+    assert post(d, path, {"notify_ratchet_triggers": "on"})[0] == 400
+    assert post(d, path, {"notify_ratchet_triggers": None})[0] == 200  # null: inherit
+    entry = next(s for s in json.loads(cfg.read_text())["strategies"] if s["id"] == "alpha")
+    assert "notify_ratchet_triggers" not in entry
+
+
 def test_simulate_returns_live_and_simulated_markers(rig):
     d, _cfg = rig
     path = f"/api/strategies/{GAMMA}/simulate"

@@ -120,6 +120,7 @@ def patch_config(
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(probe)
+        new.warnings = [w.replace(probe.name, path.name) for w in new.warnings]
         problems = check(new)
         if problems:
             raise WriteRefused(409, problems)

@@ -152,7 +152,7 @@ class Actions:
     def write(self, sid: str, patch: config_write.Patch) -> tuple[int, dict]:
         """Patch, validate, check, write; then the loop reloads it (as SIGHUP does)."""
         try:
-            config_write.patch_config(self.sup.config.path, sid, patch, self._check)
+            new = config_write.patch_config(self.sup.config.path, sid, patch, self._check)
         except config_write.WriteRefused as exc:
             return exc.code, {
                 "ok": False,
@@ -161,7 +161,10 @@ class Actions:
             }
         self.sup.reload_requested = True
         self.sup.wake.set()
-        return 200, {"ok": True, "restart_required": False, "message": APPLIED}
+        out: dict = {"ok": True, "restart_required": False, "message": APPLIED}
+        if new.warnings:  # e.g. a key with no effect in this build, said at once
+            out["warnings"] = new.warnings
+        return 200, out
 
     def tune(self, sid: str, body: dict) -> tuple[int, dict]:
         sc = self.sup.config.strategy(sid)
