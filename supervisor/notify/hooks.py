@@ -23,6 +23,7 @@ from supervisor.notify.messages import (
     owner_messages,
 )
 from supervisor.notify.replies import ResetListener
+from supervisor.notify.script_failures import track
 from supervisor.notify.sender import Sender, send_now
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState
@@ -64,6 +65,18 @@ class Notifier:
             )
         except Exception as exc:
             self.log(f"[notify] messages for cycle {report.cycle} not built: {exc_line(exc)}")
+        self.queue_script_failures(report, app)
+
+    def queue_script_failures(self, report, app: AppState) -> None:
+        """Signal-script failure and recovery alerts (reference B.5) to every channel and the
+        owner's DM; the trackers commit with the cycle."""
+        try:
+            config = self.config()
+            for alert in track(app, report.outcomes, datetime.now(UTC)):
+                broadcast(app, config, alert.text, report.cycle)
+                critical(app, config, alert.text, report.cycle)
+        except Exception as exc:
+            self.log(f"[notify] script-failure alerts for cycle {report.cycle}: {exc_line(exc)}")
 
     def queue_events(self, report, app: AppState) -> None:
         """Risk events (kill switch, breakers, warnings) to every channel, as upstream's
