@@ -14,6 +14,7 @@ from typing import Any
 
 from shared_tools.config import schema
 from shared_tools.config.checks import ID_PATTERN, is_int, show_key, unbuilt_key
+from shared_tools.config.leaderboard import BoardSettings, board_settings
 from shared_tools.text import show
 from shared_tools.urls import insecure_base
 
@@ -56,6 +57,7 @@ class NotifySettings:
     reset_dm_window_s: float = (
         6 * 3600.0
     )  # kill_switch_reset_dm_timeout: how long a DM "reset" counts
+    board: BoardSettings = field(default_factory=BoardSettings)  # the leaderboard keys
 
     def chat(self, transport: str) -> ChatSettings:
         return self.discord if transport == "discord" else self.telegram
@@ -189,4 +191,5 @@ def notify_settings(
             )
         else:
             window = seconds
-    return NotifySettings(summary_frequency=freq, reset_dm_window_s=window, **chats)
+    board = board_settings(raw, label, errors)
+    return NotifySettings(summary_frequency=freq, reset_dm_window_s=window, board=board, **chats)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from shared_tools.config.model import Config
 from shared_tools.text import exc_line
+from supervisor.notify.board_posts import queue_due
 from supervisor.notify.messages import (
     active,
     broadcast,
@@ -35,6 +36,7 @@ class Notifier:
         self.log = log
         self.sender: Sender | None = None
         self.replies: ResetListener | None = None
+        self.db: StateDB | None = None
 
     def start(
         self,
@@ -46,6 +48,7 @@ class Notifier:
     ) -> None:
         """Start the delivery thread (also when nothing is enabled now: rows may be pending)
         and, with ``reset_file``, the listener for the owner's "reset" reply."""
+        self.db = db
         try:
             self.sender = Sender(db.engine, lambda: self.config().notify, log=self.log)
             self.sender.start()
@@ -66,6 +69,17 @@ class Notifier:
         except Exception as exc:
             self.log(f"[notify] messages for cycle {report.cycle} not built: {exc_line(exc)}")
         self.queue_script_failures(report, app)
+        self.queue_leaderboards(report, app)
+
+    def queue_leaderboards(self, report, app: AppState) -> None:
+        """The daily leaderboard and the scheduled leaderboard_summaries that are due."""
+        db = self.db
+        if db is None:
+            return
+        try:
+            queue_due(app, self.config(), db.close_stats, datetime.now(UTC), report.cycle)
+        except Exception as exc:
+            self.log(f"[notify] leaderboards for cycle {report.cycle} not built: {exc_line(exc)}")
 
     def queue_script_failures(self, report, app: AppState) -> None:
         """Signal-script failure and recovery alerts (reference B.5) to every channel and the
@@ -139,3 +153,4 @@ class Notifier:
         if self.sender is not None:
             self.sender.stop()
             self.sender = None
+        self.db = None
