@@ -169,3 +169,26 @@ def test_three_failing_cycles_send_one_owner_dm_through_the_outbox(tmp_path, fak
     assert "RECOVERED" in dm[1] and "after 4 consecutive failures" in dm[1]
     tg = fake_chat.bodies("-500")
     assert len(tg) == 2 and tg[0].startswith("🚨 go-trader: SIGNAL SCRIPT FAILING [a]")
+
+
+def test_a_supervisor_dms_once_keeps_quiet_after_a_restart_then_recovers(sup_for, fake_chat):
+    from conftest import fake_strategy
+
+    discord = {"enabled": True, "owner_id": "42"}
+
+    def cycles(behaviour: str, n: int) -> None:
+        sup = sup_for([fake_strategy("a", behaviour, "AAA/USDT")], discord=discord)
+        for _ in range(n):
+            sup.run_cycle(sup.config.strategies)
+        sup.notifier.flush()
+        sup.shutdown()
+
+    cycles("exit3", 3)  # the worker exits 3: a hard crash, three cycles in a row
+    (dm,) = fake_chat.bodies("dm-42")
+    assert "**SIGNAL SCRIPT FAILING** [a]" in dm and "(hard crash, 3 consecutive failures)" in dm
+    assert "exit 3" in dm
+    cycles("exit3", 1)  # a restart, then the 4th failure: the streak was kept, no second DM
+    assert len(fake_chat.bodies("dm-42")) == 1
+    cycles("hold", 1)
+    dms = fake_chat.bodies("dm-42")
+    assert len(dms) == 2 and "succeeded after 4 consecutive failures" in dms[1]

@@ -119,7 +119,14 @@ TOP_KEYS: tuple[Key, ...] = (
     top_key("hyperliquid", "object", "live Hyperliquid: base_url (keys come from the environment)"),
     *no_effect(TOP, "logs go to the systemd journal", "log_dir"),
     *no_effect(TOP, "replay sharing is not built", "replay_log_path"),
-    *no_effect(TOP, "run scripts/update.sh yourself or from a timer", "auto_update"),
+    top_key(
+        "auto_update",
+        "choice",
+        "off, daily or heartbeat: DM the owner when origin/main has a new commit and run "
+        "scripts/update.sh after a 'yes' reply (within 30 min)",
+        default="off",
+        choices=("off", "daily", "heartbeat"),
+    ),
     top_key(
         "leaderboard_post_time",
         "string",

@@ -26,6 +26,7 @@ from supervisor.notify.messages import (
 from supervisor.notify.replies import ResetListener
 from supervisor.notify.script_failures import track
 from supervisor.notify.sender import Sender, send_now
+from supervisor.notify.updater import UpdateWatcher
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState
 
@@ -37,6 +38,7 @@ class Notifier:
         self.sender: Sender | None = None
         self.replies: ResetListener | None = None
         self.db: StateDB | None = None
+        self.updater: UpdateWatcher | None = None
 
     def start(
         self,
@@ -58,6 +60,11 @@ class Notifier:
                     reset_file, settings, latched_at, now=now, log=self.log
                 )
                 self.replies.start()
+            if self.config().notify.auto_update != "off":  # upstream: applied by a restart
+                self.updater = UpdateWatcher(
+                    db.engine, self.config, wake=self.sender.wake, log=self.log
+                )
+                self.updater.start()
         except Exception as exc:
             self.log(f"[notify] sender not started: {exc_line(exc)}")
 
@@ -147,6 +154,9 @@ class Notifier:
             threading.Thread(target=send, name="notify-alert", daemon=True).start()
 
     def stop(self) -> None:
+        if self.updater is not None:
+            self.updater.stop()
+            self.updater = None
         if self.replies is not None:
             self.replies.stop()
             self.replies = None
