@@ -158,3 +158,12 @@ def test_off_does_nothing_and_bad_values_are_refused(tmp_path, repos):
     with pytest.raises(ConfigError) as err:
         load_config(write_config(tmp_path, [fake_strategy("a", "hold")], auto_update="weekly"))
     assert any("auto_update must be off, daily or heartbeat" in line for line in err.value.lines)
+
+
+def test_a_failed_fetch_is_one_line_and_no_message(tmp_path, fake_chat):
+    lone = tmp_path / "lone"
+    subprocess.run(["git", "init", "-q", str(lone)], check=True)
+    assert behind(lone).startswith("git fetch origin failed: fatal: 'origin'")
+    h = Harness(tmp_path, lone, "exit 0")
+    assert h.tick() == "error" and fake_chat.delivered == []
+    h.db.close()

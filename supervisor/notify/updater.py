@@ -69,7 +69,8 @@ def behind(repo: Path) -> tuple[str, str, list[str]] | str:
     """(HEAD, origin/main, up to 10 log lines) after a fetch, or an error line."""
     ok, err = _git(repo, "fetch", "--quiet", "origin")
     if not ok:
-        return f"git fetch origin failed: {err.splitlines()[-1] if err else '?'}"
+        first = next((line for line in err.splitlines() if line.strip()), "?")
+        return f"git fetch origin failed: {first}"
     ok_h, head = _git(repo, "rev-parse", "HEAD")
     ok_r, remote = _git(repo, "rev-parse", "origin/main")
     if not (ok_h and ok_r):
