@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared_tools.config.notify import ChatSettings, NotifySettings
 from supervisor.cycle_report import Outcome, new_report
 from supervisor.notify.hooks import Notifier
-from supervisor.notify.script_failures import is_transient, kind_of, track
+from supervisor.notify.script_failures import PRIMARY_AT, is_transient, kind_of, track
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState, StrategyState
 
@@ -192,3 +194,34 @@ def test_a_supervisor_dms_once_keeps_quiet_after_a_restart_then_recovers(sup_for
     cycles("hold", 1)
     dms = fake_chat.bodies("dm-42")
     assert len(dms) == 2 and "succeeded after 4 consecutive failures" in dms[1]
+
+
+@given(st.lists(st.sampled_from(["fail", "429", "ok", "paused"]), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_any_run_sequence_alerts_only_past_a_threshold_and_recovers_once(steps):
+    app = _app()
+    primary = transient = 0
+    alerted = False
+    for i, step in enumerate(steps):
+        outcomes = {
+            "fail": fail(),
+            "429": fail("HTTP 429"),
+            "ok": OK,
+            "paused": [Outcome("a", action="paused")],
+        }[step]
+        alerts = track(app, outcomes, T0 + timedelta(minutes=i))
+        if step == "fail":
+            primary += 1
+        elif step == "429":
+            transient += 1
+        elif step == "ok":
+            assert [a.recovered for a in alerts] == ([True] if alerted else [])
+            primary = transient = 0
+            alerted = False
+            continue
+        for a in alerts:
+            assert not a.recovered
+            assert primary >= PRIMARY_AT if step == "fail" else transient >= 15 or i >= 75
+        alerted = alerted or bool(alerts)
+        if step == "paused":
+            assert alerts == []

@@ -20,7 +20,7 @@ from shared_tools.config.model import Config
 from shared_tools.config.notify import ChatSettings
 from supervisor.notify.board_posts import daily_messages, summary_messages
 from supervisor.notify.leaderboard import board, entries, summary_board
-from supervisor.notify.messages import _who, active, summaries
+from supervisor.notify.messages import active, summaries, who_of
 from supervisor.notify.routing import summary_key
 from supervisor.state.models import AppState, Message, utc_iso
 
@@ -42,7 +42,7 @@ def _load(config: Config):
 
 
 def _channel_sids(config: Config, app: AppState, chat: ChatSettings, key: str) -> list[str]:
-    return [s for s in app.strategies if summary_key(chat, _who(config, app, s)) == key]
+    return [s for s in app.strategies if summary_key(chat, who_of(config, app, s)) == key]
 
 
 def _category(config: Config, app: AppState, key: str, now: datetime) -> list[Message]:
