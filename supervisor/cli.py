@@ -235,6 +235,41 @@ def inspect(ctx, strategy_id, all_, as_json, trades, config_path) -> None:
     )
 
 
+@main.command()
+@click.option("--post", is_flag=True, help="Queue it to the chat outbox instead of printing.")
+@config_option
+@click.pass_context
+def leaderboard(ctx, post, config_path) -> None:
+    """The top and bottom all-time performers (upstream --leaderboard)."""
+    from supervisor.ops.leaderboard import run
+    from supervisor.state.db import StateError
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        sys.exit(run(config, key=None, post=post, echo=click.echo))
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("key")
+@click.option("--post", is_flag=True, help="Queue it to the chat outbox instead of printing.")
+@config_option
+@click.pass_context
+def summary(ctx, key, post, config_path) -> None:
+    """A channel's summary, or the leaderboard_summaries of a channel (upstream --summary)."""
+    from supervisor.ops.leaderboard import run
+    from supervisor.state.db import StateError
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        sys.exit(run(config, key=key, post=post, echo=click.echo))
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
 @main.group()
 def export() -> None:
     """Export stored trades (tradingview)."""

@@ -71,7 +71,7 @@ def test_the_loader_key_sets_come_from_the_table():
         "scale_in" in checks.STRATEGY_KEYS_NOT_YET
         or "replay_sharing" in checks.STRATEGY_KEYS_NOT_YET
     )
-    assert "auto_update" in checks.TOP_LEVEL_PASSTHROUGH
+    assert "log_dir" in checks.TOP_LEVEL_PASSTHROUGH
 
 
 def _write(tmp_path: Path, doc: dict) -> Path:

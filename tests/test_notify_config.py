@@ -72,9 +72,9 @@ def test_owner_env_wins_and_missing_token_warns(tmp_path, monkeypatch):
 
 def test_unknown_keys_warn_bad_types_are_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "x")
-    config = load(tmp_path, discord={"enabled": True, "leaderboard_top_n": 5, "colour": "red"})
+    config = load(tmp_path, discord={"enabled": True, "ephemeral_replies": True, "colour": "red"})
     assert any(
-        "discord: leaderboard_top_n has no effect in this build" in w for w in config.warnings
+        "discord: ephemeral_replies has no effect in this build" in w for w in config.warnings
     )
     assert any("discord.'colour' is not a known key" in w for w in config.warnings)
     lines = errors(

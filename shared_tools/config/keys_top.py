@@ -119,8 +119,26 @@ TOP_KEYS: tuple[Key, ...] = (
     top_key("hyperliquid", "object", "live Hyperliquid: base_url (keys come from the environment)"),
     *no_effect(TOP, "logs go to the systemd journal", "log_dir"),
     *no_effect(TOP, "replay sharing is not built", "replay_log_path"),
-    *no_effect(TOP, "run scripts/update.sh yourself or from a timer", "auto_update"),
-    *no_effect(TOP, "leaderboards are not built", "leaderboard_post_time", "leaderboard_summaries"),
+    top_key(
+        "auto_update",
+        "choice",
+        "off, daily or heartbeat: DM the owner when origin/main has a new commit and run "
+        "scripts/update.sh after a 'yes' reply (within 30 min)",
+        default="off",
+        choices=("off", "daily", "heartbeat"),
+    ),
+    top_key(
+        "leaderboard_post_time",
+        "string",
+        "HH:MM (UTC) of the daily top/bottom leaderboard post; empty = none",
+        default="",
+    ),
+    top_key(
+        "leaderboard_summaries",
+        "list",
+        "per-platform leaderboards: {platform, ticker, top_n (5), channel, frequency (>= 1m; "
+        "empty = only go-trader summary <channel>)}",
+    ),
     *not_yet(TOP, "platforms"),
     *no_effect(TOP, "options pricing; type options is not built", "risk_free_rate"),
     top_key(
@@ -370,11 +388,24 @@ SECTION_KEYS: tuple[Key, ...] = (
     ),
     row_key("discord", "trade_alert_channels", "map", "channel key -> channel id (trade alerts)"),
     row_key("discord", "dm_channels", "map", "channel key -> true (the owner) or a user id"),
+    row_key(
+        "discord",
+        "leaderboard_top_n",
+        "int",
+        "rows in the daily top and bottom leaderboard posts",
+        default=5,
+        lo=1,
+        hi=200,
+    ),
+    row_key(
+        "discord",
+        "leaderboard_channel",
+        "id",
+        "channel id of the daily leaderboard post (default: every summary channel)",
+    ),
     *no_effect(
         "discord",
-        "leaderboards, ephemeral replies and report uploads are not built",
-        "leaderboard_top_n",
-        "leaderboard_channel",
+        "ephemeral replies and report uploads are not built",
         "ephemeral_replies",
         "report_repo",
         "report_github_token",

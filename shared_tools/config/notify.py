@@ -14,6 +14,7 @@ from typing import Any
 
 from shared_tools.config import schema
 from shared_tools.config.checks import ID_PATTERN, is_int, show_key, unbuilt_key
+from shared_tools.config.leaderboard import BoardSettings, board_settings
 from shared_tools.text import show
 from shared_tools.urls import insecure_base
 
@@ -35,6 +36,7 @@ _MAPS = ("channels", "trade_alert_channels", "dm_channels")
 _EVERY = ("every", "per_check", "always")
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 MAX_ID_CHARS = 64
+AUTO_UPDATE = ("off", "daily", "heartbeat")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class NotifySettings:
     reset_dm_window_s: float = (
         6 * 3600.0
     )  # kill_switch_reset_dm_timeout: how long a DM "reset" counts
+    board: BoardSettings = field(default_factory=BoardSettings)  # the leaderboard keys
+    auto_update: str = (
+        "off"  # off | daily | heartbeat: the update DM (supervisor/notify/updater.py)
+    )
 
     def chat(self, transport: str) -> ChatSettings:
         return self.discord if transport == "discord" else self.telegram
@@ -189,4 +195,11 @@ def notify_settings(
             )
         else:
             window = seconds
-    return NotifySettings(summary_frequency=freq, reset_dm_window_s=window, **chats)
+    board = board_settings(raw, label, errors)
+    auto = raw.get("auto_update") or "off"
+    if auto not in AUTO_UPDATE:
+        errors.append(f"{label}: auto_update must be off, daily or heartbeat, got {show(auto)}")
+        auto = "off"
+    return NotifySettings(
+        summary_frequency=freq, reset_dm_window_s=window, board=board, auto_update=auto, **chats
+    )

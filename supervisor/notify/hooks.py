@@ -15,6 +15,7 @@ from pathlib import Path
 
 from shared_tools.config.model import Config
 from shared_tools.text import exc_line
+from supervisor.notify.board_posts import queue_due
 from supervisor.notify.messages import (
     active,
     broadcast,
@@ -23,7 +24,9 @@ from supervisor.notify.messages import (
     owner_messages,
 )
 from supervisor.notify.replies import ResetListener
+from supervisor.notify.script_failures import track
 from supervisor.notify.sender import Sender, send_now
+from supervisor.notify.updater import UpdateWatcher
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState
 
@@ -34,6 +37,8 @@ class Notifier:
         self.log = log
         self.sender: Sender | None = None
         self.replies: ResetListener | None = None
+        self.db: StateDB | None = None
+        self.updater: UpdateWatcher | None = None
 
     def start(
         self,
@@ -45,6 +50,7 @@ class Notifier:
     ) -> None:
         """Start the delivery thread (also when nothing is enabled now: rows may be pending)
         and, with ``reset_file``, the listener for the owner's "reset" reply."""
+        self.db = db
         try:
             self.sender = Sender(db.engine, lambda: self.config().notify, log=self.log)
             self.sender.start()
@@ -54,6 +60,11 @@ class Notifier:
                     reset_file, settings, latched_at, now=now, log=self.log
                 )
                 self.replies.start()
+            if self.config().notify.auto_update != "off":  # upstream: applied by a restart
+                self.updater = UpdateWatcher(
+                    db.engine, self.config, wake=self.sender.wake, log=self.log
+                )
+                self.updater.start()
         except Exception as exc:
             self.log(f"[notify] sender not started: {exc_line(exc)}")
 
@@ -64,6 +75,29 @@ class Notifier:
             )
         except Exception as exc:
             self.log(f"[notify] messages for cycle {report.cycle} not built: {exc_line(exc)}")
+        self.queue_script_failures(report, app)
+        self.queue_leaderboards(report, app)
+
+    def queue_leaderboards(self, report, app: AppState) -> None:
+        """The daily leaderboard and the scheduled leaderboard_summaries that are due."""
+        db = self.db
+        if db is None:
+            return
+        try:
+            queue_due(app, self.config(), db.close_stats, datetime.now(UTC), report.cycle)
+        except Exception as exc:
+            self.log(f"[notify] leaderboards for cycle {report.cycle} not built: {exc_line(exc)}")
+
+    def queue_script_failures(self, report, app: AppState) -> None:
+        """Signal-script failure and recovery alerts (reference B.5) to every channel and the
+        owner's DM; the trackers commit with the cycle."""
+        try:
+            config = self.config()
+            for alert in track(app, report.outcomes, datetime.now(UTC)):
+                broadcast(app, config, alert.text, report.cycle)
+                critical(app, config, alert.text, report.cycle)
+        except Exception as exc:
+            self.log(f"[notify] script-failure alerts for cycle {report.cycle}: {exc_line(exc)}")
 
     def queue_events(self, report, app: AppState) -> None:
         """Risk events (kill switch, breakers, warnings) to every channel, as upstream's
@@ -120,9 +154,13 @@ class Notifier:
             threading.Thread(target=send, name="notify-alert", daemon=True).start()
 
     def stop(self) -> None:
+        if self.updater is not None:
+            self.updater.stop()
+            self.updater = None
         if self.replies is not None:
             self.replies.stop()
             self.replies = None
         if self.sender is not None:
             self.sender.stop()
             self.sender = None
+        self.db = None

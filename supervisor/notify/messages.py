@@ -36,7 +36,8 @@ def active(config: Config) -> list[tuple[str, ChatSettings]]:
     return out
 
 
-def _who(config: Config, app: AppState, sid: str) -> Who:
+def who_of(config: Config, app: AppState, sid: str) -> Who:
+    """What routing needs of a strategy: its config, else its stored book (a removed one)."""
     try:
         sc = config.strategy(sid)
     except KeyError:
@@ -211,14 +212,14 @@ def messages_for_cycle(report, app: AppState, config: Config, now: datetime) -> 
     cadence = app.extra.setdefault(EXTRA_KEY, {}).setdefault("last_summary", {})
     for transport, chat in active(config):
         for t in trades:
-            who = _who(config, app, t.strategy_id)
+            who = who_of(config, app, t.strategy_id)
             target = trade_target(chat, who)
             if target:
                 body = trade_alert(transport, t, who, app.strategies.get(t.strategy_id))
                 out += _messages(transport, target, "trade", body, now, report.cycle)
         groups: dict[str, list[str]] = {}
         for sid in app.strategies:
-            key = summary_key(chat, _who(config, app, sid))
+            key = summary_key(chat, who_of(config, app, sid))
             if key is not None:
                 groups.setdefault(key, []).append(sid)
         for key, sids in groups.items():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from supervisor.state.models import Message, utc_iso
 from supervisor.state.rows import outbox
 
 SCAN_LIMIT = 1000
@@ -106,3 +107,23 @@ def prune(engine: Engine, delivered_before: str) -> int:
                 outbox.c.delivered_at != "", outbox.c.delivered_at < delivered_before
             )
         ).rowcount
+
+
+def enqueue(engine: Engine, messages: list[Message]) -> list[int]:
+    """Queue messages made outside a cycle (``go-trader leaderboard --post``): outbox rows only,
+    never the book, so this is safe beside a running supervisor. Returns the new row ids."""
+    ids = []
+    with engine.begin() as conn:
+        for m in messages:
+            res = conn.execute(
+                insert(outbox).values(
+                    created_at=m.created_at or utc_iso(),
+                    cycle=m.cycle,
+                    transport=m.transport,
+                    target=m.target,
+                    category=m.category,
+                    body=m.body,
+                )
+            )
+            ids.append(int(res.inserted_primary_key[0]))
+    return ids

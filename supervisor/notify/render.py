@@ -85,6 +85,8 @@ def render(name: str, transport: str, **context) -> str:
     """Template ``name`` for ``transport`` (bold markers only where they render)."""
     bold = "**" if transport == "discord" else ""
     text = _env().get_template(name).render(B=bold, transport=transport, **context)
+    if not bold:  # plain-text platforms: no literal Markdown markers from the texts either
+        text = text.replace("**", "")
     return text.strip()
 
 
