@@ -171,7 +171,12 @@ def test_sigterm_during_hanging_cycle_exits_promptly(tmp_path, daemons):
     )
     d = daemons(cfg, base_env(tmp_path))
     d.wait_status(lambda s: s["cycle_in_progress"])  # the cycle now waits on the hanging worker
+    # The cycle is flagged as running a moment before its workers are spawned: wait for them.
+    deadline = time.time() + 20
     workers = psutil.Process(d.proc.pid).children(recursive=True)
+    while not workers and time.time() < deadline:
+        time.sleep(0.05)
+        workers = psutil.Process(d.proc.pid).children(recursive=True)
     assert workers  # the hanging worker (and whatever else the cycle runs)
     # Exits 0 on SIGTERM (stop() SIGKILLs it after a generous 25 s, which would not be 0) ...
     assert d.stop(signal.SIGTERM) == 0
