@@ -5,6 +5,7 @@ PR #1260: a re-click doubled the position)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import types
 from collections.abc import Iterator
@@ -30,7 +31,11 @@ def rig(tmp_path: Path, monkeypatch) -> Iterator[Rig]:
         assert r.cycle().returncode == 0
         r.at(T0 + 3600 + 60)
         for key, value in r.env().items():  # the workers this process runs see the rig's venue
-            monkeypatch.setenv(key, value)
+            # not the clock: the Rig sets and restores GO_TRADER_NOW itself, and monkeypatch
+            # would put the rig's T0 back after r.close() (later tests ran on a frozen clock)
+            if key != "GO_TRADER_NOW":
+                monkeypatch.setenv(key, value)
+        os.environ["GO_TRADER_NOW"] = str(r.now)
         yield r
     finally:
         r.close()
