@@ -4,7 +4,9 @@
   write path (supervisor/http/config_write.py): patch, validate with the startup loader, check
   with the SIGHUP reload's own refusals, write atomically, then ask the daemon's loop for the
   SIGHUP reload, which applies it before the next cycle.
-- ``/api/confirm``: a nonce for one trade action (supervisor/http/nonce.py).
+- ``/api/confirm``: a nonce for one trade action (supervisor/http/nonce.py), or for a ``pause`` /
+  ``resume`` (the chat bridge's confirmed toggle: a ``…/pause`` body carrying ``nonce`` must
+  match it; the dashboard's toggle sends none and needs none).
 - ``…/open|add|close|force-close|update-sl|cancel-sl`` with ``{nonce, params}``: the SAME cores
   as the CLI commands (supervisor/ops/manual*.py), which queue through ``manual_actions`` under
   the manual-action file lock and refuse while a row is queued; a per-strategy lock here makes a
@@ -27,6 +29,7 @@ from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
 
+PAUSE_ACTIONS = ("pause", "resume")  # confirmed toggles (the chat bridge: chat_bridge/core.py)
 APPLIED = "Applied via SIGHUP hot-reload; effective next cycle."
 # action -> (params it takes, of which text, the manual core's name)
 TRADE_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -130,6 +133,10 @@ class Actions:
         if what == "config":
             return self.tune(sid, body)
         if what == "pause":
+            if "nonce" in body:  # the chat bridge's confirmed pause/resume
+                action = "pause" if body.get("paused") is True else "resume"
+                if not self.nonces.take(body["nonce"], action, sid, {}):
+                    return 403, {"ok": False, "error": "confirmation missing, used or expired"}
             return self.toggle(sid, "paused", body, bool)
         if what == "notifications":
             return self.toggle(sid, "notify_ratchet_triggers", body, (bool, type(None)))
@@ -185,6 +192,8 @@ class Actions:
     # -- nonces and trade actions ----------------------------------------------------------------
     def confirm(self, body: dict) -> tuple[int, dict]:
         action, sid, params = body.get("action"), body.get("strategy_id"), body.get("params", {})
+        if action in PAUSE_ACTIONS:
+            return self.confirm_pause(action, sid, params)
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
@@ -211,6 +220,20 @@ class Actions:
             "expires_in_seconds": ttl,
             "confirm_phrase": sid,
             "description": f"{action} on {sid}" + (f" ({shown})" if shown else ""),
+        }
+
+    def confirm_pause(self, action: str, sid: object, params: object) -> tuple[int, dict]:
+        """A nonce for the chat bridge's pause/resume (the dashboard's toggle needs none)."""
+        if not isinstance(sid, str) or all(s.id != sid for s in self.sup.config.strategies):
+            return 404, {"error": f"unknown strategy {sid!r}"}
+        if params not in ({}, None):
+            return 400, {"error": f"{action} takes no params"}
+        nonce, ttl = self.nonces.issue(action, sid, {})
+        return 200, {
+            "nonce": nonce,
+            "expires_in_seconds": ttl,
+            "confirm_phrase": sid,
+            "description": f"{action} {sid}",
         }
 
     def _lock(self, sid: str) -> threading.Lock:
