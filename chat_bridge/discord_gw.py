@@ -129,6 +129,7 @@ class Discord:
                 self.log(f"[discord] gateway: {type(exc).__name__}: {exc}; reconnecting")
             self.stop.wait(min(MAX_BACKOFF_S, self.backoff_s * 2 ** min(failures, 10)))
         self.workers.shutdown(wait=True)
+        self.outbox.wake.set()  # the sender sees the stop now
         sender.join(timeout=5)
 
     def _gateway_url(self) -> str:

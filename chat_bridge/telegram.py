@@ -68,6 +68,7 @@ class Telegram:
             for update in updates:
                 self.handle(update)
                 self.store.set_offset(int(update["update_id"]) + 1)
+        self.outbox.wake.set()  # the sender sees the stop now
         sender.join(timeout=5)
 
     def poll(self) -> list[dict]:

@@ -1,0 +1,185 @@
+"""The chat bridge against a running daemon on the simulated market (the dashboard's rig):
+each read-only command from the owner answers what the daemon's API holds, the same command
+from someone else is refused, and a pause needs its confirmation and lands in the config
+through the dashboard's own write path. One test starts the real ``go-trader chat-bridge``
+process against the fake Telegram server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chat_fakes import FakeTelegram
+from conftest import REPO, Daemon
+from dashboard_rig import IDS, start_still_daemon
+
+from chat_bridge import render
+from chat_bridge.core import Access, Bridge
+from chat_bridge.daemon_api import DaemonAPI
+from chat_bridge.store import Store
+from chat_bridge.telegram import Telegram
+
+OWNER, OTHER = 4242, 77
+
+
+@pytest.fixture(scope="module")
+def still(tmp_path_factory) -> Iterator[tuple[Daemon, Path]]:
+    tmp = tmp_path_factory.mktemp("chat")
+    d, _db = start_still_daemon(tmp)
+    try:
+        yield d, tmp
+    finally:
+        d.stop()
+
+
+@pytest.fixture
+def chat(still, tmp_path) -> Iterator[tuple[FakeTelegram, Bridge, Daemon]]:
+    d, tmp = still
+    server = FakeTelegram()
+    api = DaemonAPI(f"http://127.0.0.1:{d.port}", d.token or "")
+    b = Bridge(api, {"telegram": Access(str(OWNER))}, tmp / "config.json")
+    stop = threading.Event()
+    t = Telegram(
+        b,
+        Store(tmp_path / "cb.json"),
+        server.TOKEN,
+        server.url,
+        print,
+        stop,
+        poll_s=1,
+        backoff_s=0.05,
+    )
+    th = threading.Thread(target=t.run, daemon=True)
+    th.start()
+    try:
+        yield server, b, d
+    finally:
+        stop.set()
+        th.join(timeout=10)
+        server.close()
+
+
+def ask(server: FakeTelegram, text: str, user: int = OWNER) -> str:
+    before = len(server.sent())
+    server.command(text, user)
+    deadline = time.monotonic() + 60
+    while len(server.sent()) <= before:
+        assert time.monotonic() < deadline, f"no answer to {text}"
+        time.sleep(0.05)
+    return server.sent()[before]["text"]
+
+
+def test_every_read_command_answers_the_owner_from_the_daemon(chat):
+    server, _b, d = chat
+    status = d.get("/status")[1]
+    board = d.get("/api/leaderboard")[1]["entries"]
+    assert ask(server, "/positions") == render.positions(status)
+    assert ask(server, "/pnl") == render.pnl(status)
+    assert ask(server, "/leaderboard 1") == render.leaderboard(board, 1)
+    assert ask(server, "/leaderboard").splitlines()[1:] == [
+        f"{n}. {e['id']} — {e['pnl_pct']:+.2f}% ({render.money(e['pnl'], True)})"
+        for n, e in enumerate(board, 1)
+    ]
+    answer = ask(server, "/status")
+    assert f"cycle {status['cycle_count']}" in answer
+    assert f"value {render.money(status['total_value'])}" in answer
+    assert ask(server, "/health").startswith("status: ok · version ")
+    assert ask(server, "/circuit_breakers") == "No circuit breakers open; kill switch clear."
+    assert ask(server, "/dead_strategies") == "No dead strategies."
+    assert ask(server, "/correlation") == render.correlation(d.get("/api/correlation")[1])
+    assert ask(server, "/help").startswith("go-trader commands")
+
+
+def test_someone_else_is_refused_every_command(chat):
+    server, _b, _d = chat
+    for text in ("/status", "/positions", "/pnl", "/leaderboard", "/pause alpha", "/logs"):
+        assert ask(server, text, OTHER) == "This command is restricted to the bot owner."
+
+
+def test_a_pause_needs_its_confirmation_and_lands_in_the_config(chat):
+    server, _b, d = chat
+    sid = IDS[0]
+
+    def paused() -> bool:
+        rows = d.get("/api/strategies")[1]["strategies"]
+        return bool(next(r for r in rows if r["id"] == sid).get("paused"))
+
+    assert not paused()
+    ask(server, f"/pause {sid}")
+    prompt = server.sent()[-1]
+    assert prompt["text"].startswith(f"⚠️ Confirm: pause {sid}?")
+    cancel = prompt["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    server.press(cancel, OWNER)
+    deadline = time.monotonic() + 10
+    while server.sent()[-1]["text"] != "Cancelled — nothing done.":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not paused()
+    ask(server, f"/pause {sid}")
+    confirm = server.sent()[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    server.press(confirm, OWNER)
+    deadline = time.monotonic() + 30
+    while not server.sent()[-1]["text"].startswith("✅"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert server.sent()[-1]["text"].startswith(f"✅ Strategy {sid} paused.")
+    deadline = time.monotonic() + 30
+    while not paused():  # the daemon's loop reloads the written config
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    # a press of the same button again: the nonce is spent, nothing more is written
+    server.press(confirm, OWNER)
+    deadline = time.monotonic() + 10
+    while server.sent()[-1]["text"] != "Confirmation expired — nothing done.":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    ask(server, f"/resume {sid}")
+    server.press(server.sent()[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"], OWNER)
+    deadline = time.monotonic() + 30
+    while paused():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_the_bridge_process_answers_through_the_fake_telegram(still, tmp_path):
+    d, tmp = still
+    server = FakeTelegram()
+    cfg = json.loads((tmp / "config.json").read_text())
+    cfg["telegram"] = {"enabled": True, "owner_chat_id": OWNER}
+    bridge_cfg = tmp_path / "bridge.json"
+    bridge_cfg.write_text(json.dumps(cfg))
+    env = dict(os.environ)
+    env.update(TELEGRAM_BOT_TOKEN=server.TOKEN, GO_TRADER_TELEGRAM_API=server.url)
+    env.pop("DISCORD_BOT_TOKEN", None)
+    env["STATUS_AUTH_TOKEN"] = d.token or ""
+    proc = subprocess.Popen(
+        [
+            os.path.join(os.path.dirname(sys.executable), "go-trader"),
+            "chat-bridge",
+            "--config",
+            str(bridge_cfg),
+            "--api",
+            f"http://127.0.0.1:{d.port}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert ask(server, "/health").startswith("status: ok")
+    finally:
+        proc.terminate()
+        out: Any = proc.communicate(timeout=20)[0]
+        server.close()
+    assert proc.returncode == 0, out
+    assert "[chat-bridge] running: Telegram" in out
