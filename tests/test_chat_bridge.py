@@ -404,3 +404,36 @@ def test_discord_outage_falls_back_to_a_deduplicated_channel_message(tmp_path, d
     sent = server.of("POST", r"/channels/chan/messages$")
     assert len(sent) == 1 and sent[0][1]["enforce_nonce"] is True
     assert sent[0][1]["content"].startswith("status: ")
+
+
+# -- the daemon's side: pause/resume nonces (supervisor/http/post.py) ---------------------------
+def test_pause_nonces_are_bound_to_pause_or_resume_and_the_strategy(tmp_path, monkeypatch):
+    import types
+
+    from conftest import fake_strategy, write_config
+
+    from shared_tools.config.load import load_config
+    from supervisor.http.post import Actions
+
+    cfg = write_config(tmp_path, [fake_strategy("alpha", "flip")])
+    sup = types.SimpleNamespace(config=load_config(cfg), ready=True, db=object())
+    actions = Actions(sup, board=None)
+    written: list[tuple] = []
+    monkeypatch.setattr(actions, "toggle", lambda *a: (written.append(a), (200, {"ok": True}))[1])
+    ask = {"action": "resume", "strategy_id": "alpha", "params": {}}
+    code, c = actions.post("/api/confirm", ask)
+    assert code == 200 and c["description"] == "resume alpha" and c["expires_in_seconds"] == 60
+    # a resume nonce cannot pause
+    assert (
+        actions.post("/api/strategies/alpha/pause", {"paused": True, "nonce": c["nonce"]})[0] == 403
+    )
+    assert written == []
+    c = actions.post("/api/confirm", {**ask, "action": "pause"})[1]
+    body = {"paused": True, "nonce": c["nonce"]}
+    assert actions.post("/api/strategies/alpha/pause", body)[0] == 200
+    assert actions.post("/api/strategies/alpha/pause", body)[0] == 403  # spent
+    assert len(written) == 1
+    assert actions.post("/api/confirm", {**ask, "strategy_id": "nope"})[0] == 404
+    assert actions.post("/api/confirm", {**ask, "params": {"x": 1}})[0] == 400
+    # the dashboard's toggle sends no nonce and needs none (unchanged)
+    assert actions.post("/api/strategies/alpha/pause", {"paused": False})[0] == 200
