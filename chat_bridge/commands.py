@@ -1,5 +1,6 @@
 """Every upstream slash command (reference B.2) with its options and permission rule, plus the
-port's own ``close``/``pause``/``resume`` (the dashboard's confirmed actions, from a phone).
+port's own ``close``/``pause``/``resume`` (the dashboard's confirmed actions, from a phone) and
+``update`` (the owner's "yes" to the auto_update offer, which upstream only takes as a DM reply).
 
 Registered as ``go-trader-<name>`` in one bulk overwrite of the global set; owner commands are
 registered for the bot's DM only (``contexts: [1]``), as upstream. ``deferred`` commands are
@@ -149,6 +150,7 @@ COMMANDS: dict[str, Command] = {
             mutating=True,
         ),
         Command("pause", "Pause a strategy (confirm)", True, (SID,), mutating=True),
+        Command("update", "Apply the update on offer (auto_update; confirm)", True, mutating=True),
         Command("resume", "Resume a paused strategy (confirm)", True, (SID,), mutating=True),
     )
 }

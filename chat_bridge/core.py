@@ -6,7 +6,7 @@ owner, in a DM. Read-only commands are owner-only unless ``discord.public_comman
 (upstream lets any guild member read positions and P&L: its "Obs"), and in a guild only in
 ``discord.allowed_channels`` when that list is set. Telegram answers the owner's chat only.
 
-Confirmation: ``close``, ``pause``, ``resume`` ask the daemon for a nonce (``POST /api/confirm``,
+Confirmation: ``close``, ``pause``, ``resume``, ``update`` ask the daemon for a nonce (``POST /api/confirm``,
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
@@ -216,6 +216,13 @@ class Bridge:
         params: dict = {}
         if cmd.name == "restart":
             nonce, ttl, desc = None, CONFIRM_TTL_S, f"restart the {self.service} service"
+        elif cmd.name == "update":
+            code, doc = self.api.post(
+                "/api/confirm", {"action": "update", "strategy_id": "", "params": {}}
+            )
+            if code != 200:
+                return Answer([f"Refused: {doc.get('error', code)}"], refused=True)
+            nonce, ttl, desc = doc["nonce"], int(doc["expires_in_seconds"]), doc["description"]
         else:
             if cmd.name == "close" and inv.options.get("qty") not in (None, ""):
                 params["qty"] = _number(inv.options["qty"])
@@ -262,7 +269,9 @@ class Bridge:
             except (OSError, subprocess.TimeoutExpired) as exc:
                 return f"restart failed: {exc}"
             return "Restarting." if out.returncode == 0 else f"restart failed: {out.stderr[:300]}"
-        if p.action in ("pause", "resume"):
+        if p.action == "update":
+            code, doc = self.api.post("/api/update", {"nonce": p.nonce})
+        elif p.action in ("pause", "resume"):
             body: dict = {"paused": p.action == "pause", "nonce": p.nonce}
             code, doc = self.api.post(self.api.strategy_path(p.sid, "pause"), body)
         else:

@@ -12,6 +12,8 @@
   the manual-action file lock and refuse while a row is queued; a per-strategy lock here makes a
   double click wait for nothing: the second request is refused (409) while the first runs.
 - ``…/simulate``: live vs simulated markers (supervisor/http/simulate.py).
+- ``/api/update {nonce}`` (nonce from ``/api/confirm {"action": "update"}``): the owner's "yes"
+  to the update on offer (supervisor/notify/updater.py), from the chat bridge's /update.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ class Actions:
         parts = path.split("/")[2:]
         if parts == ["confirm"]:
             return self.confirm(body)
+        if parts == ["update"]:
+            return self.update(body)
         if len(parts) != 3 or parts[0] != "strategies":
             return 404, {"error": f"no such action {path}"}
         sid, what = unquote(parts[1]), parts[2]
@@ -194,6 +198,8 @@ class Actions:
         action, sid, params = body.get("action"), body.get("strategy_id"), body.get("params", {})
         if action in PAUSE_ACTIONS:
             return self.confirm_pause(action, sid, params)
+        if action == "update":
+            return self.confirm_update()
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
@@ -235,6 +241,33 @@ class Actions:
             "confirm_phrase": sid,
             "description": f"{action} {sid}",
         }
+
+    # -- the offered update (supervisor/notify/updater.py), confirmed from chat ------------------
+    def _updater(self) -> Any:
+        return getattr(getattr(self.sup, "notifier", None), "updater", None)
+
+    def confirm_update(self) -> tuple[int, dict]:
+        """A nonce for the update on offer, bound to its commit (a newer one needs a new ask)."""
+        updater = self._updater()
+        remote = updater.offer() if updater is not None else None
+        if not remote:
+            return 409, {"error": "no update on offer (auto_update off, or nothing announced)"}
+        nonce, ttl = self.nonces.issue("update", "", {"remote": remote})
+        desc = f"update to {remote[:8]} (scripts/update.sh, then a restart)"
+        return 200, {"nonce": nonce, "expires_in_seconds": ttl, "description": desc}
+
+    def update(self, body: dict) -> tuple[int, dict]:
+        """``/api/update {nonce}``: the owner's "yes", as the DM reply gives it: the same
+        UpdateWatcher.apply runs (its result goes to the owner by DM), once."""
+        updater = self._updater()
+        remote = updater.offer() if updater is not None else None
+        if not self.nonces.take(body.get("nonce"), "update", "", {"remote": remote}):
+            return 403, {"ok": False, "error": "confirmation missing, used, expired or stale"}
+        if not remote or not updater.accept(remote):
+            return 409, {"ok": False, "error": "the update was answered already"}
+        threading.Thread(target=updater.apply, args=(remote,), name="update", daemon=True).start()
+        message = f"Starting upgrade to {remote[:8]}; update.sh's result comes by DM."
+        return 200, {"ok": True, "message": message}
 
     def _lock(self, sid: str) -> threading.Lock:
         with self._locks_lock:
