@@ -63,6 +63,7 @@ class Discord:
         self.app_id = ""
         self.registered = False
         self.seq: int | None = None
+        self.acked = True  # the last heartbeat was acknowledged (op 11)
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="discord-cmd")
         self.outbox = Outbox(store, "discord", self._send, log, stop, backoff_s)
 
@@ -162,6 +163,7 @@ class Discord:
                 )
             )
             beat = time.monotonic() + interval
+            self.acked = True
             while not self.stop.is_set():
                 ws.settimeout(max(0.05, min(1.0, beat - time.monotonic())))
                 try:
@@ -169,6 +171,10 @@ class Discord:
                 except websocket.WebSocketTimeoutException:
                     raw = None
                 if time.monotonic() >= beat:
+                    if not self.acked:  # no ACK since the last beat: a zombie connection
+                        self.log("[discord] gateway heartbeat not acknowledged; reconnecting")
+                        return
+                    self.acked = False
                     ws.send(json.dumps({"op": 1, "d": self.seq}))
                     beat = time.monotonic() + interval
                 if not raw:
@@ -183,7 +189,9 @@ class Discord:
         op = msg.get("op")
         if msg.get("s") is not None:
             self.seq = msg["s"]
-        if op == 1:
+        if op == 11:
+            self.acked = True
+        elif op == 1:
             ws.send(json.dumps({"op": 1, "d": self.seq}))
         elif op in (7, 9):  # reconnect / invalid session: a fresh identify
             return False

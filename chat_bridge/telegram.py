@@ -8,8 +8,8 @@ Exactly-once: each update id is claimed in the state file before it runs, and th
 past it after; a crash in between skips the update instead of running it twice. Replies go
 through the bridge's outbox (chat_bridge/outbox.py). Note: the daemon's own reply reader (the
 kill-switch "reset", the upgrade "yes") also reads ``getUpdates``; the two share the bot's
-update stream, so with the bridge running answer those prompts by Discord, or use
-``go-trader reset-kill-switch`` (see README).
+update stream, so with the bridge running answer those prompts by Discord, or with ``/update``
+and ``go-trader reset-kill-switch`` (see README).
 """
 
 from __future__ import annotations

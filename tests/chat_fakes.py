@@ -249,6 +249,16 @@ class FakeGateway:
             assert self.conn is not None
             self.conn.sendall(head + data)
 
+    def drop(self) -> None:
+        """Cut the client's connection (a gateway outage); it should come back and identify."""
+        self.identified.clear()
+        with self.lock:
+            conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+
     def dispatch(self, event: str, d: dict) -> None:
         self.seq += 1
         self.send({"op": 0, "t": event, "s": self.seq, "d": d})

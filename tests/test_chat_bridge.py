@@ -437,3 +437,23 @@ def test_pause_nonces_are_bound_to_pause_or_resume_and_the_strategy(tmp_path, mo
     assert actions.post("/api/confirm", {**ask, "params": {"x": 1}})[0] == 400
     # the dashboard's toggle sends no nonce and needs none (unchanged)
     assert actions.post("/api/strategies/alpha/pause", {"paused": False})[0] == 200
+
+
+def test_a_dropped_gateway_reconnects_and_nothing_runs_twice(tmp_path, dc):
+    server, start = dc
+    b = bridge(tmp_path)
+    start(b)
+    slash(server, "20", "pause", OWNER, strategy="alpha")
+    wait(lambda: server.of("POST", r"/interactions/20/"))
+    custom = server.of("POST", r"/interactions/20/")[0][1]["data"]["components"][0]
+    custom = custom["components"][0]["custom_id"]
+    server.gateway.drop()  # the outage, between the prompt and the press
+    assert server.gateway.identified.wait(10)  # back, with a fresh identify
+    press = {"id": "21", "token": "t21", "type": 3, "channel_id": "chan", "user": {"id": OWNER}}
+    for _ in range(2):  # Discord re-delivers the same interaction after the reconnect
+        server.gateway.dispatch("INTERACTION_CREATE", {**press, "data": {"custom_id": custom}})
+    wait(lambda: server.of("POST", r"/interactions/21/"))
+    time.sleep(0.3)
+    assert len(server.of("POST", r"/interactions/21/")) == 1
+    assert len(b.api.actions) == 1
+    assert sum(1 for m in server.gateway.received if m.get("op") == 2) == 2
