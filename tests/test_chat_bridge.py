@@ -4,6 +4,7 @@ once, and a chat outage that loses nothing and sends nothing twice (chat_bridge/
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -457,3 +458,25 @@ def test_a_dropped_gateway_reconnects_and_nothing_runs_twice(tmp_path, dc):
     assert len(server.of("POST", r"/interactions/21/")) == 1
     assert len(b.api.actions) == 1
     assert sum(1 for m in server.gateway.received if m.get("op") == 2) == 2
+
+
+def test_logs_and_restart_use_the_daemons_unit(tmp_path, monkeypatch):
+    """/logs reads the journal of GO_TRADER_SERVICE (upstream hard-codes go-trader); /restart
+    asks first and then restarts that unit (fake journalctl/systemctl on PATH)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("journalctl", "systemctl"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> {tmp_path}/calls\necho "line one"\n')
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("GO_TRADER_SERVICE", "go-trader@paper")
+    b = bridge(tmp_path)
+    assert b.run(inv("logs", n="500")).messages == ["```\nline one\n```"]
+    ask = b.run(inv("restart"))
+    assert ask.confirm and "restart the go-trader@paper service" in ask.messages[0]
+    assert b.resolve(ask.confirm, OWNER, True) == "Restarting."
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        "journalctl -u go-trader@paper -n 200 --no-pager",
+        "systemctl restart go-trader@paper",
+    ]
