@@ -183,3 +183,81 @@ def test_the_bridge_process_answers_through_the_fake_telegram(still, tmp_path):
         server.close()
     assert proc.returncode == 0, out
     assert "[chat-bridge] running: Telegram" in out
+
+
+def test_discord_commands_answer_from_the_daemon(still, tmp_path):
+    """The same through the fake Discord gateway: deferred ones edit their ACK, several
+    messages become follow-ups, someone else in a guild is refused ephemerally."""
+    from chat_fakes import FakeDiscord
+
+    from chat_bridge.discord_gw import Discord
+
+    d, tmp = still
+    server = FakeDiscord()
+    api = DaemonAPI(f"http://127.0.0.1:{d.port}", d.token or "")
+    b = Bridge(api, {"discord": Access(str(OWNER))}, tmp / "config.json")
+    stop = threading.Event()
+    bot = Discord(
+        b,
+        Store(tmp_path / "cb.json"),
+        "tok",
+        server.url,
+        print,
+        stop,
+        owner=str(OWNER),
+        gateway=server.gateway.url,
+        backoff_s=0.05,
+    )
+    th = threading.Thread(target=bot.run, daemon=True)
+    th.start()
+
+    def slash(iid: str, name: str, user: int = OWNER, guild: bool = False, **opts: Any) -> None:
+        doc: dict = {
+            "id": iid,
+            "token": f"t{iid}",
+            "type": 2,
+            "channel_id": "c",
+            "data": {
+                "name": f"go-trader-{name}",
+                "options": [{"name": k, "value": v} for k, v in opts.items()],
+            },
+        }
+        if guild:
+            doc.update(guild_id="g", member={"user": {"id": str(user)}})
+        else:
+            doc["user"] = {"id": str(user)}
+        server.gateway.dispatch("INTERACTION_CREATE", doc)
+
+    def edited(iid: str) -> str:
+        deadline = time.monotonic() + 60
+        while not server.of("PATCH", f"/t{iid}/messages/@original$"):
+            assert time.monotonic() < deadline, f"no answer to {iid}"
+            time.sleep(0.05)
+        return server.of("PATCH", f"/t{iid}/messages/@original$")[0][1]["content"]
+
+    try:
+        assert server.gateway.identified.wait(30)
+        slash("1", "leaderboard", top=1)
+        assert edited("1") == render.leaderboard(d.get("/api/leaderboard")[1]["entries"], 1)
+        slash("2", "closing-strategies")
+        first = edited("2")
+        parts = render.closing_strategies(d.get("/api/closing-strategies")[1])
+        assert first == parts[0] and first.startswith("**Close evaluators**")
+        deadline = time.monotonic() + 10
+        while len(server.of("POST", r"/webhooks/app1/t2$")) < len(parts) - 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        slash("3", "pnl", user=OTHER, guild=True)
+        deadline = time.monotonic() + 10
+        while not server.of("POST", r"/interactions/3/"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        refused = server.of("POST", r"/interactions/3/")[0][1]
+        assert refused["data"] == {
+            "content": "This command is restricted to the bot owner.",
+            "flags": 64,
+        }
+    finally:
+        stop.set()
+        th.join(timeout=10)
+        server.close()
