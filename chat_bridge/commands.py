@@ -83,7 +83,7 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "config",
-            "Show the config (redacted)",
+            "Show the config (redacted), or set a strategy key (confirm)",
             True,
             (
                 _s("action", "show or set", True, "show", "set"),
@@ -160,10 +160,7 @@ def registration() -> list[dict]:
     """The bulk-overwrite body: every command, owner ones DM-only."""
     out = []
     for c in COMMANDS.values():
-        if c.name == "config":
-            desc = "Show the config (redacted); set is not built here"
-        else:
-            desc = c.description
+        desc = c.description
         body: dict = {
             "name": PREFIX + c.name,
             "type": 1,

@@ -131,6 +131,8 @@ class Bridge:
             text = f"/{cmd.name} is not built in this port's chat bridge; instead: {cmd.instead}."
             return Answer([text], ephemeral)
         try:
+            if cmd.name == "config" and inv.options.get("action") == "set":
+                return self._ask_config(inv)
             if cmd.mutating:
                 return self._ask(inv, cmd)
             out = getattr(self, "_" + cmd.name.replace("-", "_"))(inv.options)
@@ -190,11 +192,6 @@ class Bridge:
         return f"```\n{tail}\n```"
 
     def _config(self, o: dict) -> list[str] | str:
-        if o.get("action") == "set":
-            return (
-                "config set is not built in chat: use the dashboard's tuner (it checks the "
-                "change as a SIGHUP reload would) or edit the file and `go-trader check-config`."
-            )
         try:
             raw = json.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -232,16 +229,44 @@ class Bridge:
             if code != 200:
                 return Answer([f"Refused: {doc.get('error', code)}"], refused=True)
             nonce, ttl, desc = doc["nonce"], int(doc["expires_in_seconds"]), doc["description"]
-        code_ = os.urandom(6).hex()
+        return self._pend(
+            Pending(cmd.name, sid, params, nonce, inv.user, 0.0, inv.transport), ttl, desc
+        )
+
+    def _pend(self, p: Pending, ttl: int, desc: str) -> Answer:
+        code = os.urandom(6).hex()
         with self._lock:
             now = self.clock()
-            for k in [k for k, p in self._pending.items() if p.expires <= now]:
+            for k in [k for k, old in self._pending.items() if old.expires <= now]:
                 del self._pending[k]
-            self._pending[code_] = Pending(
-                cmd.name, sid, params, nonce, inv.user, now + ttl, inv.transport
-            )
+            p.expires = now + ttl
+            self._pending[code] = p
         text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s (it expires; nothing happens)."
-        return Answer([text], True, confirm=code_)
+        return Answer([text], True, confirm=code)
+
+    def _ask_config(self, inv: Invocation) -> Answer:
+        """``config set strategies.<id>.<key> <value>``: upstream's per-strategy keys, written
+        through the dashboard's tuner path (validated, and refused as a SIGHUP reload would
+        refuse it: a flat-only key while a position is open is refused, where upstream
+        restarts). Top-level keys are not set from chat here."""
+        key, raw = str(inv.options.get("key") or ""), str(inv.options.get("value") or "")
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] != "strategies" or parts[2] not in CONFIG_SET:
+            names = ", ".join(CONFIG_SET)
+            return Answer(
+                [
+                    f"config set takes strategies.<id>.<key> with key one of {names}; "
+                    "top-level keys: edit the file, then `go-trader check-config` and SIGHUP."
+                ],
+                refused=True,
+            )
+        sid, name = parts[1], parts[2]
+        value = _value(raw)
+        why = CONFIG_SET[name](value)
+        if why:
+            return Answer([f"{key}: {why}, got {raw!r}"], refused=True)
+        p = Pending("config", sid, {"overrides": {name: value}}, None, inv.user, 0.0, inv.transport)
+        return self._pend(p, CONFIRM_TTL_S, f"set {key} = {json.dumps(value)}")
 
     def resolve(self, code: str, user: str, accept: bool) -> str:
         """A Confirm or Cancel press: the action runs at most once, only for its asker."""
@@ -271,6 +296,8 @@ class Bridge:
             return "Restarting." if out.returncode == 0 else f"restart failed: {out.stderr[:300]}"
         if p.action == "update":
             code, doc = self.api.post("/api/update", {"nonce": p.nonce})
+        elif p.action == "config":
+            code, doc = self.api.post(self.api.strategy_path(p.sid, "config"), p.params)
         elif p.action in ("pause", "resume"):
             body: dict = {"paused": p.action == "pause", "nonce": p.nonce}
             code, doc = self.api.post(self.api.strategy_path(p.sid, "pause"), body)
@@ -282,6 +309,36 @@ class Bridge:
         if code != 200:
             return f"Refused: {doc.get('error', code)}"
         return render.cut(f"✅ {doc.get('message') or 'done'}")
+
+
+def _value(raw: str) -> Any:
+    """A chat-typed value: true/false, null/none, a number, else the text."""
+    low = raw.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("null", "none"):
+        return None
+    try:
+        return json.loads(low) if low[:1].isdigit() or low[:1] in "-." else raw.strip()
+    except ValueError:
+        return raw.strip()
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# upstream's per-strategy `config set` keys and their checks ("" = fine)
+CONFIG_SET: dict[str, Callable[[Any], str]] = {
+    "interval_seconds": lambda v: "" if isinstance(v, int) and v > 0 else "must be an integer > 0",
+    "direction": lambda v: "" if v in ("long", "short", "both") else "must be long, short or both",
+    "invert_signal": lambda v: "" if isinstance(v, bool) else "must be true or false",
+    "leverage": lambda v: "" if _num(v) and v > 0 else "must be a number > 0",
+    "stop_loss_pct": lambda v: "" if v is None or (_num(v) and v >= 0) else "must be >= 0 or none",
+    "stop_loss_atr_mult": lambda v: (
+        "" if v is None or (_num(v) and v >= 0) else "must be >= 0 or none"
+    ),
+}
 
 
 def _error(code: int, doc: Any) -> str | None:

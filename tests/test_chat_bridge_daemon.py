@@ -261,3 +261,26 @@ def test_discord_commands_answer_from_the_daemon(still, tmp_path):
         stop.set()
         th.join(timeout=10)
         server.close()
+
+
+def test_config_set_is_confirmed_and_written_through_the_tuner_path(chat):
+    server, _b, d = chat
+    sid = IDS[1]
+    assert ask(server, f"/config set strategies.{sid}.interval_seconds -5").startswith(
+        f"strategies.{sid}.interval_seconds: must be an integer > 0"
+    )
+    assert ask(server, "/config set interval_seconds 60").startswith("config set takes")
+    prompt = ask(server, f"/config set strategies.{sid}.interval_seconds 7200")
+    assert prompt.startswith(f"⚠️ Confirm: set strategies.{sid}.interval_seconds = 7200?")
+    server.press(server.sent()[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"], OWNER)
+    deadline = time.monotonic() + 30
+    while not server.sent()[-1]["text"].startswith("✅"):
+        assert time.monotonic() < deadline, server.sent()[-1]
+        time.sleep(0.05)
+    assert "Applied via SIGHUP hot-reload" in server.sent()[-1]["text"]
+    doc = d.get(f"/api/strategies/{sid}/config")[1]
+    deadline = time.monotonic() + 30
+    while "7200" not in json.dumps(doc):
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.2)
+        doc = d.get(f"/api/strategies/{sid}/config")[1]
