@@ -138,7 +138,7 @@ COMMANDS: dict[str, Command] = {
             True,
             (SID,),
             built=False,
-            instead="go-trader backfill ... --reset-cash",
+            instead="nothing to clear: this port keeps no cash-reconcile flag",
             telegram=False,
         ),
         # -- the port's own: the dashboard's confirmed actions ------------------------------

@@ -10,8 +10,9 @@ Confirmation: ``close``, ``pause``, ``resume``, ``update`` ask the daemon for a 
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
-the nonce back; an expired or spent nonce does nothing. ``restart`` has no daemon action: its
-confirmation is kept here with the same 60 s.
+the nonce back; an expired or spent nonce does nothing. ``restart`` (no daemon action) and
+``config set`` (the tuner's write, which takes no nonce) keep their confirmation here, with the
+same 60 s, once.
 """
 
 from __future__ import annotations
