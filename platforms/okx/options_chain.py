@@ -13,7 +13,8 @@ Upstream-options reference §5.3, with its Obs fixed:
   ETH 100, others 50;
 * settlement: ``/public/delivery-exercise-history``'s price for that expiry, after the instant.
 
-Spot and closes: the market door's ``okx`` venue (``<UND>/USDT``), so every source works.
+Spot: OKX's index (``/market/index-tickers``) on the exchange source, else the market door's
+``okx`` venue (``<UND>/USDT``); daily closes through the door, so every source works.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ class OkxOptionsChain(ListedChain):
             if und in self._sizes:
                 return self._sizes[und]
         return super().multiplier(und)
+
+    def _venue_spot(self, underlying: str) -> float | None:
+        """OKX's own index (``/market/index-tickers``), the price its options settle against."""
+        try:
+            rows = self._rows("public_get_market_index_tickers", {"instId": self._family(underlying)})
+            price = float(rows[0]["idxPx"])
+        except Exception:  # noqa: BLE001 - no index: the market door's spot instead
+            return None
+        return price if price > 0 else None
 
     def _venue_listing(self, underlying: str) -> list[Expiry]:
         markets = self._ccxt().load_markets()

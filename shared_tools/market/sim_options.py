@@ -122,13 +122,13 @@ def _candidate_days(venue: str, today: date) -> set[date]:
     v = venue.lower()
     if v in ("deribit", "okx"):
         days = {today + timedelta(days=i) for i in range(4)}
-        days |= set(fridays[:5])
+        days |= set(fridays[:4])
         days |= {_last_friday(y, m) for y, m in _months_ahead(today, 4)}
         days |= {_last_friday(y, m) for y, m in _months_ahead(today, 13) if m % 3 == 0}
     elif v in ("ibkr", "cme"):
-        days = set(fridays[:5]) | {_last_friday(y, m) for y, m in _months_ahead(today, 4)}
+        days = set(fridays[:4]) | {_last_friday(y, m) for y, m in _months_ahead(today, 4)}
     else:  # robinhood: US equity options
-        days = set(fridays[:9]) | {_third_friday(y, m) for y, m in _months_ahead(today, 7)}
+        days = set(fridays[:8]) | {_third_friday(y, m) for y, m in _months_ahead(today, 7)}
     return days
 
 
