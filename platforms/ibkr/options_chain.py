@@ -3,7 +3,7 @@
 Upstream-options reference §5.2, with its Obs fixed:
 
 * expiries follow the CME calendar we model: Friday weeklies (the next 4) and the monthly on
-  the last Friday (the next 3 months), expiring at the CME close, 16:00 America/Chicago
+  the last Friday (this month's and the next 3), expiring at the CME close, 16:00 America/Chicago
   (15:00 or 16:00... no: 21:00 UTC in winter, 22:00 UTC... the zone database converts, DST
   included). Exchange holidays and CME's exact last-trade rules (the monthly's London-time
   fixing) are not modelled; upstream used ``today + target`` at 00:00 UTC;

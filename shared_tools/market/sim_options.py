@@ -6,9 +6,9 @@ function of (seed, symbol, time); this module lists options on it the way each v
 "Options chains"):
 
 * **calendars** (:func:`expiry_instants`): Deribit and OKX list dailies (the next 3 days),
-  Friday weeklies (the next 4), last-Friday monthlies (the next 3 months) and quarterlies
+  Friday weeklies (the next 4), last-Friday monthlies (this month's and the next 3) and quarterlies
   (last Friday of Mar/Jun/Sep/Dec, a year out), all at 08:00 UTC; CME micro options (IBKR)
-  Friday weeklies (next 4) and last-Friday monthlies (next 3) at the CME close, 16:00
+  Friday weeklies (next 4) and last-Friday monthlies (this month's and the next 3) at the CME close, 16:00
   America/Chicago (daylight saving included by the zone database; exchange holidays are not
   modelled); Robinhood equity options Friday weeklies (next 8) and third-Friday monthlies
   (six months) at 16:00 America/New_York.
