@@ -76,7 +76,11 @@ class ListedChain:
     spot_venue = "binanceus"  # the market door's venue for spot and daily closes
 
     def __init__(self, *, source: str | None = None, now: datetime | None = None) -> None:
-        self.source = _common.source_from_env() if source is None else _common.parse_source(source, what="source")
+        self.source = (
+            _common.source_from_env()
+            if source is None
+            else _common.parse_source(source, what="source")
+        )
         self._now = None if now is None else _common.as_utc(now)
         self._listings: dict[str, list[Expiry]] = {}
         self._vols: dict[str, float] = {}
@@ -116,7 +120,9 @@ class ListedChain:
         """The venue's open expiries (exchange source); [] -> synthetic expiry, fallback grid."""
         return []
 
-    def _venue_quote(self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str) -> OptionQuote | None:
+    def _venue_quote(
+        self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str
+    ) -> OptionQuote | None:
         """The venue's own mark of a listed instrument; None -> Black-Scholes."""
         return None
 
@@ -179,7 +185,9 @@ class ListedChain:
 
         sym = self.spot_symbol(und)
         try:
-            got = prices.fetch_prices([sym], source=self.source, venue=self.spot_venue, now=self.now())
+            got = prices.fetch_prices(
+                [sym], source=self.source, venue=self.spot_venue, now=self.now()
+            )
         except (_common.MarketDataError, ValueError) as exc:
             raise OptionsChainError(f"{self.name}: no spot for {und} ({exc})") from exc
         return float(got[sym])
@@ -193,7 +201,14 @@ class ListedChain:
         from shared_tools import market
 
         try:
-            frame = market.fetch_ohlcv(self.spot_symbol(und), "1d", count, source=self.source, venue=self.spot_venue, now=self.now())
+            frame = market.fetch_ohlcv(
+                self.spot_symbol(und),
+                "1d",
+                count,
+                source=self.source,
+                venue=self.spot_venue,
+                now=self.now(),
+            )
         except (_common.MarketDataError, ValueError) as exc:
             raise OptionsChainError(f"{self.name}: no daily closes for {und} ({exc})") from exc
         return [float(x) for x in frame["close"].tolist()]
@@ -251,7 +266,15 @@ class ListedChain:
             raise OptionsChainError(f"{self.name}: expiry {expiry!r} is not YYYY-MM-DD") from None
         return self.expiry_instant(day)
 
-    def quote(self, underlying: str, option_type: str, strike: float, expiry: str, *, vol: float | None = None) -> OptionQuote:
+    def quote(
+        self,
+        underlying: str,
+        option_type: str,
+        strike: float,
+        expiry: str,
+        *,
+        vol: float | None = None,
+    ) -> OptionQuote:
         und, kind, strike = underlying.upper(), _kind(option_type), float(strike)
         exp_at = self.expires_at(und, expiry)
         exp = self._find(und, expiry)
@@ -286,18 +309,35 @@ class ListedChain:
             if self.exchange:
                 from shared_tools import market
 
-                frame = market.fetch_ohlcv(sym, "1m", 1, source=self.source, venue=self.spot_venue, now=at)
+                frame = market.fetch_ohlcv(
+                    sym, "1m", 1, source=self.source, venue=self.spot_venue, now=at
+                )
                 return float(frame["close"].iloc[-1]) if len(frame) else None
             from shared_tools.market import prices
 
-            return float(prices.fetch_prices([sym], source=self.source, venue=self.spot_venue, now=at)[sym])
+            return float(
+                prices.fetch_prices([sym], source=self.source, venue=self.spot_venue, now=at)[sym]
+            )
         except Exception:  # noqa: BLE001 - unknown settlement is None, never 0
             return None
 
     def _dte(self, expires_at: datetime) -> float:
         return (expires_at - self.now()).total_seconds() / 86400.0
 
-    def _make_quote(self, und: str, kind: str, strike: float, expiry: str, exp_at: datetime, spot: float, premium_usd: float, greeks: dict[str, float], iv: float | None, source: str, instrument: str) -> OptionQuote:
+    def _make_quote(
+        self,
+        und: str,
+        kind: str,
+        strike: float,
+        expiry: str,
+        exp_at: datetime,
+        spot: float,
+        premium_usd: float,
+        greeks: dict[str, float],
+        iv: float | None,
+        source: str,
+        instrument: str,
+    ) -> OptionQuote:
         return OptionQuote(
             underlying=und,
             option_type=kind,
@@ -315,19 +355,48 @@ class ListedChain:
             instrument=instrument,
         )
 
-    def _sim_quote(self, und: str, kind: str, strike: float, expiry: str, exp_at: datetime, instrument: str) -> OptionQuote:
+    def _sim_quote(
+        self, und: str, kind: str, strike: float, expiry: str, exp_at: datetime, instrument: str
+    ) -> OptionQuote:
         spot = self.spot(und)
         dte = self._dte(exp_at)
         atm = _sim.atm_vol(und, self.now(), _sim_model.seed_from_env())
         price, greeks, vol = _sim.sim_quote(und, kind, strike, spot, max(dte, 0.0), atm)
-        return self._make_quote(und, kind, strike, expiry, exp_at, spot, price, greeks, vol, "venue", instrument)
+        return self._make_quote(
+            und, kind, strike, expiry, exp_at, spot, price, greeks, vol, "venue", instrument
+        )
 
-    def _bs_quote(self, und: str, kind: str, strike: float, expiry: str, exp_at: datetime, vol: float | None, instrument: str) -> OptionQuote:
+    def _bs_quote(
+        self,
+        und: str,
+        kind: str,
+        strike: float,
+        expiry: str,
+        exp_at: datetime,
+        vol: float | None,
+        instrument: str,
+    ) -> OptionQuote:
         spot = self.spot(und)
-        sigma = vol if vol is not None and math.isfinite(vol) and vol > 0 else self.realized_vol(und)
+        sigma = (
+            vol if vol is not None and math.isfinite(vol) and vol > 0 else self.realized_vol(und)
+        )
         dte = self._dte(exp_at)
-        price, greeks = pricing.bs_price_and_greeks(spot, strike, max(dte, 0.0), sigma, option_type=kind)
-        return self._make_quote(und, kind, strike, expiry, exp_at, spot, price, greeks, sigma, "black_scholes", instrument)
+        price, greeks = pricing.bs_price_and_greeks(
+            spot, strike, max(dte, 0.0), sigma, option_type=kind
+        )
+        return self._make_quote(
+            und,
+            kind,
+            strike,
+            expiry,
+            exp_at,
+            spot,
+            price,
+            greeks,
+            sigma,
+            "black_scholes",
+            instrument,
+        )
 
 
 def _listed_name(exp: Expiry | None, kind: str, strike: float) -> str:

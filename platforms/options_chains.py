@@ -26,7 +26,9 @@ CHAINS = {
 }
 
 
-def chain_for(platform: str, *, source: str | None = None, now: datetime | None = None, **venue_kwargs: Any) -> OptionsChain:
+def chain_for(
+    platform: str, *, source: str | None = None, now: datetime | None = None, **venue_kwargs: Any
+) -> OptionsChain:
     """The venue's chain over ``source``; ValueError naming the known platforms otherwise.
 
     ``now`` pins the chain's clock (tests; default the market clock, GO_TRADER_NOW);
@@ -39,5 +41,7 @@ def chain_for(platform: str, *, source: str | None = None, now: datetime | None 
         known = ", ".join(k for k in CHAINS if k != "cme")
         raise ValueError(f"no options chain for platform {platform!r} (known: {known})")
     module, cls = target.split(":")
-    chain = getattr(importlib.import_module(module), cls)(source=source, now=now, **venue_kwargs)
+    chain: OptionsChain = getattr(importlib.import_module(module), cls)(
+        source=source, now=now, **venue_kwargs
+    )
     return chain

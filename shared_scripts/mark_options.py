@@ -49,9 +49,9 @@ def validate(ns: Any) -> None:
 def prepare(ns: Any) -> None:
     """Import the platform's chain (no network) so --probe-only proves this tree serves it."""
     validate(ns)
-    from platforms.options_chains import CHAINS
-
     import importlib
+
+    from platforms.options_chains import CHAINS
 
     importlib.import_module(CHAINS[ns.platform].split(":")[0])
 
@@ -140,9 +140,15 @@ def handle(ns: Any, stdin_doc: Any) -> dict:
                 raise ValueError("a position must be a JSON object")
             marks[pid] = _mark_one(chain, pos)
         except Exception as exc:  # noqa: BLE001 - one position's failure costs only its mark
-            errors[pid] = one_line(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), 300)
+            errors[pid] = one_line(
+                f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), 300
+            )
     if errors and not spots and not marks:
-        return {"error": one_line("nothing could be read: " + "; ".join(f"{k} ({v})" for k, v in errors.items()), 1000)}
+        return {
+            "error": one_line(
+                "nothing could be read: " + "; ".join(f"{k} ({v})" for k, v in errors.items()), 1000
+            )
+        }
     return {
         "platform": ns.platform,
         "timestamp": chain.now().isoformat().replace("+00:00", "Z"),

@@ -40,7 +40,15 @@ def _run(args: list[str], stdin: object, tmp_path: Path) -> subprocess.Completed
 
 
 def _pos(pid: str, und: str, kind: str, strike: float, expiry: str, action: str = "sell") -> dict:
-    return {"id": pid, "underlying": und, "option_type": kind, "strike": strike, "expiry": expiry, "action": action, "quantity": 1}
+    return {
+        "id": pid,
+        "underlying": und,
+        "option_type": kind,
+        "strike": strike,
+        "expiry": expiry,
+        "action": action,
+        "quantity": 1,
+    }
 
 
 def test_marks_spots_expiry_and_per_position_errors(tmp_path):
@@ -60,7 +68,9 @@ def test_marks_spots_expiry_and_per_position_errors(tmp_path):
     out = json.loads(proc.stdout)
     assert out["platform"] == "deribit" and out["timestamp"] == NOW
     seed = sim_model.DEFAULT_SEED
-    assert out["spots"]["BTC"] == pytest.approx(sim_model.price("BTC/USDT", NOW_DT.timestamp(), seed))
+    assert out["spots"]["BTC"] == pytest.approx(
+        sim_model.price("BTC/USDT", NOW_DT.timestamp(), seed)
+    )
     assert set(out["spots"]) == {"BTC", "ETH"}  # ETH asked for without a position
     mark = out["marks"]["open-put"]
     want = chain.quote("BTC", "put", strike, expiry)
@@ -76,21 +86,46 @@ def test_marks_spots_expiry_and_per_position_errors(tmp_path):
 
 
 def test_cme_and_equity_marks_carry_their_multiplier_and_close_time(tmp_path):
-    ibkr = _run(["--platform=ibkr"], {"positions": [_pos("m", "BTC", "call", 50000.0, "2026-03-27")]}, tmp_path)
+    ibkr = _run(
+        ["--platform=ibkr"],
+        {"positions": [_pos("m", "BTC", "call", 50000.0, "2026-03-27")]},
+        tmp_path,
+    )
     mark = json.loads(ibkr.stdout)["marks"]["m"]
     assert mark["multiplier"] == 0.1 and mark["expires_at"] == "2026-03-27T21:00:00Z"  # 16:00 CDT
-    rh = _run(["--platform=robinhood"], {"positions": [_pos("s", "SPY", "put", 500.0, "2026-03-20")]}, tmp_path)
+    rh = _run(
+        ["--platform=robinhood"],
+        {"positions": [_pos("s", "SPY", "put", 500.0, "2026-03-20")]},
+        tmp_path,
+    )
     out = json.loads(rh.stdout)
-    assert out["marks"]["s"]["multiplier"] == 100.0 and out["marks"]["s"]["expires_at"] == "2026-03-20T20:00:00Z"
+    assert (
+        out["marks"]["s"]["multiplier"] == 100.0
+        and out["marks"]["s"]["expires_at"] == "2026-03-20T20:00:00Z"
+    )
     assert 400 <= out["spots"]["SPY"] <= 650
 
 
 def test_expired_before_the_instant_is_still_marked(tmp_path):
     # 2026-03-02 12:00 UTC: an expiry dated today already passed at 08:00 on Deribit
-    out = json.loads(_run(["--platform=deribit"], {"positions": [_pos("t", "BTC", "call", 1.0, "2026-03-02")]}, tmp_path).stdout)
-    assert out["marks"]["t"]["expired"] is True and out["marks"]["t"]["dte"] == pytest.approx(-4 / 24)
+    out = json.loads(
+        _run(
+            ["--platform=deribit"],
+            {"positions": [_pos("t", "BTC", "call", 1.0, "2026-03-02")]},
+            tmp_path,
+        ).stdout
+    )
+    assert out["marks"]["t"]["expired"] is True and out["marks"]["t"]["dte"] == pytest.approx(
+        -4 / 24
+    )
     # ... while the same date on the CME (16:00 Chicago = 22:00 UTC) has not expired yet
-    out = json.loads(_run(["--platform=ibkr"], {"positions": [_pos("t", "BTC", "call", 60000.0, "2026-03-02")]}, tmp_path).stdout)
+    out = json.loads(
+        _run(
+            ["--platform=ibkr"],
+            {"positions": [_pos("t", "BTC", "call", 60000.0, "2026-03-02")]},
+            tmp_path,
+        ).stdout
+    )
     assert out["marks"]["t"]["expired"] is False and out["marks"]["t"]["settlement_price"] is None
     assert date.fromisoformat(out["marks"]["t"]["expires_at"][:10]) == date(2026, 3, 2)
 

@@ -19,7 +19,6 @@ import pytest
 
 from platforms.deribit.options_chain import DeribitOptionsChain
 from platforms.ibkr.options_chain import IbkrOptionsChain
-from platforms.okx.options_chain import OkxOptionsChain
 from platforms.options_chains import chain_for
 from shared_tools import pricing
 from shared_tools.market.sim_options import realized_vol
@@ -77,7 +76,13 @@ class FakeDeribit:
                 "index_price": 66000.0,
                 "underlying_price": 66100.0,
                 "mark_iv": 55.0,
-                "greeks": {"delta": 0.61, "gamma": 0.00004, "theta": -95.1, "vega": 30.2, "rho": 1.0},
+                "greeks": {
+                    "delta": 0.61,
+                    "gamma": 0.00004,
+                    "theta": -95.1,
+                    "vega": 30.2,
+                    "rho": 1.0,
+                },
             },
             "BTC-6MAR26-70000-C": {"mark_price": 0.0, "index_price": 66000.0, "greeks": {}},
         }
@@ -119,7 +124,10 @@ class FakeDeribit:
             return {"data": list(self.delivery), "records_total": len(self.delivery)}
         if method == "get_volatility_index_data":
             day = 86_400_000
-            return {"data": [[_ms(2026, 2, 25, 0) + i * day, 50, 52, 49, 50.0 + i] for i in range(5)], "continuation": None}
+            return {
+                "data": [[_ms(2026, 2, 25, 0) + i * day, 50, 52, 49, 50.0 + i] for i in range(5)],
+                "continuation": None,
+            }
         return None
 
     def close(self) -> None:
@@ -249,7 +257,17 @@ class FakeOkx:
         return {"code": "0", "data": [{"instId": "BTC-USD-260327-65000-C", "markVol": "0.6"}]}
 
     def public_get_public_delivery_exercise_history(self, params: dict) -> dict:
-        return {"code": "0", "data": [{"ts": str(_ms(2026, 3, 27)), "details": [{"insId": "BTC-USD-260327-65000-C", "px": "65500.5", "type": "exercised"}]}]}
+        return {
+            "code": "0",
+            "data": [
+                {
+                    "ts": str(_ms(2026, 3, 27)),
+                    "details": [
+                        {"insId": "BTC-USD-260327-65000-C", "px": "65500.5", "type": "exercised"}
+                    ],
+                }
+            ],
+        }
 
 
 def test_okx_listing_contract_size_mark_price_and_working_fallback():
@@ -257,7 +275,9 @@ def test_okx_listing_contract_size_mark_price_and_working_fallback():
     chain = chain_for("okx", source="exchange", now=NOW, exchange=fake)
     assert chain.multiplier("BTC") == 0.01  # the market's ctVal, not an assumed 1 coin
     assert chain.real_expiry("BTC", 60) == ("2026-03-27", 24)  # no tolerance cap on OKX
-    assert chain.real_strike("BTC", "2026-03-27", "call", 66000.0) == 65000.0  # string strikes match
+    assert (
+        chain.real_strike("BTC", "2026-03-27", "call", 66000.0) == 65000.0
+    )  # string strikes match
     assert chain.real_strike("ETH", "2026-03-27", "call", 3430.0) == 3400.0  # fallback ETH 100s
     q = chain.quote("BTC", "call", 65000, "2026-03-27")
     assert q.source == "venue" and q.instrument == "BTC-USD-260327-65000-C"
@@ -268,14 +288,20 @@ def test_okx_listing_contract_size_mark_price_and_working_fallback():
     # no mark (0): Black-Scholes that works (upstream passed the type as the rate: always 0)
     bs = chain.quote("BTC", "put", 60000, "2026-03-27", vol=0.7)
     assert bs.source == "black_scholes" and bs.premium_usd > 0
-    assert bs.premium_usd == pytest.approx(pricing.bs_price(66000.0, 60000.0, q.dte, 0.7, option_type="put"))
+    assert bs.premium_usd == pytest.approx(
+        pricing.bs_price(66000.0, 60000.0, q.dte, 0.7, option_type="put")
+    )
 
 
 def test_okx_settlement_after_expiry_only():
     fake = FakeOkx()
-    before = chain_for("okx", source="exchange", now=datetime(2026, 3, 27, 7, tzinfo=UTC), exchange=fake)
+    before = chain_for(
+        "okx", source="exchange", now=datetime(2026, 3, 27, 7, tzinfo=UTC), exchange=fake
+    )
     assert before.settlement_price("BTC", "2026-03-27") is None
-    after = chain_for("okx", source="exchange", now=datetime(2026, 3, 27, 9, tzinfo=UTC), exchange=fake)
+    after = chain_for(
+        "okx", source="exchange", now=datetime(2026, 3, 27, 9, tzinfo=UTC), exchange=fake
+    )
     assert after.settlement_price("BTC", "2026-03-27") == 65500.5
 
 
@@ -291,7 +317,15 @@ class FakeIB:
         return list(contracts)
 
     def reqTickers(self, *contracts):  # noqa: N802
-        model = SimpleNamespace(optPrice=2100.0, undPrice=66000.0, delta=0.52, gamma=0.00003, theta=-60.0, vega=45.0, impliedVol=0.58)
+        model = SimpleNamespace(
+            optPrice=2100.0,
+            undPrice=66000.0,
+            delta=0.52,
+            gamma=0.00003,
+            theta=-60.0,
+            vega=45.0,
+            impliedVol=0.58,
+        )
         return [SimpleNamespace(modelGreeks=model) for _ in contracts]
 
 
@@ -311,7 +345,11 @@ def test_ibkr_calendar_strikes_multiplier_and_gateway_marks():
     q = chain.quote("BTC", "call", 67000, expiry)
     assert q.source == "venue" and q.premium_usd == 2100.0 and q.multiplier == 0.1
     (contract,) = ib.asked
-    assert (contract.symbol, contract.lastTradeDateOrContractMonth, contract.right) == ("MBT", "20260327", "C")
+    assert (contract.symbol, contract.lastTradeDateOrContractMonth, contract.right) == (
+        "MBT",
+        "20260327",
+        "C",
+    )
 
 
 class _FixedCloses(IbkrOptionsChain):
@@ -331,7 +369,9 @@ def test_ibkr_without_gateway_marks_black_scholes_at_realized_vol_not_080():
     rv = realized_vol(_FixedCloses.closes)
     q = chain.quote("BTC", "put", 60000, "2026-03-27")
     assert q.source == "black_scholes" and q.iv == pytest.approx(rv) and abs(rv - 0.80) > 0.05
-    assert q.premium_usd == pytest.approx(pricing.bs_price(66000.0, 60000.0, q.dte, rv, option_type="put"))
+    assert q.premium_usd == pytest.approx(
+        pricing.bs_price(66000.0, 60000.0, q.dte, rv, option_type="put")
+    )
 
 
 def test_unknown_platform_names_the_known_ones():

@@ -36,8 +36,13 @@ def test_deribit_and_okx_calendar_dailies_weeklies_monthlies_quarterlies_at_0800
 def test_cme_calendar_weeklies_and_monthlies_at_the_chicago_close_with_dst():
     instants = {t.date(): t for t in sim_options.expiry_instants("ibkr", NOW)}
     assert set(instants) == {
-        date(2026, 3, 6), date(2026, 3, 13), date(2026, 3, 20), date(2026, 3, 27),
-        date(2026, 4, 24), date(2026, 5, 29), date(2026, 6, 26),  # this month's and 3 more
+        date(2026, 3, 6),
+        date(2026, 3, 13),
+        date(2026, 3, 20),
+        date(2026, 3, 27),
+        date(2026, 4, 24),
+        date(2026, 5, 29),
+        date(2026, 6, 26),  # this month's and 3 more
     }
     assert instants[date(2026, 3, 6)] == datetime(2026, 3, 6, 22, tzinfo=UTC)  # CST
     assert instants[date(2026, 3, 13)] == datetime(2026, 3, 13, 21, tzinfo=UTC)  # CDT
@@ -45,8 +50,12 @@ def test_cme_calendar_weeklies_and_monthlies_at_the_chicago_close_with_dst():
 
 def test_robinhood_calendar_weeklies_and_third_friday_monthlies_at_the_new_york_close():
     instants = {t.date(): t for t in sim_options.expiry_instants("robinhood", NOW)}
-    assert {date(2026, 3, 6) + (date(2026, 3, 13) - date(2026, 3, 6)) * i for i in range(8)} <= set(instants)
-    assert {date(2026, 4, 17), date(2026, 5, 15), date(2026, 6, 19), date(2026, 9, 18)} <= set(instants)
+    assert {date(2026, 3, 6) + (date(2026, 3, 13) - date(2026, 3, 6)) * i for i in range(8)} <= set(
+        instants
+    )
+    assert {date(2026, 4, 17), date(2026, 5, 15), date(2026, 6, 19), date(2026, 9, 18)} <= set(
+        instants
+    )
     assert instants[date(2026, 3, 6)] == datetime(2026, 3, 6, 21, tzinfo=UTC)  # EST close
     assert instants[date(2026, 3, 20)] == datetime(2026, 3, 20, 20, tzinfo=UTC)  # EDT close
     assert all(t.weekday() == 4 for t in instants)
@@ -55,9 +64,15 @@ def test_robinhood_calendar_weeklies_and_third_friday_monthlies_at_the_new_york_
 @pytest.mark.parametrize(
     ("venue", "underlying", "spot", "step"),
     [
-        ("deribit", "BTC", 66000, 1000), ("deribit", "ETH", 3400, 50), ("okx", "BTC", 66000, 1000),
-        ("ibkr", "BTC", 66000, 1000), ("ibkr", "BTC", 45000, 500), ("ibkr", "ETH", 3400, 50),
-        ("ibkr", "ETH", 900, 25), ("robinhood", "SPY", 520, 10), ("robinhood", "QQQ", 450, 5),
+        ("deribit", "BTC", 66000, 1000),
+        ("deribit", "ETH", 3400, 50),
+        ("okx", "BTC", 66000, 1000),
+        ("ibkr", "BTC", 66000, 1000),
+        ("ibkr", "BTC", 45000, 500),
+        ("ibkr", "ETH", 3400, 50),
+        ("ibkr", "ETH", 900, 25),
+        ("robinhood", "SPY", 520, 10),
+        ("robinhood", "QQQ", 450, 5),
         ("robinhood", "F", 12, 1),
     ],
 )
@@ -112,8 +127,13 @@ def test_smile_shape_skewed_convex_and_bounded():
     assert vols[80] > vols[100] > vols[110]  # puts richer than near calls (skew)
     keys = sorted(vols)
     logk = [math.log(k / spot) for k in keys]
-    slopes = [(vols[b] - vols[a]) / (lb - la) for a, b, la, lb in zip(keys, keys[1:], logk, logk[1:])]
-    assert all(s2 >= s1 - 1e-12 for s1, s2 in zip(slopes, slopes[1:]))  # convex in log-moneyness
+    slopes = [
+        (vols[b] - vols[a]) / (lb - la)
+        for a, b, la, lb in zip(keys, keys[1:], logk, logk[1:], strict=False)
+    ]
+    assert all(
+        s2 >= s1 - 1e-12 for s1, s2 in zip(slopes, slopes[1:], strict=False)
+    )  # convex in log-moneyness
     assert all(0.5 * atm <= v <= 3 * atm for v in vols.values())
     eq = sim_options.smile_vol(atm, spot, 90, dte, equity=True)
     assert eq > sim_options.smile_vol(atm, spot, 90, dte, equity=False)  # equity skew is steeper
@@ -134,7 +154,9 @@ def test_simulated_settlement_is_the_price_at_the_expiry_instant():
     chain = chain_for("deribit", source="simulated", now=datetime(2026, 3, 6, 7, 59, tzinfo=UTC))
     assert chain.settlement_price("BTC", "2026-03-06") is None
     later = chain_for("deribit", source="simulated", now=datetime(2026, 3, 9, tzinfo=UTC))
-    want = sim_model.price("BTC", datetime(2026, 3, 6, 8, tzinfo=UTC).timestamp(), sim_model.seed_from_env())
+    want = sim_model.price(
+        "BTC", datetime(2026, 3, 6, 8, tzinfo=UTC).timestamp(), sim_model.seed_from_env()
+    )
     assert later.settlement_price("BTC", "2026-03-06") == want
 
 
@@ -148,9 +170,17 @@ def test_simulated_daily_closes_match_the_market_door():
 
 @pytest.mark.parametrize(
     ("venue", "underlying", "multiplier"),
-    [("deribit", "BTC", 1.0), ("okx", "ETH", 1.0), ("ibkr", "BTC", 0.1), ("ibkr", "ETH", 0.5), ("robinhood", "SPY", 100.0)],
+    [
+        ("deribit", "BTC", 1.0),
+        ("okx", "ETH", 1.0),
+        ("ibkr", "BTC", 0.1),
+        ("ibkr", "ETH", 0.5),
+        ("robinhood", "SPY", 100.0),
+    ],
 )
-def test_simulated_venues_quote_with_their_multiplier_and_expiry_time(venue, underlying, multiplier):
+def test_simulated_venues_quote_with_their_multiplier_and_expiry_time(
+    venue, underlying, multiplier
+):
     chain = chain_for(venue, source="simulated", now=NOW)
     spot = chain.spot(underlying)
     expiry, dte = chain.real_expiry(underlying, 21)

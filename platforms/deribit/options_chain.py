@@ -45,7 +45,14 @@ class DeribitOptionsChain(ListedChain):
     min_dte = 1
     expiry_tolerance_days = 7
 
-    def __init__(self, *, source: str | None = None, now: datetime | None = None, session: Any = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source: str | None = None,
+        now: datetime | None = None,
+        session: Any = None,
+        base_url: str | None = None,
+    ) -> None:
         super().__init__(source=source, now=now)
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         self._session = session
@@ -65,7 +72,9 @@ class DeribitOptionsChain(ListedChain):
             resp = self._session.get(url, params=params, timeout=TIMEOUT_S)
             doc = resp.json()
         except Exception as exc:  # noqa: BLE001 - network, TLS, bad JSON: one line
-            raise OptionsChainError(f"deribit: {method} failed ({type(exc).__name__}: {exc})") from exc
+            raise OptionsChainError(
+                f"deribit: {method} failed ({type(exc).__name__}: {exc})"
+            ) from exc
         if not isinstance(doc, dict) or "result" not in doc:
             err = doc.get("error") if isinstance(doc, dict) else doc
             raise OptionsChainError(f"deribit: {method} answered no result ({err})")
@@ -98,7 +107,9 @@ class DeribitOptionsChain(ListedChain):
         except (OptionsChainError, KeyError, TypeError, ValueError):
             return None
 
-    def _venue_quote(self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str) -> OptionQuote | None:
+    def _venue_quote(
+        self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str
+    ) -> OptionQuote | None:
         if not instrument:
             return None  # not listed: Black-Scholes (upstream's fallback, with a warning upstream)
         try:
@@ -113,12 +124,29 @@ class DeribitOptionsChain(ListedChain):
         greeks = {g: float(raw.get(g) or 0.0) for g in ("delta", "gamma", "theta", "vega")}
         iv = t.get("mark_iv")
         iv_f = float(iv) / 100.0 if isinstance(iv, (int, float)) and iv > 0 else None
-        return self._make_quote(underlying, kind, strike, exp.expiry, exp.expires_at, spot, mark * spot, greeks, iv_f, "venue", instrument)
+        return self._make_quote(
+            underlying,
+            kind,
+            strike,
+            exp.expiry,
+            exp.expires_at,
+            spot,
+            mark * spot,
+            greeks,
+            iv_f,
+            "venue",
+            instrument,
+        )
 
     def _venue_settlement(self, underlying: str, expiry: str, expires_at: datetime) -> float | None:
         age_days = max((self.now() - expires_at).days, 0)
         try:
-            res = self._get("get_delivery_prices", index_name=f"{underlying.lower()}_usd", offset=0, count=min(age_days + 5, 1000))
+            res = self._get(
+                "get_delivery_prices",
+                index_name=f"{underlying.lower()}_usd",
+                offset=0,
+                count=min(age_days + 5, 1000),
+            )
         except OptionsChainError:
             return None
         for row in res.get("data", []) if isinstance(res, dict) else []:
@@ -146,5 +174,9 @@ class DeribitOptionsChain(ListedChain):
         except OptionsChainError:
             return []
         rows = res.get("data", []) if isinstance(res, dict) else []
-        closes = [float(r[4]) / 100.0 for r in sorted(rows, key=lambda r: r[0]) if isinstance(r, list) and len(r) >= 5]
+        closes = [
+            float(r[4]) / 100.0
+            for r in sorted(rows, key=lambda r: r[0])
+            if isinstance(r, list) and len(r) >= 5
+        ]
         return closes[-days:]

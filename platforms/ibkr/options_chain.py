@@ -41,7 +41,9 @@ class IbkrOptionsChain(ListedChain):
     expiry_tolerance_days = None
     default_vol = 0.60
 
-    def __init__(self, *, source: str | None = None, now: datetime | None = None, ib: Any = None) -> None:
+    def __init__(
+        self, *, source: str | None = None, now: datetime | None = None, ib: Any = None
+    ) -> None:
         super().__init__(source=source, now=now)
         self._ib = ib
 
@@ -71,25 +73,51 @@ class IbkrOptionsChain(ListedChain):
             self._ib = ib
         return self._ib
 
-    def _venue_quote(self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str) -> OptionQuote | None:
+    def _venue_quote(
+        self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str
+    ) -> OptionQuote | None:
         symbol = CME_SYMBOLS.get(underlying)
         ib = self._gateway() if symbol else None
-        if ib is None:
+        if ib is None or symbol is None:
             return None
         try:
             from ib_async import FuturesOption
 
-            contract = FuturesOption(symbol, exp.expiry.replace("-", ""), strike, "C" if kind == "call" else "P", "CME", currency="USD")
+            contract = FuturesOption(
+                symbol,
+                exp.expiry.replace("-", ""),
+                strike,
+                "C" if kind == "call" else "P",
+                "CME",
+                currency="USD",
+            )
             ib.qualifyContracts(contract)
             ticker = ib.reqTickers(contract)[0]
             model = ticker.modelGreeks
             price = float(model.optPrice)
             spot = float(model.undPrice)
-            greeks = {"delta": float(model.delta), "gamma": float(model.gamma), "theta": float(model.theta), "vega": float(model.vega)}
+            greeks = {
+                "delta": float(model.delta),
+                "gamma": float(model.gamma),
+                "theta": float(model.theta),
+                "vega": float(model.vega),
+            }
             iv = float(model.impliedVol)
         except Exception:  # noqa: BLE001 - any gateway trouble: Black-Scholes instead
             return None
         if not price > 0 or not spot > 0:
             return None
         name = getattr(contract, "localSymbol", "") or f"{symbol} {exp.expiry} {strike:g} {kind}"
-        return self._make_quote(underlying, kind, strike, exp.expiry, exp.expires_at, spot, price, greeks, iv, "venue", name)
+        return self._make_quote(
+            underlying,
+            kind,
+            strike,
+            exp.expiry,
+            exp.expires_at,
+            spot,
+            price,
+            greeks,
+            iv,
+            "venue",
+            name,
+        )

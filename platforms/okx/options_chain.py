@@ -37,7 +37,9 @@ class OkxOptionsChain(ListedChain):
     expiry_tolerance_days = None
     spot_venue = "okx"
 
-    def __init__(self, *, source: str | None = None, now: datetime | None = None, exchange: Any = None) -> None:
+    def __init__(
+        self, *, source: str | None = None, now: datetime | None = None, exchange: Any = None
+    ) -> None:
         super().__init__(source=source, now=now)
         self._exchange = exchange
         self._sizes: dict[str, float] = {}
@@ -48,7 +50,7 @@ class OkxOptionsChain(ListedChain):
 
     def _ccxt(self) -> Any:
         if self._exchange is None:
-            import ccxt
+            import ccxt  # type: ignore[import-untyped]
 
             self._exchange = ccxt.okx({"enableRateLimit": True, "timeout": 10000})
         return self._exchange
@@ -69,7 +71,9 @@ class OkxOptionsChain(ListedChain):
     def _venue_spot(self, underlying: str) -> float | None:
         """OKX's own index (``/market/index-tickers``), the price its options settle against."""
         try:
-            rows = self._rows("public_get_market_index_tickers", {"instId": self._family(underlying)})
+            rows = self._rows(
+                "public_get_market_index_tickers", {"instId": self._family(underlying)}
+            )
             price = float(rows[0]["idxPx"])
         except Exception:  # noqa: BLE001 - no index: the market door's spot instead
             return None
@@ -104,21 +108,27 @@ class OkxOptionsChain(ListedChain):
     def _mark_vol(self, underlying: str, inst_id: str) -> float | None:
         if underlying not in self._summary:
             try:
-                rows = self._rows("public_get_public_opt_summary", {"instFamily": self._family(underlying)})
+                rows = self._rows(
+                    "public_get_public_opt_summary", {"instFamily": self._family(underlying)}
+                )
             except Exception:  # noqa: BLE001 - the vol is extra: realized vol instead
                 rows = []
-            self._summary[underlying] = {r.get("instId"): r for r in rows}
+            self._summary[underlying] = {str(r.get("instId")): r for r in rows}
         try:
             vol = float(self._summary[underlying][inst_id]["markVol"])
         except (KeyError, TypeError, ValueError):
             return None
         return vol if vol > 0 else None
 
-    def _venue_quote(self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str) -> OptionQuote | None:
+    def _venue_quote(
+        self, underlying: str, exp: Expiry, kind: str, strike: float, instrument: str
+    ) -> OptionQuote | None:
         if not instrument:
             return None
         try:
-            rows = self._rows("public_get_public_mark_price", {"instType": "OPTION", "instId": instrument})
+            rows = self._rows(
+                "public_get_public_mark_price", {"instType": "OPTION", "instId": instrument}
+            )
             mark = float(rows[0]["markPx"])
         except Exception:  # noqa: BLE001 - no mark: Black-Scholes at realized vol
             return None
@@ -127,12 +137,29 @@ class OkxOptionsChain(ListedChain):
         spot = self.spot(underlying)
         vol = self._mark_vol(underlying, instrument)
         dte = max(self._dte(exp.expires_at), 0.0)
-        _, greeks = pricing.bs_price_and_greeks(spot, strike, dte, vol or self.realized_vol(underlying), option_type=kind)
-        return self._make_quote(underlying, kind, strike, exp.expiry, exp.expires_at, spot, mark * spot, greeks, vol, "venue", instrument)
+        _, greeks = pricing.bs_price_and_greeks(
+            spot, strike, dte, vol or self.realized_vol(underlying), option_type=kind
+        )
+        return self._make_quote(
+            underlying,
+            kind,
+            strike,
+            exp.expiry,
+            exp.expires_at,
+            spot,
+            mark * spot,
+            greeks,
+            vol,
+            "venue",
+            instrument,
+        )
 
     def _venue_settlement(self, underlying: str, expiry: str, expires_at: datetime) -> float | None:
         try:
-            rows = self._rows("public_get_public_delivery_exercise_history", {"instType": "OPTION", "instFamily": self._family(underlying)})
+            rows = self._rows(
+                "public_get_public_delivery_exercise_history",
+                {"instType": "OPTION", "instFamily": self._family(underlying)},
+            )
         except Exception:  # noqa: BLE001 - unknown for now: the supervisor retries next cycle
             return None
         target_ms = int(expires_at.timestamp() * 1000)
@@ -140,7 +167,9 @@ class OkxOptionsChain(ListedChain):
             try:
                 if abs(int(row["ts"]) - target_ms) > 3600_000:
                     continue
-                prices = [float(d["px"]) for d in row.get("details", []) if float(d.get("px") or 0) > 0]
+                prices = [
+                    float(d["px"]) for d in row.get("details", []) if float(d.get("px") or 0) > 0
+                ]
             except (KeyError, TypeError, ValueError):
                 continue
             if prices:

@@ -40,6 +40,8 @@ class RobinhoodOptionsChain(ListedChain):
 
     def _venue_listing(self, underlying: str) -> list[Expiry]:
         """The modelled equity calendar; strikes from the $1/$5/$10 grid."""
-        return [Expiry(t.date().isoformat(), t) for t in _sim.expiry_instants("robinhood", self.now())]
+        return [
+            Expiry(t.date().isoformat(), t) for t in _sim.expiry_instants("robinhood", self.now())
+        ]
 
     _offline_listing = _venue_listing  # a replayed market follows the same calendar

@@ -182,7 +182,9 @@ def listing(venue: str, underlying: str, now: datetime, seed: int) -> list[SimLi
     """
     out = []
     for t in expiry_instants(venue, now):
-        ref = _sim.price(underlying, _day_start(t - timedelta(days=LISTING_LEAD_DAYS)).timestamp(), seed)
+        ref = _sim.price(
+            underlying, _day_start(t - timedelta(days=LISTING_LEAD_DAYS)).timestamp(), seed
+        )
         step = strike_step(venue, underlying, ref)
         lo = max(math.ceil(ref * 0.25 / step), 1)
         hi = math.floor(ref * 4.0 / step)
@@ -259,7 +261,9 @@ def sim_quote(
     return price, greeks, vol
 
 
-def settlement_price(underlying: str, expires_at: datetime, now: datetime, seed: int) -> float | None:
+def settlement_price(
+    underlying: str, expires_at: datetime, now: datetime, seed: int
+) -> float | None:
     """The simulated index at the expiry instant, once ``now`` has passed it; else None."""
     if as_utc(now) < as_utc(expires_at):
         return None
