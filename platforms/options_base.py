@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from shared_tools import pricing
 from shared_tools.book.options import option_venue
@@ -84,6 +84,7 @@ class ListedChain:
         self._now = None if now is None else _common.as_utc(now)
         self._listings: dict[str, list[Expiry]] = {}
         self._vols: dict[str, float] = {}
+        self._spots: dict[str, float] = {}
 
     # ---- the clock and the source ----------------------------------------------------------
 
@@ -176,7 +177,13 @@ class ListedChain:
         return option_venue(self.name).multiplier(underlying)
 
     def spot(self, underlying: str) -> float:
+        """The underlying's price, read once per chain object (one worker run)."""
         und = underlying.upper()
+        if und not in self._spots:
+            self._spots[und] = self._read_spot(und)
+        return self._spots[und]
+
+    def _read_spot(self, und: str) -> float:
         if self.exchange:
             venue_spot = self._venue_spot(und)
             if venue_spot is not None and venue_spot > 0:
@@ -406,7 +413,3 @@ def _listed_name(exp: Expiry | None, kind: str, strike: float) -> str:
         if abs(k - strike) <= 1e-9 * max(1.0, abs(strike)):
             return name
     return ""
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)

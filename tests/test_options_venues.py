@@ -238,7 +238,8 @@ class FakeOkx:
                     "expiry": exp,
                     "strike": strike,
                     "optionType": kind,
-                    "contractSize": 0.01,
+                    "contractSize": 1.0,  # ccxt's: ctVal alone
+                    "info": {"instId": inst, "ctVal": "1", "ctMult": "0.01", "ctValCcy": "BTC"},
                 }
         self.markets["BTC/USDT"] = {"id": "BTC-USDT", "type": "spot", "base": "BTC"}
 
@@ -273,7 +274,7 @@ class FakeOkx:
 def test_okx_listing_contract_size_mark_price_and_working_fallback():
     fake = FakeOkx()
     chain = chain_for("okx", source="exchange", now=NOW, exchange=fake)
-    assert chain.multiplier("BTC") == 0.01  # the market's ctVal, not an assumed 1 coin
+    assert chain.multiplier("BTC") == 0.01  # ctVal x ctMult, not ccxt's contractSize (1) nor 1 coin
     assert chain.real_expiry("BTC", 60) == ("2026-03-27", 24)  # no tolerance cap on OKX
     assert (
         chain.real_strike("BTC", "2026-03-27", "call", 66000.0) == 65000.0

@@ -2,8 +2,9 @@
 
 Upstream-options reference §5.3, with its Obs fixed:
 
-* the contract size is the market's own (ccxt ``contractSize``, from OKX's ``ctVal`` x
-  ``ctMult``), not an assumed one coin; without a listing the book's OPTION_VENUES row;
+* the contract size is the market's own, OKX's ``ctVal`` x ``ctMult`` (0.01 BTC, 0.1 ETH),
+  not an assumed one coin: ccxt's ``contractSize`` is ``ctVal`` alone, which is 1 on options
+  (the multiplier is in ``ctMult``); without a listing the book's OPTION_VENUES row;
 * marks: OKX's mark price (``/public/mark-price``, coin per unit) x spot, and the mark vol of
   ``/public/opt-summary``; greeks are Black-Scholes at that mark vol in our units (OKX's own
   greeks come in several coin/USD conventions). Upstream used the last trade;
@@ -91,9 +92,9 @@ class OkxOptionsChain(ListedChain):
                 strike = float(m["strike"])  # a string strike on some ccxt versions (upstream #94)
             except (KeyError, TypeError, ValueError):
                 continue
-            size = m.get("contractSize")
-            if isinstance(size, (int, float)) and size > 0:
-                self._sizes[underlying] = float(size)
+            size = _contract_size(m)
+            if size is not None:
+                self._sizes[underlying] = size
             at = datetime.fromtimestamp(ts / 1000.0, tz=UTC)
             exp = by_ts.setdefault(ts, Expiry(at.date().isoformat(), at))
             if kind in ("call", "put"):
@@ -175,3 +176,17 @@ class OkxOptionsChain(ListedChain):
             if prices:
                 return prices[0]
         return None
+
+
+def _contract_size(market: dict[str, Any]) -> float | None:
+    """Units of underlying per contract: OKX's ``ctVal`` x ``ctMult`` from the raw instrument
+    (ccxt's ``contractSize`` is ``ctVal`` only, 1 on options), else ccxt's ``contractSize``."""
+    info = market.get("info") if isinstance(market.get("info"), dict) else {}
+    try:
+        size = float(info.get("ctVal") or 0) * float(info.get("ctMult") or 0)
+    except (TypeError, ValueError):
+        size = 0.0
+    if size > 0:
+        return size
+    raw = market.get("contractSize")
+    return float(raw) if isinstance(raw, (int, float)) and raw > 0 else None
