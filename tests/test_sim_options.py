@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -191,3 +192,36 @@ def test_simulated_venues_quote_with_their_multiplier_and_expiry_time(
     assert math.floor(q.dte) == dte and q.greeks["delta"] < 0 and q.instrument
     if underlying == "SPY":
         assert 400 <= spot <= 650  # the simulated market serves equities
+
+
+def test_simulated_instruments_are_named_like_deribit_lists_them():
+    chain = chain_for("deribit", source="simulated", now=NOW)
+    q = chain.quote("BTC", "call", 60000.0, "2026-03-06")
+    assert q.instrument == "BTC-6MAR26-60000-C"  # the day unpadded, as Deribit lists it
+
+
+def test_simulated_chains_import_no_venue_client(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from platforms.options_chains import chain_for\n"
+        "for v in ('deribit', 'ibkr', 'okx', 'robinhood'):\n"
+        "    c = chain_for(v, source='simulated')\n"
+        "    u = 'SPY' if v == 'robinhood' else 'BTC'\n"
+        "    e, _ = c.real_expiry(u, 30)\n"
+        "    c.quote(u, 'call', c.real_strike(u, e, 'call', c.spot(u)), e)\n"
+        "bad = [m for m in ('ib_async', 'ccxt', 'requests', 'pandas') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    env = {**__import__("os").environ, "GO_TRADER_NOW": "2026-03-02T12:00:00Z"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
