@@ -378,3 +378,25 @@ def test_ibkr_without_gateway_marks_black_scholes_at_realized_vol_not_080():
 def test_unknown_platform_names_the_known_ones():
     with pytest.raises(ValueError, match=r"known: deribit, ibkr, okx, robinhood"):
         chain_for("binanceus")
+
+
+def test_replayed_market_synthetic_expiry_fallback_grid_bs_at_realized_vol(tmp_path):
+    day = 86_400_000
+    start = _ms(2025, 11, 1, 0)
+    closes = [60000.0 * math.exp(0.03 * math.sin(i / 3.0) + 0.001 * i) for i in range(130)]
+    rows = [[start + i * day, c, c * 1.01, c * 0.99, c, 1.0] for i, c in enumerate(closes)]
+    (tmp_path / "BTC_USDT-1d.json").write_text(json.dumps(rows))
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)  # bar 121 is the last closed one
+    chain = chain_for("deribit", source=f"replay:{tmp_path}", now=now)
+    assert chain.real_expiry("BTC", 30) == ("2026-04-01", 30)  # nothing listed: synthetic
+    assert chain.real_strike("BTC", "2026-04-01", "call", 66600) == 67000.0
+    q = chain.quote("BTC", "call", 67000.0, "2026-04-01")
+    seen = closes[: (int(now.timestamp() * 1000) - start) // day]
+    rv = realized_vol(seen[-90:])
+    assert q.source == "black_scholes" and q.iv == pytest.approx(rv)
+    assert q.spot == pytest.approx(seen[-1]) and q.expires_at == datetime(2026, 4, 1, 8, tzinfo=UTC)
+    assert q.premium_usd == pytest.approx(
+        pricing.bs_price(seen[-1], 67000.0, q.dte, rv, option_type="call")
+    )
+    later = chain_for("deribit", source=f"replay:{tmp_path}", now=datetime(2026, 3, 9, tzinfo=UTC))
+    assert later.settlement_price("BTC", "2026-03-06") == pytest.approx(closes[125 - 1])
