@@ -11,7 +11,7 @@ without that leg (docs/options.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared_strategies.options.legs import Context, Decision, NoQuote, option_leg
@@ -140,7 +140,7 @@ def butterfly(ctx: Context) -> Decision:
     return Decision(1, legs, ctx.iv_rank)
 
 
-def guarded(fn, ctx: Context) -> Decision:
+def guarded(fn: Callable[[Context], Decision], ctx: Context) -> Decision:
     """Run an evaluator; a leg without a positive premium skips the whole structure."""
     try:
         return fn(ctx)
