@@ -32,12 +32,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared_strategies.options import check, registry  # noqa: E402
+from shared_tools.options_argv import OPTIONS_PLATFORMS as PLATFORMS  # noqa: E402
+from shared_tools.options_argv import RANK_SOURCES, parse_options_argv  # noqa: E402
 from shared_tools.options_chain import OptionsChain  # noqa: E402
 from shared_tools.worker import ContractParser, UsageError, run_worker  # noqa: E402
 
 PROG = "check_options.py"
-PLATFORMS = ("deribit", "ibkr", "okx", "robinhood")
-RANK_SOURCES = ("realized", "implied")
 USAGE = (
     "Usage: check_options.py <strategy> <underlying> [--platform=deribit|ibkr|okx|robinhood] "
     "[--regime-payload-json=RAW] [--iv-rank-source=realized|implied]"
@@ -58,37 +58,10 @@ class OptionsArgv(ContractParser):
         super().__init__(prog=PROG, description="Options strategy check", add_help=False)
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
-        ns = argparse.Namespace(
-            probe_only=False,
-            batch=False,
-            platform="deribit",
-            regime_payload_json=None,
-            iv_rank_source="realized",
-            positionals=[],
-        )
-        for token in list(sys.argv[1:] if args is None else args):
-            token = str(token)
-            if token == "--probe-only":
-                ns.probe_only = True
-            elif token == "--batch":
-                ns.batch = True
-            elif token.startswith("--platform="):
-                ns.platform = token.split("=", 1)[1].strip().lower()
-            elif token == "--regime-payload-json":
-                ns.regime_payload_json = ""  # injected but empty: no inline regime fetch
-            elif token.startswith("--regime-payload-json="):
-                ns.regime_payload_json = token.split("=", 1)[1]
-            elif token.startswith("--iv-rank-source="):
-                ns.iv_rank_source = token.split("=", 1)[1].strip().lower()
-            elif token.startswith("--"):
-                if token != "--platform":  # upstream ignores a bare --platform silently
-                    print(f"{PROG}: ignoring unknown flag {token!r}", file=sys.stderr)
-            else:
-                ns.positionals.append(token)
-        ns.strategy = ns.positionals[0] if ns.positionals else ""
-        ns.underlying = ns.positionals[1].upper() if len(ns.positionals) > 1 else ""
-        ns.positions_json = ns.positionals[2] if len(ns.positionals) > 2 else None
-        return ns
+        parsed = parse_options_argv(list(sys.argv[1:] if args is None else args))
+        for token in parsed.ignored:
+            print(f"{PROG}: ignoring unknown flag {token!r}", file=sys.stderr)
+        return argparse.Namespace(**vars(parsed))
 
 
 def validate(ns: argparse.Namespace) -> None:

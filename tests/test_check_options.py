@@ -195,3 +195,16 @@ def test_script_runs_as_a_process_and_probes_names():
         check=False,
     )
     assert proc.returncode == 2 and proc.stdout == "" and "wheeel" in proc.stderr
+
+
+def test_the_shared_argv_parser_the_supervisor_reads_configs_with():
+    from shared_tools.options_argv import parse_options_argv
+
+    a = parse_options_argv(["vol_mean_reversion", "btc", "--platform=IBKR", "--x", "--platform"])
+    assert (a.strategy, a.underlying, a.platform, a.ignored) == (
+        "vol_mean_reversion",
+        "BTC",
+        "ibkr",
+        ["--x"],
+    )
+    assert parse_options_argv([]).platform == "deribit" and parse_options_argv([]).strategy == ""
