@@ -254,3 +254,17 @@ def test_butterfly_backtest_books_the_two_lot_body():
     assert legs == [("long", 95_000.0, 1.0), ("short", 100_000.0, 2.0), ("long", 105_000.0, 1.0)]
     assert 30 <= rep["trades"][0]["iv_rank"] <= 70
     assert rep["final_equity"] == pytest.approx(10_000 + sum(t["pnl"] for t in rep["trades"]))
+
+
+def test_the_bars_chain_is_an_options_chain_on_the_venue_grid():
+    from backtest.options_bars_chain import BarsChain, fallback_step
+    from shared_tools.options_chain import OptionsChain
+
+    closes = series(range(76, 90), after=SPOT)
+    chain = BarsChain("ibkr", "ETH", closes, dates(len(closes)), bo.oc.vol_series(closes)).at(START)
+    assert isinstance(chain, OptionsChain)
+    assert chain.multiplier("ETH") == 0.5 and chain.real_expiry("ETH", 30) == ("2025-04-30", 30)
+    assert chain.daily_closes("ETH", 90) == closes[: START + 1]
+    assert [fallback_step(p, "ETH", 3000) for p in ("deribit", "ibkr", "okx")] == [50, 50, 100]
+    assert [fallback_step("robinhood", "SPY", t) for t in (50, 300, 600)] == [1, 5, 10]
+    assert chain.settlement_price("ETH", "2025-04-30") is None  # not yet reached
