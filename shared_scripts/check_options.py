@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import platforms  # noqa: E402, F401  (registers the venues' feeds with the market door; light)
 from shared_strategies.options import check, registry  # noqa: E402
 from shared_tools.options_argv import OPTIONS_PLATFORMS as PLATFORMS  # noqa: E402
 from shared_tools.options_argv import RANK_SOURCES, parse_options_argv  # noqa: E402

@@ -233,4 +233,6 @@ def test_registry_lists_upstreams_six_names(capsys):
     assert registry.main(["--list-json"]) == 0
     import json
 
-    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == registry.names()
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == registry.names()
+    assert [r["short_name"] for r in rows][:5] == ["momentum", "vol", "puts", "calls", "wheel"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from shared_strategies.options import strategies as s
 from shared_strategies.options.legs import Context, Decision
 
-__all__ = ["DESCRIPTIONS", "REGISTRY", "Evaluator", "evaluate", "get", "names"]
+__all__ = ["DESCRIPTIONS", "REGISTRY", "SHORT_NAMES", "Evaluator", "evaluate", "get", "names"]
 
 Evaluator = Callable[[Context], Decision]
 
@@ -38,6 +38,17 @@ DESCRIPTIONS = {
 }
 
 
+# the middle word of the seed's strategy ids (<platform|rh>-<short>-<asset>, e.g. deribit-vol-btc)
+SHORT_NAMES = {
+    "momentum_options": "momentum",
+    "vol_mean_reversion": "vol",
+    "protective_puts": "puts",
+    "covered_calls": "calls",
+    "wheel": "wheel",
+    "butterfly": "butterfly",
+}
+
+
 def names() -> list[str]:
     """Registered names in upstream's order."""
     return list(REGISTRY)
@@ -57,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if args != ["--list-json"]:
         print("usage: python -m shared_strategies.options.registry --list-json", file=sys.stderr)
         return 2
-    doc = [{"name": n, "description": DESCRIPTIONS[n]} for n in REGISTRY]
+    doc = [
+        {"id": n, "name": n, "short_name": SHORT_NAMES[n], "description": DESCRIPTIONS[n]}
+        for n in REGISTRY
+    ]
     print(json.dumps(doc))
     return 0
 
