@@ -79,6 +79,10 @@ class Settings:
 SIDE = {"buy": "long", "sell": "short"}
 
 
+def _quiet(_text: str) -> None:
+    """The live check's why-nothing notes: one per bar would drown a backtest's output."""
+
+
 class Run:
     """One backtest: the account, the book and what the report needs."""
 
@@ -167,7 +171,7 @@ class Run:
         if self.acct.value <= 0:
             return  # the account is ruined: no venue would take another order
         req = check.Request(s.strategy, s.underlying, s.platform, self._positions(), [])
-        doc = check.run(req, lambda: self.chain, now_iso=today).doc
+        doc = check.run(req, lambda: self.chain, now_iso=today, log=_quiet).doc
         actions = doc["actions"]
         if not actions or len(self.acct.legs) + len(actions) > s.max_positions:
             return

@@ -66,11 +66,13 @@ def _base(req: Request, now_iso: str) -> dict[str, Any]:
     }
 
 
-def _log(text: str) -> None:
+def _stderr(text: str) -> None:
     print(f"check_options: {text}", file=sys.stderr)
 
 
-def _vol(chain: OptionsChain, req: Request) -> tuple[float, float, str]:
+def _vol(
+    chain: OptionsChain, req: Request, _log: Callable[[str], None]
+) -> tuple[float, float, str]:
     """Upstream's get_vol_metrics over the chain's daily closes; a failed read falls back."""
     try:
         closes = chain.daily_closes(req.underlying, vol.RANK_CLOSES)
@@ -93,9 +95,12 @@ def run(
     now_iso: str,
     closes_4h: Callable[[], Sequence[float] | None] = lambda: None,
     regime: Callable[[], str | None] = lambda: None,
+    log: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """One check. ``chain`` is called only past the cap and the name check (no venue call
-    for a full book, as upstream). Exceptions other than the venue's own propagate (exit 1)."""
+    for a full book, as upstream). Exceptions other than the venue's own propagate (exit 1).
+    ``log`` receives the why-nothing notes (default stderr; the backtest silences them)."""
+    _log = log or _stderr
     doc = _base(req, now_iso)
     n = len(req.option_positions)
     if n >= MAX_POSITIONS:
@@ -113,7 +118,7 @@ def run(
     if not (math.isfinite(spot) and spot > 0):
         doc["error"] = "Could not fetch spot price"
         return CheckResult(doc, soft=True)
-    vol_annual, rank, source = _vol(venue, req)
+    vol_annual, rank, source = _vol(venue, req, _log)
     doc.update(
         spot_price=round(spot, 2),
         iv_rank=round(rank, 1),
