@@ -300,6 +300,3 @@ class OkxExecution:
     def fills(self, since_ms: int) -> tuple[list[dict[str, Any]], bool]:
         """The account's fills since ``since_ms`` (raw OKX rows), and whether capped."""
         return self._paged("privateGetTradeFills", since_ms, "billId")
-
-
-

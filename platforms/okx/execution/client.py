@@ -16,6 +16,12 @@ from platforms.okx.execution import credentials
 __all__ = ["TIMEOUT_S", "build", "cause", "is_auth_error", "is_not_found", "is_transport_error"]
 
 TIMEOUT_S = 10.0
+# OKX's authentication codes -> the setting to check (venue docs, REST error codes)
+_AUTH_CODES = {
+    "50111": credentials.ENV_KEY,  # invalid OK-ACCESS-KEY
+    "50113": credentials.ENV_SECRET,  # invalid signature: the secret signs
+    "50105": credentials.ENV_PASSPHRASE,  # passphrase incorrect
+}
 
 
 def build(
@@ -80,6 +86,7 @@ def cause(exc: BaseException) -> str:
     request's headers; an authentication failure names the variables to check)."""
     text = " ".join(str(exc).split())[:240]
     if is_auth_error(exc):
-        names = "/".join(credentials.ALL)
+        named = [env for code, env in _AUTH_CODES.items() if f'"{code}"' in text]
+        names = "/".join(named or credentials.ALL)
         return f"OKX refused the credentials (check {names}): {text}"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -58,7 +58,11 @@ def to_venue(coins: float, lot: Lot) -> Decimal:
     raw = want / lot.ct_val
     sz = (raw / lot.lot).to_integral_value(rounding=ROUND_FLOOR) * lot.lot
     if sz <= 0 or sz < lot.min_sz:
-        what = f"{raw.normalize():f} contracts (ctVal {lot.ct_val.normalize():f})" if lot.swap else "coins"
+        what = (
+            f"{raw.normalize():f} contracts (ctVal {lot.ct_val.normalize():f})"
+            if lot.swap
+            else "coins"
+        )
         raise SizeError(
             f"{want.normalize():f} coins is {what} of {lot.inst_id}: below the lot "
             f"{lot.lot.normalize():f} / minimum {lot.min_sz.normalize():f} {lot.unit}; refused"

@@ -98,14 +98,21 @@ class LocalOkx:
             if query.get("instId"):
                 rows = [self.inst(query["instId"])]
             else:
-                rows = [i for i in self.instruments.values() if i.inst_type == query.get("instType")]
+                rows = [
+                    i for i in self.instruments.values() if i.inst_type == query.get("instType")
+                ]
             return [self._ticker(i, now, mark=path == "public/mark-price") for i in rows]
         raise OkxError("50000", f"no such public endpoint {path!r} on the local venue", 404)
 
     def _ticker(self, inst: Instrument, now: int, *, mark: bool) -> dict[str, Any]:
         px = wire(self.mid(inst, now))
         if mark:
-            return {"instType": inst.inst_type, "instId": inst.inst_id, "markPx": px, "ts": str(now)}
+            return {
+                "instType": inst.inst_type,
+                "instId": inst.inst_id,
+                "markPx": px,
+                "ts": str(now),
+            }
         base = {"instType": inst.inst_type, "instId": inst.inst_id, "last": px, "lastSz": "1"}
         return {
             **base,
@@ -224,7 +231,13 @@ class LocalOkx:
         acct.coins[inst.coin] = held + sign * qty
 
     def _swap(
-        self, acct: Account, inst: Instrument, delta: Decimal, px: float, notional: float, fee: float
+        self,
+        acct: Account,
+        inst: Instrument,
+        delta: Decimal,
+        px: float,
+        notional: float,
+        fee: float,
     ) -> float:
         """Apply a fill of ``delta`` contracts; returns the realized PnL (gross of fees)."""
         pos = acct.positions.setdefault(inst.inst_id, Position())
@@ -242,7 +255,9 @@ class LocalOkx:
         elif pos.pos == 0 or (pos.pos > 0) != (new > 0):
             pos.avg_px, pos.c_time = px, self.clock.now_ms()
         elif abs(new) > abs(pos.pos):
-            pos.avg_px = (float(abs(pos.pos)) * pos.avg_px + float(abs(delta)) * px) / float(abs(new))
+            pos.avg_px = (float(abs(pos.pos)) * pos.avg_px + float(abs(delta)) * px) / float(
+                abs(new)
+            )
         pos.pos = new
         acct.usdt += pnl - fee
         return pnl
@@ -276,8 +291,10 @@ class LocalOkx:
             bal_chg = -(float(qty) * px) - fee if order.side == "buy" else float(qty) * px - fee
         else:
             opening = not order.reduce_only and pnl == 0.0
-            sub = ("3" if order.side == "buy" else "4") if opening else (
-                "6" if order.side == "buy" else "5"
+            sub = (
+                ("3" if order.side == "buy" else "4")
+                if opening
+                else ("6" if order.side == "buy" else "5")
             )
             bal_chg = pnl - fee
         acct.bills.append(
@@ -385,7 +402,9 @@ class LocalOkx:
             for coin, qty in sorted(acct.coins.items()):
                 if qty > 0:
                     usd = float(qty) * self.mid(self.inst(f"{coin}-USDT"))
-                    details.append(self._detail(coin, float(qty), float(qty), float(qty), 0, usd, now))
+                    details.append(
+                        self._detail(coin, float(qty), float(qty), float(qty), 0, usd, now)
+                    )
                     total += usd
             return [{"totalEq": wire(total), "uTime": now, "details": details}]
 

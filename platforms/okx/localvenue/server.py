@@ -149,7 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         key, stamp = h.get("OK-ACCESS-KEY", ""), h.get("OK-ACCESS-TIMESTAMP", "")
         passphrase, signature = h.get("OK-ACCESS-PASSPHRASE", ""), h.get("OK-ACCESS-SIGN", "")
         if not (key and stamp and passphrase and signature):
-            raise OkxError("50103", "Request header OK-ACCESS-KEY/SIGN/TIMESTAMP/PASSPHRASE missing", 401)
+            raise OkxError(
+                "50103", "Request header OK-ACCESS-KEY/SIGN/TIMESTAMP/PASSPHRASE missing", 401
+            )
         acct = self.server.venue.account(key)
         if acct is None:
             raise OkxError("50111", "Invalid OK-ACCESS-KEY", 401)
