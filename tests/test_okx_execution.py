@@ -23,7 +23,11 @@ from platforms.okx.execution import (
 from platforms.okx.localvenue import LocalOkxServer
 
 NOW_S = 1_767_225_600
-CREDS = {"OKX_API_KEY": "test-key", "OKX_API_SECRET": "test-secret", "OKX_PASSPHRASE": "test-passphrase"}
+CREDS = {
+    "OKX_API_KEY": "test-key",
+    "OKX_API_SECRET": "test-secret",
+    "OKX_PASSPHRASE": "test-passphrase",
+}
 BTC_SWAP = Lot("BTC-USDT-SWAP", Decimal("0.01"), Decimal("0.01"), Decimal("0.01"), True)
 BTC_SPOT = Lot("BTC-USDT", Decimal(1), Decimal("0.00000001"), Decimal("0.00001"), False)
 

@@ -135,7 +135,9 @@ def test_no_fill_yet_is_an_error_naming_the_order_then_order_status(
 
 
 def test_partial_close_reports_the_real_fill(venue: LocalOkxServer) -> None:
-    script("check_okx.py", [*EXEC, "--size=0.04", "--mode=live", f"--client-order-id={CID}"], venue.url)
+    script(
+        "check_okx.py", [*EXEC, "--size=0.04", "--mode=live", f"--client-order-id={CID}"], venue.url
+    )
     venue.faults.add("POST trade/order", "partial", fraction=0.5)
     code, doc = script("close_okx_position.py", ["--symbol=BTC", "--mode=live"], venue.url)
     assert code == 0 and doc["close"]["status"] == "partial"
@@ -153,9 +155,7 @@ def test_refusals_and_errors(venue: LocalOkxServer) -> None:
     assert code == 1 and doc["error"].startswith("operator-only")
     code, doc = script("check_okx.py", [*EXEC, "--size=0.00005", "--mode=live"], venue.url)
     assert code == 1 and doc["execution"] is None and "0.005 contracts" in doc["error"]
-    code, doc = script(
-        "fetch_okx_positions.py", [], venue.url, OKX_API_SECRET="wrong-secret-value"
-    )
+    code, doc = script("fetch_okx_positions.py", [], venue.url, OKX_API_SECRET="wrong-secret-value")
     assert code == 1 and "OKX_API_SECRET" in doc["error"] and "positions" not in doc
     code, doc = script("fetch_okx_balance.py", [], venue.url, OKX_PASSPHRASE="")
     assert code == 1 and doc["error"].startswith("OKX_PASSPHRASE not set")

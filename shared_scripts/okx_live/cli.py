@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from shared_scripts.okx_live import common
 from shared_tools.worker import ContractParser, UsageError, run_worker
@@ -61,7 +62,7 @@ def validate(ns: argparse.Namespace) -> None:
         raise UsageError("--execute needs --side=buy|sell and --size=<coins>")
 
 
-def execute(ns: argparse.Namespace) -> dict:
+def execute(ns: argparse.Namespace) -> dict[str, Any]:
     doc = common.base_doc(execution=None)
     if ns.size <= 0:
         return {**doc, "error": "--size must be > 0 (coins)"}
@@ -92,7 +93,7 @@ def execute(ns: argparse.Namespace) -> dict:
     return doc
 
 
-def order_status(ns: argparse.Namespace) -> dict:
+def order_status(ns: argparse.Namespace) -> dict[str, Any]:
     doc = common.base_doc(status=None, client_order_id=ns.client_order_id, oid=None, fill=None)
     try:
         state = common.adapter().order_status(ns.symbol, ns.inst_type, ns.client_order_id)
@@ -108,7 +109,7 @@ def order_status(ns: argparse.Namespace) -> dict:
     }
 
 
-def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
+def handle(ns: argparse.Namespace, _stdin: object = None) -> dict[str, Any]:
     """Run the mode; non-live mode is refused before any credential is read."""
     mode = "execute" if ns.execute else "order_status"
     if ns.mode != "live":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 __all__ = ["Lot", "SizeError", "to_coins", "to_venue"]
 
@@ -32,7 +33,7 @@ class Lot:
     swap: bool
 
     @classmethod
-    def of_market(cls, market: dict) -> Lot:
+    def of_market(cls, market: dict[str, Any]) -> Lot:
         """From a ccxt okx market (``contractSize``, ``precision.amount``, ``limits.amount.min``)."""
         swap = bool(market.get("contract"))
 

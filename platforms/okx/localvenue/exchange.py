@@ -141,7 +141,9 @@ class LocalOkx:
         return str(self._next_id)
 
     # ---- orders --------------------------------------------------------------------
-    def place(self, acct: Account, body: dict[str, Any], fault_mode: dict[str, Any] | None) -> dict:
+    def place(
+        self, acct: Account, body: dict[str, Any], fault_mode: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """``POST /trade/order``: one market order, filled at once (OKX's answer row)."""
         with self._lock:
             order = self._accept(acct, body)
@@ -426,7 +428,9 @@ class LocalOkx:
             "uTime": now,
         }
 
-    def history(self, rows: list[dict[str, Any]], key: str, query: dict[str, str]) -> list[dict]:
+    def history(
+        self, rows: list[dict[str, Any]], key: str, query: dict[str, str]
+    ) -> list[dict[str, Any]]:
         """Fills or bills newest first, OKX's filters: instType, instId, begin/end (ms), after
         (older than this id), limit (<= 100)."""
         with self._lock:
