@@ -267,3 +267,80 @@ def test_sandbox_sends_the_demo_header(venue: LocalOkxServer) -> None:
     assert venue.venue.simulated_requests == 0
     adapter(venue, OKX_SANDBOX="1").positions()
     assert venue.venue.simulated_requests > 0
+
+
+# ---- the book equals the venue ----------------------------------------------------------
+@settings(max_examples=6, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BTC", "ETH"]), st.sampled_from(["buy", "sell"]), st.integers(1, 40)
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_book_from_read_back_fills_equals_the_venue(orders: list[tuple[str, str, int]]) -> None:
+    """Coins and cash booked from the fills the adapter reads back = the venue's account."""
+    with LocalOkxServer(port=0, seed=11) as venue:
+        ex = adapter(venue)
+        ex.exchange.enableRateLimit = False
+        book_pos: dict[str, float] = {}
+        cash = account(venue).usdt
+        for n, (coin, side, lots) in enumerate(orders):
+            coins = lots * (0.001 if coin == "BTC" else 0.01)  # 0.1 contract steps
+            st_ = ex.market_open(coin, "swap", side, coins, cid(n + 1))
+            sign = 1 if side == "buy" else -1
+            held = book_pos.get(coin, 0.0)
+            avg = book_pos.get(coin + ":avg", 0.0)
+            q = sign * st_.qty
+            if held and (held > 0) != (q > 0):
+                closed = min(abs(q), abs(held))
+                cash += closed * (st_.avg_px - avg) * (1 if held > 0 else -1)
+            new = held + q
+            if abs(new) < 1e-12:
+                avg = 0.0
+            elif held == 0 or (held > 0) != (new > 0):
+                avg = st_.avg_px
+            elif abs(new) > abs(held):
+                avg = (abs(held) * avg + abs(q) * st_.avg_px) / abs(new)
+            book_pos[coin], book_pos[coin + ":avg"] = new, avg
+            cash -= st_.fee
+        venue_pos = {p["coin"]: p["size"] for p in ex.positions()}
+        for coin in ("BTC", "ETH"):
+            assert venue_pos.get(coin, 0.0) == pytest.approx(book_pos.get(coin, 0.0), abs=1e-9)
+        assert ex.balance()["cash"] == pytest.approx(cash, abs=1e-6)
+
+
+class _FakePages:
+    """A stand-in client answering bills in pages, to check the paging and the cap."""
+
+    def __init__(self, total: int) -> None:
+        self.rows = [{"billId": str(1000 - i), "ts": str(i)} for i in range(total)]
+        self.calls: list[dict[str, str]] = []
+
+    def privateGetAccountBills(self, query: dict[str, str]) -> dict[str, object]:
+        self.calls.append(query)
+        after = int(query.get("after", 10**9))
+        page = [r for r in self.rows if int(r["billId"]) < after][:100]
+        return {"code": "0", "data": page}
+
+
+def test_bills_are_paged_and_capped() -> None:
+    fake = _FakePages(250)
+    ex = OkxExecution(environ=CREDS, exchange=fake)
+    bills, capped = ex.bills(0)
+    assert len(bills) == 250 and not capped and len(fake.calls) == 3
+    assert fake.calls[1]["after"] == "901"
+    fake = _FakePages(1200)
+    bills, capped = OkxExecution(environ=CREDS, exchange=fake).bills(0)
+    assert len(bills) == 1000 and capped
+
+
+def test_fills_are_read_since(venue: LocalOkxServer) -> None:
+    ex = adapter(venue)
+    ex.market_open("BTC", "swap", "buy", 0.01, cid(1))
+    ex.market_close("BTC", None, cid(2))
+    fills, capped = ex.fills(0)
+    assert [f["clOrdId"] for f in fills] == [cid(2), cid(1)] and not capped
+    assert ex.fills(NOW_S * 1000 + 10**9)[0] == []
