@@ -176,10 +176,13 @@ class OkxExecution:
                 return state
             self.sleep(delay)
             found = self.order(lot, cl_ord_id, oid=oid)
-            if found is None:
-                raise TransportError(f"order {cl_ord_id or oid} vanished from the venue")
-            state = found
-        assert state is not None
+            if found is not None:  # None: not readable yet right after the create; ask again
+                state = found
+        if state is None:
+            raise TransportError(
+                f"order {cl_ord_id or oid} was accepted but the venue did not show it when "
+                "read back: ask --order-status before any re-send"
+            )
         if not state.done:
             state.notes.append("the venue had not finished the order when last read")
         return state
