@@ -133,7 +133,7 @@ class Telegram:
             self._reply(chat_id, text, markup)
 
     def _reply(self, chat_id: Any, text: str, markup: dict | None = None) -> None:
-        body: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        body: dict[str, Any] = {"chat_id": chat_id, "text": plain(text)}
         if markup:
             body["reply_markup"] = markup
         self.outbox.put({"method": "sendMessage", "body": body})
@@ -160,3 +160,9 @@ def _help() -> str:
             args = " ".join(f"<{o.name}>" if o.required else f"[{o.name}]" for o in c.options)
             lines.append(f"/{c.name.replace('-', '_')} {args}".rstrip() + f" — {c.description}")
     return "\n".join(lines)
+
+
+def plain(text: str) -> str:
+    """Discord's bold markers out: messages are sent as plain text (no parse_mode, so a ``_``
+    or ``*`` in an id or an error can never make Telegram refuse the message)."""
+    return text.replace("**", "")

@@ -248,7 +248,7 @@ def test_telegram_commands_owner_only_and_confirmed(tmp_path, tg):
     server.command("/positions", int(OTHER))
     wait(lambda: len(server.sent()) == 2)
     assert texts(server) == [
-        "**binanceus**\nBTC/USDT long 0.01 @ 100,000.00 (mv $1,000.00) [alpha]",
+        "binanceus\nBTC/USDT long 0.01 @ 100,000.00 (mv $1,000.00) [alpha]",
         "This command is restricted to the bot owner.",
     ]
     server.command("/pause alpha", int(OWNER))

@@ -25,7 +25,7 @@ from chat_bridge import render
 from chat_bridge.core import Access, Bridge
 from chat_bridge.daemon_api import DaemonAPI
 from chat_bridge.store import Store
-from chat_bridge.telegram import Telegram
+from chat_bridge.telegram import Telegram, plain
 
 OWNER, OTHER = 4242, 77
 
@@ -81,9 +81,9 @@ def test_every_read_command_answers_the_owner_from_the_daemon(chat):
     server, _b, d = chat
     status = d.get("/status")[1]
     board = d.get("/api/leaderboard")[1]["entries"]
-    assert ask(server, "/positions") == render.positions(status)
-    assert ask(server, "/pnl") == render.pnl(status)
-    assert ask(server, "/leaderboard 1") == render.leaderboard(board, 1)
+    assert ask(server, "/positions") == plain(render.positions(status))
+    assert ask(server, "/pnl") == plain(render.pnl(status))
+    assert ask(server, "/leaderboard 1") == plain(render.leaderboard(board, 1))
     assert ask(server, "/leaderboard").splitlines()[1:] == [
         f"{n}. {e['id']} — {e['pnl_pct']:+.2f}% ({render.money(e['pnl'], True)})"
         for n, e in enumerate(board, 1)
@@ -94,7 +94,7 @@ def test_every_read_command_answers_the_owner_from_the_daemon(chat):
     assert ask(server, "/health").startswith("status: ok · version ")
     assert ask(server, "/circuit_breakers") == "No circuit breakers open; kill switch clear."
     assert ask(server, "/dead_strategies") == "No dead strategies."
-    assert ask(server, "/correlation") == render.correlation(d.get("/api/correlation")[1])
+    assert ask(server, "/correlation") == plain(render.correlation(d.get("/api/correlation")[1]))
     assert ask(server, "/help").startswith("go-trader commands")
 
 
