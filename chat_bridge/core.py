@@ -242,7 +242,7 @@ class Bridge:
                 del self._pending[k]
             p.expires = now + ttl
             self._pending[code] = p
-        text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s (it expires; nothing happens)."
+        text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s; after that nothing is done."
         return Answer([text], True, confirm=code)
 
     def _ask_config(self, inv: Invocation) -> Answer:
@@ -251,8 +251,8 @@ class Bridge:
         refuse it: a flat-only key while a position is open is refused, where upstream
         restarts). Top-level keys are not set from chat here."""
         key, raw = str(inv.options.get("key") or ""), str(inv.options.get("value") or "")
-        parts = key.split(".")
-        if len(parts) != 3 or parts[0] != "strategies" or parts[2] not in CONFIG_SET:
+        parts = key.split(".")  # a strategy id may itself hold dots
+        if len(parts) < 3 or parts[0] != "strategies" or parts[-1] not in CONFIG_SET:
             names = ", ".join(CONFIG_SET)
             return Answer(
                 [
@@ -261,7 +261,7 @@ class Bridge:
                 ],
                 refused=True,
             )
-        sid, name = parts[1], parts[2]
+        sid, name = ".".join(parts[1:-1]), parts[-1]
         value = _value(raw)
         why = CONFIG_SET[name](value)
         if why:
