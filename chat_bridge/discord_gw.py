@@ -12,9 +12,10 @@ Per interaction (each claimed in the state file first, so a redelivered one neve
   inline ones answer with type 4; more messages are follow-ups;
 - a confirmation prompt carries Confirm/Cancel buttons (``gt:c:<code>``/``gt:x:<code>``); the
   press replaces the prompt with the result (type 7), so the buttons go away.
-When the first answer cannot be given (Discord down at that moment), the reply goes to the
-interaction's channel as a message with the reply's id as ``nonce`` and ``enforce_nonce``, so a
-retry creates no second message. Everything after the first answer goes through the outbox.
+When the first answer cannot be given (Discord down at that moment), the reply goes as a message
+(to the DM it came from, or from a guild to the asker's DM: an ephemeral answer never becomes
+public) with the reply's id as ``nonce`` and ``enforce_nonce``, so a retry creates no second
+message. Everything after the first answer goes through the outbox.
 """
 
 from __future__ import annotations
@@ -95,13 +96,26 @@ class Discord:
         )
         self.outbox.wake.set()
 
-    def dm_owner(self, text: str) -> None:
+    def dm(self, user: str, text: str, components: list | None = None) -> None:
         rid = new_id()
-        body = {"content": text, "nonce": rid, "enforce_nonce": True}
+        body: dict[str, Any] = {"content": text, "nonce": rid, "enforce_nonce": True}
+        if components:
+            body["components"] = components
         self.store.queue(
-            {"id": rid, "transport": "discord", "method": "POST", "dm": self.owner, "body": body}
+            {"id": rid, "transport": "discord", "method": "POST", "dm": user, "body": body}
         )
         self.outbox.wake.set()
+
+    def dm_owner(self, text: str) -> None:
+        self.dm(self.owner, text)
+
+    def fallback(self, d: dict, text: str, components: list | None = None) -> None:
+        """The answer Discord could not take in the interaction: to the DM it came from, or,
+        from a guild, to the asker's DM (an ephemeral answer must never become public)."""
+        if "guild_id" in d:
+            self.dm(_user(d), text, components)
+        else:
+            self.channel_message(str(d.get("channel_id", "")), text, components)
 
     def register(self) -> None:
         """One bulk overwrite of the global command set; a failure DMs the owner (not fatal)."""
@@ -227,7 +241,7 @@ class Discord:
 
     def _command(self, d: dict) -> None:
         data = d.get("data") or {}
-        user = str(((d.get("member") or {}).get("user") or d.get("user") or {}).get("id", ""))
+        user = _user(d)
         options = {o["name"]: o.get("value") for o in data.get("options") or []}
         cmd = lookup(str(data.get("name", "")))
         inv = Invocation(
@@ -242,16 +256,16 @@ class Discord:
         if cmd is None or why:
             answer = Answer([why or "Unknown command."], True, refused=True)
             if not self._callback(d, MESSAGE, {"content": answer.messages[0], "flags": EPHEMERAL}):
-                self.channel_message(inv.channel, answer.messages[0])
+                self.fallback(d, answer.messages[0])
             return
         acked = False
         if cmd.deferred:
             flags = EPHEMERAL if (self.bridge.access["discord"].ephemeral or cmd.owner) else 0
             acked = self._callback(d, DEFERRED, {"flags": flags})
         answer = self.bridge.run(inv)
-        self._deliver(d, inv.channel, answer, acked, deferred=cmd.deferred)
+        self._deliver(d, answer, acked, deferred=cmd.deferred)
 
-    def _deliver(self, d: dict, channel: str, answer: Answer, acked: bool, deferred: bool) -> None:
+    def _deliver(self, d: dict, answer: Answer, acked: bool, deferred: bool) -> None:
         flags = EPHEMERAL if answer.ephemeral else 0
         buttons = _buttons(answer.confirm) if answer.confirm else None
         first, rest = answer.messages[0], answer.messages[1:]
@@ -267,10 +281,10 @@ class Discord:
             {"content": first, "flags": flags, **({"components": buttons} if buttons else {})},
         ):
             acked = True
-        else:  # Discord did not take the first answer: the channel gets it, deduplicated
-            self.channel_message(channel, first, buttons)
+        else:  # Discord did not take the first answer: a message instead, deduplicated
+            self.fallback(d, first, buttons)
             for text in rest:
-                self.channel_message(channel, text)
+                self.fallback(d, text)
             return
         for text in rest:
             self.outbox.put(
@@ -279,13 +293,18 @@ class Discord:
 
     def _press(self, d: dict) -> None:
         custom = str((d.get("data") or {}).get("custom_id", ""))
-        user = str(((d.get("member") or {}).get("user") or d.get("user") or {}).get("id", ""))
+        user = _user(d)
         parts = custom.split(":")
         if len(parts) != 3 or parts[0] != "gt" or parts[1] not in ("c", "x"):
             return
         text = self.bridge.resolve(parts[2], user, parts[1] == "c")
         if not self._callback(d, UPDATE, {"content": text, "components": []}):
-            self.channel_message(str(d.get("channel_id", "")), text)
+            self.fallback(d, text)
+
+
+def _user(d: dict) -> str:
+    """The asker's id: ``member.user`` in a guild, ``user`` in a DM."""
+    return str(((d.get("member") or {}).get("user") or d.get("user") or {}).get("id", ""))
 
 
 def _buttons(code: str) -> list[dict]:

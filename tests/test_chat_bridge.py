@@ -480,3 +480,16 @@ def test_logs_and_restart_use_the_daemons_unit(tmp_path, monkeypatch):
         "journalctl -u go-trader@paper -n 200 --no-pager",
         "systemctl restart go-trader@paper",
     ]
+
+
+def test_a_guild_answer_discord_could_not_take_goes_to_the_askers_dm(tmp_path, dc):
+    server, start = dc
+    b = bridge(tmp_path, public_commands=True)
+    start(b)
+    server.fail(r"/callback$", 2)
+    slash(server, "30", "positions", OTHER, guild=True)  # deferred: the ACK fails
+    wait(lambda: server.of("POST", rf"/channels/dm-{OTHER}/messages$"))
+    time.sleep(0.3)
+    assert server.of("POST", r"/channels/chan/messages$") == []  # never public
+    (dm,) = server.of("POST", rf"/channels/dm-{OTHER}/messages$")
+    assert dm[1]["content"].endswith("[alpha]") and dm[1]["enforce_nonce"]
