@@ -11,6 +11,7 @@ commands this port does not run from chat yet: they answer with the CLI to use i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 PREFIX = "go-trader-"
 STRING, INTEGER, NUMBER = 3, 4, 10  # Discord application command option types
@@ -37,7 +38,7 @@ class Command:
     built: bool = True
     instead: str = ""  # for unbuilt commands: what to run instead
     telegram: bool = True  # offered as a Telegram command too
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _s(name: str, desc: str, required: bool = False, *choices: str) -> Option:
@@ -156,12 +157,12 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def registration() -> list[dict]:
+def registration() -> list[dict[str, Any]]:
     """The bulk-overwrite body: every command, owner ones DM-only."""
     out = []
     for c in COMMANDS.values():
         desc = c.description
-        body: dict = {
+        body: dict[str, Any] = {
             "name": PREFIX + c.name,
             "type": 1,
             "description": desc[:100],

@@ -70,7 +70,7 @@ class Answer:
 class Pending:
     action: str
     sid: str
-    params: dict
+    params: dict[str, Any]
     nonce: str | None
     user: str
     expires: float
@@ -142,45 +142,45 @@ class Bridge:
         messages = out if isinstance(out, list) else [out]
         return Answer([render.cut(m) for m in messages], ephemeral)
 
-    def _status(self, _o: dict) -> str:
+    def _status(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/status")
         _c, strategies = self.api.get("/api/strategies")
         return _error(code, doc) or render.status(doc, strategies.get("strategies", []))
 
-    def _health(self, _o: dict) -> str:
+    def _health(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/health")
         return render.health(code, doc, time.time())
 
-    def _positions(self, _o: dict) -> str:
+    def _positions(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/status")
         return _error(code, doc) or render.positions(doc)
 
-    def _pnl(self, _o: dict) -> str:
+    def _pnl(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/status")
         return _error(code, doc) or render.pnl(doc)
 
-    def _leaderboard(self, o: dict) -> str:
+    def _leaderboard(self, o: dict[str, Any]) -> str:
         code, doc = self.api.get("/api/leaderboard")
         top = _int(o.get("top"), 5)
         return _error(code, doc) or render.leaderboard(doc.get("entries", []), top)
 
-    def _circuit_breakers(self, _o: dict) -> str:
+    def _circuit_breakers(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/status")
         return _error(code, doc) or render.circuit_breakers(doc)
 
-    def _dead_strategies(self, _o: dict) -> str:
+    def _dead_strategies(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/api/strategies/dead")
         return _error(code, doc) or render.dead(doc)
 
-    def _correlation(self, _o: dict) -> str:
+    def _correlation(self, _o: dict[str, Any]) -> str:
         code, doc = self.api.get("/api/correlation")
         return _error(code, doc) or render.correlation(doc)
 
-    def _closing_strategies(self, _o: dict) -> str | list[str]:
+    def _closing_strategies(self, _o: dict[str, Any]) -> str | list[str]:
         code, doc = self.api.get("/api/closing-strategies")
         return _error(code, doc) or render.closing_strategies(doc)
 
-    def _logs(self, o: dict) -> str:
+    def _logs(self, o: dict[str, Any]) -> str:
         """The journal of the daemon's unit (``GO_TRADER_SERVICE``, not a hard-coded name)."""
         n = max(1, min(LOG_MAX, _int(o.get("n"), LOG_DEFAULT)))
         argv = ["journalctl", "-u", self.service, "-n", str(n), "--no-pager"]
@@ -192,7 +192,7 @@ class Bridge:
         tail = text.encode()[-(render.MAX_BYTES - 10) :].decode("utf-8", "ignore")
         return f"```\n{tail}\n```"
 
-    def _config(self, o: dict) -> list[str] | str:
+    def _config(self, o: dict[str, Any]) -> list[str] | str:
         try:
             raw = json.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -205,13 +205,13 @@ class Bridge:
             out.append(f"… {len(text) - CONFIG_MESSAGES * size} more characters: see the file.")
         return out
 
-    def _add_platform(self, o: dict) -> str:
+    def _add_platform(self, o: dict[str, Any]) -> str:
         return render.add_platform(str(o.get("name") or ""))
 
     # -- confirmations ---------------------------------------------------------------------------
     def _ask(self, inv: Invocation, cmd: Command) -> Answer:
         sid = str(inv.options.get("strategy") or "")
-        params: dict = {}
+        params: dict[str, Any] = {}
         if cmd.name == "restart":
             nonce, ttl, desc = None, CONFIRM_TTL_S, f"restart the {self.service} service"
         elif cmd.name == "update":
@@ -300,7 +300,7 @@ class Bridge:
         elif p.action == "config":
             code, doc = self.api.post(self.api.strategy_path(p.sid, "config"), p.params)
         elif p.action in ("pause", "resume"):
-            body: dict = {"paused": p.action == "pause", "nonce": p.nonce}
+            body: dict[str, Any] = {"paused": p.action == "pause", "nonce": p.nonce}
             code, doc = self.api.post(self.api.strategy_path(p.sid, "pause"), body)
         else:
             body = {"nonce": p.nonce, "params": p.params}

@@ -28,11 +28,11 @@ class DaemonAPI:
     def get(self, path: str, **query: Any) -> tuple[int, Any]:
         return self._call("GET", path, params={k: v for k, v in query.items() if v is not None})
 
-    def post(self, path: str, body: dict) -> tuple[int, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         return self._call("POST", path, json=body, headers={"Origin": self.origin})
 
     def _call(
-        self, method: str, path: str, headers: dict | None = None, **kw: Any
+        self, method: str, path: str, headers: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[int, Any]:
         try:
             r = self.http.request(

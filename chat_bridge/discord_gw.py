@@ -80,7 +80,7 @@ class Discord:
             item = {**item, "path": f"/channels/{r.json()['id']}/messages"}
         return self.rest(item["method"], item["path"], item["body"])
 
-    def channel_message(self, channel: str, text: str, components: list | None = None) -> None:
+    def channel_message(self, channel: str, text: str, components: list[Any] | None = None) -> None:
         rid = new_id()
         body: dict[str, Any] = {"content": text, "nonce": rid, "enforce_nonce": True}
         if components:
@@ -96,7 +96,7 @@ class Discord:
         )
         self.outbox.wake.set()
 
-    def dm(self, user: str, text: str, components: list | None = None) -> None:
+    def dm(self, user: str, text: str, components: list[Any] | None = None) -> None:
         rid = new_id()
         body: dict[str, Any] = {"content": text, "nonce": rid, "enforce_nonce": True}
         if components:
@@ -109,7 +109,7 @@ class Discord:
     def dm_owner(self, text: str) -> None:
         self.dm(self.owner, text)
 
-    def fallback(self, d: dict, text: str, components: list | None = None) -> None:
+    def fallback(self, d: dict[str, Any], text: str, components: list[Any] | None = None) -> None:
         """The answer Discord could not take in the interaction: to the DM it came from, or,
         from a guild, to the asker's DM (an ephemeral answer must never become public)."""
         if "guild_id" in d:
@@ -198,7 +198,7 @@ class Discord:
         finally:
             ws.close()
 
-    def dispatch(self, msg: dict, ws: Any) -> bool:
+    def dispatch(self, msg: dict[str, Any], ws: Any) -> bool:
         """One gateway message; False to reconnect."""
         op = msg.get("op")
         if msg.get("s") is not None:
@@ -218,7 +218,7 @@ class Discord:
         return True
 
     # -- interactions ------------------------------------------------------------------------------
-    def interaction(self, d: dict) -> None:
+    def interaction(self, d: dict[str, Any]) -> None:
         try:
             if not self.store.claim(f"discord:{d['id']}"):
                 return
@@ -229,7 +229,7 @@ class Discord:
         except Exception as exc:  # one bad interaction never stops the bridge
             self.log(f"[discord] interaction {d.get('id')}: {type(exc).__name__}: {exc}")
 
-    def _callback(self, d: dict, kind: int, data: dict | None) -> bool:
+    def _callback(self, d: dict[str, Any], kind: int, data: dict[str, Any] | None) -> bool:
         body: dict[str, Any] = {"type": kind}
         if data is not None:
             body["data"] = data
@@ -239,7 +239,7 @@ class Discord:
             return False
         return r.status_code in (200, 204)
 
-    def _command(self, d: dict) -> None:
+    def _command(self, d: dict[str, Any]) -> None:
         data = d.get("data") or {}
         user = _user(d)
         options = {o["name"]: o.get("value") for o in data.get("options") or []}
@@ -265,7 +265,7 @@ class Discord:
         answer = self.bridge.run(inv)
         self._deliver(d, answer, acked, deferred=cmd.deferred)
 
-    def _deliver(self, d: dict, answer: Answer, acked: bool, deferred: bool) -> None:
+    def _deliver(self, d: dict[str, Any], answer: Answer, acked: bool, deferred: bool) -> None:
         flags = EPHEMERAL if answer.ephemeral else 0
         buttons = _buttons(answer.confirm) if answer.confirm else None
         first, rest = answer.messages[0], answer.messages[1:]
@@ -291,7 +291,7 @@ class Discord:
                 {"method": "POST", "path": hook, "body": {"content": text, "flags": flags}}
             )
 
-    def _press(self, d: dict) -> None:
+    def _press(self, d: dict[str, Any]) -> None:
         custom = str((d.get("data") or {}).get("custom_id", ""))
         user = _user(d)
         parts = custom.split(":")
@@ -302,12 +302,12 @@ class Discord:
             self.fallback(d, text)
 
 
-def _user(d: dict) -> str:
+def _user(d: dict[str, Any]) -> str:
     """The asker's id: ``member.user`` in a guild, ``user`` in a DM."""
     return str(((d.get("member") or {}).get("user") or d.get("user") or {}).get("id", ""))
 
 
-def _buttons(code: str) -> list[dict]:
+def _buttons(code: str) -> list[dict[str, Any]]:
     return [
         {
             "type": 1,

@@ -25,7 +25,7 @@ def money(x: float, sign: bool = False) -> str:
     return f"{'+' if sign and x >= 0 else '-' if x < 0 else ''}${abs(x):,.2f}"
 
 
-def status(doc: dict, strategies: list[dict]) -> str:
+def status(doc: dict[str, Any], strategies: list[dict[str, Any]]) -> str:
     """Cash, positions, value, trades, then paused, kill-switch and breaker notes."""
     views = doc.get("strategies", {})
     cash = sum(v.get("cash", 0.0) for v in views.values())
@@ -55,7 +55,7 @@ def status(doc: dict, strategies: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def health(code: int, doc: dict, now: float) -> str:
+def health(code: int, doc: dict[str, Any], now: float) -> str:
     """version, cycles, last-cycle age; ``ok``, ``unhealthy (main loop stale)`` or ``starting``."""
     if code == 503 and doc.get("status") in ("starting", "draining"):
         return f"status: {doc['status']}"
@@ -79,7 +79,7 @@ def _age(iso: object, now: float) -> float | None:
         return None
 
 
-def positions(doc: dict) -> str:
+def positions(doc: dict[str, Any]) -> str:
     """``sym side qty @ avg (mv $) [id]`` per platform; value at the mark, else the cost."""
     by_platform: dict[str, list[str]] = {}
     for sid, v in sorted(doc.get("strategies", {}).items()):
@@ -98,7 +98,7 @@ def positions(doc: dict) -> str:
     return "\n".join(out)
 
 
-def pnl(doc: dict) -> str:
+def pnl(doc: dict[str, Any]) -> str:
     """Total, by platform, by strategy."""
     views = doc.get("strategies", {})
     lines = [f"**Total P&L** {money(doc.get('total_pnl', 0.0), True)}"]
@@ -116,7 +116,7 @@ def pnl(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def leaderboard(entries: list[dict], top: int) -> str:
+def leaderboard(entries: list[dict[str, Any]], top: int) -> str:
     """``N. id — +x.xx% ($+y)``, ``top`` clamped to 1..200 as upstream."""
     top = max(1, min(200, top))
     if not entries:
@@ -128,7 +128,7 @@ def leaderboard(entries: list[dict], top: int) -> str:
     return "\n".join(lines)
 
 
-def circuit_breakers(doc: dict) -> str:
+def circuit_breakers(doc: dict[str, Any]) -> str:
     """Open breakers, the kill switch, pending orders."""
     lines = []
     for sid, v in sorted(doc.get("strategies", {}).items()):
@@ -148,14 +148,14 @@ def circuit_breakers(doc: dict) -> str:
     return "\n".join(lines) if lines else "No circuit breakers open; kill switch clear."
 
 
-def dead(doc: dict) -> str:
+def dead(doc: dict[str, Any]) -> str:
     rows = doc.get("dead") or []
     if not rows:
         return "No dead strategies."
     return "\n".join(f"💀 {r['id']}: {r.get('reason', '')}" for r in rows)
 
 
-def correlation(doc: dict) -> str:
+def correlation(doc: dict[str, Any]) -> str:
     corr = doc.get("correlation")
     if not corr:
         return "No open positions: no exposure to correlate."
@@ -168,7 +168,7 @@ def correlation(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def closing_strategies(doc: dict) -> list[str]:
+def closing_strategies(doc: dict[str, Any]) -> list[str]:
     """One message per group of evaluators (upstream sends several)."""
     rows = doc.get("evaluators") or []
     if not rows:

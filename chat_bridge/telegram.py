@@ -71,7 +71,7 @@ class Telegram:
         self.outbox.wake.set()  # the sender sees the stop now
         sender.join(timeout=5)
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[dict[str, Any]]:
         r = self.http.post(
             f"{self.root}/getUpdates",
             json={
@@ -86,7 +86,7 @@ class Telegram:
         doc = r.json()
         return [u for u in doc.get("result", []) if isinstance(u, dict) and "update_id" in u]
 
-    def handle(self, update: dict) -> None:
+    def handle(self, update: dict[str, Any]) -> None:
         """One update, at most once."""
         if not self.store.claim(f"telegram:{update['update_id']}"):
             return
@@ -132,13 +132,13 @@ class Telegram:
                 }
             self._reply(chat_id, text, markup)
 
-    def _reply(self, chat_id: Any, text: str, markup: dict | None = None) -> None:
+    def _reply(self, chat_id: Any, text: str, markup: dict[str, Any] | None = None) -> None:
         body: dict[str, Any] = {"chat_id": chat_id, "text": plain(text)}
         if markup:
             body["reply_markup"] = markup
         self.outbox.put({"method": "sendMessage", "body": body})
 
-    def _press(self, cq: dict) -> None:
+    def _press(self, cq: dict[str, Any]) -> None:
         data = str(cq.get("data") or "")
         user = str((cq.get("from") or {}).get("id", ""))
         chat_id = ((cq.get("message") or {}).get("chat") or {}).get("id", user)
