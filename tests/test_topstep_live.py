@@ -213,3 +213,11 @@ def test_paper_mode_refused_and_probe_only(venue, capsys) -> None:
         assert main([*args, "--probe-only"]) == 0
     assert fetch_topstep_fills.main(["--since-ms=0", "--probe-only"]) == 0
     assert capsys.readouterr().out == "" and orders(venue) == 0
+
+
+def test_execute_again_with_the_same_id_reports_the_first_order(venue, capsys) -> None:
+    """A desk that crashed after sending re-runs the intent: the tag maps to the first order."""
+    code, first = execute(capsys, "buy", "1", CID)
+    code, again = execute(capsys, "buy", "1", CID)
+    assert code == 0 and again["execution"]["fill"]["oid"] == first["execution"]["fill"]["oid"]
+    assert held(venue) == 1 and orders(venue) == 1 and "already used" in again["notes"][0]

@@ -244,6 +244,12 @@ class TopStepExecution:
             return Placed(int(self.gw.post("/api/Order/place", body)["orderId"]))
         except TransportError as exc:
             lost = str(exc)
+        except GatewayError as exc:  # a tag already used: that order is this intent's order
+            known = self.lookup_tag(tag) if tag else None
+            if known:
+                note = f"client order id already used ({exc}): reporting that order, not resent"
+                return Placed(int(known["id"]), notes=[note])
+            raise
         if not tag:
             return Placed(None, f"order answer lost ({lost}); not resent (no client order id)")
         found = self.lookup_tag(tag)
