@@ -221,3 +221,19 @@ def test_execute_again_with_the_same_id_reports_the_first_order(venue, capsys) -
     code, again = execute(capsys, "buy", "1", CID)
     assert code == 0 and again["execution"]["fill"]["oid"] == first["execution"]["fill"]["oid"]
     assert held(venue) == 1 and orders(venue) == 1 and "already used" in again["notes"][0]
+
+
+def test_venue_refusal_is_an_error_without_an_order(venue, capsys) -> None:
+    venue.venue.clock.step(4 * 86_400)  # the venue's Saturday while the desk's clock says Tuesday
+    code, doc = execute(capsys, "buy", "1", CID)
+    assert code == 1 and doc["execution"] is None and "Outside trading hours" in doc["error"]
+    assert orders(venue) == 0
+
+
+def test_an_expired_token_logs_in_again(venue) -> None:
+    from platforms.topstep.execution import TopStepExecution
+
+    ex = TopStepExecution()
+    assert ex.positions() == []
+    venue.venue.tokens.clear()  # the gateway forgot the session (tokens last 24 h)
+    assert ex.positions() == [] and ex.balance() == pytest.approx(50_000.0)

@@ -135,12 +135,20 @@ def rows_of(result: dict[str, Any]) -> list[list[float]]:
     cols = [quotes.get(k) or [] for k in ("open", "high", "low", "close", "volume")]
     out = []
     for i, ts in enumerate(stamps):
-        vals = [c[i] if i < len(c) else None for c in cols]
-        if any(v is None or not math.isfinite(float(v)) for v in vals[:4]):
+        vals = [_finite(c[i] if i < len(c) else None) for c in cols]
+        prices = [v for v in vals[:4] if v is not None]
+        if len(prices) < 4:  # Yahoo writes null for a bar without trades
             continue
-        volume = float(vals[4]) if vals[4] is not None else 0.0
-        out.append([int(ts) * 1000, *(float(v) for v in vals[:4]), volume])
+        out.append([int(ts) * 1000, *prices, vals[4] or 0.0])
     return out
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
 
 
 def aggregate(rows: list[list[float]], tf_ms: int) -> list[list[float]]:

@@ -77,6 +77,8 @@ class Gateway:
         """``loginKey``: the session token (never printed)."""
         body = {"userName": self._creds.user, "apiKey": self._creds.secret}
         resp = self._raw("/api/Auth/loginKey", body, auth=False)
+        if resp.status_code >= 400:  # no body text: an echo of the request would carry the key
+            raise GatewayError(f"TopStep login refused: HTTP {resp.status_code}", resp.status_code)
         answer = _json(resp, "/api/Auth/loginKey")
         if not answer.get("success") or not answer.get("token"):
             raise GatewayError(
