@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # shared_scripts is not a package
 from platforms.topstep.execution import adapter as adapter_mod  # noqa: E402
@@ -237,3 +239,15 @@ def test_an_expired_token_logs_in_again(venue) -> None:
     assert ex.positions() == []
     venue.venue.tokens.clear()  # the gateway forgot the session (tokens last 24 h)
     assert ex.positions() == [] and ex.balance() == pytest.approx(50_000.0)
+
+
+@given(st.floats(0.0, 1e4, allow_nan=False))
+def test_whole_contracts_floor_and_never_exceed(qty: float) -> None:
+    from platforms.topstep.execution import whole_contracts
+
+    if qty < 1:
+        with pytest.raises(ValueError):
+            whole_contracts(qty)
+        return
+    out = whole_contracts(qty)
+    assert isinstance(out, int) and 1 <= out <= qty + 1e-9 and qty - out < 1

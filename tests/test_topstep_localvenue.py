@@ -113,3 +113,45 @@ def test_scripts_against_the_venue_process_and_a_killed_execute(venue_url: str) 
     assert code == 0 and closed["close"]["fill"]["qty"] == 2.0
     code, pos = script(venue_url, "fetch_topstep_positions.py")
     assert code == 0 and pos["positions"] == []
+
+
+def test_execute_killed_at_random_points_never_doubles(venue_url: str) -> None:
+    """kill -9 of execute at seeded random moments; the restart asks by id, then re-runs the
+    intent with the same id when the venue never saw it: one order per intent, always.
+    ``TOPSTEP_SOAK_N`` raises the count (default 3 keeps the suite fast)."""
+    import random
+
+    rng = random.Random(23)
+    count = int(os.environ.get("TOPSTEP_SOAK_N", "3"))
+    env = {
+        **os.environ,
+        "GO_TRADER_NOW": NOW,
+        "TOPSTEP_BASE_URL": venue_url,
+        "TOPSTEP_API_KEY": "test-key",
+        "TOPSTEP_API_SECRET": "test-secret",
+        "TOPSTEP_ACCOUNT_ID": "77",
+    }
+    expected = 0
+    for i in range(count):
+        cid = f"gt{i:024x}"
+        argv = ["--execute", "--symbol=MES", "--side=buy", "--contracts=1", "--mode=live"]
+        argv.append(f"--client-order-id={cid}")
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "shared_scripts" / "check_topstep.py"), *argv],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.kill()
+        proc.wait(timeout=10)
+        status_args = ["--order-status", f"--client-order-id={cid}", "--symbol=MES", "--mode=live"]
+        code, doc = script(venue_url, "check_topstep.py", *status_args)
+        assert code == 0, doc
+        if doc["status"] == "unknown":  # the venue never saw it: the one re-send, same id
+            code, doc = script(venue_url, "check_topstep.py", *argv)
+            assert code == 0, doc
+        expected += 1
+        assert control(venue_url, {"op": "state"})["orders"] == expected
+    code, pos = script(venue_url, "fetch_topstep_positions.py")
+    assert pos["positions"][0]["size"] == expected

@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from platforms.topstep import market_data as yahoo
 from shared_tools.market.common import MarketDataError
@@ -139,3 +141,27 @@ def test_paper_check_on_real_data_through_the_door_and_its_cache(yahoo_url, tmp_
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and json.loads(again.stdout)["price"] == doc["price"]
     assert len(_Yahoo.requests) == asked  # the SQLite OHLCV cache served the second run
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 500),
+            st.floats(1, 1e4),
+            st.floats(0, 50),
+            st.floats(0, 50),
+            st.floats(0, 1e6),
+        ),
+        min_size=1,
+        max_size=60,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_aggregate_keeps_extremes_and_volume(bars) -> None:
+    rows = [[t * 3_600_000, o, o + up, o - down, o, v] for t, o, up, down, v in bars]
+    out = yahoo.aggregate(rows, 4 * 3_600_000)
+    assert sum(r[5] for r in out) == pytest.approx(sum(r[5] for r in rows))
+    assert max(r[2] for r in out) == max(r[2] for r in rows)
+    assert min(r[3] for r in out) == min(r[3] for r in rows)
+    assert all(r[0] % (4 * 3_600_000) == 0 for r in out)
+    assert [r[0] for r in out] == sorted({r[0] // (4 * 3_600_000) * 4 * 3_600_000 for r in rows})
