@@ -73,6 +73,45 @@ def _venue_close(ex: Any, root: str, size: int | None, held: int, doc: dict) -> 
     return [int(o["id"]) for o in _new_close_orders(ex, root, before)]
 
 
+def _summary(fills: list[Any]) -> dict[str, Any]:
+    """The close orders' fills as one fill block (size-weighted price, summed fees)."""
+    qty = sum(f.qty for f in fills)
+    fee = None if any(f.fee is None for f in fills) else sum(f.fee or 0.0 for f in fills)
+    avg = sum(f.qty * f.avg_px for f in fills) / qty if qty else 0.0
+    oid = ",".join(f.oid for f in fills)
+    return {"avg_px": avg, "total_contracts": qty, "fee": fee, "oid": oid, "qty": float(qty)}
+
+
+def _close_ids(ex: Any, ns: argparse.Namespace, root: str, size: int | None, doc: dict) -> Any:
+    """The ids of the orders that close (a list), or an error text, or None when flat."""
+    if ns.client_order_id:  # a re-run of a close that already went out reports that order
+        known = ex.lookup_tag(ns.client_order_id)
+        if known is None:
+            return "order lookup by client order id failed; not sent"
+        if known:
+            doc["notes"] = ["client order id already used: reporting that order, not resent"]
+            doc["contracts"] = int(known.get("size") or 0)
+            return [int(known["id"])]
+    try:
+        held = ex.position(root)
+    except Exception as exc:
+        return f"position read failed, flat not confirmed: {exc}"
+    if held == 0:
+        return None
+    doc["contracts"] = abs(held) if size is None else min(size, abs(held))
+    if ns.client_order_id:
+        side = "sell" if held > 0 else "buy"
+        placed = ex.place_market(root, side, doc["contracts"], ns.client_order_id)
+        if placed.notes:
+            doc["notes"] = placed.notes
+        return [placed.order_id] if placed.order_id is not None else placed.error
+    try:
+        ids = _venue_close(ex, root, size, held, doc)
+    except Exception as exc:
+        return str(exc)
+    return ids or None
+
+
 def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
     from shared_scripts.topstep_live import root_of, stamp
 
@@ -88,49 +127,23 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
     except ValueError as exc:
         return _error(doc, ns.symbol, str(exc))
     ex = TopStepExecution()
-    try:
-        held = ex.position(root)
-    except Exception as exc:
-        return _error(doc, ns.symbol, f"position read failed, flat not confirmed: {exc}")
-    if held == 0:
+    ids = _close_ids(ex, ns, root, size, doc)
+    contracts = doc.pop("contracts", 0)
+    if isinstance(ids, str):
+        return _error(doc, ns.symbol, ids)
+    if ids is None:
         return {**doc, "close": {"symbol": ns.symbol, "fill": {}}, "already_flat": True}
-    want = abs(held) if size is None else min(size, abs(held))
-    if ns.client_order_id:
-        side = "sell" if held > 0 else "buy"
-        placed = ex.place_market(root, side, want, ns.client_order_id)
-        if placed.notes:
-            doc["notes"] = placed.notes
-        if placed.order_id is None:
-            return _error(doc, ns.symbol, placed.error)
-        ids = [placed.order_id]
-    else:
-        try:
-            ids = _venue_close(ex, root, size, held, doc)
-        except Exception as exc:
-            return _error(doc, ns.symbol, str(exc))
-        if not ids and ex.position(root) == 0:
-            return {**doc, "close": {"symbol": ns.symbol, "fill": {}}, "already_flat": True}
     fills = []
     for oid in ids:
         order = ex.settle(oid)
         if order is None or status_of(order) not in ("filled", "partial"):
             return _error(doc, ns.symbol, f"close order {oid} not filled ({status_of(order)})")
         fills.append(ex.fill_of(order))
-    qty = sum(f.qty for f in fills)
-    fee = None if any(f.fee is None for f in fills) else sum(f.fee or 0.0 for f in fills)
-    avg = sum(f.qty * f.avg_px for f in fills) / qty if qty else 0.0
-    fill = {
-        "avg_px": avg,
-        "total_contracts": qty,
-        "fee": fee,
-        "oid": ",".join(f.oid for f in fills),
-    }
-    fill["qty"] = float(qty)
     doc["close"] = {
         "symbol": ns.symbol,
-        "contracts": want,
+        "contracts": contracts,
         "client_order_id": ns.client_order_id,
-        "fill": fill,
+        "fill": _summary(fills),
     }
     return doc
 

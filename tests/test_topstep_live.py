@@ -260,3 +260,12 @@ def test_lost_reads_after_the_fill_do_not_fail_the_execute(venue, capsys) -> Non
     assert code == 0 and doc["execution"]["fill"]["qty"] == 2.0 == held(venue)
     assert doc["execution"]["fill"]["fee"] is None  # said, not invented
     assert doc["execution"]["fill"]["avg_px"] == venue.venue.accounts[ACCOUNT].trades[-1]["price"]
+
+
+def test_close_rerun_with_its_id_reports_the_first_close(venue, capsys) -> None:
+    execute(capsys, "buy", "2", CID)
+    argv = ["--symbol=ES", "--mode=live", "--client-order-id=gt" + "77" * 12]
+    code, first = run(capsys, close_topstep_position.main, argv)
+    code, again = run(capsys, close_topstep_position.main, argv)
+    assert code == 0 and not again["already_flat"] and held(venue) == 0 and orders(venue) == 2
+    assert again["close"]["fill"] == first["close"]["fill"] and again["close"]["contracts"] == 2
