@@ -8,8 +8,8 @@ finds nothing left to close, so it cannot double. With ``--client-order-id`` the
 tagged market order against the position read just before it, sized min(sz, position), so a
 crash can be resolved with ``check_topstep.py --order-status`` like any other order. Either
 way the fill is read from the venue afterwards. A flat symbol answers ``already_flat: true``,
-exit 0 (upstream had no such flag). Output: ``{"close": {"symbol", "contracts",
-"client_order_id", "fill": {avg_px, total_contracts, fee, oid, qty}}, "already_flat",
+exit 0 (upstream had no such flag). Output: ``{"close": {"symbol", "status": "filled|partial",
+"contracts", "client_order_id", "fill": {avg_px, total_contracts, fee, oid, qty}}, "already_flat",
 "platform", "timestamp", "error"?}``; every error prints ``close.fill`` as ``{}`` and exits 1.
 """
 
@@ -139,11 +139,13 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
         if order is None or status_of(order) not in ("filled", "partial"):
             return _error(doc, ns.symbol, f"close order {oid} not filled ({status_of(order)})")
         fills.append(ex.fill_of(order))
+    fill = _summary(fills)
     doc["close"] = {
         "symbol": ns.symbol,
+        "status": "filled" if fill["total_contracts"] >= contracts else "partial",
         "contracts": contracts,
         "client_order_id": ns.client_order_id,
-        "fill": _summary(fills),
+        "fill": fill,
     }
     return doc
 

@@ -176,6 +176,7 @@ def test_close_flattens_and_sized_close(venue, capsys) -> None:
     execute(capsys, "buy", "3", CID, sym="NQ")
     code, doc = run(capsys, close_topstep_position.main, ["--symbol=NQ", "--mode=live", "--sz=1"])
     assert code == 0 and doc["close"]["fill"]["qty"] == 1.0 and held(venue, "NQ") == 2
+    assert doc["close"]["status"] == "filled"
     argv = ["--symbol=NQ", "--mode=live", "--client-order-id=gt" + "ef" * 12]
     venue.faults.add("Order/place", "drop")
     code, doc = run(capsys, close_topstep_position.main, argv)
