@@ -270,3 +270,9 @@ def test_close_rerun_with_its_id_reports_the_first_close(venue, capsys) -> None:
     code, again = run(capsys, close_topstep_position.main, argv)
     assert code == 0 and not again["already_flat"] and held(venue) == 0 and orders(venue) == 2
     assert again["close"]["fill"] == first["close"]["fill"] and again["close"]["contracts"] == 2
+
+
+def test_a_fault_kind_may_be_the_bare_verb(venue, capsys) -> None:
+    venue.faults.add("place", "drop")  # as "Order/place"
+    code, doc = execute(capsys, "buy", "1", CID)
+    assert code == 0 and held(venue) == 1 and orders(venue) == 1 and doc["notes"]

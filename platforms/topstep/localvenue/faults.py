@@ -2,7 +2,7 @@
 
 A *kind* is an endpoint's path after ``/api/`` (``Order/place``, ``Order/search``,
 ``Trade/search``, ``Position/searchOpen``, ``Position/closeContract``, ``Auth/loginKey``, ...)
-or ``*`` for any. Each armed fault fires ``count`` times.
+its bare verb (``place``, ``searchOpen``: every endpoint of that verb), or ``*`` for any. Each armed fault fires ``count`` times.
 Modes (the live-venue contract's list):
 
 - ``429`` / ``5xx``: answer HTTP 429 / 500 (``status`` param) before anything happens;
@@ -67,7 +67,7 @@ class Faults:
     def take(self, kind: str, modes: frozenset[str]) -> Fault | None:
         with self._lock:
             for fault in self._armed:
-                if fault.mode in modes and fault.kind in (kind, "*"):
+                if fault.mode in modes and fault.kind in (kind, kind.rsplit("/", 1)[-1], "*"):
                     fault.count -= 1
                     if fault.count <= 0:
                         self._armed.remove(fault)
