@@ -1,8 +1,9 @@
 """Fault switches of the local TopStep venue, per endpoint, armed by tests or ``POST /control``.
 
 A *kind* is an endpoint's path after ``/api/`` (``Order/place``, ``Order/search``,
-``Trade/search``, ``Position/searchOpen``, ``Position/closeContract``, ``Auth/loginKey``, ...)
-its bare verb (``place``, ``searchOpen``: every endpoint of that verb), or ``*`` for any. Each armed fault fires ``count`` times.
+``Trade/search``, ``Position/searchOpen``, ``Position/closeContract``, ``Auth/loginKey``, ...),
+its bare verb (``place``, ``searchOpen``: every endpoint of that verb), or ``*`` for any.
+Each armed fault fires ``count`` times.
 Modes (the live-venue contract's list):
 
 - ``429`` / ``5xx``: answer HTTP 429 / 500 (``status`` param) before anything happens;
