@@ -22,7 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared_tools.worker import ContractParser, UsageError, run_worker  # noqa: E402
+from shared_tools.worker import (  # noqa: E402
+    ContractParser,
+    UsageError,
+    error_message,
+    run_worker,
+)
 
 
 def build_parser() -> ContractParser:
@@ -126,8 +131,11 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
         size = None if ns.sz is None else whole_contracts(float(ns.sz))
     except ValueError as exc:
         return _error(doc, ns.symbol, str(exc))
-    ex = TopStepExecution()
-    ids = _close_ids(ex, ns, root, size, doc)
+    try:  # every failure keeps the close envelope (close.fill {}), as upstream's error paths
+        ex = TopStepExecution()
+        ids = _close_ids(ex, ns, root, size, doc)
+    except Exception as exc:
+        return _error(doc, ns.symbol, error_message(exc))
     contracts = doc.pop("contracts", 0)
     if isinstance(ids, str):
         return _error(doc, ns.symbol, ids)
@@ -135,10 +143,14 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
         return {**doc, "close": {"symbol": ns.symbol, "fill": {}}, "already_flat": True}
     fills = []
     for oid in ids:
-        order = ex.settle(oid)
-        if order is None or status_of(order) not in ("filled", "partial"):
-            return _error(doc, ns.symbol, f"close order {oid} not filled ({status_of(order)})")
-        fills.append(ex.fill_of(order))
+        try:
+            order = ex.settle(oid)
+            if order is None or status_of(order) not in ("filled", "partial"):
+                why = "its reads were lost" if order is None else status_of(order)
+                return _error(doc, ns.symbol, f"close order {oid} sent, not filled ({why})")
+            fills.append(ex.fill_of(order))
+        except Exception as exc:
+            return _error(doc, ns.symbol, f"close order {oid} sent: {error_message(exc)}")
     fill = _summary(fills)
     doc["close"] = {
         "symbol": ns.symbol,

@@ -276,3 +276,18 @@ def test_a_fault_kind_may_be_the_bare_verb(venue, capsys) -> None:
     venue.faults.add("place", "drop")  # as "Order/place"
     code, doc = execute(capsys, "buy", "1", CID)
     assert code == 0 and held(venue) == 1 and orders(venue) == 1 and doc["notes"]
+
+
+def test_close_outside_hours_is_an_error_and_keeps_the_position(venue, capsys) -> None:
+    execute(capsys, "sell", "1", CID)
+    venue.venue.clock.step(4 * 86_400)  # Saturday at the venue
+    for argv in (
+        ["--symbol=ES", "--mode=live"],
+        ["--symbol=ES", "--mode=live", "--client-order-id=gtx"],
+    ):
+        code, doc = run(capsys, close_topstep_position.main, argv)
+        assert code == 1 and "Outside trading hours" in doc["error"] and doc["close"]["fill"] == {}
+    assert held(venue) == -1
+    venue.venue.enforce_hours = False  # --ignore-hours
+    code, doc = run(capsys, close_topstep_position.main, ["--symbol=ES", "--mode=live"])
+    assert code == 0 and held(venue) == 0
