@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from conftest import base_env
+
 from platforms.robinhood import market_data
 
 ROOT = Path(__file__).resolve().parents[1]
