@@ -12,7 +12,8 @@ Upstream-options reference §5.4, with its Obs fixed:
   $5 below $500, else $10, by the target as upstream.
 
 Out of scope: Robinhood's own chain and marks with credentials (robin_stocks). On the exchange
-source the market door has no Robinhood data and says so; run on ``simulated`` or a replay.
+source the market door has no Robinhood equity data (``robinhood-equities``: Robinhood's crypto
+candles come from Binance US, which lists no SPY) and says so; run on ``simulated`` or a replay.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class RobinhoodOptionsChain(ListedChain):
     min_dte = 0
     expiry_tolerance_days = None
     default_vol = 0.30  # upstream's equity default with too few closes
-    spot_venue = "robinhood"
+    spot_venue = "robinhood-equities"  # not the crypto feed (platforms/robinhood/market_data.py)
 
     def spot_symbol(self, underlying: str) -> str:
         return underlying.upper()
