@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from platforms.hyperliquid.localvenue.model import Clock
 from platforms.robinhood.execution import (
     RobinhoodClient,
     RobinhoodExecution,
@@ -28,12 +29,13 @@ from platforms.robinhood.localvenue import LocalVenueServer
 from platforms.robinhood.localvenue.exchange import DEFAULT_TOTP_SECRET
 
 PASSWORD = "test-pass"
+NOW_MS = 1_767_225_600_000  # the venue's prices at a pinned instant: the same every run
 CID = "gt" + "1" * 24
 
 
 @pytest.fixture
 def venue():
-    with LocalVenueServer(seed=11) as srv:
+    with LocalVenueServer(seed=11, clock=Clock(NOW_MS)) as srv:
         yield srv
 
 
@@ -271,7 +273,7 @@ OPS = st.lists(
 
 @pytest.fixture(scope="module")
 def shared_venue():
-    with LocalVenueServer(seed=3, initial_usd=1e9) as srv:
+    with LocalVenueServer(seed=3, initial_usd=1e9, clock=Clock(NOW_MS)) as srv:
         yield srv
 
 

@@ -31,6 +31,7 @@ def venue() -> Iterator[str]:
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "GO_TRADER_NOW": "2026-01-01T00:00:00Z"},  # pinned venue prices
     )
     try:
         assert proc.stdout is not None
