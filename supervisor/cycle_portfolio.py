@@ -106,7 +106,7 @@ def flatten(cy: Cycle, marks: dict[str, dict[str, float] | None]) -> None:
     """
     for sc in cy.config.strategies:
         strat = cy.app.strategies[sc.id]
-        if not strat.positions or marks.get(sc.id) is None:
+        if not (strat.positions or strat.legs) or marks.get(sc.id) is None:
             continue
         made = book.close_all(strat, sc.rules, marks.get(sc.id) or {}, cy.stamp, Reason.KILL_SWITCH)
         cy.book_trades(sc, strat, made)
