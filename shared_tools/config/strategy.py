@@ -417,6 +417,8 @@ def parse_strategy(
     if entry.get("type") == "options":  # upstream's own rules (config/options.py)
         declared, _by = e.declared_platform(sid)
         opts = options_settings(entry, e.where, sid, declared, errors)
+    elif entry.get("theta_harvest") not in (None, False):
+        errors.append(f"{e.where}: theta_harvest applies to type options only; remove it")
 
     e.check_keys()
     sources: dict[str, str] = {}
