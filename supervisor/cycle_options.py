@@ -182,7 +182,7 @@ def apply_marks(cy: Cycle) -> None:
 
 
 def _expire(
-    cy: Cycle, sc: StrategyConfig, strat: StrategyState, leg: OptionLeg, mark: dict | None
+    cy: Cycle, sc: StrategyConfig, strat: StrategyState, leg: OptionLeg, mark: dict[str, Any] | None
 ) -> list[Trade]:
     """Settle ``leg`` once past its real expiry instant and the venue's price is known."""
     if parse_iso(cy.stamp) < expires_at(leg):
@@ -222,9 +222,9 @@ def _gate(cy: Cycle, sc: StrategyConfig, action: dict[str, Any]) -> str:
     side = _direction(action)
     assert sc.options is not None
     settings = cy.config.risk
-    return risk_exposure.same_direction(
-        cy.exposure, settings, side
-    ) or risk_exposure.concentration(cy.exposure, settings, sc.options.underlying, side)
+    return risk_exposure.same_direction(cy.exposure, settings, side) or risk_exposure.concentration(
+        cy.exposure, settings, sc.options.underlying, side
+    )
 
 
 def _number(x: object, default: float = 0.0) -> float:
@@ -232,7 +232,9 @@ def _number(x: object, default: float = 0.0) -> float:
     return float(x) if ok else default  # type: ignore[arg-type]
 
 
-def _open(cy: Cycle, sc: StrategyConfig, strat: StrategyState, a: dict[str, Any], spot: float):
+def _open(
+    cy: Cycle, sc: StrategyConfig, strat: StrategyState, a: dict[str, Any], spot: float
+) -> tuple[Trade | None, str]:
     """Book one check action; returns (trade or None, what happened)."""
     side = {"buy": "long", "sell": "short"}.get(str(a.get("action")))
     if side is None:

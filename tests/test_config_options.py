@@ -89,8 +89,10 @@ def test_keys_refused_on_options(tmp_path, key, value):
         ({}, None),
         ({"enabled": False, "profit_target_pct": 50}, None),
         ({"profit_target_pct": 50}, ThetaHarvest(50, 0, 0)),  # a 0 field disables that arm
-        ({"enabled": True, "profit_target_pct": 40, "stop_loss_pct": 150, "min_dte_close": 2},
-         ThetaHarvest(40, 150, 2)),
+        (
+            {"enabled": True, "profit_target_pct": 40, "stop_loss_pct": 150, "min_dte_close": 2},
+            ThetaHarvest(40, 150, 2),
+        ),
     ],
 )
 def test_theta_harvest_values(tmp_path, value, expect):

@@ -53,16 +53,28 @@ def action(kind: str, otype: str, strike: float, premium: float, **extra) -> dic
         "dte": 11,
         "premium": premium / 100000,
         "premium_usd": premium,
-        "greeks": {"delta": 0.3 if otype == "call" else -0.3, "gamma": 1e-5, "theta": -20.0,
-                   "vega": 50.0},
+        "greeks": {
+            "delta": 0.3 if otype == "call" else -0.3,
+            "gamma": 1e-5,
+            "theta": -20.0,
+            "vega": 50.0,
+        },
         "expires_at": EXPIRY + "T08:00:00Z",
         **extra,
     }
 
 
 def answer(tmp: Path, strategy: str, actions: list[dict], signal: int = 1, **extra) -> None:
-    doc = {"strategy": strategy, "underlying": "BTC", "signal": signal, "spot_price": 100000.0,
-           "actions": actions, "iv_rank": 55.0, "platform": "deribit", **extra}
+    doc = {
+        "strategy": strategy,
+        "underlying": "BTC",
+        "signal": signal,
+        "spot_price": 100000.0,
+        "actions": actions,
+        "iv_rank": 55.0,
+        "platform": "deribit",
+        **extra,
+    }
     (tmp / f"options-{strategy}.json").write_text(json.dumps(doc))
 
 
@@ -71,9 +83,14 @@ def marks(tmp: Path, spot: float, legs: dict[str, dict]) -> None:
 
 
 def leg_mark(premium: float, expired: bool = False, settlement: float | None = None) -> dict:
-    return {"premium_usd": premium, "greeks": {"delta": 0.2, "gamma": 0, "theta": -5, "vega": 9},
-            "dte": 0.0 if expired else 10.5, "expires_at": EXPIRY + "T08:00:00Z",
-            "expired": expired, "settlement_price": settlement}
+    return {
+        "premium_usd": premium,
+        "greeks": {"delta": 0.2, "gamma": 0, "theta": -5, "vega": 9},
+        "dte": 0.0 if expired else 10.5,
+        "expires_at": EXPIRY + "T08:00:00Z",
+        "expired": expired,
+        "settlement_price": settlement,
+    }
 
 
 def identity(strat) -> None:
@@ -157,8 +174,13 @@ def test_wheel_put_assigned_itm_becomes_spot_long_at_the_strike(opt_for, tmp_pat
     assert strat.value(sup.app.prices_for("deribit")) == pytest.approx(strat.cash + 91000)
     sent = json.loads((tmp_path / "options-wheel-stdin.json").read_text())
     assert sent == [
-        {"position_type": "spot", "symbol": "BTC", "quantity": 1.0, "avg_cost": 94000.0,
-         "side": "long"}
+        {
+            "position_type": "spot",
+            "symbol": "BTC",
+            "quantity": 1.0,
+            "avg_cost": 94000.0,
+            "side": "long",
+        }
     ]
     realized = ledger(tmp_path, "deribit-wheel-btc")
     assert realized == pytest.approx(1200 - 1200 * 0.0003)  # the premium kept

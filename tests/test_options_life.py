@@ -19,8 +19,13 @@ from shared_tools.book.options_life import (
 )
 
 NOW = "2026-12-07T12:00:00.000000Z"
-VENUES = [("deribit", "BTC", 1.0), ("ibkr", "BTC", 0.1), ("ibkr", "ETH", 0.5),
-          ("robinhood", "SPY", 100.0), ("okx", "ETH", 1.0)]
+VENUES = [
+    ("deribit", "BTC", 1.0),
+    ("ibkr", "BTC", 0.1),
+    ("ibkr", "ETH", 0.5),
+    ("robinhood", "SPY", 100.0),
+    ("okx", "ETH", 1.0),
+]
 
 
 def account(cash: float = 1e7) -> OptionsAccount:
@@ -102,11 +107,13 @@ def test_theta_harvest_zero_disables_an_arm_and_bought_legs_are_left():
 def test_naked_put_collateral_counts_other_short_puts_and_the_multiplier():
     book = OptionsBook("ibkr")  # BTC micro: x0.1
     acct = account(cash=15_000)
-    t1, _ = book.open(acct, "BTC", "put", 100_000, "2026-12-18", "short", 1, 1000, NOW,
-                      collateral=True)
+    t1, _ = book.open(
+        acct, "BTC", "put", 100_000, "2026-12-18", "short", 1, 1000, NOW, collateral=True
+    )
     assert t1 is not None  # 100000 x 0.1 = 10000 <= cash
-    t2, why = book.open(acct, "BTC", "put", 90_000, "2026-12-18", "short", 1, 900, NOW,
-                        collateral=True)
+    t2, why = book.open(
+        acct, "BTC", "put", 90_000, "2026-12-18", "short", 1, 900, NOW, collateral=True
+    )
     assert t2 is None and "naked put needs $19,000.00" in why  # 9000 + the open 10000
 
 

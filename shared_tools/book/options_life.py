@@ -37,6 +37,8 @@ __all__ = [
     "close_legs",
     "expires_at",
     "harvest",
+    "leg_exposure",
+    "leg_notional",
     "portfolio_greeks",
     "settle",
 ]
@@ -86,7 +88,9 @@ class Closed:
         return max((b - a).total_seconds(), 0.0)
 
 
-def closed_row(acct: LegAccount, leg: OptionLeg, qty: float, price: float, now: str, why: str):
+def closed_row(
+    acct: LegAccount, leg: OptionLeg, qty: float, price: float, now: str, why: str
+) -> Closed:
     """The closed row of ``qty`` contracts of ``leg`` closed at ``price`` for ``why``."""
     return Closed(
         acct.id,
@@ -170,11 +174,11 @@ def harvest(
                 f"(${entry - buyback:.2f} of ${entry:.2f} premium)"
             )
         elif th.stop_loss_pct > 0 and -profit_pct >= th.stop_loss_pct:
-            reason = f"🛑 Stop loss: {-profit_pct:.0f}% loss on sold option (${buyback - entry:.2f})"
-        elif th.min_dte_close > 0 and 0 < leg.dte_days <= th.min_dte_close:
             reason = (
-                f"⏰ DTE exit: {leg.dte_days:.1f} days to expiry (min: {th.min_dte_close:g})"
+                f"🛑 Stop loss: {-profit_pct:.0f}% loss on sold option (${buyback - entry:.2f})"
             )
+        elif th.min_dte_close > 0 and 0 < leg.dte_days <= th.min_dte_close:
+            reason = f"⏰ DTE exit: {leg.dte_days:.1f} days to expiry (min: {th.min_dte_close:g})"
         if not reason:
             continue
         qty = leg.quantity
@@ -182,7 +186,9 @@ def harvest(
         trade, _ = book.close(acct, leg.leg_id, leg.mark, now, 1.0, "theta_harvest")
         if trade is None:
             continue
-        trade.details = f"[{acct.id}] CLOSE {row.position_id} — {reason} (PnL: ${trade.net_pnl:.2f})"
+        trade.details = (
+            f"[{acct.id}] CLOSE {row.position_id} — {reason} (PnL: ${trade.net_pnl:.2f})"
+        )
         trades.append(trade)
         closed.append(row)
         lines.append(trade.details)
@@ -329,6 +335,19 @@ def close_legs(acct: LegAccount, book: OptionsBook, reason: str, now: str) -> li
         if isinstance(rows, list):
             rows.append(row)
     return trades
+
+
+def leg_notional(leg: OptionLeg) -> float:
+    """Upstream's notional of a leg for the book's cap: a sold leg its strike, a bought one its
+    value, each x qty x multiplier (upstream ignored the multiplier)."""
+    return leg.strike * leg.units if leg.sign < 0 else max(leg.value(), 0.0)
+
+
+def leg_exposure(leg: OptionLeg, spot: float) -> float:
+    """Signed USD exposure to the underlying: sign x delta x qty x multiplier x spot (delta
+    not marked yet: a call +1, a put -1, as upstream)."""
+    delta = leg.greeks.get("delta", 0.0) or (1.0 if leg.option_type == "call" else -1.0)
+    return leg.sign * delta * leg.units * spot
 
 
 def portfolio_greeks(legs: Mapping[str, OptionLeg]) -> dict[str, float]:

@@ -11,6 +11,7 @@ nothing on an options book would read them. ``theta_harvest`` defaults to 60/200
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared_tools.book.options_life import DEFAULT_THETA_HARVEST, ThetaHarvest
 from shared_tools.check_argv import script_name
@@ -105,7 +106,7 @@ def theta_harvest(value: object, where: str, errors: list[str]) -> ThetaHarvest 
 
 
 def options_settings(
-    raw: dict, where: str, sid: str, declared: str | None, errors: list[str]
+    raw: dict[str, Any], where: str, sid: str, declared: str | None, errors: list[str]
 ) -> OptionsSettings:
     """Check an options entry's args, script, platform and refused keys."""
     for key in REFUSED:

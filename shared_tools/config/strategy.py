@@ -44,7 +44,6 @@ from shared_tools.config.checks import (
 from shared_tools.config.hedge import hedge_settings
 from shared_tools.config.live import live_refusal
 from shared_tools.config.manual import MANUAL, manual_entry, manual_key_problems
-from shared_tools.config.options import options_settings
 from shared_tools.config.model import (
     StrategyConfig,
     StrategyRef,
@@ -52,6 +51,7 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
+from shared_tools.config.options import options_settings
 from shared_tools.config.sizing_keys import capital_fields, capital_pct, scale_in_terms
 from shared_tools.config.trading import (
     TradingContext,

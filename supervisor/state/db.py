@@ -303,6 +303,11 @@ class StateDB:
         return gone
 
     # -- queries --------------------------------------------------------------------------
+    def closed_option_positions(self, strategy_id: str, limit: int = 50) -> list[dict]:
+        """The strategy's latest closed_option_positions rows, newest first."""
+        with self.engine.connect() as conn:
+            return option_rows.closed_rows(conn, strategy_id, limit)
+
     def order_history(self, *, strategy: str, limit: int = 10) -> list[dict]:
         """A strategy's newest live orders (intents) with their outcome, newest first."""
         with self.engine.connect() as conn:

@@ -11,8 +11,20 @@ signal, theta_harvest, expired_worthless, expired_itm, circuit_breaker, kill_swi
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from shared_tools.book.options import OptionLeg
@@ -25,7 +37,9 @@ __all__ = ["closed_option_positions", "load", "option_positions", "write"]
 option_positions = Table(
     "option_positions",
     metadata,
-    Column("strategy_id", String, ForeignKey("strategies.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "strategy_id", String, ForeignKey("strategies.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("id", String, primary_key=True),  # the leg id (ours; upstream keyed by the key)
     Column("position_id", String, nullable=False),  # upstream's key <UND>-<type>-<action>-...
     Column("underlying", String, nullable=False),
@@ -74,7 +88,7 @@ closed_option_positions = Table(
 )
 
 
-def _leg_row(sid: str, leg: OptionLeg) -> dict:
+def _leg_row(sid: str, leg: OptionLeg) -> dict[str, Any]:
     g = leg.greeks
     return {
         "strategy_id": sid,
@@ -101,7 +115,7 @@ def _leg_row(sid: str, leg: OptionLeg) -> dict:
     }
 
 
-def _leg_from_row(r) -> OptionLeg | None:
+def _leg_from_row(r: Any) -> OptionLeg | None:
     """A stored leg; None for a row upstream's load-time sanitation would drop."""
     if r.action not in ("buy", "sell") or r.option_type not in ("call", "put") or r.quantity <= 0:
         return None
@@ -129,7 +143,7 @@ def _leg_from_row(r) -> OptionLeg | None:
     )
 
 
-def _closed_row(c: Closed) -> dict:
+def _closed_row(c: Closed) -> dict[str, Any]:
     return {
         "strategy_id": c.strategy_id,
         "position_id": c.position_id,
@@ -178,7 +192,7 @@ def committed(state: AppState) -> None:
         strat.closed_options.clear()
 
 
-def closed_rows(conn: Connection, strategy_id: str, limit: int = 50) -> list[dict]:
+def closed_rows(conn: Connection, strategy_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The strategy's latest closed option positions, newest first (inspect)."""
     t = closed_option_positions
     q = select(t).where(t.c.strategy_id == strategy_id).order_by(t.c.closed_at.desc()).limit(limit)

@@ -32,8 +32,11 @@ def marks(args: list[str], stdin: object) -> dict:
     path = STATE / "option-marks.json"
     table = json.loads(path.read_text()) if path.exists() else {}
     out: dict = {"platform": args[0].split("=", 1)[1], "timestamp": "", "marks": {}, "errors": {}}
-    out["spots"] = {u: table.get("spots", {})[u] for u in doc.get("underlyings", [])
-                    if u in table.get("spots", {})}
+    out["spots"] = {
+        u: table.get("spots", {})[u]
+        for u in doc.get("underlyings", [])
+        if u in table.get("spots", {})
+    }
     for p in doc.get("positions", []):
         key = f"{p['underlying']}-{p['option_type']}-{p['strike']:.0f}-{p['expiry']}"
         mark = table.get("legs", {}).get(key)
