@@ -204,7 +204,7 @@ def put_collateral_refusal(acct: LegAccount, strike: float, qty: float, mult: fl
 class OptionsBook:
     """Open, mark, close and settle option legs of one venue on an :class:`OptionsAccount`."""
 
-    kind = "option"
+    kind = "options"  # upstream's trade_type
 
     def __init__(self, venue: OptionVenue | str = "deribit") -> None:
         self.venue = option_venue(venue) if isinstance(venue, str) else venue
