@@ -175,7 +175,7 @@ def apply_marks(cy: Cycle) -> None:
         trades: list[Trade] = []
         for leg in list(strat.legs.values()):
             mark = (marks or {}).get(leg.leg_id)
-            if isinstance(mark, dict):
+            if isinstance(mark, dict) and not mark.get("expired"):  # expired: settles below
                 apply_mark(leg, mark, cy.stamp)
             trades += _expire(cy, sc, strat, leg, mark if isinstance(mark, dict) else None)
         cy.book_trades(sc, strat, trades)
