@@ -220,3 +220,26 @@ def test_gates_drop_opens_and_a_fifth_is_refused(opt_for, tmp_path):
     answer(tmp_path, "vol_mean_reversion", acts[4:], skip_reason="Max positions reached (4/4)")
     sup.run_cycle(sup.config.strategies)
     assert len(book.legs) == 4
+
+
+@pytest.mark.parametrize("book_limit, reason", [(25, "kill_switch"), (90, "circuit_breaker")])
+def test_breaker_and_kill_switch_close_legs_at_their_last_mark(
+    opt_for, tmp_path, book_limit, reason
+):
+    answer(tmp_path, "covered_calls", [action("sell", "call", 100000, 1500.0)])
+    entry = opt("deribit-calls-btc", "covered_calls", capital=10000, max_drawdown_pct=20)
+    sup = opt_for(
+        {**entry, "theta_harvest": False}, portfolio_risk={"max_drawdown_pct": book_limit}
+    )
+    sup.run_cycle(sup.config.strategies)
+    strat = sup.app.strategies["deribit-calls-btc"]
+    assert len(strat.legs) == 1
+    answer(tmp_path, "covered_calls", [], signal=0)
+    marks(tmp_path, 106000, {f"BTC-call-100000-{EXPIRY}": leg_mark(4000.0)})  # value 7500
+    cash = strat.cash
+    sup.run_cycle(sup.config.strategies)
+    assert not strat.legs and strat.risk.circuit_breaker == (reason == "circuit_breaker")
+    assert strat.cash == pytest.approx(cash - 4000.0 - 4000.0 * 0.0003)  # short debited
+    con = sqlite3.connect(tmp_path / "state.db")
+    (why,) = con.execute("SELECT close_reason FROM closed_option_positions").fetchone()
+    assert why == reason
