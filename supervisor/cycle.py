@@ -4,7 +4,8 @@ The cycle never runs a process itself (the daemon hands the planned jobs to the 
 never saves (the daemon commits the whole cycle in one transaction). What a cycle does, and in
 which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 
-1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time;
+1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time, and
+   the option legs' marks and expiries (supervisor/cycle_options.py);
    then ``reconcile``: live strategies book what their venue did on its own (stop and target
    fills, external closes, funding) at the venue's numbers (supervisor/live/reconcile.py);
 2. ``funding``: every perp held across a funding boundary pays or earns it *before* anything
@@ -18,7 +19,8 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
    every cycle); a stop gapped through fills at the worse of its trigger and the mark;
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
    then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
-   fallback; both are recorded on the trade);
+   fallback; both are recorded on the trade); options: the check's actions, then theta
+   harvest for every options strategy;
 7. ``hedge``: each paper strategy's ``hedge`` leg brought in line with its primary position
    (shared_tools/book/hedge.py): opened, grown, cut or closed at this cycle's marks;
 8. ``risk``: drawdown peaks on fresh marks only, correlation warnings;

@@ -151,3 +151,15 @@ def test_forced_close_at_last_mark_and_signed_greeks():
     trades = close_legs(acct, book, "circuit_breaker", NOW)
     assert not acct.legs and len(trades) == 2
     assert acct.cash == pytest.approx(value - sum(x.fee for x in trades))
+
+
+def test_summary_line_is_upstreams_opt_line():
+    from supervisor.notify.messages import option_lines
+    from supervisor.state.models import StrategyState
+
+    strat = StrategyState("deribit-wheel-btc", "options", "deribit", 1e6, 1e6)
+    book = OptionsBook("deribit")
+    book.open(strat, "BTC", "put", 90000, "2027-01-02", "short", 1, 1234.5, "2026-12-07T15:04:00Z")
+    assert option_lines(strat) == [
+        "deribit-wheel-btc OPT BTC-put-sell-90000-2027-01-02 ($-1,234.50) [Dec 07 15:04]"
+    ]
