@@ -243,3 +243,31 @@ def test_breaker_and_kill_switch_close_legs_at_their_last_mark(
     con = sqlite3.connect(tmp_path / "state.db")
     (why,) = con.execute("SELECT close_reason FROM closed_option_positions").fetchone()
     assert why == reason
+
+
+def test_the_notional_cap_drops_opens_but_harvest_still_runs(opt_for, tmp_path):
+    answer(tmp_path, "vol_mean_reversion", [action("sell", "put", 90000, 1000.0)])
+    sup = opt_for(
+        opt("deribit-vol-btc", "vol_mean_reversion"), portfolio_risk={"max_notional_usd": 50000}
+    )
+    sup.run_cycle(sup.config.strategies)
+    strat = sup.app.strategies["deribit-vol-btc"]
+    assert len(strat.legs) == 1  # the book's notional was 0 before this open
+    answer(tmp_path, "vol_mean_reversion", [action("sell", "put", 88000, 900.0)])
+    marks(tmp_path, 100000, {f"BTC-put-90000-{EXPIRY}": leg_mark(300.0)})
+    report = sup.run_cycle(sup.config.strategies)
+    assert not strat.legs  # harvested (70%), and the new sale was held by the cap
+    text = " ".join(o.action for o in report.outcomes)
+    assert "held (notional $90,000.00 > $50,000.00)" in text and "Theta harvest" in text
+
+
+def test_legs_survive_a_restart(opt_for, tmp_path):
+    from supervisor.state.db import StateDB
+
+    answer(tmp_path, "wheel", [action("sell", "put", 94000, 1200.0, multiplier=1.0)])
+    sup = opt_for(opt("deribit-wheel-btc", "wheel"))
+    sup.run_cycle(sup.config.strategies)
+    (before,) = sup.app.strategies["deribit-wheel-btc"].legs.values()
+    loaded = StateDB(tmp_path / "state.db").load()
+    (after,) = loaded.strategies["deribit-wheel-btc"].legs.values()
+    assert after == before and after.key == f"BTC-put-sell-94000-{EXPIRY}"
