@@ -271,3 +271,28 @@ def test_legs_survive_a_restart(opt_for, tmp_path):
     loaded = StateDB(tmp_path / "state.db").load()
     (after,) = loaded.strategies["deribit-wheel-btc"].legs.values()
     assert after == before and after.key == f"BTC-put-sell-94000-{EXPIRY}"
+
+
+def test_a_harvest_only_cycle_sends_a_trade_dm(opt_for, tmp_path, monkeypatch):
+    """Upstream sent no owner trade DM when a cycle's only trades were theta-harvest closes."""
+    from datetime import UTC, datetime
+
+    from shared_tools.config.notify import ChatSettings, NotifySettings
+    from supervisor.notify.messages import messages_for_cycle
+
+    answer(tmp_path, "vol_mean_reversion", [action("sell", "put", 90000, 1000.0)])
+    sup = opt_for(opt("deribit-vol-btc", "vol_mean_reversion"))
+    sup.run_cycle(sup.config.strategies)
+    answer(tmp_path, "vol_mean_reversion", [], signal=0)
+    marks(tmp_path, 100000, {f"BTC-put-90000-{EXPIRY}": leg_mark(300.0)})
+    report = sup.run_cycle(sup.config.strategies)
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "tok")
+    sup.config.notify = NotifySettings(
+        discord=ChatSettings(enabled=True, channels={"deribit": "100"})
+    )
+    msgs = messages_for_cycle(report, sup.app, sup.config, datetime(2026, 12, 7, tzinfo=UTC))
+    alert = next(m for m in msgs if m.category == "trade")
+    assert alert.body.startswith("🔴 **TRADE CLOSED - PAPER**")
+    assert "SHORT" in alert.body and "theta_harvest" in alert.body
+    summary = next(m for m in msgs if m.category == "summary")
+    assert "🎯" in summary.body

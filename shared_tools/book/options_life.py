@@ -186,12 +186,11 @@ def harvest(
         trade, _ = book.close(acct, leg.leg_id, leg.mark, now, 1.0, "theta_harvest")
         if trade is None:
             continue
-        trade.details = (
-            f"[{acct.id}] CLOSE {row.position_id} — {reason} (PnL: ${trade.net_pnl:.2f})"
-        )
+        line = f"[{acct.id}] CLOSE {row.position_id} — {reason} (PnL: ${trade.net_pnl:.2f})"
+        trade.details = f"{line} | {trade.details}"  # the book's "Close short ..." for the DM
         trades.append(trade)
         closed.append(row)
-        lines.append(trade.details)
+        lines.append(line)
     return trades, closed, lines
 
 
