@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from shared_tools.book.options import OptionLeg, OptionsBook
 from shared_tools.book.options_life import apply_mark, expires_at, harvest, settle
 from shared_tools.config.model import Config, StrategyConfig
-from shared_tools.config.options import MARK_SCRIPT
+from shared_tools.config.options import MARK_JOB_PREFIX, MARK_SCRIPT
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import exposure as risk_exposure
 from supervisor.run.jobs import Job, Result
@@ -42,7 +42,6 @@ __all__ = [
     "positions_doc",
 ]
 
-MARK_JOB_PREFIX = "option-marks:"  # strategy ids cannot contain ':'
 MAX_POSITIONS = 4  # upstream's MAX_POSITIONS_PER_STRATEGY: the supervisor enforces it too
 
 

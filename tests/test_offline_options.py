@@ -122,3 +122,16 @@ def test_the_example_runs_once_from_the_cli(tmp_path):
     con = sqlite3.connect(tmp_path / "options.db")
     rows = con.execute("SELECT strategy_id, multiplier FROM option_positions").fetchall()
     assert {m for _s, m in rows} >= {1.0, 0.1, 0.5}
+
+
+def test_the_probe_checks_mark_options_per_platform_not_check_price(tmp_path):
+    from supervisor.run.probe import probe_requests
+
+    scripts = {(r.script, tuple(r.argv)) for r in probe_requests(_config(tmp_path))}
+    marks = {s for s in scripts if s[0].endswith("mark_options.py")}
+    assert marks == {
+        ("shared_scripts/mark_options.py", ("--platform=deribit",)),
+        ("shared_scripts/mark_options.py", ("--platform=ibkr",)),
+    }
+    assert not [s for s in scripts if "check_price" in s[0]]
+    assert ("shared_scripts/check_options.py", ("wheel", "ETH", "--platform=ibkr")) in scripts

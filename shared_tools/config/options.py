@@ -18,6 +18,7 @@ from shared_tools.check_argv import script_name
 from shared_tools.text import show
 
 __all__ = [
+    "MARK_JOB_PREFIX",
     "MARK_SCRIPT",
     "OPTIONS_PLATFORMS",
     "OPTIONS_SCRIPT",
@@ -28,6 +29,7 @@ __all__ = [
 
 OPTIONS_SCRIPT = "check_options.py"
 MARK_SCRIPT = "shared_scripts/mark_options.py"
+MARK_JOB_PREFIX = "option-marks:"  # the mark run's job key (strategy ids cannot contain ':')
 OPTIONS_PLATFORMS = ("deribit", "ibkr", "okx", "robinhood")
 # Upstream refuses these four on options; the rest are ours (no options book reads them).
 REFUSED = (
