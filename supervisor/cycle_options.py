@@ -327,5 +327,11 @@ def harvest_all(cy: Cycle) -> None:
         trades, closed, lines = harvest(strat, _book(sc), sc.options.theta_harvest, cy.stamp)
         strat.closed_options.extend(closed)
         cy.book_trades(sc, strat, trades)
-        if lines:
-            cy.report.outcomes.append(Outcome(sc.id, action="; ".join(lines)))
+        if lines:  # joined to the check's outcome when it ran (one summary row per strategy)
+            text = "; ".join(lines)
+            mine = [o for o in cy.report.outcomes if o.id == sc.id]
+            if mine:
+                head = mine[-1].action or (f"ERROR: {mine[-1].error}" if mine[-1].error else "")
+                mine[-1].action = f"{head}; {text}" if head else text
+            else:
+                cy.report.outcomes.append(Outcome(sc.id, action=text))
