@@ -87,7 +87,8 @@ def positions_doc(strat: StrategyState) -> list[dict[str, Any]]:
                 "action": leg.action,
                 "quantity": leg.quantity,
                 "multiplier": leg.multiplier,
-                "entry_premium_usd": leg.entry_premium * leg.units - leg.entry_fee * leg.sign,
+                # upstream's total: a buy's cost (fee outside), a sale's premium net of fee
+                "entry_premium_usd": leg.entry_premium * leg.units - (leg.sign < 0) * leg.entry_fee,
                 "entry_premium_unit_usd": leg.entry_premium,
                 **{g: leg.greeks.get(g, 0.0) for g in ("delta", "gamma", "theta", "vega")},
             }

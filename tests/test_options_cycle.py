@@ -296,3 +296,30 @@ def test_a_harvest_only_cycle_sends_a_trade_dm(opt_for, tmp_path, monkeypatch):
     assert "SHORT" in alert.body and "theta_harvest" in alert.body
     summary = next(m for m in msgs if m.category == "summary")
     assert "🎯" in summary.body
+
+
+def test_the_check_gets_its_legs_in_the_contracts_shape(opt_for, tmp_path):
+    answer(tmp_path, "momentum_options", [action("buy", "call", 100000, 2000.0, multiplier=0.1)])
+    sup = opt_for(opt("ibkr-momentum-btc", "momentum_options", platform="ibkr"))
+    sup.run_cycle(sup.config.strategies)
+    answer(tmp_path, "momentum_options", [], signal=0)
+    sup.run_cycle(sup.config.strategies)
+    (sent,) = json.loads((tmp_path / "options-momentum_options-stdin.json").read_text())
+    (leg,) = sup.app.strategies["ibkr-momentum-btc"].legs.values()
+    assert sent == {
+        "id": leg.leg_id,
+        "underlying": "BTC",
+        "option_type": "call",
+        "strike": 100000.0,
+        "expiry": EXPIRY,
+        "dte": 11,
+        "action": "buy",
+        "quantity": 1.0,
+        "multiplier": 0.1,
+        "entry_premium_usd": pytest.approx(200.0),  # qty x multiplier x premium (a buy's cost)
+        "entry_premium_unit_usd": 2000.0,
+        "delta": 0.3,
+        "gamma": 1e-5,
+        "theta": -20.0,
+        "vega": 50.0,
+    }
