@@ -323,3 +323,31 @@ def test_the_check_gets_its_legs_in_the_contracts_shape(opt_for, tmp_path):
         "theta": -20.0,
         "vega": 50.0,
     }
+
+
+def test_inspect_shows_legs_greeks_and_closed_rows(opt_for, tmp_path):
+    from datetime import UTC, datetime
+
+    from supervisor.ops.inspect import build_document, render
+
+    answer(
+        tmp_path,
+        "vol_mean_reversion",
+        [action("sell", "put", 90000, 1000.0), action("sell", "call", 110000, 800.0)],
+    )
+    sup = opt_for(opt("deribit-vol-btc", "vol_mean_reversion"))
+    sup.run_cycle(sup.config.strategies)
+    answer(tmp_path, "vol_mean_reversion", [], signal=0)
+    marks(
+        tmp_path,
+        100000,
+        {f"BTC-put-90000-{EXPIRY}": leg_mark(300.0), f"BTC-call-110000-{EXPIRY}": leg_mark(700.0)},
+    )
+    sup.run_cycle(sup.config.strategies)
+    sup.shutdown()
+    doc, error = build_document(sup.config, sup.config.strategies, datetime.now(UTC), 10)
+    assert not error
+    text = render(doc)
+    assert f"BTC-call-sell-110000-{EXPIRY}: 1 x1" in text
+    assert "portfolio greeks: delta -0.2" in text  # sold call: -(0.2) x 1 x 1
+    assert "closed " in text and f"BTC-put-sell-90000-{EXPIRY} @ 300 [theta_harvest]" in text
