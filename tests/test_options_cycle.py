@@ -351,3 +351,34 @@ def test_inspect_shows_legs_greeks_and_closed_rows(opt_for, tmp_path):
     assert f"BTC-call-sell-110000-{EXPIRY}: 1 x1" in text
     assert "portfolio greeks: delta -0.2" in text  # sold call: -(0.2) x 1 x 1
     assert "closed " in text and f"BTC-put-sell-90000-{EXPIRY} @ 300 [theta_harvest]" in text
+
+
+def test_the_exposure_cap_holds_a_leg_by_its_signed_delta(opt_for, tmp_path):
+    """Upstream's direction of a leg: sign(action) x delta; a sold put is long exposure."""
+    answer(tmp_path, "wheel", [action("sell", "put", 90000, 1000.0)])  # delta -0.3 sold: long
+    sup = opt_for(
+        opt("deribit-wheel-btc", "wheel"),
+        portfolio_risk={"max_same_direction_notional_usd": 20000},
+    )
+    sup.run_cycle(sup.config.strategies)
+    strat = sup.app.strategies["deribit-wheel-btc"]
+    assert len(strat.legs) == 1
+    answer(
+        tmp_path,
+        "wheel",
+        [
+            action("sell", "put", 85000, 900.0),  # long again: held
+            action("buy", "put", 80000, 500.0),
+        ],
+    )  # short exposure: opens
+    marks(tmp_path, 100000, {f"BTC-put-90000-{EXPIRY}": leg_mark(950.0)})
+    marks_doc = json.loads((tmp_path / "option-marks.json").read_text())
+    marks_doc["legs"][f"BTC-put-90000-{EXPIRY}"]["greeks"]["delta"] = -0.3
+    (tmp_path / "option-marks.json").write_text(json.dumps(marks_doc))
+    report = sup.run_cycle(sup.config.strategies)
+    # the held leg's long exposure: 0.3 x 1 x 100000 = $30,000 > $20,000
+    assert "held (long exposure $30,000 > $20,000)" in report.outcomes[0].action
+    assert {leg.key for leg in strat.legs.values()} == {
+        f"BTC-put-sell-90000-{EXPIRY}",
+        f"BTC-put-buy-80000-{EXPIRY}",
+    }
