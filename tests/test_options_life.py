@@ -24,7 +24,7 @@ VENUES = [
     ("ibkr", "BTC", 0.1),
     ("ibkr", "ETH", 0.5),
     ("robinhood", "SPY", 100.0),
-    ("okx", "ETH", 1.0),
+    ("okx", "ETH", 0.1),
 ]
 
 

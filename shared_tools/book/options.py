@@ -64,12 +64,14 @@ class OptionVenue:
 
 
 _CME = MappingProxyType({"BTC": 0.1, "ETH": 0.5})  # MBT (Micro Bitcoin), MET (Micro Ether)
+_OKX = MappingProxyType({"BTC": 0.01, "ETH": 0.1})  # OKX options: ctVal x ctMult per contract
 
 # Upstream go-trader's tables (scheduler/fees.go, the adapters' get_multiplier).
 OPTION_VENUES: Mapping[str, OptionVenue] = MappingProxyType(
     {
         "deribit": OptionVenue("deribit", fee_pct=0.0003),  # premium per 1 unit of underlying
-        "okx": OptionVenue("okx", fee_pct=0.0003),
+        # OKX option contracts are 0.01 BTC / 0.1 ETH (ctVal x ctMult; upstream assumed 1 coin)
+        "okx": OptionVenue("okx", fee_pct=0.0003, multipliers=_OKX),
         "ibkr": OptionVenue("ibkr", fee_per_contract=0.25, multipliers=_CME, whole_contracts=True),
         "cme": OptionVenue("cme", fee_per_contract=0.25, multipliers=_CME, whole_contracts=True),
         "robinhood": OptionVenue(
