@@ -32,4 +32,4 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # Byte-compile the project once here, so the first worker launches after a deploy do not each
 # pay for compiling (and, with several at once, race to write the same .pyc files).
-.venv/bin/python -m compileall -q supervisor supervisor_entry shared_tools shared_strategies shared_scripts platforms backtest >&2
+.venv/bin/python -m compileall -q supervisor supervisor_entry shared_tools shared_strategies shared_scripts platforms backtest chat_bridge >&2
