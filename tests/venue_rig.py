@@ -172,3 +172,33 @@ class VenueRig:
         if side_qty is None:
             return 0.0
         return side_qty[1] if side_qty[0] == "long" else -side_qty[1]
+
+
+def latch_kill_switch(db: Path) -> None:
+    con = sqlite3.connect(db)
+    (extra,) = con.execute("SELECT extra_json FROM app_state WHERE id = 1").fetchone()
+    doc = json.loads(extra)
+    doc.setdefault("portfolio_risk", {}).update(
+        kill_switch=True, kill_switch_at="2026-01-01T01:00:00Z", reason="test: drawdown"
+    )
+    con.execute("UPDATE app_state SET extra_json = ? WHERE id = 1", (json.dumps(doc),))
+    con.commit()
+    con.close()
+
+
+def latch_breaker(db: Path, sid: str) -> None:
+    con = sqlite3.connect(db)
+    con.execute(
+        "UPDATE strategies SET risk_circuit_breaker = 1, risk_circuit_breaker_until = ?, "
+        "risk_circuit_breaker_reason = 'circuit breaker: test' WHERE id = ?",
+        ("2026-01-09T00:00:00.000000Z", sid),
+    )
+    con.commit()
+    con.close()
+
+
+def app_extra(db: Path) -> dict:
+    con = sqlite3.connect(db)
+    (extra,) = con.execute("SELECT extra_json FROM app_state WHERE id = 1").fetchone()
+    con.close()
+    return json.loads(extra)

@@ -215,7 +215,7 @@ def close(venue: str, argv: list[str]) -> int:
 
 
 def positions(venue: str) -> int:
-    if fault(venue, "positions_fail"):
+    if not fault(venue, "positions_pass") and fault(venue, "positions_fail"):
         return out({"error": "positions read failed (HTTP 502)"}, 1)
     with account(venue) as doc:
         held = doc["spot"] if venue == "robinhood" else doc["positions"]
