@@ -127,3 +127,112 @@ def test_a_failed_read_after_a_kill_switch_close_keeps_the_book(tmp_path: Path, 
     assert rig.book()["positions"] == {}
     assert [i[2] for i in rig.book()["intents"]] == ["filled", "filled"]
     assert len(rig.venue(venue)["sends"]) == 2  # the close went out once
+
+
+def test_okx_spot_is_an_operator_gap_reported_every_cycle(tmp_path: Path) -> None:
+    """OKX spot has no reduce-only order: the kill switch never sells it; it says so loudly
+    every cycle, with upstream's texts, and keeps the book until a person closes it."""
+    sid, venue, coin, stype = OKX_SPOT
+    rig = VenueRig(tmp_path, [strategy(sid, venue, coin, stype)])
+    _run(rig, T0, sid, coin, 1)
+    held = rig.venue_size(venue, coin, spot=True)
+    assert held > 0 and rig.book_size(sid, coin) == pytest.approx(held)
+    latch_kill_switch(rig.db)
+    for k in (1, 2):
+        err = _run(rig, T0 + 300 * k, sid, coin, 1)
+        assert "[CRITICAL] okx-close: [okx-spot] ETH" in err and "cannot auto-close spot" in err
+        assert "PORTFOLIO KILL SWITCH (GAPS — VERIFY MANUALLY)" in err
+    assert rig.venue_size(venue, coin, spot=True) == held  # nothing was sent
+    assert rig.book_size(sid, coin) == pytest.approx(held)
+    assert len(rig.venue(venue)["sends"]) == 1
+
+
+def test_a_breaker_on_a_shared_topstep_symbol_is_an_operator_gap(tmp_path: Path) -> None:
+    """/order/close flattens the whole symbol: a breaker of one of two owners sends nothing
+    and reports the gap (upstream: sole peer only)."""
+    a = strategy("ts-a", "topstep", "ES", "futures")
+    b = strategy("ts-b", "topstep", "ES", "futures")
+    rig = VenueRig(tmp_path, [a, b])
+    rig.signal("ts-b", "ES", 1)
+    _run(rig, T0, "ts-a", "ES", 1)
+    assert rig.venue_size("topstep", "ES") == 4
+    latch_breaker(rig.db, "ts-a")
+    err = _run(rig, T0 + 300, "ts-a", "ES", 0)
+    assert "[CRITICAL] topstep-close: [ts-a] ES" in err and "shared" in err
+    assert rig.venue_size("topstep", "ES") == 4 and rig.book_size("ts-a", "ES") == 2
+
+
+def test_a_latched_breaker_closes_a_sole_owner_with_the_close_worker(tmp_path: Path) -> None:
+    sid, venue, coin, stype = ROBINHOOD
+    rig = VenueRig(tmp_path, [strategy(sid, venue, coin, stype)])
+    _run(rig, T0, sid, coin, 1)
+    latch_breaker(rig.db, sid)
+    _run(rig, T0 + 300, sid, coin, 0)
+    assert rig.venue_size(venue, coin, spot=True) == 0 and rig.book()["positions"] == {}
+    assert [t[5] for t in rig.book()["trades"]][-1] == "circuit_breaker"
+
+
+@pytest.mark.parametrize("spec", VENUES, ids=[s[0] for s in VENUES])
+def test_book_and_venue_that_differ_hold_entries_and_alert_after_three_cycles(
+    tmp_path: Path, spec
+) -> None:
+    sid, venue, coin, stype = spec
+    rig = VenueRig(tmp_path, [strategy(sid, venue, coin, stype)])
+    doc = rig.venue(venue)
+    doc["spot" if stype == "spot" else "positions"][coin] = 1.0  # opened by hand on the venue
+    (rig.tmp / f"venue-{venue}.json").write_text(__import__("json").dumps(doc))
+    errs = [_run(rig, T0 + 300 * k, sid, coin, 1) for k in range(3)]
+    assert all("entries on" in e for e in errs)
+    assert f"{venue.upper()} RECONCILE GAP {coin}" in errs[2]
+    assert rig.book_size(sid, coin) == 0 and rig.venue(venue)["sends"] == []
+
+
+@pytest.mark.parametrize("spec", VENUES, ids=[s[0] for s in VENUES])
+def test_a_failed_positions_read_holds_entries(tmp_path: Path, spec) -> None:
+    sid, venue, coin, stype = spec
+    rig = VenueRig(tmp_path, [strategy(sid, venue, coin, stype)])
+    rig.faults(venue, positions_fail=1)
+    err = _run(rig, T0, sid, coin, 1)
+    assert f"{venue} positions not read" in err
+    assert rig.venue(venue)["sends"] == []
+    _run(rig, T0 + 300, sid, coin, 1)
+    assert len(rig.venue(venue)["sends"]) == 1
+
+
+def test_a_robinhood_buy_over_the_books_cash_latches_cash_reconcile(tmp_path: Path) -> None:
+    """#1394: a live spot buy that debits more than the book's cash latches the strategy:
+    further live buys are held until the operator clears it."""
+    sid, venue, coin, stype = ROBINHOOD
+    rig = VenueRig(tmp_path, [strategy(sid, venue, coin, stype)])
+    rig.faults(venue, overfill=1)  # the venue fills 2% more than asked
+    err = _run(rig, T0, sid, coin, 1)
+    assert f"[{sid}] CASH RECONCILE REQUIRED" in err
+    assert sid in app_extra(rig.db)["cash_reconcile_required"]
+    _run(rig, T0 + 300, sid, coin, -1)  # a sell still goes out
+    _run(rig, T0 + 600, sid, coin, 1)  # a buy is held
+    assert len(rig.venue(venue)["sends"]) == 2
+    import subprocess
+    import sys
+
+    from venue_rig import REPO
+
+    cleared = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor.cli",
+            "--config",
+            str(rig.config),
+            "clear-cash-reconcile",
+            sid,
+        ],
+        cwd=REPO,
+        env=rig.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert sid not in app_extra(rig.db).get("cash_reconcile_required", {})
+    _run(rig, T0 + 900, sid, coin, 1)
+    assert len(rig.venue(venue)["sends"]) == 3

@@ -24,6 +24,7 @@ from supervisor.live import venue_check, venue_orders
 from supervisor.live.decide import SALT_KEY, orders_from_cycle, owners
 from supervisor.live.fills import book_fill, fail, fill_of, refused
 from supervisor.live.venues import HL, Driver, driver, forced, hold_key
+from supervisor.ops import cash_reconcile
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
 from supervisor.state.models import AppState, Intent, StrategyState, Trade
@@ -213,6 +214,8 @@ class LiveDesk:
         self.venue_read, self.venue_held = {}, {}
         if not self.active:
             return
+        for sid in cash_reconcile.apply_requests(self.app, self.config.db_file):
+            self.log(f"[live] [{sid}] cash reconcile latch cleared by the operator")
         for platform in venue_check.venues(self.config):
             venue_orders.check_positions(self, platform, cy)
         if self.hl_live:

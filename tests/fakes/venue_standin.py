@@ -173,6 +173,8 @@ def check(venue: str, argv: list[str]) -> int:
         spot = venue == "robinhood" or ns.inst_type == "spot"
         if ns.amount_usd is not None:
             qty = round(float(ns.amount_usd) / price(coin), 8)
+            if fault(venue, "overfill"):
+                qty = round(qty * 1.02, 8)
         elif ns.contracts is not None:
             qty = float(int(ns.contracts))
         else:
