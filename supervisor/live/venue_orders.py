@@ -22,10 +22,12 @@ re-send. What differs (upstream §6/§7):
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from shared_tools.config.model import StrategyConfig
+from shared_tools.config.model import Config, StrategyConfig
 from supervisor.live import venue_check
 from supervisor.live.decide import owners
 from supervisor.live.fills import fail, fill_of, refused
@@ -35,8 +37,36 @@ from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
 from supervisor.state.models import AppState, Intent, Trade
 
-if TYPE_CHECKING:
-    from supervisor.live.desk import CycleView, LiveDesk
+
+class CycleView(Protocol):
+    """What these steps need of a cycle (supervisor/cycle.py)."""
+
+    stamp: str
+    results: dict[str, Result]
+    report: Any
+
+    def events(self, events: list[RiskEvent]) -> None: ...
+
+
+class LiveDesk(Protocol):
+    """What these steps need of the desk (supervisor/live/desk.py; no import: no cycle)."""
+
+    config: Config
+    app: AppState
+    log: Callable[[str], None]
+    lock: contextlib.AbstractContextManager[Any]
+    holds: dict[str, str]
+    venue_read: dict[str, bool]
+    venue_held: dict[str, dict[str, float]]
+    operator_gaps: list[str]
+    run: Callable[[list[Job]], dict[str, Result]]
+
+    def driver_of(self, i: Intent) -> tuple[Driver, StrategyConfig | None]: ...
+
+    def status_job(self, i: Intent) -> Job: ...
+
+    def book_answer(self, i: Intent, r: Result | None, cy: Any, *, resolving: bool) -> None: ...
+
 
 CASH_KEY = "cash_reconcile_required"
 CASH_TOLERANCE = 0.01  # upstream's spotLiveCashBudgetTolerance
