@@ -1,6 +1,6 @@
 """kill -9 soak of live OKX, TopStep and Robinhood orders (stand-in venue workers, offline).
 
-    .venv/bin/python bench/live_venue_crash_soak.py [--count 120] [--seed 1] [--max-delay 3]
+    .venv/bin/python bench/live_venue_crash_soak.py [--count 120] [--seed 1] [--max-delay 6]
 
 Each point: a supervisor cycle trading the three venues with random wishes (open, close,
 hold; now and then an answer lost after acceptance) is killed with SIGKILL after a random
@@ -24,7 +24,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-delay", type=float, default=3.0)
+    ap.add_argument("--max-delay", type=float, default=6.0)
     ns = ap.parse_args()
     report = soak(ns.count, seed=ns.seed, max_delay_s=ns.max_delay)
     print(report.line())

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from venue_rig import OKX_SWAP, ROBINHOOD, T0, TOPSTEP, VenueRig, strategy
+from venue_rig import OKX_SWAP, ROBINHOOD, T0, TOPSTEP, VenueRig, app_extra, strategy
 
 SPECS = [OKX_SWAP, TOPSTEP, ROBINHOOD]
 
@@ -26,13 +26,15 @@ class SoakReport:
     killed_mid_cycle: int = 0
     orders: dict[str, int] = field(default_factory=dict)  # venue -> orders it received
     duplicates: int = 0  # the same client order id sent twice (the venue refused it)
+    latches: int = 0  # cash reconcile latches left at the end
     mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
         orders = ", ".join(f"{v} {n}" for v, n in sorted(self.orders.items()))
         return (
-            f"{self.points} kill -9 points ({self.killed_mid_cycle} mid-cycle), orders: "
+            f"{self.points} kill -9 points ({self.killed_mid_cycle} mid-cycle, {self.latches} "
+            "cash latches), orders: "
             f"{orders}; {self.duplicates} duplicate sends, {len(self.mismatches)} mismatches, "
             f"{self.seconds:.0f}s"
         )
@@ -54,7 +56,7 @@ def check(rig: VenueRig) -> list[str]:
 
 
 def soak(
-    points: int, seed: int = 1, tmp: Path | None = None, max_delay_s: float = 3.0
+    points: int, seed: int = 1, tmp: Path | None = None, max_delay_s: float = 6.0
 ) -> SoakReport:
     rng = random.Random(seed)
     tmp = tmp or Path(tempfile.mkdtemp(prefix="go-trader-venue-soak-"))
@@ -66,7 +68,7 @@ def soak(
         for n in range(points):
             t += 300
             rig.at(t)
-            wishes = {spec[0]: rng.choice((1, 1, -1, 0)) for spec in SPECS}
+            wishes = {spec[0]: rng.choice((1, 1, -1, -1, 0)) for spec in SPECS}
             for sid, _v, coin, _s in SPECS:
                 rig.signal(sid, coin, wishes[sid])
             if rng.random() < 0.3:  # now and then the venue loses an answer
@@ -77,8 +79,8 @@ def soak(
                 report.killed_mid_cycle += 1
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            for _ in range(2):  # restart: resolve what the kill left, then settle
-                t += 60
+            for _ in range(2):  # restart (due again): resolve what the kill left, then settle
+                t += 300
                 rig.at(t)
                 done = rig.cycle()
                 if done.returncode != 0:
@@ -90,5 +92,7 @@ def soak(
             doc = rig.venue(venue)
             report.orders[venue] = len(doc["orders"])
             report.duplicates += len(doc.get("duplicates") or [])
+        if rig.db.exists():
+            report.latches = len(app_extra(rig.db).get("cash_reconcile_required") or {})
         report.seconds = time.monotonic() - started
     return report

@@ -88,6 +88,8 @@ def place(
         qty = qty / 2
     px = price(coin)
     fee = TOPSTEP_FEE * qty if venue == "topstep" else round(px * qty * FEE_RATE, 6)
+    if venue == "robinhood" and side == "buy":
+        fee = 0.0  # no commission on a buy (the spread is the cost)
     book = doc["spot"] if spot else doc["positions"]
     book[coin] = round(book.get(coin, 0.0) + (qty if side == "buy" else -qty), 12)
     if abs(book[coin]) < 1e-12:
