@@ -147,9 +147,9 @@ def test_okx_spot_is_an_operator_gap_reported_every_cycle(tmp_path: Path) -> Non
     assert len(rig.venue(venue)["sends"]) == 1
 
 
-def test_a_breaker_on_a_shared_topstep_symbol_is_an_operator_gap(tmp_path: Path) -> None:
-    """/order/close flattens the whole symbol: a breaker of one of two owners sends nothing
-    and reports the gap (upstream: sole peer only)."""
+def test_a_breaker_on_a_shared_topstep_symbol_closes_its_own_share(tmp_path: Path) -> None:
+    """Upstream sent nothing (/order/close flattens the symbol for all, §6.2 Obs); here the
+    tripped strategy's own contracts are closed (--sz) and the peer keeps its position."""
     a = strategy("ts-a", "topstep", "ES", "futures")
     b = strategy("ts-b", "topstep", "ES", "futures")
     rig = VenueRig(tmp_path, [a, b])
@@ -157,9 +157,9 @@ def test_a_breaker_on_a_shared_topstep_symbol_is_an_operator_gap(tmp_path: Path)
     _run(rig, T0, "ts-a", "ES", 1)
     assert rig.venue_size("topstep", "ES") == 4
     latch_breaker(rig.db, "ts-a")
-    err = _run(rig, T0 + 300, "ts-a", "ES", 0)
-    assert "[CRITICAL] topstep-close: [ts-a] ES" in err and "shared" in err
-    assert rig.venue_size("topstep", "ES") == 4 and rig.book_size("ts-a", "ES") == 2
+    _run(rig, T0 + 300, "ts-a", "ES", 0)
+    assert rig.venue_size("topstep", "ES") == 2
+    assert rig.book_size("ts-a", "ES") == 0 and rig.book_size("ts-b", "ES") == 2
 
 
 def test_a_latched_breaker_closes_a_sole_owner_with_the_close_worker(tmp_path: Path) -> None:

@@ -37,5 +37,8 @@ def order_status_argv(i: Intent, sc: StrategyConfig) -> list[str]:
 
 
 def close_argv(i: Intent, sc: StrategyConfig) -> list[str]:
-    """``/order/close`` flattens the whole symbol: only ever sent for the symbol's sole owner."""
-    return [f"--symbol={i.symbol}", LIVE, f"--client-order-id={i.cloid}"]
+    """The symbol's whole position for its sole owner, else ``--sz`` contracts (its share)."""
+    argv = [f"--symbol={i.symbol}", LIVE]
+    if not i.extra.get("full_close"):
+        argv.append(f"--sz={contracts(i.size)}")
+    return [*argv, f"--client-order-id={i.cloid}"]

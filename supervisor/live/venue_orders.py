@@ -12,9 +12,12 @@ re-send. What differs (upstream §6/§7):
 * such a close is booked at the venue's fill only once a positions read after it succeeded:
   a failed read leaves the intent pending (the book keeps the position) and the next cycle
   asks the venue again;
-* closes a person must make (OKX spot: no reduce-only; a symbol shared by several strategies
-  on TopStep or Robinhood) are never sent: they are reported as CRITICAL every cycle, and
-  while the kill switch holds its headline says "(GAPS — VERIFY MANUALLY)";
+* a forced close on a symbol several live strategies share is sized to the strategy's own
+  share (``--sz``; upstream sent nothing for TopStep and Robinhood, §6.2 Obs), a sole owner's
+  closes the whole holding;
+* closes a person must make (OKX spot: no reduce-only) are never sent: they are reported as
+  CRITICAL every cycle, and while the kill switch holds its headline says
+  "(GAPS — VERIFY MANUALLY)";
 * live spot books (OKX spot, Robinhood) latch ``cash_reconcile_required`` (upstream #1394)
   when a buy's real debit exceeds the book's cash by more than $0.01: further live buys of
   that strategy are held until ``go-trader clear-cash-reconcile <strategy>``.
@@ -29,7 +32,6 @@ from typing import Any, Protocol
 
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.live import venue_check
-from supervisor.live.decide import owners
 from supervisor.live.fills import fail, fill_of, refused
 from supervisor.live.venues import Driver, coin, driver, forced, hold_key
 from supervisor.risk import portfolio as risk_portfolio
@@ -143,8 +145,7 @@ def confirmed(
 def may_send(desk: LiveDesk, sc: StrategyConfig, i: Intent, cy: CycleView) -> bool:
     d = driver(sc.platform)
     if forced(i):
-        shared = owners(desk.config, i.symbol, sc.platform) != [sc.id]
-        why = d.operator_only(sc, shared)
+        why = d.operator_only(sc)
         if why:
             desk.operator_gaps.append(
                 f"[CRITICAL] {sc.platform}-close: [{sc.id}] {i.symbol} {i.position_side} "

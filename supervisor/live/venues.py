@@ -53,14 +53,11 @@ class Driver:
             return str(Path(alt) / Path(script).name)
         return script
 
-    def operator_only(self, sc: StrategyConfig, shared: bool) -> str:
+    def operator_only(self, sc: StrategyConfig) -> str:
         """Why a forced close (kill switch, breaker) of ``sc`` cannot be sent ("" if it can)."""
         if self.platform == "okx" and sc.type == "spot":
             return "cannot auto-close spot (OKX spot has no reduce-only order)"
-        if shared and self.platform in ("topstep", "robinhood"):
-            what = "/order/close flattens" if self.platform == "topstep" else "a sell closes"
-            return f"the symbol is shared with other live strategies and {what} it for all"
-        return ""
+        return ""  # a shared symbol: a close sized to the strategy's share (--sz), as HL's
 
 
 def _hl_execute(i: Intent, sc: StrategyConfig) -> list[str]:
