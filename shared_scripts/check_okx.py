@@ -9,6 +9,9 @@ instrument whose candles are read: ``BTC`` means BTC/USDT on spot and BTC/USDT:U
 (ccxt in exchange mode). Swap checks give the funding strategies a ``funding_rate`` column
 from OKX's funding history (made hourly). ``platform`` is "okx"; ``--mode=live`` is refused,
 ``--mark-price`` accepted and ignored (upstream-contract §1.1).
+
+The live modes ``--execute`` and ``--order-status`` are routed by their sentinel flag to
+``shared_scripts/okx_live`` (see :mod:`shared_scripts.okx_live.cli`); each needs ``--mode=live``.
 """
 
 from __future__ import annotations
@@ -45,5 +48,15 @@ VENUE = signal_check.Venue(
     paper_only=True,
 )
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    from shared_scripts.okx_live import cli as live
+
+    if live.wants_live_mode(args) and "--batch" not in args:
+        return live.main(args)
+    return signal_check.main(VENUE, parser=signal_check.build_parser(VENUE, _help), argv=args)
+
+
 if __name__ == "__main__":
-    sys.exit(signal_check.main(VENUE, parser=signal_check.build_parser(VENUE, _help)))
+    sys.exit(main())
