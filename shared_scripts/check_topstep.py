@@ -10,8 +10,10 @@ and ``market_open`` to the upstream-contract §1.2 keys. Outside CME Globex hour
 to Friday 16:00 Chicago, daily halt 16:00-17:00 Monday-Thursday) it holds: ``signal`` 0,
 ``market_open`` false, no ``error``, exit 0, and no candles are read, since the last bar would
 be stale. TopStep publishes no market data, so the check reads the simulated market or replay
-files; in exchange mode it fails with a one-line cause. ``--mode=live`` is refused,
-``--mark-price`` ignored.
+files, or real CME candles from Yahoo Finance with the exchange source
+(:mod:`platforms.topstep.market_data`). ``--mark-price`` is ignored.
+
+Live modes (``--execute``, ``--order-status``, ``--mode=live``): :mod:`shared_scripts.topstep_live`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from platforms.cme import cme_globex_open  # noqa: E402
 from platforms.topstep.venue import ROOTS, TopStepVenue  # noqa: E402
-from shared_scripts import signal_check  # noqa: E402
+from shared_scripts import signal_check, topstep_live  # noqa: E402
 
 
 def _root(ns) -> str:
@@ -45,11 +47,21 @@ VENUE = signal_check.Venue(
     description="TopStep CME futures signal check (paper)",
     name="topstep",
     product="futures",
-    paper_only=True,
+    paper_only=False,  # live orders: shared_scripts/topstep_live (the signal check reads only)
     check_symbol=check_root,
     extra=spec_keys,
     is_open=cme_globex_open,
 )
 
+
+def main(argv: list[str] | None = None) -> int:
+    """The live modes (``--execute``, ``--order-status``: :mod:`shared_scripts.topstep_live`),
+    else the signal check."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if topstep_live.wants_live_mode(args) and "--batch" not in args:
+        return topstep_live.main(args)
+    return signal_check.main(VENUE, argv=args)
+
+
 if __name__ == "__main__":
-    sys.exit(signal_check.main(VENUE))
+    sys.exit(main())

@@ -58,7 +58,7 @@ def test_each_venue_is_registered_with_the_door(name):
     feed = registry.venue(name)
     assert isinstance(feed, registry.Feed)
     assert feed.name == name
-    refuses = name in ("topstep", "robinhood", "ibkr")
+    refuses = name in ("robinhood", "ibkr")  # topstep: CME candles from Yahoo Finance
     assert bool(feed.refusal) is refuses
 
 
@@ -191,7 +191,7 @@ def test_venues_read_the_simulated_market_through_the_door(monkeypatch, tmp_path
             assert rates == {} and "no perpetual funding" in str(why[symbol])
 
 
-@pytest.mark.parametrize("name", ["topstep", "robinhood", "ibkr"])
+@pytest.mark.parametrize("name", ["robinhood", "ibkr"])
 def test_venues_without_public_data_refuse_the_exchange_source(name):
     venue = platforms.get(name)
     with pytest.raises(MarketDataError) as info:

@@ -1,5 +1,6 @@
-"""TopStep: CME futures (ES, NQ, MES, MNQ, CL, GC) with no public market data
-(``market_data``), its Venue with the CME session hours (``venue``)."""
+"""TopStep: CME futures (ES, NQ, MES, MNQ, CL, GC): candles from Yahoo Finance (``market_data``;
+TopStep publishes none without an account), its Venue with the CME session hours (``venue``),
+live execution over the TopstepX gateway (``execution``) and its local venue (``localvenue``)."""
 
 from shared_tools.market.registry import register_venue
 
