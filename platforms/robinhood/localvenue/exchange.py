@@ -308,7 +308,9 @@ class LocalRobinhood:
             newest = list(reversed(self.orders))
             page = newest[cursor : cursor + PAGE_SIZE]
             more = cursor + PAGE_SIZE < len(newest)
-            return [self._view(o, consume=False) for o in page], cursor + PAGE_SIZE if more else None
+            return [
+                self._view(o, consume=False) for o in page
+            ], cursor + PAGE_SIZE if more else None
 
     def cancel(self, oid: str) -> dict[str, Any]:
         with self._lock:
