@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from conftest import base_env
+
 from platforms.robinhood import market_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,10 @@ def test_a_paper_check_runs_on_replayed_real_candles_and_caches_them(replay, tmp
     assert live_signal[0] == 0 and live_signal[1]["price"] == doc["price"]
     asked = len(_Replay.asked)
     again = _check(env, "momentum", "BTC", "1h")  # a new worker: the OHLCV cache answers
-    assert again == (0, doc) and len([p for p, _ in _Replay.asked[asked:] if p == "/api/v3/klines"]) == 0
+    assert (
+        again == (0, doc)
+        and len([p for p, _ in _Replay.asked[asked:] if p == "/api/v3/klines"]) == 0
+    )
 
 
 def test_an_unlisted_coin_is_a_one_line_error(replay, tmp_path):

@@ -74,7 +74,7 @@ def _num(value: Any) -> float:
 
 
 def _floor(x: float, decimals: int) -> float:
-    scale = 10**decimals
+    scale = float(10**decimals)
     return math.floor(x * scale + 1e-9) / scale
 
 
@@ -82,7 +82,7 @@ def _decimals(increment: Any) -> int:
     inc = _num(increment)
     if inc <= 0:
         return QTY_DECIMALS
-    return max(0, min(QTY_DECIMALS, round(-math.log10(inc))))
+    return max(0, min(QTY_DECIMALS, int(round(-math.log10(inc)))))
 
 
 @dataclass

@@ -91,7 +91,9 @@ class RobinhoodClient:
         return f"<RobinhoodClient {self.api} logged_in={self._token is not None}>"
 
     # ---- transport ----------------------------------------------------------------------
-    def _send(self, method: str, url: str, body: dict | None, params: dict | None) -> Any:
+    def _send(
+        self, method: str, url: str, body: dict[str, Any] | None, params: dict[str, Any] | None
+    ) -> Any:
         import requests
 
         headers = {"Accept": "application/json"}
@@ -150,17 +152,19 @@ class RobinhoodClient:
             raise VenueRefused("Robinhood's login answer carried no access token", 200)
         self._token = str(token)
 
-    def get(self, url: str, params: dict | None = None) -> Any:
+    def get(self, url: str, params: dict[str, Any] | None = None) -> Any:
         self._authed()
         return self._send("GET", url, None, params)
 
-    def post(self, url: str, body: dict) -> Any:
+    def post(self, url: str, body: dict[str, Any]) -> Any:
         self._authed()
         return self._send("POST", url, body, None)
 
-    def pages(self, url: str, params: dict | None = None, max_pages: int = MAX_PAGES) -> list:
+    def pages(
+        self, url: str, params: dict[str, Any] | None = None, max_pages: int = MAX_PAGES
+    ) -> list[Any]:
         """Every ``results`` row of a paged listing (``next`` links), at most ``max_pages``."""
-        rows: list = []
+        rows: list[Any] = []
         next_url: str | None = url
         for _ in range(max_pages):
             if not next_url:

@@ -243,7 +243,7 @@ class LocalRobinhood:
             order["state"] = "rejected"
             order["reject_reason"] = "Insufficient holdings."
             return
-        if mode == "reject":
+        if mode == "reject" and fault is not None:
             order["state"] = "rejected"
             order["reject_reason"] = str(fault.params.get("error", "Rejected (local fault)."))
             return
