@@ -11,6 +11,8 @@ import base64
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from platforms.robinhood.execution import (
     RobinhoodClient,
@@ -174,8 +176,10 @@ def test_a_rejected_order_is_not_a_fill(venue):
     venue.faults.add("order", "reject")
     order = rh.buy_usd("BTC", 120.0, _cid(17))
     assert order.status == "rejected" and order.fill() is None and _held(venue) == 0.0
-    with pytest.raises(ValueError, match="\\$1 minimum"):
+    with pytest.raises(ValueError, match="below the venue minimum \\$1"):
         rh.buy_usd("BTC", 0.5, _cid(18))
+    with pytest.raises(ValueError, match="no valid quantity"):  # never an unrounded size (#425)
+        rh.sell_qty("BTC", 4e-9, _cid(18))
     over = rh.sell_qty("BTC", 1.0, _cid(19))  # nothing held
     assert over.status == "rejected"
 
@@ -232,3 +236,69 @@ def test_balance_is_the_buying_power(venue, monkeypatch):
     rh = _rh(venue)
     rh.buy_usd("BTC", 100.0, _cid(22))
     assert rh.balance() == pytest.approx(10_000.0 - 100.0, abs=0.06)
+
+
+def test_the_create_answer_has_no_fill_yet(venue):
+    rh = _rh(venue)
+    body = {
+        "account_id": rh.account_id(),
+        "currency_pair_id": rh.pair("BTC")["id"],
+        "price": "1.00",
+        "quantity": "0.001",
+        "ref_id": ref_id(_cid(30)),
+        "side": "buy",
+        "time_in_force": "gtc",
+        "type": "market",
+    }
+    created = rh.client.post(f"{rh.client.nummus}/orders/", body)
+    assert created["state"] == "unconfirmed" and float(created["cumulative_quantity"]) == 0
+    assert created["average_price"] is None  # upstream booked from this answer
+    read = rh.await_final(created["id"], _cid(30))
+    assert read.status == "filled" and read.quantity == 0.001 and read.avg_px > 0
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["buy", "sell_half", "close"]),
+        st.floats(min_value=5.0, max_value=400.0),
+        st.sampled_from([None, "drop", "429", "5xx", "partial", "no_fill", "reject"]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=12, deadline=None)
+@given(ops=OPS)
+def test_the_book_equals_the_venue_after_any_orders_and_faults(ops):
+    """Whatever one fault does to an order, the book (the fills we report) equals the venue's
+    holding and no order reaches the venue twice."""
+    with LocalVenueServer(seed=3) as srv:
+        rh = _rh(srv)
+        book = 0.0
+        sent = 0
+        for n, (op, usd, fault) in enumerate(ops):
+            if fault is not None:
+                kind = "order"
+                srv.faults.add(kind, fault, **({"fraction": 0.5} if fault == "partial" else {}))
+            cid = _cid(1000 + n)
+            if op == "buy":
+                order = rh.buy_usd("ETH", usd, cid)
+            elif op == "sell_half" and book > 0:
+                try:
+                    order = rh.sell_qty("ETH", book / 2, cid)
+                except ValueError:  # below $1: refused before anything is sent
+                    srv.faults.clear()
+                    continue
+            else:
+                order = rh.close("ETH", None, cid)
+            srv.faults.clear()
+            if order is None:
+                assert book == pytest.approx(0.0, abs=1e-12)
+                continue
+            sent += 1
+            fill = order.fill()
+            if fill is not None:
+                book += fill["qty"] if op == "buy" else -fill["qty"]
+            assert _held(srv, "ETH") == pytest.approx(book, abs=1e-9)
+            assert len(srv.venue.orders) == sent

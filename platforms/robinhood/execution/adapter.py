@@ -22,11 +22,12 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from platforms.robinhood.execution import credentials
 from platforms.robinhood.execution.client import RobinhoodClient, TransportError, VenueRefused
+from shared_tools.book.instruments import Instrument, instrument
 
 __all__ = [
     "Order",
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 REF_NAMESPACE = uuid.UUID("6f1d7a52-3c0e-4b8e-9a57-2d4c8e1f0b93")  # ours; fixed forever
-MIN_ORDER_USD = 1.0  # Robinhood crypto: $1 minimum
 QTY_DECIMALS = 8
 FILL_DELAYS_S = (0.0, 0.2, 0.4, 0.8, 1.0, 1.5, 2.0)  # order reads until final (~6 s)
 RESOLVE_DELAYS_S = (0.0, 0.5, 1.0, 2.0)  # order-listing tries after a lost order answer
@@ -71,18 +71,6 @@ def _num(value: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return out if math.isfinite(out) else 0.0
-
-
-def _floor(x: float, decimals: int) -> float:
-    scale = float(10**decimals)
-    return math.floor(x * scale + 1e-9) / scale
-
-
-def _decimals(increment: Any) -> int:
-    inc = _num(increment)
-    if inc <= 0:
-        return QTY_DECIMALS
-    return max(0, min(QTY_DECIMALS, int(round(-math.log10(inc)))))
 
 
 @dataclass
@@ -175,6 +163,12 @@ class RobinhoodExecution:
             raise ValueError(f"{coin} is not a Robinhood crypto pair against USD")
         return found
 
+    def row(self, coin: str) -> Instrument:
+        """The book's Robinhood row ($1 minimum, cent prices) with the pair's own increment."""
+        row = instrument("robinhood", coin, "spot")
+        inc = _num(self.pair(coin).get("asset_increment"))
+        return replace(row, lot_size=inc) if inc > 0 else row
+
     def quote(self, coin: str) -> dict[str, float]:
         """Bid, ask and mark of ``COIN-USD``."""
         pid = self.pair(coin)["id"]
@@ -186,23 +180,34 @@ class RobinhoodExecution:
 
     # ---- orders ---------------------------------------------------------------------------
     def buy_usd(self, coin: str, amount_usd: float, client_order_id: str) -> Order:
-        """Market buy worth ``amount_usd`` (quantity = amount / ask, floored to the increment)."""
-        if not amount_usd >= MIN_ORDER_USD:
-            raise ValueError(f"amount_usd {amount_usd:g} is below Robinhood's $1 minimum")
-        pair = self.pair(coin)
+        """Market buy worth ``amount_usd``: quantity = amount / ask, floored to the increment;
+        refused before sending what the venue would refuse (the book's row: $1 minimum)."""
+        row = self.row(coin)
+        if not amount_usd >= row.min_notional:
+            raise ValueError(
+                f"{row.where}: amount_usd {amount_usd:g} below the venue minimum "
+                f"${row.min_notional:g}"
+            )
         ask = self.quote(coin)["ask"]
-        qty = _floor(amount_usd / ask, _decimals(pair.get("asset_increment")))
-        if qty <= 0:
-            raise ValueError(f"amount_usd {amount_usd:g} buys less than one {coin} increment")
+        qty = row.round_qty(amount_usd / ask)
+        why = row.order_refusal(qty, ask)
+        if why:
+            raise ValueError(why)
         return self._place(coin, "buy", qty, ask, client_order_id)
 
-    def sell_qty(self, coin: str, quantity: float, client_order_id: str) -> Order:
-        """Market sell of ``quantity`` coins (floored to the increment)."""
-        pair = self.pair(coin)
-        qty = _floor(quantity, _decimals(pair.get("asset_increment")))
-        if qty <= 0:
-            raise ValueError(f"quantity {quantity:g} rounds to zero {coin}")
+    def sell_qty(
+        self, coin: str, quantity: float, client_order_id: str, *, whole: bool = False
+    ) -> Order:
+        """Market sell of ``quantity`` coins (floored to the increment). ``whole``: the entire
+        holding, which the venue sells even below the $1 minimum (a close must reach flat)."""
+        row = self.row(coin)
+        qty = row.round_qty(quantity)
         bid = self.quote(coin)["bid"]
+        why = row.order_refusal(qty, bid)
+        if whole and qty > 0:
+            why = ""
+        if why or qty <= 0:
+            raise ValueError(why or f"{row.where}: quantity {quantity:g} rounds to zero")
         return self._place(coin, "sell", qty, bid, client_order_id)
 
     def _place(self, coin: str, side: str, qty: float, price: float, cid: str) -> Order:
@@ -340,10 +345,11 @@ class RobinhoodExecution:
 
     def close(self, coin: str, sz: float | None, cid: str) -> Order | None:
         """Sell the held quantity (or min(sz, held)); None when nothing is held (flat)."""
-        held = _floor(self.available(coin), _decimals(self.pair(coin).get("asset_increment")))
+        held = self.row(coin).round_qty(self.available(coin))
         if held <= 0:
             return None
-        return self.sell_qty(coin, held if sz is None else min(sz, held), cid)
+        qty = held if sz is None else min(sz, held)
+        return self.sell_qty(coin, qty, cid, whole=qty >= held)
 
 
 def fetch_balance() -> dict[str, float]:

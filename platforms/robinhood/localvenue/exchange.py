@@ -256,11 +256,11 @@ class LocalRobinhood:
         if filled > 0:
             if buy:
                 self.cash -= filled * px
-                held = [held[0] + filled, held[1] + filled * px]
+                held = [round(held[0] + filled, QTY_DECIMALS), held[1] + filled * px]
             else:
                 self.cash += filled * px
                 share = filled / held[0] if held[0] > 0 else 1.0
-                held = [held[0] - filled, held[1] * (1 - share)]
+                held = [round(held[0] - filled, QTY_DECIMALS), held[1] * (1 - share)]
             if held[0] <= 1e-12:
                 self.holdings.pop(coin, None)
             else:
