@@ -190,3 +190,53 @@ def test_every_script_probes_offline_without_credentials() -> None:
     ):
         code, doc = run(name, [*args, "--probe-only"], nowhere, **env)
         assert (code, doc) == (0, {}), name
+
+
+def _popen(name: str, args: list[str], url: str) -> subprocess.Popen[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ROBINHOOD_")}
+    full.update(
+        ROBINHOOD_USERNAME="test-user",
+        ROBINHOOD_PASSWORD=PASSWORD,
+        ROBINHOOD_TOTP_SECRET=DEFAULT_TOTP_SECRET,
+        ROBINHOOD_BASE_URL=url,
+    )
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPTS / name), *args],
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("kill_after_s", [0.05, 0.4, 0.8, 1.6])
+def test_a_worker_killed_mid_order_is_resolved_by_its_id_and_never_doubled(
+    venue: str, kill_after_s: float
+) -> None:
+    """kill -9 of the execute worker at some point of its life (the order held at the venue
+    for a moment): the venue's answer by client order id is the truth, and running the same
+    order again (same id) never places a second one."""
+    import signal
+    import time
+
+    cid = "gt" + f"{int(kill_after_s * 1000):024x}"
+    before = control(venue, op="state")["orders"]
+    control(venue, op="fault", kind="order", mode="timeout", hold_s=0.6)
+    buy = ["--execute", "--symbol=LTC", "--side=buy", "--amount_usd=40", "--mode=live"]
+    proc = _popen("check_robinhood.py", [*buy, f"--client-order-id={cid}"], venue)
+    time.sleep(kill_after_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    time.sleep(0.8)  # a held request lands (or not) after its worker died
+    control(venue, op="clear_faults")
+    status = ["--order-status", "--symbol=LTC", "--mode=live", f"--client-order-id={cid}"]
+    code, st = run("check_robinhood.py", status, venue)
+    placed = control(venue, op="state")["orders"] - before
+    assert code == 0 and st["status"] == ("filled" if placed else "unknown") and placed <= 1
+    code, again = run("check_robinhood.py", [*buy, f"--client-order-id={cid}"], venue)
+    assert code == 0 and again["execution"]["status"] == "filled"
+    if placed:  # the same order, reported again: not a second one
+        assert again["execution"]["fill"]["oid"] == st["oid"]
+    assert control(venue, op="state")["orders"] - before == 1
+    code, _ = run("close_robinhood_position.py", ["--symbol=LTC", "--mode=live"], venue)
+    assert code == 0
