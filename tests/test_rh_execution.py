@@ -302,3 +302,14 @@ def test_the_book_equals_the_venue_after_any_orders_and_faults(ops):
                 book += fill["qty"] if op == "buy" else -fill["qty"]
             assert _held(srv, "ETH") == pytest.approx(book, abs=1e-9)
             assert len(srv.venue.orders) == sent
+
+
+def test_a_device_verification_request_is_one_clear_line(venue, monkeypatch):
+    rh = _rh(venue)
+    other = _rh(venue)
+    assert rh.client._device == other.client._device  # one device per username, every worker
+    monkeypatch.setattr(
+        rh.client, "_send", lambda *a: {"verification_workflow": {"id": "x", "status": "pending"}}
+    )
+    with pytest.raises(VenueRefused, match="approve the login in the Robinhood app"):
+        rh.client.authenticate()

@@ -15,8 +15,8 @@ own words). No error text carries a request body, a header or a token.
 from __future__ import annotations
 
 import json
-import secrets
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +29,7 @@ TIMEOUT_S = 10.0
 # The public OAuth client id of Robinhood's own web app (not a secret: every login sends it).
 CLIENT_ID = "c82SH0WZOsabOXGP2sxqcj34FxkvfnWRZBKlBjFS"
 MAX_PAGES = 5
+DEVICE_NAMESPACE = uuid.UUID("0c5f3f4e-8d2b-4a61-9f0e-6a7d2b1c9e84")  # ours; fixed forever
 
 
 class TransportError(RuntimeError):
@@ -85,7 +86,9 @@ class RobinhoodClient:
         self.clock = clock
         self._session = requests.Session()
         self._token: str | None = None
-        self._device = secrets.token_hex(16)
+        # One device per username, the same in every worker (Robinhood asks a new device to be
+        # verified in its app); derived, never stored.
+        self._device = str(uuid.uuid5(DEVICE_NAMESPACE, login.username.lower()))
 
     def __repr__(self) -> str:
         return f"<RobinhoodClient {self.api} logged_in={self._token is not None}>"
@@ -148,6 +151,12 @@ class RobinhoodClient:
                 exc.detail,
             ) from None
         token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not token and isinstance(answer, dict) and answer.get("verification_workflow"):
+            raise VenueRefused(
+                "Robinhood asks to verify this device: approve the login in the Robinhood app, "
+                "then run again",
+                200,
+            )
         if not token:
             raise VenueRefused("Robinhood's login answer carried no access token", 200)
         self._token = str(token)
