@@ -51,6 +51,8 @@ class _Replay(BaseHTTPRequestHandler):
             lo, hi = int(q.get("startTime", 0)), int(q.get("endTime", 1 << 62))
             picked = [r for r in rows if lo <= r[0] <= hi]
             return 200, picked[: int(q.get("limit", 500))]
+        if path == "/api/v3/ticker/24hr" and q.get("symbol") in RECORDED["ticker24hr"]:
+            return 200, RECORDED["ticker24hr"][q["symbol"]]
         return 404, {"code": -1, "msg": f"not recorded: {path}"}
 
 
@@ -67,9 +69,9 @@ def replay() -> Iterator[str]:
         server.server_close()
 
 
-def _check(env: dict[str, str], *args: str) -> tuple[int, dict]:
+def _check(env: dict[str, str], *args: str, script: str = "check_robinhood.py") -> tuple[int, dict]:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "shared_scripts" / "check_robinhood.py"), *args],
+        [sys.executable, str(ROOT / "shared_scripts" / script), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -114,3 +116,11 @@ def test_an_unlisted_coin_is_a_one_line_error(replay, tmp_path):
     )
     code, doc = _check(env, "momentum", "DOGE", "1h")
     assert code == 1 and doc["error"].startswith("robinhood:") and "\n" not in doc["error"]
+
+
+def test_the_price_check_marks_robinhood_coins_from_the_same_source(replay, tmp_path):
+    env = base_env(
+        tmp_path, GO_TRADER_MARKET_DATA="exchange", GO_TRADER_EXCHANGE_URL=replay, GO_TRADER_NOW=NOW
+    )
+    code, doc = _check(env, "BTC", "--platform=robinhood", script="check_price.py")
+    assert code == 0 and doc["BTC"] == pytest.approx(108512.37)
