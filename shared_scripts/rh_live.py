@@ -87,6 +87,7 @@ def execute(ns: argparse.Namespace) -> dict[str, Any]:
     """One market order; success only when the venue reports a fill."""
     from platforms.robinhood.execution import RobinhoodExecution, coin_of
 
+    rh: RobinhoodExecution | None = None
     try:
         coin = coin_of(ns.symbol)
         rh = RobinhoodExecution()
@@ -95,11 +96,14 @@ def execute(ns: argparse.Namespace) -> dict[str, Any]:
         else:
             order = rh.sell_qty(coin, float(ns.quantity), ns.client_order_id)
     except Exception as exc:  # credentials, refusals, transport: one line, never a secret
-        return _failure(error_message(exc))
+        notes = {"notes": rh.notes} if rh is not None and rh.notes else {}
+        return _failure(error_message(exc), **notes)
+    notes = {"notes": rh.notes} if rh.notes else {}
     if order.status not in ("filled", "partial"):
         return _failure(
             f"order {ns.client_order_id} not filled: the venue says {order.state or order.status}",
             order={"status": order.status, "oid": order.oid},
+            **notes,
         )
     execution: dict[str, Any] = {
         "action": ns.side,
@@ -112,7 +116,7 @@ def execute(ns: argparse.Namespace) -> dict[str, Any]:
         execution["amount_usd"] = ns.amount_usd
     else:
         execution["quantity"] = ns.quantity
-    return {"execution": execution, "platform": PLATFORM, "timestamp": stamp()}
+    return {"execution": execution, "platform": PLATFORM, "timestamp": stamp(), **notes}
 
 
 def order_status(ns: argparse.Namespace) -> dict[str, Any]:

@@ -135,6 +135,7 @@ class RobinhoodExecution:
             client = RobinhoodClient(credentials.login(), api, nummus)
         self.client = client
         self.sleep: Callable[[float], None] = _sleep  # tests may replace it
+        self.notes: list[str] = []  # how a lost or refused answer was resolved (for the report)
         self._account: str | None = None
         self._pairs: dict[str, dict[str, Any]] | None = None
 
@@ -239,11 +240,15 @@ class RobinhoodExecution:
                 found = self.find(cid)  # a duplicate: the venue already has this order
                 if found is None:
                     raise
+                self.notes.append(f"the venue already had {cid}: that order is reported")
                 return found
             except TransportError as exc:
                 found = self._resolve(cid, exc)
                 if found is not None:
+                    self.notes.append(f"resolved by client order id after: {exc}")
                     return found
+                if attempt == 1:
+                    self.notes.append(f"resent once with the same id after: {exc}")
                 if attempt == 2:
                     raise TransportError(
                         f"order {cid} not placed: {exc} (the venue has no order with this id)"
@@ -296,6 +301,7 @@ class RobinhoodExecution:
                 f"order {cid} (oid {oid}) was placed but its fill could not be read ({last}); "
                 "ask again with --order-status"
             )
+        self.notes.append(f"order {oid} still working after the reads: cancelled the rest")
         try:
             self.client.post(f"{self.client.nummus}/orders/{oid}/cancel/", {})
             raw = self.order(oid)
