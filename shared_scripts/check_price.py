@@ -6,8 +6,8 @@
 
 ``--platform`` names the venue as the strategy configs do: a ccxt id (binanceus, okx, luno,
 ...), ``okx-swap`` (OKX perps marks: BTC is BTC/USDT:USDT), ``hyperliquid`` (the SDK's mids),
-or ``topstep``/``robinhood`` (no public data: simulated or replay market only). In the
-simulated market every venue's symbols just work.
+``robinhood`` (Binance US USD prices) or ``topstep`` (no public data: simulated or replay
+market only). In the simulated market every venue's symbols just work.
 
 A symbol whose price cannot be read is left out (reported on stderr); if none can be read the
 script prints {"error": ...} and exits 1. ``--funding`` adds ``_funding``: the current hourly

@@ -58,7 +58,7 @@ def test_each_venue_is_registered_with_the_door(name):
     feed = registry.venue(name)
     assert isinstance(feed, registry.Feed)
     assert feed.name == name
-    refuses = name in ("robinhood", "ibkr")  # topstep: CME candles from Yahoo Finance
+    refuses = name == "ibkr"  # topstep: Yahoo Finance; robinhood: Binance US candles
     assert bool(feed.refusal) is refuses
 
 
@@ -84,8 +84,8 @@ def test_register_venue_takes_a_callable_or_an_import_path(monkeypatch):
     assert registry.venue("toy") is registry.venue("TOY") and made == [1]
     with pytest.raises(MarketDataError, match="^toy: no public market data \\(a test venue\\)"):
         registry.feed("toy")
-    registry.register_venue("toy2", "platforms.robinhood.market_data:feed")
-    assert registry.venue("toy2").refusal.startswith("Robinhood")
+    registry.register_venue("toy2", "platforms.ibkr.market_data:feed")
+    assert registry.venue("toy2").refusal.startswith("IBKR")
     with pytest.raises(TypeError):
         registry.register_venue("bad", "no colon here")
 
@@ -191,7 +191,7 @@ def test_venues_read_the_simulated_market_through_the_door(monkeypatch, tmp_path
             assert rates == {} and "no perpetual funding" in str(why[symbol])
 
 
-@pytest.mark.parametrize("name", ["robinhood", "ibkr"])
+@pytest.mark.parametrize("name", ["ibkr"])
 def test_venues_without_public_data_refuse_the_exchange_source(name):
     venue = platforms.get(name)
     with pytest.raises(MarketDataError) as info:

@@ -228,7 +228,7 @@ def test_batch_answers_one_result_per_job_in_order(script, sim_env):
     assert len(out) == len(jobs)
     assert out[0]["strategy"] == "momentum" and "error" not in out[0]
     assert "unknown strategy 'nope'" in out[1]["error"]
-    if script in (HL, TOPSTEP):  # live signal checks are read-only: the same evaluation
+    if script in (HL, TOPSTEP, ROBINHOOD):  # live signal checks are read-only: the same evaluation
         assert out[2]["strategy"] == "rsi" and "error" not in out[2]
     else:
         assert "live trading is not supported" in out[2]["error"]
@@ -236,7 +236,7 @@ def test_batch_answers_one_result_per_job_in_order(script, sim_env):
     assert out[4]["strategy"] == "ema_crossover" and out[4]["platform"] == VENUE_SCRIPTS[script]
     probe = _run(script, ["--batch", "--probe-only"], sim_env, stdin=json.dumps(jobs))
     verdicts = json.loads(probe.stdout)
-    live_ok = script in (HL, TOPSTEP)
+    live_ok = script in (HL, TOPSTEP, ROBINHOOD)
     assert [("error" in v) for v in verdicts] == [False, True, not live_ok, True, False]
 
 
@@ -251,7 +251,7 @@ def test_platform_must_be_the_scripts_own_venue(script, sim_env):
     assert ok["platform"] == venue
 
 
-@pytest.mark.parametrize("script", [s for s in VENUE_SCRIPTS if s not in (HL, TOPSTEP)])
+@pytest.mark.parametrize("script", [s for s in VENUE_SCRIPTS if s not in (HL, TOPSTEP, ROBINHOOD)])
 def test_live_mode_is_refused_with_one_line(script, sim_env):
     symbol = {TOPSTEP: "ES"}.get(script, "BTC")
     doc = _doc(script, ["momentum", symbol, "1h", "--mode=live"], sim_env, code=1)
@@ -333,16 +333,6 @@ def test_topstep_unknown_root_is_a_clear_error(sim_env):
     doc = _doc(TOPSTEP, ["momentum", "ZB", "1h"], sim_env, code=1)
     assert "unknown CME root 'ZB'" in doc["error"]
     assert all(root in doc["error"] for root in ("ES", "NQ", "MES", "MNQ", "CL", "GC"))
-
-
-@pytest.mark.parametrize(("script", "venue"), [(ROBINHOOD, "robinhood")])
-def test_venues_without_public_data_fail_in_exchange_mode(script, venue, tmp_path):
-    env = base_env(tmp_path, GO_TRADER_NOW=WEEKDAY, GO_TRADER_MARKET_DATA="exchange")
-    doc = _doc(script, ["momentum", "ES" if venue == "topstep" else "BTC", "1h"], env, code=1)
-    assert doc["error"].startswith(f"{venue}: no public market data")
-    assert "simulated" in doc["error"] and "\n" not in doc["error"]
-    price = _run(PRICE, ["ES", f"--platform={venue}"], env)
-    assert price.returncode == 1 and json.loads(price.stdout)["error"].startswith(venue)
 
 
 # --------------------------------------------------------------------------- Hyperliquid

@@ -1,4 +1,5 @@
-"""Robinhood: crypto spot with no public market-data API (``market_data``), its Venue (``venue``)."""
+"""Robinhood: crypto spot; paper candles from a public USD source (``market_data``), its Venue
+(``venue``), live execution (``execution``) and a local venue (``localvenue``)."""
 
 from shared_tools.market.registry import register_venue
 

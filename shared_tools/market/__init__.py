@@ -4,7 +4,7 @@ Sources (``GO_TRADER_MARKET_DATA`` or the ``source=`` argument):
 
 * ``exchange`` (default): real venues, each read by its feed in ``platforms/<venue>/`` (ccxt for
   binanceus, binance, okx, okx-swap, luno, deribit; Hyperliquid's SDK for ``hyperliquid``;
-  TopStep, Robinhood and IBKR have no public data and say so). The feeds reach the door through
+  ``robinhood`` through Binance US USD candles; TopStep and IBKR have no public data and say so). The feeds reach the door through
   :mod:`registry` (``shared_tools`` never imports ``platforms``): a caller that needs this
   source runs ``import platforms`` first. With an SQLite cache of closed candles
   (``GO_TRADER_OHLCV_CACHE``, default ``state/ohlcv_cache.db``) so a repeated check only asks
