@@ -1,12 +1,14 @@
 """kill -9 soak of live OKX, TopStep and Robinhood orders (stand-in venue workers, offline).
 
     .venv/bin/python bench/live_venue_crash_soak.py [--count 120] [--seed 1] [--max-delay 6]
+        [--local]
 
 Each point: a supervisor cycle trading the three venues with random wishes (open, close,
 hold; now and then an answer lost after acceptance) is killed with SIGKILL after a random
 delay, then restarted twice; every venue must hold what the book holds, every venue order
 must be booked, and no client order id may be sent twice. Prints one line of figures; exit 1
-when anything disagreed.
+when anything disagreed. ``--local`` runs the venues' own local venues (processes) and their
+real workers instead of the stand-in workers.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-delay", type=float, default=6.0)
+    ap.add_argument("--local", action="store_true", help="the venues' local venues, real workers")
     ns = ap.parse_args()
-    report = soak(ns.count, seed=ns.seed, max_delay_s=ns.max_delay)
+    report = soak(ns.count, seed=ns.seed, max_delay_s=ns.max_delay, local=ns.local)
     print(report.line())
     for line in report.mismatches[:20]:
         print("  " + line)

@@ -167,6 +167,16 @@ class VenueRig:
             con.close()
         return {"positions": pos, "trades": trades, "intents": intents}
 
+    def intent_owner(self, cloid: str) -> str:
+        con = sqlite3.connect(self.db)
+        try:
+            row = con.execute(
+                "SELECT strategy_id FROM order_intents WHERE cloid = ?", (cloid,)
+            ).fetchone()
+        finally:
+            con.close()
+        return str(row[0]) if row else ""
+
     def book_size(self, sid: str, coin: str) -> float:
         side_qty = self.book()["positions"].get((sid, coin))
         if side_qty is None:
