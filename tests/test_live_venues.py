@@ -194,6 +194,7 @@ def test_a_failed_positions_read_holds_entries(tmp_path: Path, spec) -> None:
     rig.faults(venue, positions_fail=1)
     err = _run(rig, T0, sid, coin, 1)
     assert f"{venue} positions not read" in err
+    assert "workers are taken from" in err  # the rehearsal directory is never silent
     assert rig.venue(venue)["sends"] == []
     _run(rig, T0 + 300, sid, coin, 1)
     assert len(rig.venue(venue)["sends"]) == 1

@@ -23,7 +23,7 @@ from supervisor.live import venue_check, venue_orders
 from supervisor.live.decide import SALT_KEY, orders_from_cycle, owners
 from supervisor.live.fills import book_fill, fail, fill_of, refused
 from supervisor.live.start import start_problems
-from supervisor.live.venues import HL, Driver, driver, forced, hold_key
+from supervisor.live.venues import HL, SCRIPT_DIR_ENV, Driver, driver, forced, hold_key
 from supervisor.ops import cash_reconcile
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
@@ -78,6 +78,9 @@ class LiveDesk:
         self.venue_held: dict[str, dict[str, float]] = {}  # their positions, by coin
         self.operator_gaps: list[str] = []  # forced closes only a person can make (this cycle)
         self.late: list[RiskEvent] = []  # alerts raised while booking, flushed to the cycle
+        alt = (os.environ.get(SCRIPT_DIR_ENV) or "").strip()
+        if alt and any(sc.platform != HL for sc in config.live_strategies):
+            log(f"[live] OKX/TopStep/Robinhood workers are taken from {alt} ({SCRIPT_DIR_ENV})")
 
     @property
     def active(self) -> bool:
