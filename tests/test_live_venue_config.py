@@ -96,7 +96,7 @@ def test_topstep_sends_whole_contracts_and_robinhood_buys_by_amount(tmp_path: Pa
     ts, rh = load_config(rig.config).live_strategies
     assert "--contracts=2" in argv_topstep.execute_argv(_intent(size=2.0000000001), ts)
     buy = argv_robinhood.execute_argv(_intent(extra={"notional": 1234.567}), rh)
-    assert "--amount_usd=1234.57" in buy and not any(a.startswith("--quantity") for a in buy)
+    assert "--amount_usd=1234.56" in buy and not any(a.startswith("--quantity") for a in buy)
     sell = argv_robinhood.execute_argv(_intent(side="sell", size=0.25), rh)
     assert "--quantity=0.25" in sell
     assert argv_robinhood.amount_usd(_intent(extra={"notional": 0.2})) == 1.0  # upstream: ≥ $1

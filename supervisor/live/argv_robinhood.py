@@ -8,6 +8,8 @@ the held quantity.
 
 from __future__ import annotations
 
+import math
+
 from shared_tools.config.model import StrategyConfig
 from supervisor.state.models import Intent
 
@@ -19,8 +21,9 @@ MIN_BUY_USD = 1.0
 
 
 def amount_usd(i: Intent) -> float:
-    """The dollars a buy spends: the book's notional for the order (upstream: ≥ $1)."""
-    return max(MIN_BUY_USD, round(float(i.extra.get("notional") or 0.0), 2))
+    """The dollars a buy spends: the book's notional for the order, floored to the cent (a
+    rounded-up cent is more than the book's cash, and the venue refuses it), at least $1."""
+    return max(MIN_BUY_USD, math.floor(float(i.extra.get("notional") or 0.0) * 100) / 100)
 
 
 def execute_argv(i: Intent, sc: StrategyConfig) -> list[str]:
