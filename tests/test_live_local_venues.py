@@ -16,6 +16,7 @@ from venue_rig import OKX_SWAP, ROBINHOOD, TOPSTEP, latch_kill_switch, strategy
 
 SPECS = [OKX_SWAP, TOPSTEP, ROBINHOOD]
 IDS = [s[0] for s in SPECS]
+SMALL = {"robinhood": {"capital": 2_000}}  # the venues live for the module: cash to spare
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def _run(rig: LocalRig, t: int, sid: str, coin: str, signal: int) -> str:
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_open_close_flat_with_the_book_equal_to_the_venue(tmp_path: Path, venues, spec) -> None:
     sid, venue, coin, stype = spec
-    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype)], venues)
+    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype, **SMALL.get(venue, {}))], venues)
     before = rig.venue_size(venue, coin)
     err = _run(rig, T_OPEN, sid, coin, 1)
     held = rig.venue_size(venue, coin) - before
@@ -57,7 +58,7 @@ def test_a_dropped_connection_after_acceptance_is_one_position(
     tmp_path: Path, venues, spec
 ) -> None:
     sid, venue, coin, stype = spec
-    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype)], venues)
+    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype, **SMALL.get(venue, {}))], venues)
     before, orders = rig.venue_size(venue, coin), rig.orders(venue)
     venues.fault(venue, "drop")
     _run(rig, T_OPEN + 600, sid, coin, 1)
@@ -74,7 +75,7 @@ def test_the_kill_switch_flattens_and_clears_the_book_only_once_the_venue_confir
     tmp_path: Path, venues, spec
 ) -> None:
     sid, venue, coin, stype = spec
-    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype)], venues)
+    rig = LocalRig(tmp_path, [strategy(sid, venue, coin, stype, **SMALL.get(venue, {}))], venues)
     before = rig.venue_size(venue, coin)
     _run(rig, T_OPEN + 1500, sid, coin, 1)
     assert rig.venue_size(venue, coin) > before
