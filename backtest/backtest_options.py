@@ -1,25 +1,32 @@
-"""Research backtest of vol_mean_reversion options on daily closes (Black-Scholes priced).
+"""Research backtest of an options strategy on daily closes (Black-Scholes priced).
 
     python backtest/backtest_options.py --underlying BTC --since 90 --capital 10000 \\
-        --max-positions 2 --check-interval 1 --platform deribit --data simulated [--json]
+        --max-positions 2 --check-interval 1 --platform deribit --data simulated \\
+        [--strategy vol_mean_reversion] [--json]
 
 Every ``--check-interval`` days, at the daily close:
 
 1. legs whose expiry date has come settle at the expiry day's close: in the money at intrinsic
    value, out of the money worthless;
-2. with theta harvest (``backtest_theta.py``) sold legs are bought back early at their mark;
-3. the 14-day realized vol (log returns, sqrt 365) stands in for the market's implied vol,
-   and its min-max rank over 60 days is the "IV rank";
-4. rank > 75 sells a 1.10x call + 0.90x put strangle, rank < 25 buys an ATM straddle if it
-   costs at most half the cash; 30 DTE, strikes on the venue grid (BTC 1000, others 50),
-   premiums from Black-Scholes at that vol; a structure opens only when both legs fit under
-   ``--max-positions`` (counted in legs);
-5. open legs are marked at Black-Scholes with the remaining days.
+2. open legs are marked at Black-Scholes at the 14-day realized vol (log returns, sqrt 365),
+   which stands in for the market's implied vol;
+3. with theta harvest (``backtest_theta.py``) sold legs are bought back early at their mark;
+4. the live check runs: shared_strategies/options/check.py with the strategy's rules and
+   upstream's scoring against the open legs, over a chain made of these bars
+   (backtest/options_bars_chain.py: synthetic expiries, the venue's strike grid). For
+   vol_mean_reversion: the realized-vol rank over 90 closes > 75 sells a 1.10x call + 0.90x put
+   strangle, < 25 buys an ATM straddle, 30 DTE;
+5. what it proposes opens when every leg fits under ``--max-positions`` (counted in legs) and,
+   for a structure of bought legs only, when it costs at most half the cash (the research
+   script's rule).
 
+One implementation: the rules, the rank and the scoring are the live ones (upstream's research
+script kept its own copy, ranked over 61 windows instead of the live ~76, and scored nothing).
 Trades are booked through shared_tools/book/options.py, so the premium is counted once (not
 again at expiry, as upstream's research script did), venue fees are charged on every fill
 and the contract multiplier applies. Legs still open after the last bar are closed at their
-mark (reason ``end``).
+mark (reason ``end``). ``momentum_options`` needs 4h candles and is not offered here; a wheel
+never reaches phase 2 (the book cash-settles, so no spot is assigned).
 """
 
 from __future__ import annotations
@@ -27,19 +34,21 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backtest import options_common as oc  # noqa: E402
+from backtest.options_bars_chain import BarsChain  # noqa: E402
+from shared_strategies.options import check, registry  # noqa: E402
 from shared_tools import market  # noqa: E402
-from shared_tools.book.model import usable  # noqa: E402
 from shared_tools.book.options import OPTION_VENUES, OptionsAccount, OptionsBook  # noqa: E402
-from shared_tools.pricing import bs_price  # noqa: E402
 
-WARMUP_DAYS = 90  # daily bars before --since: 14-day vol + a 60-day rank need 75
+WARMUP_DAYS = 90  # daily bars before --since: the live rank reads 90 closes
 PROG = "backtest_options.py"
+STRATEGIES = tuple(n for n in registry.names() if n != "momentum_options")  # daily bars only
 
 
 @dataclass(frozen=True)
@@ -59,23 +68,19 @@ class Settings:
     max_positions: int = 2
     check_interval: int = 1
     platform: str = "deribit"
-    quantity: float = 1.0  # contracts per leg
-    dte: int = 30
-    high_rank: float = 75.0
-    low_rank: float = 25.0
+    quantity: float = 1.0  # contracts per leg (times the strategy's own, e.g. a butterfly's 2)
+    strategy: str = "vol_mean_reversion"
     vol_window: int = 14
-    rank_lookback: int = 60
     max_straddle_cash_share: float = 0.5
     risk_free: float = 0.05
     harvest: Harvest = field(default_factory=Harvest)
 
-    @property
-    def strike_step(self) -> float:
-        return 1000.0 if self.underlying.upper() == "BTC" else 50.0
+
+SIDE = {"buy": "long", "sell": "short"}
 
 
-def snap(price: float, step: float) -> float:
-    return max(round(price / step) * step, step)
+def _quiet(_text: str) -> None:
+    """The live check's why-nothing notes: one per bar would drown a backtest's output."""
 
 
 class Run:
@@ -87,30 +92,32 @@ class Run:
         self.dates = dates
         self.close_on = dict(zip(dates, closes, strict=True))
         self.vols = oc.vol_series(closes, settings.vol_window)
+        self.chain = BarsChain(
+            settings.platform, settings.underlying, closes, dates, self.vols, settings.risk_free
+        )
         self.book = OptionsBook(settings.platform)
         self.acct = OptionsAccount("options-backtest", settings.capital)
         self.rows: list = []
         self.legs: dict[str, dict] = {}  # leg id -> its trade-list entry
+        self.deltas: dict[str, float] = {}  # leg id -> long-option delta at the last mark
         self.equity: list[tuple[str, float]] = []
 
     # ---- one check ----------------------------------------------------------------------
     def step(self, i: int, *, may_open: bool) -> None:
         today, spot = self.dates[i], self.closes[i]
-        vol = self.vols[i] if self.vols[i] is not None else 0.5
+        self.chain.at(i)
         for leg in list(self.acct.legs.values()):
             if leg.expiry <= today:
                 at = self.close_on.get(leg.expiry, spot)
                 self._book(self.book.settle(self.acct, leg.leg_id, at, today)[0])
         for leg in self.acct.legs.values():
-            self.book.mark(self.acct, leg.leg_id, self._price(spot, leg, today, vol))
+            q = self.chain.quote(leg.underlying, leg.option_type, leg.strike, leg.expiry)
+            self.book.mark(self.acct, leg.leg_id, q.premium_usd)
+            self.deltas[leg.leg_id] = q.greeks["delta"]
         self._harvest(today)
-        rank = oc.vol_rank(self.vols, i, self.s.rank_lookback)
-        if may_open and len(self.acct.legs) + 2 <= self.s.max_positions:
-            self._enter(today, spot, vol, rank)
+        if may_open:
+            self._enter(today, spot)
         self.equity.append((today, self.acct.value))
-
-    def _price(self, spot: float, leg, today: str, vol: float) -> float:
-        return bs_price(spot, leg.strike, leg.dte(today), vol, self.s.risk_free, leg.option_type)
 
     def _harvest(self, today: str) -> None:
         h = self.s.harvest
@@ -129,57 +136,78 @@ class Run:
             if reason:
                 self._book(self.book.close(self.acct, leg.leg_id, leg.mark, today, 1.0, reason)[0])
 
-    def _enter(self, today: str, spot: float, vol: float, rank: float) -> None:
+    def _positions(self) -> list[dict[str, Any]]:
+        """The open legs on check_options' wire (what the supervisor would send)."""
+        return [
+            {
+                "id": leg.leg_id,
+                "underlying": leg.underlying,
+                "option_type": leg.option_type,
+                "strike": leg.strike,
+                "expiry": leg.expiry,
+                "action": "buy" if leg.side == "long" else "sell",
+                "quantity": leg.quantity,
+                "multiplier": leg.multiplier,
+                "entry_premium_unit_usd": leg.entry_premium,
+                "delta": self.deltas.get(leg.leg_id, 0.0),
+            }
+            for leg in self.acct.legs.values()
+        ]
+
+    def _affordable(self, actions: list[dict[str, Any]]) -> bool:
+        """A debit structure (bought legs only) may cost at most half the cash."""
+        if any(a["action"] != "buy" for a in actions):
+            return True
+        venue, s = self.book.venue, self.s
+        cost = 0.0
+        for a in actions:
+            qty = s.quantity * float(a.get("quantity", 1.0))
+            mult = float(a["multiplier"])
+            cost += a["premium_usd"] * qty * mult + venue.fee(a["premium_usd"], qty, mult)
+        return cost <= s.max_straddle_cash_share * self.acct.cash
+
+    def _enter(self, today: str, spot: float) -> None:
         s = self.s
         if self.acct.value <= 0:
             return  # the account is ruined: no venue would take another order
-        expiry = (date.fromisoformat(today) + timedelta(days=s.dte)).isoformat()
-        if rank > s.high_rank:
-            plan = [
-                ("call", snap(spot * 1.10, s.strike_step), "short"),
-                ("put", snap(spot * 0.90, s.strike_step), "short"),
-            ]
-        elif rank < s.low_rank:
-            atm = snap(spot, s.strike_step)
-            plan = [("call", atm, "long"), ("put", atm, "long")]
-        else:
+        req = check.Request(s.strategy, s.underlying, s.platform, self._positions(), [])
+        doc = check.run(req, lambda: self.chain, now_iso=today, log=_quiet).doc
+        actions = doc["actions"]
+        if not actions or len(self.acct.legs) + len(actions) > s.max_positions:
             return
-        priced = [
-            (k, strike, side, bs_price(spot, strike, s.dte, vol, s.risk_free, k))
-            for k, strike, side in plan
-        ]
-        if not all(usable(p) for *_, p in priced):
-            return  # no vol, no premium: nothing to trade
-        if plan[0][2] == "long":
-            mult = self.book.venue.multiplier(s.underlying)
-            cost = sum(
-                p * s.quantity * mult + self.book.venue.fee(p, s.quantity, mult) for *_, p in priced
-            )
-            if cost > s.max_straddle_cash_share * self.acct.cash:
-                return
-        for kind, strike, side, premium in priced:
-            row, _ = self.book.open(
-                self.acct, s.underlying, kind, strike, expiry, side, s.quantity, premium, today
-            )
-            if row is None:
-                continue
-            self.rows.append(row)
-            self.legs[row.position_id] = {
-                "symbol": row.symbol,
-                "opened": today,
-                "type": kind,
-                "side": side,
-                "strike": strike,
-                "expiry": expiry,
-                "quantity": s.quantity,
-                "spot": spot,
-                "vol_pct": vol * 100.0,
-                "iv_rank": rank,
-                "entry_premium": premium,
-                "premium_usd": row.value,
-                "pnl": -row.fee,
-                "fees": row.fee,
-            }
+        if not self._affordable(actions):
+            return
+        for a in actions:
+            self._open(a, today, spot, doc["iv_rank"])
+
+    def _open(self, a: dict[str, Any], today: str, spot: float, rank: float) -> None:
+        s = self.s
+        side, qty = SIDE[a["action"]], s.quantity * float(a.get("quantity", 1.0))
+        kind, strike, expiry, premium = a["option_type"], a["strike"], a["expiry"], a["premium_usd"]
+        row, _ = self.book.open(
+            self.acct, s.underlying, kind, strike, expiry, side, qty, premium, today
+        )
+        if row is None:
+            return
+        self.rows.append(row)
+        self.deltas[row.position_id] = a["greeks"]["delta"]
+        self.legs[row.position_id] = {
+            "symbol": row.symbol,
+            "opened": today,
+            "type": kind,
+            "side": side,
+            "strike": strike,
+            "expiry": expiry,
+            "quantity": qty,
+            "spot": spot,
+            "vol_pct": self.chain.vol * 100.0,
+            "iv_rank": rank,
+            "score": a["score"],
+            "entry_premium": premium,
+            "premium_usd": row.value,
+            "pnl": -row.fee,
+            "fees": row.fee,
+        }
 
     def _book(self, row) -> None:
         if row is None:
@@ -223,7 +251,7 @@ def report(run: Run, start: int) -> dict:
     wins = sum(1 for leg in closed if leg["pnl"] > 0)
     opens = [r for r in run.rows if not r.is_close]
     return {
-        "strategy": "vol_mean_reversion",
+        "strategy": s.strategy,
         "underlying": s.underlying,
         "platform": s.platform,
         "settings": {k: v for k, v in asdict(s).items() if k != "harvest"},
@@ -254,8 +282,14 @@ def report(run: Run, start: int) -> dict:
     }
 
 
-def build_parser(prog: str = PROG, description: str = "vol_mean_reversion options backtest"):
+def build_parser(prog: str = PROG, description: str = "options strategy backtest"):
     p = oc.OneLineParser(prog=prog, description=description)
+    p.add_argument(
+        "--strategy",
+        default="vol_mean_reversion",
+        choices=STRATEGIES,
+        help="an options strategy of shared_strategies/options (default vol_mean_reversion)",
+    )
     p.add_argument("--underlying", default="BTC", help="BTC, ETH, ... (candles: <U>/USDT)")
     p.add_argument("--capital", type=oc.positive(float), default=10_000.0)
     p.add_argument("--max-positions", type=oc.positive(int), default=2, help="legs, at least 2")
@@ -267,7 +301,7 @@ def build_parser(prog: str = PROG, description: str = "vol_mean_reversion option
 
 
 def parse(argv: list[str] | None, prog: str = PROG, description: str = "") -> argparse.Namespace:
-    p = build_parser(prog, description or "vol_mean_reversion options backtest")
+    p = build_parser(prog, description or "options strategy backtest")
     args = p.parse_args(argv)
     if args.max_positions < 2:
         p.error("--max-positions must be at least 2 (a strangle or straddle is two legs)")
@@ -313,6 +347,7 @@ def settings_from(args, harvest: Harvest | None = None) -> Settings:
         check_interval=args.check_interval,
         platform=args.platform,
         quantity=args.quantity,
+        strategy=getattr(args, "strategy", "vol_mean_reversion"),
         harvest=harvest or Harvest(),
     )
 
@@ -320,7 +355,7 @@ def settings_from(args, harvest: Harvest | None = None) -> Settings:
 def text(rep: dict) -> str:
     f = oc.fmt
     lines = [
-        f"vol_mean_reversion {rep['underlying']} on {rep['platform']}: "
+        f"{rep['strategy']} {rep['underlying']} on {rep['platform']}: "
         f"{rep['start']} .. {rep['end']} ({rep['days']} days)",
         f"  capital ${f(rep['capital'])} -> ${f(rep['final_equity'])}",
         f"  return {f(rep['return_pct'], '%', True)}  annualized "

@@ -1,4 +1,4 @@
-"""vol_mean_reversion with and without theta harvest, side by side.
+"""An options strategy (default vol_mean_reversion) with and without theta harvest, side by side.
 
     python backtest/backtest_theta.py --underlying BTC --since 180 --data simulated [--json]
 
@@ -71,7 +71,7 @@ def table(reports: list[dict]) -> str:
     f = oc.fmt
     head = reports[0]
     lines = [
-        f"theta harvest on vol_mean_reversion {head['underlying']} ({head['platform']}): "
+        f"theta harvest on {head['strategy']} {head['underlying']} ({head['platform']}): "
         f"{head['start']} .. {head['end']}, buy&hold {f(head['buy_hold_pct'], '%', True)}",
         "",
         f"  {'variant':13} {'final $':>11} {'return':>9} {'max DD':>8} {'Sharpe':>7} "
@@ -88,7 +88,7 @@ def table(reports: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv, PROG, "vol_mean_reversion with three theta-harvest variants")
+    args = parse(argv, PROG, "an options strategy with three theta-harvest variants")
     try:
         closes, dates, first = daily_closes(args)
     except (market.MarketDataError, ValueError) as exc:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         oc.emit_json(
             {
-                "strategy": "vol_mean_reversion",
+                "strategy": args.strategy,
                 "underlying": args.underlying,
                 "platform": args.platform,
                 "start": reports[0]["start"],

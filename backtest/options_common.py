@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from backtest import data
 from backtest.metrics import curve_max_drawdown_pct, curve_sharpe
+from shared_strategies.options.vol import realized_vol
 from shared_tools import market
 from shared_tools.market.common import parse_source
 
@@ -118,38 +119,14 @@ def source_or_env(data: str | None) -> str:
 # ---- volatility (daily closes, upstream's definitions) --------------------------------------
 
 
-def realized_vol(closes: Sequence[float], window: int = 14, default: float = 0.5) -> float:
-    """Annualized (sqrt 365) std of the last ``window`` log returns, population variance."""
-    if len(closes) < window + 1:
-        return default
-    rets = [math.log(closes[i] / closes[i - 1]) for i in range(len(closes) - window, len(closes))]
-    mean = sum(rets) / window
-    return math.sqrt(sum((r - mean) ** 2 for r in rets) / window * 365.0)
-
-
 def vol_series(closes: Sequence[float], window: int = 14) -> list[float | None]:
-    """``realized_vol`` as of every bar (None until ``window`` returns exist)."""
+    """The options strategies' realized vol (shared_strategies/options/vol.py: population std
+    of ``window`` log returns, sqrt 365) as of every bar; None until ``window`` returns exist.
+    The rank over it is the live one (vol.realized_vol_rank), not a copy here."""
     return [
-        realized_vol(closes[i - window : i + 1], window) if i >= window else None
+        realized_vol(closes[i - window : i + 1], 365.0, window) if i >= window else None
         for i in range(len(closes))
     ]
-
-
-def vol_rank(series: Sequence[float | None], i: int, lookback: int = 60) -> float:
-    """Min-max rank (0..100) of the vol at bar ``i`` among bars ``i - lookback`` .. ``i``.
-
-    Upstream's "IV rank" for crypto options is this realized-vol rank. 50 when there is too
-    little history or the range is flat.
-    """
-    if i - lookback < 0:
-        return 50.0
-    history = series[i - lookback : i + 1]
-    if any(v is None for v in history):
-        return 50.0
-    lo, hi = min(history), max(history)
-    if hi - lo <= 1e-12:
-        return 50.0
-    return min(max((history[-1] - lo) / (hi - lo) * 100.0, 0.0), 100.0)
 
 
 # ---- metrics ---------------------------------------------------------------------------------

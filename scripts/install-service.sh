@@ -9,11 +9,14 @@ usage: sudo bash scripts/install-service.sh [UNIT_FILE] [INSTANCE]
 
 UNIT_FILE   default systemd/go-trader.service; systemd/go-trader@.service for one of several
             instances, which then needs INSTANCE (letters, digits, '_', '.', '-').
+            systemd/go-trader-chat-bridge.service installs the chat bridge (Discord/Telegram
+            commands; README "Chat commands") next to the daemon's unit.
 NO_START=1  install and enable, but do not start (or restart) the service.
 
 Examples:
   sudo bash scripts/install-service.sh
   sudo bash scripts/install-service.sh systemd/go-trader@.service paper-testing
+  sudo bash scripts/install-service.sh systemd/go-trader-chat-bridge.service
   NO_START=1 sudo bash scripts/install-service.sh
 EOF
 }

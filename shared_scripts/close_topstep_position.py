@@ -8,8 +8,8 @@ finds nothing left to close, so it cannot double. With ``--client-order-id`` the
 tagged market order against the position read just before it, sized min(sz, position), so a
 crash can be resolved with ``check_topstep.py --order-status`` like any other order. Either
 way the fill is read from the venue afterwards. A flat symbol answers ``already_flat: true``,
-exit 0 (upstream had no such flag). Output: ``{"close": {"symbol", "contracts",
-"client_order_id", "fill": {avg_px, total_contracts, fee, oid, qty}}, "already_flat",
+exit 0 (upstream had no such flag). Output: ``{"close": {"symbol", "status": "filled|partial",
+"contracts", "client_order_id", "fill": {avg_px, total_contracts, fee, oid, qty}}, "already_flat",
 "platform", "timestamp", "error"?}``; every error prints ``close.fill`` as ``{}`` and exits 1.
 """
 
@@ -22,7 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared_tools.worker import ContractParser, UsageError, run_worker  # noqa: E402
+from shared_tools.worker import (  # noqa: E402
+    ContractParser,
+    UsageError,
+    error_message,
+    run_worker,
+)
 
 
 def build_parser() -> ContractParser:
@@ -73,6 +78,45 @@ def _venue_close(ex: Any, root: str, size: int | None, held: int, doc: dict) -> 
     return [int(o["id"]) for o in _new_close_orders(ex, root, before)]
 
 
+def _summary(fills: list[Any]) -> dict[str, Any]:
+    """The close orders' fills as one fill block (size-weighted price, summed fees)."""
+    qty = sum(f.qty for f in fills)
+    fee = None if any(f.fee is None for f in fills) else sum(f.fee or 0.0 for f in fills)
+    avg = sum(f.qty * f.avg_px for f in fills) / qty if qty else 0.0
+    oid = ",".join(f.oid for f in fills)
+    return {"avg_px": avg, "total_contracts": qty, "fee": fee, "oid": oid, "qty": float(qty)}
+
+
+def _close_ids(ex: Any, ns: argparse.Namespace, root: str, size: int | None, doc: dict) -> Any:
+    """The ids of the orders that close (a list), or an error text, or None when flat."""
+    if ns.client_order_id:  # a re-run of a close that already went out reports that order
+        known = ex.lookup_tag(ns.client_order_id)
+        if known is None:
+            return "order lookup by client order id failed; not sent"
+        if known:
+            doc["notes"] = ["client order id already used: reporting that order, not resent"]
+            doc["contracts"] = int(known.get("size") or 0)
+            return [int(known["id"])]
+    try:
+        held = ex.position(root)
+    except Exception as exc:
+        return f"position read failed, flat not confirmed: {exc}"
+    if held == 0:
+        return None
+    doc["contracts"] = abs(held) if size is None else min(size, abs(held))
+    if ns.client_order_id:
+        side = "sell" if held > 0 else "buy"
+        placed = ex.place_market(root, side, doc["contracts"], ns.client_order_id)
+        if placed.notes:
+            doc["notes"] = placed.notes
+        return [placed.order_id] if placed.order_id is not None else placed.error
+    try:
+        ids = _venue_close(ex, root, size, held, doc)
+    except Exception as exc:
+        return str(exc)
+    return ids or None
+
+
 def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
     from shared_scripts.topstep_live import root_of, stamp
 
@@ -87,48 +131,31 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
         size = None if ns.sz is None else whole_contracts(float(ns.sz))
     except ValueError as exc:
         return _error(doc, ns.symbol, str(exc))
-    ex = TopStepExecution()
-    try:
-        held = ex.position(root)
+    try:  # every failure keeps the close envelope (close.fill {}), as upstream's error paths
+        ex = TopStepExecution()
+        ids = _close_ids(ex, ns, root, size, doc)
     except Exception as exc:
-        return _error(doc, ns.symbol, f"position read failed, flat not confirmed: {exc}")
-    if held == 0:
+        return _error(doc, ns.symbol, error_message(exc))
+    contracts = doc.pop("contracts", 0)
+    if isinstance(ids, str):
+        return _error(doc, ns.symbol, ids)
+    if ids is None:
         return {**doc, "close": {"symbol": ns.symbol, "fill": {}}, "already_flat": True}
-    want = abs(held) if size is None else min(size, abs(held))
-    if ns.client_order_id:
-        side = "sell" if held > 0 else "buy"
-        placed = ex.place_market(root, side, want, ns.client_order_id)
-        if placed.notes:
-            doc["notes"] = placed.notes
-        if placed.order_id is None:
-            return _error(doc, ns.symbol, placed.error)
-        ids = [placed.order_id]
-    else:
-        try:
-            ids = _venue_close(ex, root, size, held, doc)
-        except Exception as exc:
-            return _error(doc, ns.symbol, str(exc))
-        if not ids and ex.position(root) == 0:
-            return {**doc, "close": {"symbol": ns.symbol, "fill": {}}, "already_flat": True}
     fills = []
     for oid in ids:
-        order = ex.settle(oid)
-        if order is None or status_of(order) not in ("filled", "partial"):
-            return _error(doc, ns.symbol, f"close order {oid} not filled ({status_of(order)})")
-        fills.append(ex.fill_of(order))
-    qty = sum(f.qty for f in fills)
-    fee = None if any(f.fee is None for f in fills) else sum(f.fee or 0.0 for f in fills)
-    avg = sum(f.qty * f.avg_px for f in fills) / qty if qty else 0.0
-    fill = {
-        "avg_px": avg,
-        "total_contracts": qty,
-        "fee": fee,
-        "oid": ",".join(f.oid for f in fills),
-    }
-    fill["qty"] = float(qty)
+        try:
+            order = ex.settle(oid)
+            if order is None or status_of(order) not in ("filled", "partial"):
+                why = "its reads were lost" if order is None else status_of(order)
+                return _error(doc, ns.symbol, f"close order {oid} sent, not filled ({why})")
+            fills.append(ex.fill_of(order))
+        except Exception as exc:
+            return _error(doc, ns.symbol, f"close order {oid} sent: {error_message(exc)}")
+    fill = _summary(fills)
     doc["close"] = {
         "symbol": ns.symbol,
-        "contracts": want,
+        "status": "filled" if fill["total_contracts"] >= contracts else "partial",
+        "contracts": contracts,
         "client_order_id": ns.client_order_id,
         "fill": fill,
     }

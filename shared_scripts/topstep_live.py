@@ -106,8 +106,12 @@ def execute(ns: argparse.Namespace) -> dict[str, Any]:
     order = ex.settle(placed.order_id)
     status = status_of(order)
     if order is None or status not in ("filled", "partial"):
-        doc.update(status=status, oid=str(placed.order_id))
-        why = "no fill yet" if status in ("open", "unknown") else f"order {status}"
+        doc["oid"] = str(placed.order_id)
+        if order is None:  # never "unknown": the venue took it, its reads were lost
+            why = "its reads were lost"
+        else:
+            doc["status"] = status
+            why = "no fill yet" if status == "open" else f"order {status}"
         hint = (
             f"; ask --order-status --client-order-id={ns.client_order_id}"
             if ns.client_order_id

@@ -226,6 +226,19 @@ def token(ctx: click.Context, config_path: str | None) -> None:
     click.echo(f"token: from {source}{made}; send it as 'Authorization: Bearer <token>'", err=True)
 
 
+@main.command(
+    "chat-bridge",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def chat_bridge(ctx: click.Context) -> None:
+    """The chat bridge process: Discord/Telegram commands on the daemon's API (README)."""
+    # normally dispatched by supervisor_entry before this module loads; the supervisor never
+    # imports the bridge, so reaching it here (python -m supervisor.cli) starts its own process
+    os.execv(sys.executable, [sys.executable, "-m", "chat_bridge", *ctx.args])
+
+
 @main.command()
 def version() -> None:
     """Print the version and the running code's commit."""

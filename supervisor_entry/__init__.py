@@ -77,6 +77,11 @@ class EarlyStop:
 
 def main() -> None:
     """``go-trader``: handlers first, then the (slow) CLI import, then the CLI."""
+    if sys.argv[1:2] == ["chat-bridge"]:  # its own process: never loads the supervisor
+        from chat_bridge.main import main as bridge_main
+
+        bridge_main(sys.argv[2:])
+        return
     early = EarlyStop()
     early.install()
     from supervisor.cli import main as cli_main

@@ -167,3 +167,40 @@ def test_a_failed_fetch_is_one_line_and_no_message(tmp_path, fake_chat):
     h = Harness(tmp_path, lone, "exit 0")
     assert h.tick() == "error" and fake_chat.delivered == []
     h.db.close()
+
+
+def test_the_chat_bridges_update_applies_the_offer_once(tmp_path, repos, fake_chat):
+    """/go-trader-update (chat_bridge/) answers the offer through the API: the same apply as
+    the DM "yes", once; a later "yes", a replayed POST or a new confirm find nothing."""
+    import time
+    import types
+
+    from supervisor.http.post import Actions
+
+    deploy, dev = repos
+    h = Harness(tmp_path, deploy, "echo '[update] updated ok'")
+    sup = types.SimpleNamespace(
+        config=h.config, ready=True, db=object(), notifier=types.SimpleNamespace(updater=h.watcher)
+    )
+    actions = Actions(sup, board=None)
+    ask = {"action": "update", "strategy_id": "", "params": {}}
+    assert actions.post("/api/confirm", ask)[0] == 409  # nothing on offer yet
+    new = push(dev, "feature")
+    assert h.tick() == "asked"
+    code, c = actions.post("/api/confirm", ask)
+    assert code == 200 and f"update to {new[:8]}" in c["description"]
+    code, out = actions.post("/api/update", {"nonce": c["nonce"]})
+    assert code == 200 and out["ok"], out
+    deadline = time.monotonic() + 30
+    while not h.restarts:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    while h.sender.run_once()[0]:
+        pass
+    dms = fake_chat.bodies("dm-42")
+    assert "Starting upgrade..." in dms[1] and f"**update.sh OK** ({new[:8]})" in dms[2]
+    fake_chat.reply("discord", "42", "yes")
+    assert h.tick() != "updated" and h.restarts == [1]
+    assert actions.post("/api/update", {"nonce": c["nonce"]})[0] == 403
+    assert actions.post("/api/confirm", ask)[0] == 409
+    h.db.close()

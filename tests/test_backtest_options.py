@@ -219,3 +219,52 @@ def test_cli_text_and_errors(tmp_path):
     out = cli("backtest_options.py", "--data", f"replay:{tmp_path}", tmp_path=tmp_path)
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_the_backtest_opens_what_the_live_check_proposes():
+    """One implementation: the legs opened are check.run's scored actions on the bars chain."""
+    from backtest.options_bars_chain import BarsChain
+    from shared_strategies.options import check
+
+    closes = series(range(76, 90), after=SPOT)
+    rep = run(closes)
+    chain = BarsChain("deribit", "BTC", closes, dates(len(closes)), bo.oc.vol_series(closes))
+    doc = check.run(
+        check.Request("vol_mean_reversion", "BTC"), lambda: chain.at(START), now_iso="t"
+    ).doc
+    assert doc["iv_rank"] == 100.0 and doc["signal"] == -1
+    opened = [
+        (t["type"], t["strike"], t["expiry"], t["entry_premium"], t["score"]) for t in rep["trades"]
+    ]
+    assert opened == [
+        (a["option_type"], a["strike"], a["expiry"], a["premium_usd"], a["score"])
+        for a in doc["actions"]
+    ]
+
+
+def test_butterfly_backtest_books_the_two_lot_body():
+    """A mid-range rank (a past burst, a moderate present) opens the live butterfly: 0.95x /
+    2 x 1.00x / 1.05x calls at 30 days on Deribit's BTC grid."""
+    closes = []
+    for k in range(120):
+        step = 1.05 if 20 <= k < 40 else 1.02 if 76 <= k <= START else 1.005
+        closes.append(SPOT * step if k % 2 == 0 and k <= START else SPOT)
+    rep = run(closes, strategy="butterfly", max_positions=3)
+    legs = [(t["side"], t["strike"], t["quantity"]) for t in rep["trades"][:3]]
+    assert legs == [("long", 95_000.0, 1.0), ("short", 100_000.0, 2.0), ("long", 105_000.0, 1.0)]
+    assert 30 <= rep["trades"][0]["iv_rank"] <= 70
+    assert rep["final_equity"] == pytest.approx(10_000 + sum(t["pnl"] for t in rep["trades"]))
+
+
+def test_the_bars_chain_is_an_options_chain_on_the_venue_grid():
+    from backtest.options_bars_chain import BarsChain, fallback_step
+    from shared_tools.options_chain import OptionsChain
+
+    closes = series(range(76, 90), after=SPOT)
+    chain = BarsChain("ibkr", "ETH", closes, dates(len(closes)), bo.oc.vol_series(closes)).at(START)
+    assert isinstance(chain, OptionsChain)
+    assert chain.multiplier("ETH") == 0.5 and chain.real_expiry("ETH", 30) == ("2025-04-30", 30)
+    assert chain.daily_closes("ETH", 90) == closes[: START + 1]
+    assert [fallback_step(p, "ETH", 3000) for p in ("deribit", "ibkr", "okx")] == [50, 50, 100]
+    assert [fallback_step("robinhood", "SPY", t) for t in (50, 300, 600)] == [1, 5, 10]
+    assert chain.settlement_price("ETH", "2025-04-30") is None  # not yet reached

@@ -231,7 +231,7 @@ def test_only_the_supervisor_imports_the_supervisor(graph):
 # -- the import-linter contracts (pyproject.toml [tool.importlinter], run by scripts/test.sh) ----
 
 LINT_PACKAGES = ("supervisor", "supervisor_entry", "shared_tools", "shared_strategies")
-LINT_PACKAGES += ("backtest", "platforms")
+LINT_PACKAGES += ("backtest", "platforms", "chat_bridge")
 
 
 def _lint_tree(tmp_path: Path) -> Path:

@@ -72,10 +72,17 @@ def test_owner_env_wins_and_missing_token_warns(tmp_path, monkeypatch):
 
 def test_unknown_keys_warn_bad_types_are_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "x")
-    config = load(tmp_path, discord={"enabled": True, "ephemeral_replies": True, "colour": "red"})
-    assert any(
-        "discord: ephemeral_replies has no effect in this build" in w for w in config.warnings
+    config = load(tmp_path, discord={"enabled": True, "report_repo": "a/b", "colour": "red"})
+    assert any("discord: report_repo has no effect in this build" in w for w in config.warnings)
+    # the chat bridge's keys (chat_bridge/core.py) are read, not warned about
+    bridge = load(
+        tmp_path,
+        discord={"enabled": True, "ephemeral_replies": False, "allowed_channels": ["123"]},
     )
+    assert not any("ephemeral_replies" in w for w in bridge.warnings)
+    assert bridge.notify.discord.allowed_channels == ("123",)
+    assert bridge.notify.discord.ephemeral_replies is False
+    assert bridge.notify.discord.public_commands is False
     assert any("discord.'colour' is not a known key" in w for w in config.warnings)
     lines = errors(
         tmp_path,
@@ -85,6 +92,9 @@ def test_unknown_keys_warn_bad_types_are_fatal(tmp_path, monkeypatch):
     )
     text = "\n".join(lines)
     assert "discord.enabled must be true or false" in text
+    bad = errors(tmp_path, discord={"public_commands": "yes", "allowed_channels": "123"})
+    assert "discord.public_commands must be true or false" in "\n".join(bad)
+    assert "discord.allowed_channels must be a list of channel ids" in "\n".join(bad)
     assert "discord.channels must be an object" in text
     assert "telegram.owner_chat_id must be a user/chat id" in text
     assert "telegram.dm_channels.'okx' must be true, false or a user/chat id" in text

@@ -58,7 +58,7 @@ def test_each_venue_is_registered_with_the_door(name):
     feed = registry.venue(name)
     assert isinstance(feed, registry.Feed)
     assert feed.name == name
-    refuses = name == "ibkr"  # topstep: Yahoo Finance; robinhood: Binance US candles
+    refuses = name == "ibkr"  # topstep: Yahoo Finance; robinhood: Binance US (USD)
     assert bool(feed.refusal) is refuses
 
 

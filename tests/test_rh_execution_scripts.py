@@ -31,6 +31,7 @@ def venue() -> Iterator[str]:
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "GO_TRADER_NOW": "2026-01-01T00:00:00Z"},  # pinned venue prices
     )
     try:
         assert proc.stdout is not None
@@ -106,6 +107,15 @@ def test_open_close_flat_through_the_scripts(venue: str) -> None:
     assert code == 0 and pos["flat"] is True and pos["positions"] == []
     code, again = run("close_robinhood_position.py", ["--symbol=BTC", "--mode=live"], venue)
     assert code == 0 and again["already_flat"] is True and again["close"] is None
+
+
+def test_check_balance_reads_the_buying_power(venue: str) -> None:
+    code, doc = run("check_balance.py", ["--platform=robinhood"], venue)
+    cash = control(venue, op="state")["cash"]
+    assert code == 0 and doc["balance"] == pytest.approx(cash, abs=0.005)
+    assert doc["platform"] == "robinhood"
+    code, doc = run("check_balance.py", ["--platform=robinhood"], venue, ROBINHOOD_USERNAME="")
+    assert code == 1 and doc["balance"] == 0 and "ROBINHOOD_USERNAME is not set" in doc["error"]
 
 
 def test_a_dropped_execute_answer_still_books_one_fill(venue: str) -> None:

@@ -124,3 +124,14 @@ def test_the_price_check_marks_robinhood_coins_from_the_same_source(replay, tmp_
     )
     code, doc = _check(env, "BTC", "--platform=robinhood", script="check_price.py")
     assert code == 0 and doc["BTC"] == pytest.approx(108512.37)
+
+
+def test_robinhood_equities_are_refused_at_once_not_asked_of_the_crypto_source():
+    """Options' underlyings (SPY) are equities: the door refuses them with the cause before
+    any request, instead of asking Binance US for a SPY/USD it does not list."""
+    import platforms  # noqa: F401  (registers the feeds)
+    from platforms.options_chains import chain_for
+    from shared_tools.options_chain import OptionsChainError
+
+    with pytest.raises(OptionsChainError, match="robinhood-equities: no public market data"):
+        chain_for("robinhood", source="exchange").spot("SPY")

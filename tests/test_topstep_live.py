@@ -104,7 +104,7 @@ def test_open_close_flat_book_equals_venue(venue, capsys) -> None:
 
 @pytest.mark.parametrize("mode", ["drop", "429", "5xx", "timeout"])
 def test_lost_place_answer_gives_one_position(venue, capsys, mode: str) -> None:
-    venue.faults.add("place", mode, hold_s=1.0)
+    venue.faults.add("Order/place", mode, hold_s=1.0)
     code, doc = execute(capsys, "sell", "1", CID)
     assert code == 0, doc
     assert doc["execution"]["fill"]["qty"] == 1.0
@@ -118,23 +118,23 @@ def test_lost_place_answer_gives_one_position(venue, capsys, mode: str) -> None:
 
 def test_read_faults_are_retried_not_reported_flat(venue, capsys) -> None:
     code, _ = execute(capsys, "buy", "1", CID)
-    venue.faults.add("searchOpen", "5xx")
+    venue.faults.add("Position/searchOpen", "5xx")
     code, doc = run(capsys, fetch_topstep_positions.main, [])
     assert code == 1 and "error" in doc and "positions" not in doc
-    venue.faults.add("searchOpen", "429")
+    venue.faults.add("Position/searchOpen", "429")
     code, doc = run(capsys, close_topstep_position.main, ["--symbol=ES", "--mode=live"])
     assert code == 1 and "not confirmed" in doc["error"] and held(venue) == 1
 
 
 def test_partial_fill_books_what_filled(venue, capsys) -> None:
-    venue.faults.add("place", "partial", fraction=0.5)
+    venue.faults.add("Order/place", "partial", fraction=0.5)
     code, doc = execute(capsys, "buy", "3", CID)
     assert code == 0 and doc["execution"]["status"] == "partial"
     assert doc["execution"]["fill"]["qty"] == 1.0 == held(venue)
 
 
 def test_no_fill_yet_then_order_status(venue, capsys) -> None:
-    venue.faults.add("place", "no_fill", reads=20)
+    venue.faults.add("Order/place", "no_fill", reads=20)
     code, doc = execute(capsys, "buy", "1", CID)
     assert code == 1 and doc["execution"] is None and doc["status"] == "open"
     assert held(venue) == 0 and orders(venue) == 1
@@ -151,7 +151,7 @@ def test_no_fill_yet_then_order_status(venue, capsys) -> None:
 
 
 def test_short_no_fill_settles_within_execute(venue, capsys) -> None:
-    venue.faults.add("place", "no_fill", reads=2)
+    venue.faults.add("Order/place", "no_fill", reads=2)
     code, doc = execute(capsys, "buy", "1", CID)
     assert code == 0 and doc["execution"]["fill"]["qty"] == 1.0 == held(venue)
 
@@ -160,7 +160,7 @@ def test_order_status_unknown_and_failed_read(venue, capsys) -> None:
     argv = ["--order-status", "--client-order-id=gtnothere", "--symbol=ES", "--mode=live"]
     code, doc = run(capsys, check_topstep.main, argv)
     assert code == 0 and doc["status"] == "unknown" and doc["fill"] is None
-    venue.faults.add("search", "5xx")
+    venue.faults.add("Order/search", "5xx")
     code, doc = run(capsys, check_topstep.main, argv)
     assert code == 1 and "error" in doc and doc.get("status") != "unknown"
 
@@ -176,15 +176,16 @@ def test_close_flattens_and_sized_close(venue, capsys) -> None:
     execute(capsys, "buy", "3", CID, sym="NQ")
     code, doc = run(capsys, close_topstep_position.main, ["--symbol=NQ", "--mode=live", "--sz=1"])
     assert code == 0 and doc["close"]["fill"]["qty"] == 1.0 and held(venue, "NQ") == 2
+    assert doc["close"]["status"] == "filled"
     argv = ["--symbol=NQ", "--mode=live", "--client-order-id=gt" + "ef" * 12]
-    venue.faults.add("place", "drop")
+    venue.faults.add("Order/place", "drop")
     code, doc = run(capsys, close_topstep_position.main, argv)
     assert code == 0 and doc["close"]["fill"]["qty"] == 2.0 and held(venue, "NQ") == 0
 
 
 def test_close_answer_dropped_is_not_doubled(venue, capsys) -> None:
     execute(capsys, "sell", "2", CID)
-    venue.faults.add("closeContract", "drop")
+    venue.faults.add("Position/closeContract", "drop")
     code, doc = run(capsys, close_topstep_position.main, ["--symbol=ES", "--mode=live"])
     assert code == 0 and doc["close"]["fill"]["qty"] == 2.0 and held(venue) == 0
     assert orders(venue) == 2
@@ -251,3 +252,42 @@ def test_whole_contracts_floor_and_never_exceed(qty: float) -> None:
         return
     out = whole_contracts(qty)
     assert isinstance(out, int) and 1 <= out <= qty + 1e-9 and qty - out < 1
+
+
+def test_lost_reads_after_the_fill_do_not_fail_the_execute(venue, capsys) -> None:
+    venue.faults.add("Order/search", "drop")
+    venue.faults.add("Trade/search", "5xx", count=3)  # every trade read lost: the order's fill
+    code, doc = execute(capsys, "buy", "2", CID)
+    assert code == 0 and doc["execution"]["fill"]["qty"] == 2.0 == held(venue)
+    assert doc["execution"]["fill"]["fee"] is None  # said, not invented
+    assert doc["execution"]["fill"]["avg_px"] == venue.venue.accounts[ACCOUNT].trades[-1]["price"]
+
+
+def test_close_rerun_with_its_id_reports_the_first_close(venue, capsys) -> None:
+    execute(capsys, "buy", "2", CID)
+    argv = ["--symbol=ES", "--mode=live", "--client-order-id=gt" + "77" * 12]
+    code, first = run(capsys, close_topstep_position.main, argv)
+    code, again = run(capsys, close_topstep_position.main, argv)
+    assert code == 0 and not again["already_flat"] and held(venue) == 0 and orders(venue) == 2
+    assert again["close"]["fill"] == first["close"]["fill"] and again["close"]["contracts"] == 2
+
+
+def test_a_fault_kind_may_be_the_bare_verb(venue, capsys) -> None:
+    venue.faults.add("place", "drop")  # as "Order/place"
+    code, doc = execute(capsys, "buy", "1", CID)
+    assert code == 0 and held(venue) == 1 and orders(venue) == 1 and doc["notes"]
+
+
+def test_close_outside_hours_is_an_error_and_keeps_the_position(venue, capsys) -> None:
+    execute(capsys, "sell", "1", CID)
+    venue.venue.clock.step(4 * 86_400)  # Saturday at the venue
+    for argv in (
+        ["--symbol=ES", "--mode=live"],
+        ["--symbol=ES", "--mode=live", "--client-order-id=gtx"],
+    ):
+        code, doc = run(capsys, close_topstep_position.main, argv)
+        assert code == 1 and "Outside trading hours" in doc["error"] and doc["close"]["fill"] == {}
+    assert held(venue) == -1
+    venue.venue.enforce_hours = False  # --ignore-hours
+    code, doc = run(capsys, close_topstep_position.main, ["--symbol=ES", "--mode=live"])
+    assert code == 0 and held(venue) == 0

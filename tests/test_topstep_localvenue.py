@@ -75,7 +75,7 @@ def script(url: str, name: str, *args: str, wait: bool = True) -> tuple[int, dic
 
 
 def test_scripts_against_the_venue_process_and_a_killed_execute(venue_url: str) -> None:
-    control(venue_url, {"op": "fault", "kind": "place", "mode": "timeout", "hold_s": 3})
+    control(venue_url, {"op": "fault", "kind": "Order/place", "mode": "timeout", "hold_s": 3})
     env = {
         **os.environ,
         "GO_TRADER_NOW": NOW,

@@ -165,3 +165,20 @@ def test_aggregate_keeps_extremes_and_volume(bars) -> None:
     assert min(r[3] for r in out) == min(r[3] for r in rows)
     assert all(r[0] % (4 * 3_600_000) == 0 for r in out)
     assert [r[0] for r in out] == sorted({r[0] // (4 * 3_600_000) * 4 * 3_600_000 for r in rows})
+
+
+def test_supervisor_once_on_real_topstep_data(yahoo_url, tmp_path) -> None:
+    """A TopStep paper strategy runs ``--once`` on the exchange source (Yahoo, replayed)."""
+    from conftest import base_env, free_port, run_cli
+
+    config = json.loads((ROOT / "examples/offline-perps.json").read_text())
+    config.update(market_data="exchange", db_file=str(tmp_path / "ts.db"), status_port=free_port())
+    config["strategies"] = [s for s in config["strategies"] if s["id"] == "ts-sma-es"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    env = base_env(tmp_path, GO_TRADER_NOW=NOW, GO_TRADER_YAHOO_BASE_URL=yahoo_url)
+    env.pop("GO_TRADER_MARKET_DATA")  # the config's market_data decides
+    proc = run_cli(["--config", str(path), "--once"], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(exchange market)" in proc.stdout and "ts-sma-es" in proc.stdout
+    assert "ERROR" not in proc.stdout and _Yahoo.requests  # it read the replayed answers

@@ -4,3 +4,4 @@
 from shared_tools.market.registry import register_venue
 
 register_venue("robinhood", "platforms.robinhood.market_data:feed")
+register_venue("robinhood-equities", "platforms.robinhood.market_data:equities_feed")

@@ -13,10 +13,13 @@ stays the offline default. Spreads differ a little from Robinhood's quotes (not 
 
 from __future__ import annotations
 
+from platforms.base import NoPublicData
 from platforms.ccxt_feed import CcxtFeed
 
 PAGE_MAX = 1000  # Binance US klines limit
 SOURCE = "binanceus"
+EQUITIES = "robinhood-equities"  # the door's name for Robinhood's equities (options' underlyings)
+EQUITY_REFUSAL = "Robinhood publishes no equity market data without an account"
 
 
 def symbols(symbol: str) -> list[str]:
@@ -28,3 +31,10 @@ def symbols(symbol: str) -> list[str]:
 
 def feed() -> CcxtFeed:
     return CcxtFeed("robinhood", ccxt_id=SOURCE, page_max=PAGE_MAX, symbols=symbols)
+
+
+def equities_feed() -> NoPublicData:
+    """Robinhood's equities (SPY, QQQ: the options' underlyings) have no public source here:
+    the crypto feed above must not be asked for them (Binance US would answer 'unknown
+    symbol' after a network round trip), so the door refuses at once with the cause."""
+    return NoPublicData(EQUITIES, EQUITY_REFUSAL)

@@ -77,7 +77,9 @@ class Instrument:
             return 0.0
         if self.lot_size <= 0:
             return float(qty)
-        lots = math.floor(qty / self.lot_size + 1e-9)  # 0.3 / 0.1 is 2.9999999999999996
+        # 0.3 / 0.1 is 2.9999999999999996, and 4.75740992 / 1e-8 is 475740991.99999994: the
+        # division's error grows with the lot count, so the margin is relative as well
+        lots = math.floor(qty / self.lot_size * (1 + 1e-14) + 1e-9)
         return round(lots * self.lot_size, _decimals(self.lot_size))
 
     def round_price(self, price: float) -> float:

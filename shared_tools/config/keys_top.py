@@ -403,10 +403,31 @@ SECTION_KEYS: tuple[Key, ...] = (
         "id",
         "channel id of the daily leaderboard post (default: every summary channel)",
     ),
+    # read by the chat bridge (chat_bridge/, its own process) when it starts
+    row_key(
+        "discord",
+        "ephemeral_replies",
+        "bool",
+        "chat bridge: read-only slash-command replies only the asker sees (upstream: public)",
+        default=True,
+    ),
+    row_key(
+        "discord",
+        "public_commands",
+        "bool",
+        "chat bridge: anyone may use the read-only slash commands (upstream); false: the owner",
+        default=False,
+    ),
+    row_key(
+        "discord",
+        "allowed_channels",
+        "list",
+        "chat bridge: guild channel ids where read-only commands answer (empty: any)",
+        default=[],
+    ),
     *no_effect(
         "discord",
-        "ephemeral replies and report uploads are not built",
-        "ephemeral_replies",
+        "report uploads are not built (/go-trader-report-an-issue answers what to do)",
         "report_repo",
         "report_github_token",
     ),

@@ -48,6 +48,10 @@ class ChatSettings:
     channels: dict[str, str] = field(default_factory=dict)
     trade_alert_channels: dict[str, str] = field(default_factory=dict)
     dm_channels: dict[str, str] = field(default_factory=dict)  # key -> user/chat id, or "owner"
+    # the chat bridge's (chat_bridge/core.py Access): Discord only
+    ephemeral_replies: bool = True
+    public_commands: bool = False
+    allowed_channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,22 @@ def _chat(
             f"{where} is enabled but {TOKEN_ENV[transport]} is not set; messages will queue "
             "in the outbox until it is"
         )
-    return ChatSettings(enabled=enabled, owner=owner, **maps)
+    flags = {}
+    for name, default in (("ephemeral_replies", True), ("public_commands", False)):
+        value = raw.get(name, default)
+        if not isinstance(value, bool):
+            errors.append(f"{where}.{name} must be true or false, got {show(value)}")
+            value = default
+        flags[name] = value
+    allowed: list[str] = []
+    listed = raw.get("allowed_channels") or []
+    if not isinstance(listed, list) or any(_id(v) is None for v in listed):
+        errors.append(f"{where}.allowed_channels must be a list of channel ids, got {show(listed)}")
+    else:
+        allowed = [str(_id(v)) for v in listed]
+    return ChatSettings(
+        enabled=enabled, owner=owner, **maps, **flags, allowed_channels=tuple(allowed)
+    )
 
 
 def notify_settings(

@@ -21,6 +21,7 @@ Modules:
 * ``prices``    latest prices and the simulated funding rate (no pandas, no numpy);
 * ``ohlcv``     candles: the memo, the exchange cache path, the closed-bar cut (pandas);
 * ``sim_model`` / ``simulated``  the offline market's model (plain Python) and its candles;
+* ``sim_options`` the offline market's options: venue calendars, strike grids, the IV smile;
 * ``replay``    freqtrade-style JSON/CSV candle files;
 * ``registry``  venue name -> feed factory, filled by ``platforms`` (``register_venue``/``venue``);
 * ``funding``   perps funding: the current hourly rate and the history, every source;

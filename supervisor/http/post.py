@@ -4,12 +4,16 @@
   write path (supervisor/http/config_write.py): patch, validate with the startup loader, check
   with the SIGHUP reload's own refusals, write atomically, then ask the daemon's loop for the
   SIGHUP reload, which applies it before the next cycle.
-- ``/api/confirm``: a nonce for one trade action (supervisor/http/nonce.py).
+- ``/api/confirm``: a nonce for one trade action (supervisor/http/nonce.py), or for a ``pause`` /
+  ``resume`` (the chat bridge's confirmed toggle: a ``…/pause`` body carrying ``nonce`` must
+  match it; the dashboard's toggle sends none and needs none).
 - ``…/open|add|close|force-close|update-sl|cancel-sl`` with ``{nonce, params}``: the SAME cores
   as the CLI commands (supervisor/ops/manual*.py), which queue through ``manual_actions`` under
   the manual-action file lock and refuse while a row is queued; a per-strategy lock here makes a
   double click wait for nothing: the second request is refused (409) while the first runs.
 - ``…/simulate``: live vs simulated markers (supervisor/http/simulate.py).
+- ``/api/update {nonce}`` (nonce from ``/api/confirm {"action": "update"}``): the owner's "yes"
+  to the update on offer (supervisor/notify/updater.py), from the chat bridge's /update.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
 
+PAUSE_ACTIONS = ("pause", "resume")  # confirmed toggles (the chat bridge: chat_bridge/core.py)
 APPLIED = "Applied via SIGHUP hot-reload; effective next cycle."
 # action -> (params it takes, of which text, the manual core's name)
 TRADE_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -121,6 +126,8 @@ class Actions:
         parts = path.split("/")[2:]
         if parts == ["confirm"]:
             return self.confirm(body)
+        if parts == ["update"]:
+            return self.update(body)
         if len(parts) != 3 or parts[0] != "strategies":
             return 404, {"error": f"no such action {path}"}
         sid, what = unquote(parts[1]), parts[2]
@@ -130,6 +137,10 @@ class Actions:
         if what == "config":
             return self.tune(sid, body)
         if what == "pause":
+            if "nonce" in body:  # the chat bridge's confirmed pause/resume
+                action = "pause" if body.get("paused") is True else "resume"
+                if not self.nonces.take(body["nonce"], action, sid, {}):
+                    return 403, {"ok": False, "error": "confirmation missing, used or expired"}
             return self.toggle(sid, "paused", body, bool)
         if what == "notifications":
             return self.toggle(sid, "notify_ratchet_triggers", body, (bool, type(None)))
@@ -185,6 +196,10 @@ class Actions:
     # -- nonces and trade actions ----------------------------------------------------------------
     def confirm(self, body: dict) -> tuple[int, dict]:
         action, sid, params = body.get("action"), body.get("strategy_id"), body.get("params", {})
+        if action in PAUSE_ACTIONS:
+            return self.confirm_pause(action, sid, params)
+        if action == "update":
+            return self.confirm_update()
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
@@ -212,6 +227,47 @@ class Actions:
             "confirm_phrase": sid,
             "description": f"{action} on {sid}" + (f" ({shown})" if shown else ""),
         }
+
+    def confirm_pause(self, action: str, sid: object, params: object) -> tuple[int, dict]:
+        """A nonce for the chat bridge's pause/resume (the dashboard's toggle needs none)."""
+        if not isinstance(sid, str) or all(s.id != sid for s in self.sup.config.strategies):
+            return 404, {"error": f"unknown strategy {sid!r}"}
+        if params not in ({}, None):
+            return 400, {"error": f"{action} takes no params"}
+        nonce, ttl = self.nonces.issue(action, sid, {})
+        return 200, {
+            "nonce": nonce,
+            "expires_in_seconds": ttl,
+            "confirm_phrase": sid,
+            "description": f"{action} {sid}",
+        }
+
+    # -- the offered update (supervisor/notify/updater.py), confirmed from chat ------------------
+    def _updater(self) -> Any:
+        return getattr(getattr(self.sup, "notifier", None), "updater", None)
+
+    def confirm_update(self) -> tuple[int, dict]:
+        """A nonce for the update on offer, bound to its commit (a newer one needs a new ask)."""
+        updater = self._updater()
+        remote = updater.offer() if updater is not None else None
+        if not remote:
+            return 409, {"error": "no update on offer (auto_update off, or nothing announced)"}
+        nonce, ttl = self.nonces.issue("update", "", {"remote": remote})
+        desc = f"update to {remote[:8]} (scripts/update.sh, then a restart)"
+        return 200, {"nonce": nonce, "expires_in_seconds": ttl, "description": desc}
+
+    def update(self, body: dict) -> tuple[int, dict]:
+        """``/api/update {nonce}``: the owner's "yes", as the DM reply gives it: the same
+        UpdateWatcher.apply runs (its result goes to the owner by DM), once."""
+        updater = self._updater()
+        remote = updater.offer() if updater is not None else None
+        if not self.nonces.take(body.get("nonce"), "update", "", {"remote": remote}):
+            return 403, {"ok": False, "error": "confirmation missing, used, expired or stale"}
+        if not remote or not updater.accept(remote):
+            return 409, {"ok": False, "error": "the update was answered already"}
+        threading.Thread(target=updater.apply, args=(remote,), name="update", daemon=True).start()
+        message = f"Starting upgrade to {remote[:8]}; update.sh's result comes by DM."
+        return 200, {"ok": True, "message": message}
 
     def _lock(self, sid: str) -> threading.Lock:
         with self._locks_lock:

@@ -112,6 +112,7 @@ class UpdateWatcher:
         self.restart = restart or _restart_under_systemd
         self.checked_at = 0.0
         self.asked: tuple[str, float] | None = None  # (remote hash, asked at)
+        self._offer_lock = threading.Lock()  # the DM reply and the chat bridge's /update race
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -188,11 +189,26 @@ class UpdateWatcher:
             self.log(f"[update] {line}")
         if not replies:
             return "waiting"
-        self.asked = None
+        if not self.accept(remote):  # the owner answered by /update meanwhile
+            return "taken"
         if str(replies[0].get("text", "")).strip().lower() != "yes":
             self._send("Upgrade skipped.")
             return "skipped"
         return self.apply(remote)
+
+    def offer(self) -> str | None:
+        """The remote commit the owner is being asked about (None: nothing on offer)."""
+        with self._offer_lock:
+            return self.asked[0] if self.asked is not None else None
+
+    def accept(self, remote: str) -> bool:
+        """Take the offer of ``remote`` (the DM reply, or the chat bridge's confirmed /update
+        through the API): True once, so the update runs once whichever answer comes first."""
+        with self._offer_lock:
+            if self.asked is None or self.asked[0] != remote:
+                return False
+            self.asked = None
+            return True
 
     def apply(self, remote: str) -> str:
         """Run update.sh; report its result (and a rollback) to the owner; restart when good."""

@@ -6,6 +6,7 @@ primitives (:mod:`.adapter`). Importing starts nothing and reads no credential.
 from platforms.robinhood.execution.adapter import (
     Order,
     RobinhoodExecution,
+    account_balance,
     coin_of,
     fetch_balance,
     new_client_order_id,
@@ -21,6 +22,7 @@ __all__ = [
     "RobinhoodExecution",
     "TransportError",
     "VenueRefused",
+    "account_balance",
     "coin_of",
     "fetch_balance",
     "new_client_order_id",

@@ -32,6 +32,7 @@ from shared_tools.book.instruments import Instrument, instrument
 __all__ = [
     "Order",
     "RobinhoodExecution",
+    "account_balance",
     "coin_of",
     "fetch_balance",
     "new_client_order_id",
@@ -358,6 +359,11 @@ class RobinhoodExecution:
         return self.sell_qty(coin, qty, cid, whole=qty >= held)
 
 
+def account_balance() -> float:
+    """The crypto buying power in USD (``check_balance.py --platform=robinhood`` calls this)."""
+    return RobinhoodExecution().balance()
+
+
 def fetch_balance() -> dict[str, float]:
     """Upstream's ``check_balance.py --platform=robinhood`` answer: ``{"balance": USD}``."""
-    return {"balance": RobinhoodExecution().balance()}
+    return {"balance": account_balance()}

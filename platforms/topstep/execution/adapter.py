@@ -204,7 +204,10 @@ class TopStepExecution:
         mine: list[dict[str, Any]] = []
         for delay in FILL_BACKOFF_S[:3]:
             self.sleep(delay)
-            mine = [t for t in self.trades(since) if int(t.get("orderId") or 0) == oid]
+            try:  # the order is placed: a lost read is retried, never reported as a failure
+                mine = [t for t in self.trades(since) if int(t.get("orderId") or 0) == oid]
+            except TransportError:
+                continue
             if mine:
                 break
         if mine:

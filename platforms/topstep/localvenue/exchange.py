@@ -202,7 +202,7 @@ class LocalTopStep:
             if self.enforce_hours and not cme_globex_open_ms(now):
                 return _refuse(m.PLACE_HOURS, "Outside trading hours (CME Globex closed)")
             order = m.Order(self._next("order"), acct.id, contract.id, side, size, now, tag)
-            fault = self.faults.take("place", ORDER_MODES)
+            fault = self.faults.take("Order/place", ORDER_MODES)
             if fault is not None and fault.mode == "no_fill":
                 order.reads_left = max(1, int(fault.params.get("reads", 2)))
             elif fault is not None:

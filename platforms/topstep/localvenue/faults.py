@@ -1,7 +1,9 @@
 """Fault switches of the local TopStep venue, per endpoint, armed by tests or ``POST /control``.
 
-A *kind* is an endpoint's last path part (``place``, ``search``, ``searchOpen``,
-``closeContract``, ``loginKey``, ...) or ``*`` for any. Each armed fault fires ``count`` times.
+A *kind* is an endpoint's path after ``/api/`` (``Order/place``, ``Order/search``,
+``Trade/search``, ``Position/searchOpen``, ``Position/closeContract``, ``Auth/loginKey``, ...),
+its bare verb (``place``, ``searchOpen``: every endpoint of that verb), or ``*`` for any.
+Each armed fault fires ``count`` times.
 Modes (the live-venue contract's list):
 
 - ``429`` / ``5xx``: answer HTTP 429 / 500 (``status`` param) before anything happens;
@@ -66,7 +68,7 @@ class Faults:
     def take(self, kind: str, modes: frozenset[str]) -> Fault | None:
         with self._lock:
             for fault in self._armed:
-                if fault.mode in modes and fault.kind in (kind, "*"):
+                if fault.mode in modes and fault.kind in (kind, kind.rsplit("/", 1)[-1], "*"):
                     fault.count -= 1
                     if fault.count <= 0:
                         self._armed.remove(fault)

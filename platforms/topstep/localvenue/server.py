@@ -97,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             self._reply(404, f"no such endpoint {path!r}", text=True)
             return
-        kind = path.rsplit("/", 1)[-1]
+        kind = path.removeprefix("/api/")  # e.g. Order/place, Trade/search
         fault = venue.faults.take(kind, TRANSPORT_MODES)
         mode = fault.mode if fault else None
         if mode == "429":
