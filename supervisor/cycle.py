@@ -4,7 +4,8 @@ The cycle never runs a process itself (the daemon hands the planned jobs to the 
 never saves (the daemon commits the whole cycle in one transaction). What a cycle does, and in
 which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
 
-1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time;
+1. ``marks``: check_price's marks and perps funding rates, stamped with the cycle's time, and
+   the option legs' marks and expiries (supervisor/cycle_options.py);
    then ``reconcile``: live strategies book what their venue did on its own (stop and target
    fills, external closes, funding) at the venue's numbers (supervisor/live/reconcile.py);
 2. ``funding``: every perp held across a funding boundary pays or earns it *before* anything
@@ -18,7 +19,8 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
    every cycle); a stop gapped through fills at the worse of its trigger and the mark;
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
    then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
-   fallback; both are recorded on the trade);
+   fallback; both are recorded on the trade); options: the check's actions, then theta
+   harvest for every options strategy;
 7. ``hedge``: each paper strategy's ``hedge`` leg brought in line with its primary position
    (shared_tools/book/hedge.py): opened, grown, cut or closed at this cycle's marks;
 8. ``risk``: drawdown peaks on fresh marks only, correlation warnings;
@@ -44,7 +46,7 @@ from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_gates, cycle_hedge, cycle_portfolio
+from supervisor import cycle_gates, cycle_hedge, cycle_options, cycle_portfolio
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk import regime_transitions
@@ -143,7 +145,8 @@ class Cycle:
         kill = risk_portfolio.state(self.app)
         for sc in due:
             strat = self.app.strategies[sc.id]
-            self.requested.setdefault(sc.venue, set()).update(sc.symbols())
+            if sc.options is None:  # options: marks come from mark_options.py (cycle_options)
+                self.requested.setdefault(sc.venue, set()).update(sc.symbols())
             if sc.type == "manual":  # the operator trades it (go-trader manual-*): no check
                 self.blocked.add(sc.id)  # its position is still watched, reconciled, protected
                 continue
@@ -157,10 +160,14 @@ class Cycle:
                 strat.last_run = self.stamp
                 self.report.outcomes.append(Outcome(sc.id, action=reason))
                 continue
+            if sc.options is not None:
+                jobs.append(cycle_options.check_job(sc, strat))
+                continue
             position = strat.positions.get(sc.symbol)
             jobs.append(Job(key=sc.id, script=sc.script, args=tuple(sc.check_argv(position))))
+        jobs += cycle_options.mark_jobs(self.app, self.config)
         for strat in self.app.strategies.values():
-            if strat.positions:
+            if strat.positions and strat.type != "options":  # assigned spot: mark_options
                 self.requested.setdefault(strat.venue, set()).update(strat.positions)
         for sc in self.config.strategies:  # a hedge leg needs its coin's mark every cycle
             if sc.hedge is not None and sc.hedge.enabled:
@@ -190,6 +197,10 @@ class Cycle:
             result = self.results.get(price_job_key(platform))
             if result is not None:
                 self._apply_prices(platform, result)
+        try:  # option marks, expiry settlement, assigned spot (supervisor/cycle_options.py)
+            cycle_options.apply_marks(self)
+        except Exception as exc:
+            self.log(f"[options] marks not applied: {exc_line(exc)}")
 
     def _step_reconcile(self) -> None:
         if self.live is not None:
@@ -220,12 +231,13 @@ class Cycle:
             if sc.id in due and sc.id not in self.blocked:
                 self.handled.append(sc)
                 self._guarded(sc, functools.partial(self._protect_due, sc))
-            elif strat.positions and not strat.risk.circuit_breaker:
+            elif (strat.positions or strat.legs) and not strat.risk.circuit_breaker:
                 self._guarded(sc, functools.partial(self._watch, sc, strat))
 
     def _step_signals(self) -> None:
         for sc in self.handled:
             self._guarded(sc, functools.partial(self._apply_result, sc))
+        cycle_options.harvest_all(self)
 
     def _step_hedge(self) -> None:
         for sc in self.config.strategies:
@@ -417,6 +429,9 @@ class Cycle:
         check never disarms the stops: they run on the mark.
         """
         strat = self.app.strategies[sc.id]
+        if sc.options is not None:  # its answer is read by cycle_options.apply_check
+            self.readings[sc.id] = (None, "", self._judge_risk(sc, strat, {}))
+            return
         sig, reason = self._read(sc, self.results.get(sc.id))
         extra = {sc.symbol: sig.price} if sig is not None and sig.price > 0 else {}
         breaker = self._judge_risk(sc, strat, extra)
@@ -439,6 +454,12 @@ class Cycle:
     def _apply_result(self, sc: StrategyConfig) -> None:
         strat = self.app.strategies[sc.id]
         sig, reason, breaker = self.readings.get(sc.id, (None, "not read", ""))
+        if sc.options is not None:
+            if breaker:
+                self.report.outcomes.append(Outcome(sc.id, action=breaker))
+            else:
+                cycle_options.apply_check(self, sc, strat)
+            return
         if sig is None:
             if self.draining():
                 self.report.outcomes.append(

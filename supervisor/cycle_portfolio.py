@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared_tools import book
+from shared_tools.book.options_life import leg_notional
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Reason
 from supervisor.cycle_report import CycleReport, Outcome
@@ -88,7 +89,7 @@ def judge_book(cy: Cycle) -> None:
         p.notional((marks[sid] or {}).get(p.symbol) or p.avg_cost)
         for sid, st in cy.app.strategies.items()
         for p in st.positions.values()
-    )
+    ) + sum(leg_notional(leg) for st in cy.app.strategies.values() for leg in st.legs.values())
     capped, events = risk_portfolio.notional_cap(cy.app, settings, notional)
     cy.events(events)
     cy.daily_hold, cy.notional_hold = why, capped
@@ -106,7 +107,7 @@ def flatten(cy: Cycle, marks: dict[str, dict[str, float] | None]) -> None:
     """
     for sc in cy.config.strategies:
         strat = cy.app.strategies[sc.id]
-        if not strat.positions or marks.get(sc.id) is None:
+        if not (strat.positions or strat.legs) or marks.get(sc.id) is None:
             continue
         made = book.close_all(strat, sc.rules, marks.get(sc.id) or {}, cy.stamp, Reason.KILL_SWITCH)
         cy.book_trades(sc, strat, made)

@@ -79,7 +79,7 @@ def flat_only_problems(old: Config, new: Config, app: AppState) -> list[str]:
     out = []
     for sc in new.strategies:
         strat = app.strategies.get(sc.id)
-        if strat is None or not any(p.quantity for p in strat.positions.values()):
+        if strat is None or not (any(p.quantity for p in strat.positions.values()) or strat.legs):
             continue
         try:
             prev = old.strategy(sc.id)

@@ -384,10 +384,10 @@ def test_risk_per_trade_pct_is_built(tmp_path):
     assert config.strategies[0].rules.risk_per_trade_pct == 1.0
 
 
-@pytest.mark.parametrize("stype", ["options"])
-def test_options_stay_refused(tmp_path, stype):
-    lines = _errors(tmp_path, fake_strategy("a", "hold", type=stype))
-    assert any(f"type '{stype}' is not supported by this build yet" in x for x in lines), lines
+def test_options_take_upstreams_argv_not_a_signal_checks(tmp_path):
+    """type options is built (tests/test_config_options.py); its args are upstream's own."""
+    lines = _errors(tmp_path, fake_strategy("a", "hold", type="options"))
+    assert any("args must be [<strategy>, <UNDERLYING>, --platform=<p>]" in x for x in lines)
 
 
 def test_perps_need_strategy_symbol_and_timeframe(tmp_path):

@@ -156,8 +156,8 @@ def test_perps_options_become_strategy_keys(tmp_path):
     "opts, line",
     [
         (
-            {"enableOptions": True, "optStrategies": ["wheel"]},
-            "init: enableOptions: options strategies are not available in this build yet",
+            {"enableOptions": True, "optStrategies": ["wheel", "iron_condor"]},
+            'init: optStrategies: unknown options strategy "iron_condor" (available: ',
         ),
         (
             {"enableSpot": True, "spotStrategies": ["chart_pattern", "no_such"]},
@@ -239,7 +239,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
 WIZARD_ANSWERS = [
     "{out}",  # config file
     "BTC,ETH",  # assets
-    "options",  # groups: refused (not available), asked again
+    "bonds",  # groups: refused (no such group), asked again
     "spot,perps",
     "",  # spot strategies: default chart_pattern
     "n",  # pairs
@@ -271,7 +271,7 @@ def test_wizard_writes_what_was_answered(tmp_path):
     answers = "\n".join(WIZARD_ANSWERS).format(out=out) + "\n"
     result = _init([], input=answers)
     assert result.exit_code == 0, result.output
-    assert "options strategies are not available in this build yet" in result.output
+    assert "pick from spot, options, perps" in result.output
     assert "live trading is not supported by this build yet" in result.output
     assert "not a live perps strategy here: nope" in result.output
     doc = json.loads(out.read_text())
@@ -297,3 +297,32 @@ def test_wizard_asks_before_overwriting(tmp_path):
     assert result.exit_code == 0
     assert f"init: kept {out}; nothing written" in result.output
     assert out.read_text() == "mine\n"
+
+
+def test_init_offers_options_as_upstream():
+    """Upstream's init rules for options: ids <platform|rh>-<short>-<asset>, SOL skipped,
+    Robinhood's SPY/QQQ, interval 14400, theta harvest 60/200/3 (the config loads once the
+    check_options.py worker exists: tests/test_offline_options.py)."""
+    from supervisor.ops.init_config import generate
+    from supervisor.ops.init_options import load_catalogue, resolve
+
+    cat = load_catalogue()
+    opts = {
+        "enableOptions": True,
+        "assets": ["BTC", "SOL"],
+        "optionPlatforms": ["all"],
+        "optStrategies": ["wheel"],
+    }
+    doc = generate(resolve(opts, cat), cat)
+    ids = sorted(e["id"] for e in doc["strategies"])
+    assert ids == [
+        "deribit-wheel-btc",
+        "ibkr-wheel-btc",
+        "okx-wheel-btc",
+        "rh-wheel-qqq",
+        "rh-wheel-spy",
+    ]
+    ibkr = next(e for e in doc["strategies"] if e["id"] == "ibkr-wheel-btc")
+    assert ibkr["args"] == ["wheel", "BTC", "--platform=ibkr"] and ibkr["type"] == "options"
+    assert ibkr["interval_seconds"] == 14400 and ibkr["theta_harvest"]["profit_target_pct"] == 60
+    assert "atr_method" not in ibkr and "htf_filter" not in ibkr

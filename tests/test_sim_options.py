@@ -173,7 +173,7 @@ def test_simulated_daily_closes_match_the_market_door():
     ("venue", "underlying", "multiplier"),
     [
         ("deribit", "BTC", 1.0),
-        ("okx", "ETH", 1.0),
+        ("okx", "ETH", 0.1),
         ("ibkr", "BTC", 0.1),
         ("ibkr", "ETH", 0.5),
         ("robinhood", "SPY", 100.0),

@@ -312,6 +312,12 @@ def close_all(
         if trade is not None:
             acct.trade_count += 1
             trades.append(trade)
+    legs = getattr(acct, "legs", None)
+    if legs:  # option legs (type options) close at their last mark
+        from shared_tools.book.options import OptionsBook
+        from shared_tools.book.options_life import close_legs
+
+        trades += close_legs(acct, OptionsBook(rules.platform), reason, now)  # type: ignore[arg-type]
     return trades
 
 

@@ -25,19 +25,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
+from typing import Protocol
 
 from shared_tools.book.model import Trade, fmt_money, new_position_id, side_sign, usable
 from shared_tools.domain import Action, Side
 
 __all__ = [
     "OPTION_VENUES",
+    "LegAccount",
     "OptionLeg",
     "OptionVenue",
     "OptionsAccount",
     "OptionsBook",
     "intrinsic_value",
     "leg_symbol",
+    "option_key",
     "option_venue",
+    "put_collateral_refusal",
 ]
 
 
@@ -60,12 +64,14 @@ class OptionVenue:
 
 
 _CME = MappingProxyType({"BTC": 0.1, "ETH": 0.5})  # MBT (Micro Bitcoin), MET (Micro Ether)
+_OKX = MappingProxyType({"BTC": 0.01, "ETH": 0.1})  # OKX options: ctVal x ctMult per contract
 
 # Upstream go-trader's tables (scheduler/fees.go, the adapters' get_multiplier).
 OPTION_VENUES: Mapping[str, OptionVenue] = MappingProxyType(
     {
         "deribit": OptionVenue("deribit", fee_pct=0.0003),  # premium per 1 unit of underlying
-        "okx": OptionVenue("okx", fee_pct=0.0003),
+        # OKX option contracts are 0.01 BTC / 0.1 ETH (ctVal x ctMult; upstream assumed 1 coin)
+        "okx": OptionVenue("okx", fee_pct=0.0003, multipliers=_OKX),
         "ibkr": OptionVenue("ibkr", fee_per_contract=0.25, multipliers=_CME, whole_contracts=True),
         "cme": OptionVenue("cme", fee_per_contract=0.25, multipliers=_CME, whole_contracts=True),
         "robinhood": OptionVenue(
@@ -90,6 +96,11 @@ def intrinsic_value(option_type: str, strike: float, spot: float) -> float:
     return max(strike - spot, 0.0)
 
 
+def option_key(underlying: str, option_type: str, action: str, strike: float, expiry: str) -> str:
+    """Upstream's position key ``<UND>-<type>-<action>-<strike %.0f>-<expiry>``."""
+    return f"{underlying.upper()}-{option_type}-{action}-{strike:.0f}-{expiry}"
+
+
 def leg_symbol(underlying: str, expiry: str, strike: float, option_type: str) -> str:
     """A Deribit-like instrument name: ``BTC-20250627-100000-C``."""
     return f"{underlying.upper()}-{expiry.replace('-', '')}-{strike:g}-{option_type[0].upper()}"
@@ -109,6 +120,22 @@ class OptionLeg:
     entry_premium: float  # USD per unit of underlying
     mark: float  # current premium, USD per unit of underlying
     opened_at: str = ""
+    # The supervisor's lifecycle fields (docs/architecture.md, "Options"): upstream's key
+    # (``<UND>-<type>-<action>-<strike>-<expiry>``), the open fee, the last mark's greeks
+    # (long-option, per unit), fractional days to the venue's real expiry instant and that
+    # instant (ISO UTC; "" = unknown: 08:00 UTC of the expiry date is assumed).
+    key: str = ""
+    entry_fee: float = 0.0
+    greeks: dict[str, float] = field(default_factory=dict)
+    dte_days: float = 0.0
+    expires_at: str = ""
+    instrument: str = ""
+    marked_at: str = ""
+
+    @property
+    def action(self) -> str:
+        """Upstream's ``action``: ``buy`` for a bought (long) leg, ``sell`` for a sold one."""
+        return "buy" if self.sign > 0 else "sell"
 
     @property
     def sign(self) -> int:
@@ -130,6 +157,16 @@ class OptionLeg:
         return float((date.fromisoformat(self.expiry) - date.fromisoformat(today[:10])).days)
 
 
+class LegAccount(Protocol):
+    """What the options book needs of an account: the backtests' OptionsAccount and the
+    supervisor's StrategyState (whose ``legs`` are its option legs)."""
+
+    id: str
+    cash: float
+    legs: dict[str, OptionLeg]
+    trade_count: int
+
+
 @dataclass
 class OptionsAccount:
     """A strategy's options sleeve: cash and open legs (the backtests use it directly)."""
@@ -148,17 +185,35 @@ class OptionsAccount:
         return sum(leg.unrealized_pnl() for leg in self.legs.values())
 
 
+def put_collateral_refusal(acct: LegAccount, strike: float, qty: float, mult: float) -> str:
+    """Upstream's naked-put check, fixed: the strike of this sale plus every open short put,
+    each x qty x multiplier, must be covered by cash (upstream compared ``strike x qty`` with
+    the whole cash, ignoring other short puts and the contract size)."""
+    held = sum(
+        leg.strike * leg.units
+        for leg in acct.legs.values()
+        if leg.option_type == "put" and leg.sign < 0
+    )
+    need = strike * qty * mult + held
+    if need > acct.cash:
+        return (
+            f"refused: naked put needs ${need:,.2f} of collateral (open short puts included), "
+            f"cash ${acct.cash:,.2f}"
+        )
+    return ""
+
+
 class OptionsBook:
     """Open, mark, close and settle option legs of one venue on an :class:`OptionsAccount`."""
 
-    kind = "option"
+    kind = "options"  # upstream's trade_type
 
     def __init__(self, venue: OptionVenue | str = "deribit") -> None:
         self.venue = option_venue(venue) if isinstance(venue, str) else venue
 
     def open(
         self,
-        acct: OptionsAccount,
+        acct: LegAccount,
         underlying: str,
         option_type: str,
         strike: float,
@@ -167,17 +222,36 @@ class OptionsBook:
         quantity: float,
         premium: float,
         now: str,
+        *,
+        multiplier: float = 0.0,
+        collateral: bool = False,
     ) -> tuple[Trade | None, str]:
-        """Buy (``side="long"``) or sell (``"short"``) ``quantity`` contracts at ``premium``."""
+        """Buy (``side="long"``) or sell (``"short"``) ``quantity`` contracts at ``premium``.
+
+        ``multiplier`` is the venue's contract size as the chain reported it (0: the venue
+        table's). A second open with the same upstream key is refused (upstream overwrote the
+        first: cash charged twice, one position lost). ``collateral`` applies the naked-put
+        check (below).
+        """
         if option_type not in ("call", "put") or side not in ("long", "short"):
             return None, f"refused: option_type {option_type!r} / side {side!r}"
         if not (usable(strike) and usable(quantity) and usable(premium)):
             return None, f"refused: strike {strike!r}, quantity {quantity!r}, premium {premium!r}"
         if self.venue.whole_contracts and abs(quantity - round(quantity)) > 1e-9:
             return None, f"refused: {self.venue.name} trades whole contracts, not {quantity:g}"
-        mult = self.venue.multiplier(underlying)
+        mult = multiplier if usable(multiplier) else self.venue.multiplier(underlying)
+        action = "buy" if side == Side.LONG else "sell"
+        key = option_key(underlying, option_type, action, strike, expiry)
+        if any(leg.key == key for leg in acct.legs.values()):
+            return None, f"refused: {key} is already open (one position per key)"
         fee = self.venue.fee(premium, quantity, mult)
         sign = side_sign(side)
+        if sign > 0 and quantity * mult * premium + fee > acct.cash:
+            return None, f"refused: premium ${quantity * mult * premium:,.2f} + fee exceeds cash"
+        if collateral and option_type == "put" and sign < 0:
+            why = put_collateral_refusal(acct, strike, quantity, mult)
+            if why:
+                return None, why
         acct.cash -= sign * quantity * mult * premium + fee
         symbol = leg_symbol(underlying, expiry, strike, option_type)
         leg = OptionLeg(
@@ -193,6 +267,8 @@ class OptionsBook:
             entry_premium=float(premium),
             mark=float(premium),
             opened_at=now,
+            key=key,
+            entry_fee=fee,
         )
         acct.legs[leg.leg_id] = leg
         acct.trade_count += 1
@@ -206,14 +282,14 @@ class OptionsBook:
         )
         return trade, f"{verb.upper()} {quantity:g} {symbol} @ {fmt_money(premium)}"
 
-    def mark(self, acct: OptionsAccount, leg_id: str, premium: float) -> None:
+    def mark(self, acct: LegAccount, leg_id: str, premium: float) -> None:
         """Revalue a leg at ``premium`` (ignored unless finite and >= 0)."""
         if isinstance(premium, (int, float)) and math.isfinite(premium) and premium >= 0:
             acct.legs[leg_id].mark = float(premium)
 
     def close(
         self,
-        acct: OptionsAccount,
+        acct: LegAccount,
         leg_id: str,
         premium: float,
         now: str,
@@ -234,7 +310,7 @@ class OptionsBook:
         return self._exit(acct, leg, qty, float(premium), fee, now, reason or "close")
 
     def settle(
-        self, acct: OptionsAccount, leg_id: str, spot: float, now: str
+        self, acct: LegAccount, leg_id: str, spot: float, now: str
     ) -> tuple[Trade | None, str]:
         """Expire a leg against ``spot``: in the money it settles at intrinsic, else worthless."""
         if not usable(spot):
@@ -245,7 +321,7 @@ class OptionsBook:
         return self._exit(acct, leg, leg.quantity, value, 0.0, now, reason)
 
     def settle_expired(
-        self, acct: OptionsAccount, underlying: str, today: str, spot: float, now: str = ""
+        self, acct: LegAccount, underlying: str, today: str, spot: float, now: str = ""
     ) -> list[Trade]:
         """Settle every ``underlying`` leg whose expiry date is on or before ``today``."""
         trades = []
@@ -258,7 +334,7 @@ class OptionsBook:
 
     def _exit(
         self,
-        acct: OptionsAccount,
+        acct: LegAccount,
         leg: OptionLeg,
         qty: float,
         premium: float,

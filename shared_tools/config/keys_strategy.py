@@ -27,7 +27,7 @@ STRATEGY_KEYS: tuple[Key, ...] = (
     strategy_key(
         "type",
         "choice",
-        "what it trades (options: not built yet; manual: operator-driven HL perps)",
+        "what it trades (options: paper, check_options.py; manual: operator-driven HL perps)",
         choices=("spot", "options", "perps", "futures", "manual"),
         reload="structural",
         attr="type",
@@ -408,10 +408,17 @@ STRATEGY_KEYS: tuple[Key, ...] = (
         STRATEGY,
         "hurst_gate",
         "llm_entry_analysis",
-        "theta_harvest",
         "regime_window_divergence",
         "regime_profile_allocation",
         "replay_sharing",
+    ),
+    strategy_key(
+        "theta_harvest",
+        "object",
+        "type options: early exits of sold legs {enabled, profit_target_pct, stop_loss_pct, "
+        "min_dte_close}, each >= 0, 0 disables that arm; false or {} disables all",
+        default_text="60/200/3 on type options",
+        attr="options",
     ),
     strategy_key(
         "hedge",

@@ -140,7 +140,7 @@ TOP_KEYS: tuple[Key, ...] = (
         "empty = only go-trader summary <channel>)}",
     ),
     *not_yet(TOP, "platforms"),
-    *no_effect(TOP, "options pricing; type options is not built", "risk_free_rate"),
+    *no_effect(TOP, "options pricing uses the chains' own rate", "risk_free_rate"),
     top_key(
         "capital_pct",
         "number",

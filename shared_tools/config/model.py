@@ -28,6 +28,7 @@ from shared_tools.config.hedge import HedgeSettings
 from shared_tools.config.live import LiveSettings
 from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
+from shared_tools.config.options import OptionsSettings
 from shared_tools.config.regime import RegimeSettings
 from shared_tools.config.risk import RiskSettings
 from shared_tools.paths import REPO_ROOT
@@ -130,6 +131,7 @@ class StrategyConfig:
     regime_gate_window: str = ""  # "" = the payload's first window (or its flat label)
     regime_gate_on_failure: str = "open"  # open | closed: what an unknown regime does
     hedge: HedgeSettings | None = None  # the hedge block (config/hedge.py); None = none
+    options: OptionsSettings | None = None  # type options only (config/options.py)
     # Values a default supplied, by key path -> "user_defaults" | "default" (config/effective.py).
     sources: dict[str, str] = field(default_factory=dict)
     # Regime policies (config/regime_keys.py): which window each reads ("" = primary), the
@@ -160,8 +162,10 @@ class StrategyConfig:
         return self.check_args.timeframe or ""
 
     def symbols(self) -> list[str]:
-        """Every symbol the check reads (symbol, and symbol_b for pairs); marks cover these."""
-        return self.check_args.symbols()
+        """Every symbol the check reads (symbol, and symbol_b for pairs); marks cover these.
+
+        None for options: their marks come from mark_options.py, not check_price."""
+        return [] if self.options is not None else self.check_args.symbols()
 
     def effective_interval(self, global_interval: int) -> int:
         return self.interval_seconds or global_interval
@@ -173,6 +177,8 @@ class StrategyConfig:
         ``position`` also gets the position flags, as upstream's scheduler sends them: zero
         values are left out, so the close evaluators see exactly what upstream's would.
         """
+        if self.options is not None:  # check_options.py: upstream's own argv (config/options.py)
+            return self.options.argv()
         argv = list(self.args)
         if position is not None and self.close_strategies:
             argv.append(f"--position-side={position.side}")

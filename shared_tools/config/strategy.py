@@ -51,6 +51,7 @@ from shared_tools.config.model import (
     prefix_platform,
     resolve_script,
 )
+from shared_tools.config.options import options_settings
 from shared_tools.config.sizing_keys import capital_fields, capital_pct, scale_in_terms
 from shared_tools.config.trading import (
     TradingContext,
@@ -64,7 +65,9 @@ from shared_tools.text import exc_line, one_line, show
 
 __all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
 
-SUPPORTED_TYPES = ("spot", "perps", "futures", "manual")
+SUPPORTED_TYPES = ("spot", "options", "perps", "futures", "manual")
+# Types whose args follow the signal checks' argv (check_argv.py); options have their own.
+SIGNAL_TYPES = ("spot", "perps", "futures", "manual")
 KNOWN_TYPES = schema.row(schema.STRATEGY, "type").choices
 MAX_CAPITAL = schema.MAX_CAPITAL
 MAX_COOLDOWN_MINUTES = schema.MAX_COOLDOWN_MINUTES
@@ -257,7 +260,7 @@ class _Entry:
                 errors.append(f"{where}: args[{j}] {problem}")
             if bad:
                 args = []
-            elif stype in SUPPORTED_TYPES:
+            elif stype in SIGNAL_TYPES:
                 name = script if isinstance(script, str) else ""
                 parsed, extra_params = _parse_args(args, name, where, errors)
         return args, parsed, extra_params
@@ -411,6 +414,11 @@ def parse_strategy(
         return None
     e = _Entry(entry, f"config {label}: strategy[{sid}]", errors, warnings)
     n_errors = len(errors)
+    if entry.get("type") == "options":  # upstream's own rules (config/options.py)
+        declared, _by = e.declared_platform(sid)
+        opts = options_settings(entry, e.where, sid, declared, errors)
+    elif entry.get("theta_harvest") not in (None, False):
+        errors.append(f"{e.where}: theta_harvest applies to type options only; remove it")
 
     e.check_keys()
     sources: dict[str, str] = {}
@@ -428,14 +436,16 @@ def parse_strategy(
     script, allow_external = e.script()
     args, parsed, extra_params = e.args(stype, script)
     platform, platform_by = e.platform(sid, stype, declared, declared_by, parsed, script)
-    if stype in SUPPORTED_TYPES and isinstance(script, str):
+    if stype == "options":
+        platform, platform_by = opts.platform, "options"
+    if stype in SIGNAL_TYPES and isinstance(script, str):
         inst_type = parsed.inst_type if parsed.strategy else ""  # "": args did not parse
         for problem in venue_problems(kind, script, platform, inst_type, platform_by):
             errors.append(f"{e.where}: {problem}")
         if parsed.mode == "live" and live_refusal(str(platform), kind):
             errors.append(f"{e.where}: {live_refusal(str(platform), kind)}")
     trading: dict = {}
-    if stype in SUPPORTED_TYPES:
+    if stype in SIGNAL_TYPES:
         ctx = ctx or TradingContext()
         trading = trading_fields(entry, e.where, kind, platform, ctx, errors, warnings)
         if kind == "perps" and parsed.symbol:
@@ -447,8 +457,12 @@ def parse_strategy(
     default_dd = DEFAULT_MAX_DRAWDOWN.get(stype, DEFAULT_MAX_DRAWDOWN_OTHER)
     max_dd = e.opt("max_drawdown_pct", default_dd)
     interval = e.interval(global_interval)
-    open_ref, args = e.open_ref(parsed, extra_params, args)
-    closes = e.closes()
+    if stype == "options":
+        open_ref, closes = StrategyRef(opts.strategy, {}), []
+        trading["options"] = opts
+    else:
+        open_ref, args = e.open_ref(parsed, extra_params, args)
+        closes = e.closes()
     e.check_refs_size(open_ref, closes)
     cb = e.flag("circuit_breaker")
     cb_dd = e.opt("cb_drawdown_cooldown_minutes")

@@ -6,6 +6,8 @@ import os
 import sys
 from dataclasses import asdict
 
+from shared_tools.book.options import OptionLeg
+from shared_tools.book.options_life import portfolio_greeks
 from shared_tools.clock import now_epoch
 from supervisor import __version__
 from supervisor.risk.capital_pct import view as capital_pct_view
@@ -43,10 +45,46 @@ def position_view(pos: Position, mark: float | None) -> dict:
     return out
 
 
+def option_view(leg: OptionLeg) -> dict:
+    """One option leg in upstream's /status shape (``option_positions``), plus ours: the
+    multiplier, the per-unit entry and mark, the real expiry instant."""
+    return {
+        "id": leg.key,
+        "position_id": leg.leg_id,
+        "underlying": leg.underlying,
+        "option_type": leg.option_type,
+        "strike": leg.strike,
+        "expiry": leg.expiry,
+        "expires_at": leg.expires_at,
+        "dte": leg.dte_days,
+        "action": leg.action,
+        "quantity": leg.quantity,
+        "multiplier": leg.multiplier,
+        "entry_premium_usd": leg.entry_premium * leg.units,
+        "entry_premium_unit_usd": leg.entry_premium,
+        "mark_unit_usd": leg.mark,
+        "current_value_usd": leg.value(),
+        "unrealized_pnl": leg.unrealized_pnl(),
+        "greeks": dict(leg.greeks),
+        "instrument": leg.instrument,
+        "opened_at": leg.opened_at,
+        "marked_at": leg.marked_at,
+    }
+
+
+def options_view(strat: StrategyState) -> dict:
+    """A type options strategy's legs and its signed book greeks (x sign x qty x multiplier)."""
+    return {
+        "option_positions": {leg.key: option_view(leg) for leg in strat.legs.values()},
+        "portfolio_greeks": portfolio_greeks(strat.legs),
+    }
+
+
 def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
     value = strat.value(prices)
     pnl = value - strat.initial_capital
     pnl_pct = pnl / strat.initial_capital * 100 if strat.initial_capital else 0.0
+    extra = options_view(strat) if strat.type == "options" or strat.legs else {}
     return {
         "id": strat.id,
         "type": strat.type,
@@ -65,6 +103,7 @@ def strategy_view(strat: StrategyState, prices: dict[str, float]) -> dict:
         "last_error": strat.last_error,
         "last_error_at": strat.last_error_at,
         "consecutive_failures": strat.consecutive_failures,
+        **extra,
     }
 
 

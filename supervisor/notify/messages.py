@@ -112,7 +112,10 @@ _ASSET_ORDER = ("BTC", "ETH", "SOL", "BNB")
 
 def _asset(config: Config, app: AppState, sid: str) -> str:
     try:
-        symbol = config.strategy(sid).symbol
+        sc = config.strategy(sid)
+        if sc.options is not None:  # type options: its underlying
+            return sc.options.underlying
+        symbol = sc.symbol
     except KeyError:
         symbol = next(iter(app.strategies[sid].positions), "")
     return base_asset(symbol) if symbol else ""
@@ -138,6 +141,19 @@ def summaries(
     for asset, group in groups:
         mine = [t for t in trades if t.strategy_id in group]
         out.append(summary(transport, key, app, group, mine, asset=asset))
+    return out
+
+
+def option_lines(strat: StrategyState) -> list[str]:
+    """Upstream's option position line: ``<id> OPT <key> ($<value>) [Jan 02 15:04]`` (a sold
+    leg shows a negative value)."""
+    out = []
+    for leg in sorted(strat.legs.values(), key=lambda x: x.key):
+        try:
+            opened = parse_iso(leg.opened_at).strftime("%b %d %H:%M")
+        except ValueError:
+            opened = leg.opened_at[:16]
+        out.append(f"{strat.id} OPT {leg.key} (${leg.value():,.2f}) [{opened}]")
     return out
 
 
@@ -172,6 +188,7 @@ def summary(
                 f"{sid} {pos.side.upper()} {sym} x{pos.quantity:.6g} @ ${pos.avg_cost:,.2f} "
                 f"({'+' if upnl >= 0 else '-'}${abs(upnl):,.2f})"
             )
+        positions.extend(option_lines(strat))
     types = {app.strategies[s].type for s in sids}
     icon = "🎯" if "options" in types else _ICONS.get(key, _ICONS.get(next(iter(types), ""), "📊"))
     title = f"{key.upper()} TRADES" if trades else f"{key.capitalize()} Summary"

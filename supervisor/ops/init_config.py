@@ -24,6 +24,7 @@ from supervisor.ops.init_options import (
     is_set,
     number,
 )
+from supervisor.ops.init_options_type import option_entries
 
 __all__ = ["VENUES", "generate"]
 
@@ -68,6 +69,16 @@ def generate(plan: Plan, cat: Catalogue) -> dict[str, Any]:
     opts = plan.opts
     strategies: list[dict[str, Any]] = []
     for key, names in plan.strategies.items():
+        if key == "options":  # type options entries (supervisor/ops/init_options_type.py)
+            strategies += option_entries(
+                names,
+                opts["optionPlatforms"],
+                plan.assets,
+                opts,
+                plan.capital["options"],
+                plan.drawdown["options"],
+            )
+            continue
         group = key.removesuffix("-perps")
         assets = plan.assets
         if group == "futures":
@@ -82,7 +93,8 @@ def generate(plan: Plan, cat: Catalogue) -> dict[str, Any]:
             pair["args"] = ["pairs_spread", f"{a}/USDT", "1d", f"{b}/USDT"]
             strategies.append(pair)
     for entry in strategies:
-        _post(entry, opts)
+        if entry["type"] != "options":  # atr_method, htf_filter, regime gates: not on options
+            _post(entry, opts)
     risk = {
         "max_drawdown_pct": number(opts, "portfolioMaxDrawdownPct", PORTFOLIO_DRAWDOWN, 0, 100),
         "warn_threshold_pct": number(opts, "portfolioWarnThresholdPct", WARN_THRESHOLD, 0, 100),

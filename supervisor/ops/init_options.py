@@ -23,6 +23,7 @@ from shared_tools.config import schema
 from shared_tools.config.trading import STOP_KEYS
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import show
+from supervisor.ops.init_options_type import resolve_options
 
 __all__ = [
     "GROUPS",
@@ -33,7 +34,7 @@ __all__ = [
     "resolve",
 ]
 
-# Strategy groups: the venue groups this build runs, and options (not available yet).
+# Strategy groups: the venue groups this build runs (options: supervisor/ops/init_options_type.py).
 GROUPS = ("spot", "options", "perps", "futures", "luno", "robinhood", "okx")
 CAPITAL = {"spot": 1000, "options": 5000, "perps": 1000, "futures": 5000, "luno": 500}
 CAPITAL |= {"robinhood": 500, "okx": 1000}
@@ -50,10 +51,6 @@ FUTURES_FEE = 1.50  # init proposes a typical CME fee; the config key's own defa
 MAX_FUTURES_FEE = schema.bounds("strategies[].futures", "fee_per_contract")[1]
 AUTO_UPDATE = ("off", "daily", "heartbeat")
 ASSET = re.compile(r"[A-Z0-9]{1,12}")
-NOT_AVAILABLE_OPTIONS = (
-    "options strategies are not available in this build yet (there is no "
-    "shared_scripts/check_options.py and the loader refuses type options); remove it"
-)
 LIVE_NOT_SUPPORTED = (
     "live trading is not supported by this build yet (the loader refuses --mode=live); use paper"
 )
@@ -87,7 +84,6 @@ KEYS: dict[str, str] = {
 _BY_LOWER = {k.lower(): k for k in KEYS}
 # Keys of features this build does not have: refused when set, with the reason.
 NOT_BUILT = {
-    "enableOptions": NOT_AVAILABLE_OPTIONS,
     "enableManual": "type manual (manual Hyperliquid trading) is not supported by this build yet",
     "capitalPct": "capital_pct (shared-wallet sizing) is not supported by this build yet",
     "perpsRiskPerTradePct": "risk_per_trade_pct is not supported by this build yet; "
@@ -230,7 +226,7 @@ def resolve(opts: dict[str, Any], cat: Catalogue) -> Plan:
     for key, why in NOT_BUILT.items():
         if is_set(opts, key):
             errors.append(f"init: {key}: {why}")
-    groups = [g for g in GROUPS if g != "options" and opts.get(_enable_key(g)) is True]
+    groups = [g for g in GROUPS if opts.get(_enable_key(g)) is True]
     if not groups:
         groups = ["spot"]  # upstream's minimal starter: spot, chart_pattern on BTC
     assets = list(dict.fromkeys(a.upper() for a in opts.get("assets") or DEFAULT_ASSETS))
@@ -256,6 +252,8 @@ def resolve(opts: dict[str, Any], cat: Catalogue) -> Plan:
             errors.append("init: spotStrategies is empty and includePairs is off; nothing to run")
         if opts.get("includePairs") and len(assets) < 2:
             errors.append("init: includePairs needs at least two assets")
+    if "options" in groups:
+        strategies["options"], opts["optionPlatforms"] = resolve_options(opts, errors)
     if "perps" in groups:
         strategies["perps"] = pick("perpsStrategies", "perps", cat.visible("perps"))
     if "futures" in groups:

@@ -31,7 +31,6 @@ from supervisor.ops.init_options import (
     FUTURES_SYMBOLS,
     LEVERAGE_RANGE,
     LIVE_NOT_SUPPORTED,
-    NOT_AVAILABLE_OPTIONS,
     PORTFOLIO_DRAWDOWN,
     STARTER_SPOT,
     STOP_RANGES,
@@ -42,13 +41,18 @@ from supervisor.ops.init_options import (
     parse_options,
     resolve,
 )
+from supervisor.ops.init_options_type import (
+    DEFAULT_OPTION_STRATEGIES,
+    OPTION_STRATEGIES,
+    PLATFORMS,
+)
 
 __all__ = ["init_command", "write_config"]
 
 DEFAULT_OUTPUT = "config.json"  # the CLI's default --config
 EXIT_NOT_WRITTEN = 1
 EXIT_CONFIG = 78
-VENUE_GROUPS = ("spot", "perps", "futures", "luno", "robinhood", "okx")
+VENUE_GROUPS = ("spot", "options", "perps", "futures", "luno", "robinhood", "okx")
 # The chat channel key each group's strategies post to (their platform).
 CHANNEL_KEYS = {"spot": "spot", "perps": "hyperliquid", "futures": "topstep"}
 CHANNEL_KEYS |= {"luno": "luno", "robinhood": "robinhood", "okx": "okx"}
@@ -197,8 +201,6 @@ def _assets(text: str) -> list[str]:
 
 def _groups(text: str) -> list[str]:
     groups = [g.lower() for g in _split(text)]
-    if "options" in groups:
-        raise click.BadParameter(NOT_AVAILABLE_OPTIONS.replace("; remove it", "; pick others"))
     bad = [g for g in groups if g not in VENUE_GROUPS]
     if bad or not groups:
         raise click.BadParameter(f"pick from {', '.join(VENUE_GROUPS)} (got {', '.join(bad)})")
@@ -249,6 +251,8 @@ def _ask_group(g: str, cat: Catalogue, opts: dict[str, Any]) -> None:
         opts["spotStrategies"] = _ask_names("Spot", cat, "spot", STARTER_SPOT)
         if len(opts["assets"]) >= 2:
             opts["includePairs"] = click.confirm("Add pairs_spread for each asset pair?", False)
+    elif g == "options":
+        _ask_options(opts)
     elif g in ("perps", "futures"):
         opts[f"{g}Strategies"] = _ask_names(title, cat, g, cat.visible(g))
     elif g in ("luno", "robinhood"):
@@ -274,6 +278,32 @@ def _ask_group(g: str, cat: Catalogue, opts: dict[str, Any]) -> None:
     )
     if g == "perps":
         _ask_perps(opts)
+
+
+def _ask_options(opts: dict[str, Any]) -> None:
+    """Options: strategies and platforms (upstream's wizard; supervisor/ops/init_options_type.py)."""
+    click.echo(f"Options strategies available: {', '.join(OPTION_STRATEGIES)}")
+    opts["optStrategies"] = click.prompt(
+        "Options strategies (comma-separated)",
+        default=",".join(DEFAULT_OPTION_STRATEGIES),
+        value_proc=_choice_list(OPTION_STRATEGIES),
+    )
+    opts["optionPlatforms"] = click.prompt(
+        "Options platforms (deribit, ibkr, robinhood, okx, all)",
+        default="deribit",
+        value_proc=_choice_list((*PLATFORMS, "all")),
+    )
+
+
+def _choice_list(known: tuple[str, ...]):
+    def proc(text: str) -> list[str]:
+        names = [n.lower() for n in _split(text)]
+        bad = [n for n in names if n not in known]
+        if bad or not names:
+            raise click.BadParameter(f"pick from {', '.join(known)} (got {', '.join(bad)})")
+        return names
+
+    return proc
 
 
 def _futures_symbols(text: str) -> list[str]:

@@ -179,6 +179,8 @@ def state_view(app: AppState, db, sc: StrategyConfig, now: datetime, n_trades: i
     view["cashflows"], view["cashflows_stored"] = db.cashflow_journal(
         strategy=sc.id, limit=CASHFLOWS_SHOWN
     )
+    if sc.type == "options":
+        view["closed_option_positions"] = db.closed_option_positions(sc.id, limit=n_trades)
     if sc.live:
         view["live_orders"] = db.order_history(strategy=sc.id, limit=n_trades)
     return view
@@ -355,6 +357,7 @@ def _state_lines(st: dict) -> list[str]:
             f"{_num(t['price'])} -> {t['close_fraction']:.0%}" for t in p["targets"]
         )
         out.append(f"    stop {stop}; targets {targets or 'none'}")
+    out.extend(_option_lines(st))
     out.extend(_latch_lines(st["latches"]))
     trades = st["recent_trades"]
     out.append(f"  recent trades ({len(trades)} newest of {st['trades_stored']}):")
@@ -382,6 +385,32 @@ def _state_lines(st: dict) -> list[str]:
     out.append(f"  cashflows ({len(flows)} newest of {st.get('cashflows_stored', 0)}):")
     for c in flows:
         out.append(f"    {c['at']} {c['amount']:+,.2f} ({c['reason']}, cycle {c['cycle']})")
+    return out
+
+
+def _option_lines(st: dict) -> list[str]:
+    """type options: each leg (upstream's key, per-unit mark, value, greeks), the book's
+    signed greeks and the latest closed option positions."""
+    if "option_positions" not in st:
+        return []
+    out = [f"  option legs: {len(st['option_positions']) or 'none'}"]
+    for key, o in sorted(st["option_positions"].items()):
+        g = o["greeks"]
+        out.append(
+            f"    {key}: {o['quantity']:g} x{o['multiplier']:g}, entry {_num(o['entry_premium_unit_usd'])}"
+            f" mark {_num(o['mark_unit_usd'])} per unit, value {_money(o['current_value_usd'])}, "
+            f"dte {o['dte']:.1f}; delta {g.get('delta', 0):.4f} theta {g.get('theta', 0):.2f}"
+        )
+    pg = st["portfolio_greeks"]
+    out.append(
+        "  portfolio greeks: "
+        + ", ".join(f"{k} {pg[k]:+.4g}" for k in ("delta", "gamma", "theta", "vega"))
+    )
+    for c in st.get("closed_option_positions", [])[:10]:
+        out.append(
+            f"    closed {c['closed_at']} {c['position_id']} @ {_num(c['close_price_usd'])} "
+            f"[{c['close_reason']}], pnl {_money(c['realized_pnl'])}"
+        )
     return out
 
 

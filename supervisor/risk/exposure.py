@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared_tools.book.options_life import leg_exposure
 from shared_tools.config.risk import RiskSettings
 from supervisor.risk.portfolio import RiskEvent, base_asset
 from supervisor.state.models import AppState, StrategyState
@@ -59,6 +60,9 @@ def measure(
             mark = fresh.get(pos.symbol) or latest.get(pos.symbol) or pos.avg_cost
             asset = base_asset(pos.symbol)
             nets[asset] = nets.get(asset, 0.0) + pos.sign * pos.notional(mark)
+        for leg in st.legs.values():  # options: sign x delta x qty x multiplier x spot
+            spot = fresh.get(leg.underlying) or latest.get(leg.underlying) or leg.strike
+            nets[leg.underlying] = nets.get(leg.underlying, 0.0) + leg_exposure(leg, spot)
     return Exposure(nets, book_value)
 
 

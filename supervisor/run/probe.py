@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared_tools.check_argv import batch_host, script_name
+from shared_tools.config.options import MARK_JOB_PREFIX, MARK_SCRIPT
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import clean, one_line
 from supervisor.run.budget import (
@@ -332,11 +333,18 @@ def probe_requests(config: Config) -> list[ProbeRequest]:
     per mark venue with the sorted symbols of the strategies marked there."""
     requests = [ProbeRequest(sc.script, sc.check_argv(), [sc.id]) for sc in config.strategies]
     by_platform: dict[str, set[str]] = {}
+    marked: set[str] = set()  # options platforms: mark_options.py, not check_price
     for sc in config.strategies:
-        by_platform.setdefault(sc.venue, set()).update(sc.symbols())
+        if sc.options is not None:
+            marked.add(sc.platform)
+        else:
+            by_platform.setdefault(sc.venue, set()).update(sc.symbols())
     for platform, symbols in sorted(by_platform.items()):
         argv = price_argv(platform, symbols or {"BTC/USDT"})
         requests.append(ProbeRequest(PRICE_SCRIPT, argv, [price_job_key(platform)]))
+    for platform in sorted(marked):
+        argv = [f"--platform={platform}"]
+        requests.append(ProbeRequest(MARK_SCRIPT, argv, [MARK_JOB_PREFIX + platform]))
     return requests
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from supervisor.state import capital, regime_history
+from supervisor.state import capital, option_rows, regime_history
 from supervisor.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from supervisor.state.models import AppState, Mark, Message, Trade
 from supervisor.state.rows import (
@@ -193,6 +193,7 @@ class StateDB:
                 strat = state.strategies.get(p.strategy_id)
                 if strat is not None:
                     strat.positions[p.symbol] = position_from_row(p)
+            option_rows.load(conn, state)
             pending = select(order_intents).where(order_intents.c.status == "pending")
             for r in conn.execute(pending):
                 state.intents[r.cloid] = intent_from_row(r)
@@ -218,6 +219,7 @@ class StateDB:
                 conn, state.regime_history, state.regime_changes, state.regime_prune_before
             )
         state.regime_history.clear()
+        option_rows.committed(state)
         state.regime_changes.clear()
         state.regime_prune_before = ""
         capital.committed(state, *flows)
@@ -245,6 +247,7 @@ class StateDB:
             pos_rows = [position_row(strat.id, p) for p in strat.positions.values()]
             if pos_rows:
                 conn.execute(insert(positions), pos_rows)
+        option_rows.write(conn, state)
         if new_trades:
             conn.execute(insert(trades), [trade_row(t) for t in new_trades])
         conn.execute(delete(marks))
@@ -290,6 +293,8 @@ class StateDB:
             gone = [sid for sid in existing if sid not in keep]
             if gone:
                 conn.execute(delete(positions).where(positions.c.strategy_id.in_(gone)))
+                opt = option_rows.option_positions
+                conn.execute(delete(opt).where(opt.c.strategy_id.in_(gone)))
                 conn.execute(delete(strategies).where(strategies.c.id.in_(gone)))
             if state is not None:
                 flows = self._save(conn, state, [])
@@ -298,6 +303,11 @@ class StateDB:
         return gone
 
     # -- queries --------------------------------------------------------------------------
+    def closed_option_positions(self, strategy_id: str, limit: int = 50) -> list[dict]:
+        """The strategy's latest closed_option_positions rows, newest first."""
+        with self.engine.connect() as conn:
+            return option_rows.closed_rows(conn, strategy_id, limit)
+
     def order_history(self, *, strategy: str, limit: int = 10) -> list[dict]:
         """A strategy's newest live orders (intents) with their outcome, newest first."""
         with self.engine.connect() as conn:

@@ -25,7 +25,7 @@ from supervisor.state.rows import (
     trades,
 )
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 _V1_TABLES = ("meta", "app_state", "strategies", "positions", "trades")
@@ -141,6 +141,13 @@ def _v10_scale_in(conn: Connection) -> None:
     )
 
 
+def _v11_options(conn: Connection) -> None:
+    """Options (issue 21): upstream's option_positions and closed_option_positions tables."""
+    from supervisor.state.option_rows import closed_option_positions, option_positions
+
+    metadata.create_all(conn, tables=[option_positions, closed_option_positions])
+
+
 # Ordered upgrades: MIGRATIONS[n] brings a DB from version n to n+1. Each runs inside its own
 # explicit transaction together with the version bump (StateDB's engine, supervisor/state/db.py),
 # so a migration that fails half-way leaves nothing behind: no stray tables, no half-added
@@ -156,5 +163,6 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v8_hedge,
     _v9_regime,
     _v10_scale_in,
+    _v11_options,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

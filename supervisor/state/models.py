@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared_tools.book.model import Guard, Position, Trade
+from shared_tools.book.options import OptionLeg
+from shared_tools.book.options_life import Closed
 from shared_tools.book.venues import mark_venue
 
 __all__ = [
@@ -68,6 +70,11 @@ class StrategyState:
     consecutive_failures: int = 0
     last_signal: int = 0
     last_price: float = 0.0
+    # type options: the open option legs by leg id (shared_tools/book/options.py); an
+    # assigned wheel's spot long lives in ``positions`` under the underlying ("BTC").
+    legs: dict[str, OptionLeg] = field(default_factory=dict)
+    # closed_option_positions rows made since the last save (appended with it, then cleared)
+    closed_options: list[Closed] = field(default_factory=list)
 
     @property
     def venue(self) -> str:
@@ -85,7 +92,7 @@ class StrategyState:
         for pos in self.positions.values():
             mark = prices.get(pos.symbol) or pos.avg_cost
             total += pos.value(mark)
-        return total
+        return total + sum(leg.value() for leg in self.legs.values())
 
     def numbers(self) -> list[float]:
         """Every amount of the book, to prove it finite before it is saved."""
@@ -94,6 +101,8 @@ class StrategyState:
         out += [r.current_drawdown_pct, r.daily_pnl, r.max_drawdown_pct]
         for p in self.positions.values():
             out += p.numbers()
+        for leg in self.legs.values():
+            out += [leg.quantity, leg.multiplier, leg.entry_premium, leg.mark, leg.strike]
         return out
 
 
