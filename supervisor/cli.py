@@ -160,6 +160,24 @@ def reset_kill_switch(ctx: click.Context, config_path: str | None) -> None:
     click.echo(line)
 
 
+@main.command("clear-cash-reconcile")
+@click.argument("strategy_id")
+@config_option
+@click.pass_context
+def clear_cash_reconcile(ctx: click.Context, strategy_id: str, config_path: str | None) -> None:
+    """Lift a live spot strategy's cash reconcile latch (its buys resume; cash unchanged)."""
+    from supervisor.ops.cash_reconcile import clear_cash_reconcile as clear
+    from supervisor.state.db import StateError
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        line = clear(config, strategy_id)
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(line)
+
+
 @main.command("notify-test")
 @config_option
 @click.pass_context

@@ -359,7 +359,9 @@ class Cycle:
         mark = self.cycle_mark(strat.venue, sc.symbol) if pos is not None else 0.0
         if not mark:
             return []
-        if sc.live:  # the venue's resting stop and targets fire; the stop only trails here
+        if sc.live and sc.platform == "hyperliquid":  # the venue's resting stop and targets
+            # fire; the stop only trails here. OKX, TopStep, Robinhood: no venue stops upstream,
+            # the book's evaluators below close and the desk sends the close (live/venues.py)
             if self.live is not None:
                 self.live.trail(sc, strat, mark)
             return []

@@ -51,16 +51,22 @@ class FuturesBook(Book):
         *,
         fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
-        if fill is not None:
-            return None, f"refused {side}: live fills are booked for perps only in this build"
         per = self.margin_per_contract(price)
-        n = math.floor(acct.cash / per) if per > 0 and acct.cash > 0 else 0
-        if self.max_contracts > 0:
-            n = min(n, self.max_contracts)
-        if n < 1:
-            return None, f"skip {side} (cash ${acct.cash:,.2f} below one contract's ${per:,.2f})"
+        if fill is not None:  # a live venue's fill (TopStep): its whole contracts and fee
+            n, fee = int(round(fill[0])), fill[1]
+            if n < 1 or not math.isfinite(fee):
+                return None, f"refused {side}: fill {fill!r} is not whole contracts and a fee"
+        else:
+            n = math.floor(acct.cash / per) if per > 0 and acct.cash > 0 else 0
+            if self.max_contracts > 0:
+                n = min(n, self.max_contracts)
+            if n < 1:
+                return (
+                    None,
+                    f"skip {side} (cash ${acct.cash:,.2f} below one contract's ${per:,.2f})",
+                )
+            fee = n * self.fee_per_contract
         qty = float(n)
-        fee = qty * self.fee_per_contract
         if not finite_order(qty, qty * self.multiplier * price, fee):
             return None, f"refused {side}: {n} contracts at price {price!r} is not finite"
         acct.cash -= fee

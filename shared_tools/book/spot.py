@@ -31,22 +31,27 @@ class SpotBook(Book):
         *,
         fill: tuple[float, float] | None = None,
     ) -> tuple[Trade | None, str]:
-        if fill is not None:
-            return None, f"refused {side}: live fills are booked for perps only in this build"
         if side != Side.LONG:
             return None, "hold (spot does not short)"
-        budget = acct.cash
-        if budget <= 0:
-            return None, f"skip buy (no cash: ${budget:.2f})"
-        notional = budget / (1.0 + self.fee_rate)
-        qty = notional / price
-        fee = budget - notional  # == notional * fee_rate; notional + fee is exactly the budget
-        if not finite_order(qty, notional, fee):
-            return None, f"refused buy: quantity {qty!r} at price {price!r} is not a finite amount"
-        why = self.instrument(symbol).below_minimum(qty, price)
-        if why:
-            return None, f"skip buy ({why})"
-        acct.cash = 0.0
+        if fill is not None:  # a live venue's buy (OKX spot, Robinhood): its quantity and fee
+            qty, fee = fill
+            notional = qty * price
+            if not (qty > 0 and finite_order(qty, notional, fee)):
+                return None, f"refused buy: fill {fill!r} is not a quantity and a fee"
+            acct.cash -= notional + fee  # may go below 0: the desk's cash latch (#1394)
+        else:
+            budget = acct.cash
+            if budget <= 0:
+                return None, f"skip buy (no cash: ${budget:.2f})"
+            notional = budget / (1.0 + self.fee_rate)
+            qty = notional / price
+            fee = budget - notional  # == notional * fee_rate; notional + fee is the budget
+            if not finite_order(qty, notional, fee):
+                return None, f"refused buy: quantity {qty!r} at price {price!r} is not finite"
+            why = self.instrument(symbol).below_minimum(qty, price)
+            if why:
+                return None, f"skip buy ({why})"
+            acct.cash = 0.0
         pid = new_position_id(acct.id, symbol)
         acct.positions[symbol] = Position(
             symbol=symbol,

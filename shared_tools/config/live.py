@@ -1,6 +1,7 @@
 """Live trading settings and checks: which strategies may trade real money, and with what.
 
-This build trades live on Hyperliquid perps only (docs/architecture.md, "Live"). One base URL
+This build trades live on Hyperliquid perps, OKX spot and swaps, TopStep futures and Robinhood
+spot crypto (docs/architecture.md, "Live"); live options and live hedges stay refused. One base URL
 (``hyperliquid.base_url``) serves every layer: the supervisor hands it to every worker it
 starts (market data, orders, account reads) as ``GO_TRADER_HL_BASE_URL``, so a testnet or a
 local venue is one setting, never half of the calls (upstream read mainnet state while
@@ -21,7 +22,30 @@ HL_BASE_URL_ENV = "GO_TRADER_HL_BASE_URL"
 HL_KEY_ENV = "HYPERLIQUID_SECRET_KEY"
 HL_ADDRESS_ENV = "HYPERLIQUID_ACCOUNT_ADDRESS"
 ALLOW_MISSING_STATE_ENV = "GO_TRADER_ALLOW_MISSING_STATE"
-LIVE_PLATFORMS = {"hyperliquid": ("perps",)}
+LIVE_PLATFORMS = {
+    "hyperliquid": ("perps",),
+    "okx": ("spot", "perps"),
+    "topstep": ("futures",),
+    "robinhood": ("spot",),
+}
+# The credentials each venue's workers read (upstream's names); checked at start, never logged.
+VENUE_ENV: dict[str, tuple[tuple[str, str], ...]] = {
+    "okx": (
+        ("OKX_API_KEY", "the OKX API key"),
+        ("OKX_API_SECRET", "its secret"),
+        ("OKX_PASSPHRASE", "its passphrase"),
+    ),
+    "topstep": (
+        ("TOPSTEP_API_KEY", "the TopStep API key"),
+        ("TOPSTEP_API_SECRET", "its secret (the user name the key belongs to)"),
+        ("TOPSTEP_ACCOUNT_ID", "the account it trades"),
+    ),
+    "robinhood": (
+        ("ROBINHOOD_USERNAME", "the Robinhood login"),
+        ("ROBINHOOD_PASSWORD", "its password"),
+        ("ROBINHOOD_TOTP_SECRET", "the TOTP secret of its two-factor login"),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,8 @@ def live_refusal(platform: str, kind: str) -> str:
         return ""
     return (
         f"live trading (--mode=live) on {platform} {kind} is not supported by this build yet "
-        "(live: hyperliquid perps); remove --mode=live to paper trade"
+        "(live: hyperliquid perps, okx spot and perps, topstep futures, robinhood spot); "
+        "remove --mode=live to paper trade"
     )
 
 
@@ -69,6 +94,13 @@ def live_env_problems(live_platforms: Iterable[str], env: Mapping[str, str]) -> 
             if not (env.get(name) or "").strip():
                 out.append(
                     f"live hyperliquid strategies need {name} ({what}) in the environment; "
+                    "set it (e.g. in the service's EnvironmentFile) or remove --mode=live"
+                )
+    for platform in sorted(set(live_platforms) & set(VENUE_ENV)):
+        for name, what in VENUE_ENV[platform]:
+            if not (env.get(name) or "").strip():
+                out.append(
+                    f"live {platform} strategies need {name} ({what}) in the environment; "
                     "set it (e.g. in the service's EnvironmentFile) or remove --mode=live"
                 )
     return out

@@ -26,6 +26,7 @@ import copy
 from shared_tools.book.model import Position
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Reason, Side
+from supervisor.live.venues import HL, venue_cloid
 from supervisor.state.models import Intent, StrategyState, Trade
 
 SALT_KEY = "live_cloid_salt"
@@ -124,7 +125,7 @@ def _legs(
 
     def intent(leg: str, **kw: object) -> Intent:
         i = Intent(
-            cloid=cloid_for(salt, sc.id, cycle, leg),
+            cloid=venue_cloid(sc.platform, cloid_for(salt, sc.id, cycle, leg)),
             strategy_id=sc.id,
             cycle=cycle,
             leg=leg,
@@ -161,7 +162,7 @@ def _legs(
         # a latched breaker still holding: close again (upstream #356)
         close("close", old, old.quantity, Reason.CIRCUIT_BREAKER, whole=True)
     if same and not latched and new.scale_in_count > old.scale_in_count:  # type: ignore[union-attr]
-        intent(
+        add = intent(
             "add",
             symbol=new.symbol,  # type: ignore[union-attr]
             side="buy" if new.side == Side.LONG else "sell",  # type: ignore[union-attr]
@@ -170,8 +171,10 @@ def _legs(
             purpose="add",
             position_side=str(new.side),  # type: ignore[union-attr]
         )
+        if sc.platform != HL:  # Robinhood buys by dollar amount: the book's notional
+            add.extra["notional"] = add.size * new.avg_cost  # type: ignore[union-attr]
     if new is not None and (old is None or not same):
-        intent(
+        opened = intent(
             "open",
             symbol=new.symbol,
             side="buy" if new.side == Side.LONG else "sell",
@@ -188,4 +191,6 @@ def _legs(
                 "leverage": sc.leverage,
             },
         )
+        if sc.platform != HL:
+            opened.extra["notional"] = new.quantity * new.avg_cost
     return out

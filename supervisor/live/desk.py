@@ -12,47 +12,26 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared_tools.book.guard import trail
-from shared_tools.config.live import ALLOW_MISSING_STATE_ENV, live_env_problems
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.live import argv as hl
 from supervisor.live import reconcile as rec
+from supervisor.live import venue_check, venue_orders
 from supervisor.live.decide import SALT_KEY, orders_from_cycle, owners
-from supervisor.live.fills import book_fill, fail, fill_of
+from supervisor.live.fills import book_fill, fail, fill_of, refused
+from supervisor.live.start import start_problems
+from supervisor.live.venues import HL, SCRIPT_DIR_ENV, Driver, driver, forced, hold_key
+from supervisor.ops import cash_reconcile
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
 from supervisor.state.models import AppState, Intent, StrategyState, Trade
 
 ACCOUNT_JOB = "live:hyperliquid:account"
 UNKNOWN_TWICE = 2
-
-
-def start_problems(config: Config, db_exists: bool, env: Mapping[str, str]) -> list[str]:
-    """Why the supervisor must not start live: missing keys, or a missing state DB (upstream
-    #339: a deploy that wiped the directory while positions were open on the venue; upstream
-    only warned, and the bot then opened new positions on top of the unowned ones)."""
-    live = config.live_strategies
-    if not live:
-        return []
-    out = live_env_problems([sc.platform for sc in live], env)
-    testnet = (env.get("HYPERLIQUID_TESTNET") or "").strip().lower() in ("1", "true", "yes")
-    if testnet and "testnet" not in config.live.hl_base_url:
-        out.append(
-            f"HYPERLIQUID_TESTNET is set but hyperliquid.base_url is {config.live.hl_base_url}: "
-            "this build takes the network from the config only; set hyperliquid.base_url to "
-            "https://api.hyperliquid-testnet.xyz (or unset HYPERLIQUID_TESTNET for mainnet)"
-        )
-    if not db_exists and (env.get(ALLOW_MISSING_STATE_ENV) or "").strip() != "1":
-        out.append(
-            f"CRITICAL: state DB {config.db_file} is missing but live strategies are configured; "
-            "open positions and trade history would not be reconciled. If the directory was "
-            "wiped instead of updated in place, restore the DB; to start from an empty book on "
-            f"purpose, set {ALLOW_MISSING_STATE_ENV}=1"
-        )
-    return out
+__all__ = ["ACCOUNT_JOB", "CycleView", "LiveDesk", "start_problems"]
 
 
 Runner = Callable[[list[Job]], dict[str, Result]]
@@ -95,10 +74,38 @@ class LiveDesk:
         self.before: dict[str, StrategyState] = {}  # live books right after the reconcile
         self.real_trades = 0  # report.trades[:real_trades] are real (venue) bookings
         self.account_value: float | None = None  # the last read's accountValue (capital_pct)
+        self.venue_read: dict[str, bool] = {}  # OKX, TopStep, Robinhood: positions read ok
+        self.venue_held: dict[str, dict[str, float]] = {}  # their positions, by coin
+        self.operator_gaps: list[str] = []  # forced closes only a person can make (this cycle)
+        self.late: list[RiskEvent] = []  # alerts raised while booking, flushed to the cycle
+        alt = (os.environ.get(SCRIPT_DIR_ENV) or "").strip()
+        if alt and any(sc.platform != HL for sc in config.live_strategies):
+            log(f"[live] OKX/TopStep/Robinhood workers are taken from {alt} ({SCRIPT_DIR_ENV})")
 
     @property
     def active(self) -> bool:
         return bool(self.config.live_strategies)
+
+    @property
+    def hl_live(self) -> bool:
+        return any(sc.platform == HL for sc in self.config.live_strategies)
+
+    def driver_of(self, i: Intent) -> tuple[Driver, StrategyConfig | None]:
+        sc = self.strategy(i.strategy_id)
+        return driver(sc.platform if sc is not None else HL), sc
+
+    def status_job(self, i: Intent) -> Job:
+        """``--order-status`` for ``i`` on its venue (HL: by cloid, as before)."""
+        d, sc = self.driver_of(i)
+        if d.platform == HL or sc is None:
+            return Job(
+                key=f"resolve:{i.cloid}",
+                script=hl.HL_SCRIPT,
+                args=tuple(hl.order_status_argv(i.cloid)),
+            )
+        return Job(
+            key=f"resolve:{i.cloid}", script=d.path(d.script), args=tuple(d.order_status(i, sc))
+        )
 
     def strategy(self, sid: str) -> StrategyConfig | None:
         for sc in self.config.live_strategies:
@@ -112,18 +119,21 @@ class LiveDesk:
         pending = [i for i in self.app.intents.values() if i.open]
         if not pending:
             return
-        jobs = [
-            Job(
-                key=f"resolve:{i.cloid}",
-                script=hl.HL_SCRIPT,
-                args=tuple(hl.order_status_argv(i.cloid)),
-            )
-            for i in pending
-        ]
+        jobs = [self.status_job(i) for i in pending]
+        jobs += venue_orders.confirm_jobs(self, [i for i in pending if self._confirms(i)])
         results = self.run(jobs)
         with self.lock:
             for i in pending:
-                self._book(i, results.get(f"resolve:{i.cloid}"), cy, resolving=True)
+                r = results.get(f"resolve:{i.cloid}")
+                if self._confirms(i) and not venue_orders.confirmed(self, i, r, results, cy):
+                    continue
+                self._book(i, r, cy, resolving=True)
+
+    def _confirms(self, i: Intent) -> bool:
+        """A forced close on OKX, TopStep or Robinhood: booked only once a positions read
+        after it succeeded (the book is never cleared on a failed read, upstream #346)."""
+        d, _ = self.driver_of(i)
+        return d.platform != HL and forced(i)
 
     def drop(self, intents: list[Intent]) -> None:
         """Forget intents that never reached the disk (and so never left)."""
@@ -135,13 +145,25 @@ class LiveDesk:
         sc = self.strategy(i.strategy_id)
         if trades and sc is not None:
             cy.book_trades(sc, self.app.strategies[sc.id], trades)
+        if self.late:
+            cy.events(self.late)
+            self.late = []
+
+    book_answer = _book  # for supervisor/live/venue_orders.py
 
     # -- 2. read the account with the cycle's checks --------------------------------------
     def read_jobs(self, now_ms: int) -> list[Job]:
         if not self.active:
             return []
-        since = rec.since_ms(self.app.extra, now_ms)
-        return [Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=tuple(hl.account_state_argv(since)))]
+        jobs = []
+        if self.hl_live:
+            since = rec.since_ms(self.app.extra, now_ms)
+            args = tuple(hl.account_state_argv(since))
+            jobs.append(Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args))
+        for platform in venue_check.venues(self.config):
+            d = driver(platform)
+            jobs.append(venue_check.positions_job(platform, d.path(d.positions_script)))
+        return jobs
 
     def read_balance(self, now_ms: int) -> float | None:
         """Startup: one account read for capital_pct (cycles reuse the reconcile's read)."""
@@ -168,8 +190,20 @@ class LiveDesk:
 
     def _reconcile(self, cy: CycleView) -> None:
         self.holds, self.orphans, self.read_ok = {}, [], False
+        self.venue_read, self.venue_held = {}, {}
         if not self.active:
             return
+        for sid in cash_reconcile.apply_requests(self.app, self.config.db_file):
+            self.log(f"[live] [{sid}] cash reconcile latch cleared by the operator")
+        for platform in venue_check.venues(self.config):
+            venue_orders.check_positions(self, platform, cy)
+        if self.hl_live:
+            self._reconcile_hl(cy)
+        for sc in self.config.live_strategies:
+            if any(i.open and i.strategy_id == sc.id for i in self.app.intents.values()):
+                self.holds[hold_key(sc)] = "an earlier order is not resolved yet"
+
+    def _reconcile_hl(self, cy: CycleView) -> None:
         r = cy.results.get(ACCOUNT_JOB)
         self.account_value = _account_value(r)
         if r is None or not r.ok or not isinstance(r.data, dict):
@@ -178,7 +212,8 @@ class LiveDesk:
             cy.report.notes.append(note)
             self.log(note)
             for sc in self.config.live_strategies:
-                self.holds[sc.symbol] = "venue account not read"
+                if sc.platform == HL:
+                    self.holds[sc.symbol] = "venue account not read"
             return
         self.read_ok = True
         out = rec.reconcile(
@@ -193,14 +228,13 @@ class LiveDesk:
             self.log(note)
         cy.events(out.events)
         self.onchain, self.orphans = out.onchain, out.orphans
-        for coin in out.gaps:
-            self.holds[coin] = f"reconcile gap on {coin}"
-        for sc in self.config.live_strategies:
-            if any(i.open and i.strategy_id == sc.id for i in self.app.intents.values()):
-                self.holds[sc.symbol] = "an earlier order is not resolved yet"
+        for sym in out.gaps:
+            self.holds[sym] = f"reconcile gap on {sym}"
 
     def entry_hold(self, sc: StrategyConfig) -> str:
-        return self.holds.get(sc.symbol, "") if sc.live else ""
+        if not sc.live:
+            return ""
+        return self.holds.get(hold_key(sc), "") or venue_orders.cash_hold(self.app, sc)
 
     def trail(self, sc: StrategyConfig, strat: StrategyState, mark: float) -> None:
         """Live positions: follow the mark with the trailing stop; the venue's stop fires."""
@@ -226,20 +260,31 @@ class LiveDesk:
         )
         cy.report.trades[:] = real + kept
         unresolved = {i.strategy_id for i in self.app.intents.values() if i.open}
+        self.operator_gaps = []
         out = []
         for i in intents:
             if i.strategy_id in unresolved:
                 continue  # never a second order while one is unknown
-            if i.purpose in ("open", "add") and (not self.read_ok or self.holds.get(i.symbol)):
+            sc = self.strategy(i.strategy_id)
+            if sc is not None and sc.platform != HL:
+                if not venue_orders.may_send(self, sc, i, cy):
+                    continue
+            elif i.purpose in ("open", "add") and (not self.read_ok or self.holds.get(i.symbol)):
                 continue
             self.app.intents[i.cloid] = i
             out.append(i)
+        venue_orders.report_gaps(self, cy)
         return out
 
     # -- 4. send ---------------------------------------------------------------------------
     def send(self, intents: list[Intent], cy: CycleView) -> None:
         """One order at a time (one account), each booked as soon as it is answered."""
+        budgets = venue_orders.Budgets()
         for i in intents:
+            d, sc = self.driver_of(i)
+            if d.platform != HL and sc is not None:
+                venue_orders.send(self, d, sc, i, cy, budgets)
+                continue
             job = Job(
                 key=f"order:{i.cloid}",
                 script=hl.HL_SCRIPT,
@@ -249,13 +294,9 @@ class LiveDesk:
             r = self.run([job]).get(job.key)
             resolving = False
             if r is not None and not r.ok:  # refused, or lost: the venue says which
-                if _refused(r):
+                if refused(r):
                     i.extra["refused"] = (r.error or "refused")[:300]
-                check = Job(
-                    key=f"resolve:{i.cloid}",
-                    script=hl.HL_SCRIPT,
-                    args=tuple(hl.order_status_argv(i.cloid)),
-                )
+                check = self.status_job(i)
                 r, resolving = self.run([check]).get(check.key) or r, True
             with self.lock:
                 self._book(i, r, cy, resolving=resolving)
@@ -271,7 +312,14 @@ class LiveDesk:
         data = r.data if isinstance(r.data, dict) else {}
         fill = fill_of(data)
         if fill is not None:
+            cash_before = strat.cash
             trade = book_fill(sc, strat, i, fill, stamp, now_s)
+            if sc.platform != HL:
+                self.late += venue_orders.after_fill(self, sc, i, data, trade, cash_before, stamp)
+                self.log(
+                    f"[{i.strategy_id}] live {sc.platform} {i.leg} {i.side} {fill['qty']:g} {i.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, order {i.extra.get('venue_oid') or i.oid})"
+                )
+                return [trade] if trade is not None else []
             ledger = rec.ledger(self.app.extra, int(now_s * 1000))
             if i.oid:
                 ledger["booked"][str(i.oid)] = int(now_s * 1000)
@@ -336,7 +384,7 @@ class LiveDesk:
         for sc in self.config.live_strategies:
             strat = self.app.strategies.get(sc.id)
             pos = strat.positions.get(sc.symbol) if strat else None
-            if pos is None:
+            if pos is None or sc.platform != HL:  # elsewhere the supervisor's evaluators close
                 continue
             if not pos.guard.stop:
                 self._unprotected(sc, pos.position_id, cy)
@@ -433,16 +481,6 @@ def _account_value(r: Result | None) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
         return float(value)
     return None
-
-
-def _refused(r: Result) -> bool:
-    """The venue answered the order and refused it, or it never left (rounding, leverage):
-    an order that certainly did not fill. A lost answer is not a refusal."""
-    data = r.data if isinstance(r.data, dict) else {}
-    error = str(data.get("error") or "")
-    if "answer lost" in error or "unexpected" in error:
-        return False
-    return data.get("execution", "") is None and bool(error)
 
 
 def _order_cap(text: str) -> bool:

@@ -14,6 +14,7 @@ from shared_tools import book, regime_policy
 from shared_tools.book.model import usable
 from shared_tools.config.model import StrategyConfig
 from shared_tools.domain import Kind
+from supervisor.run.jobs import Result
 from supervisor.state.models import Intent, StrategyState, Trade
 
 
@@ -23,11 +24,12 @@ def fill_of(data: Any) -> dict[str, float] | None:
     if not isinstance(data, dict):
         return None
     fill = data.get("fill")
-    if fill is None and isinstance(data.get("execution"), dict):
-        fill = data["execution"].get("fill")
+    for outer in ("execution", "close"):  # --execute's answer; a close worker's (OKX, ...)
+        if fill is None and isinstance(data.get(outer), dict):
+            fill = data[outer].get("fill")
     if not isinstance(fill, dict):
         return None
-    px, sz = _num(fill.get("avg_px")), _num(fill.get("total_sz"))
+    px, sz = _num(fill.get("avg_px")), _num(_qty(fill))
     if not (usable(px) and usable(sz)):
         return None
     fee = _num(fill.get("fee"))
@@ -37,6 +39,15 @@ def fill_of(data: Any) -> dict[str, float] | None:
         "fee": fee if math.isfinite(fee) else math.nan,
         "oid": _num(fill.get("oid")),
     }
+
+
+def _qty(fill: dict[str, Any]) -> Any:
+    """The filled quantity in the book's unit: ``qty`` (OKX, TopStep and Robinhood workers add
+    it: coins, or contracts for TopStep), else upstream's key (HL ``total_sz``)."""
+    for key in ("qty", "total_sz", "total_contracts", "quantity"):
+        if fill.get(key) is not None:
+            return fill[key]
+    return None
 
 
 def _num(x: Any) -> float:
@@ -110,3 +121,13 @@ def book_fill(
 
 def fail(intent: Intent, error: str, stamp: str) -> None:
     intent.status, intent.resolved_at, intent.error = "failed", stamp, error[:500]
+
+
+def refused(r: Result) -> bool:
+    """The venue answered the order and refused it, or it never left (rounding, leverage):
+    an order that certainly did not fill. A lost answer is not a refusal."""
+    data = r.data if isinstance(r.data, dict) else {}
+    error = str(data.get("error") or "")
+    if "answer lost" in error or "unexpected" in error:
+        return False
+    return data.get("execution", "") is None and bool(error)
