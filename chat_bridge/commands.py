@@ -139,7 +139,7 @@ COMMANDS: dict[str, Command] = {
             True,
             (SID,),
             built=False,
-            instead="nothing to clear: this port keeps no cash-reconcile flag",
+            instead="run `go-trader clear-cash-reconcile <id>` on the host (the daemon applies it next cycle)",
             telegram=False,
         ),
         # -- the port's own: the dashboard's confirmed actions ------------------------------
