@@ -167,6 +167,9 @@ def overview_row(sc: StrategyConfig, strat: StrategyState, view: dict, stats: Cl
         row["direction"] = sc.direction
     if sc.paused:
         row["paused"] = True
+    if "option_positions" in view:  # ours: an options book's legs and greeks at a glance
+        row["option_legs"] = len(view["option_positions"])
+        row["portfolio_greeks"] = view["portfolio_greeks"]
     return row
 
 
@@ -187,7 +190,8 @@ def status_detail(sc: StrategyConfig, strat: StrategyState, view: dict, stats: C
         },
         risk_state=view["risk_state"],
         positions=view["positions"],
-        option_positions={},
+        # the legs as /status shows them (views.options_view: one implementation)
+        option_positions=view.get("option_positions", {}),
     )
     if sc.type == "perps":
         out.update(

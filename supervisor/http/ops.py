@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc
 from shared_tools.text import one_line
-from supervisor.http import api
+from supervisor.http import api, notify_api, regime_api
 from supervisor.http.views import strategy_view
 from supervisor.run.jobs import Job
 from supervisor.state.models import utc_iso
@@ -210,4 +210,6 @@ ROUTES = {
     ("closing-strategies",): closing_strategies,
     ("correlation",): correlation,
     ("regime",): regime,
+    ("regime", "transitions"): regime_api.transitions,
+    ("config", "notifications"): notify_api.notifications,
 }

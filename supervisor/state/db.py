@@ -308,6 +308,11 @@ class StateDB:
         with self.engine.connect() as conn:
             return option_rows.closed_rows(conn, strategy_id, limit)
 
+    def regime_transitions(self, limit: int = 50) -> list[dict]:
+        """The newest regime window transitions, newest first (supervisor/state/regime_history.py)."""
+        with self.engine.connect() as conn:
+            return regime_history.recent_changes(conn, limit)
+
     def order_history(self, *, strategy: str, limit: int = 10) -> list[dict]:
         """A strategy's newest live orders (intents) with their outcome, newest first."""
         with self.engine.connect() as conn:

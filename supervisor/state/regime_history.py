@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Table, delete
+from sqlalchemy import Column, Integer, String, Table, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from supervisor.state.rows import metadata
 
-__all__ = ["regime_window_history", "regime_window_transitions", "write"]
+__all__ = ["recent_changes", "regime_window_history", "regime_window_transitions", "write"]
 
 regime_window_history = Table(
     "regime_window_history",
@@ -59,3 +59,16 @@ def write(
         conn.execute(
             delete(regime_window_transitions).where(regime_window_transitions.c.ts < prune_before)
         )
+
+
+def recent_changes(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` transition rows, newest first, the bundle split back into its
+    platform, symbol and timeframe (``/api/regime/transitions``)."""
+    t = regime_window_transitions
+    rows = conn.execute(select(t).order_by(t.c.id.desc()).limit(limit))
+    out = []
+    for r in rows:
+        row = dict(r._mapping)
+        platform, symbol, timeframe = (row.pop("bundle").split("|", 3) + ["", "", ""])[:3]
+        out.append({"platform": platform, "symbol": symbol, "timeframe": timeframe, **row})
+    return out
