@@ -10,6 +10,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 from test_cycle import answer as spot_answer
 from test_cycle import marks as spot_marks
@@ -75,7 +77,8 @@ def _changes(n: int) -> list[dict]:
 
 @pytest.mark.parametrize(
     ("limit", "count"),
-    [(None, 50), ("10", 10), ("500", 60), ("501", 50), ("0", 50), ("-3", 50), ("x", 50)],
+    [(None, 50), ("10", 10), ("500", 60), ("501", 50), ("0", 50), ("-3", 50), ("x", 50)]
+    + [("0" * 20 + "12", 12), ("9" * 5000, 50)],
 )
 def test_transitions_limit_falls_back_to_50_as_upstream(sup_for, limit, count):
     sup = sup_for([strat("a", "a")])
@@ -200,9 +203,12 @@ def test_both_reads_need_the_token_through_the_server(sup_for, monkeypatch):
         server.stop()
 
 
-def test_transitions_limit_unit():
-    assert regime_api.transitions_limit({"limit": "7"}) == 7
-    assert regime_api.transitions_limit({"limit": "9" * 40}) == 50
+@given(st.one_of(st.text(max_size=20), st.integers(-(10**15), 10**15).map(str)))
+def test_transitions_limit_is_the_value_in_range_else_50(raw):
+    got = regime_api.transitions_limit({"limit": raw})
+    text = raw.strip()
+    valid = text.isascii() and text.isdigit() and 0 < int(text) <= 500
+    assert got == (int(text) if valid else 50)
 
 
 # -- options books in the /api strategy shapes ---------------------------------------------------

@@ -25,9 +25,10 @@ TRANSITIONS_DEFAULT, TRANSITIONS_MAX = 50, 500
 def transitions_limit(query: dict) -> int:
     """``limit`` in 1..500, else 50 (upstream falls back rather than clamping)."""
     raw = str(query.get("limit") or "").strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+    digits = raw.lstrip("0")
+    if not raw.isascii() or not raw.isdigit() or not digits or len(digits) > 12:
         return TRANSITIONS_DEFAULT
-    value = int(raw)
+    value = int(digits)
     return value if 0 < value <= TRANSITIONS_MAX else TRANSITIONS_DEFAULT
 
 
