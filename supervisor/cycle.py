@@ -16,7 +16,8 @@ which order, is the list :data:`STEPS` (docs/architecture.md, "The cycle"):
    (daily loss, notional cap, exposure caps), before any strategy trades;
 5. ``protect``: per strategy, its breakers, then its stop and targets against this cycle's
    mark, for every strategy that holds a position (due or not: a 1d strategy is watched
-   every cycle); a stop gapped through fills at the worse of its trigger and the mark;
+   every cycle); a stop gapped through fills at the worse of its trigger and the mark
+   (funding, liquidation and protect: supervisor/cycle_protect.py);
 6. ``signals``: each due strategy's answer through the book of its instrument type: closes,
    then opens (entries gated in upstream's order: supervisor/cycle_gates.py), filled at this cycle's mark (the check's bar close is the
    fallback; both are recorded on the trade); options: the check's actions, then theta
@@ -40,18 +41,22 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared_tools import book
-from shared_tools.book import margin
 from shared_tools.book.hedge import HEDGE
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.domain import Kind, Reason
 from shared_tools.regime_labels import payload_label
 from shared_tools.text import exc_line, one_line
-from supervisor import cycle_gates, cycle_hedge, cycle_options, cycle_portfolio
+from supervisor import (
+    cycle_gates,
+    cycle_hedge,
+    cycle_options,
+    cycle_portfolio,
+    cycle_protect,
+)
 from supervisor.cycle_report import CycleReport, Outcome
 from supervisor.risk import portfolio as risk_portfolio
 from supervisor.risk import regime_transitions
 from supervisor.risk.breakers import (
-    evaluate_breakers,
     latched,
     record_trade_result,
     update_drawdown,
@@ -62,10 +67,8 @@ from supervisor.run.jobs import Job, Result
 from supervisor.run.results import (
     WorkerSignal,
     all_finite,
-    check_against_mark,
     read_funding,
     read_prices,
-    read_signal,
 )
 from supervisor.run.workers import PRICE_SCRIPT, price_argv, price_job_key
 from supervisor.schedule import mark_max_age
@@ -210,13 +213,13 @@ class Cycle:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
             if sc.type == Kind.PERPS and strat.positions and not sc.live:
-                self._guarded(sc, functools.partial(self._fund, sc, strat))
+                self._guarded(sc, functools.partial(cycle_protect.fund, self, sc, strat))
 
     def _step_liquidation(self) -> None:
         for sc in self.config.strategies:
             strat = self.app.strategies[sc.id]
             if sc.type in (Kind.PERPS, Kind.FUTURES) and strat.positions and not sc.live:
-                self._guarded(sc, functools.partial(self._liquidate, sc, strat))
+                self._guarded(sc, functools.partial(cycle_protect.liquidate, self, sc, strat))
 
     def _step_portfolio(self) -> None:
         cycle_portfolio.judge_book(self)
@@ -230,9 +233,9 @@ class Cycle:
             strat = self.app.strategies[sc.id]
             if sc.id in due and sc.id not in self.blocked:
                 self.handled.append(sc)
-                self._guarded(sc, functools.partial(self._protect_due, sc))
+                self._guarded(sc, functools.partial(cycle_protect.protect_due, self, sc))
             elif (strat.positions or strat.legs) and not strat.risk.circuit_breaker:
-                self._guarded(sc, functools.partial(self._watch, sc, strat))
+                self._guarded(sc, functools.partial(cycle_protect.watch, self, sc, strat))
 
     def _step_signals(self) -> None:
         for sc in self.handled:
@@ -317,22 +320,6 @@ class Cycle:
         strat.last_run = self.stamp
         self.report.outcomes.append(Outcome(strat.id, error=strat.last_error))
 
-    def _judge_risk(self, sc: StrategyConfig, strat: StrategyState, extra: dict[str, float]) -> str:
-        """Run the breakers if every held symbol has a fresh mark; returns the breaker reason."""
-        marks = self.risk_marks(strat, extra)
-        if marks is None:
-            if strat.positions:
-                self.report.notes.append(f"[{sc.id}] risk not judged: no fresh mark")
-            return ""
-        reason, closes = evaluate_breakers(strat, sc, marks, self.now, self.app.cycle_count)
-        self.book_trades(sc, strat, closes)
-        if reason:
-            until = strat.risk.circuit_breaker_until
-            why = reason.removeprefix("circuit breaker: ")
-            text = f"[{sc.id}] CIRCUIT BREAKER: {why}; positions closed, latched until {until}"
-            self.events([RiskEvent("breaker", text, critical=True)])
-        return reason
-
     def book_trades(
         self, sc: StrategyConfig, strat: StrategyState, trades: list[Trade], bar: float = 0.0
     ) -> None:
@@ -350,106 +337,6 @@ class Cycle:
             record_trade_result(strat, t.net_pnl, self.now, streak=streak)
             self.log(f"[{sc.id}] {t.details}")
         self.report.trades.extend(trades)
-
-    def _protect(
-        self, sc: StrategyConfig, strat: StrategyState, outranked_by: float = 0.0
-    ) -> list[Trade]:
-        """Stops and targets of the strategy's position against this cycle's mark."""
-        pos = strat.positions.get(sc.symbol)
-        mark = self.cycle_mark(strat.venue, sc.symbol) if pos is not None else 0.0
-        if not mark:
-            return []
-        if sc.live and sc.platform == "hyperliquid":  # the venue's resting stop and targets
-            # fire; the stop only trails here. OKX, TopStep, Robinhood: no venue stops upstream,
-            # the book's evaluators below close and the desk sends the close (live/venues.py)
-            if self.live is not None:
-                self.live.trail(sc, strat, mark)
-            return []
-        trades = book.protect(
-            strat, sc.rules, sc.symbol, mark, self.stamp, outranked_by=outranked_by
-        )
-        self.book_trades(sc, strat, trades)
-        return trades
-
-    def _watch(self, sc: StrategyConfig, strat: StrategyState) -> None:
-        """Breakers, stops and targets for a strategy not due this cycle that holds a position."""
-        reason = self._judge_risk(sc, strat, {})
-        if reason:
-            self.report.outcomes.append(Outcome(sc.id, action=reason))
-            return
-        hit = self._protect(sc, strat)
-        if hit:
-            self.report.outcomes.append(Outcome(sc.id, action=_hits_text(hit)))
-
-    def _fund(self, sc: StrategyConfig, strat: StrategyState) -> None:
-        """Funding owed or earned by the strategy's perps for every boundary crossed."""
-        rates = self.funding.get(strat.venue, {})
-        for symbol in list(strat.positions):
-            mark = self.cycle_mark(strat.venue, symbol)
-            rate = rates.get(symbol)
-            if mark and rate is not None:
-                t = book.accrue_funding(strat, sc.rules, symbol, rate, mark, self.epoch, self.stamp)
-                if t is not None:
-                    self.book_trades(sc, strat, [t])
-
-    def _liquidate(self, sc: StrategyConfig, strat: StrategyState) -> None:
-        """Close a margin account whose equity no longer covers its maintenance margin."""
-        marks = {sym: self.cycle_mark(strat.venue, sym) for sym in strat.positions}
-        if not all(marks.values()):  # judged on this cycle's marks only, never a stale one
-            return
-        trades = margin.liquidate(strat, sc.rules, marks, self.stamp)
-        if not trades:
-            return
-        self.book_trades(sc, strat, trades)
-        legs = "; ".join(f"{t.symbol} {t.quantity:.6g} @ {t.price:g}" for t in trades)
-        loss = sum(t.net_pnl for t in trades)
-        text = (
-            f"[{sc.id}] LIQUIDATED: equity fell to the maintenance margin; closed {legs} "
-            f"(P&L ${loss:,.2f}, cash left ${strat.cash:,.2f})"
-        )
-        self.events([RiskEvent("liquidation", text, critical=True)])
-        self.report.outcomes.append(Outcome(sc.id, action="liquidated"))
-
-    def _read(self, sc: StrategyConfig, result: Result | None) -> tuple[WorkerSignal | None, str]:
-        if result is None:
-            return None, "no result"
-        if not result.ok:
-            return None, result.error or "failed"
-        try:
-            sig = read_signal(result.data, sc.symbol)
-            check_against_mark(sig.price, self.cycle_mark(sc.venue, sc.symbol))
-        except ValueError as exc:
-            return None, f"bad result: {exc}"
-        return sig, ""
-
-    def _protect_due(self, sc: StrategyConfig) -> None:
-        """A due strategy: read its answer, judge its breakers, then its stop and targets.
-
-        A larger close from the check outranks the triggers (see ``book.protect``); a failed
-        check never disarms the stops: they run on the mark.
-        """
-        strat = self.app.strategies[sc.id]
-        if sc.options is not None:  # its answer is read by cycle_options.apply_check
-            self.readings[sc.id] = (None, "", self._judge_risk(sc, strat, {}))
-            return
-        sig, reason = self._read(sc, self.results.get(sc.id))
-        extra = {sc.symbol: sig.price} if sig is not None and sig.price > 0 else {}
-        breaker = self._judge_risk(sc, strat, extra)
-        self.readings[sc.id] = (sig, reason, breaker)
-        if breaker:
-            return
-        outranked_by = 0.0
-        pos = strat.positions.get(sc.symbol)
-        if sig is not None and pos is not None:
-            plan = book.decide(
-                pos.side,
-                sig.signal,
-                sc.rules,
-                composed=sig.composed,
-                close_fraction=sig.close_fraction,
-            )
-            outranked_by = plan.close_fraction
-        self.hits[sc.id] = self._protect(sc, strat, outranked_by=outranked_by)
 
     def _apply_result(self, sc: StrategyConfig) -> None:
         strat = self.app.strategies[sc.id]
@@ -479,7 +366,7 @@ class Cycle:
         strat.last_price = fill
         hit = self.hits.get(sc.id)
         if breaker or hit:
-            action = breaker or _hits_text(hit or [])
+            action = breaker or cycle_protect.hits_text(hit or [])
             self.report.outcomes.append(Outcome(sc.id, sig.signal, fill, action))
             return
         self._trade(sc, strat, sig, fill)
@@ -529,7 +416,3 @@ class Cycle:
             reason = "refused this cycle: its book would hold a non-finite amount"
             self.log(f"[{sid}] {reason}")
             self._fail(before, reason)
-
-
-def _hits_text(trades: list[Trade]) -> str:
-    return "; ".join(f"{t.reason} {t.side.upper()} {t.quantity:.6g} @ {t.price:g}" for t in trades)

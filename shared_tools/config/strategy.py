@@ -3,7 +3,8 @@
 A strategy's ``args`` are parsed by the worker's own argv spec (``shared_tools/check_argv.py``),
 so the supervisor marks, charges and checks the same symbol and venue the worker trades; the
 trading keys (direction, leverage, stops, futures, regime gate) and the fit of type, script and
-platform are :mod:`shared_tools.config.trading`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
+platform are :mod:`shared_tools.config.trading`; the script, the args and the strategy refs
+are checked by :mod:`shared_tools.config.worker_args`. Every problem is appended to the caller's ``errors`` (or ``warnings``) as one line naming the strategy
 and the key, so all of them are reported at once.
 """
 
@@ -16,26 +17,18 @@ from typing import Any
 
 from shared_tools import strategy_status
 from shared_tools.check_argv import (
-    FLAGS_BY_NAME,
     CheckArgs,
-    CheckArgvError,
-    flag_hint,
-    parse_check_args,
-    script_name,
     script_venue,
     without_flag,
 )
-from shared_tools.config import schema
+from shared_tools.config import schema, worker_args
 from shared_tools.config.checks import (
     ID_PATTERN,
-    MAX_PATH_CHARS,
     STRATEGY_KEYS,
     STRATEGY_KEYS_NOT_YET,
     in_range,
     is_int,
-    loads_json,
     range_text,
-    scan,
     show_key,
     text_problem,
     unbuilt_key,
@@ -49,7 +42,6 @@ from shared_tools.config.model import (
     StrategyRef,
     infer_platform,
     prefix_platform,
-    resolve_script,
 )
 from shared_tools.config.options import options_settings
 from shared_tools.config.sizing_keys import capital_fields, capital_pct, scale_in_terms
@@ -60,8 +52,7 @@ from shared_tools.config.trading import (
     venue_problems,
 )
 from shared_tools.config.user_defaults import UserDefaults, inject_close_defaults, manual_sources
-from shared_tools.paths import SCRIPTS_DIR
-from shared_tools.text import exc_line, one_line, show
+from shared_tools.text import show
 
 __all__ = ["KNOWN_TYPES", "SUPPORTED_TYPES", "parse_strategy"]
 
@@ -80,88 +71,6 @@ PLATFORM_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 # Type defaults for max_drawdown_pct, as upstream.
 DEFAULT_MAX_DRAWDOWN = {"options": 40.0, "perps": 50.0, "futures": 45.0, "manual": 50.0}
 DEFAULT_MAX_DRAWDOWN_OTHER = 60.0
-
-
-def _ref(value: object, where: str, key: str, errors: list[str]) -> StrategyRef | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = {"name": value}
-    if not isinstance(value, dict):
-        errors.append(f'{where}: {key} must be a name or {{"name", "params"}}, got {show(value)}')
-        return None
-    name = value.get("name")
-    params = value.get("params", {})
-    extra = set(value) - {"name", "params"}
-    if extra:
-        shown = ", ".join(show_key(k) for k in sorted(extra)[:5])
-        errors.append(f"{where}: {key} has unknown key(s) {shown} (use name, params)")
-    if not isinstance(name, str) or not ID_PATTERN.fullmatch(name):
-        errors.append(f"{where}: {key}.name must match [A-Za-z0-9._-]+, got {show(name)}")
-        return None
-    if not isinstance(params, dict):
-        errors.append(f"{where}: {key}.params must be an object, got {show(params)}")
-        return None
-    return StrategyRef(name, dict(params))
-
-
-def _check_script(script: object, allow_external: bool, where: str, errors: list[str]) -> None:
-    """The script must be an existing .py file inside shared_scripts/ (symlinks followed)."""
-    problem = text_problem(script, MAX_PATH_CHARS)
-    if problem or not isinstance(script, str):
-        errors.append(f"{where}: script {problem}")
-        return
-    if not script.endswith(".py"):
-        errors.append(f"{where}: script must be the path of a .py check script, got {show(script)}")
-        return
-    try:
-        target = resolve_script(script).resolve()
-        if not allow_external and not target.is_relative_to(SCRIPTS_DIR.resolve()):
-            errors.append(
-                f"{where}: script {show(script)} is outside shared_scripts/ (resolves to "
-                f'{show(str(target))}); set "allow_external_script": true to run it anyway'
-            )
-        elif not target.is_file():
-            errors.append(
-                f"{where}: script {show(script)} not found (looked in {show(str(target))})"
-            )
-    except (OSError, RuntimeError, ValueError) as exc:
-        errors.append(f"{where}: script {show(script)} cannot be checked ({exc_line(exc, 80)})")
-
-
-def _parse_args(
-    args: list[str], script: str, where: str, errors: list[str]
-) -> tuple[CheckArgs, dict | None]:
-    """Parse args by the rules of worker ``script``; returns them and the --params object."""
-    if "--" in args:
-        errors.append(f"{where}: args must not contain a bare '--'")
-        return CheckArgs(), None
-    try:
-        parsed = parse_check_args(args, script_name(script))
-    except CheckArgvError as exc:
-        errors.append(f"{where}: args rejected by the worker: {one_line(exc, 160)}")
-        return CheckArgs(), None
-    for name in parsed.given:
-        flag = FLAGS_BY_NAME[name]
-        if flag.owner != "config":
-            errors.append(f"{where}: args must not set {name} ({flag_hint(flag)})")
-    if not (parsed.strategy and parsed.symbol and parsed.timeframe):
-        errors.append(f"{where}: args must start with <strategy> <symbol> <timeframe>")
-    extra: dict | None = None
-    if parsed.params is not None:
-        try:
-            extra = loads_json(parsed.params)
-        except (ValueError, RecursionError) as exc:
-            errors.append(f"{where}: --params in args is not valid JSON ({one_line(exc, 100)})")
-            return parsed, None
-        if not isinstance(extra, dict):
-            errors.append(f"{where}: --params in args must be a JSON object, got {show(extra)}")
-            return parsed, None
-        problems = scan(extra)
-        if problems:
-            errors.append(f"{where}: --params in args: {problems[0]}")
-            return parsed, None
-    return parsed, extra
 
 
 @dataclass
@@ -240,7 +149,7 @@ class _Entry:
             )
             allow_external = False
         script = self.raw.get("script")
-        _check_script(script, allow_external, self.where, self.errors)
+        worker_args.check_script(script, allow_external, self.where, self.errors)
         return script, allow_external
 
     def args(self, stype: str, script: object) -> tuple[list, CheckArgs, dict | None]:
@@ -262,7 +171,7 @@ class _Entry:
                 args = []
             elif stype in SIGNAL_TYPES:
                 name = script if isinstance(script, str) else ""
-                parsed, extra_params = _parse_args(args, name, where, errors)
+                parsed, extra_params = worker_args.parse_args(args, name, where, errors)
         return args, parsed, extra_params
 
     def platform(
@@ -311,7 +220,9 @@ class _Entry:
     ) -> tuple[StrategyRef, list]:
         """open_strategy, with --params from args folded in (and removed from the args)."""
         where = self.where
-        open_ref = _ref(self.raw.get("open_strategy"), where, "open_strategy", self.errors)
+        open_ref = worker_args.ref(
+            self.raw.get("open_strategy"), where, "open_strategy", self.errors
+        )
         if open_ref is None:
             open_ref = StrategyRef(parsed.strategy or "", {})
         elif parsed.strategy and open_ref.name != parsed.strategy:
@@ -337,7 +248,7 @@ class _Entry:
         where, entry, errors = self.where, self.raw, self.errors
         closes: list[StrategyRef] = []
         if "close_strategy" in entry:
-            ref = _ref(entry["close_strategy"], where, "close_strategy", errors)
+            ref = worker_args.ref(entry["close_strategy"], where, "close_strategy", errors)
             closes = [ref] if ref else []
         if "close_strategies" in entry:
             raw_closes = entry["close_strategies"]
@@ -345,7 +256,7 @@ class _Entry:
                 errors.append(f"{where}: close_strategies must be a list, got {show(raw_closes)}")
             else:
                 for j, item in enumerate(raw_closes[:MAX_ARGS]):
-                    ref = _ref(item, where, f"close_strategies[{j}]", errors)
+                    ref = worker_args.ref(item, where, f"close_strategies[{j}]", errors)
                     if ref:
                         closes.append(ref)
                 if len(raw_closes) > MAX_ARGS:
