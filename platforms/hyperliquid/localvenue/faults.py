@@ -44,7 +44,13 @@ class Fault:
 
 
 class Faults:
-    """The armed faults, thread-safe; ``take`` consumes one firing."""
+    """The armed faults, thread-safe; ``take`` consumes one firing.
+
+    Every local venue uses this class: a venue's subclass sets its own ``modes`` and, where its
+    kinds have another shape, which armed kinds a request's kind matches (``names``).
+    """
+
+    modes: frozenset[str] = MODES
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,8 +58,10 @@ class Faults:
 
     def add(self, kind: str, mode: str, count: int = 1, **params: Any) -> Fault:
         """Arm ``mode`` for requests of ``kind`` for the next ``count`` matching requests."""
-        if mode not in MODES:
-            raise ValueError(f"unknown fault mode {mode!r} (one of {', '.join(sorted(MODES))})")
+        if mode not in self.modes:
+            raise ValueError(
+                f"unknown fault mode {mode!r} (one of {', '.join(sorted(self.modes))})"
+            )
         if int(count) < 1:
             raise ValueError("fault count must be >= 1")
         fault = Fault(str(kind), mode, int(count), dict(params))
@@ -71,11 +79,16 @@ class Faults:
         with self._lock:
             return [f.as_dict() for f in self._armed]
 
+    def names(self, kind: str) -> tuple[str, ...]:
+        """The armed kinds a request of ``kind`` matches."""
+        return (kind, "*")
+
     def take(self, kind: str, modes: frozenset[str]) -> Fault | None:
-        """Consume and return the first armed fault of ``kind`` (or ``*``) among ``modes``."""
+        """Consume and return the first armed fault matching ``kind`` (or ``*``) among ``modes``."""
+        names = self.names(kind)
         with self._lock:
             for fault in self._armed:
-                if fault.mode in modes and fault.kind in (kind, "*"):
+                if fault.mode in modes and fault.kind in names:
                     fault.count -= 1
                     if fault.count <= 0:
                         self._armed.remove(fault)

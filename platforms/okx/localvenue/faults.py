@@ -18,64 +18,21 @@ request. Each armed fault fires ``count`` times, then disarms itself. Modes:
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from platforms.hyperliquid.localvenue import faults as _hl
 
 __all__ = ["MODES", "TRANSPORT_MODES", "ORDER_MODES", "Fault", "Faults"]
 
-TRANSPORT_MODES = frozenset({"429", "5xx", "timeout", "drop"})
+TRANSPORT_MODES = _hl.TRANSPORT_MODES
 ORDER_MODES = frozenset({"partial", "no_fill", "reject"})
 MODES = TRANSPORT_MODES | ORDER_MODES
+Fault = _hl.Fault
 
 
-@dataclass
-class Fault:
-    """One armed fault: its kind, mode, how many more times it fires and its parameters."""
+class Faults(_hl.Faults):
+    """Hyperliquid's fault switches (one implementation) with OKX's modes; a request's kind is
+    ``"METHOD path"`` and matches an armed ``"METHOD path"``, bare ``path`` or ``*``."""
 
-    kind: str
-    mode: str
-    count: int = 1
-    params: dict[str, Any] = field(default_factory=dict)
+    modes = MODES
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "mode": self.mode, "count": self.count, **self.params}
-
-
-class Faults:
-    """The armed faults, thread-safe; ``take`` consumes one firing."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[Fault] = []
-
-    def add(self, kind: str, mode: str, count: int = 1, **params: Any) -> Fault:
-        """Arm ``mode`` for the next ``count`` requests of ``kind``."""
-        if mode not in MODES:
-            raise ValueError(f"unknown fault mode {mode!r} (one of {', '.join(sorted(MODES))})")
-        if int(count) < 1:
-            raise ValueError("fault count must be >= 1")
-        fault = Fault(str(kind), mode, int(count), dict(params))
-        with self._lock:
-            self._armed.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
-
-    def armed(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [f.as_dict() for f in self._armed]
-
-    def take(self, method: str, path: str, modes: frozenset[str]) -> Fault | None:
-        """Consume the first armed fault matching ``method path`` (or the bare path, or ``*``)."""
-        names = (f"{method} {path}", path, "*")
-        with self._lock:
-            for fault in self._armed:
-                if fault.mode in modes and fault.kind in names:
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._armed.remove(fault)
-                    return fault
-        return None
+    def names(self, kind: str) -> tuple[str, ...]:
+        return (kind, kind.split(" ", 1)[-1], "*")

@@ -91,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         venue = self.server.venue
         if self.headers.get("x-simulated-trading") == "1":
             venue.simulated_requests += 1
-        fault = venue.faults.take(method, path, TRANSPORT_MODES)
+        fault = venue.faults.take(f"{method} {path}", TRANSPORT_MODES)
         mode = fault.mode if fault else None
         if mode == "429":
             self._error(OkxError("50011", "Too Many Requests", 429))
@@ -127,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or "{}")
             if not isinstance(body, dict):
                 raise OkxError("50000", "the body must be one JSON object")
-            order_fault = venue.faults.take(method, path, ORDER_MODES)
+            order_fault = venue.faults.take(f"{method} {path}", ORDER_MODES)
             return [venue.place(acct, body, order_fault.as_dict() if order_fault else None)]
         if method == "GET":
             if path == "trade/order":

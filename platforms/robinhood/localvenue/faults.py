@@ -16,8 +16,6 @@ fault fires ``count`` times, then disarms itself. Modes:
 
 from __future__ import annotations
 
-from typing import Any
-
 from platforms.hyperliquid.localvenue import faults as _hl
 
 __all__ = ["MODES", "ORDER_MODES", "TRANSPORT_MODES", "Fault", "Faults"]
@@ -31,12 +29,4 @@ Fault = _hl.Fault
 class Faults(_hl.Faults):
     """Hyperliquid's fault switches (one implementation) with Robinhood's order modes."""
 
-    def add(self, kind: str, mode: str, count: int = 1, **params: Any) -> Fault:
-        if mode not in MODES:
-            raise ValueError(f"unknown fault mode {mode!r} (one of {', '.join(sorted(MODES))})")
-        if int(count) < 1:
-            raise ValueError("fault count must be >= 1")
-        fault = Fault(str(kind), mode, int(count), dict(params))
-        with self._lock:
-            self._armed.append(fault)
-        return fault
+    modes = MODES

@@ -18,59 +18,20 @@ Modes (the live-venue contract's list):
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from platforms.hyperliquid.localvenue import faults as _hl
 
 __all__ = ["MODES", "TRANSPORT_MODES", "Fault", "Faults"]
 
 MODES = frozenset({"429", "5xx", "timeout", "drop", "partial", "no_fill"})
-TRANSPORT_MODES = frozenset({"429", "5xx", "timeout", "drop"})
+TRANSPORT_MODES = _hl.TRANSPORT_MODES
 ORDER_MODES = frozenset({"partial", "no_fill"})
+Fault = _hl.Fault
 
 
-@dataclass
-class Fault:
-    kind: str
-    mode: str
-    count: int = 1
-    params: dict[str, Any] = field(default_factory=dict)
+class Faults(_hl.Faults):
+    """Hyperliquid's fault switches (one implementation) with TopStep's modes and kinds."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "mode": self.mode, "count": self.count, **self.params}
+    modes = MODES
 
-
-class Faults:
-    """The armed faults, thread-safe; ``take`` consumes one firing."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[Fault] = []
-
-    def add(self, kind: str, mode: str, count: int = 1, **params: Any) -> Fault:
-        if mode not in MODES:
-            raise ValueError(f"unknown fault mode {mode!r} (one of {', '.join(sorted(MODES))})")
-        if int(count) < 1:
-            raise ValueError("fault count must be >= 1")
-        fault = Fault(str(kind), mode, int(count), dict(params))
-        with self._lock:
-            self._armed.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
-
-    def armed(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [f.as_dict() for f in self._armed]
-
-    def take(self, kind: str, modes: frozenset[str]) -> Fault | None:
-        with self._lock:
-            for fault in self._armed:
-                if fault.mode in modes and fault.kind in (kind, kind.rsplit("/", 1)[-1], "*"):
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._armed.remove(fault)
-                    return fault
-        return None
+    def names(self, kind: str) -> tuple[str, ...]:
+        return (kind, kind.rsplit("/", 1)[-1], "*")
