@@ -18,7 +18,6 @@ modes such as ``check_hyperliquid.py --fetch-atr``). A flag may belong to some s
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -359,6 +358,8 @@ def _unknown_flag(token: str, script: str) -> str:
     if flag is not None:  # a real flag, but of another script
         return f"flag {name} is not taken by {script} (only by {', '.join(flag.scripts)})"
     known = [f.name for f in flags_for(script)]
+    import difflib  # only for this error's hint: kept out of the supervisor's idle memory
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else f"{script} --help lists the flags"
     return f"unknown flag {name[:60]!r} ({hint})"

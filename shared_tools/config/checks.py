@@ -8,7 +8,6 @@ into a one-line problem that names where it is, with the value escaped and cut.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -236,6 +235,8 @@ def unbuilt_key(
 def unknown_key_line(where: str, key: str, known: set[str]) -> str:
     hint = key_hint(key)
     if hint is None:
+        import difflib  # only for this error's hint: kept out of the supervisor's idle memory
+
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else "remove it"
     return f"{where}: unknown key {show_key(key)} ({hint})"

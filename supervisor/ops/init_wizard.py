@@ -47,7 +47,7 @@ from supervisor.ops.init_options_type import (
     PLATFORMS,
 )
 
-__all__ = ["init_command", "write_config"]
+__all__ = ["COMMANDS", "init_command", "write_config"]
 
 DEFAULT_OUTPUT = "config.json"  # the CLI's default --config
 EXIT_NOT_WRITTEN = 1
@@ -375,3 +375,6 @@ def _summary(doc: dict[str, Any]) -> str:
         f"{risk['warn_threshold_pct']:g}% of it); auto_update {doc.get('auto_update', 'off')}"
     )
     return "\n".join(lines)
+
+
+COMMANDS = (init_command,)  # what supervisor/cli.py adds when `init` is named
