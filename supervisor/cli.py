@@ -134,8 +134,10 @@ def main(
         _fail_config(exc)
     # Imported after the config check: a bad file is reported without loading the daemon.
     from supervisor.daemon import Supervisor
+    from supervisor.service.lean import fewer_malloc_arenas
     from supervisor.state.db import StateError
 
+    fewer_malloc_arenas()  # before the daemon's threads: see supervisor/service/lean.py
     try:
         sup = Supervisor(config, once=once, status_port=status_port, prune_open=prune_open)
         if early is not None:  # a stop before this exits 0 here; one after reaches the daemon

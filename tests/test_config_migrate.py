@@ -293,7 +293,9 @@ def test_failed_rewrite_keeps_the_file_and_drops_the_backup(tmp_path, monkeypatc
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(config_migrate.tempfile, "mkstemp", no_space)
+    import tempfile  # atomic_write imports it when it writes (kept out of the idle supervisor)
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)
     cfg = _write(tmp_path / "config.json", _old(tmp_path))
     before = cfg.read_bytes()
     loaded = load_config(cfg)

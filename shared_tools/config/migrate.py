@@ -35,7 +35,6 @@ import contextlib
 import copy
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -331,6 +330,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, overwrite: bool 
     """Write ``data`` to ``path`` all or nothing: temp file in the same directory, fsync, then
     ``os.replace`` (or, with ``overwrite=False``, a hard link that fails with FileExistsError
     when ``path`` exists), then fsync the directory: a crash leaves the old file or the new."""
+    # tempfile loads shutil, bz2 and lzma (~1 MiB): only writers (migrations, init, the tuner's
+    # config write) pay for it, not the supervisor's idle memory
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
