@@ -26,6 +26,11 @@ from typing import Any
 
 HIDDEN = ("ssl", "_ssl", "_hashlib")
 DEFERRED = ("asyncio", "importlib.metadata", "hashlib")
+# Stand-ins that stay in sys.modules after the block, so a later ``import hashlib`` (Jinja2's,
+# for chat messages) gets CPython's builtin hashes as it did when SQLAlchemy loaded hashlib
+# without OpenSSL. Only for a module without submodules: ``import pkg.sub`` needs the real
+# package (asyncio's stand-in leaves; nothing in the supervisor imports asyncio itself).
+STICKY = ("hashlib",)
 
 
 @contextlib.contextmanager
@@ -76,8 +81,8 @@ EAGER = {"asyncio": ("iscoroutine",)}
 @contextlib.contextmanager
 def deferred_imports() -> Iterator[None]:
     """Within the block, ``import`` of a :data:`DEFERRED` module not yet loaded yields a stand-in;
-    afterwards the stand-ins leave ``sys.modules`` (a later import elsewhere loads the real one),
-    while the modules that imported them keep forwarding through them."""
+    afterwards the stand-ins but :data:`STICKY` leave ``sys.modules`` (a later import elsewhere
+    loads the real one), while the modules that imported them keep forwarding through them."""
     installed = [name for name in DEFERRED if name not in sys.modules]
     for name in installed:
         stand_in = _Deferred(name)
@@ -91,7 +96,7 @@ def deferred_imports() -> Iterator[None]:
         yield
     finally:
         for name in installed:
-            if isinstance(sys.modules.get(name), _Deferred):
+            if name not in STICKY and isinstance(sys.modules.get(name), _Deferred):
                 del sys.modules[name]
 
 
