@@ -53,6 +53,7 @@ from supervisor.schedule import (
     save_backoff,
     seconds_until_due,
 )
+from supervisor.service.lean import release_freed_memory
 from supervisor.service.lock import AlreadyRunning, acquire_lock
 from supervisor.service.sdnotify import SdNotify
 from supervisor.state import roster
@@ -280,6 +281,7 @@ class Supervisor:
             wait = max(wait, self.retry_save_at - time.monotonic())
         log(f"next cycle in {wait:.0f}s")
         self.sd.cycle_done(self.app.cycle_count, self.save_error)
+        release_freed_memory()  # the cycle's garbage back to the OS while idle (service/lean.py)
         self.sd.sleep(self.wake, wait)
         self.wake.clear()
 

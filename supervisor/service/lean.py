@@ -123,3 +123,17 @@ def fewer_malloc_arenas(limit: int = ARENA_MAX) -> bool:
         return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, limit))
     except (ImportError, OSError, AttributeError):
         return False
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap pages freed during a cycle (worker outputs, parsed JSON, SQL rows) back to
+    the OS with glibc's ``malloc_trim(0)``, instead of keeping them until the next cycle: about
+    0.2 MiB of idle RSS for a few milliseconds per cycle. False where there is no glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (ImportError, OSError, AttributeError):
+        return False
