@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import requests
 
+from shared_tools.urls import insecure_base
+
 API_ENV = "GO_TRADER_GITHUB_API_URL"
 DEFAULT_API = "https://api.github.com"
 TOKEN_ENVS = ("GO_TRADER_GITHUB_TOKEN", "GITHUB_TOKEN")
@@ -72,6 +74,9 @@ def report(
     if label.strip():
         doc["labels"] = [label.strip()]
     base = (env.get(API_ENV) or DEFAULT_API).rstrip("/")
+    why = insecure_base(API_ENV, base, "the GitHub API base")
+    if why:
+        return why
     http = session or requests.Session()
     try:
         r = http.post(
@@ -105,7 +110,9 @@ def _detail(r: requests.Response) -> str:
     parts = [str(doc.get("message") or "")]
     for err in doc.get("errors") or []:
         if isinstance(err, dict):
-            parts.append(" ".join(str(err.get(k)) for k in ("field", "code", "value") if err.get(k)))
+            parts.append(
+                " ".join(str(err.get(k)) for k in ("field", "code", "value") if err.get(k))
+            )
         else:
             parts.append(str(err))
     return "; ".join(p for p in parts if p)[:300] or "no detail"
