@@ -13,9 +13,11 @@ exchange (the script's own rule without ``--config``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -116,25 +118,33 @@ class Backtests:
         """The child, waited for at most ``timeout_s`` (then killed)."""
         title = f"{strategy} {symbol} {timeframe}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        try:
-            proc = subprocess.run(
+        try:  # its own process group: a timeout kills whatever it started too
+            proc = subprocess.Popen(
                 self.argv(strategy, symbol, timeframe),
                 cwd=REPO_ROOT,
                 env=env,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=self.timeout_s,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired:
-            minutes = self.timeout_s / 60
-            return Outcome(f"Backtest {title} timed out after {minutes:g} min; stopped.", "")
         except OSError as exc:
             return Outcome(f"Backtest {title} could not start: {exc}", "")
-        text = (proc.stdout or "") + (f"\n{proc.stderr}" if proc.stderr.strip() else "")
+        try:
+            stdout, stderr = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            shown = (
+                f"{self.timeout_s / 60:g} min" if self.timeout_s >= 60 else f"{self.timeout_s:g} s"
+            )
+            return Outcome(f"Backtest {title} timed out after {shown}; stopped.", "")
+        text = stdout + (f"\n{stderr}" if stderr.strip() else "")
         if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
             return Outcome(f"Backtest {title} failed (exit {proc.returncode}): {last}", text)
-        return Outcome(summary(title, proc.stdout), text)
+        return Outcome(summary(title, stdout), text)
 
 
 def summary(title: str, stdout: str) -> str:
