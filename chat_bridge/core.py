@@ -6,7 +6,9 @@ owner, in a DM. Read-only commands are owner-only unless ``discord.public_comman
 (upstream lets any guild member read positions and P&L: its "Obs"), and in a guild only in
 ``discord.allowed_channels`` when that list is set. Telegram answers the owner's chat only.
 
-Confirmation: ``close``, ``pause``, ``resume``, ``update`` ask the daemon for a nonce (``POST /api/confirm``,
+Confirmation: ``close``, ``pause``, ``resume``, ``update`` and the structural actions
+(chat_bridge/structural.py: add/remove-strategy, paper-to-live, apply-regime-gate,
+clear-cash-reconcile) ask the daemon for a nonce (``POST /api/confirm``,
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
