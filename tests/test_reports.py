@@ -144,6 +144,8 @@ def test_audit_figures_are_the_books(book, monkeypatch):
         assert row["pnl_pct"] == pytest.approx(overview[sid]["pnl_pct"])
         assert sum(row["close_reasons"].values()) == len(closes)
         assert 0.0 <= row["max_drawdown_pct"] < 100.0
+        # and with the open positions at the marks, the whole P&L (no capital changes here)
+        assert row["pnl"] == pytest.approx(row["realized_pnl"] + row["unrealized_pnl"])
         assert row["mode"] == "paper" and row["type"] == "spot" and row["direction"] == "long"
     a = rows["a"]
     assert a["trades"] >= 5 and a["closes"] >= 2
@@ -257,3 +259,15 @@ def test_the_pages_render_without_inline_script_or_data(sup_for):
     assert 'href="/reports/strategy-audit"' in sup.board.page("reports").decode()
     assert 'href="/reports"' in sup.board.page("dashboard").decode()
     assert sup.board.page("reports") is sup.board.page("reports")  # rendered once, kept
+
+
+def test_the_cli_refuses_a_bad_bound_and_runs_without_state(tmp_path):
+    from conftest import write_config
+
+    from supervisor.cli import main
+
+    cfg = str(write_config(tmp_path, [fake_strategy("a", "flip")]))
+    out = CliRunner().invoke(main, ["audit", "--config", cfg])
+    assert out.exit_code == 0 and "nothing to audit" in out.output
+    out = CliRunner().invoke(main, ["audit", "--dead-days", "0", "--config", cfg])
+    assert out.exit_code == 2 and "--dead-days must be a whole number from 1 to 3650" in out.output

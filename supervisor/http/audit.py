@@ -60,6 +60,7 @@ COLUMNS = (
     "platform",
     "symbol",
     "mode",
+    "paused",
     "direction",
     "leverage",
     "stops",
@@ -251,7 +252,8 @@ def to_csv(doc: dict) -> str:
 
 def parse_bound(query: dict, key: str, default: int, cap: int) -> int:
     """A whole number 1..cap from the query; missing means ``default``; ValueError otherwise."""
-    raw = str(query.get(key) or "").strip()
+    value = query.get(key)
+    raw = "" if value is None else str(value).strip()
     if not raw:
         return default
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= cap:

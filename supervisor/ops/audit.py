@@ -29,6 +29,17 @@ def run(
     """Print the audit as a table, JSON or CSV; the exit code."""
     from supervisor.state.db import StateDB
 
+    query = {
+        "dead_days": "" if dead_days is None else dead_days,
+        "min_trades": "" if min_trades is None else min_trades,
+    }
+    try:  # the bounds first: a typo is told before any state is read
+        audit.parse_bound(query, "dead_days", audit.DEAD_DAYS, audit.DEAD_DAYS_MAX)
+        audit.parse_bound(query, "min_trades", audit.MIN_TRADES, audit.MIN_TRADES_MAX)
+    except ValueError as exc:
+        flags = str(exc).replace("dead_days", "--dead-days").replace("min_trades", "--min-trades")
+        echo(f"audit: {flags}")
+        return EXIT_USAGE
     if not Path(config.db_file).is_file():
         echo(f"no state yet ({config.db_file} does not exist): nothing to audit")
         return 0
@@ -37,15 +48,7 @@ def run(
         app, ledger = db.load(), db.trade_ledger()
     finally:
         db.close()
-    query = {
-        "dead_days": "" if dead_days is None else dead_days,
-        "min_trades": "" if min_trades is None else min_trades,
-    }
-    try:
-        doc = audit_doc(config, app, ledger, query)
-    except ValueError as exc:
-        echo(f"audit: {exc}")
-        return EXIT_USAGE
+    doc = audit_doc(config, app, ledger, query)
     if fmt == "json":
         echo(json.dumps(doc, indent=2))
     elif fmt == "csv":
