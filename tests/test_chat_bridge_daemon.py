@@ -138,7 +138,7 @@ def test_a_pause_needs_its_confirmation_and_lands_in_the_config(chat):
     # a press of the same button again: the nonce is spent, nothing more is written
     server.press(confirm, OWNER)
     deadline = time.monotonic() + 10
-    while server.sent()[-1]["text"] != "Confirmation expired — nothing done.":
+    while server.sent()[-1]["text"] != "Confirmation expired — nothing done; ask again.":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     ask(server, f"/resume {sid}")
