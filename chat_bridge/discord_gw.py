@@ -59,6 +59,7 @@ QUERY = "/?v=10&encoding=json"
 CALLBACK_WAIT_S = 2.0  # the longest 429 wait that still fits in the 3 s answer window
 INVALID_WAIT_S = (1.0, 5.0)  # op 9 d=false: wait a random 1-5 s before identifying again
 SESSION_ENDED = {4007, 4009}  # invalid seq, session timed out: identify again
+RESUME_TRIES = 3  # failed connections in a row before a resume gives way to an identify
 RESUMABLE_CLOSE = 4000  # our own close when we mean to resume (1000/1001 end the session)
 
 
@@ -179,6 +180,8 @@ class Discord:
             except (OSError, ValueError, KeyError, websocket.WebSocketException) as exc:
                 failures += 1
                 self.log(f"[discord] gateway: {type(exc).__name__}: {exc}; reconnecting")
+                if failures >= RESUME_TRIES and self.session_id:
+                    self._forget_session()  # the resume address keeps failing: identify anew
             self.stop.wait(min(MAX_BACKOFF_S, self.backoff_s * 2 ** min(failures, 10)))
         self.workers.shutdown(wait=True)
         self.outbox.wake.set()  # the sender sees the stop now

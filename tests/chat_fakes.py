@@ -356,6 +356,17 @@ class FakeGateway:
                 with contextlib.suppress(OSError):
                     self.conn.sendall(head + data)
 
+    def close_with(self, code: int) -> None:
+        """Close the session's socket as Discord does, with a close code (the client answers
+        the close and goes; nothing is cut under it, so the code always arrives)."""
+        self.identified.clear()
+        self.resumed.clear()
+        with self.lock:
+            self.live = False
+            if self.conn is not None:
+                with contextlib.suppress(OSError):
+                    self.conn.sendall(bytes([0x88, 2]) + struct.pack(">H", code))
+
     def drop(self) -> None:
         """Cut the client's connection (a gateway outage); it should come back and resume."""
         self.identified.clear()

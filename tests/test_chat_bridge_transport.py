@@ -118,6 +118,17 @@ def test_op9_invalid_session_identifies_afresh_after_a_1_to_5_s_wait(tmp_path, d
     wait(lambda: server.of("POST", r"/interactions/51/"))
 
 
+def test_a_close_code_that_ends_the_session_identifies_another_resumes(tmp_path, dc):
+    server, start, _ft = dc
+    start(bridge(tmp_path))
+    gw = server.gateway
+    gw.close_with(4000)  # unknown error: resumable
+    assert gw.resumed.wait(10)
+    gw.close_with(4009)  # session timed out: a fresh IDENTIFY
+    assert gw.identified.wait(10)
+    assert (gw.ops(2), gw.ops(6)) == (2, 1)
+
+
 # -- 2. 429 ---------------------------------------------------------------------------------------
 def test_retry_after_is_read_from_discord_and_telegram_answers():
     def answer(body: Any, headers: dict[str, str] | None = None) -> requests.Response:
