@@ -442,3 +442,25 @@ def test_limits_are_per_route_unless_global():
     assert limits.delay("POST /channels/B/messages") == 3.0
     ft.now += 3
     assert limits.delay("POST /channels/A/messages") == 0.0
+
+
+def test_the_update_offer_is_not_polled_on_telegram_while_the_bridge_reads_it(
+    tmp_path, monkeypatch
+):
+    import types
+
+    from supervisor.notify import updater
+
+    polled: list[list[dict]] = []
+    monkeypatch.setattr(updater, "poll_replies", lambda asks: (polled.append(asks), ([], []))[1])
+    db = tmp_path / "state.db"
+    config = types.SimpleNamespace(
+        notify=NotifySettings(telegram=ChatSettings(enabled=True, owner="2")), db_file=str(db)
+    )
+    watcher = updater.UpdateWatcher(None, lambda: config, wake=lambda: None, log=print)  # type: ignore[arg-type]
+    watcher.asked = ("abc", watcher.clock())
+    chat_owner.beat(chat_owner.alive_path(db), ["telegram"], time.time())
+    assert watcher._await_answer(config) == "waiting" and polled == []  # type: ignore[arg-type]
+    chat_owner.clear(chat_owner.alive_path(db))
+    assert watcher._await_answer(config) == "waiting"  # type: ignore[arg-type]
+    assert [a["transport"] for a in polled[0]] == ["telegram"]
