@@ -65,7 +65,7 @@ class Telegram:
             stop,
             backoff_s,
             limits=self.limits,
-            route=lambda i: f"{i['method']}:{i['body'].get('chat_id')}",
+            route=lambda i: f"chat:{i['body'].get('chat_id')}",  # Telegram limits per chat
             sleep=sleep,
         )
 

@@ -464,3 +464,27 @@ def test_the_update_offer_is_not_polled_on_telegram_while_the_bridge_reads_it(
     chat_owner.clear(chat_owner.alive_path(db))
     assert watcher._await_answer(config) == "waiting"  # type: ignore[arg-type]
     assert [a["transport"] for a in polled[0]] == ["telegram"]
+
+
+def test_a_file_upload_waits_the_chats_retry_after_and_is_sent_once():
+    """/backtest's file goes outside the JSON outbox (multipart): it honours the same limits."""
+    from chat_bridge import attachments
+
+    server = FakeTelegram()
+    try:
+        server.limit(r"/sendDocument$", 1, 0.2)
+        limits = Limits()
+        url = f"{server.url}/bot{server.TOKEN}/sendDocument"
+        files = {"document": ("backtest.txt", b"report", "text/plain")}
+        ok = attachments._post(
+            requests.Session(), url, 0.05, limits, "chat:42", data={"chat_id": "42"}, files=files
+        )
+        assert ok and len(server.limit_hits) == 1 and len(server.documents()) == 1
+        # a wait longer than an upload may hold: the caller sends the summary by the outbox
+        server.limit(r"/sendDocument$", 1, 300)
+        assert not attachments._post(
+            requests.Session(), url, 0.05, limits, "chat:42", data={"chat_id": "42"}, files=files
+        )
+        assert len(server.documents()) == 1
+    finally:
+        server.close()
