@@ -69,6 +69,20 @@ def log(msg: str) -> None:
     print(f"{datetime.now(UTC).strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
+def reexec() -> None:
+    """Replace this process with a fresh one on the same argv (same pid for systemd).
+
+    Every fd Python opened is non-inheritable (PEP 446), so nothing leaks across the exec: the
+    lock and the listener were released by shutdown() anyway. ``sys.orig_argv`` is the command
+    line as started (``python -m supervisor.cli …`` or the console script), run from the same
+    working directory and environment.
+    """
+    log(f"[restart] exec {' '.join(sys.orig_argv)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, list(sys.orig_argv))
+
+
 class Supervisor:
     def __init__(
         self,
@@ -98,6 +112,7 @@ class Supervisor:
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
+        self.restart_requested = False  # drain as on SIGTERM, then re-execute (request_restart)
         self.fast_cadence: set[str] = set()  # ids on the drawdown-warning 90 s cadence
         self.started_at = market_now().timestamp()  # on the book's clock, as last_cycle
         self._lock_handle = None
@@ -251,6 +266,8 @@ class Supervisor:
                 self._tick()
         finally:
             saved = self.shutdown()
+        if saved and self.restart_requested:
+            reexec()  # does not return
         if not saved:
             print(
                 f"go-trader: exiting with unsaved state ({self.save_error}); the last committed "
@@ -437,6 +454,15 @@ class Supervisor:
         if self.executor is not None:
             self.executor.cancel_read_only()
 
+    def request_restart(self, why: str) -> None:
+        """Restart in place (the structural actions' ``restart: true``): drain exactly as on
+        SIGTERM, then :meth:`run` re-executes the same argv once everything is released (state
+        saved, DB closed, status port and single-instance lock let go). Called from a status
+        server worker: its reply goes out before the server stops (stop() waits for workers)."""
+        log(f"[restart] {why}: draining, then restarting")
+        self.restart_requested = True
+        self._on_stop(None, None)
+
     def _on_hup(self, _signum, _frame) -> None:
         """Reloads are applied at the loop top; wake a waiting loop so that happens now."""
         self.reload_requested = True
@@ -478,7 +504,10 @@ class Supervisor:
     def shutdown(self) -> bool:
         """Drain side-effect runs, save, release everything; False if the final save failed."""
         saved = True
-        self.sd.stopping()
+        if self.restart_requested:
+            self.sd.reloading()
+        else:
+            self.sd.stopping()
         if self.executor is not None:
             self.executor.drain(SHUTDOWN_DRAIN_S)
         if self.db is not None and self.ready:
