@@ -54,6 +54,7 @@ from supervisor.schedule import (
     seconds_until_due,
 )
 from supervisor.service.lock import AlreadyRunning, acquire_lock
+from supervisor.service.restart import reexec
 from supervisor.service.sdnotify import SdNotify
 from supervisor.state import roster
 from supervisor.state.db import StateDB, StateError
@@ -67,20 +68,6 @@ SHUTDOWN_DRAIN_S = 15.0
 
 def log(msg: str) -> None:
     print(f"{datetime.now(UTC).strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
-def reexec() -> None:
-    """Replace this process with a fresh one on the same argv (same pid for systemd).
-
-    Every fd Python opened is non-inheritable (PEP 446), so nothing leaks across the exec: the
-    lock and the listener were released by shutdown() anyway. ``sys.orig_argv`` is the command
-    line as started (``python -m supervisor.cli …`` or the console script), run from the same
-    working directory and environment.
-    """
-    log(f"[restart] exec {' '.join(sys.orig_argv)}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, list(sys.orig_argv))
 
 
 class Supervisor:
@@ -267,7 +254,7 @@ class Supervisor:
         finally:
             saved = self.shutdown()
         if saved and self.restart_requested:
-            reexec()  # does not return
+            reexec(log)  # does not return
         if not saved:
             print(
                 f"go-trader: exiting with unsaved state ({self.save_error}); the last committed "
@@ -435,6 +422,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum, _frame) -> None:
+        if signum is not None:  # a stop signal during a requested restart: exit, no exec
+            self.restart_requested = False
         first = not self.draining
         self.draining = True
         self.stopping = True
@@ -454,14 +443,18 @@ class Supervisor:
         if self.executor is not None:
             self.executor.cancel_read_only()
 
-    def request_restart(self, why: str) -> None:
+    def request_restart(self, why: str) -> bool:
         """Restart in place (the structural actions' ``restart: true``): drain exactly as on
         SIGTERM, then :meth:`run` re-executes the same argv once everything is released (state
         saved, DB closed, status port and single-instance lock let go). Called from a status
-        server worker: its reply goes out before the server stops (stop() waits for workers)."""
+        server worker: its reply goes out before the server stops (stop() waits for workers).
+        False when a stop is already under way: a stop always wins over a restart."""
+        if self.stopping:
+            return False
         log(f"[restart] {why}: draining, then restarting")
         self.restart_requested = True
         self._on_stop(None, None)
+        return True
 
     def _on_hup(self, _signum, _frame) -> None:
         """Reloads are applied at the loop top; wake a waiting loop so that happens now."""

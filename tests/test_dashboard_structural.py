@@ -54,7 +54,11 @@ class Rig:
         assert self.server is not None
         self.port, self.token = self.server.port, self.server.token
         self.restarts: list[str] = []
-        sup.request_restart = self.restarts.append  # the in-process test must not exec pytest
+        sup.request_restart = self.restart  # the in-process test must not exec pytest
+
+    def restart(self, why: str) -> bool:
+        self.restarts.append(why)
+        return True
 
     def post(self, path: str, body: object, *, origin: bool = True, token: bool = True):
         headers = {"Host": f"127.0.0.1:{self.port}", "Content-Type": "application/json"}
@@ -360,3 +364,14 @@ def test_the_blast_radius_rule():
     assert structural.window_problem({"regime": {"windows": {"comp_p21": 21}}}) is not None
     same = {"regime": {"windows": {"comp_p21": {"classifier": "composite", "period": 21}}}}
     assert structural.window_problem(same) is None
+
+
+def test_a_stop_signal_wins_over_a_requested_restart(sup_for):
+    import signal
+
+    sup = sup_for([fake_strategy("alpha", "hold", "BTC/USDT")])
+    assert sup.request_restart("test") is True
+    assert sup.restart_requested and sup.stopping and sup.draining
+    sup._on_stop(signal.SIGTERM, None)  # systemctl stop during the drain: exit, no exec
+    assert sup.restart_requested is False
+    assert sup.request_restart("again") is False  # stopping: no restart

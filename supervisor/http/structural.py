@@ -56,7 +56,7 @@ class Refused(Exception):
 
 
 @dataclass
-class Plan1:
+class Planned:
     """One checked action: its id, bound params, what it does, and its document patch."""
 
     sid: str
@@ -175,7 +175,7 @@ class Structural:
             )
 
     # -- plans: the checks and the patch of each action, run at confirm and again at execute ---
-    def plan(self, action: str, sid: str, p: dict, raw: dict) -> Plan1:
+    def plan(self, action: str, sid: str, p: dict, raw: dict) -> Planned:
         if action == "add-strategy":
             return self._add(p, raw)
         entry = _entry(raw, sid)
@@ -185,12 +185,12 @@ class Structural:
             if self.holds(sid):
                 raise Refused(409, f"{sid} holds a position; close it first, then remove it")
             desc = f"remove strategy {sid} from the config (its trade history stays in the DB)"
-            return Plan1(sid, p, desc, lambda doc: doc["strategies"].remove(_entry(doc, sid)))
+            return Planned(sid, p, desc, lambda doc: doc["strategies"].remove(_entry(doc, sid)))
         if action == "paper-to-live":
             return self._to_live(sid, p, entry)
         return self._gate(sid, p, entry, raw)
 
-    def _add(self, p: dict, raw: dict) -> Plan1:
+    def _add(self, p: dict, raw: dict) -> Planned:
         cat, group = self.catalogue(), PLATFORMS[p["platform"]]
         names = [n for n in cat.names(group) if not cat.rows[n].get("needs_pair")]
         name = next((n for n in names if p["name"] in (n, cat.short(n))), None)
@@ -210,9 +210,9 @@ class Structural:
             f"add paper strategy {sid} ({name} on {p['platform']} {entry['args'][1]}, "
             f"{entry['type']}, capital {entry['capital']:g})"
         )
-        return Plan1(sid, p, desc, lambda doc: doc.setdefault("strategies", []).append(entry))
+        return Planned(sid, p, desc, lambda doc: doc.setdefault("strategies", []).append(entry))
 
-    def _to_live(self, sid: str, p: dict, entry: dict) -> Plan1:
+    def _to_live(self, sid: str, p: dict, entry: dict) -> Planned:
         args = entry.get("args") if isinstance(entry.get("args"), list) else []
         if "--mode=live" in args:
             raise Refused(409, f"{sid} is already live")
@@ -228,9 +228,9 @@ class Structural:
             e = _entry(doc, sid)
             e["args"] = ["--mode=live" if a == "--mode=paper" else a for a in e["args"]]
 
-        return Plan1(sid, p, f"switch {sid} from paper to LIVE trading (real money)", patch)
+        return Planned(sid, p, f"switch {sid} from paper to LIVE trading (real money)", patch)
 
-    def _gate(self, sid: str, p: dict, entry: dict, raw: dict) -> Plan1:
+    def _gate(self, sid: str, p: dict, entry: dict, raw: dict) -> Planned:
         if entry.get("type") not in ("perps", "futures"):
             raise Refused(
                 409,
@@ -257,7 +257,7 @@ class Structural:
         )
         if woken:
             desc += f"; also activates the dormant allowed_regimes of {', '.join(woken)}"
-        return Plan1(sid, p, desc, patch, woken)
+        return Planned(sid, p, desc, patch, woken)
 
     # -- the two requests ----------------------------------------------------------------------
     def _raw(self) -> dict:
@@ -299,7 +299,7 @@ class Structural:
                 "ok": False,
                 "error": "confirmation missing, used, expired or for other params",
             }
-        made: list[Plan1] = []
+        made: list[Planned] = []
 
         def patch(doc: dict) -> None:
             try:
@@ -320,7 +320,7 @@ class Structural:
             return exc.code, {"ok": False, "error": exc.lines[0][:500], "problems": exc.lines}
         return 200, self._after(made[0], new)
 
-    def _after(self, plan: Plan1, new: Config) -> dict:
+    def _after(self, plan: Planned, new: Config) -> dict:
         """Restart (after the reply), reload (a gate the reload takes), or say to restart."""
         from supervisor.reload import structural_changes
 
@@ -328,9 +328,10 @@ class Structural:
         pending = structural_changes(sup.config, new)
         done = f"{plan.description}: written to {self.path.name}"
         out = {"ok": True, "id": plan.sid, "restart_required": False, "restarting": False}
-        if restart:
-            sup.request_restart(f"{plan.description} (dashboard)")
+        if restart and sup.request_restart(f"{plan.description} (API)"):
             out.update(restarting=True, message=f"{done}; restarting go-trader now.")
+        elif restart:  # a stop is under way: the next start takes it
+            out.update(restart_required=True, message=f"{done}; go-trader is stopping already.")
         elif not pending:  # e.g. the gate on a flat strategy: the SIGHUP reload applies it
             sup.reload_requested = True
             sup.wake.set()
