@@ -129,7 +129,7 @@ def test_add_strategy_confirm_execute_and_the_file(rig):
     assert "systemctl restart go-trader" in out["message"]
     after = r.doc()
     assert list(after) == list(before)  # untouched parts keep their keys and order
-    assert after["strategies"][:4] == before["strategies"]
+    assert json.dumps(after["strategies"][:4]) == json.dumps(before["strategies"])  # in order
     new = after["strategies"][4]
     assert new["id"] == "hl-sma-BTC" and new["type"] == "perps"
     assert new["args"] == ["sma_crossover", "BTC", "1h", "--mode=paper"]
@@ -263,6 +263,8 @@ def test_apply_regime_gate_writes_the_window_and_the_reload_takes_it(rig):
     assert doc["regime"]["enabled"] is True
     assert doc["regime"]["windows"] == {"comp_p21": {"classifier": "composite", "period": 21}}
     hlp = r.entry("hlp")
+    assert list(hlp)[-2:] == ["regime_gate_window", "allowed_regimes"]  # appended, rest in place
+    assert list(hlp)[:-2] == list(next(e for e in ROSTER if e["id"] == "hlp"))
     assert hlp["regime_gate_window"] == "comp_p21"
     assert hlp["allowed_regimes"] == ["trending_up_clean"]
     # no structural change for the reload: applied through it, no restart needed
