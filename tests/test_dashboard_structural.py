@@ -377,3 +377,24 @@ def test_a_stop_signal_wins_over_a_requested_restart(sup_for):
     sup._on_stop(signal.SIGTERM, None)  # systemctl stop during the drain: exit, no exec
     assert sup.restart_requested is False
     assert sup.request_restart("again") is False  # stopping: no restart
+
+
+def test_the_whole_document_write_keeps_a_hand_edit_made_meanwhile(tmp_path):
+    from conftest import write_config
+
+    from supervisor.http import config_write
+
+    cfg = write_config(tmp_path, [fake_strategy("alpha", "hold"), fake_strategy("beta", "hold")])
+
+    def patch(doc: dict) -> None:
+        cfg.write_text(cfg.read_text() + "\n")  # the operator saves the file right now
+        doc["strategies"].pop()
+
+    with pytest.raises(config_write.WriteRefused) as err:
+        config_write.patch_document(cfg, patch, lambda _new: [])
+    edited = cfg.read_text()
+    assert err.value.code == 409 and "changed while" in err.value.lines[0]
+    assert len(json.loads(edited)["strategies"]) == 2  # the hand edit stays, ours is dropped
+    with pytest.raises(config_write.WriteRefused) as err:  # the loader's verdict: 400
+        config_write.patch_document(cfg, lambda doc: doc.update(strategies=[]), lambda _n: [])
+    assert err.value.code == 400 and cfg.read_text() == edited
