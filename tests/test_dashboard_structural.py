@@ -221,7 +221,9 @@ def test_remove_strategy_keeps_the_db_rows_and_refuses_the_last(rig):
     assert r.confirm("remove-strategy", "nope", {})[0] == 404
 
 
-def test_a_position_refuses_at_confirm_and_at_execute(rig):
+def test_a_position_refuses_at_confirm_and_at_execute(rig, monkeypatch):
+    monkeypatch.setenv("HYPERLIQUID_SECRET_KEY", "0x" + "1" * 64)  # paper-to-live needs them
+    monkeypatch.setenv("HYPERLIQUID_ACCOUNT_ADDRESS", "0x" + "2" * 40)
     r = rig()
     gate = r.confirm("apply-regime-gate", "echo", {})[1]  # flat now
     live = r.confirm("paper-to-live", "echo", {})[1]
@@ -241,8 +243,22 @@ def test_a_position_refuses_at_confirm_and_at_execute(rig):
     assert r.cfg.read_bytes() == before
 
 
-def test_paper_to_live_then_already_live(rig):
+def test_paper_to_live_needs_the_keys_then_refuses_already_live(rig, monkeypatch):
     r = rig()
+    monkeypatch.delenv("HYPERLIQUID_SECRET_KEY", raising=False)
+    monkeypatch.delenv("HYPERLIQUID_ACCOUNT_ADDRESS", raising=False)
+    before = r.cfg.read_bytes()
+    code, out = r.confirm("paper-to-live", "hlp", {})  # the next start would exit 78
+    assert code == 409 and "HYPERLIQUID_SECRET_KEY" in out["error"], out
+    monkeypatch.setenv("HYPERLIQUID_SECRET_KEY", "0x" + "1" * 64)
+    monkeypatch.setenv("HYPERLIQUID_ACCOUNT_ADDRESS", "0x" + "2" * 40)
+    conf = r.confirm("paper-to-live", "hlp", {})[1]
+    monkeypatch.delenv("HYPERLIQUID_SECRET_KEY")  # gone between confirm and execute
+    code, out = r.execute("paper-to-live", "hlp", conf["nonce"], {})
+    assert code == 409 and "HYPERLIQUID_SECRET_KEY" in out["error"], out  # re-checked
+    assert r.cfg.read_bytes() == before
+    monkeypatch.setenv("HYPERLIQUID_SECRET_KEY", "0x" + "1" * 64)
+    monkeypatch.setenv("HYPERLIQUID_ACCOUNT_ADDRESS", "0x" + "2" * 40)
     conf, (code, out) = r.both("paper-to-live", "hlp", {})
     assert conf["confirm_phrase"] == "hlp" and "LIVE" in conf["description"]
     assert code == 200 and out["restart_required"], out
@@ -398,3 +414,14 @@ def test_the_whole_document_write_keeps_a_hand_edit_made_meanwhile(tmp_path):
     with pytest.raises(config_write.WriteRefused) as err:  # the loader's verdict: 400
         config_write.patch_document(cfg, lambda doc: doc.update(strategies=[]), lambda _n: [])
     assert err.value.code == 400 and cfg.read_text() == edited
+
+
+def test_a_config_the_next_start_would_refuse_is_not_written(tmp_path, monkeypatch):
+    from conftest import write_config
+
+    monkeypatch.delenv("HYPERLIQUID_SECRET_KEY", raising=False)
+    live = perps("hlp", "hold")
+    live["args"][-1] = "--mode=live"
+    cfg = write_config(tmp_path, [live])
+    lines = structural.Structural._startable(load_config(cfg))
+    assert lines and "HYPERLIQUID_SECRET_KEY" in lines[0]

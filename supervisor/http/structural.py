@@ -22,15 +22,18 @@ prune it and the daemon would not come back).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared_tools.config.live import live_env_problems
 from shared_tools.config.model import Config
 from supervisor.http import config_write
 from supervisor.http.nonce import Nonces
+from supervisor.live.start import start_problems
 from supervisor.ops.init_config import INTERVAL, VENUES, venue_entry
 from supervisor.ops.init_options import Catalogue, InitError, Plan, load_catalogue
 
@@ -223,6 +226,9 @@ class Structural:
             )
         if self.holds(sid):
             raise Refused(409, f"{sid} holds a position; close it first, then go live")
+        missing = live_env_problems([str(entry.get("platform") or "")], os.environ)
+        if missing:  # the next start would refuse to run live (exit 78): say so now
+            raise Refused(409, f"{sid} cannot go live here: {missing[0]}")
 
         def patch(doc: dict) -> None:
             e = _entry(doc, sid)
@@ -315,10 +321,19 @@ class Structural:
             made.append(plan)
 
         try:
-            new = config_write.patch_document(self.path, patch, lambda _new: [])
+            new = config_write.patch_document(self.path, patch, self._startable)
         except config_write.WriteRefused as exc:
             return exc.code, {"ok": False, "error": exc.lines[0][:500], "problems": exc.lines}
         return 200, self._after(made[0], new)
+
+    @staticmethod
+    def _startable(new: Config) -> list[str]:
+        """The live start-up checks the next start runs (keys in this process's environment,
+        which a restart keeps): a config the daemon would refuse to start on is not written."""
+        return [
+            f"the next start would refuse it: {line}"
+            for line in start_problems(new, True, os.environ)
+        ]
 
     def _after(self, plan: Planned, new: Config) -> dict:
         """Restart (after the reply), reload (a gate the reload takes), or say to restart."""
