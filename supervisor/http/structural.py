@@ -45,7 +45,7 @@ WINDOW, WINDOW_SPEC, LABELS = (
     ["trending_up_clean"],
 )
 PLATFORMS = {"hyperliquid": "perps", "binanceus": "spot"}  # platform -> init's venue group
-CAPITAL, DRAWDOWN = {"perps": 100.0, "spot": 1000.0}, {"perps": 10.0, "spot": 5.0}  # upstream
+CAPITAL, DRAWDOWN = {"perps": 100, "spot": 1000}, {"perps": 10, "spot": 5}  # upstream B.3
 ASSET = re.compile(r"^[A-Z0-9]{1,20}$")
 RESTART_HOW = "restart go-trader to apply it (systemctl restart go-trader, or /restart from chat)"
 
