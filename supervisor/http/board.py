@@ -67,7 +67,7 @@ class Board:
         self.sup = sup
         self.cache = candles.CandleCache()
         self.run = metrics.RunMetrics()
-        self._page: bytes | None = None
+        self._pages: dict[str, bytes] = {}  # page name -> its rendered HTML
         self._page_lock = threading.Lock()
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
         self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
@@ -264,23 +264,25 @@ class Board:
         return candles.candles_of(executor.run_one(job, timeout_s=candles.FETCH_TIMEOUT_S))
 
     # -- the page --------------------------------------------------------------------------------
-    def page(self) -> bytes:
-        """The dashboard's HTML, rendered once by the Jinja2 worker (jinja2 loads hashlib, which
-        the supervisor never imports) and then kept."""
-        if self._page is not None:
-            return self._page
+    def page(self, name: str = "dashboard") -> bytes:
+        """An HTML shell (the dashboard, or a report page of routes.REPORT_PAGES), rendered once
+        by the Jinja2 worker (jinja2 loads hashlib, which the supervisor never imports), then
+        kept."""
+        if name in self._pages:
+            return self._pages[name]
         executor = self.sup.executor
         if executor is None:
             raise NotReady("starting")
         with self._page_lock:
-            if self._page is None:
-                job = Job(key="page", script=PAGE_SCRIPT, args=(f"--version={__version__}",))
+            if name not in self._pages:
+                args = (f"--version={__version__}", f"--page={name}")
+                job = Job(key="page", script=PAGE_SCRIPT, args=args)
                 result = executor.run_one(job, timeout_s=30)
                 html = result.data.get("html") if isinstance(result.data, dict) else None
                 if not isinstance(html, str):
-                    raise RuntimeError(f"dashboard page: {result.error or 'no html'}")
-                self._page = html.encode()
-        return self._page
+                    raise RuntimeError(f"{name} page: {result.error or 'no html'}")
+                self._pages[name] = html.encode()
+        return self._pages[name]
 
     # -- /metrics --------------------------------------------------------------------------------
     def metrics(self) -> str:
