@@ -425,3 +425,30 @@ def test_a_config_the_next_start_would_refuse_is_not_written(tmp_path, monkeypat
     cfg = write_config(tmp_path, [live])
     lines = structural.Structural._startable(load_config(cfg))
     assert lines and "HYPERLIQUID_SECRET_KEY" in lines[0]
+
+
+def test_the_chat_bridges_requests_meet_the_contract(rig):
+    """The chat side (chat_bridge/structural.py) against this server: its params confirm and
+    execute as sent, restart true from chat."""
+    from chat_bridge import structural as chat
+    from chat_bridge.daemon_api import DaemonAPI
+
+    r = rig()
+    api = DaemonAPI(f"http://127.0.0.1:{r.port}", r.token)
+    commands = [
+        ("add-strategy", {"name": "SMA", "platform": "Hyperliquid", "asset": "eth"}),
+        ("apply-regime-gate", {"strategy": "hlp"}),
+        ("remove-strategy", {"id": "alpha"}),
+    ]
+    for name, options in commands:
+        req = chat.request(name, options)
+        assert isinstance(req, tuple), req
+        sid, params = req
+        code, doc = api.post("/api/confirm", {"action": name, "strategy_id": sid, "params": params})
+        assert code == 200, (name, doc)
+        assert chat.prompt(name, doc)
+        code, out = api.post(chat.path(api, name, sid), {"nonce": doc["nonce"], "params": params})
+        assert code == 200 and out["ok"] and out["restarting"], (name, out)
+    assert len(r.restarts) == 3
+    ids = [e["id"] for e in r.doc()["strategies"]]
+    assert "hl-sma-ETH" in ids and "alpha" not in ids
