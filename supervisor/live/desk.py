@@ -155,24 +155,20 @@ class LiveDesk:
     def read_jobs(self, now_ms: int) -> list[Job]:
         if not self.active:
             return []
-        jobs = []
-        if self.hl_live:
-            since = rec.since_ms(self.app.extra, now_ms)
-            args = tuple(hl.account_state_argv(since))
-            jobs.append(Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args))
+        jobs = [self._account_job(now_ms)] if self.hl_live else []
         jobs += [venue_check.read_job(book) for book in venue_check.venues(self.config)]
         jobs += venue_funding.jobs(self.config, self.app.extra, now_ms)
         return jobs + balances.jobs(self.config)
 
     def read_balance(self, now_ms: int) -> None:
         """Startup: one balance read per platform for capital_pct (cycles reuse their own)."""
-        jobs = balances.jobs(self.config)
-        if self.hl_live:
-            since = rec.since_ms(self.app.extra, now_ms)
-            args = tuple(hl.account_state_argv(since))
-            jobs.append(Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args))
+        jobs = balances.jobs(self.config) + ([self._account_job(now_ms)] if self.hl_live else [])
         if jobs:
             self._balances(self.run(jobs))
+
+    def _account_job(self, now_ms: int) -> Job:
+        args = tuple(hl.account_state_argv(rec.since_ms(self.app.extra, now_ms)))
+        return Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args)
 
     def _balances(self, results: dict[str, Result]) -> None:
         self.balances.update(balances.read(results, self.config))
@@ -219,6 +215,10 @@ class LiveDesk:
         out = venue_funding.book(
             self.config, self.app.strategies, self.app.extra, r, cy.stamp, now_ms
         )
+        self._take(out, cy)
+
+    def _take(self, out: rec.Outcome, cy: CycleView) -> None:
+        """Book an account read's trades on their strategies and report its notes."""
         for sid, trade in out.trades:
             owner = self.strategy(sid)
             if owner is not None:
@@ -242,13 +242,7 @@ class LiveDesk:
         out = rec.reconcile(
             self.config, self.app.strategies, self.app.extra, r.data, cy.stamp, int(cy.epoch * 1000)
         )
-        for sid, trade in out.trades:
-            owner = self.strategy(sid)
-            if owner is not None:
-                cy.book_trades(owner, self.app.strategies[sid], [trade])
-        for note in out.notes:
-            cy.report.notes.append(note)
-            self.log(note)
+        self._take(out, cy)
         cy.events(out.events)
         self.onchain, self.orphans = out.onchain, out.orphans
         for sym in out.gaps:
