@@ -43,15 +43,28 @@ METRICS = ("sharpe", "total_return_pct", "dd_adjusted_return")
 MIN_BLOCK, MIN_TRAIN, MIN_TEST = 50, 30, 10  # bars, as upstream's walk-forward
 
 
-def param_grid(strategy: str, platform: str = "spot") -> list[dict]:
+def param_grid(
+    strategy: str, platform: str = "spot", ranges: dict[str, list] | None = None
+) -> list[dict]:
     """Every combo of the strategy's declared ranges its constraints accept, in declaration
-    order (last param varies fastest). Without ranges: one combo, the platform defaults."""
+    order (last param varies fastest). Without ranges: one combo, the platform defaults.
+
+    ``ranges`` replaces the declared values of the params it names (or adds a param the
+    strategy takes but declares no range for): a tuning run narrows the grid with it
+    (backtest/tune_live.py). A param the strategy does not take raises OptimizerError."""
     spec = registry.get(strategy, platform)
-    if not spec.ranges:
+    declared = {k: list(v) for k, v in spec.ranges.items()}
+    for key, values in (ranges or {}).items():
+        if key not in declared and key not in spec.default_params:
+            raise OptimizerError(f"{strategy}: no param {key!r} to narrow")
+        if not values:
+            raise OptimizerError(f"{strategy}: param {key!r} needs at least one value")
+        declared[key] = list(values)
+    if not declared:
         return [dict(spec.default_params)]
-    keys = list(spec.ranges)
+    keys = list(declared)
     grid = []
-    for values in itertools.product(*spec.ranges.values()):
+    for values in itertools.product(*declared.values()):
         combo = dict(zip(keys, values, strict=True))
         try:
             registry.merged_params(strategy, combo, platform)

@@ -29,7 +29,7 @@ from shared_tools.config.load import load_config
 from shared_tools.config.migrate import CURRENT_CONFIG_VERSION
 from shared_tools.config.model import Config, ConfigError
 
-WRITE_LOCK = threading.Lock()
+WRITE_LOCK = threading.RLock()  # re-entrant: a tuning apply holds it across its checks
 Patch = Callable[[dict], None]  # changes one strategy's raw entry in place
 
 

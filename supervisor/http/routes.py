@@ -83,7 +83,7 @@ PAGE_HEADERS = (
     "Referrer-Policy: no-referrer\r\n"
     "X-Frame-Options: DENY\r\n"
 )
-GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard"})
+GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard", "/tuning"})
 
 
 class Views(Protocol):
@@ -94,7 +94,7 @@ class Views(Protocol):
     history: Callable[[dict], dict]
     api: ApiView  # /api/* reads (supervisor/http/board.py)
     post: PostView  # /api/* actions, past the guard (supervisor/http/post.py)
-    page: Callable[[], bytes]  # the dashboard's HTML shell
+    page: Callable[..., bytes]  # an HTML shell by name: "dashboard" (default), "tuning"
     metrics: Callable[[], str]  # Prometheus text
     draining: Callable[[], bool]
 
@@ -146,7 +146,7 @@ def route(req: Request, views: Views, auth: bytes | None) -> Answer:
         if path == "/health":
             code, body = views.health()
             return code, body, ""
-        dashboard = path == "/dashboard" or path.startswith("/dashboard/")
+        dashboard = path in ("/dashboard", "/tuning") or path.startswith("/dashboard/")
         if (dashboard or path.startswith("/api/")) and views.draining():
             return 503, {"status": "draining"}, "Retry-After: 5\r\n"
         if dashboard:  # the page and its files hold no data: no token (the page asks for it)
@@ -212,8 +212,8 @@ def post_route(req: Request, views: Views, auth: bytes | None, body: bytes) -> A
 
 
 def _dashboard(path: str, views: Views) -> Answer:
-    if path == "/dashboard":
-        return 200, (views.page(), "text/html; charset=utf-8"), PAGE_HEADERS
+    if path in ("/dashboard", "/tuning"):  # /tuning: the tuning runs page (tuning.html.j2)
+        return 200, (views.page(path[1:]), "text/html; charset=utf-8"), PAGE_HEADERS
     found = assets.read(path.removeprefix("/dashboard/"))
     if found is None:
         return 404, {"error": f"no such file {show(path)}"}, ""
