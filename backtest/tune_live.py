@@ -133,7 +133,9 @@ def verdict(m: dict, base: dict, min_trades: int, dd_margin: float) -> list[str]
     reasons = []
     ret, bret = m["oos_mean_return_pct"], base["oos_mean_return_pct"]
     if ret is None or bret is None or ret <= bret:
-        reasons.append(f"out-of-sample mean return {_pct(ret)} is not above the baseline's {_pct(bret)}")
+        reasons.append(
+            f"out-of-sample mean return {_pct(ret)} is not above the baseline's {_pct(bret)}"
+        )
     pairs = zip(m["oos_fold_returns_pct"], base["oos_fold_returns_pct"], strict=True)
     beaten = sum(1 for a, b in pairs if a is not None and b is not None and a > b)
     if beaten * 2 < m["folds"]:
@@ -202,7 +204,9 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
         reasons = verdict(m, base, args.min_trades, args.dd_margin_pct)
         rows.append(_row(row_key(params), params, m, reasons, "", raw, sid, live))
         progress.update(sid, steps_done=3 + n)
-    rows.sort(key=lambda r: (r["verdict"] != "survivor", -(r["metrics"]["oos_mean_return_pct"] or -1e18)))
+    rows.sort(
+        key=lambda r: (r["verdict"] != "survivor", -(r["metrics"]["oos_mean_return_pct"] or -1e18))
+    )
     entry = strategy_entry(raw, sid) or {}
     return {
         "strategy_id": sid,

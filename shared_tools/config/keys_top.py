@@ -548,5 +548,7 @@ SECTION_KEYS: tuple[Key, ...] = (
         lo=100,
         hi=100_000,
     ),
-    row_key("tuning", "splits", "int", "walk-forward folds of a tuning run", default=3, lo=1, hi=20),
+    row_key(
+        "tuning", "splits", "int", "walk-forward folds of a tuning run", default=3, lo=1, hi=20
+    ),
 )

@@ -56,8 +56,8 @@ from shared_tools.config.regime_keys import policy_problems, user_regime_atr
 from shared_tools.config.risk import risk_settings
 from shared_tools.config.sizing_keys import global_capital_pct
 from shared_tools.config.strategy import parse_strategy
-from shared_tools.config.tuning import tuning_settings
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.config.tuning import tuning_settings
 from shared_tools.config.user_defaults import user_defaults
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, exc_line, one_line, show

@@ -30,8 +30,8 @@ from shared_tools.config.manual import ManualDefaults
 from shared_tools.config.notify import NotifySettings
 from shared_tools.config.options import OptionsSettings
 from shared_tools.config.regime import RegimeSettings
-from shared_tools.config.tuning import TuningSettings
 from shared_tools.config.risk import RiskSettings
+from shared_tools.config.tuning import TuningSettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.regime_policy import DirectionalPolicy
 from shared_tools.text import LINE_LIMIT, one_line

@@ -60,8 +60,12 @@ def valid_id(run_id: object) -> bool:
     if not isinstance(run_id, str) or len(run_id) != 29 or run_id[16] != "-":
         return False
     stamp, tail = run_id[:16], run_id[17:]
-    return stamp[:8].isdigit() and stamp[8] == "T" and stamp[9:15].isdigit() and stamp[15] == "Z" and all(
-        c in "0123456789abcdef" for c in tail
+    return (
+        stamp[:8].isdigit()
+        and stamp[8] == "T"
+        and stamp[9:15].isdigit()
+        and stamp[15] == "Z"
+        and all(c in "0123456789abcdef" for c in tail)
     )
 
 
