@@ -122,11 +122,11 @@ def test_max_retained_runs_prunes_resultless_first_then_oldest(sup_for):
 
 
 def test_max_retained_runs_default_and_bounds(tmp_path):
+    from conftest import write_config
+
     from shared_tools.config.load import load_config
     from shared_tools.config.model import ConfigError
     from shared_tools.config.tuning import TuningSettings
-
-    from conftest import write_config
 
     cfg = load_config(write_config(tmp_path, [gamma()]))
     assert cfg.tuning == TuningSettings(max_retained_runs=20, lookback_bars=1500, splits=3)
