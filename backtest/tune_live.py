@@ -163,7 +163,7 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
     from backtest.cli_settings import from_config
     from shared_strategies.open import registry
     from shared_tools.market.common import timeframe_seconds
-    from shared_tools.promotion import promotion_baseline, strategy_entry
+    from shared_tools.promotion import promotion_baseline
 
     job = from_config(args.config, sid, BacktestSettings)
     settings, name = job.settings, job.strategy
@@ -198,16 +198,15 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
     progress.update(sid, steps=2 + len(winners), steps_done=1, folds=len(search.folds))
     base = oos_figures(wf([live]))
     progress.update(sid, steps_done=2)
-    rows = [_row("baseline", live, base, ["the live params (baseline)"], "rejected", raw, sid)]
+    rows = [_row("baseline", live, base, ["the live params (baseline)"], raw, sid)]
     for n, params in enumerate(winners):
         m = oos_figures(wf([params]))
         reasons = verdict(m, base, args.min_trades, args.dd_margin_pct)
-        rows.append(_row(row_key(params), params, m, reasons, "", raw, sid, live))
+        rows.append(_row(row_key(params), params, m, reasons, raw, sid, live))
         progress.update(sid, steps_done=3 + n)
     rows.sort(
         key=lambda r: (r["verdict"] != "survivor", -(r["metrics"]["oos_mean_return_pct"] or -1e18))
     )
-    entry = strategy_entry(raw, sid) or {}
     return {
         "strategy_id": sid,
         "open_strategy": name,
@@ -222,7 +221,6 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
         "skipped_folds": search.skipped,
         "ranked": rows,
         "promotion_baseline": promotion_baseline(raw, sid),
-        "had_open_strategy_block": "open_strategy" in entry,
     }
 
 
@@ -231,7 +229,6 @@ def _row(
     params: dict,
     m: dict,
     reasons: list[str],
-    verdict_: str,
     raw: dict,
     sid: str,
     live: dict | None = None,
