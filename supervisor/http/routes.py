@@ -213,7 +213,8 @@ def post_route(req: Request, views: Views, auth: bytes | None, body: bytes) -> A
 
 def _dashboard(path: str, views: Views) -> Answer:
     if path in ("/dashboard", "/tuning"):  # /tuning: the tuning runs page (tuning.html.j2)
-        return 200, (views.page(path[1:]), "text/html; charset=utf-8"), PAGE_HEADERS
+        html = views.page() if path == "/dashboard" else views.page("tuning")
+        return 200, (html, "text/html; charset=utf-8"), PAGE_HEADERS
     found = assets.read(path.removeprefix("/dashboard/"))
     if found is None:
         return 404, {"error": f"no such file {show(path)}"}, ""
