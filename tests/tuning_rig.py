@@ -36,9 +36,20 @@ def fake_run(
 ) -> str:
     """A stored run of :data:`GAMMA` with a survivor ``p-good``, a rejected ``p-bad`` and the
     baseline, measured against the config as it is now."""
-    runs = sup.board.tuning
+    return seed_run(sup.board.tuning.root, raw_config(sup), status, schema, results, run_id)
+
+
+def seed_run(
+    root: Path,
+    raw: dict,
+    status: str = "completed",
+    schema: int = 2,
+    results: bool = True,
+    run_id: str = "",
+) -> str:
+    """:func:`fake_run` under ``root`` (``<config dir>/tuning_runs``) for the config ``raw``."""
     run_id = run_id or new_run_id()
-    folder = runs.run_dir(run_id)
+    folder = root / run_id
     folder.mkdir(parents=True, mode=0o700)
     write_json(folder / "run.json", {"id": run_id, "status": status, "strategy_ids": [GAMMA]})
     write_json(folder / "spec.json", {"strategy_ids": [GAMMA], "overrides": {}})
@@ -60,7 +71,7 @@ def fake_run(
             row("baseline", live, "rejected"),
             row("p-bad", {"fast_period": 25, "slow_period": 50}, "rejected"),
         ],
-        "promotion_baseline": promotion_baseline(raw_config(sup), GAMMA),
+        "promotion_baseline": promotion_baseline(raw, GAMMA),
     }
     if results:
         write_json(folder / "results.json", {"schema_version": schema, "strategies": [block]})
