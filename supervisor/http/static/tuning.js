@@ -152,6 +152,7 @@
         b.title = elig.eligible ? "write these params to the config" : (elig.message || elig.reason || "");
         b.addEventListener("click", function () { apply(run.id, block.strategy_id, row.key); });
         cell.appendChild(b);
+        if (!elig.eligible) { cell.appendChild(el("span", " " + (elig.reason || ""), "muted")); }
       }
       tr.appendChild(cell);
       tbody.appendChild(tr);
