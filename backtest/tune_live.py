@@ -151,6 +151,12 @@ def verdict(m: dict, base: dict, min_trades: int, dd_margin: float) -> list[str]
     return reasons
 
 
+def _rank(row: dict) -> tuple[bool, float]:
+    """Survivors first, then the higher mean out-of-sample return (undefined last)."""
+    ret = row["metrics"]["oos_mean_return_pct"]
+    return row["verdict"] != "survivor", -ret if ret is not None else float("inf")
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}%"
 
@@ -204,9 +210,7 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
         reasons = verdict(m, base, args.min_trades, args.dd_margin_pct)
         rows.append(_row(row_key(params), params, m, reasons, raw, sid, live))
         progress.update(sid, steps_done=3 + n)
-    rows.sort(
-        key=lambda r: (r["verdict"] != "survivor", -(r["metrics"]["oos_mean_return_pct"] or -1e18))
-    )
+    rows.sort(key=_rank)
     return {
         "strategy_id": sid,
         "open_strategy": name,

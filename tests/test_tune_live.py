@@ -84,3 +84,12 @@ def test_a_rows_patch_adds_only_the_changed_params_to_the_open_strategy_block():
         "open_strategy": {"name": "sma_crossover", "params": {"slow_period": 60, "fast_period": 10}}
     }
     assert tune_live.row_key({"a": 1, "b": 2}) == tune_live.row_key({"b": 2, "a": 1})
+
+
+def test_rows_rank_survivors_first_then_by_return():
+    def r(key, verdict, ret):
+        return {"key": key, "verdict": verdict, "metrics": {"oos_mean_return_pct": ret}}
+
+    rows = [r("a", "rejected", 5.0), r("b", "survivor", 0.0), r("c", "rejected", None)]
+    rows += [r("d", "survivor", 2.0), r("e", "rejected", 0.0)]
+    assert [x["key"] for x in sorted(rows, key=tune_live._rank)] == ["d", "b", "a", "e", "c"]

@@ -187,3 +187,17 @@ def test_the_worker_runs_at_the_lowest_priority(sup_for, monkeypatch, tmp_path):
     assert done["status"] == "failed"  # it wrote no results.json
     assert (runs.run_dir(rec["id"]) / "worker.log").read_text().split()[-1] == "19"
     assert sys.executable in runs.argv(rec["id"], [GAMMA])
+
+
+def test_the_tuning_block_reloads_live(sup_for):
+    import json
+    from pathlib import Path
+
+    sup = sup_for([gamma()], tuning={"max_retained_runs": 3})
+    path = Path(sup.config.path)
+    raw = json.loads(path.read_text())
+    raw["tuning"] = {"max_retained_runs": 1, "splits": 4}
+    path.write_text(json.dumps(raw))
+    assert sup.reload()
+    assert sup.config.tuning.max_retained_runs == 1
+    assert "--splits=4" in sup.board.tuning.argv(_id(1), [GAMMA])
