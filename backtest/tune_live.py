@@ -161,14 +161,40 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}%"
 
 
+def load(settings: Any, market_data: str | None, bars: int) -> Any:
+    """The last ``bars`` closed bars (plus warm-up) from the config's market, with the
+    higher-timeframe trend column when the strategy filters on it (as run_backtest loads)."""
+    from backtest import data as bd
+    from backtest import htf_bars
+    from shared_tools import htf_filter
+    from shared_tools.market.common import TIMEFRAMES, timeframe_seconds
+
+    until = datetime.now(UTC)
+    since = until - timedelta(seconds=timeframe_seconds(settings.timeframe) * bars)
+    where = {
+        "source": bd.resolve_source(None, market_data),
+        "platform": settings.platform,
+        "instrument": settings.instrument,
+    }
+    candles = bd.load_candles(settings.symbol, settings.timeframe, since, until, **where)
+    if settings.htf_filter:
+        tf = htf_filter.htf_timeframe(settings.timeframe)
+        htf = None  # live: an HTF the market does not serve is a 0 trend
+        if tf in TIMEFRAMES:
+            first = candles.df.index[0].to_pydatetime()
+            htf = bd.load_candles(
+                settings.symbol, tf, first, until, warmup=htf_filter.HTF_CANDLES, **where
+            ).df
+        candles.df = htf_bars.attach(candles.df, settings.timeframe, htf)
+    return candles
+
+
 def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: Progress) -> dict:
     """The results block of one strategy (raises ValueError-like errors for the caller)."""
-    from backtest import data as bd
     from backtest import optimizer
     from backtest.backtester import BacktestSettings, strategy_registry
     from backtest.cli_settings import from_config
     from shared_strategies.open import registry
-    from shared_tools.market.common import timeframe_seconds
     from shared_tools.promotion import promotion_baseline
 
     job = from_config(args.config, sid, BacktestSettings)
@@ -176,17 +202,7 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
     reg = strategy_registry(settings)
     live = registry.merged_params(name, job.params, reg)
     grid = optimizer.param_grid(name, reg, narrowed(registry.get(name, reg), live, ov))
-    until = datetime.now(UTC)
-    since = until - timedelta(seconds=timeframe_seconds(settings.timeframe) * args.bars)
-    candles = bd.load_candles(
-        settings.symbol,
-        settings.timeframe,
-        since,
-        until,
-        source=bd.resolve_source(None, job.market_data),
-        platform=settings.platform,
-        instrument=settings.instrument,
-    )
+    candles = load(settings, job.market_data, args.bars)
 
     def wf(combos: list[dict]) -> Any:
         return optimizer.walk_forward(

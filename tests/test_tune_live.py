@@ -93,3 +93,46 @@ def test_rows_rank_survivors_first_then_by_return():
     rows = [r("a", "rejected", 5.0), r("b", "survivor", 0.0), r("c", "rejected", None)]
     rows += [r("d", "survivor", 2.0), r("e", "rejected", 0.0)]
     assert [x["key"] for x in sorted(rows, key=tune_live._rank)] == ["d", "b", "a", "e", "c"]
+
+
+def test_the_cli_tunes_what_it_can_and_reports_the_rest(tmp_path, monkeypatch):
+    """By hand on the simulated market: an HTF-filtered perps strategy is tuned (its candles get
+    the higher-timeframe column), a custom-script one cannot be and says why; exit 0."""
+    import json
+
+    from conftest import fake_strategy, write_config
+
+    from backtest import htf_bars
+
+    monkeypatch.setenv("GO_TRADER_OHLCV_CACHE", str(tmp_path / "ohlcv.db"))
+    attached = []
+    real = htf_bars.attach
+    monkeypatch.setattr(
+        htf_bars, "attach", lambda df, tf, htf: attached.append(len(htf)) or real(df, tf, htf)
+    )
+    perp = {
+        "id": "hl",
+        "type": "perps",
+        "platform": "hyperliquid",
+        "script": "shared_scripts/check_hyperliquid.py",
+        "args": ["sma_crossover", "BTC", "1h", "--mode=paper"],
+        "capital": 1000,
+        "htf_filter": True,
+        "allow_deprecated": True,
+    }
+    cfg = write_config(tmp_path, [perp, fake_strategy("m", "flip")])
+    ov = tmp_path / "ov.json"
+    ov.write_text(
+        json.dumps({"hl": {"params": {"fast_period": [10, 20]}, "freeze": ["slow_period"]}})
+    )
+    out = tmp_path / "run"
+    argv = ["--config", str(cfg), "--strategy", "hl", "m", "--out-dir", str(out)]
+    argv += ["--json", str(out / "results.json"), "--overrides", str(ov), "--bars=300"]
+    assert tune_live.main([*argv, "--splits=2"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    hl, m = doc["strategies"]
+    assert hl["strategy_id"] == "hl" and hl["grid_size"] == 2 and "error" not in hl
+    assert len(attached) == 1 and attached[0] > 0  # the 4h trend, from the same market
+    assert m["strategy_id"] == "m" and "flip" in m["error"] and m["ranked"] == []
+    progress = json.loads((out / tune_live.PROGRESS_FILE).read_text())["strategies"]
+    assert progress["hl"]["status"] == "completed" and progress["m"]["status"] == "failed"
