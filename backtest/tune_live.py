@@ -139,7 +139,9 @@ def verdict(m: dict, base: dict, min_trades: int, dd_margin: float) -> list[str]
     pairs = zip(m["oos_fold_returns_pct"], base["oos_fold_returns_pct"], strict=True)
     beaten = sum(1 for a, b in pairs if a is not None and b is not None and a > b)
     if beaten * 2 < m["folds"]:
-        reasons.append(f"beats the baseline in {beaten} of {m['folds']} folds (needs half)")
+        reasons.append(
+            f"beats the baseline in {beaten} of {m['folds']} folds (needs at least half)"
+        )
     if m["oos_total_trades"] < min_trades:
         reasons.append(f"{m['oos_total_trades']} out-of-sample trades (needs {min_trades})")
     dd, bdd = m["oos_worst_drawdown_pct"] or 0.0, base["oos_worst_drawdown_pct"] or 0.0

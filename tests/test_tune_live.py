@@ -34,7 +34,7 @@ def test_a_survivor_beats_the_baseline_out_of_sample_with_enough_trades():
     ("cand", "needle"),
     [
         (figures([1.0, 1.0, 1.0]), "not above the baseline"),
-        (figures([9.0, 0.0, 0.0]), "beats the baseline in 1 of 3 folds"),
+        (figures([9.0, 0.0, 0.0]), "beats the baseline in 1 of 3 folds (needs at least half)"),
         (figures([2.0, 2.0, 2.0], trades=2), "2 out-of-sample trades (needs 3)"),
         (figures([2.0, 2.0, 2.0], dd=-10.5), "worse than the baseline's -5.00% by more than 5"),
     ],

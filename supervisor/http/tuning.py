@@ -21,6 +21,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -42,6 +43,7 @@ STATUSES = ("queued", "running", "completed", "failed", "interrupted", "rejected
 UNFINISHED = ("queued", "running")
 MAX_IDS, MAX_VALUES = 64, 64
 NICE = 19
+_RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}", re.ASCII)
 _RUN_KEYS = frozenset({"strategy_ids", "overrides"})
 _OVERRIDE_KEYS = frozenset({"params", "freeze"})
 
@@ -57,16 +59,7 @@ def new_run_id() -> str:
 
 def valid_id(run_id: object) -> bool:
     """True for a string shaped like :func:`new_run_id`'s (never a path)."""
-    if not isinstance(run_id, str) or len(run_id) != 29 or run_id[16] != "-":
-        return False
-    stamp, tail = run_id[:16], run_id[17:]
-    return (
-        stamp[:8].isdigit()
-        and stamp[8] == "T"
-        and stamp[9:15].isdigit()
-        and stamp[15] == "Z"
-        and all(c in "0123456789abcdef" for c in tail)
-    )
+    return isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) is not None
 
 
 def _scalar(value: object) -> bool:

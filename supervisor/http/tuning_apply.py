@@ -195,6 +195,9 @@ def _patcher(block: dict):
 def apply(actions: Any, body: dict) -> tuple[int, dict]:
     """``POST /api/tuning/apply``: nonce, eligibility (again under the write lock), journal,
     write. Reply ``{reason, applied_at?, error?, message?}``."""
+    # the server reads up to its 64 KiB cap; this route's 4 KiB is checked on the re-encoded
+    # body (the raw bytes are not passed down), which is never longer than what was sent
+    # by more than the escaping of non-ASCII text
     if len(json.dumps(body)) > APPLY_MAX_BYTES:
         return 413, {"reason": "too_large", "error": f"body over {APPLY_MAX_BYTES} bytes"}
     unknown = sorted(set(body) - _APPLY_KEYS)
