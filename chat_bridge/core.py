@@ -6,7 +6,9 @@ owner, in a DM. Read-only commands are owner-only unless ``discord.public_comman
 (upstream lets any guild member read positions and P&L: its "Obs"), and in a guild only in
 ``discord.allowed_channels`` when that list is set. Telegram answers the owner's chat only.
 
-Confirmation: ``close``, ``pause``, ``resume``, ``update`` ask the daemon for a nonce (``POST /api/confirm``,
+Confirmation: ``close``, ``pause``, ``resume``, ``update`` and the structural actions
+(chat_bridge/structural.py: add/remove-strategy, paper-to-live, apply-regime-gate,
+clear-cash-reconcile) ask the daemon for a nonce (``POST /api/confirm``,
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
@@ -27,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chat_bridge import render
+from chat_bridge import github, render, structural
+from chat_bridge.backtest_run import Backtests, Outcome
 from chat_bridge.commands import COMMANDS, Command
 from chat_bridge.daemon_api import DaemonAPI, DaemonDown
 
@@ -64,6 +67,9 @@ class Answer:
     ephemeral: bool = True
     confirm: str | None = None  # a confirmation code: the transport adds the buttons
     refused: bool = False
+    # a long job (/backtest): the transport runs it after sending ``messages`` and sends its
+    # summary and, as a file, its text (chat_bridge/attachments.py)
+    later: Callable[[], Outcome] | None = None
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Bridge:
         *,
         clock: Callable[[], float] = time.monotonic,
         service: str | None = None,
+        report: github.ReportSettings | None = None,
+        backtests: Backtests | None = None,
     ) -> None:
         self.api = api
         self.access = access
@@ -95,6 +103,8 @@ class Bridge:
         self.clock = clock
         self.service = service or os.environ.get("GO_TRADER_SERVICE") or "go-trader"
         self._pending: dict[str, Pending] = {}
+        self.report = report or github.ReportSettings()
+        self.backtests = backtests or Backtests()
         self._lock = threading.Lock()
 
     # -- permission ------------------------------------------------------------------------------
@@ -136,6 +146,8 @@ class Bridge:
                 return self._ask_config(inv)
             if cmd.mutating:
                 return self._ask(inv, cmd)
+            if cmd.name == "backtest":
+                return self._backtest(inv, ephemeral)
             out = getattr(self, "_" + cmd.name.replace("-", "_"))(inv.options)
         except DaemonDown as exc:
             return Answer([f"Daemon unavailable: {exc}."], ephemeral)
@@ -208,8 +220,23 @@ class Bridge:
     def _add_platform(self, o: dict[str, Any]) -> str:
         return render.add_platform(str(o.get("name") or ""))
 
+    def _report_an_issue(self, o: dict[str, Any]) -> str:
+        title, body = str(o.get("title") or ""), str(o.get("body") or "")
+        return github.report(self.report, title, body, str(o.get("label") or ""))
+
+    def _backtest(self, inv: Invocation, ephemeral: bool) -> Answer:
+        """Checked and started at once; the transport runs the job and sends its result."""
+        job = self.backtests.start(inv.options)
+        if isinstance(job, str):
+            return Answer([job], ephemeral, refused=True)
+        shown = " ".join(str(inv.options.get(k) or "") for k in ("strategy", "symbol", "timeframe"))
+        text = f"⏳ Backtest {shown.strip()} started; the result follows (5 min at most)."
+        return Answer([text], ephemeral, later=job)
+
     # -- confirmations ---------------------------------------------------------------------------
     def _ask(self, inv: Invocation, cmd: Command) -> Answer:
+        if cmd.name in structural.ACTIONS:
+            return self._ask_structural(inv, cmd)
         sid = str(inv.options.get("strategy") or "")
         params: dict[str, Any] = {}
         if cmd.name == "restart":
@@ -244,6 +271,23 @@ class Bridge:
             self._pending[code] = p
         text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s; after that nothing is done."
         return Answer([text], True, confirm=code)
+
+    def _ask_structural(self, inv: Invocation, cmd: Command) -> Answer:
+        """add/remove-strategy, paper-to-live, apply-regime-gate, clear-cash-reconcile: the
+        daemon's nonce, its description in the prompt (chat_bridge/structural.py)."""
+        req = structural.request(cmd.name, inv.options)
+        if isinstance(req, str):
+            return Answer([req], refused=True)
+        sid, params = req
+        if cmd.name == "apply-regime-gate" and not sid:
+            return Answer([render.cut(structural.eligible(self.api, params["gate"]))])
+        code, doc = self.api.post(
+            "/api/confirm", {"action": cmd.name, "strategy_id": sid, "params": params}
+        )
+        if code != 200:
+            return Answer([f"Refused: {doc.get('error', code)}"], refused=True)
+        p = Pending(cmd.name, sid, params, doc["nonce"], inv.user, 0.0, inv.transport)
+        return self._pend(p, int(doc["expires_in_seconds"]), structural.prompt(cmd.name, doc))
 
     def _ask_config(self, inv: Invocation) -> Answer:
         """``config set strategies.<id>.<key> <value>``: upstream's per-strategy keys, written
@@ -299,6 +343,9 @@ class Bridge:
             code, doc = self.api.post("/api/update", {"nonce": p.nonce})
         elif p.action == "config":
             code, doc = self.api.post(self.api.strategy_path(p.sid, "config"), p.params)
+        elif p.action in structural.ACTIONS:
+            path = structural.path(self.api, p.action, p.sid)
+            code, doc = self.api.post(path, {"nonce": p.nonce, "params": p.params})
         elif p.action in ("pause", "resume"):
             body: dict[str, Any] = {"paused": p.action == "pause", "nonce": p.nonce}
             code, doc = self.api.post(self.api.strategy_path(p.sid, "pause"), body)

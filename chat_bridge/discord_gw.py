@@ -30,6 +30,7 @@ from typing import Any
 import requests
 import websocket
 
+from chat_bridge import attachments
 from chat_bridge.commands import lookup, registration
 from chat_bridge.core import Answer, Bridge, Invocation
 from chat_bridge.outbox import MAX_BACKOFF_S, Outbox, new_id
@@ -264,6 +265,8 @@ class Discord:
             acked = self._callback(d, DEFERRED, {"flags": flags})
         answer = self.bridge.run(inv)
         self._deliver(d, answer, acked, deferred=cmd.deferred)
+        if answer.later:  # /backtest: its result and file follow (chat_bridge/attachments.py)
+            attachments.discord_later(self, d, answer)
 
     def _deliver(self, d: dict[str, Any], answer: Answer, acked: bool, deferred: bool) -> None:
         flags = EPHEMERAL if answer.ephemeral else 0

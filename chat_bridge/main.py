@@ -5,7 +5,8 @@ tokens from ``DISCORD_BOT_TOKEN``/``TELEGRAM_BOT_TOKEN``, and the daemon's statu
 ``STATUS_AUTH_TOKEN`` or ``status_token`` beside the state DB (made by the daemon's first
 start; the bridge waits for it). The API is ``http://127.0.0.1:<status_port>`` unless
 ``--api`` says otherwise. Test servers: ``GO_TRADER_DISCORD_API``,
-``GO_TRADER_DISCORD_GATEWAY``, ``GO_TRADER_TELEGRAM_API`` (http only on 127.0.0.1).
+``GO_TRADER_DISCORD_GATEWAY``, ``GO_TRADER_TELEGRAM_API`` (http only on 127.0.0.1),
+``GO_TRADER_GITHUB_API_URL`` (/report-an-issue).
 Exit 78 on a config problem, as the daemon.
 """
 
@@ -75,6 +76,7 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
     """The transports to run (each with a ``run()``); none enabled is a config error."""
     from chat_bridge.core import Access, Bridge
     from chat_bridge.daemon_api import DaemonAPI
+    from chat_bridge.github import ReportSettings
     from chat_bridge.store import FILE, Store
 
     store = Store(Path(config.db_file).resolve().parent / FILE)
@@ -85,7 +87,10 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
         ),
         "telegram": Access(tg.owner),
     }
-    bridge = Bridge(DaemonAPI(api_url, status_token(config)), access, Path(config.path))
+    report = ReportSettings(dc.report_repo, dc.report_github_token)
+    bridge = Bridge(
+        DaemonAPI(api_url, status_token(config)), access, Path(config.path), report=report
+    )
     out: list[Any] = []
     if dc.enabled and os.environ.get("DISCORD_BOT_TOKEN"):
         from chat_bridge.discord_gw import Discord

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from chat_bridge import attachments
 from chat_bridge.commands import COMMANDS, lookup
 from chat_bridge.core import Answer, Bridge, Invocation
 from chat_bridge.outbox import MAX_BACKOFF_S, Outbox
@@ -116,7 +117,10 @@ class Telegram:
             in_dm=chat.get("type") == "private",
             channel=str(chat.get("id", "")),
         )
-        self._answer(chat.get("id"), self.bridge.run(inv))
+        answer = self.bridge.run(inv)
+        self._answer(chat.get("id"), answer)
+        if answer.later:  # /backtest: its result and file follow (chat_bridge/attachments.py)
+            attachments.telegram_later(self, chat.get("id"), answer)
 
     def _answer(self, chat_id: Any, answer: Answer) -> None:
         for n, text in enumerate(answer.messages):

@@ -1,6 +1,6 @@
 """Render the dashboard's HTML page from its Jinja2 template, as JSON ``{"html": ...}``.
 
-    render_dashboard.py [--version=0.1.0] [--page=dashboard|tuning]
+    render_dashboard.py [--version=0.1.0] [--page=dashboard|reports|strategy-audit|tuning]
 
 A worker because Jinja2 loads ``hashlib`` (and so OpenSSL), which the supervisor never imports;
 the supervisor runs this once, on the first request for ``/dashboard``, and keeps the page. The
@@ -18,7 +18,13 @@ from shared_tools.worker import ContractParser, run_worker  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "supervisor" / "http" / "templates"
 TEMPLATE = "dashboard.html.j2"
-PAGES = {"dashboard": TEMPLATE, "tuning": "tuning.html.j2"}  # /dashboard, /tuning
+# page name -> template: the dashboard and the report pages (supervisor/http/routes.REPORT_PAGES)
+PAGES = {
+    "dashboard": TEMPLATE,
+    "reports": "reports.html.j2",
+    "strategy-audit": "strategy_audit.html.j2",
+    "tuning": "tuning.html.j2",  # /tuning (supervisor/http/tuning.py)
+}
 
 
 def build_parser() -> ContractParser:
@@ -45,12 +51,12 @@ def handle(ns, _stdin) -> dict:
 
 
 def prepare(_ns) -> None:
-    """Load the template so --probe-only proves this tree can render the page."""
+    """Load the templates so --probe-only proves this tree can render every page."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES))
-    for name in PAGES.values():
-        env.get_template(name)
+    for template in PAGES.values():
+        env.get_template(template)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.policy
 import hashlib
 import json
 import re
@@ -17,10 +18,28 @@ import socket
 import struct
 import threading
 import time
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def multipart(ctype: str, raw: bytes) -> dict:
+    """A multipart/form-data body (Discord's follow-up with an attachment, Telegram's
+    sendDocument) as ``{"multipart": {name: text | {"filename", "data"}}}``."""
+    msg = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw
+    )
+    out: dict[str, Any] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        out[str(name)] = (
+            {"filename": filename, "data": data.decode()} if filename else data.decode()
+        )
+    return {"multipart": out}
 
 
 class _Server:
@@ -33,7 +52,11 @@ class _Server:
             def _any(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
-                body = json.loads(raw) if raw else None
+                ctype = self.headers.get("Content-Type") or ""
+                if ctype.startswith("multipart/form-data"):
+                    body = multipart(ctype, raw)
+                else:
+                    body = json.loads(raw) if raw else None
                 code, out = owner.handle(self.command, self.path, body)
                 data = json.dumps(out).encode()
                 self.send_response(code)
@@ -103,6 +126,11 @@ class FakeTelegram(_Server):
     def sent(self) -> list[dict]:
         with self.lock:
             return [b for m, p, b in self.calls if p.endswith("/sendMessage")]
+
+    def documents(self) -> list[dict]:
+        """``sendDocument`` calls: their multipart fields."""
+        with self.lock:
+            return [b["multipart"] for m, p, b in self.calls if p.endswith("/sendDocument")]
 
     def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if not path.startswith(f"/bot{self.TOKEN}/"):

@@ -150,7 +150,6 @@ def test_read_answers_in_upstream_shapes(tmp_path):
     assert b.run(inv("status")).ephemeral  # the port's default (upstream: public)
     shown = "".join(b.run(inv("config", action="show")).messages)
     assert "SECRET" not in shown and "[redacted]" in shown
-    assert "not built" in b.run(inv("backtest", strategy="s", symbol="BTC")).messages[0]
 
 
 @given(st.text(min_size=0, max_size=1500))

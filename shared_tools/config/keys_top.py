@@ -425,11 +425,19 @@ SECTION_KEYS: tuple[Key, ...] = (
         "chat bridge: guild channel ids where read-only commands answer (empty: any)",
         default=[],
     ),
-    *no_effect(
+    row_key(
         "discord",
-        "report uploads are not built (/go-trader-report-an-issue answers what to do)",
         "report_repo",
+        "string",
+        "chat bridge: owner/name of the GitHub repository /go-trader-report-an-issue files "
+        "into (no default: upstream's is its author's repository)",
+    ),
+    row_key(
+        "discord",
         "report_github_token",
+        "string",
+        "chat bridge: GitHub token for /go-trader-report-an-issue when neither "
+        "GO_TRADER_GITHUB_TOKEN nor GITHUB_TOKEN is set (prefer the environment)",
     ),
     row_key(
         "telegram", "enabled", "bool", "send to Telegram", default=False, init="telegramEnabled"

@@ -68,7 +68,7 @@ class Board:
         self.sup = sup
         self.cache = candles.CandleCache()
         self.run = metrics.RunMetrics()
-        self._pages: dict[str, bytes] = {}
+        self._pages: dict[str, bytes] = {}  # page name -> its rendered HTML
         self._page_lock = threading.Lock()
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
         self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
@@ -269,8 +269,9 @@ class Board:
 
     # -- the page --------------------------------------------------------------------------------
     def page(self, name: str = "dashboard") -> bytes:
-        """An HTML page ("dashboard" or "tuning"), rendered once by the Jinja2 worker (jinja2
-        loads hashlib, which the supervisor never imports) and then kept."""
+        """An HTML shell (the dashboard, or a report page of routes.REPORT_PAGES), rendered once
+        by the Jinja2 worker (jinja2 loads hashlib, which the supervisor never imports), then
+        kept."""
         if name in self._pages:
             return self._pages[name]
         executor = self.sup.executor

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from shared_tools.config.model import Config
 from shared_tools.text import one_line
-from supervisor.http import config_write, tuner, tuning_apply
+from supervisor.http import cash_api, config_write, tuner, tuning_apply
 from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
@@ -124,6 +124,8 @@ class Actions:
         if not self.sup.ready or self.sup.db is None:
             raise NotReady("starting")
         parts = path.split("/")[2:]
+        if cash_api.claims(parts, body):  # /clear-cash-reconcile from chat (its own module)
+            return cash_api.post(self, parts, body)
         if parts == ["confirm"]:
             return self.confirm(body)
         if parts == ["update"]:

@@ -126,7 +126,7 @@ class StatusServer:
         history: Callable[[dict], dict],
         api: ApiView | None = None,
         post: PostView | None = None,
-        page: Callable[..., bytes] | None = None,
+        page: Callable[..., bytes] | None = None,  # (page name="dashboard") -> its HTML
         metrics: Callable[[], str] | None = None,
         draining: Callable[[], bool] | None = None,
         token: str | None = None,
