@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,6 +255,7 @@ def walk_forward(
     progress: bool = False,
     since: pd.Timestamp | None = None,
     close_stacks: list[CloseStack] | None = None,
+    on_advance: Callable[[int], None] | None = None,
 ) -> WalkForwardResult:
     """Grid-search each fold's training bars, then backtest the winner on its test bars.
 
@@ -261,6 +263,7 @@ def walk_forward(
     stay in the frame to warm the indicators up (the engine trades only from its ``since``);
     bars after it are cut off, so nothing peeks ahead. With ``close_stacks`` (--sweep-close)
     every param combo is tried with every stack and the best pair wins each fold.
+    ``on_advance(n)`` is told as backtests finish (a tuning run's progress file).
     """
     _check_metric(metric)
     params_grid = param_grid(strategy, strategy_registry(settings)) if grid is None else list(grid)
@@ -280,7 +283,7 @@ def walk_forward(
     train_jobs: list[Job] = [
         _job(p, st, t_hi, idx[t_lo]) for _, t_lo, t_hi, _, _ in bounds for p, st in combos
     ]
-    with Runner(df, strategy, settings, workers, dask_address) as runner:
+    with Runner(df, strategy, settings, workers, dask_address, on_advance) as runner:
         train_rows = runner.map(train_jobs, progress, f"{strategy}: train {len(bounds)} folds")
         _all_failed(train_rows, strategy)
         folds = []

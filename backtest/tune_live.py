@@ -31,8 +31,9 @@ mean out-of-sample return. Each row carries ``patch.open_strategy``: the strateg
 differ are added). ``promotion_baseline`` (shared_tools/promotion.py) records the blocks the
 suggestion was measured against, so an apply can refuse once they changed.
 
-Progress goes to ``DIR/tune_live.progress.json`` (rewritten atomically as each walk-forward
-finishes); results to the ``--json`` file, ``schema_version`` 2. Exit 0 when at least one
+Progress goes to ``DIR/tune_live.progress.json``: per strategy its status, the walk-forwards
+done, and the backtests done of about how many (rewritten atomically as backtests finish, at
+most once a second, and after each walk-forward); results to the ``--json`` file, ``schema_version`` 2. Exit 0 when at least one
 strategy was tuned, 1 when none could be, 2 for bad arguments.
 """
 
@@ -43,6 +44,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,15 @@ class Progress:
         self.doc["strategies"][sid].update(fields)
         self.write()
 
+    def advance(self, sid: str, n: int) -> None:
+        """``n`` more backtests done; written at most once a second."""
+        entry = self.doc["strategies"][sid]
+        entry["backtests_done"] = entry.get("backtests_done", 0) + n
+        if time.monotonic() - self._written >= 1.0:
+            self.write()
+
     def write(self) -> None:
+        self._written = time.monotonic()
         self.doc["updated_at"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         write_json(self.path, self.doc)
 
@@ -210,16 +220,22 @@ def tune_one(args: argparse.Namespace, raw: dict, sid: str, ov: dict, progress: 
         return optimizer.walk_forward(
             candles.df, name, settings, grid=combos, n_splits=args.splits,
             metric=args.metric, workers=1, since=candles.since,
+            on_advance=lambda n: progress.advance(sid, n),
         )  # fmt: skip
 
-    progress.update(sid, status="running", steps=2, steps_done=0)
+    per_eval = 2 * args.splits  # a one-combo walk-forward: train and test per fold
+    total = (len(grid) + 1) * args.splits + per_eval
+    progress.update(sid, status="running", steps=2, steps_done=0, backtests=total)
     search = wf(grid)
     winners: list[dict] = []
     for fold in search.folds:
         params = {**live, **fold.best_params}
         if params != live and params not in winners:
             winners.append(params)
-    progress.update(sid, steps=2 + len(winners), steps_done=1, folds=len(search.folds))
+    total += per_eval * len(winners)
+    progress.update(
+        sid, steps=2 + len(winners), steps_done=1, folds=len(search.folds), backtests=total
+    )
     base = oos_figures(wf([live]))
     progress.update(sid, steps_done=2)
     rows = [_row("baseline", live, base, ["the live params (baseline)"], raw, sid)]

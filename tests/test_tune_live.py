@@ -136,3 +136,6 @@ def test_the_cli_tunes_what_it_can_and_reports_the_rest(tmp_path, monkeypatch):
     assert m["strategy_id"] == "m" and "flip" in m["error"] and m["ranked"] == []
     progress = json.loads((out / tune_live.PROGRESS_FILE).read_text())["strategies"]
     assert progress["hl"]["status"] == "completed" and progress["m"]["status"] == "failed"
+    # told by the optimizer as backtests finish: 2 combos x 2 folds + 2 tests, the baseline's
+    # and each winner's one-combo walk-forward (2 folds x train and test)
+    assert progress["hl"]["backtests_done"] == progress["hl"]["backtests"] >= 2 * 2 + 2 + 4

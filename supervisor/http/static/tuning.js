@@ -169,7 +169,8 @@
     var prog = doc.progress && doc.progress.strategies;
     $("detail-progress").textContent = prog ? Object.keys(prog).map(function (sid) {
       var p = prog[sid];
-      return sid + ": " + p.status + " (" + (p.steps_done || 0) + "/" + (p.steps || "?") + " walk-forwards)";
+      var bt = p.backtests ? ", " + (p.backtests_done || 0) + "/" + p.backtests + " backtests" : "";
+      return sid + ": " + p.status + " (" + (p.steps_done || 0) + "/" + (p.steps || "?") + " walk-forwards" + bt + ")";
     }).join(" · ") : "";
     var body = $("detail-body");
     body.textContent = "";
