@@ -12,7 +12,10 @@ clear-cash-reconcile) ask the daemon for a nonce (``POST /api/confirm``,
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
-the nonce back; an expired or spent nonce does nothing. ``restart`` (no daemon action) and
+the nonce back; an expired or spent nonce does nothing. The waiting prompts are kept in the
+bridge's state file with their wall-clock expiry, so a press after a bridge restart works once
+inside the window; if the daemon restarted meanwhile its nonce is gone and the press answers
+"expired — ask again". ``restart`` (no daemon action) and
 ``config set`` (the tuner's write, which takes no nonce) keep their confirmation here, with the
 same 60 s, once.
 """
@@ -25,7 +28,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,10 @@ from chat_bridge import github, render, structural
 from chat_bridge.backtest_run import Backtests, Outcome
 from chat_bridge.commands import COMMANDS, Command
 from chat_bridge.daemon_api import DaemonAPI, DaemonDown
+from chat_bridge.store import Store
 
 CONFIRM_TTL_S = 60
-EXPIRED = "Confirmation expired — nothing done."
+EXPIRED = "Confirmation expired — nothing done; ask again."
 CANCELLED = "Cancelled — nothing done."
 LOG_DEFAULT, LOG_MAX = 50, 200
 CONFIG_MESSAGES = 4  # config show: at most this many 2000-byte messages
@@ -79,7 +83,7 @@ class Pending:
     params: dict[str, Any]
     nonce: str | None
     user: str
-    expires: float
+    expires: float  # wall clock (epoch seconds): it must mean the same after a restart
     transport: str = field(default="discord")
 
 
@@ -92,19 +96,27 @@ class Bridge:
         access: dict[str, Access],
         config_path: Path,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         service: str | None = None,
         report: github.ReportSettings | None = None,
         backtests: Backtests | None = None,
+        store: Store | None = None,
     ) -> None:
         self.api = api
         self.access = access
         self.config_path = config_path
         self.clock = clock
         self.service = service or os.environ.get("GO_TRADER_SERVICE") or "go-trader"
+        self.store = store
         self._pending: dict[str, Pending] = {}
         self.report = report or github.ReportSettings()
         self.backtests = backtests or Backtests()
+        if store is not None:
+            for code, doc in store.confirms().items():
+                try:
+                    self._pending[code] = Pending(**doc)
+                except TypeError:
+                    continue  # an entry from another version: that prompt expires
         self._lock = threading.Lock()
 
     # -- permission ------------------------------------------------------------------------------
@@ -269,6 +281,7 @@ class Bridge:
                 del self._pending[k]
             p.expires = now + ttl
             self._pending[code] = p
+            self._persist()
         text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s; after that nothing is done."
         return Answer([text], True, confirm=code)
 
@@ -319,7 +332,8 @@ class Bridge:
             p = self._pending.get(code)
             if p is not None and p.user != user:
                 return "This confirmation belongs to someone else."
-            self._pending.pop(code, None)
+            if self._pending.pop(code, None) is not None:
+                self._persist()  # on disk before the action: a crash never runs it twice
         if p is None:
             return EXPIRED
         if not accept:
@@ -330,6 +344,11 @@ class Bridge:
             return self._execute(p)
         except DaemonDown as exc:
             return f"Daemon unavailable: {exc}. Nothing was done."
+
+    def _persist(self) -> None:
+        """The waiting prompts to the state file (under ``self._lock``)."""
+        if self.store is not None:
+            self.store.set_confirms({k: asdict(v) for k, v in self._pending.items()})
 
     def _execute(self, p: Pending) -> str:
         if p.action == "restart":

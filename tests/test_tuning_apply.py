@@ -210,3 +210,33 @@ def test_the_tuning_routes_behind_the_guard(sup_for, monkeypatch):
         assert b'href="/tuning"' in dash
     finally:
         server.stop()
+
+
+def test_the_baseline_is_checked_again_under_the_write_lock(sup_for, monkeypatch):
+    """A change landing after the eligibility check but before the write: the write's own
+    patch (under config_write's lock) refuses it and nothing is written."""
+    from supervisor.http import tuning_apply
+
+    sup = sup_for([gamma()])
+    run_id = fake_run(sup)
+    nonce = nonce_for(sup, run_id)
+    real = tuning_apply.eligibility
+    stale = real(
+        sup.board.tuning.record(run_id),
+        read_json(sup.board.tuning.run_dir(run_id) / "results.json"),
+        GAMMA,
+        "p-good",
+        raw_config(sup),
+        {},
+    )
+    assert stale[1]["eligible"]
+    code, _ = sup.board.actions.post(
+        f"/api/strategies/{GAMMA}/config", {"overrides": {"open_strategy.params.fast_period": 15}}
+    )
+    assert code == 200
+    monkeypatch.setattr(tuning_apply, "eligibility", lambda *a: stale)  # the check ran before
+    before = Path(sup.config.path).read_bytes()
+    code, out = apply(sup, run_id, "p-good", nonce)
+    assert code == 409 and out["reason"] == "baseline_changed"
+    assert Path(sup.config.path).read_bytes() == before
+    assert read_json(sup.board.tuning.run_dir(run_id) / JOURNAL) == {}

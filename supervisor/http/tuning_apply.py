@@ -11,7 +11,7 @@
 A suggestion is eligible when its run is ``completed``, its results are ``schema_version`` >= 2,
 its row is a ``survivor`` other than ``baseline`` with a ``patch.open_strategy``, and the
 run's ``promotion_baseline`` equals the live config's (shared_tools/promotion.py), checked again
-under the config write lock just before the write. The journal ``promotions.json`` in the run's
+by the write's own patch, under the config write lock (config_write.patch_document). The journal ``promotions.json`` in the run's
 directory records ``pending`` before the write and ``applied`` or ``manual_review`` after, so a
 retry of an applied suggestion answers ``already_applied`` without writing again, and a crash
 between the two is settled by looking at the live file. The write itself is the dashboard's one
@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from shared_tools.clock import now_utc
-from shared_tools.promotion import promotion_baseline
+from shared_tools.promotion import promotion_baseline, strategy_entry
 from supervisor.http import config_write
 from supervisor.http.tuning import read_json, write_json
 from supervisor.state.models import utc_iso
@@ -37,6 +38,10 @@ APPLY_MAX_BYTES = 4096  # upstream's cap for /api/tuning/apply
 MIN_SCHEMA = 2
 _APPLY_KEYS = frozenset({"nonce", "run_id", "strategy_id", "suggestion_key"})
 JOURNAL = "promotions.json"
+APPLY_LOCK = threading.Lock()
+BASELINE_CHANGED = (
+    "its open_strategy, close or user_defaults blocks changed since the run; start a new run"
+)
 
 
 def get(board: Any, parts: list[str]) -> tuple[int, dict]:
@@ -114,12 +119,7 @@ def eligibility(
     if not isinstance((row.get("patch") or {}).get("open_strategy"), dict):
         return _no(409, "no_patch", "the suggestion carries no open_strategy patch")
     if promotion_baseline(live_raw, sid) != block.get("promotion_baseline"):
-        return _no(
-            409,
-            "baseline_changed",
-            f"{sid}'s open_strategy, close or user_defaults blocks changed since the run; "
-            "start a new run",
-        )
+        return _no(409, "baseline_changed", f"{sid}: {BASELINE_CHANGED}")
     return 200, {"eligible": True, "reason": "eligible", "message": ""}
 
 
@@ -185,16 +185,25 @@ def confirm(actions: Any, sid: object, params: object) -> tuple[int, dict]:
     }
 
 
-def _patcher(block: dict):
-    def patch(entry: dict) -> None:
+def _patcher(sid: str, baseline: Any, block: dict, refused: list[str]):
+    """The document patch: under the config write lock, refuse (409) unless the live file still
+    gives the run's baseline, then replace the strategy's ``open_strategy``."""
+
+    def patch(raw: dict) -> None:
+        if promotion_baseline(raw, sid) != baseline:
+            refused.append("baseline_changed")
+            raise config_write.WriteRefused(409, [f"{sid}: {BASELINE_CHANGED}"])
+        entry = strategy_entry(raw, sid)
+        assert entry is not None  # the baseline matched, so the strategy is there
         entry["open_strategy"] = copy.deepcopy(block)
 
     return patch
 
 
 def apply(actions: Any, body: dict) -> tuple[int, dict]:
-    """``POST /api/tuning/apply``: nonce, eligibility (again under the write lock), journal,
-    write. Reply ``{reason, applied_at?, error?, message?}``."""
+    """``POST /api/tuning/apply``: nonce, eligibility, journal, then the write, whose patch
+    checks the baseline again under the config write lock. Reply ``{reason, applied_at?,
+    error?, message?}``."""
     # the server reads up to its 64 KiB cap; this route's 4 KiB is checked on the re-encoded
     # body (the raw bytes are not passed down), which is never longer than what was sent
     # by more than the escaping of non-ASCII text
@@ -213,7 +222,7 @@ def apply(actions: Any, body: dict) -> tuple[int, dict]:
     if not actions.nonces.take(body.get("nonce"), ACTION, sid, params):
         return 403, {"reason": "confirmation", "error": "confirmation missing, used or expired"}
     runs = actions.board.tuning
-    with config_write.WRITE_LOCK:  # re-entrant: the write below takes it again
+    with APPLY_LOCK:  # one apply at a time: the journal is read and written whole
         journal = _journal(runs, run_id) if runs.record(run_id) else {}
         jkey = f"{sid}/{key}"
         entry = journal.get(jkey) or {}
@@ -223,21 +232,29 @@ def apply(actions: Any, body: dict) -> tuple[int, dict]:
             settled = _settle(actions, runs, run_id, sid, key, journal)
             if settled is not None:
                 return settled
+            journal.pop(jkey)
         code, elig, results = _state(actions, sid, run_id, key)
         if not elig["eligible"]:
             return code, {"reason": elig["reason"], "error": elig["message"]}
+        baseline = (_block(results, sid) or {}).get("promotion_baseline")
         block = _find_row(results, sid, key)["patch"]["open_strategy"]
+        journal_path = runs.run_dir(run_id) / JOURNAL
         journal[jkey] = {"status": "pending", "at": utc_iso(now_utc())}
-        write_json(runs.run_dir(run_id) / JOURNAL, journal)
-        wcode, out = actions.write(sid, _patcher(block))
+        write_json(journal_path, journal)
+        refused: list[str] = []
+        wcode, out = actions.write(None, _patcher(sid, baseline, block, refused))
+        if refused:  # changed between the check above and the write lock: nothing written
+            journal.pop(jkey)
+            write_json(journal_path, journal)
+            return 409, {"reason": "baseline_changed", "error": f"{sid}: {BASELINE_CHANGED}"}
         if wcode != 200:
             journal[jkey] = {"status": "manual_review", "at": utc_iso(now_utc())}
             journal[jkey]["error"] = out.get("error", "")
-            write_json(runs.run_dir(run_id) / JOURNAL, journal)
+            write_json(journal_path, journal)
             return wcode, {"reason": "write_refused", **out}
         at = utc_iso(now_utc())
         journal[jkey] = {"status": "applied", "at": at}
-        write_json(runs.run_dir(run_id) / JOURNAL, journal)
+        write_json(journal_path, journal)
     return 200, {"reason": "applied", "applied_at": at, "message": out.get("message", "")}
 
 
