@@ -240,3 +240,25 @@ def test_the_baseline_is_checked_again_under_the_write_lock(sup_for, monkeypatch
     assert code == 409 and out["reason"] == "baseline_changed"
     assert Path(sup.config.path).read_bytes() == before
     assert read_json(sup.board.tuning.run_dir(run_id) / JOURNAL) == {}
+
+
+def test_a_refused_write_can_be_retried_and_a_failed_one_needs_review(sup_for, monkeypatch):
+    sup = sup_for([gamma()])
+    run_id = fake_run(sup)
+    journal = sup.board.tuning.run_dir(run_id) / JOURNAL
+    actions = sup.board.actions
+    real = actions.write
+    monkeypatch.setattr(actions, "write", lambda sid, patch: (409, {"ok": False, "error": "no"}))
+    code, out = apply(sup, run_id, "p-good", nonce_for(sup, run_id))
+    assert code == 409 and out["reason"] == "write_refused" and read_json(journal) == {}
+
+    def boom(sid, patch):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(actions, "write", boom)
+    with pytest.raises(RuntimeError):
+        apply(sup, run_id, "p-good", nonce_for(sup, run_id))
+    assert read_json(journal)[f"{GAMMA}/p-good"]["status"] == "manual_review"
+    monkeypatch.setattr(actions, "write", real)
+    code, out = confirm(sup, run_id, "p-good")
+    assert code == 409 and out["reason"] == "manual_review" and "disk on fire" in out["error"]

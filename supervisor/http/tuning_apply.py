@@ -12,9 +12,10 @@ A suggestion is eligible when its run is ``completed``, its results are ``schema
 its row is a ``survivor`` other than ``baseline`` with a ``patch.open_strategy``, and the
 run's ``promotion_baseline`` equals the live config's (shared_tools/promotion.py), checked again
 by the write's own patch, under the config write lock (config_write.patch_document). The journal ``promotions.json`` in the run's
-directory records ``pending`` before the write and ``applied`` or ``manual_review`` after, so a
-retry of an applied suggestion answers ``already_applied`` without writing again, and a crash
-between the two is settled by looking at the live file. The write itself is the dashboard's one
+directory records ``pending`` before the write and ``applied`` after it, or ``manual_review``
+when the write failed in an unknown state (a refused write wrote nothing: its entry is dropped
+and a retry may pass), so a retry of an applied suggestion answers ``already_applied`` without
+writing again, and a crash between the two is settled by looking at the live file. The write itself is the dashboard's one
 config write path (Actions.write: validate with the loader, the reload's refusals, atomic write,
 then the SIGHUP-path reload before the next cycle).
 """
@@ -242,15 +243,18 @@ def apply(actions: Any, body: dict) -> tuple[int, dict]:
         journal[jkey] = {"status": "pending", "at": utc_iso(now_utc())}
         write_json(journal_path, journal)
         refused: list[str] = []
-        wcode, out = actions.write(None, _patcher(sid, baseline, block, refused))
-        if refused:  # changed between the check above and the write lock: nothing written
+        try:
+            wcode, out = actions.write(None, _patcher(sid, baseline, block, refused))
+        except Exception as exc:  # the write's outcome is unknown: a person looks at it
+            journal[jkey] = {"status": "manual_review", "at": utc_iso(now_utc())}
+            journal[jkey]["error"] = f"{type(exc).__name__}: {exc}"[:500]
+            write_json(journal_path, journal)
+            raise
+        if wcode != 200:  # refused (WriteRefused): nothing was written, a retry may pass
             journal.pop(jkey)
             write_json(journal_path, journal)
-            return 409, {"reason": "baseline_changed", "error": f"{sid}: {BASELINE_CHANGED}"}
-        if wcode != 200:
-            journal[jkey] = {"status": "manual_review", "at": utc_iso(now_utc())}
-            journal[jkey]["error"] = out.get("error", "")
-            write_json(journal_path, journal)
+            if refused:  # changed between the check above and the write lock
+                return 409, {"reason": "baseline_changed", "error": f"{sid}: {BASELINE_CHANGED}"}
             return wcode, {"reason": "write_refused", **out}
         at = utc_iso(now_utc())
         journal[jkey] = {"status": "applied", "at": at}
