@@ -55,8 +55,13 @@ def test_launch_list_detail_and_apply(tmp_path, daemons):
             )
             # the seeded run: its rows, the param diff, and Apply on the survivor only
             page.locator(f'#runs tr[data-id="{seeded}"]').click()
-            page.wait_for_selector("#detail-body table", timeout=WAIT_MS)
-            assert "fast_period=10 (was 20)" in page.locator("#detail-body").inner_text()
+            page.wait_for_function(  # the launched run's detail was open until now
+                "id => document.getElementById('detail-title').textContent.includes(id)"
+                " && document.getElementById('detail-body').textContent.includes("
+                "'fast_period=10 (was 20)')",
+                arg=seeded,
+                timeout=WAIT_MS,
+            )
             buttons = page.locator("#detail-body button")
             assert buttons.count() == 2  # p-good and p-bad; the baseline has none
             assert buttons.nth(0).is_enabled() and buttons.nth(1).is_disabled()

@@ -87,7 +87,7 @@
         say("launch-msg", doc.error || ("refused (" + doc.httpStatus + ")"), true);
       }
       refresh();
-    });
+    }).catch(function (e) { say("launch-msg", String(e && e.message || e), true); });
   }
 
   // -- runs list and detail -------------------------------------------------------------------
@@ -191,7 +191,7 @@
       var ok = out.httpStatus === 200;
       say("detail-msg", ok ? (out.message || out.reason) : (out.error || out.reason), !ok);
       refresh();
-    });
+    }).catch(function (e) { say("detail-msg", String(e && e.message || e), true); });
   }
 
   function refresh() {
