@@ -1,6 +1,6 @@
 """Render the dashboard's HTML page from its Jinja2 template, as JSON ``{"html": ...}``.
 
-    render_dashboard.py [--version=0.1.0] [--page=dashboard|reports|strategy-audit]
+    render_dashboard.py [--version=0.1.0] [--page=dashboard|reports|strategy-audit|tuning]
 
 A worker because Jinja2 loads ``hashlib`` (and so OpenSSL), which the supervisor never imports;
 the supervisor runs this once, on the first request for ``/dashboard``, and keeps the page. The
@@ -23,6 +23,7 @@ PAGES = {
     "dashboard": TEMPLATE,
     "reports": "reports.html.j2",
     "strategy-audit": "strategy_audit.html.j2",
+    "tuning": "tuning.html.j2",  # /tuning (supervisor/http/tuning.py)
 }
 
 

@@ -173,7 +173,7 @@ TOP_KEYS: tuple[Key, ...] = (
         "strategies and manual-open); legacy user_close_defaults/manual_defaults fold into it",
         since=16,
     ),
-    *no_effect(TOP, "the dashboard tuner is not built", "tuning"),
+    top_key("tuning", "object", "the dashboard's persistent tuning runs (/tuning)"),
 )
 
 SECTION_KEYS: tuple[Key, ...] = (
@@ -536,5 +536,27 @@ SECTION_KEYS: tuple[Key, ...] = (
         "symbol_overrides",
         "map",
         "strategy:symbol, platform:symbol or symbol -> EXCHANGE:TICKER",
+    ),
+    # -- tuning (supervisor/http/tuning.py, backtest/tune_live.py) ----------------------------
+    row_key(
+        "tuning",
+        "max_retained_runs",
+        "int",
+        "finished tuning runs kept under <config dir>/tuning_runs (result-less ones go first)",
+        default=20,
+        lo=1,
+        hi=1000,
+    ),
+    row_key(
+        "tuning",
+        "lookback_bars",
+        "int",
+        "bars a tuning run walks forward over (after the indicators' warm-up)",
+        default=1500,
+        lo=100,
+        hi=100_000,
+    ),
+    row_key(
+        "tuning", "splits", "int", "walk-forward folds of a tuning run", default=3, lo=1, hi=20
     ),
 )

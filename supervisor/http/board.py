@@ -21,10 +21,11 @@ from shared_tools.clock import now_utc
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.text import one_line
 from supervisor import __version__
-from supervisor.http import api, candles, metrics, ops, token, tuner
+from supervisor.http import api, candles, metrics, ops, token, tuner, tuning_apply
 from supervisor.http.post import Actions
 from supervisor.http.routes import NotReady
 from supervisor.http.server import StatusServer
+from supervisor.http.tuning import TuningRuns
 from supervisor.http.views import portfolio_risk_view, rss_mb, strategy_view
 from supervisor.run.executor import Executor
 from supervisor.run.jobs import Job
@@ -72,6 +73,7 @@ class Board:
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
         self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
         self.actions = Actions(sup, self)  # the POSTs (supervisor/http/post.py)
+        self.tuning = TuningRuns(sup)  # /api/tuning/* (supervisor/http/tuning.py)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _ready(self) -> None:
@@ -101,6 +103,8 @@ class Board:
                 return 200, api.strategies_list(self.sup.config.strategies)
             if parts == ["strategies", "overview"]:
                 return 200, self.overview()
+            if parts[:1] == ["tuning"]:
+                return tuning_apply.get(self, parts[1:])
             if tuple(parts) in ops.ROUTES:  # exact routes win over the per-strategy prefix
                 return ops.ROUTES[tuple(parts)](self, query)
             if len(parts) == 3 and parts[0] == "strategies" and parts[2] in RESOURCES:

@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from shared_tools.config.model import Config
 from shared_tools.text import one_line
-from supervisor.http import cash_api, config_write, tuner
+from supervisor.http import cash_api, config_write, tuner, tuning_apply
 from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
 from supervisor.http.structural import ACTIONS as STRUCTURAL_ACTIONS
@@ -145,6 +145,8 @@ class Actions:
             return self.structural.execute("add-strategy", "", body)
         if parts == ["config", "notifications"]:
             return self.notifications(body)
+        if parts[:1] == ["tuning"]:  # /api/tuning/runs|apply (supervisor/http/tuning_apply.py)
+            return tuning_apply.post(self, parts[1:], body)
         if len(parts) != 3 or parts[0] != "strategies":
             return 404, {"error": f"no such action {path}"}
         sid, what = unquote(parts[1]), parts[2]
@@ -251,6 +253,8 @@ class Actions:
             return self.confirm_pause(action, sid, params)
         if action == "update":
             return self.confirm_update()
+        if action == tuning_apply.ACTION:
+            return tuning_apply.confirm(self, sid, params)
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)

@@ -86,7 +86,9 @@ PAGE_HEADERS = (
 )
 # the report pages (supervisor/http/reports.py): path -> page name; shells, no data, no token
 REPORT_PAGES = {"/reports": "reports", "/reports/strategy-audit": "strategy-audit"}
-GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard", *REPORT_PAGES})
+# the shells served like the report pages: those and /tuning (supervisor/http/tuning.py)
+SHELL_PAGES = {**REPORT_PAGES, "/tuning": "tuning"}
+GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard", *SHELL_PAGES})
 
 
 class Views(Protocol):
@@ -97,7 +99,7 @@ class Views(Protocol):
     history: Callable[[dict], dict]
     api: ApiView  # /api/* reads (supervisor/http/board.py)
     post: PostView  # /api/* actions, past the guard (supervisor/http/post.py)
-    page: Callable[..., bytes]  # an HTML shell: page(name="dashboard"), REPORT_PAGES' names
+    page: Callable[..., bytes]  # an HTML shell: page(name="dashboard"), SHELL_PAGES' names
     metrics: Callable[[], str]  # Prometheus text
     draining: Callable[[], bool]
 
@@ -150,10 +152,10 @@ def route(req: Request, views: Views, auth: bytes | None) -> Answer:
             code, body = views.health()
             return code, body, ""
         dashboard = path == "/dashboard" or path.startswith("/dashboard/")
-        if (dashboard or path in REPORT_PAGES or path.startswith("/api/")) and views.draining():
+        if (dashboard or path in SHELL_PAGES or path.startswith("/api/")) and views.draining():
             return 503, {"status": "draining"}, "Retry-After: 5\r\n"
-        if path in REPORT_PAGES:
-            return 200, (views.page(REPORT_PAGES[path]), "text/html; charset=utf-8"), PAGE_HEADERS
+        if path in SHELL_PAGES:
+            return 200, (views.page(SHELL_PAGES[path]), "text/html; charset=utf-8"), PAGE_HEADERS
         if dashboard:  # the page and its files hold no data: no token (the page asks for it)
             return _dashboard(path, views)
         if path not in ("/status", "/history", "/metrics") and not path.startswith("/api/"):
