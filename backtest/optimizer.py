@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,15 +44,28 @@ METRICS = ("sharpe", "total_return_pct", "dd_adjusted_return")
 MIN_BLOCK, MIN_TRAIN, MIN_TEST = 50, 30, 10  # bars, as upstream's walk-forward
 
 
-def param_grid(strategy: str, platform: str = "spot") -> list[dict]:
+def param_grid(
+    strategy: str, platform: str = "spot", ranges: dict[str, list] | None = None
+) -> list[dict]:
     """Every combo of the strategy's declared ranges its constraints accept, in declaration
-    order (last param varies fastest). Without ranges: one combo, the platform defaults."""
+    order (last param varies fastest). Without ranges: one combo, the platform defaults.
+
+    ``ranges`` replaces the declared values of the params it names (or adds a param the
+    strategy takes but declares no range for): a tuning run narrows the grid with it
+    (backtest/tune_live.py). A param the strategy does not take raises OptimizerError."""
     spec = registry.get(strategy, platform)
-    if not spec.ranges:
+    declared = {k: list(v) for k, v in spec.ranges.items()}
+    for key, values in (ranges or {}).items():
+        if key not in declared and key not in spec.default_params:
+            raise OptimizerError(f"{strategy}: no param {key!r} to narrow")
+        if not values:
+            raise OptimizerError(f"{strategy}: param {key!r} needs at least one value")
+        declared[key] = list(values)
+    if not declared:
         return [dict(spec.default_params)]
-    keys = list(spec.ranges)
+    keys = list(declared)
     grid = []
-    for values in itertools.product(*spec.ranges.values()):
+    for values in itertools.product(*declared.values()):
         combo = dict(zip(keys, values, strict=True))
         try:
             registry.merged_params(strategy, combo, platform)
@@ -241,6 +255,7 @@ def walk_forward(
     progress: bool = False,
     since: pd.Timestamp | None = None,
     close_stacks: list[CloseStack] | None = None,
+    on_advance: Callable[[int], None] | None = None,
 ) -> WalkForwardResult:
     """Grid-search each fold's training bars, then backtest the winner on its test bars.
 
@@ -248,6 +263,7 @@ def walk_forward(
     stay in the frame to warm the indicators up (the engine trades only from its ``since``);
     bars after it are cut off, so nothing peeks ahead. With ``close_stacks`` (--sweep-close)
     every param combo is tried with every stack and the best pair wins each fold.
+    ``on_advance(n)`` is told as backtests finish (a tuning run's progress file).
     """
     _check_metric(metric)
     params_grid = param_grid(strategy, strategy_registry(settings)) if grid is None else list(grid)
@@ -267,7 +283,7 @@ def walk_forward(
     train_jobs: list[Job] = [
         _job(p, st, t_hi, idx[t_lo]) for _, t_lo, t_hi, _, _ in bounds for p, st in combos
     ]
-    with Runner(df, strategy, settings, workers, dask_address) as runner:
+    with Runner(df, strategy, settings, workers, dask_address, on_advance) as runner:
         train_rows = runner.map(train_jobs, progress, f"{strategy}: train {len(bounds)} folds")
         _all_failed(train_rows, strategy)
         folds = []

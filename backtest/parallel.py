@@ -120,12 +120,14 @@ class Runner:
         settings: Any,
         workers: int | None = None,
         dask_address: str | None = None,
+        on_advance: Callable[[int], None] | None = None,
     ) -> None:
         workers = (os.cpu_count() or 1) if workers is None else workers
         if workers < 1:
             raise OptimizerError(f"workers must be at least 1, got {workers}")
         self.df, self.strategy, self.settings = df, strategy, settings
         self.workers, self.dask_address = workers, dask_address
+        self.on_advance = on_advance  # told how many backtests finished (tune_live's progress)
         self._pool: ProcessPoolExecutor | None = None
         self._client: Any = None
         self._df_future: Any = None
@@ -148,7 +150,13 @@ class Runner:
         """Metrics per job, in job order."""
         label = label or f"{self.strategy}: {len(jobs)} backtests"
         out: list[dict | None] = [None] * len(jobs)
-        with _progress(len(jobs), label, progress) as advance:
+        with _progress(len(jobs), label, progress) as bar:
+
+            def advance(n: int) -> None:
+                bar(n)
+                if self.on_advance is not None:
+                    self.on_advance(n)
+
             if self._client is not None:
                 self._map_dask(jobs, out, advance)
             elif self.workers == 1 or len(jobs) < 2:

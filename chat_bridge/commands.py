@@ -4,8 +4,12 @@ port's own ``close``/``pause``/``resume`` (the dashboard's confirmed actions, fr
 
 Registered as ``go-trader-<name>`` in one bulk overwrite of the global set; owner commands are
 registered for the bot's DM only (``contexts: [1]``), as upstream. ``deferred`` commands are
-ACKed at once and answered in a follow-up (Discord's 3 s deadline). ``built`` is False for the
-commands this port does not run from chat yet: they answer with the CLI to use instead.
+ACKed at once and answered in a follow-up (Discord's 3 s deadline). ``built`` is False for a
+command this port does not run from chat (none today): it answers with ``instead``.
+
+``report-an-issue`` is Discord only (a title and a body do not fit Telegram's space-split
+arguments). ``apply-regime-gate`` takes the strategy as an option where upstream DMs a numbered
+list and waits for a number (chat_bridge/structural.py).
 """
 
 from __future__ import annotations
@@ -69,18 +73,15 @@ COMMANDS: dict[str, Command] = {
             "Open a GitHub issue",
             True,
             (_s("title", "title", True), _s("body", "body", True), _s("label", "label")),
-            built=False,
-            instead="open the issue on GitHub",
-            telegram=False,
+            deferred=True,
+            telegram=False,  # a title and a body do not fit Telegram's space-split arguments
         ),
         Command(
             "backtest",
             "Run a backtest",
             True,
             (_s("strategy", "strategy", True), _s("symbol", "symbol", True), _s("timeframe", "1h")),
-            built=False,
-            instead="backtest/run_backtest.py --strategy S --symbol X --mode single",
-            telegram=False,
+            deferred=True,
         ),
         Command(
             "config",
@@ -101,18 +102,14 @@ COMMANDS: dict[str, Command] = {
                 _s("platform", "platform", True),
                 _s("asset", "asset", True),
             ),
-            built=False,
-            instead="go-trader init (or edit the config), then restart",
-            telegram=False,
+            mutating=True,
         ),
         Command(
             "remove-strategy",
             "Remove a strategy",
             True,
             (_s("id", "strategy id", True),),
-            built=False,
-            instead="edit the config, then restart",
-            telegram=False,
+            mutating=True,
         ),
         Command("add-platform", "Setup checklist for a venue", True, (_s("name", "venue", True),)),
         Command(
@@ -120,27 +117,22 @@ COMMANDS: dict[str, Command] = {
             "Switch a flat strategy to live",
             True,
             (SID,),
-            built=False,
-            instead="edit the strategy's mode in the config, then restart",
-            telegram=False,
+            mutating=True,
         ),
         Command(
             "apply-regime-gate",
             "Gate a strategy on the regime",
             True,
-            (_s("gate", "gate (comp_up_clean_p21)"),),
-            built=False,
-            instead="edit regime/allowed_regimes in the config, then restart",
-            telegram=False,
+            # the port's strategy option replaces upstream's numbered-list DM (see core.py)
+            (_s("strategy", "perps/futures strategy id"), _s("gate", "gate (comp_up_clean_p21)")),
+            mutating=True,
         ),
         Command(
             "clear-cash-reconcile",
             "Clear a cash-reconcile flag",
             True,
             (SID,),
-            built=False,
-            instead="run `go-trader clear-cash-reconcile <id>` on the host (the daemon applies it next cycle)",
-            telegram=False,
+            mutating=True,
         ),
         # -- the port's own: the dashboard's confirmed actions ------------------------------
         Command(

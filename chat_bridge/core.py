@@ -6,11 +6,16 @@ owner, in a DM. Read-only commands are owner-only unless ``discord.public_comman
 (upstream lets any guild member read positions and P&L: its "Obs"), and in a guild only in
 ``discord.allowed_channels`` when that list is set. Telegram answers the owner's chat only.
 
-Confirmation: ``close``, ``pause``, ``resume``, ``update`` ask the daemon for a nonce (``POST /api/confirm``,
+Confirmation: ``close``, ``pause``, ``resume``, ``update`` and the structural actions
+(chat_bridge/structural.py: add/remove-strategy, paper-to-live, apply-regime-gate,
+clear-cash-reconcile) ask the daemon for a nonce (``POST /api/confirm``,
 the dashboard's flow: 60 s, bound to the action, strategy and params, deleted on first use) and
 show Confirm/Cancel buttons tagged with a one-off code, so a reply can never confirm another
 prompt (upstream's AskDM routes a "confirm" to whichever prompt waits first). The press sends
-the nonce back; an expired or spent nonce does nothing. ``restart`` (no daemon action) and
+the nonce back; an expired or spent nonce does nothing. The waiting prompts are kept in the
+bridge's state file with their wall-clock expiry, so a press after a bridge restart works once
+inside the window; if the daemon restarted meanwhile its nonce is gone and the press answers
+"expired — ask again". ``restart`` (no daemon action) and
 ``config set`` (the tuner's write, which takes no nonce) keep their confirmation here, with the
 same 60 s, once.
 """
@@ -23,16 +28,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chat_bridge import render
+from chat_bridge import github, render, structural
+from chat_bridge.backtest_run import Backtests, Outcome
 from chat_bridge.commands import COMMANDS, Command
 from chat_bridge.daemon_api import DaemonAPI, DaemonDown
+from chat_bridge.store import Store
 
 CONFIRM_TTL_S = 60
-EXPIRED = "Confirmation expired — nothing done."
+EXPIRED = "Confirmation expired — nothing done; ask again."
 CANCELLED = "Cancelled — nothing done."
 LOG_DEFAULT, LOG_MAX = 50, 200
 CONFIG_MESSAGES = 4  # config show: at most this many 2000-byte messages
@@ -64,6 +71,9 @@ class Answer:
     ephemeral: bool = True
     confirm: str | None = None  # a confirmation code: the transport adds the buttons
     refused: bool = False
+    # a long job (/backtest): the transport runs it after sending ``messages`` and sends its
+    # summary and, as a file, its text (chat_bridge/attachments.py)
+    later: Callable[[], Outcome] | None = None
 
 
 @dataclass
@@ -73,7 +83,7 @@ class Pending:
     params: dict[str, Any]
     nonce: str | None
     user: str
-    expires: float
+    expires: float  # wall clock (epoch seconds): it must mean the same after a restart
     transport: str = field(default="discord")
 
 
@@ -86,15 +96,27 @@ class Bridge:
         access: dict[str, Access],
         config_path: Path,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         service: str | None = None,
+        report: github.ReportSettings | None = None,
+        backtests: Backtests | None = None,
+        store: Store | None = None,
     ) -> None:
         self.api = api
         self.access = access
         self.config_path = config_path
         self.clock = clock
         self.service = service or os.environ.get("GO_TRADER_SERVICE") or "go-trader"
+        self.store = store
         self._pending: dict[str, Pending] = {}
+        self.report = report or github.ReportSettings()
+        self.backtests = backtests or Backtests()
+        if store is not None:
+            for code, doc in store.confirms().items():
+                try:
+                    self._pending[code] = Pending(**doc)
+                except TypeError:
+                    continue  # an entry from another version: that prompt expires
         self._lock = threading.Lock()
 
     # -- permission ------------------------------------------------------------------------------
@@ -136,6 +158,8 @@ class Bridge:
                 return self._ask_config(inv)
             if cmd.mutating:
                 return self._ask(inv, cmd)
+            if cmd.name == "backtest":
+                return self._backtest(inv, ephemeral)
             out = getattr(self, "_" + cmd.name.replace("-", "_"))(inv.options)
         except DaemonDown as exc:
             return Answer([f"Daemon unavailable: {exc}."], ephemeral)
@@ -208,8 +232,23 @@ class Bridge:
     def _add_platform(self, o: dict[str, Any]) -> str:
         return render.add_platform(str(o.get("name") or ""))
 
+    def _report_an_issue(self, o: dict[str, Any]) -> str:
+        title, body = str(o.get("title") or ""), str(o.get("body") or "")
+        return github.report(self.report, title, body, str(o.get("label") or ""))
+
+    def _backtest(self, inv: Invocation, ephemeral: bool) -> Answer:
+        """Checked and started at once; the transport runs the job and sends its result."""
+        job = self.backtests.start(inv.options)
+        if isinstance(job, str):
+            return Answer([job], ephemeral, refused=True)
+        shown = " ".join(str(inv.options.get(k) or "") for k in ("strategy", "symbol", "timeframe"))
+        text = f"⏳ Backtest {shown.strip()} started; the result follows (5 min at most)."
+        return Answer([text], ephemeral, later=job)
+
     # -- confirmations ---------------------------------------------------------------------------
     def _ask(self, inv: Invocation, cmd: Command) -> Answer:
+        if cmd.name in structural.ACTIONS:
+            return self._ask_structural(inv, cmd)
         sid = str(inv.options.get("strategy") or "")
         params: dict[str, Any] = {}
         if cmd.name == "restart":
@@ -242,8 +281,26 @@ class Bridge:
                 del self._pending[k]
             p.expires = now + ttl
             self._pending[code] = p
+            self._persist()
         text = f"⚠️ Confirm: {desc}? Press Confirm within {ttl}s; after that nothing is done."
         return Answer([text], True, confirm=code)
+
+    def _ask_structural(self, inv: Invocation, cmd: Command) -> Answer:
+        """add/remove-strategy, paper-to-live, apply-regime-gate, clear-cash-reconcile: the
+        daemon's nonce, its description in the prompt (chat_bridge/structural.py)."""
+        req = structural.request(cmd.name, inv.options)
+        if isinstance(req, str):
+            return Answer([req], refused=True)
+        sid, params = req
+        if cmd.name == "apply-regime-gate" and not sid:
+            return Answer([render.cut(structural.eligible(self.api, params["gate"]))])
+        code, doc = self.api.post(
+            "/api/confirm", {"action": cmd.name, "strategy_id": sid, "params": params}
+        )
+        if code != 200:
+            return Answer([f"Refused: {doc.get('error', code)}"], refused=True)
+        p = Pending(cmd.name, sid, params, doc["nonce"], inv.user, 0.0, inv.transport)
+        return self._pend(p, int(doc["expires_in_seconds"]), structural.prompt(cmd.name, doc))
 
     def _ask_config(self, inv: Invocation) -> Answer:
         """``config set strategies.<id>.<key> <value>``: upstream's per-strategy keys, written
@@ -275,7 +332,8 @@ class Bridge:
             p = self._pending.get(code)
             if p is not None and p.user != user:
                 return "This confirmation belongs to someone else."
-            self._pending.pop(code, None)
+            if self._pending.pop(code, None) is not None:
+                self._persist()  # on disk before the action: a crash never runs it twice
         if p is None:
             return EXPIRED
         if not accept:
@@ -286,6 +344,11 @@ class Bridge:
             return self._execute(p)
         except DaemonDown as exc:
             return f"Daemon unavailable: {exc}. Nothing was done."
+
+    def _persist(self) -> None:
+        """The waiting prompts to the state file (under ``self._lock``)."""
+        if self.store is not None:
+            self.store.set_confirms({k: asdict(v) for k, v in self._pending.items()})
 
     def _execute(self, p: Pending) -> str:
         if p.action == "restart":
@@ -299,6 +362,9 @@ class Bridge:
             code, doc = self.api.post("/api/update", {"nonce": p.nonce})
         elif p.action == "config":
             code, doc = self.api.post(self.api.strategy_path(p.sid, "config"), p.params)
+        elif p.action in structural.ACTIONS:
+            path = structural.path(self.api, p.action, p.sid)
+            code, doc = self.api.post(path, {"nonce": p.nonce, "params": p.params})
         elif p.action in ("pause", "resume"):
             body: dict[str, Any] = {"paused": p.action == "pause", "nonce": p.nonce}
             code, doc = self.api.post(self.api.strategy_path(p.sid, "pause"), body)

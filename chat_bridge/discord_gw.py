@@ -16,11 +16,25 @@ When the first answer cannot be given (Discord down at that moment), the reply g
 (to the DM it came from, or from a guild to the asker's DM: an ephemeral answer never becomes
 public) with the reply's id as ``nonce`` and ``enforce_nonce``, so a retry creates no second
 message. Everything after the first answer goes through the outbox.
+
+The gateway session is resumed, not re-identified, after a dropped socket, an op 7 Reconnect, an
+op 9 Invalid Session that says it is resumable, or a heartbeat that was never acknowledged (a
+zombied connection): the ``session_id``, ``resume_gateway_url`` and last sequence from READY and
+the dispatches are kept, and Discord replays what was missed (each interaction is still
+claimed once). Op 9 with ``d: false``, or a close code that ends the session (4007, 4009),
+clears them: a fresh IDENTIFY after a random 1-5 s wait, as Discord asks.
+
+429s: the callback (the first answer) waits the route's ``retry_after`` when it still fits in
+Discord's 3 s answer window, else the answer goes as a message through the outbox, which waits
+out the limit (chat_bridge/ratelimit.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -30,15 +44,23 @@ from typing import Any
 import requests
 import websocket
 
+from chat_bridge import attachments
 from chat_bridge.commands import lookup, registration
 from chat_bridge.core import Answer, Bridge, Invocation
 from chat_bridge.outbox import MAX_BACKOFF_S, Outbox, new_id
+from chat_bridge.ratelimit import Limits
 from chat_bridge.store import Store
 
 INTENTS = 1 << 12  # DIRECT_MESSAGES, as upstream
 EPHEMERAL = 64
 PONG, MESSAGE, DEFERRED, UPDATE = 1, 4, 5, 7  # interaction callback types
 COMMAND, COMPONENT = 2, 3  # interaction types
+QUERY = "/?v=10&encoding=json"
+CALLBACK_WAIT_S = 2.0  # the longest 429 wait that still fits in the 3 s answer window
+INVALID_WAIT_S = (1.0, 5.0)  # op 9 d=false: wait a random 1-5 s before identifying again
+SESSION_ENDED = {4007, 4009}  # invalid seq, session timed out: identify again
+RESUME_TRIES = 3  # failed connections in a row before a resume gives way to an identify
+RESUMABLE_CLOSE = 4000  # our own close when we mean to resume (1000/1001 end the session)
 
 
 class Discord:
@@ -54,6 +76,8 @@ class Discord:
         owner: str = "",
         gateway: str | None = None,
         backoff_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.bridge, self.store, self.log, self.stop = bridge, store, log, stop
         self.api = api_base.rstrip("/")
@@ -64,9 +88,23 @@ class Discord:
         self.app_id = ""
         self.registered = False
         self.seq: int | None = None
+        self.session_id = ""  # from READY: with the seq, what a RESUME needs
+        self.resume_url = ""
         self.acked = True  # the last heartbeat was acknowledged (op 11)
+        self.sleep = sleep or stop.wait
+        self.limits = Limits(clock)
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="discord-cmd")
-        self.outbox = Outbox(store, "discord", self._send, log, stop, backoff_s)
+        self.outbox = Outbox(
+            store,
+            "discord",
+            self._send,
+            log,
+            stop,
+            backoff_s,
+            limits=self.limits,
+            route=_route,
+            sleep=sleep,
+        )
 
     # -- REST --------------------------------------------------------------------------------------
     def rest(self, method: str, path: str, body: Any = None) -> requests.Response:
@@ -142,6 +180,8 @@ class Discord:
             except (OSError, ValueError, KeyError, websocket.WebSocketException) as exc:
                 failures += 1
                 self.log(f"[discord] gateway: {type(exc).__name__}: {exc}; reconnecting")
+                if failures >= RESUME_TRIES and self.session_id:
+                    self._forget_session()  # the resume address keeps failing: identify anew
             self.stop.wait(min(MAX_BACKOFF_S, self.backoff_s * 2 ** min(failures, 10)))
         self.workers.shutdown(wait=True)
         self.outbox.wake.set()  # the sender sees the stop now
@@ -152,41 +192,33 @@ class Discord:
             return self.gateway
         r = self.rest("GET", "/gateway/bot")
         r.raise_for_status()
-        return str(r.json()["url"]) + "/?v=10&encoding=json"
+        return str(r.json()["url"]) + QUERY
 
     def session(self) -> None:
-        """One gateway connection: hello, identify, heartbeats, dispatches, until it drops."""
-        ws = websocket.create_connection(self._gateway_url(), timeout=30)
+        """One gateway connection: hello, identify or resume, heartbeats, dispatches, until it
+        drops; the session survives for a resume unless Discord ended it."""
+        resuming = bool(self.session_id)
+        url = self.resume_url if resuming and self.resume_url else self._gateway_url()
+        ws = websocket.create_connection(url, timeout=30)
+        close_code = RESUMABLE_CLOSE
         try:
             hello = json.loads(ws.recv())
             interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
-            ws.send(
-                json.dumps(
-                    {
-                        "op": 2,
-                        "d": {
-                            "token": self.token,
-                            "intents": INTENTS,
-                            "properties": {
-                                "os": "linux",
-                                "browser": "go-trader",
-                                "device": "go-trader",
-                            },
-                        },
-                    }
-                )
-            )
+            ws.send(json.dumps(self._resume() if resuming else self._identify()))
             beat = time.monotonic() + interval
             self.acked = True
             while not self.stop.is_set():
                 ws.settimeout(max(0.05, min(1.0, beat - time.monotonic())))
                 try:
-                    raw = ws.recv()
+                    opcode, raw = ws.recv_data()
                 except websocket.WebSocketTimeoutException:
-                    raw = None
+                    opcode, raw = 0, b""
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    self._closed(raw)
+                    return
                 if time.monotonic() >= beat:
                     if not self.acked:  # no ACK since the last beat: a zombie connection
-                        self.log("[discord] gateway heartbeat not acknowledged; reconnecting")
+                        self.log("[discord] gateway heartbeat not acknowledged; resuming")
                         return
                     self.acked = False
                     ws.send(json.dumps({"op": 1, "d": self.seq}))
@@ -195,11 +227,37 @@ class Discord:
                     continue
                 if not self.dispatch(json.loads(raw), ws):
                     return
+            close_code = 1000  # stopping: the session ends with us
         finally:
-            ws.close()
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                ws.close(status=close_code, timeout=1)
+
+    def _identify(self) -> dict[str, Any]:
+        return {
+            "op": 2,
+            "d": {
+                "token": self.token,
+                "intents": INTENTS,
+                "properties": {"os": "linux", "browser": "go-trader", "device": "go-trader"},
+            },
+        }
+
+    def _resume(self) -> dict[str, Any]:
+        d = {"token": self.token, "session_id": self.session_id, "seq": self.seq}
+        return {"op": 6, "d": d}
+
+    def _forget_session(self) -> None:
+        self.session_id, self.resume_url, self.seq = "", "", None
+
+    def _closed(self, data: bytes) -> None:
+        """Discord closed the socket: a code that ends the session means identify again."""
+        code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 0
+        self.log(f"[discord] gateway closed ({code})")
+        if code in SESSION_ENDED:
+            self._forget_session()
 
     def dispatch(self, msg: dict[str, Any], ws: Any) -> bool:
-        """One gateway message; False to reconnect."""
+        """One gateway message; False to reconnect (resuming unless the session was ended)."""
         op = msg.get("op")
         if msg.get("s") is not None:
             self.seq = msg["s"]
@@ -207,12 +265,23 @@ class Discord:
             self.acked = True
         elif op == 1:
             ws.send(json.dumps({"op": 1, "d": self.seq}))
-        elif op in (7, 9):  # reconnect / invalid session: a fresh identify
+        elif op == 7:  # reconnect: resume on a new socket
+            return False
+        elif op == 9:  # invalid session: resumable when d is true
+            if not msg.get("d"):
+                self._forget_session()
+                self.sleep(random.uniform(*INVALID_WAIT_S))
             return False
         elif op == 0 and msg.get("t") == "READY":
-            self.app_id = str(msg["d"]["application"]["id"])
+            d = msg["d"]
+            self.app_id = str(d["application"]["id"])
+            self.session_id = str(d.get("session_id") or "")
+            resume = str(d.get("resume_gateway_url") or "")
+            self.resume_url = resume if "?" in resume or not resume else resume.rstrip("/") + QUERY
             if not self.registered:
                 self.register()
+        elif op == 0 and msg.get("t") == "RESUMED":
+            self.log("[discord] gateway session resumed")
         elif op == 0 and msg.get("t") == "INTERACTION_CREATE":
             self.workers.submit(self.interaction, msg["d"])
         return True
@@ -230,14 +299,26 @@ class Discord:
             self.log(f"[discord] interaction {d.get('id')}: {type(exc).__name__}: {exc}")
 
     def _callback(self, d: dict[str, Any], kind: int, data: dict[str, Any] | None) -> bool:
+        """The interaction's own answer; a 429 is waited out when it fits the answer window."""
         body: dict[str, Any] = {"type": kind}
         if data is not None:
             body["data"] = data
-        try:
-            r = self.rest("POST", f"/interactions/{d['id']}/{d['token']}/callback", body)
-        except requests.RequestException:
-            return False
-        return r.status_code in (200, 204)
+        path = f"/interactions/{d['id']}/{d['token']}/callback"
+        route = f"POST /interactions/{d['id']}"
+        for _attempt in range(2):
+            wait = self.limits.delay(route)
+            if wait > CALLBACK_WAIT_S:
+                return False
+            if wait > 0:
+                self.sleep(wait)
+            try:
+                r = self.rest("POST", path, body)
+            except requests.RequestException:
+                return False
+            if r.status_code != 429:
+                return r.status_code in (200, 204)
+            self.limits.hit(route, r)
+        return False
 
     def _command(self, d: dict[str, Any]) -> None:
         data = d.get("data") or {}
@@ -264,6 +345,8 @@ class Discord:
             acked = self._callback(d, DEFERRED, {"flags": flags})
         answer = self.bridge.run(inv)
         self._deliver(d, answer, acked, deferred=cmd.deferred)
+        if answer.later:  # /backtest: its result and file follow (chat_bridge/attachments.py)
+            attachments.discord_later(self, d, answer)
 
     def _deliver(self, d: dict[str, Any], answer: Answer, acked: bool, deferred: bool) -> None:
         flags = EPHEMERAL if answer.ephemeral else 0
@@ -300,6 +383,12 @@ class Discord:
         text = self.bridge.resolve(parts[2], user, parts[1] == "c")
         if not self._callback(d, UPDATE, {"content": text, "components": []}):
             self.fallback(d, text)
+
+
+def _route(item: dict[str, Any]) -> str:
+    """An outbox item's rate-limit route: its method and path (a DM: its recipient)."""
+    where = item.get("path") or f"dm:{item.get('dm')}"
+    return f"{item.get('method', 'POST')} {where}"
 
 
 def _user(d: dict[str, Any]) -> str:

@@ -5,8 +5,10 @@ tokens from ``DISCORD_BOT_TOKEN``/``TELEGRAM_BOT_TOKEN``, and the daemon's statu
 ``STATUS_AUTH_TOKEN`` or ``status_token`` beside the state DB (made by the daemon's first
 start; the bridge waits for it). The API is ``http://127.0.0.1:<status_port>`` unless
 ``--api`` says otherwise. Test servers: ``GO_TRADER_DISCORD_API``,
-``GO_TRADER_DISCORD_GATEWAY``, ``GO_TRADER_TELEGRAM_API`` (http only on 127.0.0.1).
-Exit 78 on a config problem, as the daemon.
+``GO_TRADER_DISCORD_GATEWAY``, ``GO_TRADER_TELEGRAM_API`` (http only on 127.0.0.1),
+``GO_TRADER_GITHUB_API_URL`` (/report-an-issue).
+Exit 78 on a config problem, as the daemon. While it runs it beats ``chat_bridge.alive`` beside
+the state DB, so the daemon leaves Telegram's updates to it (shared_tools/chat_owner.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shared_tools import chat_owner
 from shared_tools.config.load import load_config
 from shared_tools.config.model import Config, ConfigError
 from shared_tools.urls import insecure_base
@@ -75,6 +78,7 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
     """The transports to run (each with a ``run()``); none enabled is a config error."""
     from chat_bridge.core import Access, Bridge
     from chat_bridge.daemon_api import DaemonAPI
+    from chat_bridge.github import ReportSettings
     from chat_bridge.store import FILE, Store
 
     store = Store(Path(config.db_file).resolve().parent / FILE)
@@ -85,7 +89,9 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
         ),
         "telegram": Access(tg.owner),
     }
-    bridge = Bridge(DaemonAPI(api_url, status_token(config)), access, Path(config.path))
+    report = ReportSettings(dc.report_repo, dc.report_github_token)
+    api = DaemonAPI(api_url, status_token(config))
+    bridge = Bridge(api, access, Path(config.path), report=report, store=store)
     out: list[Any] = []
     if dc.enabled and os.environ.get("DISCORD_BOT_TOKEN"):
         from chat_bridge.discord_gw import Discord
@@ -104,7 +110,10 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
             )
         )
     if tg.enabled and os.environ.get("TELEGRAM_BOT_TOKEN"):
+        from chat_bridge.owner_replies import OwnerReplies
         from chat_bridge.telegram import Telegram
+
+        reset_file = chat_owner.reset_request_path(config.db_file)
 
         out.append(
             Telegram(
@@ -115,6 +124,7 @@ def build(config: Config, api_url: str, stop: threading.Event, backoff_s: float 
                 log,
                 stop,
                 backoff_s=backoff_s,
+                replies=OwnerReplies(api, reset_file, config.notify.reset_dm_window_s),
             )
         )
     if not out:
@@ -146,8 +156,17 @@ def main(argv: list[str] | None = None) -> None:
     for t in threads:
         t.start()
     log(f"[chat-bridge] running: {', '.join(type(t).__name__ for t in transports)}")
-    while not stop.is_set():
-        stop.wait(1.0)
+    alive = chat_owner.alive_path(config.db_file)
+    names = [type(t).__name__.lower() for t in transports]
+    try:
+        while not stop.is_set():
+            try:
+                chat_owner.beat(alive, names, time.time())
+            except OSError as exc:
+                log(f"[chat-bridge] {alive}: heartbeat not written ({exc})")
+            stop.wait(chat_owner.BEAT_S)
+    finally:
+        chat_owner.clear(alive)  # the daemon reads Telegram again at once
     for t in threads:
         t.join(timeout=10)
     log("[chat-bridge] stopped")

@@ -7,7 +7,13 @@ across chat outages and restarts:
   the command runs (a crash then loses the command rather than running a close twice);
 - ``offset``: Telegram's next ``getUpdates`` offset;
 - ``outbox``: replies not yet delivered, each with a fixed id that also serves as Discord's
-  message ``nonce`` (``enforce_nonce``), retried with back-off until delivered or too old.
+  message ``nonce`` (``enforce_nonce``), retried with back-off until delivered or too old; a
+  reply leaves the file once the chat accepted it and before the next one is sent, so a restart
+  re-sends at most the one reply whose answer was lost in a crash (where the chat API cannot
+  deduplicate it, a message twice is preferred to a message lost);
+- ``confirms``: the confirmation prompts still waiting for their press, each with its absolute
+  wall-clock expiry (a monotonic clock does not survive a restart), so a press after a bridge
+  restart still works once inside the window.
 
 Writes are atomic (temp file, fsync, rename), mode 0600.
 """
@@ -24,6 +30,7 @@ from typing import Any
 FILE = "chat_bridge.json"
 SEEN_KEPT = 2000  # ids remembered; far more than a chat re-delivers
 REPLY_MAX_AGE_S = 6 * 3600.0  # an undeliverable reply is dropped after this
+KEYS = ("seen", "offset", "outbox", "confirms")
 
 
 class Store:
@@ -32,7 +39,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._doc: dict[str, Any] = {"seen": [], "offset": 0, "outbox": []}
+        self._doc: dict[str, Any] = {"seen": [], "offset": 0, "outbox": [], "confirms": {}}
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -40,7 +47,7 @@ class Store:
         except (OSError, ValueError) as exc:
             raise SystemExit(f"{path}: unreadable bridge state ({exc}); fix or delete it") from exc
         if isinstance(loaded, dict):
-            self._doc.update({k: loaded[k] for k in ("seen", "offset", "outbox") if k in loaded})
+            self._doc.update({k: loaded[k] for k in KEYS if k in loaded})
 
     def _save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -99,3 +106,15 @@ class Store:
                 self._doc["outbox"] = [i for i in self._doc["outbox"] if i not in old]
                 self._save()
             return old
+
+    def confirms(self) -> dict[str, dict[str, Any]]:
+        """The waiting confirmations (code -> the prompt's fields, ``expires`` in epoch seconds)."""
+        with self._lock:
+            doc = self._doc.get("confirms")
+            return {str(k): dict(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+
+    def set_confirms(self, confirms: dict[str, dict[str, Any]]) -> None:
+        """Replace the waiting confirmations (written before a press runs its action)."""
+        with self._lock:
+            self._doc["confirms"] = confirms
+            self._save()

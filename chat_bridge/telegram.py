@@ -6,24 +6,30 @@ keyboard buttons whose ``callback_data`` carries the prompt's code.
 
 Exactly-once: each update id is claimed in the state file before it runs, and the offset moves
 past it after; a crash in between skips the update instead of running it twice. Replies go
-through the bridge's outbox (chat_bridge/outbox.py). Note: the daemon's own reply reader (the
-kill-switch "reset", the upgrade "yes") also reads ``getUpdates``; the two share the bot's
-update stream, so with the bridge running answer those prompts by Discord, or with ``/update``
-and ``go-trader reset-kill-switch`` (see README).
+through the bridge's outbox (chat_bridge/outbox.py), which honours Telegram's 429
+``parameters.retry_after`` per chat; a 429 on ``getUpdates`` waits the same way.
+
+One reader: while the bridge runs it owns the bot's update stream (its heartbeat file,
+shared_tools/chat_owner.py, tells the daemon to stop reading Telegram), and passes the owner's
+plain "reset" and "yes" to the daemon (chat_bridge/owner_replies.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import requests
 
+from chat_bridge import attachments
 from chat_bridge.commands import COMMANDS, lookup
 from chat_bridge.core import Answer, Bridge, Invocation
 from chat_bridge.outbox import MAX_BACKOFF_S, Outbox
+from chat_bridge.owner_replies import OwnerReplies, is_owner_word
+from chat_bridge.ratelimit import Limits, retry_after
 from chat_bridge.store import Store
 
 POLL_S = 25
@@ -41,12 +47,27 @@ class Telegram:
         *,
         poll_s: int = POLL_S,
         backoff_s: float = 1.0,
+        replies: OwnerReplies | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.bridge, self.store, self.log, self.stop = bridge, store, log, stop
         self.root = f"{base.rstrip('/')}/bot{token}"
-        self.poll_s, self.backoff_s = poll_s, backoff_s
+        self.poll_s, self.backoff_s, self.replies = poll_s, backoff_s, replies
+        self.sleep = sleep or stop.wait
         self.http = requests.Session()
-        self.outbox = Outbox(store, "telegram", self._send, log, stop, backoff_s)
+        self.limits = Limits(clock)
+        self.outbox = Outbox(
+            store,
+            "telegram",
+            self._send,
+            log,
+            stop,
+            backoff_s,
+            limits=self.limits,
+            route=lambda i: f"chat:{i['body'].get('chat_id')}",  # Telegram limits per chat
+            sleep=sleep,
+        )
 
     def _send(self, item: dict[str, Any]) -> requests.Response:
         return self.http.post(f"{self.root}/{item['method']}", json=item["body"], timeout=30)
@@ -81,6 +102,11 @@ class Telegram:
             },
             timeout=self.poll_s + 10,
         )
+        if r.status_code == 429:  # wait what Telegram asks, then poll again
+            wait, _global = retry_after(r)
+            self.log(f"[telegram] getUpdates rate limited; retry in {wait:.1f}s")
+            self.sleep(wait)
+            return []
         if r.status_code != 200:
             raise requests.HTTPError(f"getUpdates {r.status_code}")
         doc = r.json()
@@ -95,9 +121,12 @@ class Telegram:
             return
         msg = update.get("message") or {}
         text = str(msg.get("text") or "").strip()
-        if not text.startswith("/"):
-            return  # not for the bridge (the daemon's prompts read their own replies)
         chat = msg.get("chat") or {}
+        if is_owner_word(text):
+            self._owner_word(msg, text)
+            return
+        if not text.startswith("/"):
+            return  # plain text is no command
         words = text.split()
         name = words[0][1:].split("@", 1)[0]
         if name in ("help", "start"):
@@ -116,7 +145,21 @@ class Telegram:
             in_dm=chat.get("type") == "private",
             channel=str(chat.get("id", "")),
         )
-        self._answer(chat.get("id"), self.bridge.run(inv))
+        answer = self.bridge.run(inv)
+        self._answer(chat.get("id"), answer)
+        if answer.later:  # /backtest: its result and file follow (chat_bridge/attachments.py)
+            attachments.telegram_later(self, chat.get("id"), answer)
+
+    def _owner_word(self, msg: dict[str, Any], text: str) -> None:
+        """The owner's "reset"/"yes" to a daemon prompt (the daemon's reader takes the owner's
+        user or chat id, as here); from anyone else, or with no prompt, nothing happens."""
+        owner = self.bridge.access.get("telegram")
+        who = {str((msg.get("from") or {}).get("id", "")), str((msg.get("chat") or {}).get("id"))}
+        if self.replies is None or owner is None or not owner.owner or owner.owner not in who:
+            return
+        reply = self.replies.handle(text, float(msg.get("date") or 0), time.time())
+        if reply:
+            self._reply((msg.get("chat") or {}).get("id"), reply)
 
     def _answer(self, chat_id: Any, answer: Answer) -> None:
         for n, text in enumerate(answer.messages):

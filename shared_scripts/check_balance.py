@@ -1,11 +1,14 @@
-"""The live account balance of OKX or Robinhood (the supervisor's balance read).
+"""The live account balance of OKX, TopStep or Robinhood (the supervisor's balance read).
 
-    check_balance.py --platform=okx|robinhood
+    check_balance.py --platform=okx|topstep|robinhood
 
 Output: ``{"balance": F, "platform", "timestamp"}``; a failure is exit 1 with
 ``{"balance": 0, "error"}`` (upstream-contract §1.10). OKX: the USDT equity (cash + swap PnL),
 as ``fetch_okx_balance.py``. Robinhood: ``platforms.robinhood.execution.account_balance()``,
 imported only when asked (a tree without the Robinhood adapter says so in ``error``).
+TopStep (ours: upstream's script knows OKX and Robinhood only, so upstream's capital_pct never
+resolves on TopStep): the account's balance, as ``fetch_topstep_balance.py``. The supervisor
+reads it once per platform per cycle for ``capital_pct`` (supervisor/risk/capital_pct.py).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ def handle(ns: argparse.Namespace, _stdin: object = None) -> dict:
     try:
         if ns.platform == "okx":
             balance = float(common.adapter().balance()["balance"])
+        elif ns.platform == "topstep":
+            from platforms.topstep.execution import TopStepExecution
+
+            balance = float(TopStepExecution().balance())
         else:
             balance = _robinhood()
     except Exception as exc:
@@ -58,7 +65,7 @@ def prepare(ns: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = ContractParser(prog="check_balance.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--platform", choices=("okx", "robinhood"), required=True)
+    parser.add_argument("--platform", choices=("okx", "topstep", "robinhood"), required=True)
     return run_worker(parser, handle, prepare=prepare, argv=argv)
 
 

@@ -310,6 +310,34 @@ def inspect(ctx, strategy_id, all_, as_json, trades, config_path) -> None:
 
 
 @main.command()
+@click.option("--json", "fmt", flag_value="json", help="The /api/reports/strategy-audit JSON.")
+@click.option("--csv", "fmt", flag_value="csv", help="The CSV of the report page's download.")
+@click.option("--dead-days", type=int, default=None, help="Dead after this many idle days (14).")
+@click.option("--min-trades", type=int, default=None, help="Closes needed for a verdict (10).")
+@config_option
+@click.pass_context
+def audit(ctx, fmt, dead_days, min_trades, config_path) -> None:
+    """The strategy audit (/reports/strategy-audit): figures and a verdict per strategy."""
+    from supervisor.ops.audit import run
+    from supervisor.state.db import StateError
+
+    config = _subcommand_config(ctx, config_path)
+    try:
+        sys.exit(
+            run(
+                config,
+                fmt=fmt or "table",
+                dead_days=dead_days,
+                min_trades=min_trades,
+                echo=click.echo,
+            )
+        )
+    except StateError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--post", is_flag=True, help="Queue it to the chat outbox instead of printing.")
 @config_option
 @click.pass_context

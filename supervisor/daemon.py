@@ -55,6 +55,7 @@ from supervisor.schedule import (
 )
 from supervisor.service.lean import release_freed_memory
 from supervisor.service.lock import AlreadyRunning, acquire_lock
+from supervisor.service.restart import reexec
 from supervisor.service.sdnotify import SdNotify
 from supervisor.state import roster
 from supervisor.state.db import StateDB, StateError
@@ -99,6 +100,7 @@ class Supervisor:
         self.stopping = False
         self.wake = threading.Event()
         self.reload_requested = False
+        self.restart_requested = False  # drain as on SIGTERM, then re-execute (request_restart)
         self.fast_cadence: set[str] = set()  # ids on the drawdown-warning 90 s cadence
         self.started_at = market_now().timestamp()  # on the book's clock, as last_cycle
         self._lock_handle = None
@@ -252,6 +254,8 @@ class Supervisor:
                 self._tick()
         finally:
             saved = self.shutdown()
+        if saved and self.restart_requested:
+            reexec(log)  # does not return
         if not saved:
             print(
                 f"go-trader: exiting with unsaved state ({self.save_error}); the last committed "
@@ -420,6 +424,8 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum, _frame) -> None:
+        if signum is not None:  # a stop signal during a requested restart: exit, no exec
+            self.restart_requested = False
         first = not self.draining
         self.draining = True
         self.stopping = True
@@ -438,6 +444,19 @@ class Supervisor:
         self.wake.set()
         if self.executor is not None:
             self.executor.cancel_read_only()
+
+    def request_restart(self, why: str) -> bool:
+        """Restart in place (the structural actions' ``restart: true``): drain exactly as on
+        SIGTERM, then :meth:`run` re-executes the same argv once everything is released (state
+        saved, DB closed, status port and single-instance lock let go). Called from a status
+        server worker: its reply goes out before the server stops (stop() waits for workers).
+        False when a stop is already under way: a stop always wins over a restart."""
+        if self.stopping:
+            return False
+        log(f"[restart] {why}: draining, then restarting")
+        self.restart_requested = True
+        self._on_stop(None, None)
+        return True
 
     def _on_hup(self, _signum, _frame) -> None:
         """Reloads are applied at the loop top; wake a waiting loop so that happens now."""
@@ -480,7 +499,10 @@ class Supervisor:
     def shutdown(self) -> bool:
         """Drain side-effect runs, save, release everything; False if the final save failed."""
         saved = True
-        self.sd.stopping()
+        if self.restart_requested:
+            self.sd.reloading()
+        else:
+            self.sd.stopping()
         if self.executor is not None:
             self.executor.drain(SHUTDOWN_DRAIN_S)
         if self.db is not None and self.ready:
@@ -490,6 +512,7 @@ class Supervisor:
         return saved
 
     def _release(self) -> None:
+        self.board.tuning.stop()  # a running tuning worker ends; its run becomes interrupted
         self.notifier.stop()  # before the DB closes: no delivery mark after that
         if self.db is not None:
             self.db.close()

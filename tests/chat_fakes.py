@@ -3,13 +3,16 @@
 webhooks, channel messages with ``enforce_nonce``, the bulk command overwrite) and a Discord
 gateway (a minimal websocket server: hello, identify, READY, heartbeats, dispatches).
 
-Each server can be told to fail the next N calls of a path (502, as a chat outage), and records
-only the calls it accepted."""
+Each server can be told to fail the next N calls of a path (502, as a chat outage) or to answer
+them 429 with a ``retry_after`` (Discord's body and header, or Telegram's ``parameters``), and
+records only the calls it accepted. The gateway keeps its session: a RESUME replays what the
+client missed, and it can be told to send op 7/op 9 or to stop acknowledging heartbeats."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import email.policy
 import hashlib
 import json
 import re
@@ -17,10 +20,28 @@ import socket
 import struct
 import threading
 import time
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def multipart(ctype: str, raw: bytes) -> dict:
+    """A multipart/form-data body (Discord's follow-up with an attachment, Telegram's
+    sendDocument) as ``{"multipart": {name: text | {"filename", "data"}}}``."""
+    msg = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw
+    )
+    out: dict[str, Any] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        out[str(name)] = (
+            {"filename": filename, "data": data.decode()} if filename else data.decode()
+        )
+    return {"multipart": out}
 
 
 class _Server:
@@ -33,10 +54,16 @@ class _Server:
             def _any(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
-                body = json.loads(raw) if raw else None
+                ctype = self.headers.get("Content-Type") or ""
+                if ctype.startswith("multipart/form-data"):
+                    body = multipart(ctype, raw)
+                else:
+                    body = json.loads(raw) if raw else None
                 code, out = owner.handle(self.command, self.path, body)
                 data = json.dumps(out).encode()
                 self.send_response(code)
+                if code == 429:
+                    self.send_header("Retry-After", str(int(owner.last_retry_after + 0.999)))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -53,11 +80,23 @@ class _Server:
         self.lock = threading.Lock()
         self.calls: list[tuple[str, str, Any]] = []  # accepted calls
         self.failures: dict[str, int] = {}  # path regex -> calls still to fail
+        self.limited: dict[str, list[Any]] = {}  # path regex -> [calls left, retry_after, global]
+        self.limit_hits: list[str] = []  # the paths answered 429
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def fail(self, pattern: str, times: int) -> None:
         with self.lock:
             self.failures[pattern] = times
+
+    last_retry_after = 0.0
+
+    def limit(self, pattern: str, times: int, retry_after: float, is_global: bool = False) -> None:
+        """Answer the next ``times`` calls of ``pattern`` 429, asking for ``retry_after`` s."""
+        with self.lock:
+            self.limited[pattern] = [times, retry_after, is_global]
+
+    def too_many(self, retry_after: float, is_global: bool) -> Any:
+        return {"message": "You are being rate limited.", "retry_after": retry_after}
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         with self.lock:
@@ -65,6 +104,12 @@ class _Server:
                 if left > 0 and re.search(pattern, path):
                     self.failures[pattern] = left - 1
                     return 502, {"message": "bad gateway"}
+            for pattern, spec in self.limited.items():
+                if spec[0] > 0 and re.search(pattern, path):
+                    spec[0] -= 1
+                    self.limit_hits.append(path)
+                    self.last_retry_after = spec[1]
+                    return 429, self.too_many(spec[1], spec[2])
         return self.route(method, path, body)
 
     def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
@@ -104,6 +149,19 @@ class FakeTelegram(_Server):
         with self.lock:
             return [b for m, p, b in self.calls if p.endswith("/sendMessage")]
 
+    def documents(self) -> list[dict]:
+        """``sendDocument`` calls: their multipart fields."""
+        with self.lock:
+            return [b["multipart"] for m, p, b in self.calls if p.endswith("/sendDocument")]
+
+    def too_many(self, retry_after: float, is_global: bool) -> Any:
+        return {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {retry_after}",
+            "parameters": {"retry_after": retry_after},
+        }
+
     def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         if not path.startswith(f"/bot{self.TOKEN}/"):
             return 404, {"ok": False}
@@ -131,6 +189,13 @@ class FakeDiscord(_Server):
         self.messages: dict[str, dict] = {}  # nonce -> message (enforce_nonce dedup)
         self.register_code = 200
         self.gateway = FakeGateway()
+
+    def too_many(self, retry_after: float, is_global: bool) -> Any:
+        return {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": is_global,
+        }
 
     def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         path = path.removeprefix("/api/v10")
@@ -161,19 +226,34 @@ class FakeDiscord(_Server):
 
 
 class FakeGateway:
-    """A websocket server speaking enough of Discord's gateway for one client at a time."""
+    """A websocket server speaking enough of Discord's gateway for one client at a time; it keeps
+    one session (``s1``) and every dispatch, so a RESUME replays what the client missed."""
+
+    SESSION = "s1"
 
     def __init__(self, heartbeat_ms: int = 500) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"ws://127.0.0.1:{self.sock.getsockname()[1]}/?v=10&encoding=json"
+        port = self.sock.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/?v=10&encoding=json"
+        self.resume_url = f"ws://127.0.0.1:{port}"
         self.heartbeat_ms = heartbeat_ms
         self.conn: socket.socket | None = None
+        self.live = False  # identified or resumed: dispatches go out
         self.identified = threading.Event()
+        self.resumed = threading.Event()
         self.received: list[dict] = []
+        self.history: list[dict] = []  # every dispatch, for a replay
         self.seq = 1
+        self.ack = True  # False: heartbeats go unanswered (a zombied connection)
+        self.session_valid = True  # False: a RESUME gets op 9 d=false
         self.lock = threading.Lock()
+        self.order = threading.RLock()  # a replay and new dispatches never interleave
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def ops(self, op: int) -> int:
+        """How many messages with ``op`` the client sent."""
+        return sum(1 for m in list(self.received) if m.get("op") == op)
 
     def _accept(self) -> None:
         while not self.closed:
@@ -195,7 +275,7 @@ class FakeGateway:
                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n"
             )
             with self.lock:
-                self.conn = conn
+                self.conn, self.live = conn, False
             self.send({"op": 10, "d": {"heartbeat_interval": self.heartbeat_ms}})
             while True:
                 msg = self._read(conn)
@@ -203,12 +283,38 @@ class FakeGateway:
                     return
                 self.received.append(msg)
                 if msg.get("op") == 2:
-                    self.dispatch("READY", {"application": {"id": "app1"}, "session_id": "s1"})
+                    self.session_valid = True
+                    with self.order, self.lock:
+                        self.live = True
+                    self.dispatch(
+                        "READY",
+                        {
+                            "application": {"id": "app1"},
+                            "session_id": self.SESSION,
+                            "resume_gateway_url": self.resume_url,
+                        },
+                    )
                     self.identified.set()
-                elif msg.get("op") == 1:
+                elif msg.get("op") == 6:
+                    self._resume(msg.get("d") or {})
+                elif msg.get("op") == 1 and self.ack:
                     self.send({"op": 11})
         except OSError:
             return
+
+    def _resume(self, d: dict) -> None:
+        if not self.session_valid or d.get("session_id") != self.SESSION:
+            self.send({"op": 9, "d": False})
+            return
+        with self.order:
+            with self.lock:
+                missed = [m for m in self.history if m["s"] > int(d.get("seq") or 0)]
+            for m in missed:
+                self.send(m)
+            with self.lock:
+                self.live = True
+            self.dispatch("RESUMED", {})
+        self.resumed.set()
 
     @staticmethod
     def _exact(conn: socket.socket, n: int) -> bytes:
@@ -246,22 +352,43 @@ class FakeGateway:
             )
         )
         with self.lock:
-            assert self.conn is not None
-            self.conn.sendall(head + data)
+            if self.conn is not None:
+                with contextlib.suppress(OSError):
+                    self.conn.sendall(head + data)
+
+    def close_with(self, code: int) -> None:
+        """Close the session's socket as Discord does, with a close code (the client answers
+        the close and goes; nothing is cut under it, so the code always arrives)."""
+        self.identified.clear()
+        self.resumed.clear()
+        with self.lock:
+            self.live = False
+            if self.conn is not None:
+                with contextlib.suppress(OSError):
+                    self.conn.sendall(bytes([0x88, 2]) + struct.pack(">H", code))
 
     def drop(self) -> None:
-        """Cut the client's connection (a gateway outage); it should come back and identify."""
+        """Cut the client's connection (a gateway outage); it should come back and resume."""
         self.identified.clear()
+        self.resumed.clear()
         with self.lock:
-            conn, self.conn = self.conn, None
+            conn, self.conn, self.live = self.conn, None, False
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
     def dispatch(self, event: str, d: dict) -> None:
-        self.seq += 1
-        self.send({"op": 0, "t": event, "s": self.seq, "d": d})
+        """An event of the session: sent now while the client is connected, else kept for the
+        replay of its RESUME (as Discord does)."""
+        with self.order:
+            with self.lock:
+                self.seq += 1
+                msg = {"op": 0, "t": event, "s": self.seq, "d": d}
+                self.history.append(msg)
+                live = self.live
+            if live:
+                self.send(msg)
 
     def close(self) -> None:
         self.closed = True

@@ -135,7 +135,7 @@ def test_a_close_from_chat_needs_its_confirmation_and_closes_once(rig: Rig, tmp_
         assert rig.cycle().returncode == 0
         assert rig.book_size(COIN) == pytest.approx(0.0)  # closed in the book
         server.press(confirm, OWNER)  # again: spent
-        assert answer(4)["text"] == "Confirmation expired — nothing done."
+        assert answer(4)["text"] == "Confirmation expired — nothing done; ask again."
         # an expired confirmation: the daemon's nonce outlived (its clock moved on)
         c2 = actions.post("/api/confirm", {"action": "open", "strategy_id": SID, "params": params})[
             1
@@ -145,7 +145,7 @@ def test_a_close_from_chat_needs_its_confirmation_and_closes_once(rig: Rig, tmp_
         late = answer(5)["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
         actions.nonces._clock = lambda: time.monotonic() + 61
         server.press(late, OWNER)
-        assert answer(6)["text"] == "Confirmation expired — nothing done."
+        assert answer(6)["text"] == "Confirmation expired — nothing done; ask again."
         assert rig.venue_size(COIN) == pytest.approx(0.5)  # still open
         assert [a for a, _s in queued(rig)].count("close") == 1
     finally:

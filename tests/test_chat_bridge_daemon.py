@@ -26,6 +26,8 @@ from chat_bridge.core import Access, Bridge
 from chat_bridge.daemon_api import DaemonAPI
 from chat_bridge.store import Store
 from chat_bridge.telegram import Telegram, plain
+from shared_tools import chat_owner
+from shared_tools.config.load import load_config
 
 OWNER, OTHER = 4242, 77
 
@@ -138,7 +140,7 @@ def test_a_pause_needs_its_confirmation_and_lands_in_the_config(chat):
     # a press of the same button again: the nonce is spent, nothing more is written
     server.press(confirm, OWNER)
     deadline = time.monotonic() + 10
-    while server.sent()[-1]["text"] != "Confirmation expired — nothing done.":
+    while server.sent()[-1]["text"] != "Confirmation expired — nothing done; ask again.":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     ask(server, f"/resume {sid}")
@@ -175,14 +177,18 @@ def test_the_bridge_process_answers_through_the_fake_telegram(still, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    alive = chat_owner.alive_path(load_config(bridge_cfg).db_file)
     try:
         assert ask(server, "/health").startswith("status: ok")
+        # while it runs it owns Telegram's updates: the daemon's reply readers leave them
+        assert chat_owner.owned(alive, time.time()) == {"telegram"}
     finally:
         proc.terminate()
         out: Any = proc.communicate(timeout=20)[0]
         server.close()
     assert proc.returncode == 0, out
     assert "[chat-bridge] running: Telegram" in out
+    assert not alive.exists()  # stopped: the daemon reads Telegram again
 
 
 def test_discord_commands_answer_from_the_daemon(still, tmp_path):

@@ -529,7 +529,7 @@ def test_every_display_only_top_level_key_warns_once_without_saying_ignored(tmp_
     from shared_tools.config import schema
 
     keys = schema.names(schema.TOP, "no-effect")
-    assert {"log_dir", "tuning", "notify_tp_sl_fills"} <= keys
+    assert {"log_dir", "notify_tp_sl_fills"} <= keys
     config = _load(tmp_path, _spot("a", ["momentum", "BTC/USDT", "1h"]), **{k: 1 for k in keys})
     for key in keys:
         hits = [w for w in config.warnings if f": {key} has no effect in this build (" in w]

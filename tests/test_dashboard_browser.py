@@ -2,7 +2,8 @@
 the simulated market (tests/dashboard_rig.py). The page loads without a console error, takes the
 token once from ?token= (then drops it from the address bar), draws candles with exactly the
 book's trades as markers, switches strategies, works as a phone-sized drawer, and every POST
-without the token or from a foreign Origin is refused.
+without the token or from a foreign Origin is refused. The strategy audit page (a token-free
+shell like the dashboard's) draws the API's audit and downloads its CSV.
 
 The browser is /usr/bin/chromium (``apt-get install chromium``, done by scripts/setup.sh as root),
 never a Playwright download; without it the test is skipped with the reason.
@@ -279,6 +280,55 @@ def test_pause_through_the_page_is_written_and_reloaded(rig, page):
         "() => document.getElementById('tuner-msg').textContent.includes('resumed')",
         timeout=WAIT_MS,
     )
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# -- the reports (supervisor/http/reports.py): token-free shells reading the API with the token --
+AUDIT_PAGE_STATE = "() => window.goTraderReports.doc"
+
+
+def test_the_strategy_audit_page_shows_the_books_audit_and_its_csv(rig, page, tmp_path):
+    d, db = rig
+    page.goto(f"{base(d)}/reports/strategy-audit?token={d.token}")
+    page.wait_for_function(
+        "() => document.body.dataset.loaded === 'strategy-audit'", timeout=WAIT_MS
+    )
+    assert "token" not in page.url  # taken once, as the dashboard does
+    shown = page.evaluate(AUDIT_PAGE_STATE)
+    code, api_doc = d.get("/api/reports/strategy-audit")
+    assert code == 200
+    assert [r["id"] for r in shown["strategies"]] == [r["id"] for r in api_doc["strategies"]]
+    rows = page.locator("#audit-table tbody tr")
+    assert rows.count() == len(IDS) + 1  # + HELD
+    for sid in IDS:  # the trades column is the book's buys and sells
+        cell = page.locator(f'#audit-table tbody tr[data-id="{sid}"] td').nth(7)
+        assert int(cell.inner_text()) == len(book_trades(db, sid))
+    assert page.locator("#audit-rule").inner_text().startswith("dead:")
+    with page.expect_download(timeout=WAIT_MS) as got:
+        page.locator("#csv").click()
+    path = tmp_path / "audit.csv"
+    got.value.save_as(path)
+    header, *lines = path.read_text().splitlines()
+    assert header.startswith("id,verdict,why,") and len(lines) == len(IDS) + 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_reports_index_links_the_audit_and_keeps_the_theme(rig, page):
+    d, _db = rig
+    page.goto(f"{base(d)}/reports/strategy-audit?token={d.token}")  # stores the token
+    page.wait_for_function(
+        "() => document.body.dataset.loaded === 'strategy-audit'", timeout=WAIT_MS
+    )
+    page.goto(f"{base(d)}/reports")
+    page.wait_for_function("() => document.body.dataset.loaded === 'reports'", timeout=WAIT_MS)
+    dark_before = page.evaluate("document.documentElement.classList.contains('dark')")
+    page.locator("#theme").click()
+    page.locator("#link-strategy-audit").click()
+    page.wait_for_function(
+        "() => document.body.dataset.loaded === 'strategy-audit'", timeout=WAIT_MS
+    )  # no ?token= this time: the dashboard's local storage
+    assert page.evaluate("document.documentElement.classList.contains('dark')") != dark_before
+    assert page.evaluate("localStorage.getItem('goTraderDarkMode')") in ("0", "1")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

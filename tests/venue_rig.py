@@ -22,6 +22,8 @@ ROLES = {
     "check": "check_{v}.py",
     "close": "close_{v}_position.py",
     "positions": "fetch_{v}_positions.py",
+    "balance": "fetch_{v}_balance.py",
+    "bills": "fetch_{v}_bills.py",
 }
 CREDS = {
     "OKX_API_KEY": "k",

@@ -173,7 +173,7 @@ TOP_KEYS: tuple[Key, ...] = (
         "strategies and manual-open); legacy user_close_defaults/manual_defaults fold into it",
         since=16,
     ),
-    *no_effect(TOP, "the dashboard tuner is not built", "tuning"),
+    top_key("tuning", "object", "the dashboard's persistent tuning runs (/tuning)"),
 )
 
 SECTION_KEYS: tuple[Key, ...] = (
@@ -425,11 +425,19 @@ SECTION_KEYS: tuple[Key, ...] = (
         "chat bridge: guild channel ids where read-only commands answer (empty: any)",
         default=[],
     ),
-    *no_effect(
+    row_key(
         "discord",
-        "report uploads are not built (/go-trader-report-an-issue answers what to do)",
         "report_repo",
+        "string",
+        "chat bridge: owner/name of the GitHub repository /go-trader-report-an-issue files "
+        "into (no default: upstream's is its author's repository)",
+    ),
+    row_key(
+        "discord",
         "report_github_token",
+        "string",
+        "chat bridge: GitHub token for /go-trader-report-an-issue when neither "
+        "GO_TRADER_GITHUB_TOKEN nor GITHUB_TOKEN is set (prefer the environment)",
     ),
     row_key(
         "telegram", "enabled", "bool", "send to Telegram", default=False, init="telegramEnabled"
@@ -528,5 +536,27 @@ SECTION_KEYS: tuple[Key, ...] = (
         "symbol_overrides",
         "map",
         "strategy:symbol, platform:symbol or symbol -> EXCHANGE:TICKER",
+    ),
+    # -- tuning (supervisor/http/tuning.py, backtest/tune_live.py) ----------------------------
+    row_key(
+        "tuning",
+        "max_retained_runs",
+        "int",
+        "finished tuning runs kept under <config dir>/tuning_runs (result-less ones go first)",
+        default=20,
+        lo=1,
+        hi=1000,
+    ),
+    row_key(
+        "tuning",
+        "lookback_bars",
+        "int",
+        "bars a tuning run walks forward over (after the indicators' warm-up)",
+        default=1500,
+        lo=100,
+        hi=100_000,
+    ),
+    row_key(
+        "tuning", "splits", "int", "walk-forward folds of a tuning run", default=3, lo=1, hi=20
     ),
 )

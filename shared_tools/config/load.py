@@ -57,6 +57,7 @@ from shared_tools.config.risk import risk_settings
 from shared_tools.config.sizing_keys import global_capital_pct
 from shared_tools.config.strategy import parse_strategy
 from shared_tools.config.trading import DEFAULT_STOP_LOSS_ATR_MULT, TradingContext, peer_problems
+from shared_tools.config.tuning import tuning_settings
 from shared_tools.config.user_defaults import user_defaults
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import LINE_LIMIT, exc_line, one_line, show
@@ -190,6 +191,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     )
     notify = notify_settings(raw, f"config {label}", errors, warnings)
     live = live_settings(raw.get("hyperliquid"), label, errors)
+    tuning = tuning_settings(raw.get("tuning"), f"config {label}", errors, warnings)
     errors.extend(f"config {label}: {p}" for p in tv_problems(raw.get("tradingview_export")))
     if errors:
         raise ConfigError(_capped(errors, label))
@@ -202,6 +204,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         live=live,
         manual_defaults=manual,
         regime=regime,
+        tuning=tuning,
         warnings=[one_line(w, LINE_LIMIT) for w in _capped(warnings, label)],
         raw=raw,
     )

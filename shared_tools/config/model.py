@@ -31,6 +31,7 @@ from shared_tools.config.notify import NotifySettings
 from shared_tools.config.options import OptionsSettings
 from shared_tools.config.regime import RegimeSettings
 from shared_tools.config.risk import RiskSettings
+from shared_tools.config.tuning import TuningSettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.regime_policy import DirectionalPolicy
 from shared_tools.text import LINE_LIMIT, one_line
@@ -272,6 +273,7 @@ class Config:
     live: LiveSettings = field(default_factory=LiveSettings)  # hyperliquid.base_url
     manual_defaults: ManualDefaults = field(default_factory=ManualDefaults)  # user_defaults.manual
     regime: RegimeSettings = field(default_factory=RegimeSettings)  # the regime section
+    tuning: TuningSettings = field(default_factory=TuningSettings)  # the tuning section
     warnings: list[str] = field(default_factory=list)
     raw: dict = field(default_factory=dict)
 

@@ -36,6 +36,7 @@ _MAPS = ("channels", "trade_alert_channels", "dm_channels")
 _EVERY = ("every", "per_check", "always")
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 MAX_ID_CHARS = 64
+REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 AUTO_UPDATE = ("off", "daily", "heartbeat")
 
 
@@ -52,6 +53,9 @@ class ChatSettings:
     ephemeral_replies: bool = True
     public_commands: bool = False
     allowed_channels: tuple[str, ...] = ()
+    # /report-an-issue (chat_bridge/github.py): Discord only
+    report_repo: str = ""
+    report_github_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,29 @@ def _chat(
     else:
         allowed = [str(_id(v)) for v in listed]
     return ChatSettings(
-        enabled=enabled, owner=owner, **maps, **flags, allowed_channels=tuple(allowed)
+        enabled=enabled,
+        owner=owner,
+        **maps,
+        **flags,
+        allowed_channels=tuple(allowed),
+        **_report(raw, where, errors),
     )
+
+
+def _report(raw: dict, where: str, errors: list[str]) -> dict[str, str]:
+    """``report_repo`` (owner/name) and ``report_github_token``, as text ("" = unset)."""
+    out = {}
+    for name in ("report_repo", "report_github_token"):
+        value = raw.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            errors.append(f"{where}.{name} must be a string, got {show(value)}")
+        elif name == "report_repo" and not REPO_NAME.fullmatch(value):
+            errors.append(f"{where}.{name} must be owner/name, got {show(value)}")
+        else:
+            out[name] = value
+    return out
 
 
 def notify_settings(

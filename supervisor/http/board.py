@@ -21,10 +21,11 @@ from shared_tools.clock import now_utc
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.text import one_line
 from supervisor import __version__
-from supervisor.http import api, candles, metrics, ops, token, tuner
+from supervisor.http import api, candles, metrics, ops, token, tuner, tuning_apply
 from supervisor.http.post import Actions
 from supervisor.http.routes import NotReady
 from supervisor.http.server import StatusServer
+from supervisor.http.tuning import TuningRuns
 from supervisor.http.views import portfolio_risk_view, rss_mb, strategy_view
 from supervisor.run.executor import Executor
 from supervisor.run.jobs import Job
@@ -67,11 +68,12 @@ class Board:
         self.sup = sup
         self.cache = candles.CandleCache()
         self.run = metrics.RunMetrics()
-        self._page: bytes | None = None
+        self._pages: dict[str, bytes] = {}  # page name -> its rendered HTML
         self._page_lock = threading.Lock()
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
         self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
         self.actions = Actions(sup, self)  # the POSTs (supervisor/http/post.py)
+        self.tuning = TuningRuns(sup)  # /api/tuning/* (supervisor/http/tuning.py)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _ready(self) -> None:
@@ -101,6 +103,8 @@ class Board:
                 return 200, api.strategies_list(self.sup.config.strategies)
             if parts == ["strategies", "overview"]:
                 return 200, self.overview()
+            if parts[:1] == ["tuning"]:
+                return tuning_apply.get(self, parts[1:])
             if tuple(parts) in ops.ROUTES:  # exact routes win over the per-strategy prefix
                 return ops.ROUTES[tuple(parts)](self, query)
             if len(parts) == 3 and parts[0] == "strategies" and parts[2] in RESOURCES:
@@ -264,23 +268,25 @@ class Board:
         return candles.candles_of(executor.run_one(job, timeout_s=candles.FETCH_TIMEOUT_S))
 
     # -- the page --------------------------------------------------------------------------------
-    def page(self) -> bytes:
-        """The dashboard's HTML, rendered once by the Jinja2 worker (jinja2 loads hashlib, which
-        the supervisor never imports) and then kept."""
-        if self._page is not None:
-            return self._page
+    def page(self, name: str = "dashboard") -> bytes:
+        """An HTML shell (the dashboard, or a report page of routes.REPORT_PAGES), rendered once
+        by the Jinja2 worker (jinja2 loads hashlib, which the supervisor never imports), then
+        kept."""
+        if name in self._pages:
+            return self._pages[name]
         executor = self.sup.executor
         if executor is None:
             raise NotReady("starting")
         with self._page_lock:
-            if self._page is None:
-                job = Job(key="page", script=PAGE_SCRIPT, args=(f"--version={__version__}",))
+            if name not in self._pages:
+                args = (f"--version={__version__}", f"--page={name}")
+                job = Job(key="page", script=PAGE_SCRIPT, args=args)
                 result = executor.run_one(job, timeout_s=30)
                 html = result.data.get("html") if isinstance(result.data, dict) else None
                 if not isinstance(html, str):
-                    raise RuntimeError(f"dashboard page: {result.error or 'no html'}")
-                self._page = html.encode()
-        return self._page
+                    raise RuntimeError(f"{name} page: {result.error or 'no html'}")
+                self._pages[name] = html.encode()
+        return self._pages[name]
 
     # -- /metrics --------------------------------------------------------------------------------
     def metrics(self) -> str:

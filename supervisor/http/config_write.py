@@ -1,7 +1,8 @@
 """The dashboard's config writes: patch one strategy, validate, write atomically (reference A.4).
 
-One path for every dashboard write (tuner, pause, notifications): read the live file as JSON,
-patch only the target strategy's entry, re-encode it (2-space indent, the operator's key order
+One path for every dashboard write (tuner, pause, notifications, and the structural actions of
+supervisor/http/structural.py): read the live file as JSON, patch only the target strategy's
+entry (:func:`patch_config`) or the document (:func:`patch_document`), re-encode it (2-space indent, the operator's key order
 kept, where upstream sorts the keys), write a temp file next to it, validate that file with the
 loader the daemon starts with (:func:`shared_tools.config.load_config`), ask ``check`` (the
 SIGHUP reload's own refusals, supervisor/reload.py) whether a running book would take it, then
@@ -30,7 +31,7 @@ from shared_tools.config.migrate import CURRENT_CONFIG_VERSION
 from shared_tools.config.model import Config, ConfigError
 
 WRITE_LOCK = threading.Lock()
-Patch = Callable[[dict], None]  # changes one strategy's raw entry in place
+Patch = Callable[[dict], None]  # changes one strategy's raw entry (or the document) in place
 
 
 class WriteRefused(Exception):
@@ -78,6 +79,33 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _read(path: Path) -> tuple[bytes, int, dict]:
+    """(bytes, mode, document) of the live file; refused unless a current-version object."""
+    try:
+        before = path.read_bytes()
+        mode = path.stat().st_mode & 0o7777
+        raw: Any = json.loads(before.decode("utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise WriteRefused(500, [f"cannot read {path}: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise WriteRefused(500, [f"{path}: the top level is not a JSON object"])
+    if raw.get("config_version") != CURRENT_CONFIG_VERSION:  # the loader would migrate it
+        raise WriteRefused(
+            409,
+            [
+                f"{path}: config_version {raw.get('config_version')!r} is not "
+                f"{CURRENT_CONFIG_VERSION}; restart go-trader (it migrates the file), then "
+                "edit from the dashboard"
+            ],
+        )
+    return before, mode, raw
+
+
+def read_document(path: Path) -> dict:
+    """The live file as a JSON document, as a write would patch it (checks before a confirm)."""
+    return _read(path)[2]
+
+
 def patch_config(
     path: Path, sid: str, patch: Patch, check: Callable[[Config], list[str]]
 ) -> Config:
@@ -87,25 +115,18 @@ def patch_config(
     409 the running book would refuse it (``check``'s lines) or the file changed meanwhile,
     500 the file cannot be read or written.
     """
+    return patch_document(path, lambda raw: patch(_entry(raw, sid)), check)
+
+
+def patch_document(path: Path, patch: Patch, check: Callable[[Config], list[str]]) -> Config:
+    """Patch the whole config document at ``path`` and write it; the new Config.
+
+    The same validation, checks and refusals as :func:`patch_config`; ``patch`` may itself raise
+    :class:`WriteRefused` (a re-check that needs the raw document), under the write lock.
+    """
     with WRITE_LOCK:
-        try:
-            before = path.read_bytes()
-            mode = path.stat().st_mode & 0o7777
-            raw: Any = json.loads(before.decode("utf-8-sig"))
-        except (OSError, ValueError) as exc:
-            raise WriteRefused(500, [f"cannot read {path}: {exc}"]) from None
-        if not isinstance(raw, dict):
-            raise WriteRefused(500, [f"{path}: the top level is not a JSON object"])
-        if raw.get("config_version") != CURRENT_CONFIG_VERSION:  # the loader would migrate it
-            raise WriteRefused(
-                409,
-                [
-                    f"{path}: config_version {raw.get('config_version')!r} is not "
-                    f"{CURRENT_CONFIG_VERSION}; restart go-trader (it migrates the file), then "
-                    "edit from the dashboard"
-                ],
-            )
-        patch(_entry(raw, sid))
+        before, mode, raw = _read(path)
+        patch(raw)
         data = (json.dumps(raw, indent=2, ensure_ascii=False) + "\n").encode()
         probe = path.with_name(f".{path.name}.{os.urandom(6).hex()}.probe.json")
         try:

@@ -30,27 +30,35 @@ class Nonces:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._live: dict[str, tuple[str, float]] = {}  # nonce -> (binding, expires at)
+        # nonce -> (binding, expires at, what the confirm pinned: e.g. a gate's blast radius)
+        self._live: dict[str, tuple[str, float, object]] = {}
 
-    def issue(self, action: str, sid: str, params: dict) -> tuple[str, int]:
+    def issue(self, action: str, sid: str, params: dict, pinned: object = None) -> tuple[str, int]:
         """A new nonce for this action and its TTL in seconds; sweeps expired ones."""
         nonce = os.urandom(16).hex()
         now = self._clock()
         with self._lock:
-            for key in [k for k, (_, exp) in self._live.items() if exp <= now]:
+            for key in [k for k, (_, exp, _p) in self._live.items() if exp <= now]:
                 del self._live[key]
             while len(self._live) >= MAX_LIVE:
                 del self._live[next(iter(self._live))]
-            self._live[nonce] = (canonical(action, sid, params), now + TTL_S)
+            self._live[nonce] = (canonical(action, sid, params), now + TTL_S, pinned)
         return nonce, TTL_S
 
     def take(self, nonce: object, action: str, sid: str, params: dict) -> bool:
         """True once for a live nonce issued for exactly this action; the nonce is gone after."""
+        return self.take_pinned(nonce, action, sid, params)[0]
+
+    def take_pinned(
+        self, nonce: object, action: str, sid: str, params: dict
+    ) -> tuple[bool, object]:
+        """As :meth:`take`, with what the confirm pinned (None when it fails)."""
         if not isinstance(nonce, str):
-            return False
+            return False, None
         with self._lock:
             entry = self._live.pop(nonce, None)
         if entry is None:
-            return False
-        binding, expires = entry
-        return expires > self._clock() and binding == canonical(action, sid, params)
+            return False, None
+        binding, expires, pinned = entry
+        ok = expires > self._clock() and binding == canonical(action, sid, params)
+        return ok, (pinned if ok else None)

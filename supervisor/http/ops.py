@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc
 from shared_tools.text import one_line
-from supervisor.http import api, notify_api, regime_api
+from supervisor.http import api, audit, notify_api, regime_api, reports
 from supervisor.http.views import strategy_view
 from supervisor.run.jobs import Job
 from supervisor.state.models import utc_iso
@@ -30,7 +30,7 @@ from supervisor.state.models import utc_iso
 DIAG_DEFAULT, DIAG_MAX = 50, 500
 CASHFLOW_ROWS = 50
 MAX_OFFSET = 10**9
-DEAD_FAILURES = 3
+DEAD_FAILURES = audit.DEAD_FAILURES
 CLOSE_REGISTRY = "shared_strategies/close/registry.py"
 
 
@@ -131,11 +131,8 @@ def dead(board: Any, _query: dict) -> tuple[int, dict]:
     out = []
     with board.sup.book_lock:
         for sid, strat in sorted(board.sup.app.strategies.items()):
-            if strat.risk.circuit_breaker:
-                reason = f"circuit breaker: {strat.risk.circuit_breaker_reason or 'latched'}"
-            elif strat.consecutive_failures >= DEAD_FAILURES:
-                reason = f"{strat.consecutive_failures} failed checks: {strat.last_error}"
-            else:
+            reason = audit.stopped_reason(strat)  # one rule with the strategy audit's "dead"
+            if not reason:
                 continue
             out.append({"id": sid, "reason": one_line(reason, 300), "since": strat.last_error_at})
     return 200, {"dead": out, "total": len(out)}
@@ -212,4 +209,5 @@ ROUTES = {
     ("regime",): regime,
     ("regime", "transitions"): regime_api.transitions,
     ("config", "notifications"): notify_api.notifications,
+    ("reports", "strategy-audit"): reports.strategy_audit,
 }

@@ -14,6 +14,14 @@
 - ``…/simulate``: live vs simulated markers (supervisor/http/simulate.py).
 - ``/api/update {nonce}`` (nonce from ``/api/confirm {"action": "update"}``): the owner's "yes"
   to the update on offer (supervisor/notify/updater.py), from the chat bridge's /update.
+- The structural actions ``/api/config/add-strategy``, ``…/remove-strategy|paper-to-live|
+  apply-regime-gate`` (confirmed by nonce): supervisor/http/structural.py.
+- ``/api/config/notifications {"notify_ratchet_triggers"}``: the top-level toggle (null deletes
+  it), through the same write and reload as the per-strategy one.
+
+A write the reload could not apply because the file already differs structurally from the
+running config (a structural action written without a restart) is refused with that pending
+change named and the advice to restart: nothing waits silently behind it.
 """
 
 from __future__ import annotations
@@ -26,9 +34,11 @@ from urllib.parse import unquote
 
 from shared_tools.config.model import Config
 from shared_tools.text import one_line
-from supervisor.http import config_write, tuner
+from supervisor.http import cash_api, config_write, tuner, tuning_apply
 from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
+from supervisor.http.structural import ACTIONS as STRUCTURAL_ACTIONS
+from supervisor.http.structural import RESTART_HOW, Structural
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
 
 PAUSE_ACTIONS = ("pause", "resume")  # confirmed toggles (the chat bridge: chat_bridge/core.py)
@@ -116,6 +126,7 @@ class Actions:
     def __init__(self, sup: Any, board: Any) -> None:
         self.sup, self.board = sup, board
         self.nonces = Nonces()
+        self.structural = Structural(sup, self.nonces)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -124,13 +135,23 @@ class Actions:
         if not self.sup.ready or self.sup.db is None:
             raise NotReady("starting")
         parts = path.split("/")[2:]
+        if cash_api.claims(parts, body):  # /clear-cash-reconcile from chat (its own module)
+            return cash_api.post(self, parts, body)
         if parts == ["confirm"]:
             return self.confirm(body)
         if parts == ["update"]:
             return self.update(body)
+        if parts == ["config", "add-strategy"]:
+            return self.structural.execute("add-strategy", "", body)
+        if parts == ["config", "notifications"]:
+            return self.notifications(body)
+        if parts[:1] == ["tuning"]:  # /api/tuning/runs|apply (supervisor/http/tuning_apply.py)
+            return tuning_apply.post(self, parts[1:], body)
         if len(parts) != 3 or parts[0] != "strategies":
             return 404, {"error": f"no such action {path}"}
         sid, what = unquote(parts[1]), parts[2]
+        if what in STRUCTURAL_ACTIONS[1:]:  # checked against the config file, not the running one
+            return self.structural.execute(what, sid, body)
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)
         if sc is None:
             return 404, {"error": f"unknown strategy {sid!r}"}
@@ -154,16 +175,28 @@ class Actions:
     def _check(self, new: Config) -> list[str]:
         """The SIGHUP reload's refusals for ``new`` against the running book (supervisor/reload.py)."""
         sup = self.sup
-        problems = structural_changes(sup.config, new)
+        pending = structural_changes(sup.config, new)
+        if pending:
+            return [
+                f"{sup.config.path.name} differs structurally from the running config "
+                f"({'; '.join(pending)}), so the reload cannot apply this write; {RESTART_HOW}, "
+                "then retry"
+            ]
+        problems: list[str] = []
         with sup.book_lock:
             problems += capital_problems(new, sup.app)
             problems += flat_only_problems(sup.config, new, sup.app)
         return problems
 
-    def write(self, sid: str, patch: config_write.Patch) -> tuple[int, dict]:
-        """Patch, validate, check, write; then the loop reloads it (as SIGHUP does)."""
+    def write(self, sid: str | None, patch: config_write.Patch) -> tuple[int, dict]:
+        """Patch (strategy ``sid``, or the document when None), validate, check, write; then the
+        loop reloads it (as SIGHUP does)."""
+        path = self.sup.config.path
         try:
-            new = config_write.patch_config(self.sup.config.path, sid, patch, self._check)
+            if sid is None:
+                new = config_write.patch_document(path, patch, self._check)
+            else:
+                new = config_write.patch_config(path, sid, patch, self._check)
         except config_write.WriteRefused as exc:
             return exc.code, {
                 "ok": False,
@@ -193,13 +226,35 @@ class Actions:
             out["message"] = f"Strategy {sid} {'paused' if body[key] else 'resumed'}. {APPLIED}"
         return code, out
 
+    def notifications(self, body: dict) -> tuple[int, dict]:
+        """The top-level ratchet-alert toggle; null deletes the key (inherit: on)."""
+        key = "notify_ratchet_triggers"
+        value = body.get(key, "missing")
+        if value is not None and not isinstance(value, bool):
+            return 400, {"ok": False, "error": f'the body needs "{key}": true, false or null'}
+
+        def patch(doc: dict) -> None:
+            if value is None:
+                doc.pop(key, None)
+            else:
+                doc[key] = value
+
+        code, out = self.write(None, patch)
+        if code == 200:
+            out.update({key: value, "effective": value is not False})
+        return code, out
+
     # -- nonces and trade actions ----------------------------------------------------------------
     def confirm(self, body: dict) -> tuple[int, dict]:
         action, sid, params = body.get("action"), body.get("strategy_id"), body.get("params", {})
+        if action in STRUCTURAL_ACTIONS:
+            return self.structural.confirm(action, sid, params)
         if action in PAUSE_ACTIONS:
             return self.confirm_pause(action, sid, params)
         if action == "update":
             return self.confirm_update()
+        if action == tuning_apply.ACTION:
+            return tuning_apply.confirm(self, sid, params)
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}
         sc = next((s for s in self.sup.config.strategies if s.id == sid), None)

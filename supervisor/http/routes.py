@@ -6,7 +6,8 @@ the guard (token, JSON, same-origin) first. The Host header must name the loopba
 endpoint but ``/health`` and the dashboard's page and files needs ``Authorization: Bearer
 <token>`` (the daemon always has one: supervisor/http/token.py), compared in constant time
 without importing ``hmac`` (which loads OpenSSL). A server built with ``token=None`` (unit tests)
-checks none. While draining, ``/api/*`` and ``/dashboard`` answer 503 ``{"status":"draining"}``.
+checks none. The report pages (``/reports``, ``/reports/strategy-audit``) are shells like the
+dashboard's: no token. While draining, ``/api/*``, ``/dashboard`` and ``/reports`` answer 503 ``{"status":"draining"}``.
 
 The views are callables looked up on every request (the owner swaps them once the book exists).
 While starting, the health callable answers ``(503, {"status": "starting", ...})`` and the status
@@ -83,7 +84,11 @@ PAGE_HEADERS = (
     "Referrer-Policy: no-referrer\r\n"
     "X-Frame-Options: DENY\r\n"
 )
-GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard"})
+# the report pages (supervisor/http/reports.py): path -> page name; shells, no data, no token
+REPORT_PAGES = {"/reports": "reports", "/reports/strategy-audit": "strategy-audit"}
+# the shells served like the report pages: those and /tuning (supervisor/http/tuning.py)
+SHELL_PAGES = {**REPORT_PAGES, "/tuning": "tuning"}
+GET_ONLY = frozenset({"/status", "/history", "/health", "/metrics", "/dashboard", *SHELL_PAGES})
 
 
 class Views(Protocol):
@@ -94,7 +99,7 @@ class Views(Protocol):
     history: Callable[[dict], dict]
     api: ApiView  # /api/* reads (supervisor/http/board.py)
     post: PostView  # /api/* actions, past the guard (supervisor/http/post.py)
-    page: Callable[[], bytes]  # the dashboard's HTML shell
+    page: Callable[..., bytes]  # an HTML shell: page(name="dashboard"), SHELL_PAGES' names
     metrics: Callable[[], str]  # Prometheus text
     draining: Callable[[], bool]
 
@@ -147,8 +152,10 @@ def route(req: Request, views: Views, auth: bytes | None) -> Answer:
             code, body = views.health()
             return code, body, ""
         dashboard = path == "/dashboard" or path.startswith("/dashboard/")
-        if (dashboard or path.startswith("/api/")) and views.draining():
+        if (dashboard or path in SHELL_PAGES or path.startswith("/api/")) and views.draining():
             return 503, {"status": "draining"}, "Retry-After: 5\r\n"
+        if path in SHELL_PAGES:
+            return 200, (views.page(SHELL_PAGES[path]), "text/html; charset=utf-8"), PAGE_HEADERS
         if dashboard:  # the page and its files hold no data: no token (the page asks for it)
             return _dashboard(path, views)
         if path not in ("/status", "/history", "/metrics") and not path.startswith("/api/"):

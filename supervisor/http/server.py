@@ -104,7 +104,7 @@ def _no_post(path: str, _body: dict) -> tuple[int, dict]:
     return 404, {"error": f"no such action {path}"}
 
 
-def _no_page() -> bytes:
+def _no_page(_name: str = "dashboard") -> bytes:
     raise NotReady("starting", "the dashboard is not wired in this server")
 
 
@@ -126,7 +126,7 @@ class StatusServer:
         history: Callable[[dict], dict],
         api: ApiView | None = None,
         post: PostView | None = None,
-        page: Callable[[], bytes] | None = None,
+        page: Callable[..., bytes] | None = None,  # (page name="dashboard") -> its HTML
         metrics: Callable[[], str] | None = None,
         draining: Callable[[], bool] | None = None,
         token: str | None = None,
@@ -139,7 +139,7 @@ class StatusServer:
         self.status, self.health, self.history = status, health, history
         self.api: ApiView = api or _no_api
         self.post: PostView = post or _no_post
-        self.page: Callable[[], bytes] = page or _no_page
+        self.page: Callable[..., bytes] = page or _no_page
         self.metrics: Callable[[], str] = metrics or _no_metrics
         self.draining: Callable[[], bool] = draining or (lambda: False)
         self.token = token or None

@@ -34,18 +34,28 @@ def execute_argv(i: Intent, sc: StrategyConfig) -> list[str]:
 
 
 def order_status_argv(i: Intent, sc: StrategyConfig) -> list[str]:
+    return status_argv(i.cloid, i.symbol, inst_type(sc))
+
+
+def status_argv(cloid: str, symbol: str, inst: str = "swap") -> list[str]:
+    """``--order-status`` of one client order id (the desk's and ``go-trader force-close``'s)."""
     return [
         "--order-status",
-        f"--client-order-id={i.cloid}",
-        f"--symbol={i.symbol}",
+        f"--client-order-id={cloid}",
+        f"--symbol={symbol}",
         LIVE,
-        f"--inst-type={inst_type(sc)}",
+        f"--inst-type={inst}",
     ]
 
 
 def close_argv(i: Intent, sc: StrategyConfig) -> list[str]:
     """A reduce-only swap close: the whole position, or ``--sz`` coins on a shared symbol."""
-    argv = [f"--symbol={i.symbol}", LIVE]
-    if not i.extra.get("full_close"):
-        argv.append(f"--sz={i.size!r}")
-    return [*argv, f"--client-order-id={i.cloid}"]
+    return swap_close_argv(i.symbol, None if i.extra.get("full_close") else i.size, i.cloid)
+
+
+def swap_close_argv(symbol: str, size: float | None, cloid: str) -> list[str]:
+    """``close_okx_position.py``: the whole swap position (``size`` None) or ``--sz`` coins."""
+    argv = [f"--symbol={symbol}", LIVE]
+    if size is not None:
+        argv.append(f"--sz={size!r}")
+    return [*argv, f"--client-order-id={cloid}"]

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from shared_tools.book.guard import trail
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.live import argv as hl
+from supervisor.live import balances, venue_check, venue_funding, venue_orders
 from supervisor.live import reconcile as rec
-from supervisor.live import venue_check, venue_orders
 from supervisor.live.decide import SALT_KEY, orders_from_cycle, owners
 from supervisor.live.fills import book_fill, fail, fill_of, refused
 from supervisor.live.start import start_problems
@@ -73,7 +73,7 @@ class LiveDesk:
         self.moved: set[str] = set()  # strategies whose trailing stop moved this cycle
         self.before: dict[str, StrategyState] = {}  # live books right after the reconcile
         self.real_trades = 0  # report.trades[:real_trades] are real (venue) bookings
-        self.account_value: float | None = None  # the last read's accountValue (capital_pct)
+        self.balances: dict[str, float | None] = {}  # platform -> last balance (capital_pct)
         self.venue_read: dict[str, bool] = {}  # OKX, TopStep, Robinhood: positions read ok
         self.venue_held: dict[str, dict[str, float]] = {}  # their positions, by coin
         self.operator_gaps: list[str] = []  # forced closes only a person can make (this cycle)
@@ -155,22 +155,25 @@ class LiveDesk:
     def read_jobs(self, now_ms: int) -> list[Job]:
         if not self.active:
             return []
-        jobs = []
-        if self.hl_live:
-            since = rec.since_ms(self.app.extra, now_ms)
-            args = tuple(hl.account_state_argv(since))
-            jobs.append(Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args))
-        for platform in venue_check.venues(self.config):
-            d = driver(platform)
-            jobs.append(venue_check.positions_job(platform, d.path(d.positions_script)))
-        return jobs
+        jobs = [self._account_job(now_ms)] if self.hl_live else []
+        jobs += [venue_check.read_job(book) for book in venue_check.venues(self.config)]
+        jobs += venue_funding.jobs(self.config, self.app.extra, now_ms)
+        return jobs + balances.jobs(self.config)
 
-    def read_balance(self, now_ms: int) -> float | None:
-        """Startup: one account read for capital_pct (cycles reuse the reconcile's read)."""
-        jobs = self.read_jobs(now_ms)
+    def read_balance(self, now_ms: int) -> None:
+        """Startup: one balance read per platform for capital_pct (cycles reuse their own)."""
+        jobs = balances.jobs(self.config) + ([self._account_job(now_ms)] if self.hl_live else [])
         if jobs:
-            self.account_value = _account_value(self.run(jobs).get(ACCOUNT_JOB))
-        return self.account_value
+            self._balances(self.run(jobs))
+
+    def _account_job(self, now_ms: int) -> Job:
+        args = tuple(hl.account_state_argv(rec.since_ms(self.app.extra, now_ms)))
+        return Job(key=ACCOUNT_JOB, script=hl.HL_SCRIPT, args=args)
+
+    def _balances(self, results: dict[str, Result]) -> None:
+        self.balances.update(balances.read(results, self.config))
+        if self.hl_live:
+            self.balances[HL] = balances.account_value(results.get(ACCOUNT_JOB))
 
     def reconcile(self, cy: CycleView) -> None:
         """The cycle's ``reconcile`` step: book what the venue did; hold what it cannot explain.
@@ -193,19 +196,39 @@ class LiveDesk:
         self.venue_read, self.venue_held = {}, {}
         if not self.active:
             return
+        self._balances(cy.results)
         for sid in cash_reconcile.apply_requests(self.app, self.config.db_file):
             self.log(f"[live] [{sid}] cash reconcile latch cleared by the operator")
         for platform in venue_check.venues(self.config):
             venue_orders.check_positions(self, platform, cy)
+        self._funding(cy)
         if self.hl_live:
             self._reconcile_hl(cy)
         for sc in self.config.live_strategies:
             if any(i.open and i.strategy_id == sc.id for i in self.app.intents.values()):
                 self.holds[hold_key(sc)] = "an earlier order is not resolved yet"
 
+    def _funding(self, cy: CycleView) -> None:
+        """Live OKX swaps: the funding the venue settled, from its bills, once per bill."""
+        r = cy.results.get(venue_funding.JOB)
+        now_ms = int(cy.epoch * 1000)
+        out = venue_funding.book(
+            self.config, self.app.strategies, self.app.extra, r, cy.stamp, now_ms
+        )
+        self._take(out, cy)
+
+    def _take(self, out: rec.Outcome, cy: CycleView) -> None:
+        """Book an account read's trades on their strategies and report its notes."""
+        for sid, trade in out.trades:
+            owner = self.strategy(sid)
+            if owner is not None:
+                cy.book_trades(owner, self.app.strategies[sid], [trade])
+        for note in out.notes:
+            cy.report.notes.append(note)
+            self.log(note)
+
     def _reconcile_hl(self, cy: CycleView) -> None:
         r = cy.results.get(ACCOUNT_JOB)
-        self.account_value = _account_value(r)
         if r is None or not r.ok or not isinstance(r.data, dict):
             why = (r.error if r is not None else None) or "not read"
             note = f"[live] hyperliquid account not read ({why}): live entries held this cycle"
@@ -219,13 +242,7 @@ class LiveDesk:
         out = rec.reconcile(
             self.config, self.app.strategies, self.app.extra, r.data, cy.stamp, int(cy.epoch * 1000)
         )
-        for sid, trade in out.trades:
-            owner = self.strategy(sid)
-            if owner is not None:
-                cy.book_trades(owner, self.app.strategies[sid], [trade])
-        for note in out.notes:
-            cy.report.notes.append(note)
-            self.log(note)
+        self._take(out, cy)
         cy.events(out.events)
         self.onchain, self.orphans = out.onchain, out.orphans
         for sym in out.gaps:
@@ -472,15 +489,6 @@ class LiveDesk:
                     f"SL/TP placement rejected: {'; '.join(problems)[:300]}"
                 )
             cy.events([RiskEvent("protection", text, critical=True)])
-
-
-def _account_value(r: Result | None) -> float | None:
-    """The account's ``accountValue`` in an ``--account-state`` answer (None: not read)."""
-    data = r.data if r is not None and r.ok and isinstance(r.data, dict) else {}
-    value = data.get("account_value")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return None
 
 
 def _order_cap(text: str) -> bool:

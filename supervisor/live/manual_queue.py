@@ -30,8 +30,10 @@ from sqlalchemy import select
 
 from shared_tools.config.model import Config, StrategyConfig
 from supervisor.live import argv as hl
+from supervisor.live import argv_okx
 from supervisor.live import reconcile as rec
 from supervisor.live.fills import book_fill, fill_of
+from supervisor.live.venues import HL, driver, venue_cloid
 from supervisor.risk.portfolio import RiskEvent
 from supervisor.run.jobs import Job, Result
 from supervisor.state.models import (
@@ -93,6 +95,17 @@ def row_extra(row: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def venue_calls(sc: StrategyConfig | None, cloid: str, symbol: str) -> tuple[str, str, list[str]]:
+    """(order script, status script, ``--order-status`` argv) of a manual order's venue: HL's
+    worker, or for a live OKX swap (``go-trader force-close``) its close worker and
+    ``check_okx.py``, by the row's cloid in OKX's form (the same id the order carried)."""
+    if sc is not None and sc.platform == "okx":
+        d = driver("okx")
+        status = argv_okx.status_argv(venue_cloid("okx", cloid), symbol)
+        return d.path(d.close_script), d.path(d.script), status
+    return hl.HL_SCRIPT, hl.HL_SCRIPT, hl.order_status_argv(cloid)
+
+
 def order_side(action: str, side: str) -> str:
     """The order's buy/sell for an action on a position of ``side`` (long | short)."""
     opening = action in ("open", "add")
@@ -129,7 +142,7 @@ def drain(
                     )
                 )
             rows = [r for r in rows if r.id not in app.manual_updates]
-            answers = _resolve(rows, run_jobs)
+            answers = _resolve(rows, run_jobs, config)
             out: list[Trade] = []
             with lock or contextlib.nullcontext():
                 for row in rows:
@@ -139,17 +152,14 @@ def drain(
         db.close()
 
 
-def _resolve(rows: list[Any], run_jobs: Runner) -> dict[int, Result]:
+def _resolve(rows: list[Any], run_jobs: Runner, config: Config) -> dict[int, Result]:
     """Ask the venue, by cloid, about every order row a dead CLI left ``sending``."""
-    jobs = {
-        r.id: Job(
-            key=f"manual-resolve:{r.id}",
-            script=hl.HL_SCRIPT,
-            args=tuple(hl.order_status_argv(r.cloid)),
-        )
-        for r in rows
-        if r.status == "sending" and r.action in ORDER_ACTIONS and r.cloid
-    }
+    jobs = {}
+    for r in rows:
+        if r.status == "sending" and r.action in ORDER_ACTIONS and r.cloid:
+            sc = next((s for s in config.strategies if s.id == r.strategy_id), None)
+            _, script, argv = venue_calls(sc, r.cloid, r.symbol)
+            jobs[r.id] = Job(key=f"manual-resolve:{r.id}", script=script, args=tuple(argv))
     if not jobs:
         return {}
     results = run_jobs(list(jobs.values()))
@@ -187,7 +197,7 @@ def _apply(app: AppState, config: Config, row: Any, answer: Result | None, cy: A
         _report_failed(app, row, f"strategy {row.strategy_id} is no longer configured", cy)
         return []
     trade, error = _book(sc, strat, row, fill, stamp, cy.epoch)
-    if fill.get("oid"):
+    if fill.get("oid") and sc.platform == HL:
         booked = rec.ledger(app.extra, int(cy.epoch * 1000))["booked"]
         booked[str(int(fill["oid"]))] = int(cy.epoch * 1000)  # the reconcile skips its fill
     app.manual_updates[row.id] = {

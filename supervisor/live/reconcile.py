@@ -32,6 +32,7 @@ from supervisor.risk.portfolio import RiskEvent
 from supervisor.state.models import StrategyState, Trade
 
 KEY = "hl_live"
+HL = "hyperliquid"
 WINDOW_MS = 24 * 3600 * 1000
 GAP_ALERT_CYCLES = 3
 TOLERANCE = 1e-9
@@ -67,10 +68,12 @@ def since_ms(extra: dict[str, Any], now_ms: int) -> int:
 def holders(
     config: Config, strategies: dict[str, StrategyState], coin: str
 ) -> list[tuple[StrategyConfig, StrategyState]]:
+    """The live Hyperliquid strategies holding ``coin`` (another venue's book on the same coin
+    is not this account's)."""
     out = []
     for sc in config.live_strategies:
         strat = strategies.get(sc.id)
-        if strat is not None and coin in strat.positions:
+        if strat is not None and sc.platform == HL and coin in strat.positions:
             out.append((sc, strat))
     return out
 
@@ -199,37 +202,48 @@ def _book_funding(
         return
     st["funding"][key] = at
     amount = float(p.get("usdc") or 0.0)
-    held = holders(config, strategies, coin)
-    total = sum(s.positions[coin].quantity for _, s in held)
-    if not held or not math.isfinite(amount) or total <= 0:
-        if amount:
-            out.notes.append(f"[live] hyperliquid {coin}: funding ${amount:+.4f} with no holder")
-        return
-    for sc, strat in held:
-        pos = strat.positions[coin]
-        share = amount * pos.quantity / total
+    held = [(sc, strat, coin) for sc, strat in holders(config, strategies, coin)]
+    why = f"venue, rate {float(p.get('rate') or 0):.6%}"
+    if not funding_split(held, amount, coin, stamp, why, out) and amount:
+        out.notes.append(f"[live] hyperliquid {coin}: funding ${amount:+.4f} with no holder")
+
+
+def funding_split(
+    held: list[tuple[StrategyConfig, StrategyState, str]],
+    amount: float,
+    coin: str,
+    stamp: str,
+    why: str,
+    out: Outcome,
+) -> bool:
+    """Book a venue's funding payment on ``held`` (strategy, book, its position's symbol),
+    split by their quantities (one holder: all of it; a holder whose position is gone gets it
+    whole only when it is the only one named). False when nothing could be booked."""
+    sizes = [s.positions[sym].quantity if sym in s.positions else 0.0 for _, s, sym in held]
+    total = sum(sizes)
+    if not held or not math.isfinite(amount) or (total <= 0 and len(held) > 1):
+        return False
+    for (sc, strat, sym), qty in zip(held, sizes, strict=True):
+        pos = strat.positions.get(sym)
+        share = amount * qty / total if total > 0 else amount
         strat.cash += share
-        out.trades.append(
-            (
-                sc.id,
-                Trade(
-                    strategy_id=sc.id,
-                    timestamp=stamp,
-                    symbol=coin,
-                    position_id=pos.position_id,
-                    side=Action.FUNDING,
-                    quantity=pos.quantity,
-                    price=0.0,
-                    value=0.0,
-                    fee=0.0,
-                    trade_type="funding",
-                    realized_pnl=share,
-                    reason=Reason.FUNDING,
-                    details=f"Funding {coin}: ${share:+,.4f} (venue, rate "
-                    f"{float(p.get('rate') or 0):.6%})",
-                ),
-            )
+        trade = Trade(
+            strategy_id=sc.id,
+            timestamp=stamp,
+            symbol=sym,
+            position_id=pos.position_id if pos else "",
+            side=Action.FUNDING,
+            quantity=qty,
+            price=0.0,
+            value=0.0,
+            fee=0.0,
+            trade_type="funding",
+            realized_pnl=share,
+            reason=Reason.FUNDING,
+            details=f"Funding {coin}: ${share:+,.4f} ({why})",
         )
+        out.trades.append((sc.id, trade))
+    return True
 
 
 def _book_fee(

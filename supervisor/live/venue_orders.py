@@ -88,10 +88,11 @@ class Budgets:
 
 # -- the per-cycle position check ------------------------------------------------------------
 def check_positions(desk: LiveDesk, platform: str, cy: CycleView) -> None:
-    """Read the venue's positions from the cycle's results; gaps and a failed read hold."""
+    """Read a checked book's venue side from the cycle's results (``platform``: a venue, or
+    ``okx:spot`` for OKX's coin balances); gaps and a failed read hold."""
     r = cy.results.get(venue_check.job_key(platform))
-    held = venue_check.positions_of(r)
-    mine = [sc for sc in desk.config.live_strategies if sc.platform == platform]
+    held = venue_check.read_of(platform, r)
+    mine = [sc for sc in desk.config.live_strategies if venue_check.book_of(sc) == platform]
     if held is None:
         desk.venue_read[platform] = False
         why = (r.error if r is not None else None) or "not read"
@@ -155,7 +156,7 @@ def may_send(desk: LiveDesk, sc: StrategyConfig, i: Intent, cy: CycleView) -> bo
             return False
         return True
     if i.purpose in ("open", "add"):
-        if not desk.venue_read.get(sc.platform) and venue_check.checked(sc):
+        if not desk.venue_read.get(venue_check.book_of(sc)) and venue_check.checked(sc):
             return False
         if desk.holds.get(hold_key(sc)) or (i.side == "buy" and cash_hold(desk.app, sc)):
             return False

@@ -23,7 +23,7 @@ from supervisor.notify.messages import (
     messages_for_cycle,
     owner_messages,
 )
-from supervisor.notify.replies import ResetListener
+from supervisor.notify.replies import ResetListener, bridge_reads
 from supervisor.notify.script_failures import track
 from supervisor.notify.sender import Sender, send_now
 from supervisor.notify.updater import UpdateWatcher
@@ -57,7 +57,12 @@ class Notifier:
             if reset_file is not None:
                 settings = lambda: self.config().notify  # noqa: E731
                 self.replies = ResetListener(
-                    reset_file, settings, latched_at, now=now, log=self.log
+                    reset_file,
+                    settings,
+                    latched_at,
+                    now=now,
+                    log=self.log,
+                    skip=lambda: bridge_reads(self.config().db_file),
                 )
                 self.replies.start()
             if self.config().notify.auto_update != "off":  # upstream: applied by a restart

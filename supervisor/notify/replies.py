@@ -6,6 +6,11 @@ latch (Discord DM channel, Telegram updates). A message that reads "reset" withi
 ``kill_switch_reset_dm_timeout`` (default 6 h) of the latch leaves the same request file as
 ``go-trader reset-kill-switch``; the next cycle applies it under the book lock, so the thread
 never touches the book. The window keeps an old "reset" from clearing a later latch.
+
+While the chat bridge runs it owns Telegram's update stream (shared_tools/chat_owner.py): the
+daemon then does not read Telegram at all (two readers steal each other's updates, and
+concurrent polls get 409 Conflict) and the bridge passes the owner's "reset"/"yes" on. The
+Discord DM channel is still read here: a REST read takes nothing from the bridge's gateway.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from shared_tools.chat_owner import alive_path, owned
 from shared_tools.config.notify import NotifySettings
 from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
@@ -28,12 +35,22 @@ POLL_S = 30.0
 RESET_WORDS = {"reset", "/reset"}
 
 
-def owner_asks(settings: NotifySettings, since: float) -> list[dict]:
-    """One poll request per enabled platform that has an owner."""
+HANDED_OVER = frozenset({"telegram"})  # what a running bridge reads for us (see above)
+
+
+def bridge_reads(db_file: str | Path) -> frozenset[str]:
+    """The transports the daemon leaves alone now: Telegram while the bridge's beat is fresh."""
+    return owned(alive_path(db_file), time.time()) & HANDED_OVER
+
+
+def owner_asks(
+    settings: NotifySettings, since: float, skip: frozenset[str] = frozenset()
+) -> list[dict]:
+    """One poll request per enabled platform that has an owner (``skip``: the bridge's)."""
     asks = []
     for transport in ("discord", "telegram"):
         chat = settings.chat(transport)
-        if chat.enabled and chat.owner:
+        if chat.enabled and chat.owner and transport not in skip:
             asks.append({"transport": transport, "owner": chat.owner, "since": since})
     return asks
 
@@ -77,8 +94,9 @@ class ResetListener:
         now: Callable[[], datetime],
         log: Callable[[str], None],
         poll_s: float = POLL_S,
+        skip: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
-        self.request_file = request_file
+        self.request_file, self.skip = request_file, skip
         self.settings, self.latched_at, self.now, self.log = settings, latched_at, now, log
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -109,7 +127,7 @@ class ResetListener:
         since, settings = parse_iso(stamp), self.settings()
         if (self.now() - since).total_seconds() > settings.reset_dm_window_s:
             return False  # too late for a DM reset: the CLI still works
-        asks = owner_asks(settings, since.timestamp())
+        asks = owner_asks(settings, since.timestamp(), self.skip())
         if not asks:
             return False
         replies, errors = poll_replies(asks)

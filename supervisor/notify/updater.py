@@ -15,7 +15,9 @@ drain runs, unlike upstream's restart) and the unit's ``Restart=always`` starts 
 outside systemd the DM says to restart it.
 
 The replies are read through the same worker poll as the kill-switch "reset"
-(:mod:`.replies`); messages go through the outbox. Differences from upstream: the announced hash
+(:mod:`.replies`), without Telegram while the chat bridge owns it (the bridge then turns the
+owner's "yes" into ``/api/confirm`` + ``/api/update``; another answer there is not passed on,
+so the offer runs to its timeout); messages go through the outbox. Differences from upstream: the announced hash
 is remembered through its announcement in the outbox (kept a week), so a restart does not ask
 again for the same commit; ``auto_update`` is read on every check, so a reload can turn it to
 ``off`` or change its cadence (turning it on takes a restart, as upstream).
@@ -38,7 +40,7 @@ from shared_tools.paths import REPO_ROOT
 from shared_tools.text import exc_line
 from supervisor.notify import outbox
 from supervisor.notify.messages import active, broadcast, owner_messages
-from supervisor.notify.replies import owner_asks, poll_replies
+from supervisor.notify.replies import bridge_reads, owner_asks, poll_replies
 from supervisor.run.process import run_process
 from supervisor.state.models import AppState
 from supervisor.state.rows import outbox as outbox_table
@@ -184,7 +186,10 @@ class UpdateWatcher:
             self.asked = None
             self._send("Upgrade skipped.")
             return "skipped"
-        replies, errors = poll_replies(owner_asks(config.notify, since))
+        asks = owner_asks(config.notify, since, bridge_reads(config.db_file))
+        if not asks:
+            return "waiting"  # only the bridge can hear the owner now (its /api/update)
+        replies, errors = poll_replies(asks)
         for line in errors:
             self.log(f"[update] {line}")
         if not replies:

@@ -26,7 +26,7 @@ from supervisor.ops.init_options import (
 )
 from supervisor.ops.init_options_type import option_entries
 
-__all__ = ["VENUES", "generate"]
+__all__ = ["VENUES", "generate", "venue_entry"]
 
 DEFAULT_DB_FILE = "state/state.db"
 INTERVAL = 3600
@@ -85,10 +85,10 @@ def generate(plan: Plan, cat: Catalogue) -> dict[str, Any]:
             syms = opts.get("futuresSymbols") or DEFAULT_FUTURES_SYMBOLS
             assets = list(dict.fromkeys(a.upper() for a in syms))
         for name in names:
-            strategies.extend(_entry(VENUES[key], group, name, a, plan, cat) for a in assets)
+            strategies.extend(venue_entry(VENUES[key], group, name, a, plan, cat) for a in assets)
     if opts.get("includePairs") and "spot" in plan.groups:
         for a, b in itertools.combinations(plan.assets, 2):
-            pair = _entry(VENUES["spot"], "spot", "pairs_spread", a, plan, cat)
+            pair = venue_entry(VENUES["spot"], "spot", "pairs_spread", a, plan, cat)
             pair["id"] = f"pairs-{a.lower()}-{b.lower()}"
             pair["args"] = ["pairs_spread", f"{a}/USDT", "1d", f"{b}/USDT"]
             strategies.append(pair)
@@ -122,7 +122,7 @@ def generate(plan: Plan, cat: Catalogue) -> dict[str, Any]:
     return doc
 
 
-def _entry(v: Venue, group: str, name: str, asset: str, plan: Plan, cat: Catalogue) -> dict:
+def venue_entry(v: Venue, group: str, name: str, asset: str, plan: Plan, cat: Catalogue) -> dict:
     mode = f"--mode={plan.modes.get(group, 'paper')}"
     luno = "XBT" if asset == "BTC" else asset
     entry: dict[str, Any] = {

@@ -19,7 +19,7 @@ from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.paths import REPO_ROOT
 from supervisor.live import argv as hl
 from supervisor.live.fills import fill_of
-from supervisor.live.manual_queue import action_lock, lock_path, order_side
+from supervisor.live.manual_queue import action_lock, lock_path, order_side, venue_calls
 from supervisor.ops.manual_state import (
     ManualError,
     StateDB,
@@ -38,6 +38,7 @@ from supervisor.run.workers import PRICE_SCRIPT, price_argv, worker_env
 
 Echo = Callable[[str], None]
 ORDER_TIMEOUT_S = 60.0
+FORCE_CLOSE = ("hyperliquid", "okx")  # live perps venues force-close reaches (OKX: swaps)
 MAX_ATR_SHARE = 0.5  # an ATR above half the price is a typo, not a market
 
 
@@ -51,15 +52,15 @@ class Desk:
     def close(self) -> None:
         self.db.close()
 
-    def run(self, key: str, argv: list[str], side_effect: bool = False) -> Result:
+    def run(
+        self, key: str, argv: list[str], side_effect: bool = False, script: str = hl.HL_SCRIPT
+    ) -> Result:
         from supervisor.run.executor import Executor
 
         ex = Executor(
             REPO_ROOT, timeout_s=ORDER_TIMEOUT_S, batching=False, env=worker_env(self.config)
         )
-        return ex.run_one(
-            Job(key=key, script=hl.HL_SCRIPT, args=tuple(argv), side_effect=side_effect)
-        )
+        return ex.run_one(Job(key=key, script=script, args=tuple(argv), side_effect=side_effect))
 
     def mark(self) -> float:
         from supervisor.run.executor import Executor
@@ -93,17 +94,21 @@ class Desk:
         return _Locked(self.config, what)
 
     def send(self, rid: int, cloid: str, argv: list[str]) -> dict[str, float]:
-        """Send the order of row ``rid`` and record its outcome; returns the fill."""
-        r = self.run(f"manual:{rid}", argv, side_effect=True)
+        """Send the order of row ``rid`` and record its outcome; returns the fill. The venue's
+        worker (HL, or a live OKX swap's close worker) is the strategy's; a non-HL order id
+        is not kept (the row's oid is HL's, read by its reconcile): the cloid finds it."""
+        script, status_script, status = venue_calls(self.sc, cloid, self.sc.symbol)
+        r = self.run(f"manual:{rid}", argv, side_effect=True, script=script)
         fill = fill_of(r.data)
         if fill is None:  # refused, or lost: the venue says which, by the cloid
-            check = self.run(f"status:{rid}", hl.order_status_argv(cloid))
+            check = self.run(f"status:{rid}", status, script=status_script)
             data = check.data if isinstance(check.data, dict) else {}
             fill = fill_of(data)
             if fill is None:
                 return self._no_fill(rid, r, check, str(data.get("status") or ""))
         fee = fill["fee"] if math.isfinite(fill["fee"]) else 0.0
-        oid = int(fill["oid"]) if math.isfinite(fill["oid"]) else 0
+        hl_oid = self.sc.platform == "hyperliquid" and math.isfinite(fill["oid"])
+        oid = int(fill["oid"]) if hl_oid else 0
         update_row(
             self.db,
             rid,
@@ -119,7 +124,9 @@ class Desk:
         data = r.data if isinstance(r.data, dict) else {}
         why = str(data.get("error") or r.error or status or "no fill")[:300]
         # Failed only when the venue answered the order itself (a timeout may still land):
-        answered = why.startswith("order not filled") or bool(data.get("already_flat"))
+        answered = why.startswith(("order not filled", "close not filled")) or bool(
+            data.get("already_flat")
+        )
         if answered and check.ok and status in ("unknown", "canceled", "rejected"):
             update_row(self.db, rid, status="failed", error=why)
             raise ManualError(f"error: order not filled: {why} (queue row #{rid}, kept as failed)")
@@ -154,9 +161,9 @@ def strategy(config: Config, sid: str, *, manual: bool = True) -> StrategyConfig
         raise ManualError(
             f"error: {sid} is type {sc.type}, not manual; manual commands trade manual strategies only (force-close closes live perps)"
         )
-    if not manual and not (sc.type == "perps" and sc.platform == "hyperliquid" and sc.live):
+    if not manual and not (sc.type == "perps" and sc.platform in FORCE_CLOSE and sc.live):
         raise ManualError(
-            f"error: force-close is for live Hyperliquid perps strategies; {sid} is not (use manual-close for manual ones)"
+            f"error: force-close is for live Hyperliquid perps and live OKX swap strategies; {sid} is not (use manual-close for manual ones)"
         )
     return sc
 

@@ -243,7 +243,9 @@ manual_close = _close_command(
     "manual-close", False, "Close a manual strategy's position (reduce-only), all or --qty."
 )
 force_close = _close_command(
-    "force-close", True, "Close a live Hyperliquid perps strategy's position now (reduce-only)."
+    "force-close",
+    True,
+    "Close a live Hyperliquid perps or OKX swap strategy's position now (reduce-only).",
 )
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from shared_tools.config.model import Config
 from supervisor.live import argv as hl
+from supervisor.live import argv_okx
 from supervisor.live.decide import owners, protection_oids
 from supervisor.live.manual_queue import order_side
+from supervisor.live.venues import venue_cloid
 from supervisor.ops.manual import Desk, Echo, strategy
 from supervisor.ops.manual_state import (
     ManualError,
@@ -29,7 +31,8 @@ TOLERANCE = 1e-12
 def close_position(
     config: Config, sid: str, echo: Echo, *, qty: float | None, dry_run: bool, force: bool
 ) -> None:
-    """manual-close (manual strategies) or force-close (live HL perps)."""
+    """manual-close (manual strategies) or force-close (live HL perps, live OKX swaps: their
+    reduce-only close worker, ``close_okx_position.py``, with the row's cloid)."""
     what = "force-close" if force else "manual-close"
     sc = strategy(config, sid, manual=not force)
     d = Desk(config, sc, echo)
@@ -72,20 +75,24 @@ def close_position(
                 qty=size,
                 extra_json={"reason": "force_close" if force else "manual", "cancel_oids": cancels},
             )
-            argv = [
-                "--execute",
-                f"--symbol={sc.symbol}",
-                f"--side={order}",
-                hl.LIVE,
-                f"--cloid={cloid}",
-                "--reduce-only",
-            ]
-            argv.append("--close-full-position" if whole else f"--size={size!r}")
-            argv += [f"--cancel-stop-loss-oid={o}" for o in cancels]
+            if sc.platform == "okx":  # the swap's reduce-only close worker, OKX's cloid form
+                vc = venue_cloid("okx", cloid)
+                argv = argv_okx.swap_close_argv(sc.symbol, None if whole else size, vc)
+            else:
+                argv = [
+                    "--execute",
+                    f"--symbol={sc.symbol}",
+                    f"--side={order}",
+                    hl.LIVE,
+                    f"--cloid={cloid}",
+                    "--reduce-only",
+                ]
+                argv.append("--close-full-position" if whole else f"--size={size!r}")
+                argv += [f"--cancel-stop-loss-oid={o}" for o in cancels]
             fill = d.send(rid, cloid, argv)
         echo(
             f"{what} {sid}: {order} {fill['qty']:g} {sc.symbol} @ {fill['price']:g} (fee {fill['fee']:g}, "
-            f"oid {int(fill['oid'])}); queue row #{rid}: the daemon books it next cycle"
+            f"cloid {cloid}); queue row #{rid}: the daemon books it next cycle"
         )
     finally:
         d.close()

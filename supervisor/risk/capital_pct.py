@@ -1,8 +1,11 @@
 """``capital_pct``: a strategy's capital as a share of the venue balance (upstream §C.2).
 
-Resolved at startup and at every cycle start from one balance read per account: live
+Resolved at startup and at every cycle start from one balance read per platform: live
 Hyperliquid reads the account's ``accountValue`` in the desk's ``--account-state`` (the same
-read the reconcile uses; no extra call per strategy). Where no balance can be read (paper, a
+read the reconcile uses; no extra call per strategy); live OKX, TopStep and Robinhood read
+``check_balance.py --platform=<p>`` with the cycle's checks (supervisor/live/balances.py).
+As for HL, a cycle start resolves from the previous cycle's read (the desk reads beside the
+signal checks), so the first cycle after startup uses the startup read. Where no balance can be read (paper, a
 failed read, a balance <= 0) the previous resolved capital stays, else the configured
 ``capital``, with one WARN each time a strategy falls back. A strategy whose capital still
 resolves <= 0 is skipped that cycle.
@@ -31,19 +34,20 @@ __all__ = ["KEY", "balance_key", "capitals", "refresh", "resolve", "tradable", "
 
 KEY = "capital_pct"
 HL = "hyperliquid"
+LIVE_BALANCES = (HL, "okx", "topstep", "robinhood")  # the live venues with a balance read
 
 
 def balance_key(sc: StrategyConfig) -> str:
-    """The account whose balance ``sc`` reads ("" when none can be read: paper, other venues)."""
-    return HL if sc.live and sc.platform == HL else ""
+    """The account whose balance ``sc`` reads ("" when none can be read: paper)."""
+    return sc.platform if sc.live and sc.platform in LIVE_BALANCES else ""
 
 
 class Reader(Protocol):
     """What :func:`refresh` reads of the live desk (supervisor/live/desk.py)."""
 
-    account_value: float | None
+    balances: dict[str, float | None]  # platform -> the latest read (None: failed)
 
-    def read_balance(self, now_ms: int) -> float | None: ...
+    def read_balance(self, now_ms: int) -> None: ...
 
 
 def refresh(
@@ -60,7 +64,7 @@ def refresh(
         return
     if startup and any(balance_key(sc) for sc in config.strategies if sc.capital_pct):
         desk.read_balance(int(now_utc().timestamp() * 1000))
-    resolve(app, config, {HL: desk.account_value}, log)
+    resolve(app, config, desk.balances, log)
 
 
 def _state(app: AppState) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared_tools.book.instruments import base_symbol
+from shared_tools.chat_owner import reset_request_path
 from shared_tools.config.risk import RiskSettings
 from supervisor.risk.breakers import margin_inputs
 from supervisor.state.models import AppState, StrategyState, parse_iso, utc_iso
@@ -222,8 +223,9 @@ def reset(app: AppState, total: float, ids: list[str], now: datetime, source: st
 
 
 def request_path(db_file: str | Path) -> Path:
-    """The file ``go-trader reset-kill-switch`` leaves for a running supervisor to consume."""
-    return Path(f"{db_file}.reset-kill-switch")
+    """The file ``go-trader reset-kill-switch`` (or the chat bridge, for the owner's "reset")
+    leaves for a running supervisor to consume."""
+    return reset_request_path(db_file)
 
 
 def reset_at_marks(app: AppState, config: Config, now: datetime, source: str) -> RiskEvent:

@@ -11,7 +11,9 @@ What the daemon says:
 - ``WATCHDOG=1`` after every loop pass, and from the idle wait at half of ``WATCHDOG_USEC``, so
   a hung loop (not a long sleep) gets the unit restarted;
 - ``STATUS=...`` one human line for ``systemctl status``;
-- ``STOPPING=1`` when the shutdown begins.
+- ``STOPPING=1`` when the shutdown begins; ``RELOADING=1`` instead when the daemon restarts
+  itself in place (a structural action with ``restart: true``): same pid, re-executed, and its
+  ``READY=1`` after the first cycle ends the reload, as for a reloading ``Type=notify`` unit.
 """
 
 from __future__ import annotations
@@ -96,3 +98,8 @@ class SdNotify:
 
     def stopping(self) -> None:
         self.send("STOPPING=1", "STATUS=stopping: draining workers and saving")
+
+    def reloading(self) -> None:
+        """The daemon drains and re-executes itself; its next READY=1 ends the reload."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.send("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=restarting: draining, then exec")

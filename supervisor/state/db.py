@@ -405,6 +405,29 @@ class StateDB:
                 for sid, w, lo, n, t, q in rows
             }
 
+    def trade_ledger(self) -> dict[str, list[tuple[str, str, bool, float, float, str]]]:
+        """Per strategy, every row oldest first as compact tuples ``(timestamp, side, is_close,
+        net P&L, fee, reason)`` (net as :attr:`Trade.net_pnl`): the strategy audit's input
+        (supervisor/http/audit.py), tuples rather than row dicts to keep it light."""
+        net = case(
+            (trades.c.pnl_gross, trades.c.realized_pnl - trades.c.fee),
+            (trades.c.is_close, trades.c.realized_pnl),
+            else_=0.0,
+        )
+        cols = (trades.c.timestamp, trades.c.side, trades.c.is_close, net, trades.c.fee)
+        out: dict[str, list[tuple[str, str, bool, float, float, str]]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(trades.c.strategy_id, *cols, trades.c.reason).order_by(
+                    trades.c.strategy_id, trades.c.timestamp, trades.c.rowid
+                )
+            )
+            for sid, ts, side, close, pnl, fee, reason in rows:
+                out.setdefault(sid, []).append(
+                    (ts, side, bool(close), float(pnl or 0.0), float(fee or 0.0), reason or "")
+                )
+        return out
+
     def realized_pnl(self) -> dict[str, float]:
         """Per strategy, the sum of every row's net P&L (:attr:`Trade.net_pnl`)."""
         net = case(

@@ -9,7 +9,7 @@ OKX spot apart), every order by client order id, and fault counters a test sets 
 ``venue-<venue>-faults.json``: ``drop`` (the order is placed, the answer is lost),
 ``reject`` (refused before placement), ``positions_fail`` (a positions read fails),
 ``nofill`` (an order reports no fill on its first reads), ``partial`` (the next order fills
-half). Prices follow the simulated market at ``GO_TRADER_NOW``.
+half), ``balance_fail`` (an OKX coin balances read fails). Prices follow the simulated market at ``GO_TRADER_NOW``.
 """
 
 from __future__ import annotations
@@ -234,6 +234,15 @@ def positions(venue: str) -> int:
     return out({"positions": rows, "platform": venue})
 
 
+def balance(venue: str) -> int:
+    """``fetch_okx_balance.py``: the coins held on spot (the OKX spot check's read)."""
+    if fault(venue, "balance_fail"):
+        return out({"error": "balance read failed (HTTP 502)"}, 1)
+    with account(venue) as doc:
+        coins = {c: q for c, q in sorted(doc["spot"].items()) if q}
+    return out({"balance": 100_000.0, "coins": coins, "platform": venue})
+
+
 def main(venue: str, role: str) -> int:
     argv = sys.argv[1:]
     if "--probe-only" in argv:
@@ -242,4 +251,8 @@ def main(venue: str, role: str) -> int:
         return check(venue, argv)
     if role == "close":
         return close(venue, argv)
+    if role == "balance":
+        return balance(venue)
+    if role == "bills":
+        return out({"bills": [], "capped": False, "platform": venue})  # no funding here
     return positions(venue)

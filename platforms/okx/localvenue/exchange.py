@@ -4,7 +4,8 @@ Prices follow the simulated market (:mod:`shared_tools.market.sim_model`, a pure
 seed, coin and time) on the venue clock (``GO_TRADER_NOW`` when set, else wall time, plus
 ``/control`` steps). A market order fills at once at the mid (unless a fault says otherwise).
 Deliberate simplifications (documented, not OKX's): fees are always charged in USDT, there is
-no funding, no liquidation and no order book; leverage is a fixed 10x cross.
+no liquidation and no order book; leverage is a fixed 10x cross. Swap funding is settled every
+8 hours on the venue clock, with its bills (:mod:`.funding`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from platforms.hyperliquid.localvenue.model import Clock  # one venue clock for both venues
+from platforms.okx.localvenue import funding
 from platforms.okx.localvenue.faults import ORDER_MODES, Faults
 from platforms.okx.localvenue.model import (
     LEVERAGE,
@@ -130,11 +132,17 @@ class LocalOkx:
             acct = self.accounts.get(api_key)
             if acct is None:
                 acct = self.accounts[api_key] = Account(api_key, secret, passphrase)
+                acct.funded_ms = self.clock.now_ms()  # funding from the account's creation
             acct.usdt += self.initial_usdt if usdt is None else float(usdt)
             return acct
 
     def account(self, api_key: str) -> Account | None:
         return self.accounts.get(api_key)
+
+    def settle_funding(self, acct: Account) -> None:
+        """Swap funding for every 8-hour funding time passed (before the request is served)."""
+        with self._lock:
+            funding.settle(acct, self.clock.now_ms(), self.seed, self.inst, self.mid, self._new_id)
 
     def _new_id(self) -> str:
         self._next_id += 1

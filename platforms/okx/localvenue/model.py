@@ -201,3 +201,4 @@ class Account:
     by_cl: dict[str, str] = field(default_factory=dict)  # clOrdId -> ordId
     fills: list[dict[str, Any]] = field(default_factory=list)
     bills: list[dict[str, Any]] = field(default_factory=list)
+    funded_ms: int = 0  # swap funding settled up to here (epoch ms; .funding)

@@ -123,6 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith(PRIVATE):
             return venue.public(path, query)
         acct = self._authenticate(method, raw)
+        venue.settle_funding(acct)  # funding times passed, on the positions held then
         if method == "POST" and path == "trade/order":
             body = json.loads(raw or "{}")
             if not isinstance(body, dict):

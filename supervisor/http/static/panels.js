@@ -9,6 +9,7 @@
   var PREVIEW_DEBOUNCE_MS = 450;
   var SIM_STYLE = { color: "#d97706", shape: "square", text: "SIM" };
 
+  state.post = post; // shared with structural.js
   state.priceLines = []; // {kind, price}: read by the browser test
   state.simMarkers = [];
   state.lastAction = null;
