@@ -11,7 +11,6 @@ open-strategy registry, listed by a child ``python -m shared_strategies.open.reg
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import subprocess
@@ -163,6 +162,8 @@ def parse_options(text: str) -> dict[str, Any]:
     for key, value in raw.items():
         name = _BY_LOWER.get(str(key).lower())
         if name is None:
+            import difflib  # only for this error's hint
+
             close = difflib.get_close_matches(str(key), list(KEYS), n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else "see `go-trader init --help`"
             errors.append(f"init: --json key {show(key, 40)} is not known ({hint})")
