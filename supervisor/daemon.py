@@ -512,7 +512,7 @@ class Supervisor:
         return saved
 
     def _release(self) -> None:
-        self.board.tuning.stop()  # a running tuning worker ends; its run becomes interrupted
+        self.board.stop_tuning()  # a running tuning worker ends; its run becomes interrupted
         self.notifier.stop()  # before the DB closes: no delivery mark after that
         if self.db is not None:
             self.db.close()

@@ -42,6 +42,14 @@ LAZY_AT_IDLE = {
     "shutil": "argparse help width, tempfile",
     "bz2": "shutil",
     "lzma": "shutil",
+    # the rarely used dashboard routes (supervisor/http/{post,board,ops}.py import them on use)
+    "supervisor.http.tuning": "/api/tuning/*",
+    "supervisor.http.tuning_apply": "/api/tuning/*, tuning-apply confirm",
+    "supervisor.http.cash_api": "clear-cash-reconcile from chat",
+    "supervisor.http.audit": "/api/strategies/dead, /api/reports/strategy-audit",
+    "supervisor.http.reports": "/api/reports/strategy-audit",
+    "supervisor.http.regime_api": "/api/regime/transitions",
+    "supervisor.http.notify_api": "/api/config/notifications",
 }
 
 HARNESS = r"""
@@ -193,3 +201,11 @@ def test_lazy_subcommands_are_listed_and_resolved():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert all(name in result.output for name in _LazyGroup.LAZY)
+
+
+def test_the_rare_actions_names_match_their_modules() -> None:
+    """post.py routes the rare actions by name without importing their modules at idle."""
+    from supervisor.http import cash_api, post, tuning_apply
+
+    assert post.CASH_ACTION == cash_api.ACTION
+    assert post.TUNING_ACTION == tuning_apply.ACTION

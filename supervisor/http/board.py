@@ -21,11 +21,10 @@ from shared_tools.clock import now_utc
 from shared_tools.config.model import Config, StrategyConfig
 from shared_tools.text import one_line
 from supervisor import __version__
-from supervisor.http import api, candles, metrics, ops, token, tuner, tuning_apply
+from supervisor.http import api, candles, metrics, ops, token, tuner
 from supervisor.http.post import Actions
 from supervisor.http.routes import NotReady
 from supervisor.http.server import StatusServer
-from supervisor.http.tuning import TuningRuns
 from supervisor.http.views import portfolio_risk_view, rss_mb, strategy_view
 from supervisor.run.executor import Executor
 from supervisor.run.jobs import Job
@@ -73,7 +72,24 @@ class Board:
         self._schemas: dict[tuple[str, str], dict] = {}  # (type, open strategy) -> registry answer
         self.closers: list[dict] | None = None  # /api/closing-strategies, asked once
         self.actions = Actions(sup, self)  # the POSTs (supervisor/http/post.py)
-        self.tuning = TuningRuns(sup)  # /api/tuning/* (supervisor/http/tuning.py)
+        self._tuning: Any = None  # /api/tuning/* (supervisor/http/tuning.py), made on first use
+        self._tuning_lock = threading.Lock()
+
+    @property
+    def tuning(self) -> Any:
+        """The tuning runs' store and worker, made on first use: the tuning modules stay out of
+        an idle daemon's memory until someone opens /tuning."""
+        with self._tuning_lock:
+            if self._tuning is None:
+                from supervisor.http.tuning import TuningRuns
+
+                self._tuning = TuningRuns(self.sup)
+            return self._tuning
+
+    def stop_tuning(self) -> None:
+        """End a running tuning worker (its run becomes interrupted); nothing if none was made."""
+        if self._tuning is not None:
+            self._tuning.stop()
 
     # -- plumbing ------------------------------------------------------------------------------
     def _ready(self) -> None:
@@ -104,6 +120,8 @@ class Board:
             if parts == ["strategies", "overview"]:
                 return 200, self.overview()
             if parts[:1] == ["tuning"]:
+                from supervisor.http import tuning_apply  # rare: loaded on first use
+
                 return tuning_apply.get(self, parts[1:])
             if tuple(parts) in ops.ROUTES:  # exact routes win over the per-strategy prefix
                 return ops.ROUTES[tuple(parts)](self, query)

@@ -11,18 +11,20 @@ does not record excursions); the cashflow panel lists the book's capital changes
 reload cashflows, supervisor/state/capital.py) under ``journal``, with ``wallets`` empty (there
 is no on-chain wallet journal); regime windows are the labels the open positions were entered
 under. "Dead" means a strategy that stopped trading: its circuit breaker is latched or its last
-``DEAD_FAILURES`` checks failed.
+``DEAD_FAILURES`` checks failed (supervisor/http/audit.py).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared_tools.clock import now_utc
 from shared_tools.text import one_line
-from supervisor.http import api, audit, notify_api, regime_api, reports
+from supervisor.http import api
 from supervisor.http.views import strategy_view
 from supervisor.run.jobs import Job
 from supervisor.state.models import utc_iso
@@ -30,7 +32,6 @@ from supervisor.state.models import utc_iso
 DIAG_DEFAULT, DIAG_MAX = 50, 500
 CASHFLOW_ROWS = 50
 MAX_OFFSET = 10**9
-DEAD_FAILURES = audit.DEAD_FAILURES
 CLOSE_REGISTRY = "shared_strategies/close/registry.py"
 
 
@@ -128,6 +129,8 @@ def cashflow(board: Any, _query: dict) -> tuple[int, dict]:
 
 def dead(board: Any, _query: dict) -> tuple[int, dict]:
     """Strategies that stopped trading: breaker latched, or failing check after check."""
+    from supervisor.http import audit  # rare: loaded on first use, not at idle
+
     out = []
     with board.sup.book_lock:
         for sid, strat in sorted(board.sup.app.strategies.items()):
@@ -199,6 +202,16 @@ def regime(board: Any, _query: dict) -> tuple[int, dict]:
     return 200, {"built_at": utc_iso(now_utc()), "regimes": out}
 
 
+def _on_use(module: str, name: str) -> Callable[[Any, dict], tuple[int, Any]]:
+    """A route whose module is imported on its first request: the rarely opened panels and
+    reports stay out of an idle daemon's memory."""
+
+    def view(board: Any, query: dict) -> tuple[int, Any]:
+        return getattr(importlib.import_module(f"supervisor.http.{module}"), name)(board, query)  # type: ignore[no-any-return]
+
+    return view
+
+
 ROUTES = {
     ("leaderboard",): leaderboard,
     ("diagnostics",): diagnostics,
@@ -207,7 +220,7 @@ ROUTES = {
     ("closing-strategies",): closing_strategies,
     ("correlation",): correlation,
     ("regime",): regime,
-    ("regime", "transitions"): regime_api.transitions,
-    ("config", "notifications"): notify_api.notifications,
-    ("reports", "strategy-audit"): reports.strategy_audit,
+    ("regime", "transitions"): _on_use("regime_api", "transitions"),
+    ("config", "notifications"): _on_use("notify_api", "notifications"),
+    ("reports", "strategy-audit"): _on_use("reports", "strategy_audit"),
 }

@@ -34,13 +34,16 @@ from urllib.parse import unquote
 
 from shared_tools.config.model import Config
 from shared_tools.text import one_line
-from supervisor.http import cash_api, config_write, tuner, tuning_apply
+from supervisor.http import config_write, tuner
 from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
 from supervisor.http.structural import ACTIONS as STRUCTURAL_ACTIONS
 from supervisor.http.structural import RESTART_HOW, Structural
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
 
+# The rare actions' names, so their modules load on first use rather than at idle (a test pins
+# them equal to cash_api.ACTION and tuning_apply.ACTION).
+CASH_ACTION, TUNING_ACTION = "clear-cash-reconcile", "tuning-apply"
 PAUSE_ACTIONS = ("pause", "resume")  # confirmed toggles (the chat bridge: chat_bridge/core.py)
 APPLIED = "Applied via SIGHUP hot-reload; effective next cycle."
 # action -> (params it takes, of which text, the manual core's name)
@@ -135,8 +138,11 @@ class Actions:
         if not self.sup.ready or self.sup.db is None:
             raise NotReady("starting")
         parts = path.split("/")[2:]
-        if cash_api.claims(parts, body):  # /clear-cash-reconcile from chat (its own module)
-            return cash_api.post(self, parts, body)
+        if CASH_ACTION in (*parts[-1:], body.get("action")):
+            from supervisor.http import cash_api  # rare: loaded on first use, not at idle
+
+            if cash_api.claims(parts, body):  # /clear-cash-reconcile from chat (its own module)
+                return cash_api.post(self, parts, body)
         if parts == ["confirm"]:
             return self.confirm(body)
         if parts == ["update"]:
@@ -146,6 +152,8 @@ class Actions:
         if parts == ["config", "notifications"]:
             return self.notifications(body)
         if parts[:1] == ["tuning"]:  # /api/tuning/runs|apply (supervisor/http/tuning_apply.py)
+            from supervisor.http import tuning_apply  # rare: loaded on first use, not at idle
+
             return tuning_apply.post(self, parts[1:], body)
         if len(parts) != 3 or parts[0] != "strategies":
             return 404, {"error": f"no such action {path}"}
@@ -253,7 +261,9 @@ class Actions:
             return self.confirm_pause(action, sid, params)
         if action == "update":
             return self.confirm_update()
-        if action == tuning_apply.ACTION:
+        if action == TUNING_ACTION:
+            from supervisor.http import tuning_apply  # rare: loaded on first use, not at idle
+
             return tuning_apply.confirm(self, sid, params)
         if action not in TRADE_PARAMS:
             return 400, {"error": f"unknown action {action!r} (one of {', '.join(TRADE_PARAMS)})"}

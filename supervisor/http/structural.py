@@ -33,7 +33,6 @@ from shared_tools.config.live import live_env_problems
 from shared_tools.config.model import Config
 from supervisor.http import config_write
 from supervisor.http.nonce import Nonces
-from supervisor.live.start import start_problems
 
 if TYPE_CHECKING:  # init's modules load with the first add-strategy, not in the idle daemon
     from supervisor.ops.init_options import Catalogue
@@ -343,6 +342,9 @@ class Structural:
     def _startable(new: Config) -> list[str]:
         """The live start-up checks the next start runs (keys in this process's environment,
         which a restart keeps): a config the daemon would refuse to start on is not written."""
+        # imported here: the live start checks load only for a structural write, never at idle
+        from supervisor.live.start import start_problems
+
         return [
             f"the next start would refuse it: {line}"
             for line in start_problems(new, True, os.environ)
