@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHROMIUM = "/usr/bin/chromium"
+QUIET_S = 35.0  # past the status server's WORKER_IDLE_S (30 s): its idle hook has run
 
 
 def free_port() -> int:
@@ -182,7 +183,13 @@ def main() -> None:
         use_dashboard(port, ids)
         time.sleep(3)
         after = rss_mib(proc.pid)
-        print(f"idle RSS: {before:.1f} MiB before the dashboard is used, {after:.1f} MiB after")
+        time.sleep(QUIET_S)
+        quiet = rss_mib(proc.pid)
+        print(
+            f"idle RSS: {before:.1f} MiB before the dashboard is used, {after:.1f} MiB 3 s after, "
+            f"{quiet:.1f} MiB once nobody looked for {QUIET_S:.0f} s (the status server's idle "
+            "hook: expired charts swept, heap trimmed)"
+        )
         lat = paced(port, ns.rate, ns.seconds)
         print(
             f"/api/strategies/overview at {ns.rate:.0f} req/s for {ns.seconds:.0f} s "

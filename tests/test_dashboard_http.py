@@ -251,6 +251,9 @@ def test_candle_cache_expires_and_stays_bounded():
     now[0] = 100.0
     cache.set("f", {})
     assert len(cache) == 1  # the expired were swept on set
+    now[0] = 200.0
+    cache.sweep()  # the idle server's sweep (Board.idle): nothing expired is kept
+    assert len(cache) == 0
 
 
 def test_fetch_job_argv_and_results():

@@ -224,6 +224,35 @@ def test_handler_threads_are_reused_and_retire_when_idle(serve, monkeypatch):
     assert get(srv.port, "/status")[0] == 200  # and come back on demand
 
 
+def test_the_idle_hook_runs_once_when_the_last_worker_leaves(serve, monkeypatch):
+    """on_idle (the board's cache sweep and heap trim) runs when nobody has asked for a while,
+    once per quiet spell, never while a request is being handled."""
+    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 0.3)
+    calls: list[int] = []
+
+    def status() -> dict:
+        return {"idle_calls_before": len(calls)}
+
+    srv = serve(status=status, on_idle=lambda: calls.append(srv.worker_threads))
+    for _ in range(5):
+        assert get(srv.port, "/status")[0] == 200
+    assert wait_for(lambda: calls == [0])  # once, after the last worker left
+    assert get(srv.port, "/status")[1] == {"idle_calls_before": 1}
+    assert wait_for(lambda: len(calls) == 2)  # the next quiet spell trims again
+
+
+def test_a_failing_idle_hook_leaves_the_server_serving(serve, monkeypatch, capfd):
+    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 0.2)
+
+    def boom() -> None:
+        raise RuntimeError("hook broke")
+
+    srv = serve(on_idle=boom)
+    assert get(srv.port, "/status")[0] == 200
+    assert wait_for(lambda: "idle hook failed: RuntimeError: hook broke" in capfd.readouterr().err)
+    assert get(srv.port, "/status")[0] == 200
+
+
 SERVE_IN_CHILD = """
 import sys, time
 from supervisor.http.server import StatusServer

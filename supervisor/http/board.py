@@ -86,6 +86,14 @@ class Board:
                 self._tuning = TuningRuns(self.sup)
             return self._tuning
 
+    def idle(self) -> None:
+        """Nobody has asked anything for a while (the server's last worker left): expired charts
+        leave the cache and the freed heap goes back to the OS (service/lean.py)."""
+        from supervisor.service.lean import release_freed_memory
+
+        self.cache.sweep()
+        release_freed_memory()
+
     def stop_tuning(self) -> None:
         """End a running tuning worker (its run becomes interrupted); nothing if none was made."""
         if self._tuning is not None:
@@ -345,6 +353,7 @@ def make_server(sup: Supervisor, board: Board, log: Any) -> StatusServer | None:
         metrics=board.metrics,
         draining=lambda: sup.draining,
         token=secret,
+        on_idle=board.idle,
     )
     port = server.start(sup.status_port)
     if port:

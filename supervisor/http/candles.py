@@ -45,11 +45,18 @@ class CandleCache:
                 return None
             return hit[1]
 
-    def set(self, key: str, value: Any) -> None:
+    def sweep(self) -> None:
+        """Drop the expired entries (a set does it too; the idle server calls this, so charts
+        nobody looks at stop holding memory)."""
         now = self.clock()
         with self._lock:
             for k in [k for k, (exp, _) in self._entries.items() if exp <= now]:
                 del self._entries[k]
+
+    def set(self, key: str, value: Any) -> None:
+        self.sweep()
+        now = self.clock()
+        with self._lock:
             while len(self._entries) >= self.max_entries and key not in self._entries:
                 soonest = min(self._entries, key=lambda k: self._entries[k][0])
                 del self._entries[soonest]

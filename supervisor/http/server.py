@@ -135,6 +135,7 @@ class StatusServer:
         workers: int = WORKERS,
         idle_timeout: float = IDLE_TIMEOUT_S,
         request_timeout: float = REQUEST_TIMEOUT_S,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.status, self.health, self.history = status, health, history
         self.api: ApiView = api or _no_api
@@ -149,6 +150,8 @@ class StatusServer:
         self.max_workers = max(1, workers)
         self.idle_timeout = idle_timeout
         self.request_timeout = request_timeout
+        # called when the last worker thread exits, WORKER_IDLE_S after the last request
+        self.on_idle = on_idle
         self.port: int | None = None
         self.refused = 0  # connections answered 503 because every slot was taken
         self.evicted = 0  # idle keep-alive connections closed to make room for a new client
@@ -524,6 +527,12 @@ class StatusServer:
                 self._idle -= 1
                 if job is None:
                     self._workers -= 1
+                last = job is None and self._workers == 0
+            if last and self.on_idle is not None:  # the last worker leaves: nobody is looking
+                try:
+                    self.on_idle()
+                except Exception as exc:  # a hook's bug must not stop the server
+                    print(f"[status] idle hook failed: {exc_line(exc)}", file=sys.stderr)
             return job
         with self._lock:
             self._idle -= 1
