@@ -7,4 +7,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports  # the layers: [tool.importlinter] in pyproject.toml
 .venv/bin/mypy  # --strict on the files pyproject.toml [tool.mypy] lists
-exec .venv/bin/pytest "$@"
+# One pytest-xdist worker per core; worksteal rebalances when a worker is left with the slow
+# tests. GO_TRADER_TEST_WORKERS=0 runs in one process (e.g. to debug); extra args pass through
+# (a later -n overrides this one).
+exec .venv/bin/pytest -n "${GO_TRADER_TEST_WORKERS:-auto}" --dist worksteal "$@"
