@@ -22,9 +22,26 @@ PINNED_NOW = "2025-06-01T12:00:00Z"
 
 
 def free_port() -> int:
+    """A port the kernel just handed out on 127.0.0.1: tests never use fixed port numbers, so
+    parallel workers (pytest-xdist, other checkouts on the same machine) never collide."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_scratch(tmp_path_factory):
+    """Point the fakes' state files and the OHLCV cache at a directory of this worker's own.
+
+    The suite runs on several pytest-xdist workers at once (scripts/test.sh); without this a test
+    that forgets base_env() would share /tmp/counter-* or state/ohlcv_cache.db with the other
+    worker. Tests that set these themselves (base_env, monkeypatch) still win."""
+    scratch = tmp_path_factory.mktemp("scratch")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GO_TRADER_FAKE_STATE_DIR", str(scratch))
+        mp.setenv("FAKE_STATE_DIR", str(scratch))
+        mp.setenv("GO_TRADER_OHLCV_CACHE", str(scratch / "ohlcv.db"))
+        yield scratch
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
