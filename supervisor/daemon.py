@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,8 +31,6 @@ from supervisor.cycle_report import CycleReport, Outcome, new_report
 from supervisor.http.board import Board, make_server
 from supervisor.http.server import NotReady, StatusServer, parse_history_query
 from supervisor.http.views import build_status, health
-from supervisor.live import limit_orders, manual_queue
-from supervisor.live.desk import LiveDesk, start_problems
 from supervisor.notify.hooks import Notifier
 from supervisor.notify.outbox import pending_count as outbox_pending
 from supervisor.reload import (
@@ -65,6 +64,18 @@ from supervisor.summary import format_summary
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 78, 79
 STALE_MIN_SECONDS = 1800
 SHUTDOWN_DRAIN_S = 15.0
+
+
+if TYPE_CHECKING:
+    from supervisor.live.desk import LiveDesk
+
+
+def needs_desk(config: Config) -> bool:
+    """Whether the live desk runs at all: a live strategy, or a manual one (its queued actions
+    and limit orders are drained by the desk's phases). A paper-only book never loads
+    supervisor/live/ (about 0.5 MiB of the idle daemon). Adding either kind is a structural
+    change, which the SIGHUP reload refuses, so the answer holds for the process's life."""
+    return bool(config.live_strategies) or any(sc.type == "manual" for sc in config.strategies)
 
 
 def log(msg: str) -> None:
@@ -124,7 +135,11 @@ class Supervisor:
             return EXIT_CONFIG
         if self.stopping:
             return EXIT_OK
-        live_lines = start_problems(self.config, Path(self.config.db_file).exists(), os.environ)
+        live_lines = []
+        if self.config.live_strategies:  # the live modules load only for a config that trades live
+            from supervisor.live.start import start_problems
+
+            live_lines = start_problems(self.config, Path(self.config.db_file).exists(), os.environ)
         if live_lines:
             for line in live_lines:
                 print(line, file=sys.stderr)
@@ -155,7 +170,10 @@ class Supervisor:
         if not self._prune():
             return EXIT_CONFIG
         self.executor = self._make_executor(self.config)
-        self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
+        if needs_desk(self.config):
+            from supervisor.live.desk import LiveDesk
+
+            self.desk = LiveDesk(self.config, self.app, self._run_jobs, log, lock=self.book_lock)
         with self.book_lock:
             self._reconcile_roster()
             self.ready = True
@@ -187,7 +205,9 @@ class Supervisor:
     def _reconcile_roster(self) -> None:
         """The roster from the config; capital_pct strategies join with the capital resolved
         from a fresh account read (supervisor/risk/capital_pct.py)."""
-        capital_pct.refresh(self.app, self.config, self.desk, log, startup=True)
+        capital_pct.refresh(
+            self.app, self.config, self.desk or capital_pct.NO_READS, log, startup=True
+        )
         capitals = capital_pct.capitals(self.app, self.config)
         roster.reconcile(self.app, self.config, log=log, capitals=capitals)
 
@@ -304,9 +324,9 @@ class Supervisor:
         phases (supervisor/live/): resolve, account read, reconcile, decide, commit the
         intents, send, protect, then the cycle's commit.
         """
-        assert self.db is not None and self.executor is not None and self.desk is not None
+        assert self.db is not None and self.executor is not None
         now = market_now()
-        desk = self.desk
+        desk = self.desk  # None: no live and no manual strategy (needs_desk)
         with self.book_lock:
             if self.save_error and not self._retry_save():
                 report = new_report(self.app.cycle_count)
@@ -315,7 +335,8 @@ class Supervisor:
                 ]
                 return report
             self.app.cycle_count += 1
-            capital_pct.refresh(self.app, self.config, desk, log)  # the latest account read
+            reads = desk or capital_pct.NO_READS
+            capital_pct.refresh(self.app, self.config, reads, log)  # the latest account read
             due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
             report.events.extend(self._reset_requested(now))
@@ -326,28 +347,36 @@ class Supervisor:
                 report,
                 log=log,
                 draining=lambda: self.draining,
-                live=desk if desk.active else None,
+                live=desk if desk is not None and desk.active else None,
             )
             self.app.in_cycle = True
         saved, intents = 0, []
         try:
-            desk.resolve(cycle)
-            manual_queue.drain(self.app, self.config, self._run_jobs, cycle, lock=self.book_lock)
-            limit_orders.sync(self.app, self.config, self._run_jobs, cycle, lock=self.book_lock)
+            if desk is not None:
+                from supervisor.live import limit_orders, manual_queue
+
+                desk.resolve(cycle)
+                manual_queue.drain(
+                    self.app, self.config, self._run_jobs, cycle, lock=self.book_lock
+                )
+                limit_orders.sync(self.app, self.config, self._run_jobs, cycle, lock=self.book_lock)
             with self.book_lock:
-                jobs = cycle.plan(due) + desk.read_jobs(int(cycle.epoch * 1000))
+                jobs = cycle.plan(due)
+                if desk is not None:
+                    jobs += desk.read_jobs(int(cycle.epoch * 1000))
             results = self._run_jobs(jobs)
             with self.book_lock:
                 try:
                     cycle.apply(due, results)
-                    intents = desk.decide(cycle)
+                    intents = desk.decide(cycle) if desk is not None else []
                 finally:  # whatever happened, trades already made must reach the DB
                     self.app.unsaved_trades.extend(report.trades)
                     saved = len(report.trades)
                 if intents and not self.persist():  # an intent is on disk before it leaves
+                    assert desk is not None  # intents come only from a desk
                     desk.drop(intents)
                     intents = []
-            if desk.active:
+            if desk is not None and desk.active:
                 desk.send(intents, cycle)
                 desk.protect(cycle)
         finally:

@@ -50,6 +50,14 @@ LAZY_AT_IDLE = {
     "supervisor.http.reports": "/api/reports/strategy-audit",
     "supervisor.http.regime_api": "/api/regime/transitions",
     "supervisor.http.notify_api": "/api/config/notifications",
+    # the live desk: only for a config with a live or manual strategy (daemon.needs_desk)
+    "supervisor.live.desk": "a live or manual strategy",
+    "supervisor.live.manual_queue": "a live or manual strategy",
+    "supervisor.live.limit_orders": "a live or manual strategy",
+    "supervisor.live.reconcile": "a live or manual strategy",
+    "supervisor.live.start": "a live strategy (start-up checks)",
+    "supervisor.http.structural": "the structural actions (add/remove strategy, paper-to-live, gate)",
+    "supervisor.notify.updater": "auto_update on",
 }
 
 HARNESS = r"""
@@ -209,3 +217,7 @@ def test_the_rare_actions_names_match_their_modules() -> None:
 
     assert post.CASH_ACTION == cash_api.ACTION
     assert post.TUNING_ACTION == tuning_apply.ACTION
+    from supervisor.http import structural
+
+    assert post.STRUCTURAL_ACTIONS == structural.ACTIONS
+    assert post.RESTART_HOW == structural.RESTART_HOW

@@ -37,13 +37,14 @@ from shared_tools.text import one_line
 from supervisor.http import config_write, tuner
 from supervisor.http.nonce import Nonces
 from supervisor.http.routes import NotReady
-from supervisor.http.structural import ACTIONS as STRUCTURAL_ACTIONS
-from supervisor.http.structural import RESTART_HOW, Structural
 from supervisor.reload import capital_problems, flat_only_problems, structural_changes
 
 # The rare actions' names, so their modules load on first use rather than at idle (a test pins
 # them equal to cash_api.ACTION and tuning_apply.ACTION).
 CASH_ACTION, TUNING_ACTION = "clear-cash-reconcile", "tuning-apply"
+# structural.ACTIONS and structural.RESTART_HOW, likewise (supervisor/http/structural.py)
+STRUCTURAL_ACTIONS = ("add-strategy", "remove-strategy", "paper-to-live", "apply-regime-gate")
+RESTART_HOW = "restart go-trader to apply it (systemctl restart go-trader, or /restart from chat)"
 PAUSE_ACTIONS = ("pause", "resume")  # confirmed toggles (the chat bridge: chat_bridge/core.py)
 APPLIED = "Applied via SIGHUP hot-reload; effective next cycle."
 # action -> (params it takes, of which text, the manual core's name)
@@ -129,9 +130,19 @@ class Actions:
     def __init__(self, sup: Any, board: Any) -> None:
         self.sup, self.board = sup, board
         self.nonces = Nonces()
-        self.structural = Structural(sup, self.nonces)
+        self._structural: Any = None  # supervisor/http/structural.py, made on first use
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+
+    @property
+    def structural(self) -> Any:
+        """The structural actions, loaded on first use (rare: not in an idle daemon's memory)."""
+        with self._locks_lock:
+            if self._structural is None:
+                from supervisor.http.structural import Structural
+
+                self._structural = Structural(self.sup, self.nonces)
+            return self._structural
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         """Route one POST past the guard; unknown paths are 404."""

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared_tools.config.model import Config
 from shared_tools.text import exc_line
@@ -26,9 +27,11 @@ from supervisor.notify.messages import (
 from supervisor.notify.replies import ResetListener, bridge_reads
 from supervisor.notify.script_failures import track
 from supervisor.notify.sender import Sender, send_now
-from supervisor.notify.updater import UpdateWatcher
 from supervisor.state.db import StateDB
 from supervisor.state.models import AppState
+
+if TYPE_CHECKING:
+    from supervisor.notify.updater import UpdateWatcher
 
 
 class Notifier:
@@ -66,6 +69,8 @@ class Notifier:
                 )
                 self.replies.start()
             if self.config().notify.auto_update != "off":  # upstream: applied by a restart
+                from supervisor.notify.updater import UpdateWatcher  # loaded only when enabled
+
                 self.updater = UpdateWatcher(
                     db.engine, self.config, wake=self.sender.wake, log=self.log
                 )

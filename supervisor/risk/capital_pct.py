@@ -30,7 +30,7 @@ from shared_tools.config.model import Config, StrategyConfig
 from supervisor.state import capital as capital_flow
 from supervisor.state.models import AppState
 
-__all__ = ["KEY", "balance_key", "capitals", "refresh", "resolve", "tradable", "view"]
+__all__ = ["KEY", "NO_READS", "balance_key", "capitals", "refresh", "resolve", "tradable", "view"]
 
 KEY = "capital_pct"
 HL = "hyperliquid"
@@ -48,6 +48,18 @@ class Reader(Protocol):
     balances: dict[str, float | None]  # platform -> the latest read (None: failed)
 
     def read_balance(self, now_ms: int) -> None: ...
+
+
+class _NoReads:
+    """The reader of a book without a live desk (paper only): no balance is ever read."""
+
+    balances: dict[str, float | None] = {}
+
+    def read_balance(self, now_ms: int) -> None:
+        return None
+
+
+NO_READS: Reader = _NoReads()
 
 
 def refresh(
