@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import supervisor.http.pool as pool_mod
 import supervisor.http.server as server_mod
 from supervisor.http.server import NotReady, StatusServer, local_host, parse_history_query
 
@@ -213,7 +214,7 @@ def test_handler_threads_are_reused_and_retire_when_idle(serve, monkeypatch):
     # sent its response but not yet re-entered the queue is busy, and on a loaded machine (parallel
     # test workers) the next request in that gap rightly starts a second worker, so 20 quick
     # requests could use three or four without any bug. 2 s idle (not 0.3) for the same reason.
-    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 2.0)
+    monkeypatch.setattr(pool_mod, "WORKER_IDLE_S", 2.0)
     seen: list[threading.Thread] = []
 
     def status() -> dict:
@@ -222,7 +223,7 @@ def test_handler_threads_are_reused_and_retire_when_idle(serve, monkeypatch):
 
     srv = serve(status=status)
     for _ in range(20):  # one new connection each (http.client closes after each get)
-        assert wait_for(lambda: srv._idle == srv.worker_threads)
+        assert wait_for(lambda: srv._pool.idle == srv.worker_threads)
         assert get(srv.port, "/status")[0] == 200
     assert len({id(t) for t in seen}) <= 2  # not one thread per connection
     assert wait_for(lambda: srv.worker_threads == 0)  # idle workers exit
@@ -232,7 +233,7 @@ def test_handler_threads_are_reused_and_retire_when_idle(serve, monkeypatch):
 def test_the_idle_hook_runs_once_when_the_last_worker_leaves(serve, monkeypatch):
     """on_idle (the board's cache sweep and heap trim) runs when nobody has asked for a while,
     once per quiet spell, never while a request is being handled."""
-    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 0.3)
+    monkeypatch.setattr(pool_mod, "WORKER_IDLE_S", 0.3)
     calls: list[int] = []
 
     def status() -> dict:
@@ -247,7 +248,7 @@ def test_the_idle_hook_runs_once_when_the_last_worker_leaves(serve, monkeypatch)
 
 
 def test_a_failing_idle_hook_leaves_the_server_serving(serve, monkeypatch, capfd):
-    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 0.2)
+    monkeypatch.setattr(pool_mod, "WORKER_IDLE_S", 0.2)
 
     def boom() -> None:
         raise RuntimeError("hook broke")
@@ -289,7 +290,7 @@ def test_listen_backlog_holds_many_pending_clients():
 
 
 def test_client_dropping_mid_response_leaves_no_traceback(serve, capfd, monkeypatch):
-    monkeypatch.setattr(server_mod, "WORKER_IDLE_S", 0.2, raising=False)  # threads finish
+    monkeypatch.setattr(pool_mod, "WORKER_IDLE_S", 0.2, raising=False)  # threads finish
     big = {"rows": ["x" * 100] * 50_000}  # ~5 MB: still being written when the client resets
     srv = serve(status=lambda: big)
     baseline = threading.active_count()

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 
 from shared_tools.text import exc_line
+from supervisor.http.pool import Workers
 from supervisor.http.routes import (
     ApiView,
     NotReady,
@@ -66,7 +67,6 @@ REQUEST_TIMEOUT_S = 10.0
 WORKERS = 4  # threads that run the views; connections themselves need no thread
 FULL_WAIT_S = 0.5  # how long new clients wait in the backlog for a free slot before a 503
 EVICT_IDLE_S = 1.0  # a keep-alive connection idle this long may be closed for a new client
-WORKER_IDLE_S = 30.0  # an idle worker thread exits after this long without a request
 
 
 class _Conn:
@@ -150,8 +150,6 @@ class StatusServer:
         self.max_workers = max(1, workers)
         self.idle_timeout = idle_timeout
         self.request_timeout = request_timeout
-        # called when the last worker thread exits, WORKER_IDLE_S after the last request
-        self.on_idle = on_idle
         self.port: int | None = None
         self.refused = 0  # connections answered 503 because every slot was taken
         self.evicted = 0  # idle keep-alive connections closed to make room for a new client
@@ -162,10 +160,8 @@ class StatusServer:
         self._stopping = threading.Event()
         self._conns: dict[socket.socket, _Conn] = {}  # every open connection; I/O thread only
         self._returns: queue.SimpleQueue[_Conn] = queue.SimpleQueue()  # worker -> I/O thread
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards the worker counts below
-        self._workers = 0  # worker threads alive
-        self._idle = 0  # of which waiting for a job
+        # the handler threads (supervisor/http/pool.py); on_idle runs when the last one leaves
+        self._pool = Workers(self._run, self.max_workers, on_idle)
         self._accepting = "normal"  # or "paused" (every slot taken) or "refusing"
         self._paused_at = 0.0
 
@@ -177,8 +173,7 @@ class StatusServer:
     @property
     def worker_threads(self) -> int:
         """Worker threads alive, busy or idle (never more than ``workers``)."""
-        with self._lock:
-            return self._workers
+        return self._pool.threads
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, port: int) -> int | None:
@@ -236,12 +231,7 @@ class StatusServer:
         self._wake()
         self._thread.join(timeout=5)
         self._thread = None
-        with self._lock:
-            for _ in range(self._workers):
-                self._jobs.put(None)
-        deadline = time.monotonic() + 2
-        while self.worker_threads and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self._pool.stop()
         for conn in list(self._conns.values()):
             self._close(conn)
         if self._sel is not None:
@@ -438,7 +428,7 @@ class StatusServer:
         body = conn.buf[m.end() : m.end() + need]
         conn.buf = conn.buf[m.end() + need :]
         self._unregister(conn)
-        self._submit(conn, head, body)
+        self._pool.submit((conn, head, body))
 
     def _write(self, conn: _Conn) -> None:
         try:
@@ -492,54 +482,6 @@ class StatusServer:
                 self._close(conn)  # idle keep-alive, or a client that stopped reading
 
     # -- workers: run the views, off the I/O thread (a view may wait on the book's lock) ----------
-    def _submit(self, conn: _Conn, head: bytes, body: bytes = b"") -> None:
-        with self._lock:
-            self._jobs.put((conn, head, body))
-            if self._jobs.qsize() <= self._idle or self._workers >= self.max_workers:
-                return  # a waiting worker takes it, or the next one to finish does
-            self._workers += 1
-        try:
-            threading.Thread(target=self._worker, name="status-worker", daemon=True).start()
-        except RuntimeError:  # can't start new thread: the job waits for a running worker
-            with self._lock:
-                self._workers -= 1
-                alone = self._workers == 0
-            if alone:  # ... or, with none running, is answered here rather than left hanging
-                with contextlib.suppress(queue.Empty):
-                    if (job := self._jobs.get_nowait()) is not None:
-                        self._run(job)
-
-    def _worker(self) -> None:
-        """Handle requests one after another; exit after WORKER_IDLE_S without work."""
-        while (job := self._take_job()) is not None:
-            self._run(job)
-
-    def _take_job(self) -> _Job | None:
-        with self._lock:
-            self._idle += 1
-        try:
-            job = self._jobs.get(timeout=WORKER_IDLE_S)
-        except queue.Empty:
-            job = None
-            with self._lock:  # a job may have been queued just as we timed out
-                with contextlib.suppress(queue.Empty):
-                    job = self._jobs.get_nowait()
-                self._idle -= 1
-                if job is None:
-                    self._workers -= 1
-                last = job is None and self._workers == 0
-            if last and self.on_idle is not None:  # the last worker leaves: nobody is looking
-                try:
-                    self.on_idle()
-                except Exception as exc:  # a hook's bug must not stop the server
-                    print(f"[status] idle hook failed: {exc_line(exc)}", file=sys.stderr)
-            return job
-        with self._lock:
-            self._idle -= 1
-            if job is None:  # stop()
-                self._workers -= 1
-        return job
-
     def _run(self, job: _Job) -> None:
         conn, head, body = job
         try:
