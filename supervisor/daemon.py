@@ -339,7 +339,7 @@ class Supervisor:
             capital_pct.refresh(self.app, self.config, reads, log)  # the latest account read
             due = capital_pct.tradable(self.app, due, log, utc_iso(now))
             report = new_report(self.app.cycle_count)
-            report.events.extend(self._reset_requested(now))
+            report.events.extend(risk_portfolio.take_reset_request(self.app, self.config, now, log))
             cycle = Cycle(
                 self.app,
                 self.config,
@@ -395,26 +395,6 @@ class Supervisor:
         """When the kill switch latched ("" when it is not): read by the reply listener."""
         s = self.app.extra.get(risk_portfolio.KEY) or {}
         return str(s.get("kill_switch_at") or "") if s.get("kill_switch") else ""
-
-    def _reset_requested(self, now) -> list:
-        """Apply a kill-switch reset the operator asked for (``go-trader reset-kill-switch``, or
-        the owner's "reset" DM: the file's second line names the source)."""
-        path = risk_portfolio.request_path(self.config.db_file)
-        if not path.exists():
-            return []
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        path.unlink(missing_ok=True)
-        if not risk_portfolio.latched(self.app):
-            log("[risk] kill-switch reset requested, but it is not latched")
-            return []
-        named = len(lines) > 1 and lines[1].strip()
-        source = lines[1].strip()[:80] if named else "operator request"
-        event = risk_portfolio.reset_at_marks(self.app, self.config, now, source)
-        log(f"[risk] {event.text}")
-        return [event]
 
     def _retry_save(self) -> bool:
         """Retry a failed save once its back-off has passed; False while still failing."""

@@ -228,6 +228,29 @@ def request_path(db_file: str | Path) -> Path:
     return reset_request_path(db_file)
 
 
+def take_reset_request(
+    app: AppState, config: Config, now: datetime, log: Callable[[str], None]
+) -> list[RiskEvent]:
+    """Apply a kill-switch reset the operator asked for (``go-trader reset-kill-switch``, or
+    the owner's "reset" DM: the request file's second line names the source), once."""
+    path = request_path(config.db_file)
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    path.unlink(missing_ok=True)
+    if not latched(app):
+        log("[risk] kill-switch reset requested, but it is not latched")
+        return []
+    named = len(lines) > 1 and lines[1].strip()
+    source = lines[1].strip()[:80] if named else "operator request"
+    event = reset_at_marks(app, config, now, source)
+    log(f"[risk] {event.text}")
+    return [event]
+
+
 def reset_at_marks(app: AppState, config: Config, now: datetime, source: str) -> RiskEvent:
     """Reset with the peak re-based on the book valued at its latest marks."""
     total = sum(st.value(app.prices_for(st.venue)) for st in app.strategies.values())
