@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "goTraderStatusToken";
+  var TOKEN_KEY = window.goTraderStore.TOKEN_KEY; // static/store.js: the dashboard's one token
   var DARK_KEY = "goTraderDarkMode";
   var REFRESH_KEY = "goTraderRefresh";
   var CHART_LIMIT = 400;
@@ -30,26 +30,9 @@
   var $ = function (id) { return document.getElementById(id); };
 
   // -- token: once from ?token= (then removed from the address bar), else local storage -------
-  function storage(op, key, value) {
-    try {
-      if (op === "get") { return window.localStorage.getItem(key); }
-      if (op === "set") { window.localStorage.setItem(key, value); }
-      if (op === "del") { window.localStorage.removeItem(key); }
-    } catch (e) { /* storage disabled: the prompt comes back next time */ }
-    return null;
-  }
-
-  function takeTokenFromAddress() {
-    var url = new URL(window.location.href);
-    var t = url.searchParams.get("token");
-    if (t) {
-      storage("set", TOKEN_KEY, t);
-      url.searchParams.delete("token");
-      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
-    }
-  }
-
-  function token() { return storage("get", TOKEN_KEY) || ""; }
+  var storage = window.goTraderStore.storage; // static/store.js: one token for every page
+  var takeTokenFromAddress = window.goTraderStore.takeTokenFromAddress;
+  var token = window.goTraderStore.token;
   state.token = token;
 
   function showLogin(message) {

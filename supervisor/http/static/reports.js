@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "goTraderStatusToken"; // the dashboard's keys (app.js): one token, one theme
+  var TOKEN_KEY = window.goTraderStore.TOKEN_KEY; // static/store.js: the dashboard's one token
   var DARK_KEY = "goTraderDarkMode";
   var AUDIT = "/api/reports/strategy-audit";
   var state = { doc: null, sortKey: "id", sortDir: 1, loads: 0 };
@@ -12,26 +12,9 @@
 
   var $ = function (id) { return document.getElementById(id); };
 
-  function storage(op, key, value) {
-    try {
-      if (op === "get") { return window.localStorage.getItem(key); }
-      if (op === "set") { window.localStorage.setItem(key, value); }
-      if (op === "del") { window.localStorage.removeItem(key); }
-    } catch (e) { /* storage disabled */ }
-    return null;
-  }
-
-  function takeTokenFromAddress() {
-    var url = new URL(window.location.href);
-    var t = url.searchParams.get("token");
-    if (t) {
-      storage("set", TOKEN_KEY, t);
-      url.searchParams.delete("token");
-      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
-    }
-  }
-
-  function token() { return storage("get", TOKEN_KEY) || ""; }
+  var storage = window.goTraderStore.storage; // static/store.js: one token for every page
+  var takeTokenFromAddress = window.goTraderStore.takeTokenFromAddress;
+  var token = window.goTraderStore.token;
 
   function Unauthorized() { this.message = "unauthorized"; }
 

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "goTraderStatusToken";
+  var TOKEN_KEY = window.goTraderStore.TOKEN_KEY; // static/store.js: the dashboard's one token
   var DARK_KEY = "goTraderDarkMode";
   var POLL_MS = 3000;
   var state = { open: null, timer: null, runs: [] };
@@ -12,14 +12,8 @@
 
   var $ = function (id) { return document.getElementById(id); };
 
-  function storage(op, key, value) {
-    try {
-      if (op === "get") { return window.localStorage.getItem(key); }
-      if (op === "set") { window.localStorage.setItem(key, value); }
-    } catch (e) { /* storage disabled */ }
-    return null;
-  }
-  function token() { return storage("get", TOKEN_KEY) || ""; }
+  var storage = window.goTraderStore.storage; // static/store.js: one token for every page
+  var token = window.goTraderStore.token;
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
